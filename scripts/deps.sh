@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what tether needs to build, run and test, from Debian 12's packages.
+# Installs only what is missing; uses sudo when not root.
+set -euo pipefail
+
+pkgs=(
+	build-essential cmake pkg-config
+	libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libssl-dev
+	libjansson-dev libsqlite3-dev libsodium-dev libpcre2-dev uthash-dev
+	libcmocka-dev libcurl4-openssl-dev
+	python3 python3-pytest python3-websockets
+	curl jq sqlite3 sudo procps
+)
+if [ "${TETHER_FUZZ_DEPS:-0}" = 1 ]; then
+	pkgs+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO="sudo"
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

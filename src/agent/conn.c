@@ -1,0 +1,330 @@
+/* conn: connection management for tether-agent. */
+#include "conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+#include <uthash.h>
+
+#include "exec.h"
+#include "facts.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+struct outmsg {
+	char jid[UUID_STR_LEN];
+	char *text;
+	size_t len;
+	UT_hash_handle hh;
+};
+
+struct conn {
+	struct agent *a;
+	net_conn *nc;
+	bool welcomed;
+	bool stopped;
+	int attempt;
+	uv_timer_t retry;
+	char host[256];
+	int port;
+	char path[256];
+	bool tls;
+	struct outmsg *outbox;     /* insertion order kept by uthash */
+};
+
+static int parse_server(struct conn *c, const char *server, char *err, size_t errlen)
+{
+	const char *p = server;
+	const char *slash;
+	char hp[300];
+	size_t n;
+
+	if (!strncasecmp(p, "ws://", 5)) {
+		p += 5;
+	} else if (!strncasecmp(p, "wss://", 6)) {
+		p += 6;
+		c->tls = true;
+	} else if (strstr(p, "://")) {
+		snprintf(err, errlen, "client.server '%s': only ws:// and wss:// are supported", server);
+		return -1;
+	}
+	slash = strchr(p, '/');
+	n = slash ? (size_t)(slash - p) : strlen(p);
+	if (n >= sizeof hp) {
+		snprintf(err, errlen, "client.server is too long");
+		return -1;
+	}
+	memcpy(hp, p, n);
+	hp[n] = '\0';
+	util_strlcpy(c->path, slash ? slash : "/", sizeof c->path);
+	if (util_parse_hostport(hp, c->host, sizeof c->host, &c->port) || !c->host[0] ||
+	    c->port == 0) {
+		snprintf(err, errlen, "client.server '%s' must be HOST:PORT, optionally with ws:// or wss://",
+			 server);
+		return -1;
+	}
+	return 0;
+}
+
+static int send_frame(struct conn *c, json_t *m)
+{
+	size_t len;
+	char *text = proto_dump(m, &len);
+	int rc = TE_STATE;
+
+	json_decref(m);
+	if (text && c->nc)
+		rc = net_ws_send(c->nc, text, len);
+	free(text);
+	return rc;
+}
+
+static void send_hello(struct conn *c)
+{
+	struct agent *a = c->a;
+	char auth[512];
+	char *colon;
+	json_t *m = proto_new(PROTO_HELLO);
+
+	util_strlcpy(auth, a->cfg.auth, sizeof auth);
+	colon = strchr(auth, ':');
+	*colon = '\0';
+	json_object_set_new(m, "auth_id", json_string(auth));
+	json_object_set_new(m, "password", json_string(colon + 1));
+	sodium_memzero(auth, sizeof auth);
+	json_object_set_new(m, "id", json_string(a->cfg.id));
+	json_object_set_new(m, "name", json_string(a->cfg.name[0] ? a->cfg.name : a->cfg.id));
+	json_object_set_new(m, "version", json_string(AGENT_VERSION));
+	json_object_set_new(m, "protocol", json_integer(PROTO_VERSION));
+	json_object_set_new(m, "facts", facts_collect());
+	json_object_set_new(m, "tags", json_deep_copy(a->cfg.tags));
+	json_object_set_new(m, "labels", json_deep_copy(a->cfg.labels));
+	json_object_set_new(m, "services", json_deep_copy(a->cfg.services));
+	json_object_set_new(m, "interpreters", exec_interpreters(a));
+	json_object_set_new(m, "running", exec_running(a->exec));
+	send_frame(c, m);
+}
+
+static void flush_outbox(struct conn *c)
+{
+	struct outmsg *o, *tmp;
+
+	HASH_ITER(hh, c->outbox, o, tmp) {
+		if (!c->nc || net_ws_send(c->nc, o->text, o->len))
+			break;
+	}
+}
+
+static void on_ack(struct conn *c, json_t *m)
+{
+	const char *jid = json_string_value(json_object_get(m, "jid"));
+	struct outmsg *o;
+
+	HASH_FIND_STR(c->outbox, jid, o);
+	if (o) {
+		HASH_DEL(c->outbox, o);
+		free(o->text);
+		free(o);
+	}
+}
+
+void conn_report(void *ud, json_t *frame)
+{
+	struct conn *c = ud;
+	const char *type = json_string_value(json_object_get(frame, "type"));
+	const char *jid = json_string_value(json_object_get(frame, "jid"));
+	struct outmsg *o;
+
+	if (strcmp(type, "result") && strcmp(type, "reject")) {
+		/* started, output: useful live, worthless later. */
+		if (c->welcomed)
+			send_frame(c, frame);
+		else
+			json_decref(frame);
+		return;
+	}
+	o = calloc(1, sizeof *o);
+	if (!o || !(o->text = proto_dump(frame, &o->len))) {
+		free(o);
+		log_error("job %s: out of memory keeping its result", jid);
+		json_decref(frame);
+		return;
+	}
+	util_strlcpy(o->jid, jid, sizeof o->jid);
+	json_decref(frame);
+	HASH_ADD_STR(c->outbox, jid, o);
+	if (c->welcomed && net_ws_send(c->nc, o->text, o->len))
+		log_warn("job %s: result queued for the next connection", o->jid);
+}
+
+static void schedule_retry(struct conn *c);
+
+static void conn_ws_open(void *ud, net_conn *nc)
+{
+	struct conn *c = ud;
+
+	(void)nc;
+	log_info("connected to %s:%d, saying hello", c->host, c->port);
+	send_hello(c);
+}
+
+static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len)
+{
+	struct conn *c = ud;
+	enum proto_type type;
+	char err[256];
+	json_t *m;
+
+	if (proto_parse(data, len, &m, &type, err, sizeof err)) {
+		log_warn("bad frame from the server: %s", err);
+		net_ws_close(nc, PROTO_CLOSE_PROTOCOL, "bad frame");
+		return;
+	}
+	switch (type) {
+	case PROTO_WELCOME:
+		c->welcomed = true;
+		c->attempt = 0;
+		log_info("server accepted client '%s'", c->a->cfg.id);
+		flush_outbox(c);
+		break;
+	case PROTO_RUN:
+		if (c->welcomed)
+			exec_run(c->a->exec, m);
+		break;
+	case PROTO_CANCEL:
+		exec_cancel(c->a->exec, json_string_value(json_object_get(m, "jid")),
+			    json_string_value(json_object_get(m, "by")));
+		break;
+	case PROTO_ACK:
+		on_ack(c, m);
+		break;
+	case PROTO_PING:
+		send_frame(c, proto_new(PROTO_PONG));
+		break;
+	case PROTO_PONG:
+		break;
+	case PROTO_ERROR:
+		log_error("server says: %s", json_string_value(json_object_get(m, "message")));
+		break;
+	default:
+		log_warn("unexpected frame '%s' from the server", proto_type_name(type));
+		break;
+	}
+	json_decref(m);
+}
+
+static void conn_ws_close(void *ud, net_conn *nc, const char *reason)
+{
+	struct conn *c = ud;
+
+	(void)nc;
+	if (c->welcomed)
+		log_warn("disconnected from %s:%d: %s", c->host, c->port, reason);
+	else
+		log_info("connection to %s:%d failed: %s", c->host, c->port, reason);
+	c->nc = NULL;
+	c->welcomed = false;
+	if (!c->stopped)
+		schedule_retry(c);
+}
+
+static const struct net_callbacks conn_callbacks = {
+	.ws_open = conn_ws_open,
+	.ws_message = conn_ws_message,
+	.ws_close = conn_ws_close,
+};
+
+static void dial(struct conn *c)
+{
+	struct net_client_cfg cc;
+
+	memset(&cc, 0, sizeof cc);
+	cc.host = c->host;
+	cc.port = c->port;
+	cc.path = c->path;
+	cc.subprotocol = PROTO_SUBPROTOCOL;
+	cc.tls = c->tls;
+	cc.max_ws_message = 16 * 1024 * 1024;
+	cc.max_ws_queue = 256 * 1024 * 1024;
+	cc.cb = &conn_callbacks;
+	cc.ud = c;
+	c->nc = net_client_connect(c->a->net, &cc);
+	if (!c->nc) {
+		log_info("cannot reach %s:%d now", c->host, c->port);
+		schedule_retry(c);
+	}
+}
+
+static void retry_cb(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (!c->stopped && !c->nc)
+		dial(c);
+}
+
+static void schedule_retry(struct conn *c)
+{
+	uint64_t delay = (uint64_t)c->a->cfg.min_retry_ms;
+	uint64_t max = (uint64_t)c->a->cfg.max_retry_ms;
+
+	for (int i = 0; i < c->attempt && delay < max; i++)
+		delay *= 2;
+	if (delay > max)
+		delay = max;
+	/* Half fixed, half random: spreads a fleet's reconnects after a
+	 * server restart. */
+	delay = delay / 2 + randombytes_uniform((uint32_t)(delay / 2 + 1));
+	if (c->attempt < 30)
+		c->attempt++;
+	uv_timer_start(&c->retry, retry_cb, delay, 0);
+}
+
+int conn_create(struct agent *a, struct conn **out, char *err, size_t errlen)
+{
+	struct conn *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return TE_NOMEM;
+	c->a = a;
+	if (parse_server(c, a->cfg.server, err, errlen)) {
+		free(c);
+		return TE_INVAL;
+	}
+	uv_timer_init(a->loop, &c->retry);
+	c->retry.data = c;
+	*out = c;
+	return 0;
+}
+
+void conn_start(struct conn *c)
+{
+	dial(c);
+}
+
+void conn_stop(struct conn *c)
+{
+	c->stopped = true;
+	uv_timer_stop(&c->retry);
+	uv_close((uv_handle_t *)&c->retry, NULL);
+	if (c->nc)
+		net_ws_close(c->nc, PROTO_CLOSE_SHUTDOWN, "agent stopping");
+}
+
+void conn_destroy(struct conn *c)
+{
+	struct outmsg *o, *tmp;
+
+	if (!c)
+		return;
+	HASH_ITER(hh, c->outbox, o, tmp) {
+		HASH_DEL(c->outbox, o);
+		free(o->text);
+		free(o);
+	}
+	free(c);
+}

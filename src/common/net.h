@@ -1,0 +1,129 @@
+/* net: the only module that includes libwebsockets.h.
+ *
+ * One lws context per process, on a libuv loop the program owns. A server
+ * listener serves HTTP requests (whole request with body, answered at once or
+ * later) and WebSocket connections; a client side dials WebSocket servers.
+ * Every WebSocket message is reassembled up to a cap and handed over whole;
+ * every send is queued up to a cap and written in fragments as the socket
+ * allows.
+ *
+ * Lifetime rules (see docs/internals/net.md):
+ * - a net_conn is valid from ws_open (or net_client_connect) until ws_close
+ *   has returned; net frees it afterwards. Never free it yourself.
+ * - a net_http_req is valid until net_http_respond, which must be called
+ *   exactly once for every request handed to http_request, even if the peer
+ *   has gone away meanwhile (the answer is then dropped).
+ */
+#ifndef TETHER_NET_H
+#define TETHER_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+typedef struct net_ctx net_ctx;
+typedef struct net_listener net_listener;
+typedef struct net_conn net_conn;
+typedef struct net_http_req net_http_req;
+
+struct net_callbacks {
+	/* A whole HTTP request (body read) has arrived. */
+	void (*http_request)(void *ud, net_http_req *req);
+	/* A WebSocket upgrade is asked for on a path: return 0 to accept,
+	 * or an HTTP status to refuse it. Optional (NULL accepts all). */
+	int (*ws_accept)(void *ud, net_conn *c);
+	void (*ws_open)(void *ud, net_conn *c);
+	void (*ws_message)(void *ud, net_conn *c, const char *data, size_t len);
+	/* The connection is gone; reason is a short text (never NULL). */
+	void (*ws_close)(void *ud, net_conn *c, const char *reason);
+	/* The send queue drained below the low-water mark (optional). */
+	void (*ws_drained)(void *ud, net_conn *c);
+};
+
+struct net_listen_cfg {
+	const char *host;            /* "" or NULL: all interfaces */
+	int port;
+	const char *subprotocol;     /* WebSocket subprotocol name served */
+	size_t max_body;             /* HTTP body cap (413 above) */
+	size_t max_ws_message;       /* inbound message cap (close 1009 above) */
+	size_t max_ws_queue;         /* outbound queue cap per connection */
+	const char *tls_cert;        /* PEM files: both set turns TLS on */
+	const char *tls_key;
+	const struct net_callbacks *cb;
+	void *ud;
+};
+
+/* Creates the lws context on loop. Returns NULL on failure (logged). */
+net_ctx *net_ctx_create(uv_loop_t *loop, int fd_limit);
+/* Starts closing everything (ws_close fires for open connections); run the
+ * loop until it drains, then call net_ctx_free. */
+void net_ctx_destroy(net_ctx *ctx);
+/* Frees what is left after the loop has drained. NULL is a no-op. */
+void net_ctx_free(net_ctx *ctx);
+
+/* Opens a listener. Returns NULL on failure (logged: address in use...). */
+net_listener *net_listen(net_ctx *ctx, const struct net_listen_cfg *cfg);
+/* The port actually bound (useful with port 0). */
+int net_listener_port(const net_listener *l);
+
+/* --- HTTP requests ---------------------------------------------------- */
+const char *net_http_method(const net_http_req *r);   /* "GET", "POST"... */
+const char *net_http_path(const net_http_req *r);     /* decoded, no query */
+/* Value of query argument name (decoded) or NULL. */
+const char *net_http_query(const net_http_req *r, const char *name);
+size_t net_http_query_count(const net_http_req *r);
+/* i-th query argument; returns its name and sets *value. */
+const char *net_http_query_at(const net_http_req *r, size_t i, const char **value);
+const char *net_http_authorization(const net_http_req *r); /* or NULL */
+const char *net_http_origin(const net_http_req *r);        /* or NULL */
+const char *net_http_content_type(const net_http_req *r);  /* or NULL */
+const char *net_http_peer(const net_http_req *r);          /* peer IP */
+const char *net_http_body(const net_http_req *r, size_t *len);
+bool net_http_body_too_big(const net_http_req *r);
+void net_http_set_user(net_http_req *r, void *user);
+void *net_http_user(const net_http_req *r);
+/* Sends the answer and releases the request. body is copied. */
+void net_http_respond(net_http_req *r, int status, const char *content_type,
+		      const char *body, size_t len);
+
+/* --- WebSocket connections -------------------------------------------- */
+/* Queues a text message (copied). Returns 0, or TE_TOOBIG when the queue
+ * cap would be passed (nothing queued), or TE_STATE once closing. */
+int net_ws_send(net_conn *c, const char *data, size_t len);
+/* Bytes queued and not yet written. */
+size_t net_ws_queued(const net_conn *c);
+/* Closes with a WebSocket close code and reason, after queued data. */
+void net_ws_close(net_conn *c, int code, const char *reason);
+void net_ws_set_user(net_conn *c, void *user);
+void *net_ws_user(const net_conn *c);
+const char *net_ws_peer(const net_conn *c);
+/* Request details of a server-side connection's upgrade. */
+const char *net_ws_path(const net_conn *c);
+const char *net_ws_query(const net_conn *c, const char *name);
+const char *net_ws_authorization(const net_conn *c);
+const char *net_ws_origin(const net_conn *c);
+
+/* --- client side ------------------------------------------------------ */
+struct net_client_cfg {
+	const char *host;
+	int port;
+	const char *path;
+	const char *subprotocol;
+	bool tls;
+	const char *ca_file;          /* verify against this CA (TLS) */
+	bool insecure;                /* skip verification (pinning done by caller) */
+	const char *authorization;    /* extra Authorization header value */
+	const char *origin;
+	size_t max_ws_message;
+	size_t max_ws_queue;
+	const char *local_addr;       /* bind to this source address, or NULL */
+	const struct net_callbacks *cb;
+	void *ud;
+};
+/* Dials a WebSocket server. Returns the connection (ws_open or ws_close
+ * follows), or NULL if the attempt could not even start (caller retries). */
+net_conn *net_client_connect(net_ctx *ctx, const struct net_client_cfg *cfg);
+
+#endif

@@ -1,0 +1,124 @@
+/* proto: frame validation table and helpers. */
+#include "proto.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Each type names the fields it requires as a json_unpack format. Extra
+ * fields are allowed so that newer peers can add to a frame. */
+static const struct {
+	const char *name;
+	const char *fmt;   /* checked with json_unpack_ex, NULL: type only */
+} proto_table[PROTO_TYPE_COUNT] = {
+	[PROTO_HELLO] = { "hello", "{s:s, s:s, s:s}" },      /* auth_id, password, id */
+	[PROTO_WELCOME] = { "welcome", NULL },
+	[PROTO_RUN] = { "run", "{s:s, s:s, s:I}" },          /* jid, command, timeout_sec */
+	[PROTO_STARTED] = { "started", "{s:s, s:I}" },       /* jid, pid */
+	[PROTO_REJECT] = { "reject", "{s:s, s:s}" },         /* jid, error */
+	[PROTO_OUTPUT] = { "output", "{s:s, s:s, s:s}" },    /* jid, stream, data */
+	[PROTO_RESULT] = { "result", "{s:s, s:s}" },         /* jid, status */
+	[PROTO_CANCEL] = { "cancel", "{s:s}" },              /* jid */
+	[PROTO_ACK] = { "ack", "{s:s}" },                    /* jid */
+	[PROTO_PING] = { "ping", NULL },
+	[PROTO_PONG] = { "pong", NULL },
+	[PROTO_ERROR] = { "error", "{s:s}" },                /* message */
+};
+
+static const char *const proto_keys[PROTO_TYPE_COUNT][3] = {
+	[PROTO_HELLO] = { "auth_id", "password", "id" },
+	[PROTO_RUN] = { "jid", "command", "timeout_sec" },
+	[PROTO_STARTED] = { "jid", "pid", NULL },
+	[PROTO_REJECT] = { "jid", "error", NULL },
+	[PROTO_OUTPUT] = { "jid", "stream", "data" },
+	[PROTO_RESULT] = { "jid", "status", NULL },
+	[PROTO_CANCEL] = { "jid", NULL, NULL },
+	[PROTO_ACK] = { "jid", NULL, NULL },
+	[PROTO_ERROR] = { "message", NULL, NULL },
+};
+
+const char *proto_type_name(enum proto_type t)
+{
+	if ((int)t < 0 || t >= PROTO_TYPE_COUNT)
+		return "?";
+	return proto_table[t].name;
+}
+
+int proto_parse(const char *data, size_t len, json_t **out, enum proto_type *type,
+		char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *msg, *jt;
+	const char *tname;
+	int t;
+
+	msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!msg) {
+		snprintf(err, errlen, "invalid JSON: %s at offset %d", jerr.text,
+			 jerr.position);
+		return -1;
+	}
+	if (!json_is_object(msg)) {
+		snprintf(err, errlen, "frame is not a JSON object");
+		goto fail;
+	}
+	jt = json_object_get(msg, "type");
+	tname = json_string_value(jt);
+	if (!tname) {
+		snprintf(err, errlen, "frame has no string \"type\"");
+		goto fail;
+	}
+	for (t = 0; t < PROTO_TYPE_COUNT; t++)
+		if (strcmp(proto_table[t].name, tname) == 0)
+			break;
+	if (t == PROTO_TYPE_COUNT) {
+		snprintf(err, errlen, "unknown frame type \"%.40s\"", tname);
+		goto fail;
+	}
+	if (proto_table[t].fmt) {
+		const char *const *k = proto_keys[t];
+		const char *s1, *s2, *s3;
+		json_int_t i1;
+		int rc;
+
+		/* The formats above use only these three shapes. */
+		if (t == PROTO_RUN)
+			rc = json_unpack_ex(msg, &jerr, 0, proto_table[t].fmt, k[0],
+					    &s1, k[1], &s2, k[2], &i1);
+		else if (t == PROTO_STARTED)
+			rc = json_unpack_ex(msg, &jerr, 0, proto_table[t].fmt, k[0],
+					    &s1, k[1], &i1);
+		else if (k[2])
+			rc = json_unpack_ex(msg, &jerr, 0, proto_table[t].fmt, k[0],
+					    &s1, k[1], &s2, k[2], &s3);
+		else if (k[1])
+			rc = json_unpack_ex(msg, &jerr, 0, proto_table[t].fmt, k[0],
+					    &s1, k[1], &s2);
+		else
+			rc = json_unpack_ex(msg, &jerr, 0, proto_table[t].fmt, k[0],
+					    &s1);
+		if (rc) {
+			snprintf(err, errlen, "bad \"%s\" frame: %s", tname, jerr.text);
+			goto fail;
+		}
+	}
+	*type = (enum proto_type)t;
+	*out = msg;
+	return 0;
+fail:
+	json_decref(msg);
+	return -1;
+}
+
+char *proto_dump(const json_t *msg, size_t *len)
+{
+	char *s = json_dumps(msg, JSON_COMPACT);
+
+	if (s && len)
+		*len = strlen(s);
+	return s;
+}
+
+json_t *proto_new(enum proto_type t)
+{
+	return json_pack("{s:s}", "type", proto_type_name(t));
+}

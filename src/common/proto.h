@@ -1,0 +1,51 @@
+/* proto: the agent protocol (WebSocket subprotocol "tether.v1", JSON text
+ * frames {"type": ..., ...}). See docs/internals/protocol.md. */
+#ifndef TETHER_PROTO_H
+#define TETHER_PROTO_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define PROTO_SUBPROTOCOL "tether.v1"
+#define PROTO_VERSION 1
+
+enum proto_type {
+	PROTO_HELLO,    /* agent -> server: identity, credentials, facts */
+	PROTO_WELCOME,  /* server -> agent: accepted */
+	PROTO_RUN,      /* server -> agent: run a command or script */
+	PROTO_STARTED,  /* agent -> server: the process runs (pid) */
+	PROTO_REJECT,   /* agent -> server: refused or failed to start */
+	PROTO_OUTPUT,   /* agent -> server: a piece of live output */
+	PROTO_RESULT,   /* agent -> server: the final state of a job */
+	PROTO_CANCEL,   /* server -> agent: kill a running job */
+	PROTO_ACK,      /* server -> agent: the result is durable */
+	PROTO_PING,     /* either way: heartbeat */
+	PROTO_PONG,
+	PROTO_ERROR,    /* either way: a protocol error, then close */
+	PROTO_TYPE_COUNT
+};
+
+/* Application close codes (after the upgrade, so the peer sees the reason). */
+#define PROTO_CLOSE_AUTH 4001      /* bad credentials */
+#define PROTO_CLOSE_PROTOCOL 4002  /* malformed frame */
+#define PROTO_CLOSE_REPLACED 4003  /* another connection took this id */
+#define PROTO_CLOSE_REVOKED 4004   /* credentials deleted */
+#define PROTO_CLOSE_SHUTDOWN 1001
+
+const char *proto_type_name(enum proto_type t);
+
+/* Parses and validates one frame: JSON object, known type, required fields
+ * with the right types. Returns 0 and sets *out (caller decrefs) and *type,
+ * or -1 with a message in err. */
+int proto_parse(const char *data, size_t len, json_t **out, enum proto_type *type,
+		char *err, size_t errlen);
+
+/* Serialises a frame compactly. Returns a malloc'd string (caller frees) and
+ * its length, or NULL. Does not steal msg. */
+char *proto_dump(const json_t *msg, size_t *len);
+
+/* Starts a frame of the given type: {"type": name}. Caller decrefs. */
+json_t *proto_new(enum proto_type t);
+
+#endif

@@ -1,0 +1,395 @@
+/* util: ids, time stamps, capped byte buffers and small string helpers. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+void util_uuid4(char out[UUID_STR_LEN])
+{
+	unsigned char b[16];
+
+	randombytes_buf(b, sizeof b);
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, UUID_STR_LEN,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+bool util_is_uuid(const char *s)
+{
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return s[36] == '\0';
+}
+
+int64_t util_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+uint64_t util_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
+}
+
+void util_time_format(int64_t ns, char out[TIME_STR_LEN])
+{
+	time_t sec = (time_t)(ns / 1000000000LL);
+	long frac = (long)(ns % 1000000000LL);
+	struct tm tm;
+
+	if (frac < 0) {
+		frac += 1000000000L;
+		sec -= 1;
+	}
+	gmtime_r(&sec, &tm);
+	/* Clamp so the compiler can see the text fits. */
+	snprintf(out, TIME_STR_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ",
+		 (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
+		 tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+		 tm.tm_sec % 100, (int)(frac % 1000000000L));
+}
+
+static int parse_digits(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+int util_time_parse(const char *s, int64_t *ns_out)
+{
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, se = 0;
+	long frac = 0;
+	int off = 0;
+	struct tm tm;
+
+	if (parse_digits(&p, 4, &y) || *p++ != '-' || parse_digits(&p, 2, &mo) ||
+	    *p++ != '-' || parse_digits(&p, 2, &d))
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (parse_digits(&p, 2, &h) || *p++ != ':' ||
+		    parse_digits(&p, 2, &mi) || *p++ != ':' ||
+		    parse_digits(&p, 2, &se))
+			return -1;
+		if (*p == '.') {
+			int nd = 0;
+
+			p++;
+			while (isdigit((unsigned char)*p)) {
+				if (nd < 9) {
+					frac = frac * 10 + (*p - '0');
+					nd++;
+				}
+				p++;
+			}
+			if (nd == 0)
+				return -1;
+			while (nd++ < 9)
+				frac *= 10;
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			int sign = *p == '-' ? -1 : 1, oh, om;
+
+			p++;
+			if (parse_digits(&p, 2, &oh) || *p++ != ':' ||
+			    parse_digits(&p, 2, &om))
+				return -1;
+			off = sign * (oh * 3600 + om * 60);
+		} else {
+			return -1;
+		}
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || se > 60)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	*ns_out = ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
+	return 0;
+}
+
+void buf_init(struct buf *b, size_t cap)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+	b->cap = cap;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n > b->cap || b->len > b->cap - n)
+		return TE_TOOBIG;
+	if (b->len + n + 1 > b->alloc) {
+		size_t na = b->alloc ? b->alloc : 256;
+		char *nd;
+
+		while (na < b->len + n + 1)
+			na *= 2;
+		if (na > b->cap + 1)
+			na = b->cap + 1;
+		nd = realloc(b->data, na);
+		if (!nd)
+			return TE_NOMEM;
+		b->data = nd;
+		b->alloc = na;
+	}
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_appendf(struct buf *b, const char *fmt, ...)
+{
+	char small[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return TE_INVAL;
+	if ((size_t)n < sizeof small)
+		return buf_append(b, small, (size_t)n);
+	{
+		char *big = malloc((size_t)n + 1);
+		int rc;
+
+		if (!big)
+			return TE_NOMEM;
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		rc = buf_append(b, big, (size_t)n);
+		free(big);
+		return rc;
+	}
+}
+
+char *buf_steal(struct buf *b, size_t *len)
+{
+	char *d = b->data;
+
+	if (!d) {
+		d = calloc(1, 1);
+		if (!d)
+			return NULL;
+	}
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+	return d;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+}
+
+int util_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int util_parse_hostport(const char *s, char *host, size_t hostlen, int *port_out)
+{
+	const char *colon;
+	long long port;
+	size_t hl;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -1;
+		hl = (size_t)(close - s - 1);
+		if (hl >= hostlen)
+			return -1;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hl = (size_t)(colon - s);
+		if (hl >= hostlen)
+			return -1;
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+	}
+	if (util_parse_int(colon + 1, 0, 65535, &port))
+		return -1;
+	*port_out = (int)port;
+	return 0;
+}
+
+long long util_parse_duration_ms(const char *s)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0 || v > 1e12)
+		return -1;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		return (long long)(v * 1000.0);
+	if (strcmp(end, "ms") == 0)
+		return (long long)v;
+	if (strcmp(end, "m") == 0)
+		return (long long)(v * 60000.0);
+	if (strcmp(end, "h") == 0)
+		return (long long)(v * 3600000.0);
+	return -1;
+}
+
+int util_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size == 0)
+		return -1;
+	if (n >= size) {
+		memcpy(dst, src, size - 1);
+		dst[size - 1] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+bool util_glob_match(const char *p, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	/* Iterative matcher with single backtrack point: linear in practice,
+	 * never exponential. */
+	while (*s) {
+		if (*p == '*') {
+			star = p++;
+			resume = s;
+		} else if (*p && tolower((unsigned char)*p) == tolower((unsigned char)*s)) {
+			p++;
+			s++;
+		} else if (star) {
+			p = star + 1;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
+}
+
+bool util_utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t need;
+		uint32_t cp;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i - 1 < need)
+			return false;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) ||
+		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}

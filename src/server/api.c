@@ -1,0 +1,311 @@
+/* api: routing, authentication and rport's envelopes. */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "log.h"
+#include "util.h"
+
+struct api {
+	struct server *srv;
+};
+
+/* Every route requires an authenticated user; there is no open route. */
+static const struct api_route routes[] = {
+	{ "GET", "/api/v1/status", api_status_get },
+	{ "GET", "/api/v1/clients", api_clients_list },
+	{ "GET", "/api/v1/clients/{}", api_clients_get },
+	{ "POST", "/api/v1/clients/{}/commands", api_client_commands_post },
+	{ "GET", "/api/v1/clients/{}/commands", api_client_commands_list },
+	{ "GET", "/api/v1/clients/{}/commands/{}", api_client_commands_get },
+};
+
+static void call_free(struct api_call *call)
+{
+	free(call->pathbuf);
+	free(call);
+}
+
+void api_reply(struct api_call *call, int status, json_t *payload)
+{
+	char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+
+	json_decref(payload);
+	if (!text) {
+		static const char oom[] =
+			"{\"errors\":[{\"code\":\"\",\"title\":\"Internal error.\",\"detail\":\"out of memory\"}]}";
+
+		net_http_respond(call->req, 500, "application/json", oom, sizeof oom - 1);
+	} else {
+		net_http_respond(call->req, status, "application/json", text, strlen(text));
+		free(text);
+	}
+	call_free(call);
+}
+
+void api_reply_data(struct api_call *call, int status, json_t *data)
+{
+	api_reply(call, status, json_pack("{s:o}", "data", data));
+}
+
+void api_reply_list(struct api_call *call, json_t *data, int64_t count)
+{
+	api_reply(call, 200, json_pack("{s:o, s:{s:I}}", "data", data, "meta", "count",
+				       (json_int_t)count));
+}
+
+void api_reply_error(struct api_call *call, int status, const char *title,
+		     const char *detail)
+{
+	api_reply(call, status,
+		  json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", "", "title", title,
+			    "detail", detail ? detail : ""));
+}
+
+static const char *ftype_name(enum api_ftype t)
+{
+	switch (t) {
+	case AF_STRING: return "a string";
+	case AF_BOOL: return "a boolean";
+	case AF_INT: return "an integer";
+	case AF_ARRAY: return "an array";
+	case AF_OBJECT: return "an object";
+	default: return "a value";
+	}
+}
+
+static bool ftype_ok(enum api_ftype t, json_t *v)
+{
+	if (json_is_null(v))
+		return true; /* null means "not given", as Go decodes it */
+	switch (t) {
+	case AF_STRING: return json_is_string(v);
+	case AF_BOOL: return json_is_boolean(v);
+	case AF_INT: return json_is_integer(v);
+	case AF_ARRAY: return json_is_array(v);
+	case AF_OBJECT: return json_is_object(v);
+	default: return true;
+	}
+}
+
+int api_body(struct api_call *call, const struct api_field *fields, size_t nfields,
+	     json_t **out)
+{
+	size_t len;
+	const char *body = net_http_body(call->req, &len);
+	json_error_t jerr;
+	const char *key;
+	json_t *root, *v;
+	char detail[300];
+
+	while (len && (body[0] == ' ' || body[0] == '\n' || body[0] == '\r' || body[0] == '\t')) {
+		body++;
+		len--;
+	}
+	if (!len) {
+		api_reply_error(call, 400, "Missing body with json data.", "");
+		return -1;
+	}
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(detail, sizeof detail, "%s (line %d, column %d)", jerr.text,
+			 jerr.line, jerr.column);
+		api_reply_error(call, 400, "Invalid JSON data.", detail);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		api_reply_error(call, 400, "Invalid JSON data.", "the body must be a JSON object");
+		return -1;
+	}
+	json_object_foreach(root, key, v) {
+		size_t i;
+
+		for (i = 0; i < nfields; i++)
+			if (!strcmp(fields[i].name, key))
+				break;
+		if (i == nfields) {
+			snprintf(detail, sizeof detail, "json: unknown field \"%.100s\"", key);
+			json_decref(root);
+			api_reply_error(call, 400, "Invalid JSON data.", detail);
+			return -1;
+		}
+		if (!ftype_ok(fields[i].type, v)) {
+			snprintf(detail, sizeof detail, "json: field \"%s\" must be %s", key,
+				 ftype_name(fields[i].type));
+			json_decref(root);
+			api_reply_error(call, 400, "Invalid JSON data.", detail);
+			return -1;
+		}
+	}
+	*out = root;
+	return 0;
+}
+
+int api_page(struct api_call *call, int64_t *limit, int64_t *offset)
+{
+	const char *l = net_http_query(call->req, "page[limit]");
+	const char *o = net_http_query(call->req, "page[offset]");
+	long long v;
+	char detail[160];
+
+	*limit = 100;
+	*offset = 0;
+	if (l) {
+		if (util_parse_int(l, 1, INT64_MAX, &v)) {
+			snprintf(detail, sizeof detail, "invalid page[limit] '%.40s': expected a positive integer", l);
+			api_reply_error(call, 400, "Invalid pagination parameters.", detail);
+			return -1;
+		}
+		if (v > 1000) {
+			snprintf(detail, sizeof detail, "pagination limit too big (%lld) maximum is 1000", v);
+			api_reply_error(call, 400, detail, "");
+			return -1;
+		}
+		*limit = v;
+	}
+	if (o) {
+		if (util_parse_int(o, 0, INT64_MAX, &v)) {
+			snprintf(detail, sizeof detail, "invalid page[offset] '%.40s': expected a non-negative integer", o);
+			api_reply_error(call, 400, "Invalid pagination parameters.", detail);
+			return -1;
+		}
+		*offset = v;
+	}
+	return 0;
+}
+
+/* Matches path against pattern; fills params pointing into buf. */
+static bool route_match(const char *pattern, char *buf, const char **params)
+{
+	const char *p = pattern;
+	char *s = buf;
+	int np = 0;
+
+	while (*p && *s) {
+		if (p[0] == '{' && p[1] == '}') {
+			char *end = strchr(s, '/');
+
+			if (np == API_MAX_PARAMS)
+				return false;
+			params[np++] = s;
+			p += 2;
+			if (end) {
+				if (end == s)
+					return false;
+				*end = '\0';
+				s = end + 1;
+				if (*p != '/')
+					return false;
+				p++;
+			} else {
+				s += strlen(s);
+			}
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+static void dispatch(struct api_call *call)
+{
+	const char *method = net_http_method(call->req);
+	const char *path = net_http_path(call->req);
+	size_t plen = strlen(path);
+	bool path_found = false;
+
+	/* A trailing slash is tolerated, as most routers do. */
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		free(call->pathbuf);
+		call->pathbuf = strdup(path);
+		if (!call->pathbuf) {
+			api_reply_error(call, 500, "Internal error.", "out of memory");
+			return;
+		}
+		if (plen > 1 && call->pathbuf[plen - 1] == '/')
+			call->pathbuf[plen - 1] = '\0';
+		memset(call->params, 0, sizeof call->params);
+		if (!route_match(routes[i].pattern, call->pathbuf, call->params))
+			continue;
+		path_found = true;
+		if (strcmp(routes[i].method, method))
+			continue;
+		routes[i].handler(call);
+		return;
+	}
+	if (path_found)
+		api_reply_error(call, 405, "Method Not Allowed", "");
+	else
+		api_reply_error(call, 404, "Not Found", "");
+}
+
+static void auth_done(void *ud, const char *user)
+{
+	struct api_call *call = ud;
+
+	if (!user) {
+		api_reply_error(call, 401, "unauthorized",
+				"valid credentials are required (HTTP basic auth)");
+		return;
+	}
+	util_strlcpy(call->user, user, sizeof call->user);
+	dispatch(call);
+}
+
+static void api_http_request(void *ud, net_http_req *req)
+{
+	struct api *a = ud;
+	struct api_call *call = calloc(1, sizeof *call);
+
+	if (!call) {
+		net_http_respond(req, 500, "application/json", "{}", 2);
+		return;
+	}
+	call->srv = a->srv;
+	call->req = req;
+	if (net_http_body_too_big(req)) {
+		char detail[128];
+
+		snprintf(detail, sizeof detail, "the request body is larger than %lld bytes",
+			 (long long)a->srv->cfg.max_request_bytes);
+		api_reply_error(call, 413, "Request Entity Too Large", detail);
+		return;
+	}
+	auth_api_check(a->srv->auth, net_http_authorization(req), auth_done, call);
+}
+
+static const struct net_callbacks api_callbacks = {
+	.http_request = api_http_request,
+};
+
+const struct net_callbacks *api_net_callbacks(void) { return &api_callbacks; }
+
+int api_create(struct server *srv, struct api **out)
+{
+	struct api *a = calloc(1, sizeof *a);
+
+	if (!a)
+		return TE_NOMEM;
+	a->srv = srv;
+	*out = a;
+	return 0;
+}
+
+void api_destroy(struct api *a)
+{
+	free(a);
+}
+
+void api_status_get(struct api_call *call)
+{
+	api_reply_data(call, 200,
+		       json_pack("{s:s, s:I}", "version", call->srv->version,
+				 "clients_known", (json_int_t)0));
+}

@@ -1,0 +1,66 @@
+/* api: the operator REST API: route table, authentication, envelopes. */
+#ifndef TETHER_API_H
+#define TETHER_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "net.h"
+#include "server.h"
+
+#define API_MAX_PARAMS 4
+
+/* One request in flight. Freed by the reply functions. */
+struct api_call {
+	struct server *srv;
+	net_http_req *req;
+	char user[128];                     /* authenticated user */
+	const char *params[API_MAX_PARAMS]; /* {} segments of the route */
+	char *pathbuf;
+};
+
+typedef void (*api_handler)(struct api_call *call);
+
+struct api_route {
+	const char *method;
+	const char *pattern;      /* "/api/v1/clients/{}/commands/{}" */
+	api_handler handler;
+};
+
+int api_create(struct server *srv, struct api **out);
+void api_destroy(struct api *a);
+const struct net_callbacks *api_net_callbacks(void);
+
+/* Replies (each frees the call). payload is stolen. */
+void api_reply(struct api_call *call, int status, json_t *payload);
+void api_reply_data(struct api_call *call, int status, json_t *data);
+void api_reply_list(struct api_call *call, json_t *data, int64_t count);
+void api_reply_error(struct api_call *call, int status, const char *title,
+		     const char *detail);
+
+/* Body schema: allowed fields and their JSON types. */
+enum api_ftype { AF_STRING, AF_BOOL, AF_INT, AF_ARRAY, AF_OBJECT, AF_ANY };
+struct api_field {
+	const char *name;
+	enum api_ftype type;
+};
+/* Parses the body as a JSON object with only the listed fields (rport's
+ * DisallowUnknownFields). On failure it replies 400 itself and returns -1. */
+int api_body(struct api_call *call, const struct api_field *fields, size_t nfields,
+	     json_t **out);
+
+/* Reads page[limit] (default 100, max 1000) and page[offset]. Replies 400
+ * and returns -1 on bad values. */
+int api_page(struct api_call *call, int64_t *limit, int64_t *offset);
+
+/* Handlers, by resource (api_clients.c, api_commands.c). */
+void api_clients_list(struct api_call *call);
+void api_clients_get(struct api_call *call);
+void api_client_commands_post(struct api_call *call);
+void api_client_commands_list(struct api_call *call);
+void api_client_commands_get(struct api_call *call);
+void api_status_get(struct api_call *call);
+
+#endif

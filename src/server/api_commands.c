@@ -1,0 +1,203 @@
+/* api_commands: running a command on one client and reading its jobs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "hub.h"
+#include "store.h"
+#include "util.h"
+
+#define MAX_COMMAND_LEN (64 * 1024)
+#define MAX_CWD_LEN 4096
+
+static const struct api_field command_fields[] = {
+	{ "command", AF_STRING },
+	{ "interpreter", AF_STRING },
+	{ "cwd", AF_STRING },
+	{ "is_sudo", AF_BOOL },
+	{ "timeout_sec", AF_INT },
+};
+
+static bool blank(const char *s)
+{
+	for (; s && *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			return false;
+	return true;
+}
+
+static void reply_client_not_found(struct api_call *call, const char *id)
+{
+	char title[256];
+
+	snprintf(title, sizeof title, "Active client with id=\"%.128s\" not found.", id);
+	api_reply_error(call, 404, title, "");
+}
+
+/* Checks the interpreter against what the agent offers. Replies 400 and
+ * returns -1 when it cannot be used. */
+static int check_interpreter(struct api_call *call, const struct client *c,
+			     const char *interp, bool is_script)
+{
+	char detail[512];
+
+	if (!interp || !*interp)
+		return 0;
+	if (!is_script && !strcmp(interp, "tacoscript")) {
+		api_reply_error(call, 400, "Invalid interpreter.",
+				"tacoscript interpreter can't be used for commands execution");
+		return -1;
+	}
+	if (strlen(interp) > 256 || strpbrk(interp, " \t\r\n;|&<>`$")) {
+		api_reply_error(call, 400, "Invalid interpreter.",
+				"an interpreter is a name or an absolute path, without spaces or shell characters");
+		return -1;
+	}
+	if (interp[0] == '/' || hub_client_has_interpreter(c, interp))
+		return 0;
+	{
+		json_t *info = hub_client_json(c);
+		char *list = json_dumps(json_object_get(info, "interpreters"), JSON_COMPACT);
+
+		snprintf(detail, sizeof detail,
+			 "expected interpreter to be one of: %s or an absolute path, actual: %.100s",
+			 list ? list : "[]", interp);
+		free(list);
+		json_decref(info);
+	}
+	api_reply_error(call, 400, "Invalid interpreter.", detail);
+	return -1;
+}
+
+struct run_ctx {
+	struct api_call *call;
+	char jid[UUID_STR_LEN];
+};
+
+static void run_started(void *ud, int status, const char *error, int64_t pid)
+{
+	struct run_ctx *rc = ud;
+	struct api_call *call = rc->call;
+	char title[600];
+
+	(void)pid;
+	if (status == 0) {
+		api_reply_data(call, 200, json_pack("{s:s}", "jid", rc->jid));
+	} else if (status == TE_STATE) {
+		snprintf(title, sizeof title, "client error: %.500s", error ? error : "refused");
+		api_reply_error(call, 409, title, "");
+	} else {
+		api_reply_error(call, 500, "Failed to execute remote command.",
+				error ? error : "");
+	}
+	free(rc);
+}
+
+void api_client_commands_post(struct api_call *call)
+{
+	struct server *srv = call->srv;
+	const char *id = call->params[0];
+	struct client *c;
+	struct job_spec j;
+	struct run_ctx *rc;
+	json_t *body;
+	const char *command;
+	json_int_t timeout = 0;
+	int err;
+
+	if (api_body(call, command_fields, sizeof command_fields / sizeof command_fields[0],
+		     &body))
+		return;
+	command = json_string_value(json_object_get(body, "command"));
+	if (blank(command)) {
+		json_decref(body);
+		api_reply_error(call, 400, "Command cannot be empty.", "");
+		return;
+	}
+	if (strlen(command) > MAX_COMMAND_LEN) {
+		json_decref(body);
+		api_reply_error(call, 400, "Command is too long.", "the limit is 65536 bytes");
+		return;
+	}
+	c = hub_client_find(srv->hub, id);
+	if (!hub_client_connected(c)) {
+		json_decref(body);
+		reply_client_not_found(call, id);
+		return;
+	}
+	memset(&j, 0, sizeof j);
+	j.interpreter = json_string_value(json_object_get(body, "interpreter"));
+	if (check_interpreter(call, c, j.interpreter, false)) {
+		json_decref(body);
+		return;
+	}
+	j.cwd = json_string_value(json_object_get(body, "cwd"));
+	if (j.cwd && strlen(j.cwd) > MAX_CWD_LEN) {
+		json_decref(body);
+		api_reply_error(call, 400, "Invalid cwd.", "the limit is 4096 bytes");
+		return;
+	}
+	timeout = json_integer_value(json_object_get(body, "timeout_sec"));
+	if (timeout <= 0)
+		timeout = srv->cfg.run_remote_cmd_timeout_sec;
+	util_uuid4(j.jid);
+	j.client_id = hub_client_id(c);
+	j.client_name = hub_client_name(c);
+	j.command = command;
+	j.is_sudo = json_is_true(json_object_get(body, "is_sudo"));
+	j.timeout_sec = timeout;
+	j.created_by = call->user;
+	j.created_at = util_now_ns();
+	/* Durable before it is sent. */
+	if ((err = store_job_insert(srv->store, &j))) {
+		json_decref(body);
+		api_reply_error(call, 500, "Failed to store the job.", "");
+		return;
+	}
+	rc = calloc(1, sizeof *rc);
+	if (!rc) {
+		json_decref(body);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
+	rc->call = call;
+	util_strlcpy(rc->jid, j.jid, sizeof rc->jid);
+	err = hub_run(srv->hub, c, &j, run_started, rc);
+	json_decref(body);
+	if (err) {
+		struct job_result r = { 0 };
+
+		r.status = "failed";
+		r.error = "client is not connected";
+		r.finished_at = util_now_ns();
+		store_job_finish(srv->store, rc->jid, &r);
+		free(rc);
+		api_reply_error(call, 500, "Failed to execute remote command.",
+				"client is not connected");
+	}
+}
+
+void api_client_commands_get(struct api_call *call)
+{
+	json_t *job;
+	char title[128];
+
+	if (store_job_get(call->srv->store, call->params[1], &job)) {
+		snprintf(title, sizeof title, "Job[id=\"%.64s\"] not found.", call->params[1]);
+		api_reply_error(call, 404, title, "");
+		return;
+	}
+	api_reply_data(call, 200, job);
+}
+
+void api_client_commands_list(struct api_call *call)
+{
+	int64_t limit, offset, total;
+	json_t *arr;
+
+	if (api_page(call, &limit, &offset))
+		return;
+	store_job_list_client(call->srv->store, call->params[0], limit, offset, &arr, &total);
+	api_reply_list(call, arr, total);
+}

@@ -1,0 +1,164 @@
+/* config: table-driven reader for tetherd's TOML file. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "toml.h"
+#include "util.h"
+
+enum cfg_type { CFG_STR, CFG_INT };
+
+struct cfg_key {
+	const char *section;
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	size_t size;       /* strings: buffer size */
+	int64_t min, max;  /* integers */
+};
+
+#define STR(sec, key, field) \
+	{ sec, key, CFG_STR, offsetof(struct server_config, field), \
+	  sizeof(((struct server_config *)0)->field), 0, 0 }
+#define INT(sec, key, field, lo, hi) \
+	{ sec, key, CFG_INT, offsetof(struct server_config, field), 0, lo, hi }
+
+static const struct cfg_key server_keys[] = {
+	STR("server", "address", agent_address),
+	STR("server", "auth", agent_auth),
+	STR("server", "auth_file", agent_auth_file),
+	STR("server", "data_dir", data_dir),
+	STR("server", "log_level", log_level),
+	INT("server", "max_request_bytes_client", max_agent_message, 1024,
+	    1024LL * 1024 * 1024),
+	INT("server", "run_remote_cmd_timeout_sec", run_remote_cmd_timeout_sec, 1,
+	    86400 * 30),
+	STR("api", "address", api_address),
+	STR("api", "user", api_user),
+	STR("api", "password", api_password),
+	STR("api", "auth_file", api_auth_file),
+	INT("api", "max_request_bytes", max_request_bytes, 1024,
+	    256LL * 1024 * 1024),
+};
+
+void server_config_defaults(struct server_config *c)
+{
+	memset(c, 0, sizeof *c);
+	util_strlcpy(c->agent_address, "0.0.0.0:8080", sizeof c->agent_address);
+	util_strlcpy(c->api_address, "0.0.0.0:3000", sizeof c->api_address);
+	util_strlcpy(c->data_dir, "/var/lib/tether", sizeof c->data_dir);
+	util_strlcpy(c->log_level, "info", sizeof c->log_level);
+	/* 4 MiB per stream, JSON-escaped, plus room: see docs/configuration.md. */
+	c->max_agent_message = 64LL * 1024 * 1024;
+	c->run_remote_cmd_timeout_sec = 60;
+	c->max_request_bytes = 1024 * 1024;
+}
+
+static const struct cfg_key *find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < sizeof server_keys / sizeof server_keys[0]; i++)
+		if (!strcmp(server_keys[i].section, section) &&
+		    !strcmp(server_keys[i].name, name))
+			return &server_keys[i];
+	return NULL;
+}
+
+int server_config_load(struct server_config *c, const char *path, char *err,
+		       size_t errlen)
+{
+	toml_value *root = NULL;
+	int rc = -1;
+
+	if (toml_parse_file(path, &root, err, errlen))
+		return -1;
+	for (size_t s = 0; s < toml_len(root); s++) {
+		const char *sec = toml_key_at(root, s);
+		const toml_value *tab = toml_at(root, s);
+
+		if (toml_type_of(tab) != TOML_TABLE) {
+			snprintf(err, errlen, "%s: line %d: unknown key '%s' outside a section",
+				 path, toml_line(tab), sec);
+			goto out;
+		}
+		if (strcmp(sec, "server") && strcmp(sec, "api")) {
+			snprintf(err, errlen, "%s: line %d: unknown section [%s]", path,
+				 toml_line(tab), sec);
+			goto out;
+		}
+		for (size_t k = 0; k < toml_len(tab); k++) {
+			const char *name = toml_key_at(tab, k);
+			const toml_value *v = toml_at(tab, k);
+			const struct cfg_key *key = find_key(sec, name);
+			char *base = (char *)c;
+
+			if (!key) {
+				snprintf(err, errlen, "%s: line %d: unknown key '%s' in [%s]",
+					 path, toml_line(v), name, sec);
+				goto out;
+			}
+			if (key->type == CFG_STR) {
+				const char *sv = toml_string(v);
+
+				if (!sv) {
+					snprintf(err, errlen, "%s: line %d: %s.%s must be a string",
+						 path, toml_line(v), sec, name);
+					goto out;
+				}
+				if (util_strlcpy(base + key->offset, sv, key->size)) {
+					snprintf(err, errlen, "%s: line %d: %s.%s is too long (max %zu)",
+						 path, toml_line(v), sec, name, key->size - 1);
+					goto out;
+				}
+			} else {
+				int64_t iv;
+
+				if (toml_int(v, &iv) || iv < key->min || iv > key->max) {
+					snprintf(err, errlen,
+						 "%s: line %d: %s.%s must be an integer from %lld to %lld",
+						 path, toml_line(v), sec, name,
+						 (long long)key->min, (long long)key->max);
+					goto out;
+				}
+				memcpy(base + key->offset, &iv, sizeof iv);
+			}
+		}
+	}
+	rc = 0;
+out:
+	toml_destroy(root);
+	return rc;
+}
+
+int server_config_check(const struct server_config *c, char *err, size_t errlen)
+{
+	char host[256];
+	int port;
+
+	if (util_parse_hostport(c->agent_address, host, sizeof host, &port)) {
+		snprintf(err, errlen, "server.address '%s' is not HOST:PORT", c->agent_address);
+		return -1;
+	}
+	if (util_parse_hostport(c->api_address, host, sizeof host, &port)) {
+		snprintf(err, errlen, "api.address '%s' is not HOST:PORT", c->api_address);
+		return -1;
+	}
+	if (!c->agent_auth[0] && !c->agent_auth_file[0]) {
+		snprintf(err, errlen, "no agent credentials: set server.auth (\"id:password\") or server.auth_file");
+		return -1;
+	}
+	if (c->agent_auth[0] && !strchr(c->agent_auth, ':')) {
+		snprintf(err, errlen, "server.auth must be \"id:password\"");
+		return -1;
+	}
+	if (!c->api_auth_file[0] && (!c->api_user[0] || !c->api_password[0])) {
+		snprintf(err, errlen, "no API users: set api.user and api.password, or api.auth_file");
+		return -1;
+	}
+	if (!c->data_dir[0]) {
+		snprintf(err, errlen, "server.data_dir is empty");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* config: tetherd's configuration (TOML shaped like rport's rportd.conf). */
+#ifndef TETHER_SERVER_CONFIG_H
+#define TETHER_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct server_config {
+	/* [server] */
+	char agent_address[256];       /* "0.0.0.0:8080" */
+	char agent_auth[512];          /* "clientAuth1:1234" */
+	char agent_auth_file[512];
+	char data_dir[512];
+	int64_t max_agent_message;     /* inbound frame cap from agents */
+	int64_t run_remote_cmd_timeout_sec;
+	char log_level[16];
+	/* [api] */
+	char api_address[256];         /* "0.0.0.0:3000" */
+	char api_user[128];
+	char api_password[256];        /* plain in the file: hashed at load */
+	char api_auth_file[512];       /* lines "user:$argon2id$..." */
+	int64_t max_request_bytes;
+};
+
+/* Fills defaults. */
+void server_config_defaults(struct server_config *c);
+/* Reads path over the current values. Returns 0 or -1 with err filled. */
+int server_config_load(struct server_config *c, const char *path, char *err,
+		       size_t errlen);
+/* Checks the whole configuration; returns 0 or -1 with err. */
+int server_config_check(const struct server_config *c, char *err, size_t errlen);
+
+#endif

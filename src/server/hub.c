@@ -1,0 +1,822 @@
+/* hub: agent sessions, the client registry, and job dispatch to agents. */
+#include "hub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <uthash.h>
+
+#include "auth.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+#define HELLO_TIMEOUT_MS 10000
+#define START_TIMEOUT_MS 30000
+#define SWEEP_MS 1000
+#define MAX_ID_LEN 128
+#define MAX_TAGS 64
+#define MAX_TAG_LEN 256
+
+struct session;
+
+struct pending {
+	char jid[UUID_STR_LEN];
+	hub_run_cb cb;
+	void *ud;
+	struct session *s;
+	uint64_t deadline;
+	UT_hash_handle hh;           /* hub->pending, by jid */
+	struct pending *snext;       /* session's list */
+	struct pending *sprev;
+};
+
+struct session {
+	struct hub *hub;
+	net_conn *conn;
+	struct client *client;       /* set after a valid hello */
+	uint64_t opened_ms;
+	struct pending *pend;
+	struct session *unext;       /* not yet authenticated list */
+	struct session *uprev;
+	bool in_unauth;
+};
+
+struct client {
+	char *id;
+	char *name;
+	char *auth_id;
+	char *version;
+	json_t *facts;               /* object from hello */
+	json_t *tags;                /* array of strings */
+	json_t *labels;              /* object of strings */
+	json_t *interpreters;        /* array of strings */
+	char address[64];
+	int64_t connected_at;
+	int64_t disconnected_at;
+	int64_t last_seen;
+	struct session *s;           /* the live connection, or NULL */
+	UT_hash_handle hh;
+};
+
+struct hub {
+	struct server *srv;
+	struct client *clients;
+	size_t nclients;
+	struct pending *pending;
+	struct session *unauth;
+	uv_timer_t sweep;
+	bool stopping;
+};
+
+/* ---- sending -------------------------------------------------------- */
+
+static int session_send(struct session *s, json_t *msg)
+{
+	size_t len;
+	char *text = proto_dump(msg, &len);
+	int rc;
+
+	json_decref(msg);
+	if (!text)
+		return TE_NOMEM;
+	rc = net_ws_send(s->conn, text, len);
+	free(text);
+	if (rc)
+		log_warn("hub: %s: cannot queue a frame (%d)",
+			 s->client ? s->client->id : net_ws_peer(s->conn), rc);
+	return rc;
+}
+
+static void session_fail(struct session *s, int code, const char *why)
+{
+	json_t *m = proto_new(PROTO_ERROR);
+
+	json_object_set_new(m, "message", json_string(why));
+	session_send(s, m);
+	net_ws_close(s->conn, code, why);
+}
+
+/* ---- clients -------------------------------------------------------- */
+
+static void client_free(struct client *c)
+{
+	if (!c)
+		return;
+	free(c->id);
+	free(c->name);
+	free(c->auth_id);
+	free(c->version);
+	json_decref(c->facts);
+	json_decref(c->tags);
+	json_decref(c->labels);
+	json_decref(c->interpreters);
+	free(c);
+}
+
+static struct client *client_get_or_add(struct hub *h, const char *id)
+{
+	struct client *c;
+
+	HASH_FIND_STR(h->clients, id, c);
+	if (c)
+		return c;
+	c = calloc(1, sizeof *c);
+	if (!c || !(c->id = strdup(id))) {
+		free(c);
+		return NULL;
+	}
+	c->facts = json_object();
+	c->tags = json_array();
+	c->labels = json_object();
+	c->interpreters = json_array();
+	HASH_ADD_KEYPTR(hh, h->clients, c->id, strlen(c->id), c);
+	h->nclients++;
+	return c;
+}
+
+static const char *fact_str(const struct client *c, const char *key)
+{
+	const char *v = json_string_value(json_object_get(c->facts, key));
+
+	return v ? v : "";
+}
+
+static json_t *time_json(int64_t ns)
+{
+	char t[TIME_STR_LEN];
+
+	if (!ns)
+		return json_null();
+	util_time_format(ns, t);
+	return json_string(t);
+}
+
+json_t *hub_client_json(const struct client *c)
+{
+	static const char *const str_facts[] = {
+		"os", "os_full_name", "os_version", "os_arch", "os_family",
+		"os_kernel", "os_virtualization_system", "os_virtualization_role",
+		"hostname", "cpu_family", "cpu_model", "cpu_vendor",
+		"cpu_model_name", "timezone",
+	};
+	json_t *j = json_object();
+	json_t *v;
+
+	json_object_set_new(j, "id", json_string(c->id));
+	json_object_set_new(j, "name", json_string(c->name ? c->name : c->id));
+	for (size_t i = 0; i < sizeof str_facts / sizeof str_facts[0]; i++)
+		json_object_set_new(j, str_facts[i], json_string(fact_str(c, str_facts[i])));
+	v = json_object_get(c->facts, "num_cpus");
+	json_object_set_new(j, "num_cpus", json_integer(json_integer_value(v)));
+	v = json_object_get(c->facts, "mem_total");
+	json_object_set_new(j, "mem_total", json_integer(json_integer_value(v)));
+	v = json_object_get(c->facts, "ipv4");
+	json_object_set_new(j, "ipv4", json_is_array(v) ? json_deep_copy(v) : json_array());
+	v = json_object_get(c->facts, "ipv6");
+	json_object_set_new(j, "ipv6", json_is_array(v) ? json_deep_copy(v) : json_array());
+	json_object_set_new(j, "tags", json_deep_copy(c->tags));
+	json_object_set_new(j, "labels", json_deep_copy(c->labels));
+	json_object_set_new(j, "version", json_string(c->version ? c->version : ""));
+	json_object_set_new(j, "address", json_string(c->address));
+	json_object_set_new(j, "connection_state",
+			    json_string(c->s ? "connected" : "disconnected"));
+	json_object_set_new(j, "connected_at", time_json(c->connected_at));
+	json_object_set_new(j, "disconnected_at",
+			    c->s ? json_null() : time_json(c->disconnected_at));
+	json_object_set_new(j, "last_heartbeat_at", time_json(c->last_seen));
+	json_object_set_new(j, "client_auth_id", json_string(c->auth_id ? c->auth_id : ""));
+	json_object_set_new(j, "interpreters", json_deep_copy(c->interpreters));
+	return j;
+}
+
+static int client_id_cmp(const void *a, const void *b)
+{
+	const struct client *ca = *(struct client *const *)a;
+	const struct client *cb = *(struct client *const *)b;
+
+	return strcmp(ca->id, cb->id);
+}
+
+json_t *hub_clients_json(struct hub *h)
+{
+	struct client **all = malloc((h->nclients + 1) * sizeof *all);
+	struct client *c, *tmp;
+	json_t *arr = json_array();
+	size_t n = 0;
+
+	if (!all)
+		return arr;
+	HASH_ITER(hh, h->clients, c, tmp)
+		all[n++] = c;
+	qsort(all, n, sizeof *all, client_id_cmp);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, hub_client_json(all[i]));
+	free(all);
+	return arr;
+}
+
+size_t hub_client_count(const struct hub *h) { return h->nclients; }
+
+struct client *hub_client_find(struct hub *h, const char *id)
+{
+	struct client *c;
+
+	HASH_FIND_STR(h->clients, id, c);
+	return c;
+}
+
+bool hub_client_connected(const struct client *c) { return c && c->s; }
+const char *hub_client_id(const struct client *c) { return c->id; }
+const char *hub_client_name(const struct client *c) { return c->name ? c->name : c->id; }
+
+bool hub_client_has_interpreter(const struct client *c, const char *interp)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(c->interpreters, i, v)
+		if (json_string_value(v) && !strcmp(json_string_value(v), interp))
+			return true;
+	return false;
+}
+
+/* Persists the client record (what the API shows, with state). */
+static void client_save(struct hub *h, struct client *c)
+{
+	json_t *j = hub_client_json(c);
+
+	json_object_set_new(j, "facts", json_deep_copy(c->facts));
+	json_object_set_new(j, "connected_at_ns", json_integer(c->connected_at));
+	json_object_set_new(j, "disconnected_at_ns", json_integer(c->disconnected_at));
+	json_object_set_new(j, "last_seen_ns", json_integer(c->last_seen));
+	store_client_put(h->srv->store, c->id, j);
+	json_decref(j);
+}
+
+static char *dup_str(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s ? strdup(s) : NULL;
+}
+
+static void client_load_cb(void *ud, const char *id, json_t *j)
+{
+	struct hub *h = ud;
+	struct client *c = client_get_or_add(h, id);
+	json_t *v;
+
+	if (!c)
+		return;
+	free(c->name);
+	c->name = dup_str(json_object_get(j, "name"));
+	free(c->auth_id);
+	c->auth_id = dup_str(json_object_get(j, "client_auth_id"));
+	free(c->version);
+	c->version = dup_str(json_object_get(j, "version"));
+	if (json_is_object(v = json_object_get(j, "facts"))) {
+		json_decref(c->facts);
+		c->facts = json_deep_copy(v);
+	}
+	if (json_is_array(v = json_object_get(j, "tags"))) {
+		json_decref(c->tags);
+		c->tags = json_deep_copy(v);
+	}
+	if (json_is_object(v = json_object_get(j, "labels"))) {
+		json_decref(c->labels);
+		c->labels = json_deep_copy(v);
+	}
+	if (json_is_array(v = json_object_get(j, "interpreters"))) {
+		json_decref(c->interpreters);
+		c->interpreters = json_deep_copy(v);
+	}
+	util_strlcpy(c->address, json_string_value(json_object_get(j, "address")) ?
+			 json_string_value(json_object_get(j, "address")) : "",
+		     sizeof c->address);
+	c->connected_at = json_integer_value(json_object_get(j, "connected_at_ns"));
+	c->disconnected_at = json_integer_value(json_object_get(j, "disconnected_at_ns"));
+	c->last_seen = json_integer_value(json_object_get(j, "last_seen_ns"));
+	/* It was connected when the server stopped: it is not now. */
+	if (!c->disconnected_at || c->disconnected_at < c->connected_at)
+		c->disconnected_at = c->last_seen ? c->last_seen : util_now_ns();
+}
+
+/* ---- pending starts ------------------------------------------------- */
+
+static void pending_resolve(struct hub *h, struct pending *p, int status,
+			    const char *error, int64_t pid)
+{
+	struct session *s = p->s;
+
+	HASH_DEL(h->pending, p);
+	if (s) {
+		if (p->sprev)
+			p->sprev->snext = p->snext;
+		else
+			s->pend = p->snext;
+		if (p->snext)
+			p->snext->sprev = p->sprev;
+	}
+	p->cb(p->ud, status, error, pid);
+	free(p);
+}
+
+static void unauth_remove(struct hub *h, struct session *s)
+{
+	if (!s->in_unauth)
+		return;
+	if (s->uprev)
+		s->uprev->unext = s->unext;
+	else
+		h->unauth = s->unext;
+	if (s->unext)
+		s->unext->uprev = s->uprev;
+	s->in_unauth = false;
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+	struct hub *h = t->data;
+	uint64_t now = util_mono_ms();
+	struct pending *p, *ptmp;
+	struct session *s, *next;
+
+	for (s = h->unauth; s; s = next) {
+		next = s->unext;
+		if (now - s->opened_ms > HELLO_TIMEOUT_MS) {
+			unauth_remove(h, s);
+			log_info("hub: %s: no hello in time, closing", net_ws_peer(s->conn));
+			net_ws_close(s->conn, PROTO_CLOSE_PROTOCOL, "no hello in time");
+		}
+	}
+	/* Pending starts are few (one per job awaiting its start). */
+	HASH_ITER(hh, h->pending, p, ptmp) {
+		if (p->deadline < now)
+			pending_resolve(h, p, TE_IO, "the client did not confirm the start in time", 0);
+	}
+}
+
+/* ---- frame handlers ------------------------------------------------- */
+
+static bool valid_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > MAX_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)id[i] <= ' ' || id[i] == '/' || id[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool valid_string_array(json_t *a, size_t max_items, size_t max_len)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a) || json_array_size(a) > max_items)
+		return false;
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v) || json_string_length(v) > max_len)
+			return false;
+	return true;
+}
+
+static bool valid_labels(json_t *o)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o) || json_object_size(o) > MAX_TAGS)
+		return false;
+	json_object_foreach(o, k, v)
+		if (strlen(k) > MAX_TAG_LEN || !json_is_string(v) ||
+		    json_string_length(v) > MAX_TAG_LEN)
+			return false;
+	return true;
+}
+
+static void on_hello(struct session *s, json_t *m)
+{
+	struct hub *h = s->hub;
+	const char *auth_id = json_string_value(json_object_get(m, "auth_id"));
+	const char *password = json_string_value(json_object_get(m, "password"));
+	const char *id = json_string_value(json_object_get(m, "id"));
+	json_t *tags = json_object_get(m, "tags");
+	json_t *labels = json_object_get(m, "labels");
+	json_t *facts = json_object_get(m, "facts");
+	json_t *interps = json_object_get(m, "interpreters");
+	const char *name = json_string_value(json_object_get(m, "name"));
+	struct client *c;
+	json_t *w;
+
+	if (s->client) {
+		session_fail(s, PROTO_CLOSE_PROTOCOL, "hello sent twice");
+		return;
+	}
+	if (!auth_agent_check(h->srv->auth, auth_id, password)) {
+		log_warn("hub: %s: authentication failed for client auth id '%.64s'",
+			 net_ws_peer(s->conn), auth_id);
+		session_fail(s, PROTO_CLOSE_AUTH, "authentication failed");
+		return;
+	}
+	if (!valid_id(id)) {
+		session_fail(s, PROTO_CLOSE_PROTOCOL, "invalid client id");
+		return;
+	}
+	if ((tags && !valid_string_array(tags, MAX_TAGS, MAX_TAG_LEN)) ||
+	    (labels && !valid_labels(labels)) || (facts && !json_is_object(facts)) ||
+	    (interps && !valid_string_array(interps, MAX_TAGS, MAX_TAG_LEN)) ||
+	    (name && strlen(name) > 256)) {
+		session_fail(s, PROTO_CLOSE_PROTOCOL, "invalid hello: bad tags, labels or facts");
+		return;
+	}
+	c = client_get_or_add(h, id);
+	if (!c) {
+		session_fail(s, 1011, "out of memory");
+		return;
+	}
+	if (c->s && c->s != s) {
+		/* One live connection per id: the newest wins, deterministically;
+		 * the old one is told why and nothing more is routed to it. */
+		struct session *old = c->s;
+
+		log_warn("hub: client '%s': new connection from %s replaces the one from %s",
+			 id, net_ws_peer(s->conn), net_ws_peer(old->conn));
+		old->client = NULL;
+		c->s = NULL;
+		while (old->pend)
+			pending_resolve(h, old->pend, TE_IO,
+					"the client connection was replaced", 0);
+		session_fail(old, PROTO_CLOSE_REPLACED, "replaced by a newer connection");
+	}
+	unauth_remove(h, s);
+	s->client = c;
+	c->s = s;
+	free(c->name);
+	c->name = strdup(name && *name ? name : id);
+	free(c->auth_id);
+	c->auth_id = strdup(auth_id);
+	free(c->version);
+	c->version = dup_str(json_object_get(m, "version"));
+	if (facts) {
+		json_decref(c->facts);
+		c->facts = json_deep_copy(facts);
+	}
+	json_decref(c->tags);
+	c->tags = tags ? json_deep_copy(tags) : json_array();
+	json_decref(c->labels);
+	c->labels = labels ? json_deep_copy(labels) : json_object();
+	json_decref(c->interpreters);
+	c->interpreters = interps ? json_deep_copy(interps) : json_array();
+	util_strlcpy(c->address, net_ws_peer(s->conn), sizeof c->address);
+	c->connected_at = util_now_ns();
+	c->last_seen = c->connected_at;
+	client_save(h, c);
+	log_info("hub: client '%s' connected from %s", id, c->address);
+
+	w = proto_new(PROTO_WELCOME);
+	json_object_set_new(w, "server_version", json_string(h->srv->version));
+	json_object_set_new(w, "protocol", json_integer(PROTO_VERSION));
+	session_send(s, w);
+}
+
+static void on_started(struct session *s, json_t *m)
+{
+	struct hub *h = s->hub;
+	const char *jid = json_string_value(json_object_get(m, "jid"));
+	json_int_t pid = json_integer_value(json_object_get(m, "pid"));
+	const char *ts = json_string_value(json_object_get(m, "started_at"));
+	int64_t started = util_now_ns();
+	struct pending *p;
+
+	if (ts)
+		util_time_parse(ts, &started);
+	store_job_started(h->srv->store, jid, pid, started);
+	HASH_FIND_STR(h->pending, jid, p);
+	if (p && p->s == s)
+		pending_resolve(h, p, 0, NULL, pid);
+}
+
+static void on_reject(struct session *s, json_t *m)
+{
+	struct hub *h = s->hub;
+	const char *jid = json_string_value(json_object_get(m, "jid"));
+	const char *error = json_string_value(json_object_get(m, "error"));
+	struct job_result r = { 0 };
+	struct pending *p;
+	json_t *ack;
+
+	r.status = "failed";
+	r.error = error;
+	r.finished_at = util_now_ns();
+	store_job_finish(h->srv->store, jid, &r);
+	HASH_FIND_STR(h->pending, jid, p);
+	if (p && p->s == s)
+		pending_resolve(h, p, TE_STATE, error, 0);
+	ack = proto_new(PROTO_ACK);
+	json_object_set_new(ack, "jid", json_string(jid));
+	session_send(s, ack);
+}
+
+static int64_t time_field(json_t *m, const char *key)
+{
+	const char *ts = json_string_value(json_object_get(m, key));
+	int64_t ns = 0;
+
+	if (ts && util_time_parse(ts, &ns))
+		ns = 0;
+	return ns;
+}
+
+static void on_result(struct session *s, json_t *m)
+{
+	struct hub *h = s->hub;
+	const char *jid = json_string_value(json_object_get(m, "jid"));
+	const char *status = json_string_value(json_object_get(m, "status"));
+	json_t *out = json_object_get(m, "stdout"), *err = json_object_get(m, "stderr");
+	json_t *exit_code = json_object_get(m, "exit_code");
+	struct job_result r = { 0 };
+	unsigned char *dec[2] = { NULL, NULL };
+	size_t declen[2] = { 0, 0 };
+	json_t *streams[2] = { out, err };
+	struct pending *p;
+	json_t *ack;
+	int rc;
+
+	if (strcmp(status, "successful") && strcmp(status, "failed") &&
+	    strcmp(status, "unknown")) {
+		session_fail(s, PROTO_CLOSE_PROTOCOL, "result with an invalid status");
+		return;
+	}
+	r.status = status;
+	r.error = json_string_value(json_object_get(m, "error"));
+	if (json_is_integer(exit_code)) {
+		r.has_exit_code = true;
+		r.exit_code = json_integer_value(exit_code);
+	}
+	/* Output arrives as a UTF-8 string, or base64 when flagged so. */
+	for (int i = 0; i < 2; i++) {
+		const char *enc_key = i ? "stderr_encoding" : "stdout_encoding";
+		const char *enc = json_string_value(json_object_get(m, enc_key));
+		const char *text = json_string_value(streams[i]);
+		size_t tlen = json_string_length(streams[i]);
+
+		if (enc && !strcmp(enc, "base64") && text) {
+			dec[i] = malloc(tlen + 1);
+			if (!dec[i] || sodium_base642bin(dec[i], tlen + 1, text, tlen, NULL,
+							 &declen[i], NULL,
+							 sodium_base64_VARIANT_ORIGINAL)) {
+				free(dec[0]);
+				free(dec[1]);
+				session_fail(s, PROTO_CLOSE_PROTOCOL, "result with bad base64 output");
+				return;
+			}
+		}
+	}
+	r.stdout_data = dec[0] ? (const char *)dec[0] : json_string_value(out);
+	r.stdout_len = dec[0] ? declen[0] : json_string_length(out);
+	r.stderr_data = dec[1] ? (const char *)dec[1] : json_string_value(err);
+	r.stderr_len = dec[1] ? declen[1] : json_string_length(err);
+	r.stdout_dropped = json_integer_value(json_object_get(m, "stdout_dropped"));
+	r.stderr_dropped = json_integer_value(json_object_get(m, "stderr_dropped"));
+	r.pid = json_integer_value(json_object_get(m, "pid"));
+	r.started_at = time_field(m, "started_at");
+	r.finished_at = time_field(m, "finished_at");
+	if (!r.finished_at)
+		r.finished_at = util_now_ns();
+	rc = store_job_finish(h->srv->store, jid, &r);
+	free(dec[0]);
+	free(dec[1]);
+	/* A result can overtake nothing, but be safe: a pending start is
+	 * answered as started. */
+	HASH_FIND_STR(h->pending, jid, p);
+	if (p && p->s == s)
+		pending_resolve(h, p, 0, NULL, r.pid);
+	if (rc == TE_IO)
+		return; /* not durable: no ack, the agent sends it again */
+	if (rc == TE_STATE)
+		log_info("hub: duplicate result for job %s ignored", jid);
+	else if (rc == TE_NOTFOUND)
+		log_warn("hub: result for unknown job %s ignored", jid);
+	ack = proto_new(PROTO_ACK);
+	json_object_set_new(ack, "jid", json_string(jid));
+	session_send(s, ack);
+}
+
+static void on_ping(struct session *s, json_t *m)
+{
+	(void)m;
+	session_send(s, proto_new(PROTO_PONG));
+}
+
+static void on_ignore(struct session *s, json_t *m)
+{
+	(void)s;
+	(void)m;
+}
+
+static void on_error_frame(struct session *s, json_t *m)
+{
+	log_warn("hub: client '%s' reports: %.200s", s->client ? s->client->id : "?",
+		 json_string_value(json_object_get(m, "message")));
+}
+
+/* Which frames an agent may send, after hello. */
+static void (*const frame_handlers[PROTO_TYPE_COUNT])(struct session *, json_t *) = {
+	[PROTO_HELLO] = on_hello,
+	[PROTO_STARTED] = on_started,
+	[PROTO_REJECT] = on_reject,
+	[PROTO_RESULT] = on_result,
+	[PROTO_OUTPUT] = on_ignore,
+	[PROTO_PING] = on_ping,
+	[PROTO_PONG] = on_ignore,
+	[PROTO_ERROR] = on_error_frame,
+};
+
+/* ---- net callbacks -------------------------------------------------- */
+
+static void hub_ws_open(void *ud, net_conn *conn)
+{
+	struct hub *h = ud;
+	struct session *s;
+
+	if (h->stopping) {
+		net_ws_close(conn, PROTO_CLOSE_SHUTDOWN, "server shutting down");
+		return;
+	}
+	s = calloc(1, sizeof *s);
+	if (!s) {
+		net_ws_close(conn, 1011, "out of memory");
+		return;
+	}
+	s->hub = h;
+	s->conn = conn;
+	s->opened_ms = util_mono_ms();
+	s->in_unauth = true;
+	s->unext = h->unauth;
+	if (h->unauth)
+		h->unauth->uprev = s;
+	h->unauth = s;
+	net_ws_set_user(conn, s);
+}
+
+static void hub_ws_message(void *ud, net_conn *conn, const char *data, size_t len)
+{
+	struct session *s = net_ws_user(conn);
+	enum proto_type type;
+	char err[256];
+	json_t *m;
+
+	(void)ud;
+	if (!s)
+		return;
+	if (proto_parse(data, len, &m, &type, err, sizeof err)) {
+		log_warn("hub: %s: bad frame: %s", net_ws_peer(conn), err);
+		session_fail(s, PROTO_CLOSE_PROTOCOL, err);
+		return;
+	}
+	if (!s->client && type != PROTO_HELLO) {
+		session_fail(s, PROTO_CLOSE_PROTOCOL, "the first frame must be hello");
+	} else if (!frame_handlers[type]) {
+		char why[96];
+
+		snprintf(why, sizeof why, "frame type \"%s\" is not for the server",
+			 proto_type_name(type));
+		session_fail(s, PROTO_CLOSE_PROTOCOL, why);
+	} else {
+		if (s->client)
+			s->client->last_seen = util_now_ns();
+		frame_handlers[type](s, m);
+	}
+	json_decref(m);
+}
+
+static void hub_ws_close(void *ud, net_conn *conn, const char *reason)
+{
+	struct hub *h = ud;
+	struct session *s = net_ws_user(conn);
+
+	if (!s)
+		return;
+	unauth_remove(h, s);
+	while (s->pend)
+		pending_resolve(h, s->pend, TE_IO, "the client disconnected", 0);
+	if (s->client && s->client->s == s) {
+		struct client *c = s->client;
+
+		c->s = NULL;
+		c->disconnected_at = util_now_ns();
+		if (!h->stopping)
+			client_save(h, c);
+		log_info("hub: client '%s' disconnected (%s)", c->id, reason);
+	}
+	free(s);
+}
+
+static const struct net_callbacks hub_callbacks = {
+	.ws_open = hub_ws_open,
+	.ws_message = hub_ws_message,
+	.ws_close = hub_ws_close,
+};
+
+const struct net_callbacks *hub_net_callbacks(void) { return &hub_callbacks; }
+
+/* ---- dispatch ------------------------------------------------------- */
+
+int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
+	    hub_run_cb cb, void *ud)
+{
+	struct session *s = c ? c->s : NULL;
+	struct pending *p;
+	json_t *m;
+
+	if (!s)
+		return TE_STATE;
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return TE_NOMEM;
+	m = proto_new(PROTO_RUN);
+	json_object_set_new(m, "jid", json_string(j->jid));
+	json_object_set_new(m, "command", json_string(j->command));
+	json_object_set_new(m, "interpreter", json_string(j->interpreter ? j->interpreter : ""));
+	json_object_set_new(m, "cwd", json_string(j->cwd ? j->cwd : ""));
+	json_object_set_new(m, "is_sudo", json_boolean(j->is_sudo));
+	json_object_set_new(m, "is_script", json_boolean(j->is_script));
+	json_object_set_new(m, "timeout_sec", json_integer(j->timeout_sec));
+	if (session_send(s, m)) {
+		free(p);
+		return TE_STATE;
+	}
+	util_strlcpy(p->jid, j->jid, sizeof p->jid);
+	p->cb = cb;
+	p->ud = ud;
+	p->s = s;
+	p->deadline = util_mono_ms() + START_TIMEOUT_MS;
+	HASH_ADD_STR(h->pending, jid, p);
+	p->snext = s->pend;
+	if (s->pend)
+		s->pend->sprev = p;
+	s->pend = p;
+	return 0;
+}
+
+/* ---- lifecycle ------------------------------------------------------ */
+
+int hub_create(struct server *srv, struct hub **out)
+{
+	struct hub *h = calloc(1, sizeof *h);
+
+	if (!h)
+		return TE_NOMEM;
+	h->srv = srv;
+	store_client_each(srv->store, client_load_cb, h);
+	uv_timer_init(srv->loop, &h->sweep);
+	h->sweep.data = h;
+	uv_timer_start(&h->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
+	*out = h;
+	return 0;
+}
+
+void hub_stop(struct hub *h)
+{
+	struct client *c, *tmp;
+
+	if (!h)
+		return;
+	h->stopping = true;
+	uv_timer_stop(&h->sweep);
+	uv_close((uv_handle_t *)&h->sweep, NULL);
+	/* Record every live client as disconnected now: the sessions are
+	 * about to go with the context. */
+	HASH_ITER(hh, h->clients, c, tmp) {
+		if (c->s) {
+			c->disconnected_at = util_now_ns();
+			c->last_seen = c->disconnected_at;
+			client_save(h, c);
+		}
+	}
+}
+
+void hub_destroy(struct hub *h)
+{
+	struct client *c, *tmp;
+	struct pending *p, *ptmp;
+
+	if (!h)
+		return;
+	HASH_ITER(hh, h->pending, p, ptmp) {
+		HASH_DEL(h->pending, p);
+		p->cb(p->ud, TE_IO, "server shutting down", 0);
+		free(p);
+	}
+	HASH_ITER(hh, h->clients, c, tmp) {
+		HASH_DEL(h->clients, c);
+		client_free(c);
+	}
+	free(h);
+}

@@ -1,0 +1,50 @@
+/* hub: agent sessions and the registry of known clients.
+ *
+ * Every agent connection is a session; after a valid hello it is bound to
+ * a client (by id). Clients stay known after they disconnect, and across
+ * restarts (they are stored). Lookups are by hash; nothing scans the fleet
+ * per message. */
+#ifndef TETHER_HUB_H
+#define TETHER_HUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "server.h"
+#include "store.h"
+
+struct hub;
+struct client;
+
+int hub_create(struct server *srv, struct hub **out);
+/* Closes every session (they will report closed while the loop drains). */
+void hub_stop(struct hub *h);
+void hub_destroy(struct hub *h);
+/* Callbacks for the agent listener. */
+const struct net_callbacks *hub_net_callbacks(void);
+
+struct client *hub_client_find(struct hub *h, const char *id);
+bool hub_client_connected(const struct client *c);
+const char *hub_client_id(const struct client *c);
+const char *hub_client_name(const struct client *c);
+/* True if the agent offers this interpreter (built-in or an alias). */
+bool hub_client_has_interpreter(const struct client *c, const char *interp);
+/* The client as rport's Client JSON (new reference). */
+json_t *hub_client_json(const struct client *c);
+/* All known clients, sorted by id (new reference). */
+json_t *hub_clients_json(struct hub *h);
+size_t hub_client_count(const struct hub *h);
+
+/* Outcome of sending a run: status 0 = started (pid set), otherwise
+ * TE_STATE with error text from the agent (refused), or TE_IO (gone). */
+typedef void (*hub_run_cb)(void *ud, int status, const char *error, int64_t pid);
+
+/* Sends a stored job to a connected client. cb is called once when the
+ * agent confirms the start or refuses it, or when the connection is lost
+ * or no answer came in time. Returns 0 or TE_STATE (not connected). */
+int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
+	    hub_run_cb cb, void *ud);
+
+#endif

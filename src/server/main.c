@@ -1,0 +1,226 @@
+/* tetherd: parse config -> create loop -> start subsystems -> run -> stop. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "api.h"
+#include "auth.h"
+#include "hub.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+static struct server srv;
+static uv_signal_t sig_term, sig_int;
+static bool stopping;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tetherd [-c FILE] [options]\n"
+		"       tetherd hash-password   (reads a password on stdin, prints an argon2id hash)\n"
+		"\n"
+		"  -c, --config FILE         TOML configuration ([server], [api]); see docs/configuration.md\n"
+		"      --data-dir DIR        where the SQLite store lives (server.data_dir)\n"
+		"      --api-address H:P     operator REST API listener (api.address, default 0.0.0.0:3000)\n"
+		"      --agent-address H:P   agent WebSocket listener (server.address, default 0.0.0.0:8080)\n"
+		"      --log-level LEVEL     error, warn, info or debug\n"
+		"  -h, --help                this text\n"
+		"  -V, --version             print the version\n");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	(void)h;
+	if (stopping)
+		return;
+	stopping = true;
+	log_info("signal %d: shutting down", signum);
+	uv_close((uv_handle_t *)&sig_term, NULL);
+	uv_close((uv_handle_t *)&sig_int, NULL);
+	hub_stop(srv.hub);
+	net_ctx_destroy(srv.net);
+}
+
+static int hash_password_cmd(void)
+{
+	char line[1024];
+	char *h;
+	size_t n;
+
+	if (!fgets(line, sizeof line, stdin)) {
+		fprintf(stderr, "tetherd: no password on stdin\n");
+		return 2;
+	}
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (!n) {
+		fprintf(stderr, "tetherd: empty password\n");
+		return 2;
+	}
+	h = auth_hash_password(line);
+	sodium_memzero(line, sizeof line);
+	if (!h)
+		return 1;
+	printf("%s\n", h);
+	free(h);
+	return 0;
+}
+
+static int fd_limit(void)
+{
+	struct rlimit rl;
+
+	/* Raise the soft limit as far as allowed: every agent is a socket. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		return rl.rlim_cur > 1000000 ? 1000000 : (int)rl.rlim_cur;
+	}
+	return 1024;
+}
+
+static net_listener *listen_on(const char *address, const struct net_callbacks *cb,
+			       void *ud, size_t max_body, size_t max_msg, const char *sub)
+{
+	struct net_listen_cfg lc;
+	char host[256];
+	int port;
+
+	memset(&lc, 0, sizeof lc);
+	util_parse_hostport(address, host, sizeof host, &port);
+	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+		host[0] = '\0';
+	lc.host = host;
+	lc.port = port;
+	lc.subprotocol = sub;
+	lc.max_body = max_body;
+	lc.max_ws_message = max_msg;
+	lc.max_ws_queue = 64 * 1024 * 1024;
+	lc.cb = cb;
+	lc.ud = ud;
+	return net_listen(srv.net, &lc);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "api-address", required_argument, NULL, 'a' },
+		{ "agent-address", required_argument, NULL, 'g' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *data_dir = NULL, *api_addr = NULL, *agent_addr = NULL;
+	const char *level = NULL;
+	char err[1024];
+	uv_loop_t loop;
+	int opt, rc = 1;
+
+	log_set_ident("tetherd");
+	if (sodium_init() < 0) {
+		fprintf(stderr, "tetherd: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (argc > 1 && !strcmp(argv[1], "hash-password"))
+		return hash_password_cmd();
+	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'd': data_dir = optarg; break;
+		case 'a': api_addr = optarg; break;
+		case 'g': agent_addr = optarg; break;
+		case 'l': level = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("tetherd %s\n", TETHER_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tetherd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	server_config_defaults(&srv.cfg);
+	if (config && server_config_load(&srv.cfg, config, err, sizeof err)) {
+		fprintf(stderr, "tetherd: %s\n", err);
+		return 2;
+	}
+	if (data_dir)
+		util_strlcpy(srv.cfg.data_dir, data_dir, sizeof srv.cfg.data_dir);
+	if (api_addr)
+		util_strlcpy(srv.cfg.api_address, api_addr, sizeof srv.cfg.api_address);
+	if (agent_addr)
+		util_strlcpy(srv.cfg.agent_address, agent_addr, sizeof srv.cfg.agent_address);
+	if (level)
+		util_strlcpy(srv.cfg.log_level, level, sizeof srv.cfg.log_level);
+	if (log_set_level_name(srv.cfg.log_level)) {
+		fprintf(stderr, "tetherd: unknown log level '%s'\n", srv.cfg.log_level);
+		return 2;
+	}
+	if (server_config_check(&srv.cfg, err, sizeof err)) {
+		fprintf(stderr, "tetherd: configuration: %s\n", err);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	srv.version = TETHER_VERSION;
+	uv_loop_init(&loop);
+	srv.loop = &loop;
+
+	if (auth_create(&loop, &srv.cfg, &srv.auth, err, sizeof err)) {
+		fprintf(stderr, "tetherd: %s\n", err);
+		goto out;
+	}
+	if (store_open(srv.cfg.data_dir, &srv.store, err, sizeof err)) {
+		fprintf(stderr, "tetherd: %s\n", err);
+		goto out;
+	}
+	if (hub_create(&srv, &srv.hub) || api_create(&srv, &srv.api))
+		goto out;
+	srv.net = net_ctx_create(&loop, fd_limit());
+	if (!srv.net)
+		goto out;
+	srv.agent_listener = listen_on(srv.cfg.agent_address, hub_net_callbacks(), srv.hub,
+				       0, (size_t)srv.cfg.max_agent_message,
+				       PROTO_SUBPROTOCOL);
+	srv.api_listener = listen_on(srv.cfg.api_address, api_net_callbacks(), srv.api,
+				     (size_t)srv.cfg.max_request_bytes, 1024 * 1024,
+				     "tether-api");
+	if (!srv.agent_listener || !srv.api_listener) {
+		fprintf(stderr, "tetherd: cannot open the listeners (see the log above)\n");
+		net_ctx_destroy(srv.net);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		goto out;
+	}
+	uv_signal_init(&loop, &sig_term);
+	uv_signal_init(&loop, &sig_int);
+	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	uv_signal_start(&sig_int, on_signal, SIGINT);
+	log_info("tetherd %s: API on %s, agents on %s, data in %s", TETHER_VERSION,
+		 srv.cfg.api_address, srv.cfg.agent_address, srv.cfg.data_dir);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	log_info("stopped");
+	rc = 0;
+out:
+	net_ctx_free(srv.net);
+	hub_destroy(srv.hub);
+	api_destroy(srv.api);
+	store_close(srv.store);
+	auth_destroy(srv.auth);
+	if (uv_loop_close(&loop) == UV_EBUSY)
+		log_debug("loop still had handles at exit");
+	return rc;
+}

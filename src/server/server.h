@@ -1,0 +1,30 @@
+/* server: the process-wide state of tetherd, passed to every module. */
+#ifndef TETHER_SERVER_H
+#define TETHER_SERVER_H
+
+#include <uv.h>
+
+#include "config.h"
+#include "net.h"
+
+struct store;
+struct auth;
+struct hub;
+struct api;
+
+struct server {
+	uv_loop_t *loop;
+	struct server_config cfg;
+	net_ctx *net;
+	net_listener *api_listener;
+	net_listener *agent_listener;
+	struct store *store;
+	struct auth *auth;
+	struct hub *hub;
+	struct api *api;
+	const char *version;
+};
+
+#define TETHER_VERSION "0.1.0"
+
+#endif

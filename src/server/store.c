@@ -1,0 +1,437 @@
+/* store: SQLite with WAL. One connection, used only from the loop. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "util.h"
+
+enum stmt_id {
+	S_JOB_INSERT,
+	S_JOB_STARTED,
+	S_JOB_FINISH,
+	S_JOB_GET,
+	S_JOB_LIST_CLIENT,
+	S_JOB_COUNT_CLIENT,
+	S_JOB_STATUS,
+	S_CLIENT_PUT,
+	S_CLIENT_ALL,
+	S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_JOB_INSERT] =
+		"INSERT INTO jobs (jid, multi_job_id, client_id, client_name, status,"
+		" command, cwd, interpreter, is_sudo, is_script, timeout_sec,"
+		" created_by, created_at, started_at)"
+		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?)",
+	[S_JOB_STARTED] =
+		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ?",
+	[S_JOB_FINISH] =
+		"UPDATE jobs SET status = ?, exit_code = ?, error = ?, stdout = ?,"
+		" stderr = ?, stdout_dropped = ?, stderr_dropped = ?,"
+		" pid = CASE WHEN ? > 0 THEN ? ELSE pid END,"
+		" started_at = CASE WHEN ? > 0 THEN ? ELSE started_at END,"
+		" finished_at = ? WHERE jid = ? AND status = 'running'",
+	[S_JOB_GET] = "SELECT * FROM jobs WHERE jid = ?",
+	[S_JOB_LIST_CLIENT] =
+		"SELECT * FROM jobs WHERE client_id = ?"
+		" ORDER BY created_at DESC, jid LIMIT ? OFFSET ?",
+	[S_JOB_COUNT_CLIENT] = "SELECT count(*) FROM jobs WHERE client_id = ?",
+	[S_JOB_STATUS] = "SELECT client_id, status FROM jobs WHERE jid = ?",
+	[S_CLIENT_PUT] =
+		"INSERT INTO clients (id, data) VALUES (?, ?)"
+		" ON CONFLICT(id) DO UPDATE SET data = excluded.data",
+	[S_CLIENT_ALL] = "SELECT id, data FROM clients",
+};
+
+static const char schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS jobs ("
+	" jid TEXT PRIMARY KEY,"
+	" multi_job_id TEXT,"
+	" client_id TEXT NOT NULL,"
+	" client_name TEXT NOT NULL DEFAULT '',"
+	" status TEXT NOT NULL,"
+	" command TEXT NOT NULL,"
+	" cwd TEXT NOT NULL DEFAULT '',"
+	" interpreter TEXT NOT NULL DEFAULT '',"
+	" is_sudo INTEGER NOT NULL DEFAULT 0,"
+	" is_script INTEGER NOT NULL DEFAULT 0,"
+	" timeout_sec INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" started_at INTEGER,"
+	" finished_at INTEGER,"
+	" pid INTEGER,"
+	" exit_code INTEGER,"
+	" error TEXT NOT NULL DEFAULT '',"
+	" stdout BLOB,"
+	" stderr BLOB,"
+	" stdout_dropped INTEGER NOT NULL DEFAULT 0,"
+	" stderr_dropped INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client_id, created_at);"
+	"CREATE INDEX IF NOT EXISTS jobs_multi ON jobs (multi_job_id);"
+	"CREATE TABLE IF NOT EXISTS clients ("
+	" id TEXT PRIMARY KEY,"
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS multi_jobs ("
+	" jid TEXT PRIMARY KEY,"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" data TEXT NOT NULL);"
+	"PRAGMA user_version = 1;";
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT];
+};
+
+static sqlite3_stmt *stmt_get(struct store *st, enum stmt_id id)
+{
+	sqlite3_stmt *s = st->stmt[id];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+int store_open(const char *dir, struct store **out, char *err, size_t errlen)
+{
+	struct store *st;
+	char path[1024];
+	char *msg = NULL;
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create data_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (snprintf(path, sizeof path, "%s/tether.db", dir) >= (int)sizeof path) {
+		snprintf(err, errlen, "data_dir path too long");
+		return -1;
+	}
+	st = calloc(1, sizeof *st);
+	if (!st)
+		return -1;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					   SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+			 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	chmod(path, 0600);
+	sqlite3_busy_timeout(st->db, 5000);
+	/* WAL: readers never block the writer. synchronous=FULL with WAL:
+	 * a commit survives a crash of the process and of the machine; the
+	 * cost is paid once per batch (docs/internals/store.md). */
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				 "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(st->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : "?");
+		sqlite3_free(msg);
+		goto fail;
+	}
+	for (int i = 0; i < S_COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &st->stmt[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare statement %d: %s", i,
+				 sqlite3_errmsg(st->db));
+			goto fail;
+		}
+	}
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_CONSTRAINT)
+		return TE_EXISTS;
+	log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+	return TE_IO;
+}
+
+int store_job_insert(struct store *st, const struct job_spec *j)
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_INSERT);
+
+	sqlite3_bind_text(s, 1, j->jid, -1, SQLITE_STATIC);
+	if (j->multi_job_id)
+		sqlite3_bind_text(s, 2, j->multi_job_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, j->client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, j->client_name ? j->client_name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, j->command, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, j->cwd ? j->cwd : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, j->interpreter ? j->interpreter : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, j->is_sudo);
+	sqlite3_bind_int(s, 9, j->is_script);
+	sqlite3_bind_int64(s, 10, j->timeout_sec);
+	sqlite3_bind_text(s, 11, j->created_by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 12, j->created_at);
+	sqlite3_bind_int64(s, 13, j->created_at);
+	return step_done(st, s, "insert job");
+}
+
+int store_job_started(struct store *st, const char *jid, int64_t pid, int64_t started_at)
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_STARTED);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, pid);
+	sqlite3_bind_int64(s, 2, started_at);
+	sqlite3_bind_text(s, 3, jid, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "job started");
+	if (!rc && sqlite3_changes(st->db) == 0)
+		return TE_NOTFOUND;
+	return rc;
+}
+
+int store_job_finish(struct store *st, const char *jid, const struct job_result *r)
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_FINISH);
+	int rc;
+
+	sqlite3_bind_text(s, 1, r->status, -1, SQLITE_STATIC);
+	if (r->has_exit_code)
+		sqlite3_bind_int64(s, 2, r->exit_code);
+	sqlite3_bind_text(s, 3, r->error ? r->error : "", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, r->stdout_data ? r->stdout_data : "", (int)r->stdout_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, r->stderr_data ? r->stderr_data : "", (int)r->stderr_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, r->stdout_dropped);
+	sqlite3_bind_int64(s, 7, r->stderr_dropped);
+	sqlite3_bind_int64(s, 8, r->pid);
+	sqlite3_bind_int64(s, 9, r->pid);
+	sqlite3_bind_int64(s, 10, r->started_at);
+	sqlite3_bind_int64(s, 11, r->started_at);
+	sqlite3_bind_int64(s, 12, r->finished_at);
+	sqlite3_bind_text(s, 13, jid, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "finish job");
+	if (rc)
+		return rc;
+	if (sqlite3_changes(st->db) == 0) {
+		char cid[8];
+		char status[16];
+
+		if (store_job_status(st, jid, cid, sizeof cid, status) == TE_NOTFOUND)
+			return TE_NOTFOUND;
+		return TE_STATE;
+	}
+	return 0;
+}
+
+static json_t *time_or_null(sqlite3_stmt *s, int col)
+{
+	char t[TIME_STR_LEN];
+
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return json_null();
+	util_time_format(sqlite3_column_int64(s, col), t);
+	return json_string(t);
+}
+
+static json_t *text_col(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	return json_string(t ? (const char *)t : "");
+}
+
+/* Output bytes: a JSON string when valid UTF-8, else base64 and a flag
+ * "<name>_encoding": "base64" (docs/api.md). */
+static void put_output(json_t *result, const char *name, sqlite3_stmt *s, int col)
+{
+	const char *data = sqlite3_column_blob(s, col);
+	size_t len = (size_t)sqlite3_column_bytes(s, col);
+
+	if (!data || !len) {
+		json_object_set_new(result, name, json_string(""));
+		return;
+	}
+	if (util_utf8_valid(data, len)) {
+		json_object_set_new(result, name, json_stringn(data, len));
+	} else {
+		size_t blen = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+		char *b = malloc(blen);
+		char key[32];
+
+		if (!b)
+			return;
+		sodium_bin2base64(b, blen, (const unsigned char *)data, len,
+				  sodium_base64_VARIANT_ORIGINAL);
+		json_object_set_new(result, name, json_string(b));
+		snprintf(key, sizeof key, "%s_encoding", name);
+		json_object_set_new(result, key, json_string("base64"));
+		free(b);
+	}
+}
+
+/* Column order of SELECT * on jobs (schema_v1). */
+enum {
+	C_JID, C_MULTI, C_CLIENT, C_CLIENT_NAME, C_STATUS, C_COMMAND, C_CWD,
+	C_INTERP, C_SUDO, C_SCRIPT, C_TIMEOUT, C_CREATED_BY, C_CREATED_AT,
+	C_STARTED_AT, C_FINISHED_AT, C_PID, C_EXIT, C_ERROR, C_STDOUT, C_STDERR,
+	C_STDOUT_DROPPED, C_STDERR_DROPPED
+};
+
+static json_t *job_row_json(sqlite3_stmt *s)
+{
+	json_t *j = json_object(), *res = json_object();
+	const char *interp = (const char *)sqlite3_column_text(s, C_INTERP);
+
+	json_object_set_new(j, "jid", text_col(s, C_JID));
+	json_object_set_new(j, "status", text_col(s, C_STATUS));
+	json_object_set_new(j, "finished_at", time_or_null(s, C_FINISHED_AT));
+	json_object_set_new(j, "client_id", text_col(s, C_CLIENT));
+	json_object_set_new(j, "client_name", text_col(s, C_CLIENT_NAME));
+	json_object_set_new(j, "command", text_col(s, C_COMMAND));
+	json_object_set_new(j, "cwd", text_col(s, C_CWD));
+	json_object_set_new(j, "is_sudo", json_boolean(sqlite3_column_int(s, C_SUDO)));
+	json_object_set_new(j, "is_script", json_boolean(sqlite3_column_int(s, C_SCRIPT)));
+	/* The agent's default is reported as rport does. */
+	json_object_set_new(j, "interpreter",
+			    json_string(interp && *interp ? interp : "/bin/sh"));
+	if (sqlite3_column_type(s, C_PID) == SQLITE_NULL)
+		json_object_set_new(j, "pid", json_null());
+	else
+		json_object_set_new(j, "pid", json_integer(sqlite3_column_int64(s, C_PID)));
+	json_object_set_new(j, "started_at", time_or_null(s, C_STARTED_AT));
+	json_object_set_new(j, "created_by", text_col(s, C_CREATED_BY));
+	json_object_set_new(j, "timeout_sec", json_integer(sqlite3_column_int64(s, C_TIMEOUT)));
+	if (sqlite3_column_type(s, C_MULTI) == SQLITE_NULL)
+		json_object_set_new(j, "multi_job_id", json_null());
+	else
+		json_object_set_new(j, "multi_job_id", text_col(s, C_MULTI));
+	json_object_set_new(j, "error", text_col(s, C_ERROR));
+	if (sqlite3_column_type(s, C_EXIT) == SQLITE_NULL)
+		json_object_set_new(j, "exit_code", json_null());
+	else
+		json_object_set_new(j, "exit_code", json_integer(sqlite3_column_int64(s, C_EXIT)));
+	put_output(res, "stdout", s, C_STDOUT);
+	put_output(res, "stderr", s, C_STDERR);
+	if (sqlite3_column_int64(s, C_STDOUT_DROPPED) > 0) {
+		json_object_set_new(res, "stdout_truncated", json_true());
+		json_object_set_new(res, "stdout_dropped_bytes",
+				    json_integer(sqlite3_column_int64(s, C_STDOUT_DROPPED)));
+	}
+	if (sqlite3_column_int64(s, C_STDERR_DROPPED) > 0) {
+		json_object_set_new(res, "stderr_truncated", json_true());
+		json_object_set_new(res, "stderr_dropped_bytes",
+				    json_integer(sqlite3_column_int64(s, C_STDERR_DROPPED)));
+	}
+	json_object_set_new(j, "result", res);
+	return j;
+}
+
+int store_job_get(struct store *st, const char *jid, json_t **out)
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = job_row_json(s);
+		sqlite3_reset(s);
+		return 0;
+	}
+	if (rc != SQLITE_DONE)
+		log_error("store: get job: %s", sqlite3_errmsg(st->db));
+	sqlite3_reset(s);
+	return TE_NOTFOUND;
+}
+
+int store_job_list_client(struct store *st, const char *client_id, int64_t limit,
+			  int64_t offset, json_t **out, int64_t *total)
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_COUNT_CLIENT);
+	json_t *arr;
+
+	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
+	*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	s = stmt_get(st, S_JOB_LIST_CLIENT);
+	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, limit);
+	sqlite3_bind_int64(s, 3, offset);
+	arr = json_array();
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_array_append_new(arr, job_row_json(s));
+	sqlite3_reset(s);
+	*out = arr;
+	return 0;
+}
+
+int store_job_status(struct store *st, const char *jid, char *client_id, size_t cidlen,
+		     char status[16])
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_STATUS);
+	int rc = TE_NOTFOUND;
+
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		util_strlcpy(client_id, (const char *)sqlite3_column_text(s, 0), cidlen);
+		util_strlcpy(status, (const char *)sqlite3_column_text(s, 1), 16);
+		rc = 0;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_client_put(struct store *st, const char *id, const json_t *client)
+{
+	sqlite3_stmt *s = stmt_get(st, S_CLIENT_PUT);
+	char *data = json_dumps(client, JSON_COMPACT);
+	int rc;
+
+	if (!data)
+		return TE_NOMEM;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, data, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "put client");
+	sqlite3_reset(s);
+	free(data);
+	return rc;
+}
+
+int store_client_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *client),
+		      void *ud)
+{
+	sqlite3_stmt *s = stmt_get(st, S_CLIENT_ALL);
+
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(s, 0);
+		const char *data = (const char *)sqlite3_column_text(s, 1);
+		json_t *c = data ? json_loads(data, 0, NULL) : NULL;
+
+		if (c && id)
+			fn(ud, id, c);
+		json_decref(c);
+	}
+	sqlite3_reset(s);
+	return 0;
+}

@@ -1,0 +1,75 @@
+/* store: the embedded SQLite store ({data_dir}/tether.db, WAL). All calls
+ * run on the loop and are short; see docs/internals/store.md. */
+#ifndef TETHER_STORE_H
+#define TETHER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct store;
+
+/* A job as created by the API, before it is sent. */
+struct job_spec {
+	char jid[37];
+	const char *multi_job_id;    /* NULL for a single-client job */
+	const char *client_id;
+	const char *client_name;
+	const char *command;         /* command text, or the decoded script */
+	const char *cwd;
+	const char *interpreter;
+	bool is_sudo;
+	bool is_script;
+	int64_t timeout_sec;
+	const char *created_by;
+	int64_t created_at;          /* ns since the epoch */
+};
+
+/* A finished job's outcome (from an agent's result frame, or the server). */
+struct job_result {
+	const char *status;          /* successful | failed | unknown */
+	bool has_exit_code;
+	int64_t exit_code;
+	const char *error;           /* "" if none */
+	const char *stdout_data;
+	size_t stdout_len;
+	const char *stderr_data;
+	size_t stderr_len;
+	int64_t stdout_dropped;      /* bytes cut by send_back_limit */
+	int64_t stderr_dropped;
+	int64_t pid;                 /* 0: keep what is stored */
+	int64_t started_at;          /* 0: keep */
+	int64_t finished_at;
+};
+
+int store_open(const char *dir, struct store **out, char *err, size_t errlen);
+void store_close(struct store *st);   /* NULL is a no-op */
+
+/* Inserts a job in status running. Returns 0 or TE_IO/TE_EXISTS. */
+int store_job_insert(struct store *st, const struct job_spec *j);
+/* Records the agent's start (pid, agent clock). Returns 0 or TE_NOTFOUND. */
+int store_job_started(struct store *st, const char *jid, int64_t pid, int64_t started_at);
+/* Finishes a running job. Returns 0 if it was running and is now final,
+ * TE_STATE if it was already final (a duplicate result: nothing changed),
+ * TE_NOTFOUND or TE_IO. */
+int store_job_finish(struct store *st, const char *jid, const struct job_result *r);
+
+/* The job as rport's Job JSON ({"jid":..., "result":{...}}). Caller decrefs.
+ * Returns 0 or TE_NOTFOUND. */
+int store_job_get(struct store *st, const char *jid, json_t **out);
+/* A client's jobs, newest first. Sets *out (array) and *total. */
+int store_job_list_client(struct store *st, const char *client_id, int64_t limit,
+			  int64_t offset, json_t **out, int64_t *total);
+/* The client id and status of a job (status buffer of 16). */
+int store_job_status(struct store *st, const char *jid, char *client_id, size_t cidlen,
+		     char status[16]);
+
+/* Saves a client's record (facts, tags, labels, state) as JSON. */
+int store_client_put(struct store *st, const char *id, const json_t *client);
+/* Calls fn for every stored client. */
+int store_client_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *client),
+		      void *ud);
+
+#endif
