@@ -7,6 +7,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "net.h"
 #include "util.h"
 
 struct api {
@@ -21,6 +22,15 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/v1/clients/{}/commands", api_client_commands_post },
 	{ "GET", "/api/v1/clients/{}/commands", api_client_commands_list },
 	{ "GET", "/api/v1/clients/{}/commands/{}", api_client_commands_get },
+	{ "POST", "/api/v1/commands", api_commands_post },
+	{ "GET", "/api/v1/commands", api_commands_list },
+	{ "GET", "/api/v1/commands/{}", api_commands_get },
+	{ "GET", "/api/v1/commands/{}/jobs", api_commands_jobs },
+	{ "GET", "/api/v1/client-groups", api_groups_list },
+	{ "POST", "/api/v1/client-groups", api_groups_post },
+	{ "GET", "/api/v1/client-groups/{}", api_groups_get },
+	{ "PUT", "/api/v1/client-groups/{}", api_groups_put },
+	{ "DELETE", "/api/v1/client-groups/{}", api_groups_delete },
 };
 
 static void call_free(struct api_call *call)
@@ -34,6 +44,11 @@ void api_reply(struct api_call *call, int status, json_t *payload)
 	char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 
 	json_decref(payload);
+	if (!payload) {
+		net_http_respond(call->req, status, "application/json", "", 0);
+		call_free(call);
+		return;
+	}
 	if (!text) {
 		static const char oom[] =
 			"{\"errors\":[{\"code\":\"\",\"title\":\"Internal error.\",\"detail\":\"out of memory\"}]}";
@@ -91,6 +106,59 @@ static bool ftype_ok(enum api_ftype t, json_t *v)
 	}
 }
 
+/* rport's own docs write {operator: "OR", tags: [...]} with bare keys.
+ * Quote a bare identifier that stands where an object key must be, so
+ * those examples work verbatim; everything else stays strict JSON. */
+static int relax_bare_keys(const char *in, size_t len, struct buf *out)
+{
+	bool in_str = false, esc = false;
+	char last = 0;  /* last significant char outside strings */
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = in[i];
+
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (ch == '\\')
+				esc = true;
+			else if (ch == '"')
+				in_str = false;
+			if (buf_append(out, &ch, 1))
+				return -1;
+			continue;
+		}
+		if ((last == '{' || last == ',') &&
+		    ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_')) {
+			size_t j = i, k;
+
+			while (j < len && ((in[j] >= 'A' && in[j] <= 'Z') ||
+					   (in[j] >= 'a' && in[j] <= 'z') ||
+					   (in[j] >= '0' && in[j] <= '9') || in[j] == '_'))
+				j++;
+			k = j;
+			while (k < len && (in[k] == ' ' || in[k] == '\t' || in[k] == '\n' ||
+					   in[k] == '\r'))
+				k++;
+			if (k < len && in[k] == ':') {
+				if (buf_append(out, "\"", 1) || buf_append(out, in + i, j - i) ||
+				    buf_append(out, "\"", 1))
+					return -1;
+				i = j - 1;
+				last = '"';
+				continue;
+			}
+		}
+		if (ch == '"')
+			in_str = true;
+		if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
+			last = ch;
+		if (buf_append(out, &ch, 1))
+			return -1;
+	}
+	return 0;
+}
+
 int api_body(struct api_call *call, const struct api_field *fields, size_t nfields,
 	     json_t **out)
 {
@@ -110,6 +178,15 @@ int api_body(struct api_call *call, const struct api_field *fields, size_t nfiel
 		return -1;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		struct buf relaxed;
+
+		buf_init(&relaxed, len * 2 + 16);
+		if (!relax_bare_keys(body, len, &relaxed))
+			root = json_loadb(relaxed.data ? relaxed.data : "", relaxed.len,
+					  JSON_REJECT_DUPLICATES, NULL);
+		buf_free(&relaxed);
+	}
 	if (!root) {
 		snprintf(detail, sizeof detail, "%s (line %d, column %d)", jerr.text,
 			 jerr.line, jerr.column);

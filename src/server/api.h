@@ -62,5 +62,16 @@ void api_client_commands_post(struct api_call *call);
 void api_client_commands_list(struct api_call *call);
 void api_client_commands_get(struct api_call *call);
 void api_status_get(struct api_call *call);
+void api_commands_post(struct api_call *call);
+void api_commands_list(struct api_call *call);
+void api_commands_get(struct api_call *call);
+void api_commands_jobs(struct api_call *call);
+void api_groups_list(struct api_call *call);
+void api_groups_get(struct api_call *call);
+void api_groups_post(struct api_call *call);
+void api_groups_put(struct api_call *call);
+void api_groups_delete(struct api_call *call);
+/* Lists jobs where base_column = base_value with rport's sort/filter/page. */
+void api_jobs_query(struct api_call *call, const char *base_column, const char *base_value);
 
 #endif

@@ -193,11 +193,5 @@ void api_client_commands_get(struct api_call *call)
 
 void api_client_commands_list(struct api_call *call)
 {
-	int64_t limit, offset, total;
-	json_t *arr;
-
-	if (api_page(call, &limit, &offset))
-		return;
-	store_job_list_client(call->srv->store, call->params[0], limit, offset, &arr, &total);
-	api_reply_list(call, arr, total);
+	api_jobs_query(call, "client_id", call->params[0]);
 }

@@ -19,6 +19,9 @@
 #define MAX_ID_LEN 128
 #define MAX_TAGS 64
 #define MAX_TAG_LEN 256
+/* A job whose agent never answers is finished by the server this long
+ * after its own timeout (the agent reports "unknown" at timeout_sec). */
+#define RESULT_GRACE_MS 30000
 
 struct session;
 
@@ -53,6 +56,7 @@ struct client {
 	json_t *tags;                /* array of strings */
 	json_t *labels;              /* object of strings */
 	json_t *interpreters;        /* array of strings */
+	json_t *services;            /* array of strings */
 	char address[64];
 	int64_t connected_at;
 	int64_t disconnected_at;
@@ -61,8 +65,18 @@ struct client {
 	UT_hash_handle hh;
 };
 
+/* A job sent and not yet final: its deadline for a server-side finish. */
+struct tracked {
+	char jid[UUID_STR_LEN];
+	int64_t deadline_ns;
+	UT_hash_handle hh;
+};
+
 struct hub {
 	struct server *srv;
+	struct tracked *tracked;
+	hub_done_cb done_cb;
+	void *done_ud;
 	struct client *clients;
 	size_t nclients;
 	struct pending *pending;
@@ -113,6 +127,7 @@ static void client_free(struct client *c)
 	json_decref(c->tags);
 	json_decref(c->labels);
 	json_decref(c->interpreters);
+	json_decref(c->services);
 	free(c);
 }
 
@@ -132,6 +147,7 @@ static struct client *client_get_or_add(struct hub *h, const char *id)
 	c->tags = json_array();
 	c->labels = json_object();
 	c->interpreters = json_array();
+	c->services = json_array();
 	HASH_ADD_KEYPTR(hh, h->clients, c->id, strlen(c->id), c);
 	h->nclients++;
 	return c;
@@ -189,6 +205,7 @@ json_t *hub_client_json(const struct client *c)
 	json_object_set_new(j, "last_heartbeat_at", time_json(c->last_seen));
 	json_object_set_new(j, "client_auth_id", json_string(c->auth_id ? c->auth_id : ""));
 	json_object_set_new(j, "interpreters", json_deep_copy(c->interpreters));
+	json_object_set_new(j, "services", json_deep_copy(c->services));
 	return j;
 }
 
@@ -243,6 +260,88 @@ bool hub_client_has_interpreter(const struct client *c, const char *interp)
 	return false;
 }
 
+void hub_client_each(struct hub *h, void (*fn)(void *ud, struct client *c), void *ud)
+{
+	struct client *c, *tmp;
+
+	HASH_ITER(hh, h->clients, c, tmp)
+		fn(ud, c);
+}
+
+static bool array_glob(json_t *arr, const char *pattern)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (json_string_value(v) && util_glob_match(pattern, json_string_value(v)))
+			return true;
+	return false;
+}
+
+bool hub_client_attr_match(const struct client *c, const char *key, const char *pattern)
+{
+	static const char *const facts[] = { "os", "os_arch", "os_family", "os_kernel",
+					     "hostname" };
+	const char *v = NULL;
+
+	if (!strcmp(key, "client_id"))
+		v = c->id;
+	else if (!strcmp(key, "name"))
+		v = c->name ? c->name : c->id;
+	else if (!strcmp(key, "version"))
+		v = c->version ? c->version : "";
+	else if (!strcmp(key, "address"))
+		v = c->address;
+	else if (!strcmp(key, "client_auth_id"))
+		v = c->auth_id ? c->auth_id : "";
+	else if (!strcmp(key, "connection_state"))
+		v = c->s ? "connected" : "disconnected";
+	else if (!strcmp(key, "tag"))
+		return array_glob(c->tags, pattern);
+	else if (!strcmp(key, "ipv4") || !strcmp(key, "ipv6"))
+		return array_glob(json_object_get(c->facts, key), pattern);
+	else
+		for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
+			if (!strcmp(key, facts[i]))
+				v = fact_str(c, key);
+	return v && util_glob_match(pattern, v);
+}
+
+bool hub_client_has_tag(const struct client *c, const char *tag)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(c->tags, i, v)
+		if (json_string_value(v) && !strcmp(json_string_value(v), tag))
+			return true;
+	return false;
+}
+
+bool hub_client_has_label(const struct client *c, const char *label)
+{
+	const char *colon = strchr(label, ':');
+	char key[MAX_TAG_LEN + 1];
+	size_t kl;
+	const char *v;
+
+	if (!colon)
+		return false;
+	kl = (size_t)(colon - label);
+	if (kl > MAX_TAG_LEN)
+		return false;
+	memcpy(key, label, kl);
+	key[kl] = '\0';
+	v = json_string_value(json_object_get(c->labels, key));
+	return v && !strcmp(v, colon + 1);
+}
+
+json_t *hub_client_services(const struct client *c)
+{
+	return c->services;
+}
+
 /* Persists the client record (what the API shows, with state). */
 static void client_save(struct hub *h, struct client *c)
 {
@@ -289,6 +388,10 @@ static void client_load_cb(void *ud, const char *id, json_t *j)
 		json_decref(c->labels);
 		c->labels = json_deep_copy(v);
 	}
+	if (json_is_array(v = json_object_get(j, "services"))) {
+		json_decref(c->services);
+		c->services = json_deep_copy(v);
+	}
 	if (json_is_array(v = json_object_get(j, "interpreters"))) {
 		json_decref(c->interpreters);
 		c->interpreters = json_deep_copy(v);
@@ -302,6 +405,70 @@ static void client_load_cb(void *ud, const char *id, json_t *j)
 	/* It was connected when the server stopped: it is not now. */
 	if (!c->disconnected_at || c->disconnected_at < c->connected_at)
 		c->disconnected_at = c->last_seen ? c->last_seen : util_now_ns();
+}
+
+/* ---- tracked jobs and completion ----------------------------------- */
+
+static void track(struct hub *h, const char *jid, int64_t deadline_ns)
+{
+	struct tracked *t;
+
+	HASH_FIND_STR(h->tracked, jid, t);
+	if (!t) {
+		t = calloc(1, sizeof *t);
+		if (!t)
+			return;
+		util_strlcpy(t->jid, jid, sizeof t->jid);
+		HASH_ADD_STR(h->tracked, jid, t);
+	}
+	t->deadline_ns = deadline_ns;
+}
+
+static void untrack(struct hub *h, const char *jid)
+{
+	struct tracked *t;
+
+	HASH_FIND_STR(h->tracked, jid, t);
+	if (t) {
+		HASH_DEL(h->tracked, t);
+		free(t);
+	}
+}
+
+static void job_done(struct hub *h, const char *jid, const char *status)
+{
+	untrack(h, jid);
+	if (h->done_cb)
+		h->done_cb(h->done_ud, jid, status);
+}
+
+void hub_set_done_cb(struct hub *h, hub_done_cb cb, void *ud)
+{
+	h->done_cb = cb;
+	h->done_ud = ud;
+}
+
+int hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error)
+{
+	struct job_result r = { 0 };
+	int rc;
+
+	r.status = status;
+	r.error = error;
+	r.finished_at = util_now_ns();
+	rc = store_job_finish(h->srv->store, jid, &r);
+	if (rc == 0)
+		job_done(h, jid, status);
+	else if (rc != TE_IO)
+		untrack(h, jid);
+	return rc;
+}
+
+static void track_loaded(void *ud, const char *jid, const char *client_id, int64_t created_at,
+			 int64_t timeout_sec)
+{
+	(void)client_id;
+	track(ud, jid, created_at + (timeout_sec * 1000 + RESULT_GRACE_MS) * 1000000LL);
 }
 
 /* ---- pending starts ------------------------------------------------- */
@@ -350,6 +517,24 @@ static void sweep_cb(uv_timer_t *t)
 			unauth_remove(h, s);
 			log_info("hub: %s: no hello in time, closing", net_ws_peer(s->conn));
 			net_ws_close(s->conn, PROTO_CLOSE_PROTOCOL, "no hello in time");
+		}
+	}
+	/* Jobs whose result never came. One pass a second over the jobs in
+	 * flight, not over the fleet. */
+	{
+		struct tracked *tr, *ttmp;
+		int64_t now_ns = util_now_ns();
+
+		HASH_ITER(hh, h->tracked, tr, ttmp) {
+			if (tr->deadline_ns < now_ns) {
+				char jid[UUID_STR_LEN];
+
+				util_strlcpy(jid, tr->jid, sizeof jid);
+				log_warn("hub: job %s: no result in time, finishing it as unknown", jid);
+				if (hub_job_fail(h, jid, "unknown",
+						 "no result from the client within timeout_sec plus a grace period") == TE_IO)
+					tr->deadline_ns = now_ns + 5000000000LL;
+			}
 		}
 	}
 	/* Pending starts are few (one per job awaiting its start). */
@@ -410,6 +595,7 @@ static void on_hello(struct session *s, json_t *m)
 	json_t *labels = json_object_get(m, "labels");
 	json_t *facts = json_object_get(m, "facts");
 	json_t *interps = json_object_get(m, "interpreters");
+	json_t *services = json_object_get(m, "services");
 	const char *name = json_string_value(json_object_get(m, "name"));
 	struct client *c;
 	json_t *w;
@@ -431,6 +617,7 @@ static void on_hello(struct session *s, json_t *m)
 	if ((tags && !valid_string_array(tags, MAX_TAGS, MAX_TAG_LEN)) ||
 	    (labels && !valid_labels(labels)) || (facts && !json_is_object(facts)) ||
 	    (interps && !valid_string_array(interps, MAX_TAGS, MAX_TAG_LEN)) ||
+	    (services && !valid_string_array(services, MAX_TAGS, MAX_TAG_LEN)) ||
 	    (name && strlen(name) > 256)) {
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "invalid hello: bad tags, labels or facts");
 		return;
@@ -473,7 +660,16 @@ static void on_hello(struct session *s, json_t *m)
 	c->labels = labels ? json_deep_copy(labels) : json_object();
 	json_decref(c->interpreters);
 	c->interpreters = interps ? json_deep_copy(interps) : json_array();
-	util_strlcpy(c->address, net_ws_peer(s->conn), sizeof c->address);
+	json_decref(c->services);
+	c->services = services ? json_deep_copy(services) : json_array();
+	{
+		/* An IPv4 peer on a dual-stack socket: show it as IPv4. */
+		const char *peer = net_ws_peer(s->conn);
+
+		if (!strncmp(peer, "::ffff:", 7) && strchr(peer, '.'))
+			peer += 7;
+		util_strlcpy(c->address, peer, sizeof c->address);
+	}
 	c->connected_at = util_now_ns();
 	c->last_seen = c->connected_at;
 	client_save(h, c);
@@ -514,10 +710,11 @@ static void on_reject(struct session *s, json_t *m)
 	r.status = "failed";
 	r.error = error;
 	r.finished_at = util_now_ns();
-	store_job_finish(h->srv->store, jid, &r);
 	HASH_FIND_STR(h->pending, jid, p);
 	if (p && p->s == s)
 		pending_resolve(h, p, TE_STATE, error, 0);
+	if (store_job_finish(h->srv->store, jid, &r) == 0)
+		job_done(h, jid, "failed");
 	ack = proto_new(PROTO_ACK);
 	json_object_set_new(ack, "jid", json_string(jid));
 	session_send(s, ack);
@@ -599,6 +796,8 @@ static void on_result(struct session *s, json_t *m)
 		pending_resolve(h, p, 0, NULL, r.pid);
 	if (rc == TE_IO)
 		return; /* not durable: no ack, the agent sends it again */
+	if (rc == 0)
+		job_done(h, jid, status);
 	if (rc == TE_STATE)
 		log_info("hub: duplicate result for job %s ignored", jid);
 	else if (rc == TE_NOTFOUND)
@@ -758,6 +957,7 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 	p->s = s;
 	p->deadline = util_mono_ms() + START_TIMEOUT_MS;
 	HASH_ADD_STR(h->pending, jid, p);
+	track(h, j->jid, util_now_ns() + (j->timeout_sec * 1000 + RESULT_GRACE_MS) * 1000000LL);
 	p->snext = s->pend;
 	if (s->pend)
 		s->pend->sprev = p;
@@ -775,6 +975,7 @@ int hub_create(struct server *srv, struct hub **out)
 		return TE_NOMEM;
 	h->srv = srv;
 	store_client_each(srv->store, client_load_cb, h);
+	store_job_each_running(srv->store, track_loaded, h);
 	uv_timer_init(srv->loop, &h->sweep);
 	h->sweep.data = h;
 	uv_timer_start(&h->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
@@ -817,6 +1018,14 @@ void hub_destroy(struct hub *h)
 	HASH_ITER(hh, h->clients, c, tmp) {
 		HASH_DEL(h->clients, c);
 		client_free(c);
+	}
+	{
+		struct tracked *t, *ttmp;
+
+		HASH_ITER(hh, h->tracked, t, ttmp) {
+			HASH_DEL(h->tracked, t);
+			free(t);
+		}
 	}
 	free(h);
 }

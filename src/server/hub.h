@@ -37,6 +37,25 @@ json_t *hub_client_json(const struct client *c);
 json_t *hub_clients_json(struct hub *h);
 size_t hub_client_count(const struct hub *h);
 
+/* Calls fn for every known client (connected or not). */
+void hub_client_each(struct hub *h, void (*fn)(void *ud, struct client *c), void *ud);
+/* rport's client group param match: does attribute key of the client
+ * match the '*' pattern (case-insensitive)? Unknown keys never match. */
+bool hub_client_attr_match(const struct client *c, const char *key, const char *pattern);
+bool hub_client_has_tag(const struct client *c, const char *tag);
+/* label is "key:value". */
+bool hub_client_has_label(const struct client *c, const char *label);
+/* Services the agent declares (consul-style filters). */
+json_t *hub_client_services(const struct client *c);
+
+/* Called for every job that reaches a final state, whatever the path
+ * (result, refusal, lost client, server-side timeout). */
+typedef void (*hub_done_cb)(void *ud, const char *jid, const char *status);
+void hub_set_done_cb(struct hub *h, hub_done_cb cb, void *ud);
+/* Finishes a job from the server side (not connected, timeouts) and
+ * notifies. Returns what store_job_finish returns. */
+int hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error);
+
 /* Outcome of sending a run: status 0 = started (pid set), otherwise
  * TE_STATE with error text from the agent (refused), or TE_IO (gone). */
 typedef void (*hub_run_cb)(void *ud, int status, const char *error, int64_t pid);

@@ -11,6 +11,8 @@
 
 #include "api.h"
 #include "auth.h"
+#include "fanout.h"
+#include "groups.h"
 #include "hub.h"
 #include "log.h"
 #include "proto.h"
@@ -46,6 +48,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("signal %d: shutting down", signum);
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_int, NULL);
+	fanout_stop(srv.fanout);
 	hub_stop(srv.hub);
 	net_ctx_destroy(srv.net);
 }
@@ -188,7 +191,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tetherd: %s\n", err);
 		goto out;
 	}
-	if (hub_create(&srv, &srv.hub) || api_create(&srv, &srv.api))
+	if (hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
+	    fanout_create(&srv, &srv.fanout) || api_create(&srv, &srv.api))
 		goto out;
 	srv.net = net_ctx_create(&loop, fd_limit());
 	if (!srv.net)
@@ -201,6 +205,8 @@ int main(int argc, char **argv)
 				     "tether-api");
 	if (!srv.agent_listener || !srv.api_listener) {
 		fprintf(stderr, "tetherd: cannot open the listeners (see the log above)\n");
+		fanout_stop(srv.fanout);
+		hub_stop(srv.hub);
 		net_ctx_destroy(srv.net);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		goto out;
@@ -216,6 +222,8 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	net_ctx_free(srv.net);
+	fanout_destroy(srv.fanout);
+	groups_destroy(srv.groups);
 	hub_destroy(srv.hub);
 	api_destroy(srv.api);
 	store_close(srv.store);

@@ -11,6 +11,8 @@ struct store;
 struct auth;
 struct hub;
 struct api;
+struct groups;
+struct fanout;
 
 struct server {
 	uv_loop_t *loop;
@@ -22,6 +24,8 @@ struct server {
 	struct auth *auth;
 	struct hub *hub;
 	struct api *api;
+	struct groups *groups;
+	struct fanout *fanout;
 	const char *version;
 };
 

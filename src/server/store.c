@@ -23,6 +23,16 @@ enum stmt_id {
 	S_JOB_STATUS,
 	S_CLIENT_PUT,
 	S_CLIENT_ALL,
+	S_JOB_RUNNING,
+	S_JOB_CHILDREN,
+	S_MULTI_PUT,
+	S_MULTI_GET,
+	S_MULTI_LIST,
+	S_MULTI_COUNT,
+	S_MULTI_ALL,
+	S_GROUP_PUT,
+	S_GROUP_DEL,
+	S_GROUP_ALL,
 	S_COUNT
 };
 
@@ -50,6 +60,26 @@ static const char *const stmt_sql[S_COUNT] = {
 		"INSERT INTO clients (id, data) VALUES (?, ?)"
 		" ON CONFLICT(id) DO UPDATE SET data = excluded.data",
 	[S_CLIENT_ALL] = "SELECT id, data FROM clients",
+	[S_JOB_RUNNING] =
+		"SELECT jid, client_id, created_at, timeout_sec FROM jobs WHERE status = 'running'",
+	[S_JOB_CHILDREN] =
+		"SELECT client_id, jid, status FROM jobs WHERE multi_job_id = ?"
+		" ORDER BY created_at, jid",
+	[S_MULTI_PUT] =
+		"INSERT INTO multi_jobs (jid, created_at, created_by, data) VALUES (?,?,?,?)"
+		" ON CONFLICT(jid) DO UPDATE SET data = excluded.data",
+	[S_MULTI_GET] = "SELECT data FROM multi_jobs WHERE jid = ?",
+	[S_MULTI_LIST] =
+		"SELECT jid, created_at, created_by FROM multi_jobs"
+		" ORDER BY created_at DESC, jid LIMIT ? OFFSET ?",
+	[S_MULTI_COUNT] = "SELECT count(*) FROM multi_jobs",
+	[S_MULTI_ALL] =
+		"SELECT jid, data FROM multi_jobs WHERE json_extract(data, '$.finished_at') IS NULL",
+	[S_GROUP_PUT] =
+		"INSERT INTO client_groups (id, data) VALUES (?, ?)"
+		" ON CONFLICT(id) DO UPDATE SET data = excluded.data",
+	[S_GROUP_DEL] = "DELETE FROM client_groups WHERE id = ?",
+	[S_GROUP_ALL] = "SELECT id, data FROM client_groups ORDER BY id",
 };
 
 static const char schema_v1[] =
@@ -85,6 +115,10 @@ static const char schema_v1[] =
 	" jid TEXT PRIMARY KEY,"
 	" created_at INTEGER NOT NULL,"
 	" created_by TEXT NOT NULL,"
+	" data TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS multi_jobs_created ON multi_jobs (created_at);"
+	"CREATE TABLE IF NOT EXISTS client_groups ("
+	" id TEXT PRIMARY KEY,"
 	" data TEXT NOT NULL);"
 	"PRAGMA user_version = 1;";
 
@@ -431,6 +465,243 @@ int store_client_each(struct store *st, void (*fn)(void *ud, const char *id, jso
 		if (c && id)
 			fn(ud, id, c);
 		json_decref(c);
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_job_query(struct store *st, const char *base_column, const char *base_value,
+		    const struct job_query *q, json_t **out, int64_t *total)
+{
+	struct buf where, sql;
+	sqlite3_stmt *s = NULL;
+	int bind = 1, rc = TE_IO;
+	json_t *arr;
+
+	/* Columns come from query.c's whitelist, values are bound. */
+	buf_init(&where, 64 * 1024);
+	buf_init(&sql, 64 * 1024);
+	buf_appendf(&where, " WHERE %s = ?", !strcmp(base_column, "multi_job_id") ?
+			    "multi_job_id" : "client_id");
+	for (size_t i = 0; i < q->nfilters; i++) {
+		const struct query_filter *f = &q->filters[i];
+		static const char *const ops[] = { "", ">", "<", ">=", "<=" };
+
+		if (f->op != QOP_IN) {
+			buf_appendf(&where, " AND %s %s ?", f->column, ops[f->op]);
+			continue;
+		}
+		buf_appendf(&where, " AND (");
+		for (size_t k = 0; k < f->nvalues; k++)
+			buf_appendf(&where, "%s%s LIKE ? ESCAPE '\\'", k ? " OR " : "",
+				    f->column);
+		buf_appendf(&where, ")");
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		buf_reset(&sql);
+		if (pass == 0) {
+			buf_appendf(&sql, "SELECT count(*) FROM jobs%s", where.data);
+		} else {
+			buf_appendf(&sql, "SELECT * FROM jobs%s ORDER BY ", where.data);
+			if (!q->nsort)
+				buf_appendf(&sql, "created_at DESC, jid");
+			for (size_t i = 0; i < q->nsort; i++)
+				buf_appendf(&sql, "%s%s %s", i ? ", " : "", q->sort[i].column,
+					    q->sort[i].desc ? "DESC" : "ASC");
+			buf_appendf(&sql, " LIMIT ? OFFSET ?");
+		}
+		if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {
+			log_error("store: job query: %s", sqlite3_errmsg(st->db));
+			goto out;
+		}
+		bind = 1;
+		sqlite3_bind_text(s, bind++, base_value, -1, SQLITE_TRANSIENT);
+		for (size_t i = 0; i < q->nfilters; i++) {
+			const struct query_filter *f = &q->filters[i];
+
+			if (f->op != QOP_IN) {
+				sqlite3_bind_int64(s, bind++, f->time_ns);
+				continue;
+			}
+			for (size_t k = 0; k < f->nvalues; k++) {
+				/* '*' is the wildcard; LIKE's own % and _ are escaped. */
+				char pat[512];
+				size_t o = 0;
+
+				for (const char *c = f->values[k]; *c && o < sizeof pat - 3; c++) {
+					if (*c == '%' || *c == '_' || *c == '\\')
+						pat[o++] = '\\';
+					pat[o++] = *c == '*' ? '%' : *c;
+				}
+				pat[o] = '\0';
+				sqlite3_bind_text(s, bind++, pat, -1, SQLITE_TRANSIENT);
+			}
+		}
+		if (pass == 0) {
+			*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+		} else {
+			sqlite3_bind_int64(s, bind++, q->limit);
+			sqlite3_bind_int64(s, bind++, q->offset);
+			arr = json_array();
+			while (sqlite3_step(s) == SQLITE_ROW)
+				json_array_append_new(arr, job_row_json(s));
+			*out = arr;
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	rc = 0;
+out:
+	buf_free(&where);
+	buf_free(&sql);
+	return rc;
+}
+
+int store_job_each_running(struct store *st,
+			   void (*fn)(void *ud, const char *jid, const char *client_id,
+				      int64_t created_at, int64_t timeout_sec),
+			   void *ud)
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_RUNNING);
+
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn(ud, (const char *)sqlite3_column_text(s, 0),
+		   (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2),
+		   sqlite3_column_int64(s, 3));
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_job_each_child(struct store *st, const char *multi_jid,
+			 void (*fn)(void *ud, const char *client_id, const char *jid,
+				    const char *status),
+			 void *ud)
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_CHILDREN);
+
+	sqlite3_bind_text(s, 1, multi_jid, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn(ud, (const char *)sqlite3_column_text(s, 0),
+		   (const char *)sqlite3_column_text(s, 1),
+		   (const char *)sqlite3_column_text(s, 2));
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_multi_put(struct store *st, const char *jid, int64_t created_at,
+		    const char *created_by, const json_t *data)
+{
+	sqlite3_stmt *s = stmt_get(st, S_MULTI_PUT);
+	char *text = json_dumps(data, JSON_COMPACT);
+	int rc;
+
+	if (!text)
+		return TE_NOMEM;
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, created_at);
+	sqlite3_bind_text(s, 3, created_by, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "put multi job");
+	sqlite3_reset(s);
+	free(text);
+	return rc;
+}
+
+int store_multi_get(struct store *st, const char *jid, json_t **data)
+{
+	sqlite3_stmt *s = stmt_get(st, S_MULTI_GET);
+	int rc = TE_NOTFOUND;
+
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*data = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+		rc = *data ? 0 : TE_IO;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_multi_list(struct store *st, int64_t limit, int64_t offset, json_t **out,
+		     int64_t *total)
+{
+	sqlite3_stmt *s = stmt_get(st, S_MULTI_COUNT);
+	json_t *arr = json_array();
+
+	*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	s = stmt_get(st, S_MULTI_LIST);
+	sqlite3_bind_int64(s, 1, limit);
+	sqlite3_bind_int64(s, 2, offset);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "jid", text_col(s, 0));
+		json_object_set_new(o, "started_at", time_or_null(s, 1));
+		json_object_set_new(o, "created_by", text_col(s, 2));
+		json_array_append_new(arr, o);
+	}
+	sqlite3_reset(s);
+	*out = arr;
+	return 0;
+}
+
+int store_multi_each_unfinished(struct store *st,
+				void (*fn)(void *ud, const char *jid, json_t *data),
+				void *ud)
+{
+	sqlite3_stmt *s = stmt_get(st, S_MULTI_ALL);
+
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *d = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+
+		if (d)
+			fn(ud, (const char *)sqlite3_column_text(s, 0), d);
+		json_decref(d);
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_group_put(struct store *st, const char *id, const json_t *group)
+{
+	sqlite3_stmt *s = stmt_get(st, S_GROUP_PUT);
+	char *text = json_dumps(group, JSON_COMPACT);
+	int rc;
+
+	if (!text)
+		return TE_NOMEM;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "put group");
+	sqlite3_reset(s);
+	free(text);
+	return rc;
+}
+
+int store_group_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *s = stmt_get(st, S_GROUP_DEL);
+	int rc;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "delete group");
+	if (!rc && sqlite3_changes(st->db) == 0)
+		rc = TE_NOTFOUND;
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_group_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *group),
+		     void *ud)
+{
+	sqlite3_stmt *s = stmt_get(st, S_GROUP_ALL);
+
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *g = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+
+		if (g)
+			fn(ud, (const char *)sqlite3_column_text(s, 0), g);
+		json_decref(g);
 	}
 	sqlite3_reset(s);
 	return 0;

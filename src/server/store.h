@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "query.h"
+
 struct store;
 
 /* A job as created by the API, before it is sent. */
@@ -65,6 +67,40 @@ int store_job_list_client(struct store *st, const char *client_id, int64_t limit
 /* The client id and status of a job (status buffer of 16). */
 int store_job_status(struct store *st, const char *jid, char *client_id, size_t cidlen,
 		     char status[16]);
+
+/* Jobs where base_column ("client_id" or "multi_job_id") = base_value,
+ * filtered, sorted and paged by q. Sets *out (array) and *total. */
+int store_job_query(struct store *st, const char *base_column, const char *base_value,
+		    const struct job_query *q, json_t **out, int64_t *total);
+/* Calls fn for every job still running (for server-side timeouts). */
+int store_job_each_running(struct store *st,
+			   void (*fn)(void *ud, const char *jid, const char *client_id,
+				      int64_t created_at, int64_t timeout_sec),
+			   void *ud);
+/* Calls fn(client_id, jid, status) for every child job of a multi job, in
+ * creation order. */
+int store_job_each_child(struct store *st, const char *multi_jid,
+			 void (*fn)(void *ud, const char *client_id, const char *jid,
+				    const char *status),
+			 void *ud);
+
+/* Multi-client jobs: data is the whole record (request, targets, state). */
+int store_multi_put(struct store *st, const char *jid, int64_t created_at,
+		    const char *created_by, const json_t *data);
+int store_multi_get(struct store *st, const char *jid, json_t **data);
+/* Newest first: [{jid, started_at, created_by}], *total. */
+int store_multi_list(struct store *st, int64_t limit, int64_t offset, json_t **out,
+		     int64_t *total);
+/* Calls fn for every multi job whose data has no finished_at. */
+int store_multi_each_unfinished(struct store *st,
+				void (*fn)(void *ud, const char *jid, json_t *data),
+				void *ud);
+
+/* Client groups: {id, description, params, allowed_user_groups}. */
+int store_group_put(struct store *st, const char *id, const json_t *group);
+int store_group_delete(struct store *st, const char *id);
+int store_group_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *group),
+		     void *ud);
 
 /* Saves a client's record (facts, tags, labels, state) as JSON. */
 int store_client_put(struct store *st, const char *id, const json_t *client);

@@ -1,0 +1,476 @@
+/* api_multi: multi-client commands (POST/GET /commands...), targeting. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "fanout.h"
+#include "groups.h"
+#include "hub.h"
+#include "query.h"
+#include "store.h"
+#include "util.h"
+
+#define MAX_TARGET_IDS 100000
+
+static const struct api_field multi_fields[] = {
+	{ "command", AF_STRING },
+	{ "client_ids", AF_ARRAY },
+	{ "group_ids", AF_ARRAY },
+	{ "tags", AF_OBJECT },
+	{ "labels", AF_OBJECT },
+	{ "cwd", AF_STRING },
+	{ "is_sudo", AF_BOOL },
+	{ "interpreter", AF_STRING },
+	{ "timeout_sec", AF_INT },
+	{ "execute_concurrently", AF_BOOL },
+	{ "abort_on_error", AF_BOOL },
+	{ "max_concurrency", AF_ANY },
+	{ "max_errors", AF_ANY },
+};
+
+static bool nonempty_array(json_t *v)
+{
+	return json_is_array(v) && json_array_size(v) > 0;
+}
+
+static void add_unique(json_t *targets, json_t *seen, const char *id)
+{
+	if (json_object_get(seen, id))
+		return;
+	json_object_set_new(seen, id, json_true());
+	json_array_append_new(targets, json_string(id));
+}
+
+/* {operator: "AND"|"OR", tags|labels: [...]}. Returns the list or NULL
+ * after replying 400. */
+static json_t *selector_list(struct api_call *call, json_t *sel, const char *what,
+			     bool *and_op)
+{
+	const char *op = json_string_value(json_object_get(sel, "operator"));
+	json_t *list = json_object_get(sel, what);
+	const char *k;
+	json_t *v;
+	char detail[200];
+	size_t i;
+
+	json_object_foreach(sel, k, v) {
+		if (strcmp(k, "operator") && strcmp(k, what)) {
+			snprintf(detail, sizeof detail,
+				 "json: unknown field \"%.64s\" in %s: expected {\"operator\": \"AND\"|\"OR\", \"%s\": [...]}",
+				 k, what, what);
+			api_reply_error(call, 400, "Invalid JSON data.", detail);
+			return NULL;
+		}
+	}
+	if (json_object_get(sel, "operator") && !op) {
+		api_reply_error(call, 400, "Invalid JSON data.", "json: operator must be a string");
+		return NULL;
+	}
+	*and_op = op && !strcasecmp(op, "and");
+	if (op && !*and_op && strcasecmp(op, "or")) {
+		snprintf(detail, sizeof detail, "operator must be \"AND\" or \"OR\", actual: \"%.32s\"", op);
+		api_reply_error(call, 400, "Invalid operator.", detail);
+		return NULL;
+	}
+	if (!nonempty_array(list)) {
+		api_reply_error(call, 400, !strcmp(what, "tags") ? "No tags specified." :
+								   "No labels specified.", "");
+		return NULL;
+	}
+	json_array_foreach(list, i, v) {
+		if (!json_is_string(v) || (!strcmp(what, "labels") &&
+					   !strchr(json_string_value(v), ':'))) {
+			snprintf(detail, sizeof detail, "%s must be %s", what,
+				 !strcmp(what, "labels") ? "strings like \"zone:EU\"" : "strings");
+			api_reply_error(call, 400, "Invalid JSON data.", detail);
+			return NULL;
+		}
+	}
+	return list;
+}
+
+struct select_ctx {
+	json_t *list;
+	bool and_op;
+	bool labels;
+	json_t *matched;     /* client ids */
+};
+
+static void select_cb(void *ud, struct client *c)
+{
+	struct select_ctx *s = ud;
+	size_t i, hits = 0, n = json_array_size(s->list);
+	json_t *v;
+
+	json_array_foreach(s->list, i, v) {
+		const char *x = json_string_value(v);
+
+		if (s->labels ? hub_client_has_label(c, x) : hub_client_has_tag(c, x))
+			hits++;
+	}
+	if (s->and_op ? hits == n : hits > 0)
+		json_array_append_new(s->matched, json_string(hub_client_id(c)));
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void sort_ids(json_t *ids)
+{
+	size_t n = json_array_size(ids), i;
+	const char **v = malloc((n + 1) * sizeof *v);
+	json_t *copy = json_deep_copy(ids);
+
+	if (!v || !copy) {
+		free(v);
+		json_decref(copy);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_string_value(json_array_get(copy, i));
+	qsort(v, n, sizeof *v, str_cmp);
+	json_array_clear(ids);
+	for (i = 0; i < n; i++)
+		json_array_append_new(ids, json_string(v[i]));
+	free(v);
+	json_decref(copy);
+}
+
+/* Resolves the request's targets into ordered, unique client ids, with
+ * rport's validation and messages. Returns NULL after replying. */
+static json_t *resolve_targets(struct api_call *call, json_t *body)
+{
+	struct server *srv = call->srv;
+	json_t *ids = json_object_get(body, "client_ids");
+	json_t *gids = json_object_get(body, "group_ids");
+	json_t *tags = json_object_get(body, "tags");
+	json_t *labels = json_object_get(body, "labels");
+	bool has_ids = nonempty_array(ids), has_groups = nonempty_array(gids);
+	bool has_tags = json_is_object(tags), has_labels = json_is_object(labels);
+	json_t *targets, *seen;
+	char title[300];
+	size_t i;
+	json_t *v;
+
+	if (!has_ids && !has_groups && !has_tags && !has_labels) {
+		api_reply_error(call, 400, "Missing targeting parameters.",
+				"please specify targeting options, such as client ids, groups ids or tags");
+		return NULL;
+	}
+	if ((has_tags && (has_ids || has_groups || has_labels)) ||
+	    (has_labels && (has_ids || has_groups))) {
+		api_reply_error(call, 400, "Multiple targeting parameters.",
+				"multiple targeting options are not supported. Please specify only one");
+		return NULL;
+	}
+	if ((has_ids && json_array_size(ids) > MAX_TARGET_IDS) ||
+	    (has_groups && json_array_size(gids) > 1000)) {
+		api_reply_error(call, 400, "Too many targets.",
+				"at most 100000 client_ids and 1000 group_ids");
+		return NULL;
+	}
+	targets = json_array();
+	seen = json_object();
+	if (has_tags || has_labels) {
+		struct select_ctx s = { NULL, false, has_labels, json_array() };
+
+		s.list = selector_list(call, has_tags ? tags : labels,
+				       has_tags ? "tags" : "labels", &s.and_op);
+		if (!s.list) {
+			json_decref(s.matched);
+			goto fail_replied;
+		}
+		hub_client_each(srv->hub, select_cb, &s);
+		sort_ids(s.matched);
+		json_array_foreach(s.matched, i, v)
+			add_unique(targets, seen, json_string_value(v));
+		json_decref(s.matched);
+		if (!json_array_size(targets)) {
+			api_reply_error(call, 400, "at least 1 client should be specified",
+					has_tags ? "no client has the given tags" :
+						   "no client has the given labels");
+			goto fail_replied;
+		}
+		json_decref(seen);
+		return targets;
+	}
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+
+		if (!id) {
+			api_reply_error(call, 400, "Invalid JSON data.", "client_ids must be strings");
+			goto fail_replied;
+		}
+		if (!hub_client_find(srv->hub, id)) {
+			snprintf(title, sizeof title, "Client with id=\"%.128s\" not found.", id);
+			api_reply_error(call, 404, title, "");
+			goto fail_replied;
+		}
+		add_unique(targets, seen, id);
+	}
+	if (has_groups) {
+		size_t before = json_array_size(targets);
+		json_t *members = json_array();
+
+		json_array_foreach(gids, i, v) {
+			const char *gid = json_string_value(v);
+			const json_t *g = gid ? groups_get(srv->groups, gid) : NULL;
+
+			if (!g) {
+				snprintf(title, sizeof title, "Unknown group with id=\"%.128s\".",
+					 gid ? gid : "");
+				api_reply_error(call, 400, title, "");
+				json_decref(members);
+				goto fail_replied;
+			}
+			groups_members(srv->groups, g, members);
+		}
+		json_array_foreach(members, i, v)
+			add_unique(targets, seen, json_string_value(v));
+		json_decref(members);
+		if (json_array_size(targets) == before && !has_ids) {
+			api_reply_error(call, 400, "no active clients belong to the selected group(s)", "");
+			goto fail_replied;
+		}
+	}
+	if (!json_array_size(targets)) {
+		api_reply_error(call, 400, "at least 1 client should be specified", "");
+		goto fail_replied;
+	}
+	json_decref(seen);
+	return targets;
+fail_replied:
+	json_decref(seen);
+	json_decref(targets);
+	return NULL;
+}
+
+/* "N" or "N%" of total; -1 after replying 400. */
+static long long limit_value(struct api_call *call, json_t *v, const char *name, size_t total,
+			     long long min)
+{
+	char detail[200];
+	long long n;
+
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		size_t len = strlen(s);
+
+		if (len > 1 && s[len - 1] == '%') {
+			char num[32];
+
+			if (len - 1 >= sizeof num)
+				goto bad;
+			memcpy(num, s, len - 1);
+			num[len - 1] = '\0';
+			if (util_parse_int(num, 0, 100, &n))
+				goto bad;
+			/* Concurrency rounds up (never 0); errors round down. */
+			n = min ? (long long)ceil((double)total * (double)n / 100.0) :
+				  (long long)floor((double)total * (double)n / 100.0);
+			if (n < min)
+				n = min;
+			return n;
+		}
+		if (util_parse_int(s, 0, INT32_MAX, &n))
+			goto bad;
+	} else {
+		goto bad;
+	}
+	if (n < min || n > INT32_MAX)
+		goto bad;
+	return n;
+bad:
+	snprintf(detail, sizeof detail,
+		 "%s must be a number (at least %lld) or a percentage like \"10%%\"", name, min);
+	api_reply_error(call, 400, "Invalid JSON data.", detail);
+	return -1;
+}
+
+void api_commands_post(struct api_call *call)
+{
+	struct server *srv = call->srv;
+	json_t *body, *targets, *rec, *v;
+	const char *command, *interp;
+	json_int_t timeout;
+	bool concurrent, abort_on_err;
+	long long maxc = 0, maxe = -1;
+	char jid[UUID_STR_LEN], t[TIME_STR_LEN];
+	size_t i;
+
+	if (api_body(call, multi_fields, sizeof multi_fields / sizeof multi_fields[0], &body))
+		return;
+	command = json_string_value(json_object_get(body, "command"));
+	if (!command || !command[strspn(command, " \t\r\n")]) {
+		json_decref(body);
+		api_reply_error(call, 400, "Command cannot be empty.", "");
+		return;
+	}
+	if (strlen(command) > 64 * 1024) {
+		json_decref(body);
+		api_reply_error(call, 400, "Command is too long.", "the limit is 65536 bytes");
+		return;
+	}
+	targets = resolve_targets(call, body);
+	if (!targets) {
+		json_decref(body);
+		return;
+	}
+	interp = json_string_value(json_object_get(body, "interpreter"));
+	if (interp && !strcmp(interp, "tacoscript")) {
+		api_reply_error(call, 400, "Invalid interpreter.",
+				"tacoscript interpreter can't be used for commands execution");
+		goto out;
+	}
+	if (interp && (strlen(interp) > 256 || strpbrk(interp, " \t\r\n;|&<>`$"))) {
+		api_reply_error(call, 400, "Invalid interpreter.",
+				"an interpreter is a name or an absolute path, without spaces or shell characters");
+		goto out;
+	}
+	concurrent = json_is_true(json_object_get(body, "execute_concurrently"));
+	v = json_object_get(body, "abort_on_error");
+	abort_on_err = concurrent ? false : (json_is_boolean(v) ? json_is_true(v) : true);
+	v = json_object_get(body, "max_concurrency");
+	if (v && !json_is_null(v)) {
+		if (!concurrent) {
+			api_reply_error(call, 400, "Invalid JSON data.",
+					"max_concurrency needs \"execute_concurrently\": true (sequential mode runs one client at a time)");
+			goto out;
+		}
+		maxc = limit_value(call, v, "max_concurrency", json_array_size(targets), 1);
+		if (maxc < 0)
+			goto out;
+	}
+	v = json_object_get(body, "max_errors");
+	if (v && !json_is_null(v)) {
+		maxe = limit_value(call, v, "max_errors", json_array_size(targets), 0);
+		if (maxe < 0)
+			goto out;
+	}
+	timeout = json_integer_value(json_object_get(body, "timeout_sec"));
+	if (timeout <= 0)
+		timeout = srv->cfg.run_remote_cmd_timeout_sec;
+
+	util_uuid4(jid);
+	util_time_format(util_now_ns(), t);
+	rec = json_object();
+	json_object_set_new(rec, "jid", json_string(jid));
+	json_object_set_new(rec, "started_at", json_string(t));
+	json_object_set_new(rec, "created_by", json_string(call->user));
+	v = json_object_get(body, "client_ids");
+	json_object_set(rec, "client_ids", nonempty_array(v) ? v : json_null());
+	v = json_object_get(body, "group_ids");
+	json_object_set(rec, "group_ids", nonempty_array(v) ? v : json_null());
+	if (json_is_object(v = json_object_get(body, "tags")))
+		json_object_set(rec, "tags", v);
+	if (json_is_object(v = json_object_get(body, "labels")))
+		json_object_set(rec, "labels", v);
+	json_object_set_new(rec, "command", json_string(command));
+	v = json_object_get(body, "cwd");
+	json_object_set_new(rec, "cwd", json_string(json_string_value(v) ? json_string_value(v) : ""));
+	json_object_set_new(rec, "is_sudo", json_boolean(json_is_true(json_object_get(body, "is_sudo"))));
+	json_object_set_new(rec, "is_script", json_false());
+	json_object_set_new(rec, "interpreter", json_string(interp ? interp : ""));
+	json_object_set_new(rec, "timeout_sec", json_integer(timeout));
+	json_object_set_new(rec, "concurrent", json_boolean(concurrent));
+	json_object_set_new(rec, "abort_on_err", json_boolean(abort_on_err));
+	json_object_set_new(rec, "max_concurrency", maxc ? json_integer(maxc) : json_null());
+	json_object_set_new(rec, "max_errors", maxe >= 0 ? json_integer(maxe) : json_null());
+	json_object_set(rec, "targets", targets);
+	json_array_foreach(targets, i, v)
+		(void)v;
+	if (fanout_start(srv->fanout, rec)) {
+		json_decref(rec);
+		api_reply_error(call, 500, "Failed to store the multi-client job.", "");
+		goto out;
+	}
+	json_decref(rec);
+	api_reply_data(call, 200, json_pack("{s:s}", "jid", jid));
+out:
+	json_decref(targets);
+	json_decref(body);
+}
+
+void api_commands_list(struct api_call *call)
+{
+	int64_t limit, offset, total;
+	json_t *arr;
+
+	if (api_page(call, &limit, &offset))
+		return;
+	store_multi_list(call->srv->store, limit, offset, &arr, &total);
+	api_reply_list(call, arr, total);
+}
+
+void api_commands_get(struct api_call *call)
+{
+	json_t *m = fanout_multi_json(call->srv->fanout, call->params[0]);
+	char title[200];
+
+	if (!m) {
+		snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] not found.",
+			 call->params[0]);
+		api_reply_error(call, 404, title, "");
+		return;
+	}
+	api_reply_data(call, 200, m);
+}
+
+/* Jobs listed with rport's sort/filter/page parameters. */
+void api_jobs_query(struct api_call *call, const char *base_column, const char *base_value)
+{
+	size_t n = net_http_query_count(call->req);
+	const char **names = calloc(n + 1, sizeof *names);
+	const char **values = calloc(n + 1, sizeof *values);
+	struct job_query q;
+	char err[300];
+	int64_t total = 0;
+	json_t *arr = NULL;
+
+	if (!names || !values) {
+		free(names);
+		free(values);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = net_http_query_at(call->req, i, &values[i]);
+	if (query_jobs_parse(names, values, n, &q, err, sizeof err)) {
+		query_jobs_free(&q);
+		free(names);
+		free(values);
+		api_reply_error(call, 400, err, "");
+		return;
+	}
+	free(names);
+	free(values);
+	if (store_job_query(call->srv->store, base_column, base_value, &q, &arr, &total)) {
+		query_jobs_free(&q);
+		api_reply_error(call, 500, "Failed to read jobs.", "");
+		return;
+	}
+	query_jobs_free(&q);
+	api_reply_list(call, arr, total);
+}
+
+void api_commands_jobs(struct api_call *call)
+{
+	json_t *rec;
+	char title[200];
+
+	if (store_multi_get(call->srv->store, call->params[0], &rec)) {
+		snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] not found.",
+			 call->params[0]);
+		api_reply_error(call, 404, title, "");
+		return;
+	}
+	json_decref(rec);
+	api_jobs_query(call, "multi_job_id", call->params[0]);
+}

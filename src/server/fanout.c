@@ -1,0 +1,460 @@
+/* fanout: dispatching a multi job's targets and following its children. */
+#include "fanout.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "hub.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+/* After a restart, agents need a moment to reconnect before unfinished
+ * multi jobs dispatch their remaining targets. */
+#define RESUME_DELAY_MS 10000
+#define MULTI_JSON_MAX_JOBS 100
+
+struct inv {
+	char jid[UUID_STR_LEN];
+	json_t *rec;
+	size_t ntargets;
+	size_t next;            /* index of the next target to dispatch */
+	int running;
+	int failed;
+	int max_conc;           /* 0: no limit */
+	int max_errors;         /* -1: no limit */
+	bool concurrent;
+	bool abort_on_err;
+	bool stopped;           /* nothing more is dispatched */
+	bool pumping;
+	UT_hash_handle hh;
+};
+
+struct child {
+	char jid[UUID_STR_LEN];
+	struct inv *inv;
+	UT_hash_handle hh;
+};
+
+struct fanout {
+	struct server *srv;
+	struct inv *invs;
+	struct child *children;
+	uv_timer_t resume;
+	json_t *to_resume;      /* records waiting for RESUME_DELAY_MS */
+};
+
+static void inv_free(struct inv *v)
+{
+	json_decref(v->rec);
+	free(v);
+}
+
+static void child_add(struct fanout *f, struct inv *v, const char *jid)
+{
+	struct child *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return;
+	util_strlcpy(c->jid, jid, sizeof c->jid);
+	c->inv = v;
+	HASH_ADD_STR(f->children, jid, c);
+}
+
+static void inv_save(struct fanout *f, struct inv *v)
+{
+	int64_t started = 0;
+
+	util_time_parse(json_string_value(json_object_get(v->rec, "started_at")), &started);
+	store_multi_put(f->srv->store, v->jid, started,
+			json_string_value(json_object_get(v->rec, "created_by")), v->rec);
+}
+
+static void inv_stop(struct fanout *f, struct inv *v, const char *reason)
+{
+	if (v->stopped)
+		return;
+	v->stopped = true;
+	if (v->next < v->ntargets) {
+		json_object_set_new(v->rec, "stop_reason", json_string(reason));
+		inv_save(f, v);
+		log_info("multi job %s: %s", v->jid, reason);
+	}
+}
+
+static void inv_finish(struct fanout *f, struct inv *v)
+{
+	char t[TIME_STR_LEN];
+
+	util_time_format(util_now_ns(), t);
+	json_object_set_new(v->rec, "finished_at", json_string(t));
+	inv_save(f, v);
+	HASH_DEL(f->invs, v);
+	inv_free(v);
+}
+
+/* Records a child's outcome in the counters; may stop the job. */
+static void inv_account(struct fanout *f, struct inv *v, const char *client_id,
+			const char *status)
+{
+	char why[300];
+
+	if (strcmp(status, "failed"))
+		return;
+	v->failed++;
+	if (!v->concurrent && v->abort_on_err) {
+		snprintf(why, sizeof why,
+			 "aborted: the command failed on client \"%.128s\" (abort_on_error)", client_id);
+		inv_stop(f, v, why);
+	}
+	if (v->max_errors >= 0 && v->failed > v->max_errors) {
+		snprintf(why, sizeof why, "stopped: %d failures exceed max_errors %d", v->failed,
+			 v->max_errors);
+		inv_stop(f, v, why);
+	}
+}
+
+static void child_started(void *ud, int status, const char *error, int64_t pid)
+{
+	/* Refusals and losses come back through the hub's done callback. */
+	(void)ud;
+	(void)status;
+	(void)error;
+	(void)pid;
+}
+
+/* Sends one target. Returns true if a child is now running. */
+static bool dispatch(struct fanout *f, struct inv *v, const char *client_id)
+{
+	struct server *srv = f->srv;
+	struct client *c = hub_client_find(srv->hub, client_id);
+	json_t *r = v->rec;
+	struct job_spec j;
+
+	memset(&j, 0, sizeof j);
+	util_uuid4(j.jid);
+	j.multi_job_id = v->jid;
+	j.client_id = client_id;
+	j.client_name = c ? hub_client_name(c) : client_id;
+	j.command = json_string_value(json_object_get(r, "command"));
+	j.cwd = json_string_value(json_object_get(r, "cwd"));
+	j.interpreter = json_string_value(json_object_get(r, "interpreter"));
+	j.is_sudo = json_is_true(json_object_get(r, "is_sudo"));
+	j.is_script = json_is_true(json_object_get(r, "is_script"));
+	j.timeout_sec = json_integer_value(json_object_get(r, "timeout_sec"));
+	j.created_by = json_string_value(json_object_get(r, "created_by"));
+	j.created_at = util_now_ns();
+	if (store_job_insert(srv->store, &j)) {
+		log_error("multi job %s: cannot store the job for %s", v->jid, client_id);
+		return false;
+	}
+	if (hub_client_connected(c) && hub_run(srv->hub, c, &j, child_started, NULL) == 0) {
+		child_add(f, v, j.jid);
+		return true;
+	}
+	{
+		struct job_result res = { 0 };
+
+		res.status = "failed";
+		res.error = "client is not connected";
+		res.finished_at = util_now_ns();
+		store_job_finish(srv->store, j.jid, &res);
+	}
+	/* rport: a disconnected target does not abort the cycle; it counts
+	 * as a failure for max_errors. */
+	v->failed++;
+	if (v->max_errors >= 0 && v->failed > v->max_errors) {
+		char why[200];
+
+		snprintf(why, sizeof why, "stopped: %d failures exceed max_errors %d", v->failed,
+			 v->max_errors);
+		inv_stop(f, v, why);
+	}
+	return false;
+}
+
+/* Dispatches what the limits allow; finishes the job when all is done. */
+static void inv_pump(struct fanout *f, struct inv *v)
+{
+	json_t *targets = json_object_get(v->rec, "targets");
+	int limit = !v->concurrent ? 1 : v->max_conc;
+
+	if (v->pumping)
+		return;
+	v->pumping = true;
+	while (!v->stopped && v->next < v->ntargets && (limit == 0 || v->running < limit)) {
+		const char *id = json_string_value(json_array_get(targets, v->next));
+
+		v->next++;
+		if (dispatch(f, v, id))
+			v->running++;
+	}
+	v->pumping = false;
+	if (v->running == 0 && (v->stopped || v->next >= v->ntargets))
+		inv_finish(f, v);
+}
+
+static void on_job_done(void *ud, const char *jid, const char *status)
+{
+	struct fanout *f = ud;
+	struct child *c;
+	struct inv *v;
+	char client_id[256] = "";
+	char st[16];
+
+	HASH_FIND_STR(f->children, jid, c);
+	if (!c)
+		return;
+	v = c->inv;
+	HASH_DEL(f->children, c);
+	free(c);
+	v->running--;
+	store_job_status(f->srv->store, jid, client_id, sizeof client_id, st);
+	inv_account(f, v, client_id, status);
+	inv_pump(f, v);
+}
+
+static struct inv *inv_new(struct fanout *f, json_t *rec)
+{
+	struct inv *v = calloc(1, sizeof *v);
+	json_t *mc = json_object_get(rec, "max_concurrency");
+	json_t *me = json_object_get(rec, "max_errors");
+
+	if (!v)
+		return NULL;
+	util_strlcpy(v->jid, json_string_value(json_object_get(rec, "jid")), sizeof v->jid);
+	v->rec = json_incref(rec);
+	v->ntargets = json_array_size(json_object_get(rec, "targets"));
+	v->concurrent = json_is_true(json_object_get(rec, "concurrent"));
+	v->abort_on_err = json_is_true(json_object_get(rec, "abort_on_err"));
+	v->max_conc = json_is_integer(mc) ? (int)json_integer_value(mc) : 0;
+	v->max_errors = json_is_integer(me) ? (int)json_integer_value(me) : -1;
+	HASH_ADD_STR(f->invs, jid, v);
+	return v;
+}
+
+int fanout_start(struct fanout *f, json_t *record)
+{
+	struct inv *v;
+	int64_t started = 0;
+
+	util_time_parse(json_string_value(json_object_get(record, "started_at")), &started);
+	/* Durable before the first target is sent. */
+	if (store_multi_put(f->srv->store, json_string_value(json_object_get(record, "jid")),
+			    started, json_string_value(json_object_get(record, "created_by")),
+			    record))
+		return TE_IO;
+	v = inv_new(f, record);
+	if (!v)
+		return TE_NOMEM;
+	inv_pump(f, v);
+	return 0;
+}
+
+/* ---- restart: pick up unfinished multi jobs -------------------------- */
+
+struct resume_ctx {
+	struct fanout *f;
+	struct inv *v;
+	json_t *seen;   /* client ids with a child */
+};
+
+static void resume_child(void *ud, const char *client_id, const char *jid, const char *status)
+{
+	struct resume_ctx *r = ud;
+
+	json_object_set_new(r->seen, client_id, json_true());
+	if (!strcmp(status, "running")) {
+		r->v->running++;
+		child_add(r->f, r->v, jid);
+	} else {
+		inv_account(r->f, r->v, client_id, status);
+	}
+}
+
+static void resume_one(struct fanout *f, json_t *rec)
+{
+	struct resume_ctx r = { f, NULL, json_object() };
+	json_t *targets = json_object_get(rec, "targets");
+
+	r.v = inv_new(f, rec);
+	if (!r.v) {
+		json_decref(r.seen);
+		return;
+	}
+	if (json_object_get(rec, "stop_reason"))
+		r.v->stopped = true;
+	store_job_each_child(f->srv->store, r.v->jid, resume_child, &r);
+	/* Targets are dispatched in order: the first without a child is next. */
+	while (r.v->next < r.v->ntargets &&
+	       json_object_get(r.seen, json_string_value(json_array_get(targets, r.v->next))))
+		r.v->next++;
+	json_decref(r.seen);
+	log_info("multi job %s: resumed after a restart (%zu of %zu targets dispatched)",
+		 r.v->jid, r.v->next, r.v->ntargets);
+	inv_pump(f, r.v);
+}
+
+static void resume_cb(uv_timer_t *t)
+{
+	struct fanout *f = t->data;
+	size_t i;
+	json_t *rec;
+
+	json_array_foreach(f->to_resume, i, rec)
+		resume_one(f, rec);
+	json_array_clear(f->to_resume);
+}
+
+static void collect_unfinished(void *ud, const char *jid, json_t *data)
+{
+	struct fanout *f = ud;
+
+	(void)jid;
+	json_array_append(f->to_resume, data);
+}
+
+int fanout_create(struct server *srv, struct fanout **out)
+{
+	struct fanout *f = calloc(1, sizeof *f);
+
+	if (!f)
+		return TE_NOMEM;
+	f->srv = srv;
+	f->to_resume = json_array();
+	hub_set_done_cb(srv->hub, on_job_done, f);
+	store_multi_each_unfinished(srv->store, collect_unfinished, f);
+	uv_timer_init(srv->loop, &f->resume);
+	f->resume.data = f;
+	if (json_array_size(f->to_resume))
+		uv_timer_start(&f->resume, resume_cb, RESUME_DELAY_MS, 0);
+	uv_unref((uv_handle_t *)&f->resume);
+	*out = f;
+	return 0;
+}
+
+void fanout_stop(struct fanout *f)
+{
+	if (f && !uv_is_closing((uv_handle_t *)&f->resume))
+		uv_close((uv_handle_t *)&f->resume, NULL);
+}
+
+void fanout_destroy(struct fanout *f)
+{
+	struct inv *v, *vtmp;
+	struct child *c, *ctmp;
+
+	if (!f)
+		return;
+	HASH_ITER(hh, f->invs, v, vtmp) {
+		HASH_DEL(f->invs, v);
+		inv_free(v);
+	}
+	HASH_ITER(hh, f->children, c, ctmp) {
+		HASH_DEL(f->children, c);
+		free(c);
+	}
+	json_decref(f->to_resume);
+	free(f);
+}
+
+/* ---- reading -------------------------------------------------------- */
+
+struct count_ctx {
+	json_t *seen;
+	int64_t running, successful, failed, unknown;
+};
+
+static void count_child(void *ud, const char *client_id, const char *jid, const char *status)
+{
+	struct count_ctx *c = ud;
+
+	(void)jid;
+	json_object_set_new(c->seen, client_id, json_true());
+	if (!strcmp(status, "running"))
+		c->running++;
+	else if (!strcmp(status, "successful"))
+		c->successful++;
+	else if (!strcmp(status, "failed"))
+		c->failed++;
+	else
+		c->unknown++;
+}
+
+json_t *fanout_multi_json(struct fanout *f, const char *jid)
+{
+	struct count_ctx cc = { json_object(), 0, 0, 0, 0 };
+	struct job_query q;
+	json_t *rec, *out, *jobs = NULL, *targets, *left = json_array(), *v;
+	int64_t total = 0;
+	bool finished;
+	size_t i;
+
+	if (store_multi_get(f->srv->store, jid, &rec)) {
+		json_decref(cc.seen);
+		json_decref(left);
+		return NULL;
+	}
+	finished = json_object_get(rec, "finished_at") != NULL;
+	out = json_object();
+	/* rport's fields first, in its order; then ours. */
+	static const char *const keys[] = {
+		"jid", "started_at", "created_by", "client_ids", "group_ids", "tags", "labels",
+		"command", "cwd", "is_sudo", "is_script", "interpreter", "timeout_sec",
+		"concurrent", "abort_on_err", "max_concurrency", "max_errors",
+	};
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		v = json_object_get(rec, keys[i]);
+		json_object_set(out, keys[i], v ? v : json_null());
+	}
+	store_job_each_child(f->srv->store, jid, count_child, &cc);
+	targets = json_object_get(rec, "targets");
+	json_array_foreach(targets, i, v)
+		if (!json_object_get(cc.seen, json_string_value(v)))
+			json_array_append(left, v);
+	memset(&q, 0, sizeof q);
+	q.limit = MULTI_JSON_MAX_JOBS;
+	/* Oldest first: the order the targets were dispatched in. */
+	q.sort[0].column = "created_at";
+	q.nsort = 1;
+	if (store_job_query(f->srv->store, "multi_job_id", jid, &q, &jobs, &total))
+		jobs = json_array();
+	json_object_set_new(out, "jobs", jobs);
+	json_object_set_new(out, "jobs_total", json_integer(total));
+	json_object_set_new(out, "status", json_string(
+		!finished ? "running" : json_object_get(rec, "stop_reason") ? "stopped" : "finished"));
+	json_object_set(out, "finished_at", finished ? json_object_get(rec, "finished_at") :
+							json_null());
+	json_object_set(out, "stop_reason", json_object_get(rec, "stop_reason") ?
+					       json_object_get(rec, "stop_reason") : json_null());
+	json_object_set_new(out, "summary",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				      "total", (json_int_t)json_array_size(targets),
+				      "pending", (json_int_t)(finished ? 0 : json_array_size(left)),
+				      "running", (json_int_t)cc.running,
+				      "successful", (json_int_t)cc.successful,
+				      "failed", (json_int_t)cc.failed,
+				      "unknown", (json_int_t)cc.unknown,
+				      "not_run", (json_int_t)(finished ? json_array_size(left) : 0)));
+	json_object_set(out, finished ? "not_run" : "pending", left);
+	json_object_set_new(out, finished ? "pending" : "not_run", json_array());
+	json_decref(left);
+	json_decref(cc.seen);
+	json_decref(rec);
+	return out;
+}
+
+int fanout_cancel(struct fanout *f, const char *jid, const char *by)
+{
+	struct inv *v;
+
+	(void)by;
+	HASH_FIND_STR(f->invs, jid, v);
+	if (!v)
+		return TE_NOTFOUND;
+	inv_stop(f, v, "cancelled");
+	return 0;
+}
