@@ -60,6 +60,18 @@ void api_clients_list(struct api_call *call);
 void api_clients_get(struct api_call *call);
 void api_client_commands_post(struct api_call *call);
 void api_client_commands_list(struct api_call *call);
+void api_client_commands_delete(struct api_call *call);
+void api_client_scripts_post(struct api_call *call);
+void api_scripts_post(struct api_call *call);
+void api_commands_delete(struct api_call *call);
+/* Decodes a base64 script (UTF-8 text). Replies 400 and returns -1 on
+ * error; *out is malloc'd. */
+int api_decode_script(struct api_call *call, json_t *v, char **out);
+struct client;
+/* Checks an interpreter against what the client's agent offers; replies
+ * 400 and returns -1 when it cannot be used. */
+int api_check_interpreter(struct api_call *call, const struct client *c,
+			  const char *interp, bool is_script);
 void api_client_commands_get(struct api_call *call);
 void api_status_get(struct api_call *call);
 void api_commands_post(struct api_call *call);

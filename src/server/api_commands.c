@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "api.h"
 #include "hub.h"
 #include "store.h"
@@ -17,6 +19,16 @@ static const struct api_field command_fields[] = {
 	{ "cwd", AF_STRING },
 	{ "is_sudo", AF_BOOL },
 	{ "timeout_sec", AF_INT },
+	{ "kill_on_timeout", AF_BOOL },
+};
+
+static const struct api_field script_fields[] = {
+	{ "script", AF_STRING },
+	{ "interpreter", AF_STRING },
+	{ "cwd", AF_STRING },
+	{ "is_sudo", AF_BOOL },
+	{ "timeout_sec", AF_INT },
+	{ "kill_on_timeout", AF_BOOL },
 };
 
 static bool blank(const char *s)
@@ -37,8 +49,8 @@ static void reply_client_not_found(struct api_call *call, const char *id)
 
 /* Checks the interpreter against what the agent offers. Replies 400 and
  * returns -1 when it cannot be used. */
-static int check_interpreter(struct api_call *call, const struct client *c,
-			     const char *interp, bool is_script)
+int api_check_interpreter(struct api_call *call, const struct client *c,
+			  const char *interp, bool is_script)
 {
 	char detail[512];
 
@@ -94,7 +106,7 @@ static void run_started(void *ud, int status, const char *error, int64_t pid)
 	free(rc);
 }
 
-void api_client_commands_post(struct api_call *call)
+static void run_single(struct api_call *call, bool is_script)
 {
 	struct server *srv = call->srv;
 	const char *id = call->params[0];
@@ -103,38 +115,52 @@ void api_client_commands_post(struct api_call *call)
 	struct run_ctx *rc;
 	json_t *body;
 	const char *command;
+	char *script = NULL;
 	json_int_t timeout = 0;
 	int err;
 
-	if (api_body(call, command_fields, sizeof command_fields / sizeof command_fields[0],
-		     &body))
+	if (is_script ? api_body(call, script_fields,
+				 sizeof script_fields / sizeof script_fields[0], &body) :
+			api_body(call, command_fields,
+				 sizeof command_fields / sizeof command_fields[0], &body))
 		return;
-	command = json_string_value(json_object_get(body, "command"));
-	if (blank(command)) {
-		json_decref(body);
-		api_reply_error(call, 400, "Command cannot be empty.", "");
-		return;
-	}
-	if (strlen(command) > MAX_COMMAND_LEN) {
-		json_decref(body);
-		api_reply_error(call, 400, "Command is too long.", "the limit is 65536 bytes");
-		return;
+	if (is_script) {
+		if (api_decode_script(call, json_object_get(body, "script"), &script)) {
+			json_decref(body);
+			return;
+		}
+		command = script;
+	} else {
+		command = json_string_value(json_object_get(body, "command"));
+		if (blank(command)) {
+			json_decref(body);
+			api_reply_error(call, 400, "Command cannot be empty.", "");
+			return;
+		}
+		if (strlen(command) > MAX_COMMAND_LEN) {
+			json_decref(body);
+			api_reply_error(call, 400, "Command is too long.", "the limit is 65536 bytes");
+			return;
+		}
 	}
 	c = hub_client_find(srv->hub, id);
 	if (!hub_client_connected(c)) {
 		json_decref(body);
+		free(script);
 		reply_client_not_found(call, id);
 		return;
 	}
 	memset(&j, 0, sizeof j);
 	j.interpreter = json_string_value(json_object_get(body, "interpreter"));
-	if (check_interpreter(call, c, j.interpreter, false)) {
+	if (api_check_interpreter(call, c, j.interpreter, is_script)) {
 		json_decref(body);
+		free(script);
 		return;
 	}
 	j.cwd = json_string_value(json_object_get(body, "cwd"));
 	if (j.cwd && strlen(j.cwd) > MAX_CWD_LEN) {
 		json_decref(body);
+		free(script);
 		api_reply_error(call, 400, "Invalid cwd.", "the limit is 4096 bytes");
 		return;
 	}
@@ -146,18 +172,22 @@ void api_client_commands_post(struct api_call *call)
 	j.client_name = hub_client_name(c);
 	j.command = command;
 	j.is_sudo = json_is_true(json_object_get(body, "is_sudo"));
+	j.is_script = is_script;
+	j.kill_on_timeout = json_is_true(json_object_get(body, "kill_on_timeout"));
 	j.timeout_sec = timeout;
 	j.created_by = call->user;
 	j.created_at = util_now_ns();
 	/* Durable before it is sent. */
 	if ((err = store_job_insert(srv->store, &j))) {
 		json_decref(body);
+		free(script);
 		api_reply_error(call, 500, "Failed to store the job.", "");
 		return;
 	}
 	rc = calloc(1, sizeof *rc);
 	if (!rc) {
 		json_decref(body);
+		free(script);
 		api_reply_error(call, 500, "Internal error.", "out of memory");
 		return;
 	}
@@ -165,6 +195,7 @@ void api_client_commands_post(struct api_call *call)
 	util_strlcpy(rc->jid, j.jid, sizeof rc->jid);
 	err = hub_run(srv->hub, c, &j, run_started, rc);
 	json_decref(body);
+	free(script);
 	if (err) {
 		struct job_result r = { 0 };
 
@@ -176,6 +207,86 @@ void api_client_commands_post(struct api_call *call)
 		api_reply_error(call, 500, "Failed to execute remote command.",
 				"client is not connected");
 	}
+}
+
+void api_client_commands_post(struct api_call *call)
+{
+	run_single(call, false);
+}
+
+void api_client_scripts_post(struct api_call *call)
+{
+	run_single(call, true);
+}
+
+int api_decode_script(struct api_call *call, json_t *v, char **out)
+{
+	const char *b64 = json_string_value(v);
+	size_t len, dlen = 0;
+	char *dec;
+	char detail[200];
+
+	if (!b64 || !*b64) {
+		api_reply_error(call, 400, "Missing script body.", "");
+		return -1;
+	}
+	len = strlen(b64);
+	dec = malloc(len + 1);
+	if (!dec) {
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return -1;
+	}
+	if (sodium_base642bin((unsigned char *)dec, len, b64, len, " \t\r\n", &dlen, NULL,
+			      sodium_base64_VARIANT_ORIGINAL)) {
+		free(dec);
+		snprintf(detail, sizeof detail, "script must be standard base64 (RFC 4648)");
+		api_reply_error(call, 400, "Failed to decode script.", detail);
+		return -1;
+	}
+	dec[dlen] = '\0';
+	if (!dlen || !dec[strspn(dec, " \t\r\n")]) {
+		free(dec);
+		api_reply_error(call, 400, "Missing script body.", "the decoded script is empty");
+		return -1;
+	}
+	if (!util_utf8_valid(dec, dlen)) {
+		free(dec);
+		api_reply_error(call, 400, "Failed to decode script.",
+				"the decoded script must be UTF-8 text without NUL bytes");
+		return -1;
+	}
+	*out = dec;
+	return 0;
+}
+
+void api_client_commands_delete(struct api_call *call)
+{
+	struct server *srv = call->srv;
+	char cid[256], status[16], title[300];
+	struct client *c;
+
+	if (store_job_status(srv->store, call->params[1], cid, sizeof cid, status) ||
+	    strcmp(cid, call->params[0])) {
+		snprintf(title, sizeof title, "Job[id=\"%.64s\"] not found.", call->params[1]);
+		api_reply_error(call, 404, title, "");
+		return;
+	}
+	if (strcmp(status, "running")) {
+		snprintf(title, sizeof title, "Job[id=\"%.64s\"] is not running (status: %s).",
+			 call->params[1], status);
+		api_reply_error(call, 409, title, "");
+		return;
+	}
+	c = hub_client_find(srv->hub, cid);
+	if (hub_cancel(srv->hub, c, call->params[1], call->user)) {
+		snprintf(title, sizeof title,
+			 "Active client with id=\"%.128s\" not found.", cid);
+		api_reply_error(call, 409, title,
+				"the client is not connected: the job cannot be cancelled now");
+		return;
+	}
+	api_reply_data(call, 202, json_pack("{s:s, s:s}", "jid", call->params[1], "status",
+					    "cancelling"));
 }
 
 void api_client_commands_get(struct api_call *call)

@@ -29,6 +29,25 @@ static const struct api_field multi_fields[] = {
 	{ "abort_on_error", AF_BOOL },
 	{ "max_concurrency", AF_ANY },
 	{ "max_errors", AF_ANY },
+	{ "kill_on_timeout", AF_BOOL },
+};
+
+/* POST /scripts: the same body with "script" (base64) for "command". */
+static const struct api_field multi_script_fields[] = {
+	{ "script", AF_STRING },
+	{ "client_ids", AF_ARRAY },
+	{ "group_ids", AF_ARRAY },
+	{ "tags", AF_OBJECT },
+	{ "labels", AF_OBJECT },
+	{ "cwd", AF_STRING },
+	{ "is_sudo", AF_BOOL },
+	{ "interpreter", AF_STRING },
+	{ "timeout_sec", AF_INT },
+	{ "execute_concurrently", AF_BOOL },
+	{ "abort_on_error", AF_BOOL },
+	{ "max_concurrency", AF_ANY },
+	{ "max_errors", AF_ANY },
+	{ "kill_on_timeout", AF_BOOL },
 };
 
 static bool nonempty_array(json_t *v)
@@ -294,37 +313,46 @@ bad:
 	return -1;
 }
 
-void api_commands_post(struct api_call *call)
+static void run_multi(struct api_call *call, bool is_script)
 {
 	struct server *srv = call->srv;
-	json_t *body, *targets, *rec, *v;
+	json_t *body, *targets = NULL, *rec, *v;
 	const char *command, *interp;
+	char *script = NULL;
 	json_int_t timeout;
 	bool concurrent, abort_on_err;
 	long long maxc = 0, maxe = -1;
 	char jid[UUID_STR_LEN], t[TIME_STR_LEN];
-	size_t i;
 
-	if (api_body(call, multi_fields, sizeof multi_fields / sizeof multi_fields[0], &body))
+	if (is_script ? api_body(call, multi_script_fields,
+				 sizeof multi_script_fields / sizeof multi_script_fields[0], &body) :
+			api_body(call, multi_fields, sizeof multi_fields / sizeof multi_fields[0],
+				 &body))
 		return;
-	command = json_string_value(json_object_get(body, "command"));
-	if (!command || !command[strspn(command, " \t\r\n")]) {
-		json_decref(body);
-		api_reply_error(call, 400, "Command cannot be empty.", "");
-		return;
-	}
-	if (strlen(command) > 64 * 1024) {
-		json_decref(body);
-		api_reply_error(call, 400, "Command is too long.", "the limit is 65536 bytes");
-		return;
+	if (is_script) {
+		if (api_decode_script(call, json_object_get(body, "script"), &script)) {
+			json_decref(body);
+			return;
+		}
+		command = script;
+	} else {
+		command = json_string_value(json_object_get(body, "command"));
+		if (!command || !command[strspn(command, " \t\r\n")]) {
+			json_decref(body);
+			api_reply_error(call, 400, "Command cannot be empty.", "");
+			return;
+		}
+		if (strlen(command) > 64 * 1024) {
+			json_decref(body);
+			api_reply_error(call, 400, "Command is too long.", "the limit is 65536 bytes");
+			return;
+		}
 	}
 	targets = resolve_targets(call, body);
-	if (!targets) {
-		json_decref(body);
-		return;
-	}
+	if (!targets)
+		goto out;
 	interp = json_string_value(json_object_get(body, "interpreter"));
-	if (interp && !strcmp(interp, "tacoscript")) {
+	if (!is_script && interp && !strcmp(interp, "tacoscript")) {
 		api_reply_error(call, 400, "Invalid interpreter.",
 				"tacoscript interpreter can't be used for commands execution");
 		goto out;
@@ -376,7 +404,9 @@ void api_commands_post(struct api_call *call)
 	v = json_object_get(body, "cwd");
 	json_object_set_new(rec, "cwd", json_string(json_string_value(v) ? json_string_value(v) : ""));
 	json_object_set_new(rec, "is_sudo", json_boolean(json_is_true(json_object_get(body, "is_sudo"))));
-	json_object_set_new(rec, "is_script", json_false());
+	json_object_set_new(rec, "is_script", json_boolean(is_script));
+	json_object_set_new(rec, "kill_on_timeout",
+			    json_boolean(json_is_true(json_object_get(body, "kill_on_timeout"))));
 	json_object_set_new(rec, "interpreter", json_string(interp ? interp : ""));
 	json_object_set_new(rec, "timeout_sec", json_integer(timeout));
 	json_object_set_new(rec, "concurrent", json_boolean(concurrent));
@@ -384,8 +414,6 @@ void api_commands_post(struct api_call *call)
 	json_object_set_new(rec, "max_concurrency", maxc ? json_integer(maxc) : json_null());
 	json_object_set_new(rec, "max_errors", maxe >= 0 ? json_integer(maxe) : json_null());
 	json_object_set(rec, "targets", targets);
-	json_array_foreach(targets, i, v)
-		(void)v;
 	if (fanout_start(srv->fanout, rec)) {
 		json_decref(rec);
 		api_reply_error(call, 500, "Failed to store the multi-client job.", "");
@@ -396,6 +424,40 @@ void api_commands_post(struct api_call *call)
 out:
 	json_decref(targets);
 	json_decref(body);
+	free(script);
+}
+
+void api_commands_post(struct api_call *call)
+{
+	run_multi(call, false);
+}
+
+void api_scripts_post(struct api_call *call)
+{
+	run_multi(call, true);
+}
+
+void api_commands_delete(struct api_call *call)
+{
+	int n = fanout_cancel(call->srv->fanout, call->params[0], call->user);
+	char title[200];
+	json_t *rec;
+
+	if (n == TE_NOTFOUND) {
+		if (store_multi_get(call->srv->store, call->params[0], &rec)) {
+			snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] not found.",
+				 call->params[0]);
+			api_reply_error(call, 404, title, "");
+			return;
+		}
+		json_decref(rec);
+		snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] has finished.",
+			 call->params[0]);
+		api_reply_error(call, 409, title, "");
+		return;
+	}
+	api_reply_data(call, 202, json_pack("{s:s, s:s, s:i}", "jid", call->params[0], "status",
+					    "cancelling", "cancelled_jobs", n));
 }
 
 void api_commands_list(struct api_call *call)

@@ -144,6 +144,7 @@ static bool dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	j.interpreter = json_string_value(json_object_get(r, "interpreter"));
 	j.is_sudo = json_is_true(json_object_get(r, "is_sudo"));
 	j.is_script = json_is_true(json_object_get(r, "is_script"));
+	j.kill_on_timeout = json_is_true(json_object_get(r, "kill_on_timeout"));
 	j.timeout_sec = json_integer_value(json_object_get(r, "timeout_sec"));
 	j.created_by = json_string_value(json_object_get(r, "created_by"));
 	j.created_at = util_now_ns();
@@ -449,12 +450,26 @@ json_t *fanout_multi_json(struct fanout *f, const char *jid)
 
 int fanout_cancel(struct fanout *f, const char *jid, const char *by)
 {
+	struct child *c, *tmp;
 	struct inv *v;
+	char why[200];
+	int n = 0;
 
-	(void)by;
 	HASH_FIND_STR(f->invs, jid, v);
 	if (!v)
 		return TE_NOTFOUND;
-	inv_stop(f, v, "cancelled");
-	return 0;
+	snprintf(why, sizeof why, "cancelled by %.128s", by);
+	inv_stop(f, v, why);
+	/* The children are few compared to the fleet; each ends through its
+	 * agent's result. */
+	HASH_ITER(hh, f->children, c, tmp) {
+		char cid[256], st[16];
+
+		if (c->inv != v)
+			continue;
+		if (!store_job_status(f->srv->store, c->jid, cid, sizeof cid, st) &&
+		    !hub_cancel(f->srv->hub, hub_client_find(f->srv->hub, cid), c->jid, by))
+			n++;
+	}
+	return n;
 }

@@ -946,6 +946,7 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 	json_object_set_new(m, "cwd", json_string(j->cwd ? j->cwd : ""));
 	json_object_set_new(m, "is_sudo", json_boolean(j->is_sudo));
 	json_object_set_new(m, "is_script", json_boolean(j->is_script));
+	json_object_set_new(m, "kill_on_timeout", json_boolean(j->kill_on_timeout));
 	json_object_set_new(m, "timeout_sec", json_integer(j->timeout_sec));
 	if (session_send(s, m)) {
 		free(p);
@@ -963,6 +964,19 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 		s->pend->sprev = p;
 	s->pend = p;
 	return 0;
+}
+
+int hub_cancel(struct hub *h, struct client *c, const char *jid, const char *by)
+{
+	json_t *m;
+
+	if (!c || !c->s)
+		return TE_STATE;
+	m = proto_new(PROTO_CANCEL);
+	json_object_set_new(m, "jid", json_string(jid));
+	json_object_set_new(m, "by", json_string(by));
+	(void)h;
+	return session_send(c->s, m);
 }
 
 /* ---- lifecycle ------------------------------------------------------ */

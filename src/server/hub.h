@@ -66,4 +66,8 @@ typedef void (*hub_run_cb)(void *ud, int status, const char *error, int64_t pid)
 int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 	    hub_run_cb cb, void *ud);
 
+/* Asks the client to kill a running job's process group. Returns 0 or
+ * TE_STATE (not connected). The job ends through the agent's result. */
+int hub_cancel(struct hub *h, struct client *c, const char *jid, const char *by);
+
 #endif

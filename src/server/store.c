@@ -40,8 +40,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_INSERT] =
 		"INSERT INTO jobs (jid, multi_job_id, client_id, client_name, status,"
 		" command, cwd, interpreter, is_sudo, is_script, timeout_sec,"
-		" created_by, created_at, started_at)"
-		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?)",
+		" created_by, created_at, started_at, kill_on_timeout)"
+		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?)",
 	[S_JOB_STARTED] =
 		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ?",
 	[S_JOB_FINISH] =
@@ -105,7 +105,8 @@ static const char schema_v1[] =
 	" stdout BLOB,"
 	" stderr BLOB,"
 	" stdout_dropped INTEGER NOT NULL DEFAULT 0,"
-	" stderr_dropped INTEGER NOT NULL DEFAULT 0);"
+	" stderr_dropped INTEGER NOT NULL DEFAULT 0,"
+	" kill_on_timeout INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client_id, created_at);"
 	"CREATE INDEX IF NOT EXISTS jobs_multi ON jobs (multi_job_id);"
 	"CREATE TABLE IF NOT EXISTS clients ("
@@ -226,6 +227,7 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 	sqlite3_bind_text(s, 11, j->created_by, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 12, j->created_at);
 	sqlite3_bind_int64(s, 13, j->created_at);
+	sqlite3_bind_int(s, 14, j->kill_on_timeout);
 	return step_done(st, s, "insert job");
 }
 
@@ -329,7 +331,7 @@ enum {
 	C_JID, C_MULTI, C_CLIENT, C_CLIENT_NAME, C_STATUS, C_COMMAND, C_CWD,
 	C_INTERP, C_SUDO, C_SCRIPT, C_TIMEOUT, C_CREATED_BY, C_CREATED_AT,
 	C_STARTED_AT, C_FINISHED_AT, C_PID, C_EXIT, C_ERROR, C_STDOUT, C_STDERR,
-	C_STDOUT_DROPPED, C_STDERR_DROPPED
+	C_STDOUT_DROPPED, C_STDERR_DROPPED, C_KILL_ON_TIMEOUT
 };
 
 static json_t *job_row_json(sqlite3_stmt *s)
@@ -356,6 +358,8 @@ static json_t *job_row_json(sqlite3_stmt *s)
 	json_object_set_new(j, "started_at", time_or_null(s, C_STARTED_AT));
 	json_object_set_new(j, "created_by", text_col(s, C_CREATED_BY));
 	json_object_set_new(j, "timeout_sec", json_integer(sqlite3_column_int64(s, C_TIMEOUT)));
+	json_object_set_new(j, "kill_on_timeout",
+			    json_boolean(sqlite3_column_int(s, C_KILL_ON_TIMEOUT)));
 	if (sqlite3_column_type(s, C_MULTI) == SQLITE_NULL)
 		json_object_set_new(j, "multi_job_id", json_null());
 	else

@@ -24,6 +24,7 @@ struct job_spec {
 	const char *interpreter;
 	bool is_sudo;
 	bool is_script;
+	bool kill_on_timeout;        /* kill the process group at the timeout */
 	int64_t timeout_sec;
 	const char *created_by;
 	int64_t created_at;          /* ns since the epoch */
