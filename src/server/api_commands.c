@@ -84,8 +84,19 @@ int api_check_interpreter(struct api_call *call, const struct client *c,
 
 struct run_ctx {
 	struct api_call *call;
+	struct client *c;
+	struct job_spec j;
 	char jid[UUID_STR_LEN];
+	json_t *body;       /* holds the strings in j */
+	char *script;
 };
+
+static void run_ctx_free(struct run_ctx *rc)
+{
+	json_decref(rc->body);
+	free(rc->script);
+	free(rc);
+}
 
 static void run_started(void *ud, int status, const char *error, int64_t pid)
 {
@@ -103,7 +114,50 @@ static void run_started(void *ud, int status, const char *error, int64_t pid)
 		api_reply_error(call, 500, "Failed to execute remote command.",
 				error ? error : "");
 	}
-	free(rc);
+	run_ctx_free(rc);
+}
+
+static int insert_apply(struct store *st, void *arg)
+{
+	struct run_ctx *rc = arg;
+
+	return store_job_insert(st, &rc->j);
+}
+
+static int notconn_apply(struct store *st, void *arg)
+{
+	struct run_ctx *rc = arg;
+	struct job_result r = { 0 };
+
+	r.status = "failed";
+	r.error = "client is not connected";
+	r.finished_at = util_now_ns();
+	return store_job_finish(st, rc->jid, &r);
+}
+
+static void notconn_after(void *arg, int err)
+{
+	struct run_ctx *rc = arg;
+
+	(void)err;
+	api_reply_error(rc->call, 500, "Failed to execute remote command.",
+			"client is not connected");
+	run_ctx_free(rc);
+}
+
+/* The job is durable: now send it. */
+static void insert_after(void *arg, int err)
+{
+	struct run_ctx *rc = arg;
+	struct server *srv = rc->call->srv;
+
+	if (err) {
+		api_reply_error(rc->call, 500, "Failed to store the job.", "");
+		run_ctx_free(rc);
+		return;
+	}
+	if (hub_run(srv->hub, rc->c, &rc->j, run_started, rc))
+		store_queue(srv->store, notconn_apply, notconn_after, rc);
 }
 
 static void run_single(struct api_call *call, bool is_script)
@@ -117,7 +171,6 @@ static void run_single(struct api_call *call, bool is_script)
 	const char *command;
 	char *script = NULL;
 	json_int_t timeout = 0;
-	int err;
 
 	if (is_script ? api_body(call, script_fields,
 				 sizeof script_fields / sizeof script_fields[0], &body) :
@@ -167,6 +220,13 @@ static void run_single(struct api_call *call, bool is_script)
 	timeout = json_integer_value(json_object_get(body, "timeout_sec"));
 	if (timeout <= 0)
 		timeout = srv->cfg.run_remote_cmd_timeout_sec;
+	rc = calloc(1, sizeof *rc);
+	if (!rc) {
+		json_decref(body);
+		free(script);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
 	util_uuid4(j.jid);
 	j.client_id = hub_client_id(c);
 	j.client_name = hub_client_name(c);
@@ -177,36 +237,14 @@ static void run_single(struct api_call *call, bool is_script)
 	j.timeout_sec = timeout;
 	j.created_by = call->user;
 	j.created_at = util_now_ns();
-	/* Durable before it is sent. */
-	if ((err = store_job_insert(srv->store, &j))) {
-		json_decref(body);
-		free(script);
-		api_reply_error(call, 500, "Failed to store the job.", "");
-		return;
-	}
-	rc = calloc(1, sizeof *rc);
-	if (!rc) {
-		json_decref(body);
-		free(script);
-		api_reply_error(call, 500, "Internal error.", "out of memory");
-		return;
-	}
 	rc->call = call;
+	rc->c = c;
+	rc->j = j;
+	rc->body = body;
+	rc->script = script;
 	util_strlcpy(rc->jid, j.jid, sizeof rc->jid);
-	err = hub_run(srv->hub, c, &j, run_started, rc);
-	json_decref(body);
-	free(script);
-	if (err) {
-		struct job_result r = { 0 };
-
-		r.status = "failed";
-		r.error = "client is not connected";
-		r.finished_at = util_now_ns();
-		store_job_finish(srv->store, rc->jid, &r);
-		free(rc);
-		api_reply_error(call, 500, "Failed to execute remote command.",
-				"client is not connected");
-	}
+	/* Durable before it is sent (group commit, then insert_after). */
+	store_queue(srv->store, insert_apply, insert_after, rc);
 }
 
 void api_client_commands_post(struct api_call *call)

@@ -126,44 +126,44 @@ static void child_started(void *ud, int status, const char *error, int64_t pid)
 	(void)pid;
 }
 
-/* Sends one target. Returns true if a child is now running. */
-static bool dispatch(struct fanout *f, struct inv *v, const char *client_id)
-{
-	struct server *srv = f->srv;
-	struct client *c = hub_client_find(srv->hub, client_id);
-	json_t *r = v->rec;
+/* One target on its way: the child job is stored (group commit) before
+ * the run is sent. It counts as running from the start, so the limits and
+ * the end of the job see it. */
+struct dispatch {
+	struct fanout *f;
+	struct inv *v;
 	struct job_spec j;
+	char client_id[256];
+	char client_name[256];
+};
 
-	memset(&j, 0, sizeof j);
-	util_uuid4(j.jid);
-	j.multi_job_id = v->jid;
-	j.client_id = client_id;
-	j.client_name = c ? hub_client_name(c) : client_id;
-	j.command = json_string_value(json_object_get(r, "command"));
-	j.cwd = json_string_value(json_object_get(r, "cwd"));
-	j.interpreter = json_string_value(json_object_get(r, "interpreter"));
-	j.is_sudo = json_is_true(json_object_get(r, "is_sudo"));
-	j.is_script = json_is_true(json_object_get(r, "is_script"));
-	j.kill_on_timeout = json_is_true(json_object_get(r, "kill_on_timeout"));
-	j.timeout_sec = json_integer_value(json_object_get(r, "timeout_sec"));
-	j.created_by = json_string_value(json_object_get(r, "created_by"));
-	j.created_at = util_now_ns();
-	if (store_job_insert(srv->store, &j)) {
-		log_error("multi job %s: cannot store the job for %s", v->jid, client_id);
-		return false;
-	}
-	if (hub_client_connected(c) && hub_run(srv->hub, c, &j, child_started, NULL) == 0) {
-		child_add(f, v, j.jid);
-		return true;
-	}
-	{
-		struct job_result res = { 0 };
+static void inv_pump(struct fanout *f, struct inv *v);
 
-		res.status = "failed";
-		res.error = "client is not connected";
-		res.finished_at = util_now_ns();
-		store_job_finish(srv->store, j.jid, &res);
-	}
+static int dispatch_apply(struct store *st, void *arg)
+{
+	struct dispatch *d = arg;
+
+	return store_job_insert(st, &d->j);
+}
+
+static int fail_apply(struct store *st, void *arg)
+{
+	struct dispatch *d = arg;
+	struct job_result res = { 0 };
+
+	res.status = "failed";
+	res.error = "client is not connected";
+	res.finished_at = util_now_ns();
+	return store_job_finish(st, d->j.jid, &res);
+}
+
+static void fail_after(void *arg, int rc)
+{
+	struct dispatch *d = arg;
+	struct inv *v = d->v;
+
+	(void)rc;
+	v->running--;
 	/* rport: a disconnected target does not abort the cycle; it counts
 	 * as a failure for max_errors. */
 	v->failed++;
@@ -172,9 +172,64 @@ static bool dispatch(struct fanout *f, struct inv *v, const char *client_id)
 
 		snprintf(why, sizeof why, "stopped: %d failures exceed max_errors %d", v->failed,
 			 v->max_errors);
-		inv_stop(f, v, why);
+		inv_stop(d->f, v, why);
 	}
-	return false;
+	inv_pump(d->f, v);
+	free(d);
+}
+
+static void dispatch_after(void *arg, int rc)
+{
+	struct dispatch *d = arg;
+	struct fanout *f = d->f;
+	struct client *c;
+
+	if (rc) {
+		log_error("multi job %s: cannot store the job for %s", d->v->jid, d->client_id);
+		d->v->running--;
+		d->v->failed++;
+		inv_pump(f, d->v);
+		free(d);
+		return;
+	}
+	c = hub_client_find(f->srv->hub, d->client_id);
+	if (hub_client_connected(c) && hub_run(f->srv->hub, c, &d->j, child_started, NULL) == 0) {
+		child_add(f, d->v, d->j.jid);
+		free(d);
+		return;
+	}
+	store_queue(f->srv->store, fail_apply, fail_after, d);
+}
+
+static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
+{
+	struct client *c = hub_client_find(f->srv->hub, client_id);
+	struct dispatch *d = calloc(1, sizeof *d);
+	json_t *r = v->rec;
+
+	if (!d) {
+		v->failed++;
+		return;
+	}
+	d->f = f;
+	d->v = v;
+	util_strlcpy(d->client_id, client_id, sizeof d->client_id);
+	util_strlcpy(d->client_name, c ? hub_client_name(c) : client_id, sizeof d->client_name);
+	util_uuid4(d->j.jid);
+	d->j.multi_job_id = v->jid;
+	d->j.client_id = d->client_id;
+	d->j.client_name = d->client_name;
+	d->j.command = json_string_value(json_object_get(r, "command"));
+	d->j.cwd = json_string_value(json_object_get(r, "cwd"));
+	d->j.interpreter = json_string_value(json_object_get(r, "interpreter"));
+	d->j.is_sudo = json_is_true(json_object_get(r, "is_sudo"));
+	d->j.is_script = json_is_true(json_object_get(r, "is_script"));
+	d->j.kill_on_timeout = json_is_true(json_object_get(r, "kill_on_timeout"));
+	d->j.timeout_sec = json_integer_value(json_object_get(r, "timeout_sec"));
+	d->j.created_by = json_string_value(json_object_get(r, "created_by"));
+	d->j.created_at = util_now_ns();
+	v->running++;
+	store_queue(f->srv->store, dispatch_apply, dispatch_after, d);
 }
 
 /* Dispatches what the limits allow; finishes the job when all is done. */
@@ -190,8 +245,7 @@ static void inv_pump(struct fanout *f, struct inv *v)
 		const char *id = json_string_value(json_array_get(targets, v->next));
 
 		v->next++;
-		if (dispatch(f, v, id))
-			v->running++;
+		dispatch(f, v, id);
 	}
 	v->pumping = false;
 	if (v->running == 0 && (v->stopped || v->next >= v->ntargets))

@@ -342,6 +342,8 @@ json_t *hub_client_services(const struct client *c)
 	return c->services;
 }
 
+static void queue_client(struct hub *h, const char *id, json_t *rec);
+
 /* Persists the client record (what the API shows, with state). */
 static void client_save(struct hub *h, struct client *c)
 {
@@ -351,7 +353,7 @@ static void client_save(struct hub *h, struct client *c)
 	json_object_set_new(j, "connected_at_ns", json_integer(c->connected_at));
 	json_object_set_new(j, "disconnected_at_ns", json_integer(c->disconnected_at));
 	json_object_set_new(j, "last_seen_ns", json_integer(c->last_seen));
-	store_client_put(h->srv->store, c->id, j);
+	queue_client(h, c->id, j);
 	json_decref(j);
 }
 
@@ -448,20 +450,11 @@ void hub_set_done_cb(struct hub *h, hub_done_cb cb, void *ud)
 	h->done_ud = ud;
 }
 
-int hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error)
-{
-	struct job_result r = { 0 };
-	int rc;
+static void queue_fail(struct hub *h, const char *jid, const char *status, const char *error);
 
-	r.status = status;
-	r.error = error;
-	r.finished_at = util_now_ns();
-	rc = store_job_finish(h->srv->store, jid, &r);
-	if (rc == 0)
-		job_done(h, jid, status);
-	else if (rc != TE_IO)
-		untrack(h, jid);
-	return rc;
+void hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error)
+{
+	queue_fail(h, jid, status, error);
 }
 
 static void track_loaded(void *ud, const char *jid, const char *client_id, int64_t created_at,
@@ -531,9 +524,10 @@ static void sweep_cb(uv_timer_t *t)
 
 				util_strlcpy(jid, tr->jid, sizeof jid);
 				log_warn("hub: job %s: no result in time, finishing it as unknown", jid);
-				if (hub_job_fail(h, jid, "unknown",
-						 "no result from the client within timeout_sec plus a grace period") == TE_IO)
-					tr->deadline_ns = now_ns + 5000000000LL;
+				/* Checked again later unless the write lands. */
+				tr->deadline_ns = now_ns + 5000000000LL;
+				hub_job_fail(h, jid, "unknown",
+					     "no result from the client within timeout_sec plus a grace period");
 			}
 		}
 	}
@@ -681,43 +675,151 @@ static void on_hello(struct session *s, json_t *m)
 	session_send(s, w);
 }
 
+/* ---- writes through the store's group commit ------------------------ */
+
+enum { W_STARTED, W_RESULT, W_REJECT, W_FAIL, W_CLIENT };
+
+struct hub_write {
+	struct hub *h;
+	int kind;
+	char jid[UUID_STR_LEN];
+	char client_id[MAX_ID_LEN + 1];
+	json_t *hold;                /* keeps the strings in r alive */
+	struct job_result r;
+	unsigned char *dec[2];
+	int64_t pid;
+	int64_t started;
+};
+
+static struct hub_write *write_new(struct hub *h, int kind, const char *jid,
+				   const char *client_id, json_t *hold)
+{
+	struct hub_write *w = calloc(1, sizeof *w);
+
+	if (!w)
+		return NULL;
+	w->h = h;
+	w->kind = kind;
+	util_strlcpy(w->jid, jid ? jid : "", sizeof w->jid);
+	util_strlcpy(w->client_id, client_id ? client_id : "", sizeof w->client_id);
+	w->hold = json_incref(hold);
+	return w;
+}
+
+static void write_free(struct hub_write *w)
+{
+	json_decref(w->hold);
+	free(w->dec[0]);
+	free(w->dec[1]);
+	free(w);
+}
+
+static int write_apply(struct store *st, void *arg)
+{
+	struct hub_write *w = arg;
+
+	switch (w->kind) {
+	case W_STARTED:
+		return store_job_started(st, w->jid, w->pid, w->started);
+	case W_CLIENT:
+		return store_client_put(st, w->client_id, w->hold);
+	default:
+		return store_job_finish(st, w->jid, &w->r);
+	}
+}
+
+static void send_ack(struct hub *h, const char *client_id, const char *jid)
+{
+	struct client *c = hub_client_find(h, client_id);
+	json_t *ack;
+
+	/* To whatever connection the client has now: the agent keeps the
+	 * result by jid until it sees this. */
+	if (!c || !c->s)
+		return;
+	ack = proto_new(PROTO_ACK);
+	json_object_set_new(ack, "jid", json_string(jid));
+	session_send(c->s, ack);
+}
+
+static void write_after(void *arg, int rc)
+{
+	struct hub_write *w = arg;
+	struct hub *h = w->h;
+	struct pending *p;
+
+	HASH_FIND_STR(h->pending, w->jid, p);
+	switch (w->kind) {
+	case W_STARTED:
+		if (p)
+			pending_resolve(h, p, 0, NULL, w->pid);
+		break;
+	case W_REJECT:
+		if (p)
+			pending_resolve(h, p, TE_STATE, w->r.error, 0);
+		if (rc == 0)
+			job_done(h, w->jid, "failed");
+		if (rc != TE_IO)
+			send_ack(h, w->client_id, w->jid);
+		break;
+	case W_RESULT:
+		/* A result can come without a start having been seen. */
+		if (p)
+			pending_resolve(h, p, 0, NULL, w->r.pid);
+		if (rc == TE_IO) {
+			/* Not durable: no ack, so the agent keeps it and sends
+			 * it again after its next reconnect. */
+			log_error("hub: result of job %s not stored; it will come again", w->jid);
+			break;
+		}
+		if (rc == 0)
+			job_done(h, w->jid, w->r.status);
+		else if (rc == TE_STATE)
+			log_info("hub: duplicate result for job %s ignored", w->jid);
+		else if (rc == TE_NOTFOUND)
+			log_warn("hub: result for unknown job %s ignored", w->jid);
+		send_ack(h, w->client_id, w->jid);
+		break;
+	case W_FAIL:
+		if (rc == 0)
+			job_done(h, w->jid, w->r.status);
+		else if (rc != TE_IO)
+			untrack(h, w->jid);
+		break;
+	default:
+		break;
+	}
+	write_free(w);
+}
+
 static void on_started(struct session *s, json_t *m)
 {
 	struct hub *h = s->hub;
 	const char *jid = json_string_value(json_object_get(m, "jid"));
-	json_int_t pid = json_integer_value(json_object_get(m, "pid"));
 	const char *ts = json_string_value(json_object_get(m, "started_at"));
-	int64_t started = util_now_ns();
-	struct pending *p;
+	struct hub_write *w = write_new(h, W_STARTED, jid, s->client->id, NULL);
 
+	if (!w)
+		return;
+	w->pid = json_integer_value(json_object_get(m, "pid"));
+	w->started = util_now_ns();
 	if (ts)
-		util_time_parse(ts, &started);
-	store_job_started(h->srv->store, jid, pid, started);
-	HASH_FIND_STR(h->pending, jid, p);
-	if (p && p->s == s)
-		pending_resolve(h, p, 0, NULL, pid);
+		util_time_parse(ts, &w->started);
+	store_queue(h->srv->store, write_apply, write_after, w);
 }
 
 static void on_reject(struct session *s, json_t *m)
 {
 	struct hub *h = s->hub;
 	const char *jid = json_string_value(json_object_get(m, "jid"));
-	const char *error = json_string_value(json_object_get(m, "error"));
-	struct job_result r = { 0 };
-	struct pending *p;
-	json_t *ack;
+	struct hub_write *w = write_new(h, W_REJECT, jid, s->client->id, m);
 
-	r.status = "failed";
-	r.error = error;
-	r.finished_at = util_now_ns();
-	HASH_FIND_STR(h->pending, jid, p);
-	if (p && p->s == s)
-		pending_resolve(h, p, TE_STATE, error, 0);
-	if (store_job_finish(h->srv->store, jid, &r) == 0)
-		job_done(h, jid, "failed");
-	ack = proto_new(PROTO_ACK);
-	json_object_set_new(ack, "jid", json_string(jid));
-	session_send(s, ack);
+	if (!w)
+		return;
+	w->r.status = "failed";
+	w->r.error = json_string_value(json_object_get(m, "error"));
+	w->r.finished_at = util_now_ns();
+	store_queue(h->srv->store, write_apply, write_after, w);
 }
 
 static int64_t time_field(json_t *m, const char *key)
@@ -737,24 +839,23 @@ static void on_result(struct session *s, json_t *m)
 	const char *status = json_string_value(json_object_get(m, "status"));
 	json_t *out = json_object_get(m, "stdout"), *err = json_object_get(m, "stderr");
 	json_t *exit_code = json_object_get(m, "exit_code");
-	struct job_result r = { 0 };
-	unsigned char *dec[2] = { NULL, NULL };
-	size_t declen[2] = { 0, 0 };
 	json_t *streams[2] = { out, err };
-	struct pending *p;
-	json_t *ack;
-	int rc;
+	size_t declen[2] = { 0, 0 };
+	struct hub_write *w;
 
 	if (strcmp(status, "successful") && strcmp(status, "failed") &&
 	    strcmp(status, "unknown")) {
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "result with an invalid status");
 		return;
 	}
-	r.status = status;
-	r.error = json_string_value(json_object_get(m, "error"));
+	w = write_new(h, W_RESULT, jid, s->client->id, m);
+	if (!w)
+		return;
+	w->r.status = status;
+	w->r.error = json_string_value(json_object_get(m, "error"));
 	if (json_is_integer(exit_code)) {
-		r.has_exit_code = true;
-		r.exit_code = json_integer_value(exit_code);
+		w->r.has_exit_code = true;
+		w->r.exit_code = json_integer_value(exit_code);
 	}
 	/* Output arrives as a UTF-8 string, or base64 when flagged so. */
 	for (int i = 0; i < 2; i++) {
@@ -764,47 +865,49 @@ static void on_result(struct session *s, json_t *m)
 		size_t tlen = json_string_length(streams[i]);
 
 		if (enc && !strcmp(enc, "base64") && text) {
-			dec[i] = malloc(tlen + 1);
-			if (!dec[i] || sodium_base642bin(dec[i], tlen + 1, text, tlen, NULL,
-							 &declen[i], NULL,
-							 sodium_base64_VARIANT_ORIGINAL)) {
-				free(dec[0]);
-				free(dec[1]);
+			w->dec[i] = malloc(tlen + 1);
+			if (!w->dec[i] || sodium_base642bin(w->dec[i], tlen + 1, text, tlen, NULL,
+							    &declen[i], NULL,
+							    sodium_base64_VARIANT_ORIGINAL)) {
+				write_free(w);
 				session_fail(s, PROTO_CLOSE_PROTOCOL, "result with bad base64 output");
 				return;
 			}
 		}
 	}
-	r.stdout_data = dec[0] ? (const char *)dec[0] : json_string_value(out);
-	r.stdout_len = dec[0] ? declen[0] : json_string_length(out);
-	r.stderr_data = dec[1] ? (const char *)dec[1] : json_string_value(err);
-	r.stderr_len = dec[1] ? declen[1] : json_string_length(err);
-	r.stdout_dropped = json_integer_value(json_object_get(m, "stdout_dropped"));
-	r.stderr_dropped = json_integer_value(json_object_get(m, "stderr_dropped"));
-	r.pid = json_integer_value(json_object_get(m, "pid"));
-	r.started_at = time_field(m, "started_at");
-	r.finished_at = time_field(m, "finished_at");
-	if (!r.finished_at)
-		r.finished_at = util_now_ns();
-	rc = store_job_finish(h->srv->store, jid, &r);
-	free(dec[0]);
-	free(dec[1]);
-	/* A result can overtake nothing, but be safe: a pending start is
-	 * answered as started. */
-	HASH_FIND_STR(h->pending, jid, p);
-	if (p && p->s == s)
-		pending_resolve(h, p, 0, NULL, r.pid);
-	if (rc == TE_IO)
-		return; /* not durable: no ack, the agent sends it again */
-	if (rc == 0)
-		job_done(h, jid, status);
-	if (rc == TE_STATE)
-		log_info("hub: duplicate result for job %s ignored", jid);
-	else if (rc == TE_NOTFOUND)
-		log_warn("hub: result for unknown job %s ignored", jid);
-	ack = proto_new(PROTO_ACK);
-	json_object_set_new(ack, "jid", json_string(jid));
-	session_send(s, ack);
+	w->r.stdout_data = w->dec[0] ? (const char *)w->dec[0] : json_string_value(out);
+	w->r.stdout_len = w->dec[0] ? declen[0] : json_string_length(out);
+	w->r.stderr_data = w->dec[1] ? (const char *)w->dec[1] : json_string_value(err);
+	w->r.stderr_len = w->dec[1] ? declen[1] : json_string_length(err);
+	w->r.stdout_dropped = json_integer_value(json_object_get(m, "stdout_dropped"));
+	w->r.stderr_dropped = json_integer_value(json_object_get(m, "stderr_dropped"));
+	w->r.pid = json_integer_value(json_object_get(m, "pid"));
+	w->r.started_at = time_field(m, "started_at");
+	w->r.finished_at = time_field(m, "finished_at");
+	if (!w->r.finished_at)
+		w->r.finished_at = util_now_ns();
+	store_queue(h->srv->store, write_apply, write_after, w);
+}
+
+static void queue_fail(struct hub *h, const char *jid, const char *status, const char *error)
+{
+	struct hub_write *w = write_new(h, W_FAIL, jid, NULL, NULL);
+
+	if (!w)
+		return;
+	w->hold = json_pack("{s:s, s:s}", "status", status, "error", error ? error : "");
+	w->r.status = json_string_value(json_object_get(w->hold, "status"));
+	w->r.error = json_string_value(json_object_get(w->hold, "error"));
+	w->r.finished_at = util_now_ns();
+	store_queue(h->srv->store, write_apply, write_after, w);
+}
+
+static void queue_client(struct hub *h, const char *id, json_t *rec)
+{
+	struct hub_write *w = write_new(h, W_CLIENT, NULL, id, rec);
+
+	if (w)
+		store_queue(h->srv->store, write_apply, write_after, w);
 }
 
 static void on_ping(struct session *s, json_t *m)

@@ -52,9 +52,9 @@ json_t *hub_client_services(const struct client *c);
  * (result, refusal, lost client, server-side timeout). */
 typedef void (*hub_done_cb)(void *ud, const char *jid, const char *status);
 void hub_set_done_cb(struct hub *h, hub_done_cb cb, void *ud);
-/* Finishes a job from the server side (not connected, timeouts) and
- * notifies. Returns what store_job_finish returns. */
-int hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error);
+/* Finishes a running job from the server side (lost client, timeouts);
+ * the done callback follows once it is stored. */
+void hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error);
 
 /* Outcome of sending a run: status 0 = started (pid set), otherwise
  * TE_STATE with error text from the agent (refused), or TE_IO (gone). */

@@ -50,6 +50,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&sig_int, NULL);
 	fanout_stop(srv.fanout);
 	hub_stop(srv.hub);
+	/* From here on writes are committed at once. */
+	store_detach_loop(srv.store);
 	net_ctx_destroy(srv.net);
 }
 
@@ -191,6 +193,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tetherd: %s\n", err);
 		goto out;
 	}
+	if (store_attach_loop(srv.store, &loop))
+		goto out;
 	if (hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    fanout_create(&srv, &srv.fanout) || api_create(&srv, &srv.api))
 		goto out;
@@ -207,6 +211,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tetherd: cannot open the listeners (see the log above)\n");
 		fanout_stop(srv.fanout);
 		hub_stop(srv.hub);
+		store_detach_loop(srv.store);
 		net_ctx_destroy(srv.net);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		goto out;

@@ -123,9 +123,24 @@ static const char schema_v1[] =
 	" data TEXT NOT NULL);"
 	"PRAGMA user_version = 1;";
 
+struct wq_entry {
+	store_apply_fn apply;
+	store_after_fn after;
+	void *arg;
+	int rc;
+	struct wq_entry *next;
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_COUNT];
+	uv_prepare_t prep;
+	bool attached;
+	bool flushing;
+	struct wq_entry *head;
+	struct wq_entry *tail;
+	uint64_t commits;
+	uint64_t writes;
 };
 
 static sqlite3_stmt *stmt_get(struct store *st, enum stmt_id id)
@@ -187,10 +202,96 @@ fail:
 	return -1;
 }
 
+static void prep_cb(uv_prepare_t *p)
+{
+	store_flush(p->data);
+}
+
+int store_attach_loop(struct store *st, uv_loop_t *loop)
+{
+	if (uv_prepare_init(loop, &st->prep))
+		return TE_IO;
+	st->prep.data = st;
+	uv_prepare_start(&st->prep, prep_cb);
+	st->attached = true;
+	return 0;
+}
+
+void store_detach_loop(struct store *st)
+{
+	if (st && st->attached) {
+		store_flush(st);
+		uv_prepare_stop(&st->prep);
+		uv_close((uv_handle_t *)&st->prep, NULL);
+		st->attached = false;
+	}
+}
+
+void store_queue(struct store *st, store_apply_fn apply, store_after_fn after, void *arg)
+{
+	struct wq_entry *e = calloc(1, sizeof *e);
+
+	if (!e) {
+		/* Nothing was written: say so, as a failed commit would. */
+		if (after)
+			after(arg, TE_NOMEM);
+		return;
+	}
+	e->apply = apply;
+	e->after = after;
+	e->arg = arg;
+	if (st->tail)
+		st->tail->next = e;
+	else
+		st->head = e;
+	st->tail = e;
+	if (!st->attached)
+		store_flush(st);
+}
+
+void store_flush(struct store *st)
+{
+	if (st->flushing)
+		return;
+	st->flushing = true;
+	while (st->head) {
+		struct wq_entry *list = st->head, *e, *next;
+		bool ok;
+
+		st->head = st->tail = NULL;
+		ok = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+		for (e = list; e; e = e->next) {
+			e->rc = ok ? e->apply(st, e->arg) : TE_IO;
+			st->writes++;
+		}
+		if (ok && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			log_error("store: commit failed: %s", sqlite3_errmsg(st->db));
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			ok = false;
+		}
+		if (ok)
+			st->commits++;
+		for (e = list; e; e = next) {
+			next = e->next;
+			if (e->after)
+				e->after(e->arg, ok ? e->rc : TE_IO);
+			free(e);
+		}
+	}
+	st->flushing = false;
+}
+
+void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes)
+{
+	*commits = st->commits;
+	*writes = st->writes;
+}
+
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store_flush(st);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <uv.h>
 
 #include "query.h"
 
@@ -49,6 +50,21 @@ struct job_result {
 
 int store_open(const char *dir, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);   /* NULL is a no-op */
+
+/* Group commit. A write is queued as apply (run inside a transaction with
+ * the other queued writes) and after (run once that transaction has
+ * committed, with apply's result, or TE_IO when the commit failed). The
+ * queue is flushed once per loop iteration, before the loop waits for I/O,
+ * so a burst of results costs one fsync. after may queue more writes. */
+typedef int (*store_apply_fn)(struct store *st, void *arg);
+typedef void (*store_after_fn)(void *arg, int rc);
+int store_attach_loop(struct store *st, uv_loop_t *loop);
+void store_detach_loop(struct store *st);
+void store_queue(struct store *st, store_apply_fn apply, store_after_fn after, void *arg);
+/* Commits whatever is queued now (also called by the loop). */
+void store_flush(struct store *st);
+/* Figures for benchmarks: transactions committed and writes applied. */
+void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes);
 
 /* Inserts a job in status running. Returns 0 or TE_IO/TE_EXISTS. */
 int store_job_insert(struct store *st, const struct job_spec *j);
