@@ -29,6 +29,8 @@ struct agent_config {
 	/* [connection] */
 	int64_t min_retry_ms;
 	int64_t max_retry_ms;
+	int64_t keep_alive_ms;         /* ping the server this often */
+	int64_t keep_alive_timeout_ms; /* silence after which it is dead */
 	/* [remote-commands] */
 	bool commands_enabled;
 	char **allow;

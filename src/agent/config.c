@@ -18,6 +18,8 @@ void agent_config_defaults(struct agent_config *c)
 	c->aliases = json_object();
 	c->min_retry_ms = 1000;
 	c->max_retry_ms = 30000;
+	c->keep_alive_ms = 20000;
+	c->keep_alive_timeout_ms = 60000;
 	c->commands_enabled = true;
 	c->order = POLICY_ALLOW_DENY;
 	c->send_back_limit = 4 * 1024 * 1024;
@@ -239,6 +241,14 @@ int agent_config_load(struct agent_config *c, const char *path, char *err, size_
 					if (load_duration(v, path, "connection.min_retry_interval",
 							  &c->min_retry_ms, err, errlen))
 						goto out;
+				} else if (!strcmp(k, "keep_alive")) {
+					if (load_duration(v, path, "connection.keep_alive",
+							  &c->keep_alive_ms, err, errlen))
+						goto out;
+				} else if (!strcmp(k, "keep_alive_timeout")) {
+					if (load_duration(v, path, "connection.keep_alive_timeout",
+							  &c->keep_alive_timeout_ms, err, errlen))
+						goto out;
 				} else {
 					FAIL("%s: line %d: unknown key '%s' in [connection]", path,
 					     toml_line(v), k);
@@ -309,6 +319,10 @@ int agent_config_check(const struct agent_config *c, char *err, size_t errlen)
 	}
 	if (!c->id[0]) {
 		snprintf(err, errlen, "client.id is not set");
+		return -1;
+	}
+	if (c->keep_alive_ms < 100 || c->keep_alive_timeout_ms <= c->keep_alive_ms) {
+		snprintf(err, errlen, "connection.keep_alive_timeout must be longer than connection.keep_alive (at least 100ms)");
 		return -1;
 	}
 	if (c->min_retry_ms <= 0 || c->max_retry_ms < c->min_retry_ms) {

@@ -11,6 +11,7 @@
 
 #include "exec.h"
 #include "facts.h"
+#include "journal.h"
 #include "log.h"
 #include "proto.h"
 #include "util.h"
@@ -34,6 +35,9 @@ struct conn {
 	char path[256];
 	bool tls;
 	struct outmsg *outbox;     /* insertion order kept by uthash */
+	struct journal *journal;
+	uv_timer_t hb;
+	uint64_t last_rx_ms;
 };
 
 static int parse_server(struct conn *c, const char *server, char *err, size_t errlen)
@@ -130,6 +134,71 @@ static void on_ack(struct conn *c, json_t *m)
 		free(o->text);
 		free(o);
 	}
+	journal_ack(c->journal, jid);
+}
+
+/* A run frame: the journal decides whether it may run (never twice). */
+static void on_run(struct conn *c, json_t *m, const char *data, size_t len)
+{
+	const char *jid = json_string_value(json_object_get(m, "jid"));
+	struct outmsg *o;
+	json_t *r;
+
+	if (!util_is_uuid(jid)) {
+		log_warn("run frame with an invalid jid ignored");
+		return;
+	}
+	switch (journal_state_of(c->journal, jid)) {
+	case JOURNAL_UNKNOWN:
+		if (journal_record_run(c->journal, jid, data, len)) {
+			r = proto_new(PROTO_REJECT);
+			json_object_set_new(r, "jid", json_string(jid));
+			json_object_set_new(r, "error",
+					    json_string("failed to start a command: cannot write the agent's journal"));
+			conn_report(c, r);
+			return;
+		}
+		exec_run(c->a->exec, m);
+		return;
+	case JOURNAL_FINISHED:
+		/* It ran: answer with the result we hold. */
+		HASH_FIND_STR(c->outbox, jid, o);
+		log_warn("job %s: run received again; it already finished, not run twice", jid);
+		if (o && c->nc)
+			net_ws_send(c->nc, o->text, o->len);
+		return;
+	case JOURNAL_RUNNING:
+		log_warn("job %s: run received again; it is running, not run twice", jid);
+		return;
+	case JOURNAL_ACKED:
+	default:
+		log_warn("job %s: run received again; it finished earlier, not run twice", jid);
+		return;
+	}
+}
+
+/* Keeps a final frame until the server acks it (takes text). */
+static void outbox_add(struct conn *c, const char *jid, char *text, size_t len)
+{
+	struct outmsg *o;
+
+	HASH_FIND_STR(c->outbox, jid, o);
+	if (o) {
+		free(text);
+		return;
+	}
+	o = calloc(1, sizeof *o);
+	if (!o) {
+		free(text);
+		log_error("job %s: out of memory keeping its result", jid);
+		return;
+	}
+	util_strlcpy(o->jid, jid, sizeof o->jid);
+	o->text = text;
+	o->len = len;
+	HASH_ADD_STR(c->outbox, jid, o);
+	if (c->welcomed && net_ws_send(c->nc, o->text, o->len))
+		log_warn("job %s: result queued for the next connection", o->jid);
 }
 
 void conn_report(void *ud, json_t *frame)
@@ -137,8 +206,6 @@ void conn_report(void *ud, json_t *frame)
 	struct conn *c = ud;
 	const char *type = json_string_value(json_object_get(frame, "type"));
 	const char *jid = json_string_value(json_object_get(frame, "jid"));
-	struct outmsg *o;
-
 	if (strcmp(type, "result") && strcmp(type, "reject")) {
 		/* started, output: useful live, worthless later. */
 		if (c->welcomed)
@@ -147,18 +214,23 @@ void conn_report(void *ud, json_t *frame)
 			json_decref(frame);
 		return;
 	}
-	o = calloc(1, sizeof *o);
-	if (!o || !(o->text = proto_dump(frame, &o->len))) {
-		free(o);
-		log_error("job %s: out of memory keeping its result", jid);
+	{
+		size_t len;
+		char *text = proto_dump(frame, &len);
+		char jidc[UUID_STR_LEN];
+
+		util_strlcpy(jidc, jid, sizeof jidc);
 		json_decref(frame);
-		return;
+		if (!text) {
+			log_error("job %s: out of memory keeping its result", jidc);
+			return;
+		}
+		/* Durable before it is offered: a crash now loses nothing. */
+		if (journal_record_result(c->journal, jidc, text, len))
+			log_error("job %s: the result could not be written to the journal; "
+				  "it is kept in memory only", jidc);
+		outbox_add(c, jidc, text, len);
 	}
-	util_strlcpy(o->jid, jid, sizeof o->jid);
-	json_decref(frame);
-	HASH_ADD_STR(c->outbox, jid, o);
-	if (c->welcomed && net_ws_send(c->nc, o->text, o->len))
-		log_warn("job %s: result queued for the next connection", o->jid);
 }
 
 static void schedule_retry(struct conn *c);
@@ -168,6 +240,7 @@ static void conn_ws_open(void *ud, net_conn *nc)
 	struct conn *c = ud;
 
 	(void)nc;
+	c->last_rx_ms = util_mono_ms();
 	log_info("connected to %s:%d, saying hello", c->host, c->port);
 	send_hello(c);
 }
@@ -179,6 +252,7 @@ static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len
 	char err[256];
 	json_t *m;
 
+	c->last_rx_ms = util_mono_ms();
 	if (proto_parse(data, len, &m, &type, err, sizeof err)) {
 		log_warn("bad frame from the server: %s", err);
 		net_ws_close(nc, PROTO_CLOSE_PROTOCOL, "bad frame");
@@ -193,7 +267,7 @@ static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len
 		break;
 	case PROTO_RUN:
 		if (c->welcomed)
-			exec_run(c->a->exec, m);
+			on_run(c, m, data, len);
 		break;
 	case PROTO_CANCEL:
 		exec_cancel(c->a->exec, json_string_value(json_object_get(m, "jid")),
@@ -259,6 +333,23 @@ static void dial(struct conn *c)
 	}
 }
 
+/* Pings the server; a server silent for keep_alive_timeout is dead (a
+ * half-open connection never closes by itself). */
+static void hb_cb(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (!c->nc || !c->welcomed)
+		return;
+	if (util_mono_ms() - c->last_rx_ms > (uint64_t)c->a->cfg.keep_alive_timeout_ms) {
+		log_warn("no answer from the server for %lld ms: reconnecting",
+			 (long long)c->a->cfg.keep_alive_timeout_ms);
+		net_ws_close(c->nc, 1001, "keep-alive timeout");
+		return;
+	}
+	send_frame(c, proto_new(PROTO_PING));
+}
+
 static void retry_cb(uv_timer_t *t)
 {
 	struct conn *c = t->data;
@@ -284,6 +375,34 @@ static void schedule_retry(struct conn *c)
 	uv_timer_start(&c->retry, retry_cb, delay, 0);
 }
 
+static void load_result(void *ud, const char *jid, char *text, size_t len)
+{
+	outbox_add(ud, jid, text, len);
+}
+
+/* A job that was running when the agent stopped: its process is gone
+ * with the agent's supervision, so its outcome is unknown. Say so. */
+static void report_orphan(void *ud, const char *jid, const char *text, size_t len)
+{
+	struct conn *c = ud;
+	json_t *run = json_loadb(text, len, 0, NULL);
+	json_t *m = proto_new(PROTO_RESULT);
+	char t[TIME_STR_LEN];
+
+	util_time_format(util_now_ns(), t);
+	json_object_set_new(m, "jid", json_string(jid));
+	json_object_set_new(m, "status", json_string("unknown"));
+	json_object_set_new(m, "exit_code", json_null());
+	json_object_set_new(m, "error", json_string(
+		"the agent restarted while the command was running; its outcome is unknown"));
+	json_object_set_new(m, "stdout", json_string(""));
+	json_object_set_new(m, "stderr", json_string(""));
+	json_object_set_new(m, "finished_at", json_string(t));
+	log_warn("job %s: was running when the agent stopped; reporting it as unknown", jid);
+	json_decref(run);
+	conn_report(c, m);
+}
+
 int conn_create(struct agent *a, struct conn **out, char *err, size_t errlen)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -297,12 +416,25 @@ int conn_create(struct agent *a, struct conn **out, char *err, size_t errlen)
 	}
 	uv_timer_init(a->loop, &c->retry);
 	c->retry.data = c;
+	uv_timer_init(a->loop, &c->hb);
+	c->hb.data = c;
+	if (journal_open(a->cfg.data_dir, &c->journal, err, errlen)) {
+		uv_close((uv_handle_t *)&c->retry, NULL);
+		uv_close((uv_handle_t *)&c->hb, NULL);
+		c->journal = NULL;
+		*out = c;
+		return TE_IO;
+	}
+	journal_each_result(c->journal, load_result, c);
+	journal_each_orphan(c->journal, report_orphan, c);
 	*out = c;
 	return 0;
 }
 
 void conn_start(struct conn *c)
 {
+	uv_timer_start(&c->hb, hb_cb, (uint64_t)c->a->cfg.keep_alive_ms,
+		       (uint64_t)c->a->cfg.keep_alive_ms);
 	dial(c);
 }
 
@@ -311,6 +443,8 @@ void conn_stop(struct conn *c)
 	c->stopped = true;
 	uv_timer_stop(&c->retry);
 	uv_close((uv_handle_t *)&c->retry, NULL);
+	uv_timer_stop(&c->hb);
+	uv_close((uv_handle_t *)&c->hb, NULL);
 	if (c->nc)
 		net_ws_close(c->nc, PROTO_CLOSE_SHUTDOWN, "agent stopping");
 }
@@ -326,5 +460,6 @@ void conn_destroy(struct conn *c)
 		free(o->text);
 		free(o);
 	}
+	journal_close(c->journal);
 	free(c);
 }

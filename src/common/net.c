@@ -477,6 +477,14 @@ void net_ws_close(net_conn *c, int code, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
+void net_ws_drop(net_conn *c)
+{
+	if (!c->wsi)
+		return;
+	c->closing = true;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 void net_ws_set_user(net_conn *c, void *user) { c->user = user; }
 void *net_ws_user(const net_conn *c) { return c->user; }
 const char *net_ws_peer(const net_conn *c) { return c->peer; }

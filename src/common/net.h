@@ -96,6 +96,9 @@ int net_ws_send(net_conn *c, const char *data, size_t len);
 size_t net_ws_queued(const net_conn *c);
 /* Closes with a WebSocket close code and reason, after queued data. */
 void net_ws_close(net_conn *c, int code, const char *reason);
+/* Drops the connection at once, without a close handshake (a dead or
+ * stuck peer). ws_close follows from the loop. */
+void net_ws_drop(net_conn *c);
 void net_ws_set_user(net_conn *c, void *user);
 void *net_ws_user(const net_conn *c);
 const char *net_ws_peer(const net_conn *c);

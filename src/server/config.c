@@ -35,6 +35,9 @@ static const struct cfg_key server_keys[] = {
 	    1024LL * 1024 * 1024),
 	INT("server", "run_remote_cmd_timeout_sec", run_remote_cmd_timeout_sec, 1,
 	    86400 * 30),
+	INT("server", "heartbeat_timeout_sec", heartbeat_timeout_sec, 2, 86400),
+	INT("server", "result_grace_sec", result_grace_sec, 1, 86400),
+	INT("server", "max_concurrent_handshakes", max_concurrent_handshakes, 1, 1000000),
 	STR("api", "address", api_address),
 	STR("api", "user", api_user),
 	STR("api", "password", api_password),
@@ -53,6 +56,9 @@ void server_config_defaults(struct server_config *c)
 	/* 4 MiB per stream, JSON-escaped, plus room: see docs/configuration.md. */
 	c->max_agent_message = 64LL * 1024 * 1024;
 	c->run_remote_cmd_timeout_sec = 60;
+	c->heartbeat_timeout_sec = 60;
+	c->result_grace_sec = 30;
+	c->max_concurrent_handshakes = 1000;
 	c->max_request_bytes = 1024 * 1024;
 }
 

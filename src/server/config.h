@@ -14,6 +14,9 @@ struct server_config {
 	char data_dir[512];
 	int64_t max_agent_message;     /* inbound frame cap from agents */
 	int64_t run_remote_cmd_timeout_sec;
+	int64_t heartbeat_timeout_sec;    /* silent agent connections are closed */
+	int64_t result_grace_sec;         /* after timeout_sec, finish as unknown */
+	int64_t max_concurrent_handshakes;
 	char log_level[16];
 	/* [api] */
 	char api_address[256];         /* "0.0.0.0:3000" */

@@ -19,9 +19,11 @@
 #define MAX_ID_LEN 128
 #define MAX_TAGS 64
 #define MAX_TAG_LEN 256
-/* A job whose agent never answers is finished by the server this long
- * after its own timeout (the agent reports "unknown" at timeout_sec). */
-#define RESULT_GRACE_MS 30000
+/* A job whose agent never answers is finished by the server
+ * result_grace_sec after its own timeout (the agent reports "unknown" at
+ * timeout_sec). */
+#define RESULT_GRACE_MS (h->srv->cfg.result_grace_sec * 1000)
+#define HEARTBEAT_SWEEP_MS 1000
 
 struct session;
 
@@ -45,6 +47,7 @@ struct session {
 	struct session *unext;       /* not yet authenticated list */
 	struct session *uprev;
 	bool in_unauth;
+	uint64_t last_rx_ms;
 };
 
 struct client {
@@ -81,9 +84,12 @@ struct hub {
 	size_t nclients;
 	struct pending *pending;
 	struct session *unauth;
+	size_t nunauth;
 	uv_timer_t sweep;
 	bool stopping;
 };
+
+static void session_detach(struct hub *h, struct session *s, const char *reason);
 
 /* ---- sending -------------------------------------------------------- */
 
@@ -460,8 +466,10 @@ void hub_job_fail(struct hub *h, const char *jid, const char *status, const char
 static void track_loaded(void *ud, const char *jid, const char *client_id, int64_t created_at,
 			 int64_t timeout_sec)
 {
+	struct hub *h = ud;
+
 	(void)client_id;
-	track(ud, jid, created_at + (timeout_sec * 1000 + RESULT_GRACE_MS) * 1000000LL);
+	track(h, jid, created_at + (timeout_sec * 1000 + RESULT_GRACE_MS) * 1000000LL);
 }
 
 /* ---- pending starts ------------------------------------------------- */
@@ -495,6 +503,7 @@ static void unauth_remove(struct hub *h, struct session *s)
 	if (s->unext)
 		s->unext->uprev = s->uprev;
 	s->in_unauth = false;
+	h->nunauth--;
 }
 
 static void sweep_cb(uv_timer_t *t)
@@ -510,6 +519,24 @@ static void sweep_cb(uv_timer_t *t)
 			unauth_remove(h, s);
 			log_info("hub: %s: no hello in time, closing", net_ws_peer(s->conn));
 			net_ws_close(s->conn, PROTO_CLOSE_PROTOCOL, "no hello in time");
+		}
+	}
+	/* Connections that went silent (a half-open TCP connection never
+	 * closes by itself): agents ping every keep_alive. */
+	{
+		struct client *c, *ctmp;
+		uint64_t limit = (uint64_t)h->srv->cfg.heartbeat_timeout_sec * 1000;
+
+		HASH_ITER(hh, h->clients, c, ctmp) {
+			if (c->s && now - c->s->last_rx_ms > limit) {
+				struct session *dead = c->s;
+
+				log_warn("hub: client '%s' silent for %llu s: dropping its connection",
+					 c->id, (unsigned long long)(now - dead->last_rx_ms) / 1000);
+				/* Disconnected now, not when TCP gives up. */
+				session_detach(h, dead, "heartbeat timeout");
+				net_ws_drop(dead->conn);
+			}
 		}
 	}
 	/* Jobs whose result never came. One pass a second over the jobs in
@@ -940,6 +967,25 @@ static void (*const frame_handlers[PROTO_TYPE_COUNT])(struct session *, json_t *
 	[PROTO_ERROR] = on_error_frame,
 };
 
+/* The session no longer speaks for its client: the client is
+ * disconnected from now on, whatever the socket still does. */
+static void session_detach(struct hub *h, struct session *s, const char *reason)
+{
+	unauth_remove(h, s);
+	while (s->pend)
+		pending_resolve(h, s->pend, TE_IO, "the client disconnected", 0);
+	if (s->client && s->client->s == s) {
+		struct client *c = s->client;
+
+		c->s = NULL;
+		c->disconnected_at = util_now_ns();
+		if (!h->stopping)
+			client_save(h, c);
+		log_info("hub: client '%s' disconnected (%s)", c->id, reason);
+	}
+	s->client = NULL;
+}
+
 /* ---- net callbacks -------------------------------------------------- */
 
 static void hub_ws_open(void *ud, net_conn *conn)
@@ -951,6 +997,12 @@ static void hub_ws_open(void *ud, net_conn *conn)
 		net_ws_close(conn, PROTO_CLOSE_SHUTDOWN, "server shutting down");
 		return;
 	}
+	if ((int64_t)h->nunauth >= h->srv->cfg.max_concurrent_handshakes) {
+		/* A reconnect storm: refuse now, the agent's jittered backoff
+		 * spreads the retries. */
+		net_ws_close(conn, 1013, "too many handshakes, try again later");
+		return;
+	}
 	s = calloc(1, sizeof *s);
 	if (!s) {
 		net_ws_close(conn, 1011, "out of memory");
@@ -960,6 +1012,8 @@ static void hub_ws_open(void *ud, net_conn *conn)
 	s->conn = conn;
 	s->opened_ms = util_mono_ms();
 	s->in_unauth = true;
+	s->last_rx_ms = s->opened_ms;
+	h->nunauth++;
 	s->unext = h->unauth;
 	if (h->unauth)
 		h->unauth->uprev = s;
@@ -975,13 +1029,14 @@ static void hub_ws_message(void *ud, net_conn *conn, const char *data, size_t le
 	json_t *m;
 
 	(void)ud;
-	if (!s)
-		return;
+	if (!s || (!s->client && !s->in_unauth))
+		return; /* detached: being dropped */
 	if (proto_parse(data, len, &m, &type, err, sizeof err)) {
 		log_warn("hub: %s: bad frame: %s", net_ws_peer(conn), err);
 		session_fail(s, PROTO_CLOSE_PROTOCOL, err);
 		return;
 	}
+	s->last_rx_ms = util_mono_ms();
 	if (!s->client && type != PROTO_HELLO) {
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "the first frame must be hello");
 	} else if (!frame_handlers[type]) {
@@ -1005,18 +1060,7 @@ static void hub_ws_close(void *ud, net_conn *conn, const char *reason)
 
 	if (!s)
 		return;
-	unauth_remove(h, s);
-	while (s->pend)
-		pending_resolve(h, s->pend, TE_IO, "the client disconnected", 0);
-	if (s->client && s->client->s == s) {
-		struct client *c = s->client;
-
-		c->s = NULL;
-		c->disconnected_at = util_now_ns();
-		if (!h->stopping)
-			client_save(h, c);
-		log_info("hub: client '%s' disconnected (%s)", c->id, reason);
-	}
+	session_detach(h, s, reason);
 	free(s);
 }
 
