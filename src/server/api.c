@@ -16,25 +16,31 @@ struct api {
 
 /* Every route requires an authenticated user; there is no open route. */
 static const struct api_route routes[] = {
-	{ "GET", "/api/v1/status", api_status_get },
-	{ "GET", "/api/v1/clients", api_clients_list },
-	{ "GET", "/api/v1/clients/{}", api_clients_get },
-	{ "POST", "/api/v1/clients/{}/commands", api_client_commands_post },
-	{ "GET", "/api/v1/clients/{}/commands", api_client_commands_list },
-	{ "GET", "/api/v1/clients/{}/commands/{}", api_client_commands_get },
-	{ "DELETE", "/api/v1/clients/{}/commands/{}", api_client_commands_delete },
-	{ "POST", "/api/v1/clients/{}/scripts", api_client_scripts_post },
-	{ "POST", "/api/v1/scripts", api_scripts_post },
-	{ "DELETE", "/api/v1/commands/{}", api_commands_delete },
-	{ "POST", "/api/v1/commands", api_commands_post },
-	{ "GET", "/api/v1/commands", api_commands_list },
-	{ "GET", "/api/v1/commands/{}", api_commands_get },
-	{ "GET", "/api/v1/commands/{}/jobs", api_commands_jobs },
-	{ "GET", "/api/v1/client-groups", api_groups_list },
-	{ "POST", "/api/v1/client-groups", api_groups_post },
-	{ "GET", "/api/v1/client-groups/{}", api_groups_get },
-	{ "PUT", "/api/v1/client-groups/{}", api_groups_put },
-	{ "DELETE", "/api/v1/client-groups/{}", api_groups_delete },
+	{ "POST", "/api/v1/login", api_login, ROUTE_SELF_AUTH },
+	{ "DELETE", "/api/v1/logout", api_logout, 0 },
+	{ "GET", "/api/v1/me", api_me_get, 0 },
+	{ "GET", "/api/v1/me/tokens", api_me_tokens_list, 0 },
+	{ "POST", "/api/v1/me/tokens", api_me_tokens_post, 0 },
+	{ "DELETE", "/api/v1/me/tokens/{}", api_me_tokens_delete, 0 },
+	{ "GET", "/api/v1/status", api_status_get, 0 },
+	{ "GET", "/api/v1/clients", api_clients_list, 0 },
+	{ "GET", "/api/v1/clients/{}", api_clients_get, 0 },
+	{ "POST", "/api/v1/clients/{}/commands", api_client_commands_post, 0 },
+	{ "GET", "/api/v1/clients/{}/commands", api_client_commands_list, 0 },
+	{ "GET", "/api/v1/clients/{}/commands/{}", api_client_commands_get, 0 },
+	{ "DELETE", "/api/v1/clients/{}/commands/{}", api_client_commands_delete, 0 },
+	{ "POST", "/api/v1/clients/{}/scripts", api_client_scripts_post, 0 },
+	{ "POST", "/api/v1/scripts", api_scripts_post, 0 },
+	{ "DELETE", "/api/v1/commands/{}", api_commands_delete, 0 },
+	{ "POST", "/api/v1/commands", api_commands_post, 0 },
+	{ "GET", "/api/v1/commands", api_commands_list, 0 },
+	{ "GET", "/api/v1/commands/{}", api_commands_get, 0 },
+	{ "GET", "/api/v1/commands/{}/jobs", api_commands_jobs, 0 },
+	{ "GET", "/api/v1/client-groups", api_groups_list, 0 },
+	{ "POST", "/api/v1/client-groups", api_groups_post, 0 },
+	{ "GET", "/api/v1/client-groups/{}", api_groups_get, 0 },
+	{ "PUT", "/api/v1/client-groups/{}", api_groups_put, 0 },
+	{ "DELETE", "/api/v1/client-groups/{}", api_groups_delete, 0 },
 };
 
 static void call_free(struct api_call *call)
@@ -163,11 +169,27 @@ static int relax_bare_keys(const char *in, size_t len, struct buf *out)
 	return 0;
 }
 
-int api_body(struct api_call *call, const struct api_field *fields, size_t nfields,
-	     json_t **out)
+void api_err_set(struct api_err *e, int status, const char *title, const char *detail)
 {
-	size_t len;
-	const char *body = net_http_body(call->req, &len);
+	e->status = status;
+	util_strlcpy(e->title, title ? title : "", sizeof e->title);
+	util_strlcpy(e->detail, detail ? detail : "", sizeof e->detail);
+}
+
+json_t *api_err_json(const struct api_err *e)
+{
+	return json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", "", "title", e->title,
+			 "detail", e->detail);
+}
+
+void api_reply_err(struct api_call *call, const struct api_err *e)
+{
+	api_reply_error(call, e->status, e->title, e->detail);
+}
+
+int api_parse_body(const char *body, size_t len, const struct api_field *fields,
+		   size_t nfields, json_t **out, struct api_err *err)
+{
 	json_error_t jerr;
 	const char *key;
 	json_t *root, *v;
@@ -178,7 +200,7 @@ int api_body(struct api_call *call, const struct api_field *fields, size_t nfiel
 		len--;
 	}
 	if (!len) {
-		api_reply_error(call, 400, "Missing body with json data.", "");
+		api_err_set(err, 400, "Missing body with json data.", "");
 		return -1;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -194,12 +216,12 @@ int api_body(struct api_call *call, const struct api_field *fields, size_t nfiel
 	if (!root) {
 		snprintf(detail, sizeof detail, "%s (line %d, column %d)", jerr.text,
 			 jerr.line, jerr.column);
-		api_reply_error(call, 400, "Invalid JSON data.", detail);
+		api_err_set(err, 400, "Invalid JSON data.", detail);
 		return -1;
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);
-		api_reply_error(call, 400, "Invalid JSON data.", "the body must be a JSON object");
+		api_err_set(err, 400, "Invalid JSON data.", "the body must be a JSON object");
 		return -1;
 	}
 	json_object_foreach(root, key, v) {
@@ -211,18 +233,32 @@ int api_body(struct api_call *call, const struct api_field *fields, size_t nfiel
 		if (i == nfields) {
 			snprintf(detail, sizeof detail, "json: unknown field \"%.100s\"", key);
 			json_decref(root);
-			api_reply_error(call, 400, "Invalid JSON data.", detail);
+			api_err_set(err, 400, "Invalid JSON data.", detail);
 			return -1;
 		}
 		if (!ftype_ok(fields[i].type, v)) {
 			snprintf(detail, sizeof detail, "json: field \"%s\" must be %s", key,
 				 ftype_name(fields[i].type));
 			json_decref(root);
-			api_reply_error(call, 400, "Invalid JSON data.", detail);
+			api_err_set(err, 400, "Invalid JSON data.", detail);
 			return -1;
 		}
 	}
 	*out = root;
+	return 0;
+}
+
+int api_body(struct api_call *call, const struct api_field *fields, size_t nfields,
+	     json_t **out)
+{
+	size_t len;
+	const char *body = net_http_body(call->req, &len);
+	struct api_err err;
+
+	if (api_parse_body(body, len, fields, nfields, out, &err)) {
+		api_reply_err(call, &err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -295,6 +331,8 @@ static bool route_match(const char *pattern, char *buf, const char **params)
 	return *p == '\0' && *s == '\0';
 }
 
+static void reply_unauthorized(struct api_call *call);
+
 static void dispatch(struct api_call *call)
 {
 	const char *method = net_http_method(call->req);
@@ -318,25 +356,53 @@ static void dispatch(struct api_call *call)
 		path_found = true;
 		if (strcmp(routes[i].method, method))
 			continue;
+		if (!call->authenticated && !(routes[i].flags & ROUTE_SELF_AUTH)) {
+			reply_unauthorized(call);
+			return;
+		}
+		/* A read-only token may only read. */
+		if (call->read_only && strcmp(method, "GET")) {
+			api_reply_error(call, 403,
+					"the scope of the provided token is not authorized for this operation",
+					"");
+			return;
+		}
 		routes[i].handler(call);
 		return;
 	}
-	if (path_found)
+	if (!call->authenticated)
+		reply_unauthorized(call);
+	else if (path_found)
 		api_reply_error(call, 405, "Method Not Allowed", "");
 	else
 		api_reply_error(call, 404, "Not Found", "");
 }
 
-static void auth_done(void *ud, const char *user)
+static void reply_unauthorized(struct api_call *call)
+{
+	api_reply_error(call, 401, "unauthorized",
+			"valid credentials are required: HTTP basic auth, an API token as the "
+			"password, or a bearer token from POST /api/v1/login");
+}
+
+static void auth_done(void *ud, const struct auth_identity *id)
 {
 	struct api_call *call = ud;
 
-	if (!user) {
-		api_reply_error(call, 401, "unauthorized",
-				"valid credentials are required (HTTP basic auth)");
-		return;
+	if (!id) {
+		/* Credentials were given and are wrong: refused, whatever the
+		 * route. Missing credentials are left to the route. */
+		if (net_http_authorization(call->req)) {
+			reply_unauthorized(call);
+			return;
+		}
+	} else {
+		call->authenticated = true;
+		util_strlcpy(call->user, id->user, sizeof call->user);
+		call->read_only = id->scope == AUTH_SCOPE_READ;
+		call->session_token = id->session_token;
+		memcpy(call->token_hash, id->token_hash, sizeof call->token_hash);
 	}
-	util_strlcpy(call->user, user, sizeof call->user);
 	dispatch(call);
 }
 
@@ -359,7 +425,7 @@ static void api_http_request(void *ud, net_http_req *req)
 		api_reply_error(call, 413, "Request Entity Too Large", detail);
 		return;
 	}
-	auth_api_check(a->srv->auth, net_http_authorization(req), auth_done, call);
+	auth_api_check(a->srv->auth, net_http_authorization(req), NULL, auth_done, call);
 }
 
 static const struct net_callbacks api_callbacks = {
@@ -367,6 +433,12 @@ static const struct net_callbacks api_callbacks = {
 };
 
 const struct net_callbacks *api_net_callbacks(void) { return &api_callbacks; }
+
+const struct api_route *api_routes(size_t *n)
+{
+	*n = sizeof routes / sizeof routes[0];
+	return routes;
+}
 
 int api_create(struct server *srv, struct api **out)
 {

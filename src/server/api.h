@@ -17,17 +17,27 @@ struct api_call {
 	struct server *srv;
 	net_http_req *req;
 	char user[128];                     /* authenticated user */
+	bool authenticated;
+	bool read_only;                     /* a "read" scoped token */
+	bool session_token;                 /* authenticated by a /login token */
+	unsigned char token_hash[32];
 	const char *params[API_MAX_PARAMS]; /* {} segments of the route */
 	char *pathbuf;
 };
 
 typedef void (*api_handler)(struct api_call *call);
 
+enum { ROUTE_SELF_AUTH = 1 };   /* may authenticate by its body (login) */
+
 struct api_route {
 	const char *method;
 	const char *pattern;      /* "/api/v1/clients/{}/commands/{}" */
 	api_handler handler;
+	int flags;
 };
+
+/* The route table, for tests that walk every route. */
+const struct api_route *api_routes(size_t *n);
 
 int api_create(struct server *srv, struct api **out);
 void api_destroy(struct api *a);
@@ -40,6 +50,17 @@ void api_reply_list(struct api_call *call, json_t *data, int64_t count);
 void api_reply_error(struct api_call *call, int status, const char *title,
 		     const char *detail);
 
+/* An error in rport's envelope, for code shared by REST and WebSocket. */
+struct api_err {
+	int status;
+	char title[300];
+	char detail[400];
+};
+void api_err_set(struct api_err *e, int status, const char *title, const char *detail);
+/* {"errors":[{"code":"","title":...,"detail":...}]} (new reference). */
+json_t *api_err_json(const struct api_err *e);
+void api_reply_err(struct api_call *call, const struct api_err *e);
+
 /* Body schema: allowed fields and their JSON types. */
 enum api_ftype { AF_STRING, AF_BOOL, AF_INT, AF_ARRAY, AF_OBJECT, AF_ANY };
 struct api_field {
@@ -50,6 +71,19 @@ struct api_field {
  * DisallowUnknownFields). On failure it replies 400 itself and returns -1. */
 int api_body(struct api_call *call, const struct api_field *fields, size_t nfields,
 	     json_t **out);
+/* The same on any text (WebSocket frames). Returns 0 or -1 with err. */
+int api_parse_body(const char *body, size_t len, const struct api_field *fields,
+		   size_t nfields, json_t **out, struct api_err *err);
+
+/* Builds and starts a multi-client job from a request body (REST or
+ * WebSocket). Returns the new multi job's record (new reference) or NULL
+ * with err. stream asks agents for live output. */
+json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
+			const char *user, struct api_err *err);
+extern const struct api_field api_multi_fields[];
+extern const size_t api_multi_nfields;
+extern const struct api_field api_multi_script_fields[];
+extern const size_t api_multi_script_nfields;
 
 /* Reads page[limit] (default 100, max 1000) and page[offset]. Replies 400
  * and returns -1 on bad values. */
@@ -67,6 +101,7 @@ void api_commands_delete(struct api_call *call);
 /* Decodes a base64 script (UTF-8 text). Replies 400 and returns -1 on
  * error; *out is malloc'd. */
 int api_decode_script(struct api_call *call, json_t *v, char **out);
+int api_decode_script_err(json_t *v, char **out, struct api_err *err);
 struct client;
 /* Checks an interpreter against what the client's agent offers; replies
  * 400 and returns -1 when it cannot be used. */
@@ -74,6 +109,12 @@ int api_check_interpreter(struct api_call *call, const struct client *c,
 			  const char *interp, bool is_script);
 void api_client_commands_get(struct api_call *call);
 void api_status_get(struct api_call *call);
+void api_login(struct api_call *call);
+void api_logout(struct api_call *call);
+void api_me_get(struct api_call *call);
+void api_me_tokens_list(struct api_call *call);
+void api_me_tokens_post(struct api_call *call);
+void api_me_tokens_delete(struct api_call *call);
 void api_commands_post(struct api_call *call);
 void api_commands_list(struct api_call *call);
 void api_commands_get(struct api_call *call);

@@ -257,43 +257,53 @@ void api_client_scripts_post(struct api_call *call)
 	run_single(call, true);
 }
 
-int api_decode_script(struct api_call *call, json_t *v, char **out)
+int api_decode_script_err(json_t *v, char **out, struct api_err *err)
 {
 	const char *b64 = json_string_value(v);
 	size_t len, dlen = 0;
 	char *dec;
-	char detail[200];
 
 	if (!b64 || !*b64) {
-		api_reply_error(call, 400, "Missing script body.", "");
+		api_err_set(err, 400, "Missing script body.", "");
 		return -1;
 	}
 	len = strlen(b64);
 	dec = malloc(len + 1);
 	if (!dec) {
-		api_reply_error(call, 500, "Internal error.", "out of memory");
+		api_err_set(err, 500, "Internal error.", "out of memory");
 		return -1;
 	}
 	if (sodium_base642bin((unsigned char *)dec, len, b64, len, " \t\r\n", &dlen, NULL,
 			      sodium_base64_VARIANT_ORIGINAL)) {
 		free(dec);
-		snprintf(detail, sizeof detail, "script must be standard base64 (RFC 4648)");
-		api_reply_error(call, 400, "Failed to decode script.", detail);
+		api_err_set(err, 400, "Failed to decode script.",
+			    "script must be standard base64 (RFC 4648)");
 		return -1;
 	}
 	dec[dlen] = '\0';
 	if (!dlen || !dec[strspn(dec, " \t\r\n")]) {
 		free(dec);
-		api_reply_error(call, 400, "Missing script body.", "the decoded script is empty");
+		api_err_set(err, 400, "Missing script body.", "the decoded script is empty");
 		return -1;
 	}
 	if (!util_utf8_valid(dec, dlen)) {
 		free(dec);
-		api_reply_error(call, 400, "Failed to decode script.",
-				"the decoded script must be UTF-8 text without NUL bytes");
+		api_err_set(err, 400, "Failed to decode script.",
+			    "the decoded script must be UTF-8 text without NUL bytes");
 		return -1;
 	}
 	*out = dec;
+	return 0;
+}
+
+int api_decode_script(struct api_call *call, json_t *v, char **out)
+{
+	struct api_err err;
+
+	if (api_decode_script_err(v, out, &err)) {
+		api_reply_err(call, &err);
+		return -1;
+	}
 	return 0;
 }
 

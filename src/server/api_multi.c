@@ -15,7 +15,7 @@
 
 #define MAX_TARGET_IDS 100000
 
-static const struct api_field multi_fields[] = {
+const struct api_field api_multi_fields[] = {
 	{ "command", AF_STRING },
 	{ "client_ids", AF_ARRAY },
 	{ "group_ids", AF_ARRAY },
@@ -33,7 +33,7 @@ static const struct api_field multi_fields[] = {
 };
 
 /* POST /scripts: the same body with "script" (base64) for "command". */
-static const struct api_field multi_script_fields[] = {
+const struct api_field api_multi_script_fields[] = {
 	{ "script", AF_STRING },
 	{ "client_ids", AF_ARRAY },
 	{ "group_ids", AF_ARRAY },
@@ -50,6 +50,9 @@ static const struct api_field multi_script_fields[] = {
 	{ "kill_on_timeout", AF_BOOL },
 };
 
+const size_t api_multi_nfields = 14;
+const size_t api_multi_script_nfields = 14;
+
 static bool nonempty_array(json_t *v)
 {
 	return json_is_array(v) && json_array_size(v) > 0;
@@ -65,7 +68,7 @@ static void add_unique(json_t *targets, json_t *seen, const char *id)
 
 /* {operator: "AND"|"OR", tags|labels: [...]}. Returns the list or NULL
  * after replying 400. */
-static json_t *selector_list(struct api_call *call, json_t *sel, const char *what,
+static json_t *selector_list(struct api_err *call, json_t *sel, const char *what,
 			     bool *and_op)
 {
 	const char *op = json_string_value(json_object_get(sel, "operator"));
@@ -80,22 +83,22 @@ static json_t *selector_list(struct api_call *call, json_t *sel, const char *wha
 			snprintf(detail, sizeof detail,
 				 "json: unknown field \"%.64s\" in %s: expected {\"operator\": \"AND\"|\"OR\", \"%s\": [...]}",
 				 k, what, what);
-			api_reply_error(call, 400, "Invalid JSON data.", detail);
+			api_err_set(call, 400, "Invalid JSON data.", detail);
 			return NULL;
 		}
 	}
 	if (json_object_get(sel, "operator") && !op) {
-		api_reply_error(call, 400, "Invalid JSON data.", "json: operator must be a string");
+		api_err_set(call, 400, "Invalid JSON data.", "json: operator must be a string");
 		return NULL;
 	}
 	*and_op = op && !strcasecmp(op, "and");
 	if (op && !*and_op && strcasecmp(op, "or")) {
 		snprintf(detail, sizeof detail, "operator must be \"AND\" or \"OR\", actual: \"%.32s\"", op);
-		api_reply_error(call, 400, "Invalid operator.", detail);
+		api_err_set(call, 400, "Invalid operator.", detail);
 		return NULL;
 	}
 	if (!nonempty_array(list)) {
-		api_reply_error(call, 400, !strcmp(what, "tags") ? "No tags specified." :
+		api_err_set(call, 400, !strcmp(what, "tags") ? "No tags specified." :
 								   "No labels specified.", "");
 		return NULL;
 	}
@@ -104,7 +107,7 @@ static json_t *selector_list(struct api_call *call, json_t *sel, const char *wha
 					   !strchr(json_string_value(v), ':'))) {
 			snprintf(detail, sizeof detail, "%s must be %s", what,
 				 !strcmp(what, "labels") ? "strings like \"zone:EU\"" : "strings");
-			api_reply_error(call, 400, "Invalid JSON data.", detail);
+			api_err_set(call, 400, "Invalid JSON data.", detail);
 			return NULL;
 		}
 	}
@@ -162,9 +165,8 @@ static void sort_ids(json_t *ids)
 
 /* Resolves the request's targets into ordered, unique client ids, with
  * rport's validation and messages. Returns NULL after replying. */
-static json_t *resolve_targets(struct api_call *call, json_t *body)
+static json_t *resolve_targets(struct server *srv, struct api_err *call, json_t *body)
 {
-	struct server *srv = call->srv;
 	json_t *ids = json_object_get(body, "client_ids");
 	json_t *gids = json_object_get(body, "group_ids");
 	json_t *tags = json_object_get(body, "tags");
@@ -177,19 +179,19 @@ static json_t *resolve_targets(struct api_call *call, json_t *body)
 	json_t *v;
 
 	if (!has_ids && !has_groups && !has_tags && !has_labels) {
-		api_reply_error(call, 400, "Missing targeting parameters.",
+		api_err_set(call, 400, "Missing targeting parameters.",
 				"please specify targeting options, such as client ids, groups ids or tags");
 		return NULL;
 	}
 	if ((has_tags && (has_ids || has_groups || has_labels)) ||
 	    (has_labels && (has_ids || has_groups))) {
-		api_reply_error(call, 400, "Multiple targeting parameters.",
+		api_err_set(call, 400, "Multiple targeting parameters.",
 				"multiple targeting options are not supported. Please specify only one");
 		return NULL;
 	}
 	if ((has_ids && json_array_size(ids) > MAX_TARGET_IDS) ||
 	    (has_groups && json_array_size(gids) > 1000)) {
-		api_reply_error(call, 400, "Too many targets.",
+		api_err_set(call, 400, "Too many targets.",
 				"at most 100000 client_ids and 1000 group_ids");
 		return NULL;
 	}
@@ -210,7 +212,7 @@ static json_t *resolve_targets(struct api_call *call, json_t *body)
 			add_unique(targets, seen, json_string_value(v));
 		json_decref(s.matched);
 		if (!json_array_size(targets)) {
-			api_reply_error(call, 400, "at least 1 client should be specified",
+			api_err_set(call, 400, "at least 1 client should be specified",
 					has_tags ? "no client has the given tags" :
 						   "no client has the given labels");
 			goto fail_replied;
@@ -222,12 +224,12 @@ static json_t *resolve_targets(struct api_call *call, json_t *body)
 		const char *id = json_string_value(v);
 
 		if (!id) {
-			api_reply_error(call, 400, "Invalid JSON data.", "client_ids must be strings");
+			api_err_set(call, 400, "Invalid JSON data.", "client_ids must be strings");
 			goto fail_replied;
 		}
 		if (!hub_client_find(srv->hub, id)) {
 			snprintf(title, sizeof title, "Client with id=\"%.128s\" not found.", id);
-			api_reply_error(call, 404, title, "");
+			api_err_set(call, 404, title, "");
 			goto fail_replied;
 		}
 		add_unique(targets, seen, id);
@@ -243,7 +245,7 @@ static json_t *resolve_targets(struct api_call *call, json_t *body)
 			if (!g) {
 				snprintf(title, sizeof title, "Unknown group with id=\"%.128s\".",
 					 gid ? gid : "");
-				api_reply_error(call, 400, title, "");
+				api_err_set(call, 400, title, "");
 				json_decref(members);
 				goto fail_replied;
 			}
@@ -253,12 +255,12 @@ static json_t *resolve_targets(struct api_call *call, json_t *body)
 			add_unique(targets, seen, json_string_value(v));
 		json_decref(members);
 		if (json_array_size(targets) == before && !has_ids) {
-			api_reply_error(call, 400, "no active clients belong to the selected group(s)", "");
+			api_err_set(call, 400, "no active clients belong to the selected group(s)", "");
 			goto fail_replied;
 		}
 	}
 	if (!json_array_size(targets)) {
-		api_reply_error(call, 400, "at least 1 client should be specified", "");
+		api_err_set(call, 400, "at least 1 client should be specified", "");
 		goto fail_replied;
 	}
 	json_decref(seen);
@@ -270,7 +272,7 @@ fail_replied:
 }
 
 /* "N" or "N%" of total; -1 after replying 400. */
-static long long limit_value(struct api_call *call, json_t *v, const char *name, size_t total,
+static long long limit_value(struct api_err *call, json_t *v, const char *name, size_t total,
 			     long long min)
 {
 	char detail[200];
@@ -309,14 +311,14 @@ static long long limit_value(struct api_call *call, json_t *v, const char *name,
 bad:
 	snprintf(detail, sizeof detail,
 		 "%s must be a number (at least %lld) or a percentage like \"10%%\"", name, min);
-	api_reply_error(call, 400, "Invalid JSON data.", detail);
+	api_err_set(call, 400, "Invalid JSON data.", detail);
 	return -1;
 }
 
-static void run_multi(struct api_call *call, bool is_script)
+json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
+			const char *user, struct api_err *err)
 {
-	struct server *srv = call->srv;
-	json_t *body, *targets = NULL, *rec, *v;
+	json_t *targets = NULL, *rec = NULL, *v;
 	const char *command, *interp;
 	char *script = NULL;
 	json_int_t timeout;
@@ -324,42 +326,33 @@ static void run_multi(struct api_call *call, bool is_script)
 	long long maxc = 0, maxe = -1;
 	char jid[UUID_STR_LEN], t[TIME_STR_LEN];
 
-	if (is_script ? api_body(call, multi_script_fields,
-				 sizeof multi_script_fields / sizeof multi_script_fields[0], &body) :
-			api_body(call, multi_fields, sizeof multi_fields / sizeof multi_fields[0],
-				 &body))
-		return;
 	if (is_script) {
-		if (api_decode_script(call, json_object_get(body, "script"), &script)) {
-			json_decref(body);
-			return;
-		}
+		if (api_decode_script_err(json_object_get(body, "script"), &script, err))
+			return NULL;
 		command = script;
 	} else {
 		command = json_string_value(json_object_get(body, "command"));
 		if (!command || !command[strspn(command, " \t\r\n")]) {
-			json_decref(body);
-			api_reply_error(call, 400, "Command cannot be empty.", "");
-			return;
+			api_err_set(err, 400, "Command cannot be empty.", "");
+			return NULL;
 		}
 		if (strlen(command) > 64 * 1024) {
-			json_decref(body);
-			api_reply_error(call, 400, "Command is too long.", "the limit is 65536 bytes");
-			return;
+			api_err_set(err, 400, "Command is too long.", "the limit is 65536 bytes");
+			return NULL;
 		}
 	}
-	targets = resolve_targets(call, body);
+	targets = resolve_targets(srv, err, body);
 	if (!targets)
 		goto out;
 	interp = json_string_value(json_object_get(body, "interpreter"));
 	if (!is_script && interp && !strcmp(interp, "tacoscript")) {
-		api_reply_error(call, 400, "Invalid interpreter.",
-				"tacoscript interpreter can't be used for commands execution");
+		api_err_set(err, 400, "Invalid interpreter.",
+			    "tacoscript interpreter can't be used for commands execution");
 		goto out;
 	}
 	if (interp && (strlen(interp) > 256 || strpbrk(interp, " \t\r\n;|&<>`$"))) {
-		api_reply_error(call, 400, "Invalid interpreter.",
-				"an interpreter is a name or an absolute path, without spaces or shell characters");
+		api_err_set(err, 400, "Invalid interpreter.",
+			    "an interpreter is a name or an absolute path, without spaces or shell characters");
 		goto out;
 	}
 	concurrent = json_is_true(json_object_get(body, "execute_concurrently"));
@@ -368,17 +361,17 @@ static void run_multi(struct api_call *call, bool is_script)
 	v = json_object_get(body, "max_concurrency");
 	if (v && !json_is_null(v)) {
 		if (!concurrent) {
-			api_reply_error(call, 400, "Invalid JSON data.",
-					"max_concurrency needs \"execute_concurrently\": true (sequential mode runs one client at a time)");
+			api_err_set(err, 400, "Invalid JSON data.",
+				    "max_concurrency needs \"execute_concurrently\": true (sequential mode runs one client at a time)");
 			goto out;
 		}
-		maxc = limit_value(call, v, "max_concurrency", json_array_size(targets), 1);
+		maxc = limit_value(err, v, "max_concurrency", json_array_size(targets), 1);
 		if (maxc < 0)
 			goto out;
 	}
 	v = json_object_get(body, "max_errors");
 	if (v && !json_is_null(v)) {
-		maxe = limit_value(call, v, "max_errors", json_array_size(targets), 0);
+		maxe = limit_value(err, v, "max_errors", json_array_size(targets), 0);
 		if (maxe < 0)
 			goto out;
 	}
@@ -391,7 +384,7 @@ static void run_multi(struct api_call *call, bool is_script)
 	rec = json_object();
 	json_object_set_new(rec, "jid", json_string(jid));
 	json_object_set_new(rec, "started_at", json_string(t));
-	json_object_set_new(rec, "created_by", json_string(call->user));
+	json_object_set_new(rec, "created_by", json_string(user));
 	v = json_object_get(body, "client_ids");
 	json_object_set(rec, "client_ids", nonempty_array(v) ? v : json_null());
 	v = json_object_get(body, "group_ids");
@@ -413,18 +406,41 @@ static void run_multi(struct api_call *call, bool is_script)
 	json_object_set_new(rec, "abort_on_err", json_boolean(abort_on_err));
 	json_object_set_new(rec, "max_concurrency", maxc ? json_integer(maxc) : json_null());
 	json_object_set_new(rec, "max_errors", maxe >= 0 ? json_integer(maxe) : json_null());
+	if (stream)
+		json_object_set_new(rec, "stream", json_true());
 	json_object_set(rec, "targets", targets);
+	json_incref(rec);
 	if (fanout_start(srv->fanout, rec)) {
 		json_decref(rec);
-		api_reply_error(call, 500, "Failed to store the multi-client job.", "");
+		json_decref(rec);
+		rec = NULL;
+		api_err_set(err, 500, "Failed to store the multi-client job.", "");
 		goto out;
 	}
+	/* The caller's reference; fanout keeps its own. */
 	json_decref(rec);
-	api_reply_data(call, 200, json_pack("{s:s}", "jid", jid));
 out:
 	json_decref(targets);
-	json_decref(body);
 	free(script);
+	return rec;
+}
+
+static void run_multi(struct api_call *call, bool is_script)
+{
+	struct api_err err;
+	json_t *body, *rec;
+
+	if (is_script ? api_body(call, api_multi_script_fields, api_multi_script_nfields, &body) :
+			api_body(call, api_multi_fields, api_multi_nfields, &body))
+		return;
+	rec = api_multi_start(call->srv, body, is_script, false, call->user, &err);
+	json_decref(body);
+	if (!rec) {
+		api_reply_err(call, &err);
+		return;
+	}
+	api_reply_data(call, 200, json_pack("{s:O}", "jid", json_object_get(rec, "jid")));
+	json_decref(rec);
 }
 
 void api_commands_post(struct api_call *call)

@@ -12,6 +12,7 @@
 #include <uthash.h>
 
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 #define AUTH_CACHE_TTL_MS (5 * 60 * 1000)
@@ -27,6 +28,18 @@ struct api_user {
 struct agent_cred {
 	char *id;
 	unsigned char digest[DIGEST_LEN];
+	UT_hash_handle hh;
+};
+
+struct token {
+	unsigned char hash[DIGEST_LEN];
+	char *user;
+	char kind[8];          /* "session" or "api" */
+	enum auth_scope scope;
+	char *name;
+	char prefix[16];
+	int64_t created_at;
+	int64_t expires_at;    /* 0: never */
 	UT_hash_handle hh;
 };
 
@@ -49,6 +62,9 @@ struct cache_entry {
 
 struct auth {
 	uv_loop_t *loop;
+	struct store *store;
+	struct token *tokens;
+	char dummy_hash[crypto_pwhash_STRBYTES];
 	struct api_user *users;
 	size_t nusers;
 	struct agent_cred *creds;
@@ -65,6 +81,8 @@ struct verify_job {
 	int user;            /* candidate user index, -1 unknown */
 	bool ok;
 };
+
+static void token_free(struct token *t);
 
 static void digest_of(const struct auth *a, const char *s1, const char *s2,
 		      unsigned char out[DIGEST_LEN])
@@ -212,6 +230,14 @@ int auth_create(uv_loop_t *loop, struct server_config *cfg, struct auth **out,
 		return -1;
 	a->loop = loop;
 	crypto_generichash_keygen(a->key);
+	{
+		char *d = auth_hash_password("not a password: timing equaliser");
+
+		if (d) {
+			util_strlcpy(a->dummy_hash, d, sizeof a->dummy_hash);
+			free(d);
+		}
+	}
 	if (cfg->api_user[0] && cfg->api_password[0]) {
 		char *h;
 
@@ -269,6 +295,14 @@ void auth_destroy(struct auth *a)
 		if (!e->pending)
 			free(e);
 	}
+	{
+		struct token *t, *ttmp;
+
+		HASH_ITER(hh, a->tokens, t, ttmp) {
+			HASH_DEL(a->tokens, t);
+			token_free(t);
+		}
+	}
 	sodium_memzero(a->key, sizeof a->key);
 	free(a);
 }
@@ -303,11 +337,16 @@ static void verify_work(uv_work_t *w)
 {
 	struct verify_job *j = w->data;
 
-	if (j->user >= 0)
+	if (j->user >= 0) {
 		j->ok = crypto_pwhash_str_verify(j->a->users[j->user].hash, j->password,
 						 strlen(j->password)) == 0;
-	else
+	} else {
+		/* An unknown user costs the same time as a wrong password. */
+		if (crypto_pwhash_str_verify(j->a->dummy_hash, j->password,
+					     strlen(j->password)) == 0)
+			log_debug("auth: the timing equaliser matched a password");
 		j->ok = false;
+	}
 }
 
 static void verify_done(uv_work_t *w, int status)
@@ -316,14 +355,17 @@ static void verify_done(uv_work_t *w, int status)
 	struct cache_entry *e = j->entry;
 	struct auth *a = j->a;
 	struct waiter *wt, *next;
-	const char *user = NULL;
+	struct auth_identity id;
+	const struct auth_identity *user = NULL;
 
 	(void)status;
 	e->pending = false;
 	if (j->ok) {
 		e->user = j->user;
 		e->expires = util_mono_ms() + AUTH_CACHE_TTL_MS;
-		user = a->users[j->user].name;
+		memset(&id, 0, sizeof id);
+		util_strlcpy(id.user, a->users[j->user].name, sizeof id.user);
+		user = &id;
 	}
 	wt = e->waiters;
 	e->waiters = NULL;
@@ -343,42 +385,281 @@ static void verify_done(uv_work_t *w, int status)
 	free(j);
 }
 
-void auth_api_check(struct auth *a, const char *authorization, auth_cb cb, void *ud)
+/* ---- tokens ---------------------------------------------------------- */
+
+static void hex_of(const unsigned char *h, char out[2 * DIGEST_LEN + 1])
 {
-	unsigned char raw[AUTH_MAX_HEADER];
+	sodium_bin2hex(out, 2 * DIGEST_LEN + 1, h, DIGEST_LEN);
+}
+
+static void token_hash(const char *text, unsigned char out[DIGEST_LEN])
+{
+	/* 256 random bits: a plain hash is enough (no dictionary to fear). */
+	crypto_generichash(out, DIGEST_LEN, (const unsigned char *)text, strlen(text), NULL, 0);
+}
+
+static void token_free(struct token *t)
+{
+	free(t->user);
+	free(t->name);
+	free(t);
+}
+
+static json_t *token_record(const struct token *t)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "user", t->user, "kind", t->kind,
+			 "scope", t->scope == AUTH_SCOPE_READ ? "read" : "read+write", "name",
+			 t->name ? t->name : "", "prefix", t->prefix, "created_at",
+			 (json_int_t)t->created_at, "expires_at", (json_int_t)t->expires_at);
+}
+
+struct token_write {
+	char hex[2 * DIGEST_LEN + 1];
+	json_t *rec;   /* NULL: delete */
+};
+
+static int token_apply(struct store *st, void *arg)
+{
+	struct token_write *w = arg;
+
+	return w->rec ? store_token_put(st, w->hex, w->rec) : store_token_delete(st, w->hex);
+}
+
+static void token_after(void *arg, int rc)
+{
+	struct token_write *w = arg;
+
+	if (rc)
+		log_error("auth: a token change could not be stored (%d)", rc);
+	json_decref(w->rec);
+	free(w);
+}
+
+static void token_persist(struct auth *a, const struct token *t, bool remove)
+{
+	struct token_write *w;
+
+	if (!a->store)
+		return;
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return;
+	hex_of(t->hash, w->hex);
+	w->rec = remove ? NULL : token_record(t);
+	store_queue(a->store, token_apply, token_after, w);
+}
+
+static void token_load_cb(void *ud, const char *hash_hex, json_t *rec)
+{
+	struct auth *a = ud;
+	struct token *t = calloc(1, sizeof *t);
+	const char *scope = json_string_value(json_object_get(rec, "scope"));
+	size_t bl = 0;
+
+	if (!t)
+		return;
+	if (sodium_hex2bin(t->hash, DIGEST_LEN, hash_hex, strlen(hash_hex), NULL, &bl, NULL) ||
+	    bl != DIGEST_LEN) {
+		free(t);
+		return;
+	}
+	t->user = strdup(json_string_value(json_object_get(rec, "user")) ?
+				 json_string_value(json_object_get(rec, "user")) : "");
+	t->name = strdup(json_string_value(json_object_get(rec, "name")) ?
+				 json_string_value(json_object_get(rec, "name")) : "");
+	util_strlcpy(t->kind, json_string_value(json_object_get(rec, "kind")) ?
+				      json_string_value(json_object_get(rec, "kind")) : "api",
+		     sizeof t->kind);
+	util_strlcpy(t->prefix, json_string_value(json_object_get(rec, "prefix")) ?
+					json_string_value(json_object_get(rec, "prefix")) : "",
+		     sizeof t->prefix);
+	t->scope = scope && !strcmp(scope, "read") ? AUTH_SCOPE_READ : AUTH_SCOPE_READ_WRITE;
+	t->created_at = json_integer_value(json_object_get(rec, "created_at"));
+	t->expires_at = json_integer_value(json_object_get(rec, "expires_at"));
+	HASH_ADD(hh, a->tokens, hash, DIGEST_LEN, t);
+}
+
+void auth_attach_store(struct auth *a, struct store *st)
+{
+	a->store = st;
+	store_token_each(st, token_load_cb, a);
+}
+
+static void random_alnum(char *out, size_t n)
+{
+	static const char set[] =
+		"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = set[randombytes_uniform(sizeof set - 1)];
+	out[n] = '\0';
+}
+
+char *auth_token_issue(struct auth *a, const char *user, const char *kind,
+		       enum auth_scope scope, const char *name, int64_t lifetime_sec,
+		       json_t **info)
+{
+	unsigned char secret[32];
+	char b64[64], *text;
+	struct token *t = calloc(1, sizeof *t);
+	char ts[TIME_STR_LEN], te[TIME_STR_LEN];
+
+	if (!t)
+		return NULL;
+	randombytes_buf(secret, sizeof secret);
+	sodium_bin2base64(b64, sizeof b64, secret, sizeof secret,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	random_alnum(t->prefix, 8);
+	text = malloc(96);
+	if (!text) {
+		free(t);
+		return NULL;
+	}
+	/* prefix (8) + '_' + 43 base64url characters */
+	memcpy(text, t->prefix, 8);
+	text[8] = '_';
+	util_strlcpy(text + 9, b64, 96 - 9);
+	sodium_memzero(secret, sizeof secret);
+	token_hash(text, t->hash);
+	t->user = strdup(user);
+	t->name = strdup(name ? name : "");
+	util_strlcpy(t->kind, kind, sizeof t->kind);
+	t->scope = scope;
+	t->created_at = util_now_ns();
+	t->expires_at = lifetime_sec > 0 ? t->created_at + lifetime_sec * 1000000000LL : 0;
+	HASH_ADD(hh, a->tokens, hash, DIGEST_LEN, t);
+	token_persist(a, t, false);
+	util_time_format(t->created_at, ts);
+	if (t->expires_at)
+		util_time_format(t->expires_at, te);
+	*info = json_pack("{s:s, s:s, s:s, s:s, s:o}", "prefix", t->prefix, "name", t->name,
+			  "scope", scope == AUTH_SCOPE_READ ? "read" : "read+write", "created_at",
+			  ts, "expires_at", t->expires_at ? json_string(te) : json_null());
+	return text;
+}
+
+static void token_drop(struct auth *a, struct token *t)
+{
+	HASH_DEL(a->tokens, t);
+	token_persist(a, t, true);
+	token_free(t);
+}
+
+int auth_token_revoke_hash(struct auth *a, const unsigned char hash[32])
+{
+	struct token *t;
+
+	HASH_FIND(hh, a->tokens, hash, DIGEST_LEN, t);
+	if (!t)
+		return TE_NOTFOUND;
+	token_drop(a, t);
+	return 0;
+}
+
+int auth_token_revoke_prefix(struct auth *a, const char *user, const char *prefix)
+{
+	struct token *t, *tmp;
+
+	HASH_ITER(hh, a->tokens, t, tmp) {
+		if (!strcmp(t->kind, "api") && !strcmp(t->user, user) &&
+		    !strcmp(t->prefix, prefix)) {
+			token_drop(a, t);
+			return 0;
+		}
+	}
+	return TE_NOTFOUND;
+}
+
+bool auth_token_name_taken(struct auth *a, const char *user, const char *name)
+{
+	struct token *t, *tmp;
+
+	HASH_ITER(hh, a->tokens, t, tmp)
+		if (!strcmp(t->kind, "api") && !strcmp(t->user, user) && t->name &&
+		    !strcmp(t->name, name))
+			return true;
+	return false;
+}
+
+json_t *auth_tokens_of(struct auth *a, const char *user)
+{
+	json_t *arr = json_array();
+	struct token *t, *tmp;
+
+	HASH_ITER(hh, a->tokens, t, tmp) {
+		char ts[TIME_STR_LEN], te[TIME_STR_LEN];
+
+		if (strcmp(t->kind, "api") || strcmp(t->user, user))
+			continue;
+		util_time_format(t->created_at, ts);
+		if (t->expires_at)
+			util_time_format(t->expires_at, te);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:o}", "prefix",
+						     t->prefix, "name", t->name, "scope",
+						     t->scope == AUTH_SCOPE_READ ? "read" : "read+write",
+						     "created_at", ts, "expires_at",
+						     t->expires_at ? json_string(te) : json_null()));
+	}
+	return arr;
+}
+
+/* Finds a live token of the given kind; expired ones are dropped. */
+static struct token *token_find(struct auth *a, const char *text, const char *kind)
+{
+	unsigned char h[DIGEST_LEN];
+	struct token *t;
+
+	if (!text || strlen(text) > 256)
+		return NULL;
+	token_hash(text, h);
+	HASH_FIND(hh, a->tokens, h, DIGEST_LEN, t);
+	if (!t || strcmp(t->kind, kind))
+		return NULL;
+	if (t->expires_at && t->expires_at < util_now_ns()) {
+		token_drop(a, t);
+		return NULL;
+	}
+	return t;
+}
+
+static bool user_exists(const struct auth *a, const char *name)
+{
+	for (size_t i = 0; i < a->nusers; i++)
+		if (!strcmp(a->users[i].name, name))
+			return true;
+	return false;
+}
+
+static void token_identity(const struct token *t, struct auth_identity *id)
+{
+	memset(id, 0, sizeof *id);
+	util_strlcpy(id->user, t->user, sizeof id->user);
+	id->scope = t->scope;
+	id->session_token = !strcmp(t->kind, "session");
+	id->api_token = !id->session_token;
+	memcpy(id->token_hash, t->hash, DIGEST_LEN);
+}
+
+/* ---- passwords ------------------------------------------------------- */
+
+void auth_password_check(struct auth *a, const char *user, const char *password,
+			 auth_cb cb, void *ud)
+{
 	unsigned char key[DIGEST_LEN];
-	size_t rawlen = 0;
-	const char *b64;
-	char *colon;
 	struct cache_entry *e;
 	struct waiter *wt;
 	struct verify_job *j;
-	int user = -1;
+	int uidx = -1;
 
-	if (!authorization || strncasecmp(authorization, "Basic ", 6)) {
-		cb(ud, NULL);
-		return;
-	}
-	b64 = authorization + 6;
-	while (*b64 == ' ')
-		b64++;
-	if (sodium_base642bin(raw, sizeof raw - 1, b64, strlen(b64), NULL, &rawlen,
-			      NULL, sodium_base64_VARIANT_ORIGINAL)) {
-		cb(ud, NULL);
-		return;
-	}
-	raw[rawlen] = '\0';
-	if (memchr(raw, '\0', rawlen) || !(colon = strchr((char *)raw, ':'))) {
-		cb(ud, NULL);
-		return;
-	}
-	*colon = '\0';
-	digest_of(a, (char *)raw, colon + 1, key);
+	digest_of(a, user, password, key);
 	HASH_FIND(hh, a->cache, key, DIGEST_LEN, e);
 	if (e && !e->pending) {
 		if (e->expires >= util_mono_ms()) {
-			sodium_memzero(raw, rawlen);
-			cb(ud, a->users[e->user].name);
+			struct auth_identity id;
+
+			memset(&id, 0, sizeof id);
+			util_strlcpy(id.user, a->users[e->user].name, sizeof id.user);
+			cb(ud, &id);
 			return;
 		}
 		HASH_DEL(a->cache, e);
@@ -388,7 +669,6 @@ void auth_api_check(struct auth *a, const char *authorization, auth_cb cb, void 
 	}
 	wt = calloc(1, sizeof *wt);
 	if (!wt) {
-		sodium_memzero(raw, rawlen);
 		cb(ud, NULL);
 		return;
 	}
@@ -398,25 +678,22 @@ void auth_api_check(struct auth *a, const char *authorization, auth_cb cb, void 
 		/* Same credentials already being verified: wait for that. */
 		wt->next = e->waiters;
 		e->waiters = wt;
-		sodium_memzero(raw, rawlen);
 		return;
 	}
 	for (size_t i = 0; i < a->nusers; i++)
-		if (!strcmp(a->users[i].name, (char *)raw))
-			user = (int)i;
+		if (!strcmp(a->users[i].name, user))
+			uidx = (int)i;
 	if (a->ncache >= AUTH_CACHE_MAX)
 		cache_evict(a);
 	e = calloc(1, sizeof *e);
 	j = calloc(1, sizeof *j);
-	if (!e || !j || !(j->password = strdup(colon + 1))) {
+	if (!e || !j || !(j->password = strdup(password))) {
 		free(e);
 		free(j);
 		free(wt);
-		sodium_memzero(raw, rawlen);
 		cb(ud, NULL);
 		return;
 	}
-	sodium_memzero(raw, rawlen);
 	memcpy(e->key, key, DIGEST_LEN);
 	e->pending = true;
 	e->user = -1;
@@ -425,13 +702,83 @@ void auth_api_check(struct auth *a, const char *authorization, auth_cb cb, void 
 	a->ncache++;
 	j->a = a;
 	j->entry = e;
-	j->user = user;
+	j->user = uidx;
 	j->work.data = j;
-	/* An unknown user still costs a hash-sized delay? No: verify_work skips
-	 * it; the timing difference is hidden by the brute-force delay. */
 	if (uv_queue_work(a->loop, &j->work, verify_work, verify_done)) {
 		log_error("auth: cannot queue password verification");
 		j->ok = false;
 		verify_done(&j->work, 0);
 	}
+}
+
+void auth_api_check(struct auth *a, const char *authorization, const char *access_token,
+		    auth_cb cb, void *ud)
+{
+	unsigned char raw[AUTH_MAX_HEADER];
+	size_t rawlen = 0;
+	struct auth_identity id;
+	struct token *t;
+	const char *b64;
+	char *colon;
+
+	if (!authorization && access_token) {
+		t = token_find(a, access_token, "session");
+		if (!t || !user_exists(a, t->user)) {
+			cb(ud, NULL);
+			return;
+		}
+		token_identity(t, &id);
+		cb(ud, &id);
+		return;
+	}
+	if (authorization && !strncasecmp(authorization, "Bearer ", 7)) {
+		const char *tok = authorization + 7;
+
+		while (*tok == ' ')
+			tok++;
+		t = token_find(a, tok, "session");
+		if (!t || !user_exists(a, t->user)) {
+			cb(ud, NULL);
+			return;
+		}
+		token_identity(t, &id);
+		cb(ud, &id);
+		return;
+	}
+	if (!authorization || strncasecmp(authorization, "Basic ", 6)) {
+		cb(ud, NULL);
+		return;
+	}
+	b64 = authorization + 6;
+	while (*b64 == ' ')
+		b64++;
+	if (strlen(b64) >= sizeof raw ||
+	    sodium_base642bin(raw, sizeof raw - 1, b64, strlen(b64), NULL, &rawlen, NULL,
+			      sodium_base64_VARIANT_ORIGINAL)) {
+		cb(ud, NULL);
+		return;
+	}
+	raw[rawlen] = '\0';
+	if (memchr(raw, '\0', rawlen) || !(colon = strchr((char *)raw, ':'))) {
+		sodium_memzero(raw, rawlen);
+		cb(ud, NULL);
+		return;
+	}
+	*colon = '\0';
+	/* An API token in place of the password, as rport allows. */
+	t = token_find(a, colon + 1, "api");
+	if (t) {
+		bool ok = !strcmp(t->user, (char *)raw) && user_exists(a, t->user);
+
+		sodium_memzero(raw, rawlen);
+		if (!ok) {
+			cb(ud, NULL);
+			return;
+		}
+		token_identity(t, &id);
+		cb(ud, &id);
+		return;
+	}
+	auth_password_check(a, (char *)raw, colon + 1, cb, ud);
+	sodium_memzero(raw, rawlen);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "config.h"
@@ -19,14 +20,51 @@ int auth_create(uv_loop_t *loop, struct server_config *cfg, struct auth **out,
 		char *err, size_t errlen);
 void auth_destroy(struct auth *a);
 
-/* Result of an API credential check: user is the authenticated name, or
- * NULL when refused. The string is valid during the callback only. */
-typedef void (*auth_cb)(void *ud, const char *user);
+enum auth_scope { AUTH_SCOPE_READ_WRITE = 0, AUTH_SCOPE_READ = 1 };
 
-/* Checks an HTTP Authorization header value (Basic). Calls cb exactly once,
- * at once on a cache hit or a malformed header, otherwise from the loop
- * after the hash was verified on a worker thread. */
-void auth_api_check(struct auth *a, const char *authorization, auth_cb cb, void *ud);
+/* Who made a request, and with what. */
+struct auth_identity {
+	char user[128];
+	enum auth_scope scope;
+	bool session_token;              /* a bearer token from /login */
+	bool api_token;                  /* an API token from /me/tokens */
+	unsigned char token_hash[32];    /* of the token used, if any */
+};
+
+/* Result of a credential check: id, or NULL when refused. Valid during the
+ * callback only. */
+typedef void (*auth_cb)(void *ud, const struct auth_identity *id);
+
+struct store;
+/* Loads the stored tokens; tokens are saved through the store's queue. */
+void auth_attach_store(struct auth *a, struct store *st);
+
+/* Checks a request's credentials: an Authorization header (Basic with a
+ * password or an API token as the password, or Bearer with a login
+ * token), or an access_token query value (WebSocket routes). Calls cb
+ * exactly once: at once for tokens, cache hits and malformed input,
+ * otherwise from the loop after the password hash was verified on a
+ * worker thread. */
+void auth_api_check(struct auth *a, const char *authorization, const char *access_token,
+		    auth_cb cb, void *ud);
+/* Checks a user name and password (POST /login with a JSON body). */
+void auth_password_check(struct auth *a, const char *user, const char *password,
+			 auth_cb cb, void *ud);
+
+/* Issues a token. kind "session" (login, lifetime_sec > 0) or "api"
+ * (lifetime_sec 0: no expiry). Returns the token text (malloc'd, shown
+ * once) and sets *info (prefix, name, scope, created_at, expires_at). */
+char *auth_token_issue(struct auth *a, const char *user, const char *kind,
+		       enum auth_scope scope, const char *name, int64_t lifetime_sec,
+		       json_t **info);
+/* Revokes the token with this hash (logout). Returns 0 or TE_NOTFOUND. */
+int auth_token_revoke_hash(struct auth *a, const unsigned char hash[32]);
+/* Revokes a user's API token by prefix. Returns 0 or TE_NOTFOUND. */
+int auth_token_revoke_prefix(struct auth *a, const char *user, const char *prefix);
+/* The user's API tokens, without secrets (new reference). */
+json_t *auth_tokens_of(struct auth *a, const char *user);
+/* True if the user already has an API token with this name. */
+bool auth_token_name_taken(struct auth *a, const char *user, const char *name);
 
 /* Checks an agent's client auth id and password. Fast; constant time in the
  * password. */

@@ -44,6 +44,8 @@ static const struct cfg_key server_keys[] = {
 	STR("api", "auth_file", api_auth_file),
 	INT("api", "max_request_bytes", max_request_bytes, 1024,
 	    256LL * 1024 * 1024),
+	INT("api", "token_lifetime", token_lifetime, 1, 90LL * 86400),
+	INT("api", "max_token_lifetime", max_token_lifetime, 1, 3650LL * 86400),
 };
 
 void server_config_defaults(struct server_config *c)
@@ -60,6 +62,8 @@ void server_config_defaults(struct server_config *c)
 	c->result_grace_sec = 30;
 	c->max_concurrent_handshakes = 1000;
 	c->max_request_bytes = 1024 * 1024;
+	c->token_lifetime = 3600;
+	c->max_token_lifetime = 90LL * 86400;
 }
 
 static const struct cfg_key *find_key(const char *section, const char *name)

@@ -24,6 +24,8 @@ struct server_config {
 	char api_password[256];        /* plain in the file: hashed at load */
 	char api_auth_file[512];       /* lines "user:$argon2id$..." */
 	int64_t max_request_bytes;
+	int64_t token_lifetime;        /* seconds, /login default */
+	int64_t max_token_lifetime;
 };
 
 /* Fills defaults. */

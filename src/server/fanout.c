@@ -225,6 +225,7 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	d->j.is_sudo = json_is_true(json_object_get(r, "is_sudo"));
 	d->j.is_script = json_is_true(json_object_get(r, "is_script"));
 	d->j.kill_on_timeout = json_is_true(json_object_get(r, "kill_on_timeout"));
+	d->j.stream = json_is_true(json_object_get(r, "stream"));
 	d->j.timeout_sec = json_integer_value(json_object_get(r, "timeout_sec"));
 	d->j.created_by = json_string_value(json_object_get(r, "created_by"));
 	d->j.created_at = util_now_ns();

@@ -1094,6 +1094,8 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 	json_object_set_new(m, "is_sudo", json_boolean(j->is_sudo));
 	json_object_set_new(m, "is_script", json_boolean(j->is_script));
 	json_object_set_new(m, "kill_on_timeout", json_boolean(j->kill_on_timeout));
+	if (j->stream)
+		json_object_set_new(m, "stream", json_true());
 	json_object_set_new(m, "timeout_sec", json_integer(j->timeout_sec));
 	if (session_send(s, m)) {
 		free(p);

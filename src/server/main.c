@@ -195,6 +195,7 @@ int main(int argc, char **argv)
 	}
 	if (store_attach_loop(srv.store, &loop))
 		goto out;
+	auth_attach_store(srv.auth, srv.store);
 	if (hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    fanout_create(&srv, &srv.fanout) || api_create(&srv, &srv.api))
 		goto out;

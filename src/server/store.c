@@ -33,6 +33,9 @@ enum stmt_id {
 	S_GROUP_PUT,
 	S_GROUP_DEL,
 	S_GROUP_ALL,
+	S_TOKEN_PUT,
+	S_TOKEN_DEL,
+	S_TOKEN_ALL,
 	S_COUNT
 };
 
@@ -80,6 +83,11 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ON CONFLICT(id) DO UPDATE SET data = excluded.data",
 	[S_GROUP_DEL] = "DELETE FROM client_groups WHERE id = ?",
 	[S_GROUP_ALL] = "SELECT id, data FROM client_groups ORDER BY id",
+	[S_TOKEN_PUT] =
+		"INSERT INTO tokens (hash, data) VALUES (?, ?)"
+		" ON CONFLICT(hash) DO UPDATE SET data = excluded.data",
+	[S_TOKEN_DEL] = "DELETE FROM tokens WHERE hash = ?",
+	[S_TOKEN_ALL] = "SELECT hash, data FROM tokens",
 };
 
 static const char schema_v1[] =
@@ -120,6 +128,9 @@ static const char schema_v1[] =
 	"CREATE INDEX IF NOT EXISTS multi_jobs_created ON multi_jobs (created_at);"
 	"CREATE TABLE IF NOT EXISTS client_groups ("
 	" id TEXT PRIMARY KEY,"
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS tokens ("
+	" hash TEXT PRIMARY KEY,"
 	" data TEXT NOT NULL);"
 	"PRAGMA user_version = 1;";
 
@@ -807,6 +818,49 @@ int store_group_each(struct store *st, void (*fn)(void *ud, const char *id, json
 		if (g)
 			fn(ud, (const char *)sqlite3_column_text(s, 0), g);
 		json_decref(g);
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_token_put(struct store *st, const char *hash_hex, const json_t *rec)
+{
+	sqlite3_stmt *s = stmt_get(st, S_TOKEN_PUT);
+	char *text = json_dumps(rec, JSON_COMPACT);
+	int rc;
+
+	if (!text)
+		return TE_NOMEM;
+	sqlite3_bind_text(s, 1, hash_hex, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "put token");
+	sqlite3_reset(s);
+	free(text);
+	return rc;
+}
+
+int store_token_delete(struct store *st, const char *hash_hex)
+{
+	sqlite3_stmt *s = stmt_get(st, S_TOKEN_DEL);
+	int rc;
+
+	sqlite3_bind_text(s, 1, hash_hex, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "delete token");
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_token_each(struct store *st, void (*fn)(void *ud, const char *hash_hex, json_t *rec),
+		     void *ud)
+{
+	sqlite3_stmt *s = stmt_get(st, S_TOKEN_ALL);
+
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *r = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+
+		if (r)
+			fn(ud, (const char *)sqlite3_column_text(s, 0), r);
+		json_decref(r);
 	}
 	sqlite3_reset(s);
 	return 0;

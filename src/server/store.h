@@ -26,6 +26,7 @@ struct job_spec {
 	bool is_sudo;
 	bool is_script;
 	bool kill_on_timeout;        /* kill the process group at the timeout */
+	bool stream;                 /* ask for live output (not stored) */
 	int64_t timeout_sec;
 	const char *created_by;
 	int64_t created_at;          /* ns since the epoch */
@@ -117,6 +118,12 @@ int store_multi_each_unfinished(struct store *st,
 int store_group_put(struct store *st, const char *id, const json_t *group);
 int store_group_delete(struct store *st, const char *id);
 int store_group_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *group),
+		     void *ud);
+
+/* Login and API tokens, by the hex of their hash. */
+int store_token_put(struct store *st, const char *hash_hex, const json_t *rec);
+int store_token_delete(struct store *st, const char *hash_hex);
+int store_token_each(struct store *st, void (*fn)(void *ud, const char *hash_hex, json_t *rec),
 		     void *ud);
 
 /* Saves a client's record (facts, tags, labels, state) as JSON. */

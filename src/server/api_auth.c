@@ -1,0 +1,189 @@
+/* api_auth: login tokens and API tokens (/login, /logout, /me, /me/tokens). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "auth.h"
+#include "util.h"
+
+static const struct api_field login_fields[] = {
+	{ "username", AF_STRING },
+	{ "password", AF_STRING },
+};
+
+static const struct api_field token_fields[] = {
+	{ "name", AF_STRING },
+	{ "scope", AF_STRING },
+};
+
+/* token-lifetime (rport's name) or token_lifetime, in seconds. */
+static int lifetime_of(struct api_call *call, int64_t *out)
+{
+	const char *v = net_http_query(call->req, "token-lifetime");
+	long long n;
+	char detail[200];
+
+	if (!v)
+		v = net_http_query(call->req, "token_lifetime");
+	*out = call->srv->cfg.token_lifetime;
+	if (!v)
+		return 0;
+	if (util_parse_int(v, 1, call->srv->cfg.max_token_lifetime, &n)) {
+		snprintf(detail, sizeof detail,
+			 "token-lifetime must be a number of seconds from 1 to %lld",
+			 (long long)call->srv->cfg.max_token_lifetime);
+		api_reply_error(call, 400, "Invalid token lifetime.", detail);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static void issue_login_token(struct api_call *call, int64_t lifetime)
+{
+	json_t *info;
+	char *token = auth_token_issue(call->srv->auth, call->user, "session",
+				       AUTH_SCOPE_READ_WRITE, "login", lifetime, &info);
+
+	if (!token) {
+		api_reply_error(call, 500, "Internal error.", "cannot issue a token");
+		return;
+	}
+	api_reply_data(call, 200,
+		       json_pack("{s:s, s:O, s:I}", "token", token, "expires_at",
+				 json_object_get(info, "expires_at"), "token_lifetime",
+				 (json_int_t)lifetime));
+	free(token);
+	json_decref(info);
+}
+
+struct login_ctx {
+	struct api_call *call;
+	int64_t lifetime;
+};
+
+static void login_checked(void *ud, const struct auth_identity *id)
+{
+	struct login_ctx *lc = ud;
+	struct api_call *call = lc->call;
+
+	if (!id) {
+		api_reply_error(call, 401, "unauthorized", "wrong username or password");
+	} else {
+		util_strlcpy(call->user, id->user, sizeof call->user);
+		issue_login_token(call, lc->lifetime);
+	}
+	free(lc);
+}
+
+void api_login(struct api_call *call)
+{
+	int64_t lifetime;
+	struct login_ctx *lc;
+	const char *user, *password;
+	json_t *body;
+
+	if (lifetime_of(call, &lifetime))
+		return;
+	if (call->authenticated) {
+		issue_login_token(call, lifetime);
+		return;
+	}
+	/* No Authorization header: the credentials are in the body. */
+	if (api_body(call, login_fields, sizeof login_fields / sizeof login_fields[0], &body))
+		return;
+	user = json_string_value(json_object_get(body, "username"));
+	password = json_string_value(json_object_get(body, "password"));
+	if (!user || !*user || !password || !*password) {
+		json_decref(body);
+		api_reply_error(call, 401, "unauthorized",
+				"username and password are required (JSON body or HTTP basic auth)");
+		return;
+	}
+	lc = calloc(1, sizeof *lc);
+	if (!lc) {
+		json_decref(body);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
+	lc->call = call;
+	lc->lifetime = lifetime;
+	auth_password_check(call->srv->auth, user, password, login_checked, lc);
+	json_decref(body);
+}
+
+void api_logout(struct api_call *call)
+{
+	if (!call->session_token) {
+		api_reply_error(call, 400, "Not logged in with a token.",
+				"logout revokes the bearer token from POST /api/v1/login it is called with");
+		return;
+	}
+	auth_token_revoke_hash(call->srv->auth, call->token_hash);
+	api_reply(call, 204, NULL);
+}
+
+void api_me_get(struct api_call *call)
+{
+	api_reply_data(call, 200,
+		       json_pack("{s:s, s:s}", "username", call->user, "scope",
+				 call->read_only ? "read" : "read+write"));
+}
+
+void api_me_tokens_list(struct api_call *call)
+{
+	json_t *list = auth_tokens_of(call->srv->auth, call->user);
+
+	api_reply_list(call, list, (int64_t)json_array_size(list));
+}
+
+void api_me_tokens_post(struct api_call *call)
+{
+	const char *name, *scope;
+	enum auth_scope sc;
+	json_t *body, *info;
+	char *token;
+
+	if (api_body(call, token_fields, sizeof token_fields / sizeof token_fields[0], &body))
+		return;
+	name = json_string_value(json_object_get(body, "name"));
+	scope = json_string_value(json_object_get(body, "scope"));
+	if (!name || !*name || strlen(name) > 250) {
+		json_decref(body);
+		api_reply_error(call, 400, "Invalid token name.", "a name of 1 to 250 characters is required");
+		return;
+	}
+	if (!scope || (strcmp(scope, "read") && strcmp(scope, "read+write"))) {
+		json_decref(body);
+		api_reply_error(call, 400, "Invalid token scope.", "scope must be \"read\" or \"read+write\"");
+		return;
+	}
+	sc = !strcmp(scope, "read") ? AUTH_SCOPE_READ : AUTH_SCOPE_READ_WRITE;
+	if (auth_token_name_taken(call->srv->auth, call->user, name)) {
+		json_decref(body);
+		api_reply_error(call, 409, "A token with this name exists.", "token names are unique per user");
+		return;
+	}
+	token = auth_token_issue(call->srv->auth, call->user, "api", sc, name, 0, &info);
+	json_decref(body);
+	if (!token) {
+		api_reply_error(call, 500, "Internal error.", "cannot issue a token");
+		return;
+	}
+	json_object_set_new(info, "token", json_string(token));
+	free(token);
+	api_reply_data(call, 200, info);
+}
+
+void api_me_tokens_delete(struct api_call *call)
+{
+	char title[200];
+
+	if (auth_token_revoke_prefix(call->srv->auth, call->user, call->params[0])) {
+		snprintf(title, sizeof title, "Token with prefix \"%.16s\" not found.", call->params[0]);
+		api_reply_error(call, 404, title, "");
+		return;
+	}
+	api_reply(call, 204, NULL);
+}
