@@ -15,6 +15,8 @@
 #define NET_WS_FRAGMENT (64 * 1024)
 #define NET_HTTP_CHUNK (32 * 1024)
 #define NET_HDR_MAX 4096
+/* lws keeps LWS_WRITE_CLOSE private (lib/core/private-lib-core.h: 4). */
+#define NET_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
 struct net_listener {
 	net_ctx *ctx;
@@ -97,6 +99,7 @@ struct net_conn {
 	bool in_connect;
 	bool failed_in_connect;
 	bool close_notified;
+	bool close_sent;
 	int close_code;
 	char close_reason[64];
 	char peer[48];
@@ -523,20 +526,34 @@ static int ws_write(struct lws *wsi, net_conn *c)
 				c->qtail = NULL;
 			free(m);
 		}
-		if (c->qhead) {
+		if (c->qhead || c->closing) {
+			/* One write per callback: the close frame goes in the
+			 * next one. */
 			lws_callback_on_writable(wsi);
 			return 0;
 		}
-		if (!c->closing && c->cb->ws_drained)
+		if (c->cb->ws_drained)
 			c->cb->ws_drained(c->ud, c);
-		if (c->qhead || !c->closing)
-			return 0;
+		return 0;
 	}
-	if (c->closing) {
-		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-				 (unsigned char *)c->close_reason,
-				 strlen(c->close_reason));
-		return -1;
+	if (c->closing && !c->close_sent) {
+		/* Send the close frame ourselves: lws 4.1 drops the socket
+		 * without one when a writeable callback returns -1 after
+		 * lws_close_reason(). The peer answers with its close, lws
+		 * completes the handshake; a silent peer is cut after 5 s. */
+		unsigned char frame[LWS_PRE + 2 + 123];
+		size_t rlen = strlen(c->close_reason);
+
+		if (rlen > 123)
+			rlen = 123;
+		frame[LWS_PRE] = (unsigned char)((c->close_code >> 8) & 0xff);
+		frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+		memcpy(frame + LWS_PRE + 2, c->close_reason, rlen);
+		c->close_sent = true;
+		if (lws_write(wsi, frame + LWS_PRE, 2 + rlen, NET_LWS_WRITE_CLOSE) < 0)
+			return -1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 5);
+		return 0;
 	}
 	return 0;
 }
@@ -547,13 +564,16 @@ static int ws_receive(struct lws *wsi, net_conn *c, const void *in, size_t len)
 	if (c->closing)
 		return 0;
 	if (buf_append(&c->rx, in, len)) {
-		static const char why[] = "message too big";
-
 		log_warn("net: %s: inbound message over %zu bytes, closing",
 			 c->peer, c->rx.cap);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-				 (unsigned char *)why, sizeof why - 1);
-		return -1;
+		buf_free(&c->rx);
+		/* The rest of the message is ignored (closing) and the close
+		 * frame says why (RFC 6455: 1009). */
+		c->closing = true;
+		c->close_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+		util_strlcpy(c->close_reason, "message too big", sizeof c->close_reason);
+		lws_callback_on_writable(wsi);
+		return 0;
 	}
 	if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
 		c->cb->ws_message(c->ud, c, c->rx.data ? c->rx.data : "",

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "net.h"
 #include "util.h"
+#include "ws_api.h"
 
 struct api {
 	struct server *srv;
@@ -428,8 +429,33 @@ static void api_http_request(void *ud, net_http_req *req)
 	auth_api_check(a->srv->auth, net_http_authorization(req), NULL, auth_done, call);
 }
 
+static int api_ws_accept(void *ud, net_conn *c)
+{
+	struct api *a = ud;
+
+	return ws_api_accept(a->srv->ws, c);
+}
+
+static void api_ws_message(void *ud, net_conn *c, const char *data, size_t len)
+{
+	struct api *a = ud;
+
+	ws_api_message(a->srv->ws, c, data, len);
+}
+
+static void api_ws_close(void *ud, net_conn *c, const char *reason)
+{
+	struct api *a = ud;
+
+	(void)reason;
+	ws_api_close(a->srv->ws, c);
+}
+
 static const struct net_callbacks api_callbacks = {
 	.http_request = api_http_request,
+	.ws_accept = api_ws_accept,
+	.ws_message = api_ws_message,
+	.ws_close = api_ws_close,
 };
 
 const struct net_callbacks *api_net_callbacks(void) { return &api_callbacks; }

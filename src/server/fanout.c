@@ -11,6 +11,7 @@
 #include "log.h"
 #include "store.h"
 #include "util.h"
+#include "ws_api.h"
 
 /* After a restart, agents need a moment to reconnect before unfinished
  * multi jobs dispatch their remaining targets. */
@@ -92,6 +93,8 @@ static void inv_finish(struct fanout *f, struct inv *v)
 	util_time_format(util_now_ns(), t);
 	json_object_set_new(v->rec, "finished_at", json_string(t));
 	inv_save(f, v);
+	if (f->srv->ws)
+		ws_api_multi_done(f->srv->ws, v->jid);
 	HASH_DEL(f->invs, v);
 	inv_free(v);
 }
@@ -163,6 +166,8 @@ static void fail_after(void *arg, int rc)
 	struct inv *v = d->v;
 
 	(void)rc;
+	if (d->f->srv->ws)
+		ws_api_child_done(d->f->srv->ws, v->jid, d->j.jid);
 	v->running--;
 	/* rport: a disconnected target does not abort the cycle; it counts
 	 * as a failure for max_errors. */
@@ -267,6 +272,8 @@ static void on_job_done(void *ud, const char *jid, const char *status)
 	v = c->inv;
 	HASH_DEL(f->children, c);
 	free(c);
+	if (f->srv->ws)
+		ws_api_child_done(f->srv->ws, v->jid, jid);
 	v->running--;
 	store_job_status(f->srv->store, jid, client_id, sizeof client_id, st);
 	inv_account(f, v, client_id, status);
@@ -415,6 +422,14 @@ void fanout_destroy(struct fanout *f)
 	}
 	json_decref(f->to_resume);
 	free(f);
+}
+
+const char *fanout_multi_of(struct fanout *f, const char *child_jid)
+{
+	struct child *c;
+
+	HASH_FIND_STR(f->children, child_jid, c);
+	return c ? c->inv->jid : NULL;
 }
 
 /* ---- reading -------------------------------------------------------- */

@@ -9,6 +9,8 @@
 #include <uthash.h>
 
 #include "auth.h"
+#include "fanout.h"
+#include "ws_api.h"
 #include "log.h"
 #include "proto.h"
 #include "util.h"
@@ -937,6 +939,23 @@ static void queue_client(struct hub *h, const char *id, json_t *rec)
 		store_queue(h->srv->store, write_apply, write_after, w);
 }
 
+/* Live output: only for a child whose multi job someone watches. */
+static void on_output(struct session *s, json_t *m)
+{
+	struct server *srv = s->hub->srv;
+	const char *jid = json_string_value(json_object_get(m, "jid"));
+	const char *stream = json_string_value(json_object_get(m, "stream"));
+	const char *enc = json_string_value(json_object_get(m, "encoding"));
+	const char *mjid;
+
+	if (!srv->ws || !srv->fanout || (strcmp(stream, "stdout") && strcmp(stream, "stderr")))
+		return;
+	mjid = fanout_multi_of(srv->fanout, jid);
+	if (mjid)
+		ws_api_output(srv->ws, mjid, jid, s->client, stream, json_object_get(m, "data"),
+			      enc && !strcmp(enc, "base64"));
+}
+
 static void on_ping(struct session *s, json_t *m)
 {
 	(void)m;
@@ -961,7 +980,7 @@ static void (*const frame_handlers[PROTO_TYPE_COUNT])(struct session *, json_t *
 	[PROTO_STARTED] = on_started,
 	[PROTO_REJECT] = on_reject,
 	[PROTO_RESULT] = on_result,
-	[PROTO_OUTPUT] = on_ignore,
+	[PROTO_OUTPUT] = on_output,
 	[PROTO_PING] = on_ping,
 	[PROTO_PONG] = on_ignore,
 	[PROTO_ERROR] = on_error_frame,

@@ -19,6 +19,7 @@
 #include "server.h"
 #include "store.h"
 #include "util.h"
+#include "ws_api.h"
 
 static struct server srv;
 static uv_signal_t sig_term, sig_int;
@@ -197,7 +198,8 @@ int main(int argc, char **argv)
 		goto out;
 	auth_attach_store(srv.auth, srv.store);
 	if (hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
-	    fanout_create(&srv, &srv.fanout) || api_create(&srv, &srv.api))
+	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
+	    api_create(&srv, &srv.api))
 		goto out;
 	srv.net = net_ctx_create(&loop, fd_limit());
 	if (!srv.net)
@@ -228,6 +230,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	net_ctx_free(srv.net);
+	ws_api_destroy(srv.ws);
 	fanout_destroy(srv.fanout);
 	groups_destroy(srv.groups);
 	hub_destroy(srv.hub);

@@ -13,6 +13,7 @@ struct hub;
 struct api;
 struct groups;
 struct fanout;
+struct ws_api;
 
 struct server {
 	uv_loop_t *loop;
@@ -26,6 +27,7 @@ struct server {
 	struct api *api;
 	struct groups *groups;
 	struct fanout *fanout;
+	struct ws_api *ws;
 	const char *version;
 };
 

@@ -1,0 +1,304 @@
+/* ws_api: rport's streaming API, GET /api/v1/ws/commands and /ws/scripts.
+ *
+ * After the upgrade the first frame is a multi-job request (the body of
+ * POST /api/v1/commands or /scripts). The server starts the multi job with
+ * live output and streams, for each client, partial frames
+ * {jid, client_id, client_name, result:{stdout|stderr}} as output arrives,
+ * then the final job; it closes after the last final. Errors are rport's
+ * error payload frame, then a close.
+ *
+ * A slow reader never makes the server buffer without bound: while more
+ * than WS_PARTIAL_CAP bytes wait for it, partial output for it is dropped
+ * (the next partial it gets says how many bytes were dropped with
+ * "output_dropped_bytes"; the final job always has the whole output). A
+ * reader more than WS_HARD_CAP behind is disconnected (close 1008). */
+#include "ws_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <uthash.h>
+
+#include "api.h"
+#include "auth.h"
+#include "fanout.h"
+#include "hub.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define WS_PARTIAL_CAP (1024 * 1024)
+#define WS_HARD_CAP (64 * 1024 * 1024)
+#define WS_FIRST_FRAME_MAX (1024 * 1024)
+
+struct watcher {
+	struct ws_api *w;
+	net_conn *conn;          /* NULL once gone */
+	int refs;                /* the connection, and a pending auth check */
+	bool is_script;
+	int auth_state;          /* 0 pending, 1 ok, -1 refused */
+	char user[128];
+	bool read_only;
+	char *early;             /* first frame received before auth finished */
+	size_t early_len;
+	bool started;
+	char mjid[UUID_STR_LEN];
+	size_t targets;
+	size_t finals;
+	int64_t dropped;
+	UT_hash_handle hh;       /* w->by_multi */
+};
+
+struct ws_api {
+	struct server *srv;
+	struct watcher *by_multi;
+};
+
+static void watcher_unref(struct watcher *wt)
+{
+	if (--wt->refs > 0)
+		return;
+	free(wt->early);
+	free(wt);
+}
+
+static void send_json(struct watcher *wt, json_t *m)
+{
+	char *text = json_dumps(m, JSON_COMPACT);
+
+	json_decref(m);
+	if (!text || !wt->conn) {
+		free(text);
+		return;
+	}
+	if (net_ws_send(wt->conn, text, strlen(text)) == TE_TOOBIG)
+		net_ws_close(wt->conn, 1008, "reader too slow");
+	free(text);
+}
+
+static void send_error(struct watcher *wt, const struct api_err *e)
+{
+	send_json(wt, api_err_json(e));
+	if (wt->conn)
+		net_ws_close(wt->conn, 1000, "error");
+}
+
+static void start_job(struct watcher *wt, const char *data, size_t len)
+{
+	struct server *srv = wt->w->srv;
+	struct api_err err;
+	json_t *body, *rec;
+
+	wt->started = true;
+	if (!len || !data[strspn(data, " \t\r\n")]) {
+		api_err_set(&err, 400,
+			    "Inbound message should contain non empty json object with command data.",
+			    "");
+		send_error(wt, &err);
+		return;
+	}
+	if (wt->is_script ? api_parse_body(data, len, api_multi_script_fields,
+					   api_multi_script_nfields, &body, &err) :
+			    api_parse_body(data, len, api_multi_fields, api_multi_nfields, &body,
+					   &err)) {
+		send_error(wt, &err);
+		return;
+	}
+	rec = api_multi_start(srv, body, wt->is_script, true, wt->user, &err);
+	json_decref(body);
+	if (!rec) {
+		send_error(wt, &err);
+		return;
+	}
+	util_strlcpy(wt->mjid, json_string_value(json_object_get(rec, "jid")), sizeof wt->mjid);
+	wt->targets = json_array_size(json_object_get(rec, "targets"));
+	json_decref(rec);
+	HASH_ADD_STR(wt->w->by_multi, mjid, wt);
+	log_info("ws: %s streams multi job %s (%zu clients)", wt->user, wt->mjid, wt->targets);
+}
+
+static void auth_checked(void *ud, const struct auth_identity *id)
+{
+	struct watcher *wt = ud;
+
+	if (id) {
+		wt->auth_state = 1;
+		util_strlcpy(wt->user, id->user, sizeof wt->user);
+		wt->read_only = id->scope == AUTH_SCOPE_READ;
+	} else {
+		wt->auth_state = -1;
+	}
+	if (wt->conn && wt->refs == 2) {
+		/* Finished after the upgrade (a password hashed off the loop). */
+		if (wt->auth_state < 0 || wt->read_only) {
+			struct api_err err;
+
+			api_err_set(&err, wt->auth_state < 0 ? 401 : 403,
+				    wt->auth_state < 0 ? "unauthorized" :
+				    "the scope of the provided token is not authorized for this operation",
+				    "");
+			send_error(wt, &err);
+		} else if (wt->early) {
+			start_job(wt, wt->early, wt->early_len);
+			free(wt->early);
+			wt->early = NULL;
+		}
+	}
+	watcher_unref(wt);
+}
+
+int ws_api_accept(struct ws_api *w, net_conn *c)
+{
+	const char *path = net_ws_path(c);
+	struct watcher *wt;
+	bool is_script;
+
+	if (!strcmp(path, "/api/v1/ws/commands"))
+		is_script = false;
+	else if (!strcmp(path, "/api/v1/ws/scripts"))
+		is_script = true;
+	else
+		return 404;
+	wt = calloc(1, sizeof *wt);
+	if (!wt)
+		return 503;
+	wt->w = w;
+	wt->conn = c;
+	wt->is_script = is_script;
+	wt->refs = 2;
+	net_ws_set_user(c, wt);
+	auth_api_check(w->srv->auth, net_ws_authorization(c), net_ws_query(c, "access_token"),
+		       auth_checked, wt);
+	if (wt->auth_state != 0) {
+		int st = wt->auth_state < 0 ? 401 : wt->read_only ? 403 : 0;
+
+		if (st) {
+			net_ws_set_user(c, NULL);
+			watcher_unref(wt);
+			return st;
+		}
+	}
+	return 0;
+}
+
+void ws_api_message(struct ws_api *w, net_conn *c, const char *data, size_t len)
+{
+	struct watcher *wt = net_ws_user(c);
+
+	(void)w;
+	if (!wt || wt->started)
+		return; /* one request per connection; later frames are ignored */
+	if (wt->auth_state == 0) {
+		if (wt->early)
+			return;
+		wt->early = malloc(len + 1);
+		if (wt->early) {
+			memcpy(wt->early, data, len);
+			wt->early[len] = '\0';
+			wt->early_len = len;
+		}
+		return;
+	}
+	if (wt->auth_state < 0)
+		return;
+	start_job(wt, data, len);
+}
+
+void ws_api_close(struct ws_api *w, net_conn *c)
+{
+	struct watcher *wt = net_ws_user(c);
+
+	if (!wt)
+		return;
+	if (wt->started && wt->mjid[0]) {
+		struct watcher *found;
+
+		HASH_FIND_STR(w->by_multi, wt->mjid, found);
+		if (found == wt)
+			HASH_DEL(w->by_multi, wt);
+	}
+	wt->conn = NULL;
+	watcher_unref(wt);
+}
+
+/* ---- events from the core -------------------------------------------- */
+
+void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
+		   const struct client *c, const char *stream, json_t *data, bool base64)
+{
+	struct watcher *wt;
+	json_t *m, *res;
+	size_t len = json_string_length(data);
+
+	HASH_FIND_STR(w->by_multi, mjid, wt);
+	if (!wt || !wt->conn)
+		return;
+	if (net_ws_queued(wt->conn) > WS_PARTIAL_CAP) {
+		wt->dropped += (int64_t)len;
+		return;
+	}
+	res = json_object();
+	json_object_set(res, stream, data);
+	if (base64) {
+		char key[32];
+
+		snprintf(key, sizeof key, "%s_encoding", stream);
+		json_object_set_new(res, key, json_string("base64"));
+	}
+	m = json_pack("{s:s, s:s, s:s, s:o}", "jid", jid, "client_id", hub_client_id(c),
+		      "client_name", hub_client_name(c), "result", res);
+	if (wt->dropped) {
+		json_object_set_new(m, "output_dropped_bytes", json_integer(wt->dropped));
+		wt->dropped = 0;
+	}
+	send_json(wt, m);
+}
+
+void ws_api_child_done(struct ws_api *w, const char *mjid, const char *jid)
+{
+	struct watcher *wt;
+	json_t *job;
+
+	HASH_FIND_STR(w->by_multi, mjid, wt);
+	if (!wt || !wt->conn)
+		return;
+	if (store_job_get(w->srv->store, jid, &job) == 0)
+		send_json(wt, job);
+	wt->finals++;
+	if (wt->conn && wt->finals >= wt->targets)
+		net_ws_close(wt->conn, 1000, "done");
+}
+
+void ws_api_multi_done(struct ws_api *w, const char *mjid)
+{
+	struct watcher *wt;
+
+	/* Aborted or stopped early: targets never run get no final. */
+	HASH_FIND_STR(w->by_multi, mjid, wt);
+	if (wt && wt->conn)
+		net_ws_close(wt->conn, 1000, "done");
+}
+
+int ws_api_create(struct server *srv, struct ws_api **out)
+{
+	struct ws_api *w = calloc(1, sizeof *w);
+
+	if (!w)
+		return TE_NOMEM;
+	w->srv = srv;
+	*out = w;
+	return 0;
+}
+
+void ws_api_destroy(struct ws_api *w)
+{
+	struct watcher *wt, *tmp;
+
+	if (!w)
+		return;
+	HASH_ITER(hh, w->by_multi, wt, tmp)
+		HASH_DEL(w->by_multi, wt);
+	free(w);
+}

@@ -1,0 +1,31 @@
+/* ws_api: the streaming WebSocket API (see ws_api.c). */
+#ifndef TETHER_WS_API_H
+#define TETHER_WS_API_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "net.h"
+#include "server.h"
+
+struct ws_api;
+struct client;
+
+int ws_api_create(struct server *srv, struct ws_api **out);
+void ws_api_destroy(struct ws_api *w);
+
+/* Upgrade check: 0 accepts, else the HTTP status to refuse with. */
+int ws_api_accept(struct ws_api *w, net_conn *c);
+void ws_api_message(struct ws_api *w, net_conn *c, const char *data, size_t len);
+void ws_api_close(struct ws_api *w, net_conn *c);
+
+/* Live output of child jid of multi job mjid (data: a JSON string). */
+void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
+		   const struct client *c, const char *stream, json_t *data, bool base64);
+/* A child job is final (stored). */
+void ws_api_child_done(struct ws_api *w, const char *mjid, const char *jid);
+/* The multi job is finished. */
+void ws_api_multi_done(struct ws_api *w, const char *mjid);
+
+#endif
