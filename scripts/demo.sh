@@ -60,6 +60,12 @@ agent_conf local-test-client-2 "'group-1'" $'zone = "EU"\nenv = "prod1"'
 agent_conf local-test-client-3 "'group-1', 'group-2'" $'zone = "EU"\nenv = "prod1"'
 agent_conf local-test-client-4 "'group-2'" 'zone = "US"'
 
+# The seed's multi-client examples run in cwd /users/root (rport's docs
+# machine). Create it so they work as written.
+if [ ! -d /users/root ]; then
+	if [ "$(id -u)" -eq 0 ]; then mkdir -p /users/root; else sudo mkdir -p /users/root || true; fi
+fi
+
 pids=()
 cleanup() {
 	trap - INT TERM EXIT
@@ -79,6 +85,9 @@ done
 for _ in $(seq 1 100); do
 	if curl -sf -u admin:foobaz "http://$API/api/v1/clients/my-client" 2>/dev/null |
 		grep -q '"connection_state":"connected"'; then
+		# The seed assumes a client group "group-1" exists.
+		curl -s -o /dev/null -u admin:foobaz "http://$API/api/v1/client-groups" \
+			-X POST -d '{"id":"group-1","description":"clients tagged group-1","params":{"tag":["group-1"]}}' || true
 		echo "demo: ready. API http://$API (admin:foobaz); agent logs in $DATA/*.log" >&2
 		break
 	fi
