@@ -265,6 +265,11 @@ int api_body(struct api_call *call, const struct api_field *fields, size_t nfiel
 
 int api_page(struct api_call *call, int64_t *limit, int64_t *offset)
 {
+	return api_page_max(call, limit, offset, 1000);
+}
+
+int api_page_max(struct api_call *call, int64_t *limit, int64_t *offset, int64_t max)
+{
 	const char *l = net_http_query(call->req, "page[limit]");
 	const char *o = net_http_query(call->req, "page[offset]");
 	long long v;
@@ -278,8 +283,9 @@ int api_page(struct api_call *call, int64_t *limit, int64_t *offset)
 			api_reply_error(call, 400, "Invalid pagination parameters.", detail);
 			return -1;
 		}
-		if (v > 1000) {
-			snprintf(detail, sizeof detail, "pagination limit too big (%lld) maximum is 1000", v);
+		if (v > max) {
+			snprintf(detail, sizeof detail, "pagination limit too big (%lld) maximum is %lld",
+				 v, (long long)max);
 			api_reply_error(call, 400, detail, "");
 			return -1;
 		}

@@ -88,6 +88,8 @@ extern const size_t api_multi_script_nfields;
 /* Reads page[limit] (default 100, max 1000) and page[offset]. Replies 400
  * and returns -1 on bad values. */
 int api_page(struct api_call *call, int64_t *limit, int64_t *offset);
+/* The same with another maximum (client lists). */
+int api_page_max(struct api_call *call, int64_t *limit, int64_t *offset, int64_t max);
 
 /* Handlers, by resource (api_clients.c, api_commands.c). */
 void api_clients_list(struct api_call *call);

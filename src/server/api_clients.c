@@ -11,7 +11,8 @@ void api_clients_list(struct api_call *call)
 	json_t *page;
 	size_t n = json_array_size(all);
 
-	if (api_page(call, &limit, &offset)) {
+	/* Whole fleets are listed by tools: a larger page than for jobs. */
+	if (api_page_max(call, &limit, &offset, 100000)) {
 		json_decref(all);
 		return;
 	}

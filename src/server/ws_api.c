@@ -38,6 +38,7 @@ struct watcher {
 	net_conn *conn;          /* NULL once gone */
 	int refs;                /* the connection, and a pending auth check */
 	bool is_script;
+	bool announce;
 	int auth_state;          /* 0 pending, 1 ok, -1 refused */
 	char user[128];
 	bool read_only;
@@ -114,9 +115,16 @@ static void start_job(struct watcher *wt, const char *data, size_t len)
 	}
 	util_strlcpy(wt->mjid, json_string_value(json_object_get(rec, "jid")), sizeof wt->mjid);
 	wt->targets = json_array_size(json_object_get(rec, "targets"));
-	json_decref(rec);
 	HASH_ADD_STR(wt->w->by_multi, mjid, wt);
+	if (wt->announce) {
+		/* Opt-in (?announce=1): the multi job and its targets first,
+		 * so a client can cancel it or wait for every target. */
+		json_t *a = json_pack("{s:s, s:O}", "multi_job_id", wt->mjid, "client_ids",
+				      json_object_get(rec, "targets"));
+		send_json(wt, a);
+	}
 	log_info("ws: %s streams multi job %s (%zu clients)", wt->user, wt->mjid, wt->targets);
+	json_decref(rec);
 }
 
 static void auth_checked(void *ud, const struct auth_identity *id)
@@ -167,6 +175,7 @@ int ws_api_accept(struct ws_api *w, net_conn *c)
 	wt->w = w;
 	wt->conn = c;
 	wt->is_script = is_script;
+	wt->announce = net_ws_query(c, "announce") && strcmp(net_ws_query(c, "announce"), "0");
 	wt->refs = 2;
 	net_ws_set_user(c, wt);
 	auth_api_check(w->srv->auth, net_ws_authorization(c), net_ws_query(c, "access_token"),
@@ -247,8 +256,8 @@ void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
 		snprintf(key, sizeof key, "%s_encoding", stream);
 		json_object_set_new(res, key, json_string("base64"));
 	}
-	m = json_pack("{s:s, s:s, s:s, s:o}", "jid", jid, "client_id", hub_client_id(c),
-		      "client_name", hub_client_name(c), "result", res);
+	m = json_pack("{s:s, s:s, s:s, s:s, s:o}", "jid", jid, "multi_job_id", mjid, "client_id",
+		      hub_client_id(c), "client_name", hub_client_name(c), "result", res);
 	if (wt->dropped) {
 		json_object_set_new(m, "output_dropped_bytes", json_integer(wt->dropped));
 		wt->dropped = 0;

@@ -1,0 +1,422 @@
+/* cmd_misc: tether clients, jobs, job, groups, login. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+static void print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2));
+
+	if (s)
+		printf("%s\n", s);
+	free(s);
+}
+
+static int get(struct cli *c, const char *path, const char *what, json_t **resp)
+{
+	long status = 0;
+
+	if (cli_http(c, "GET", path, NULL, &status, resp))
+		return CLI_TRANSPORT;
+	if (status != 200) {
+		int rc = cli_http_fail(status, *resp, what);
+
+		json_decref(*resp);
+		*resp = NULL;
+		return rc == CLI_USAGE && status == 404 ? CLI_NO_TARGET : rc;
+	}
+	return 0;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : "";
+}
+
+static void join(json_t *arr, char *out, size_t outlen)
+{
+	size_t i;
+	json_t *v;
+
+	out[0] = '\0';
+	json_array_foreach(arr, i, v) {
+		size_t l = strlen(out);
+
+		snprintf(out + l, outlen - l, "%s%s", i ? "," : "", json_string_value(v));
+	}
+}
+
+int cmd_clients(struct cli *c, int argc, char **argv)
+{
+	bool json = false;
+	const struct cli_flag flags[] = {
+		{ "json", CF_BOOL, &json, "print the API's JSON", NULL },
+	};
+	json_t *resp, *cl;
+	int rest, rc;
+	size_t i;
+
+	rc = cli_flags_parse(flags, 1, argc, argv, &rest, "clients");
+	if (rc < 0) {
+		cli_flags_help(flags, 1, "tether clients [-json]",
+			       "Lists the clients the server knows, connected or not.");
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if ((rc = get(c, "/api/v1/clients?page[limit]=1000", "listing clients", &resp)))
+		return rc;
+	if (json) {
+		print_json(json_object_get(resp, "data"));
+		json_decref(resp);
+		return 0;
+	}
+	printf("%-24s %-24s %-13s %-20s %-24s %s\n", "ID", "NAME", "STATE", "HOSTNAME", "TAGS",
+	       "LABELS");
+	json_array_foreach(json_object_get(resp, "data"), i, cl) {
+		char tags[256], labels[256] = "";
+		const char *k;
+		json_t *v;
+
+		join(json_object_get(cl, "tags"), tags, sizeof tags);
+		json_object_foreach(json_object_get(cl, "labels"), k, v) {
+			size_t l = strlen(labels);
+
+			snprintf(labels + l, sizeof labels - l, "%s%s:%s", l ? "," : "", k,
+				 json_string_value(v));
+		}
+		printf("%-24s %-24s %-13s %-20s %-24s %s\n", str(cl, "id"), str(cl, "name"),
+		       str(cl, "connection_state"), str(cl, "hostname"), tags, labels);
+	}
+	json_decref(resp);
+	return 0;
+}
+
+int cmd_jobs(struct cli *c, int argc, char **argv)
+{
+	bool json = false;
+	long limit = 20;
+	const struct cli_flag flags[] = {
+		{ "json", CF_BOOL, &json, "print the API's JSON", NULL },
+		{ "limit", CF_INT, &limit, "how many, newest first (default 20)", "N" },
+	};
+	json_t *resp, *j;
+	char path[128];
+	int rest, rc;
+	size_t i;
+
+	rc = cli_flags_parse(flags, 2, argc, argv, &rest, "jobs");
+	if (rc < 0) {
+		cli_flags_help(flags, 2, "tether jobs [-json] [-limit N]",
+			       "Lists multi-client jobs, newest first. 'tether job JID' shows one.");
+		return 0;
+	}
+	if (rc)
+		return rc;
+	snprintf(path, sizeof path, "/api/v1/commands?page[limit]=%ld", limit ? limit : 20);
+	if ((rc = get(c, path, "listing jobs", &resp)))
+		return rc;
+	if (json) {
+		print_json(json_object_get(resp, "data"));
+	} else {
+		printf("%-38s %-32s %s\n", "JID", "STARTED", "BY");
+		json_array_foreach(json_object_get(resp, "data"), i, j)
+			printf("%-38s %-32s %s\n", str(j, "jid"), str(j, "started_at"),
+			       str(j, "created_by"));
+	}
+	json_decref(resp);
+	return 0;
+}
+
+static void print_job_output(json_t *job)
+{
+	json_t *res = json_object_get(job, "result");
+	json_t *ec = json_object_get(job, "exit_code");
+	const char *name = str(job, "client_name")[0] ? str(job, "client_name") : str(job, "client_id");
+
+	printf("==> %s: %s", name, str(job, "status"));
+	if (json_is_integer(ec))
+		printf(" (exit code %lld)", (long long)json_integer_value(ec));
+	if (str(job, "error")[0])
+		printf(": %s", str(job, "error"));
+	printf("\n");
+	for (int s = 0; s < 2; s++) {
+		const char *text = str(res, s ? "stderr" : "stdout");
+		const char *line = text;
+
+		while (*line) {
+			const char *nl = strchr(line, '\n');
+			int n = nl ? (int)(nl - line) : (int)strlen(line);
+
+			printf("%s%s: %.*s\n", name, s ? " [stderr]" : "", n, line);
+			line += n + (nl ? 1 : 0);
+		}
+	}
+}
+
+int cmd_job(struct cli *c, int argc, char **argv)
+{
+	bool json = false;
+	const struct cli_flag flags[] = {
+		{ "json", CF_BOOL, &json, "print the API's JSON", NULL },
+	};
+	json_t *resp = NULL, *j;
+	char path[256];
+	int rest, rc;
+	size_t i;
+
+	rc = cli_flags_parse(flags, 1, argc, argv, &rest, "job");
+	if (rc < 0) {
+		cli_flags_help(flags, 1, "tether job [-json] JID",
+			       "Shows a multi-client job with each client's output, or a\n"
+			       "single-client job by its jid.");
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (rest >= argc || !util_is_uuid(argv[rest])) {
+		fprintf(stderr, "tether job: give a job id (a UUID), e.g. from 'tether jobs'\n");
+		return CLI_USAGE;
+	}
+	snprintf(path, sizeof path, "/api/v1/commands/%s", argv[rest]);
+	{
+		long status = 0;
+
+		if (cli_http(c, "GET", path, NULL, &status, &resp))
+			return CLI_TRANSPORT;
+		if (status == 404) {
+			/* Not a multi job: a single job is found by jid alone. */
+			json_decref(resp);
+			snprintf(path, sizeof path, "/api/v1/clients/-/commands/%s", argv[rest]);
+			if (cli_http(c, "GET", path, NULL, &status, &resp))
+				return CLI_TRANSPORT;
+		}
+		if (status != 200) {
+			rc = cli_http_fail(status, resp, "reading the job");
+			json_decref(resp);
+			return status == 404 ? CLI_NO_TARGET : rc;
+		}
+	}
+	j = json_object_get(resp, "data");
+	if (json) {
+		print_json(j);
+	} else if (json_object_get(j, "jobs")) {
+		json_t *sum = json_object_get(j, "summary");
+
+		printf("job %s by %s, started %s: %s\n", str(j, "jid"), str(j, "created_by"),
+		       str(j, "started_at"), str(j, "command"));
+		printf("status %s: %lld successful, %lld failed, %lld unknown, %lld running, %lld not run\n",
+		       str(j, "status"),
+		       (long long)json_integer_value(json_object_get(sum, "successful")),
+		       (long long)json_integer_value(json_object_get(sum, "failed")),
+		       (long long)json_integer_value(json_object_get(sum, "unknown")),
+		       (long long)json_integer_value(json_object_get(sum, "running")),
+		       (long long)json_integer_value(json_object_get(sum, "not_run")));
+		{
+			json_t *jobs = json_object_get(json_object_get(resp, "data"), "jobs"), *ch;
+
+			json_array_foreach(jobs, i, ch)
+				print_job_output(ch);
+		}
+	} else {
+		print_job_output(j);
+	}
+	json_decref(resp);
+	return 0;
+}
+
+int cmd_groups(struct cli *c, int argc, char **argv)
+{
+	bool json = false;
+	char *desc = NULL;
+	json_t *tags = NULL, *ids = NULL, *names = NULL;
+	const struct cli_flag flags[] = {
+		{ "json", CF_BOOL, &json, "print the API's JSON", NULL },
+		{ "description", CF_STR, &desc, "create: description", "TEXT" },
+		{ "tag", CF_LIST, &tags, "create: clients with a tag matching this pattern", "PATTERN" },
+		{ "client", CF_LIST, &ids, "create: clients whose id matches this pattern", "PATTERN" },
+		{ "name", CF_LIST, &names, "create: clients whose name matches this pattern", "PATTERN" },
+	};
+	const size_t nflags = sizeof flags / sizeof flags[0];
+	json_t *resp = NULL, *g;
+	long status = 0;
+	int rest, rc;
+	size_t i;
+
+	rc = cli_flags_parse(flags, nflags, argc, argv, &rest, "groups");
+	if (rc < 0) {
+		cli_flags_help(flags, nflags,
+			       "tether groups [-json] | tether groups create ID [flags] | tether groups delete ID",
+			       "Lists, creates or deletes client groups. Patterns take '*' wildcards\n"
+			       "and match case-insensitively, as rport's client group params.");
+		rc = 0;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	if (rest >= argc || !strcmp(argv[rest], "list")) {
+		if ((rc = get(c, "/api/v1/client-groups", "listing groups", &resp)))
+			goto out;
+		if (json) {
+			print_json(json_object_get(resp, "data"));
+		} else {
+			printf("%-24s %-40s %s\n", "ID", "DESCRIPTION", "CLIENTS");
+			json_array_foreach(json_object_get(resp, "data"), i, g) {
+				char members[512];
+
+				join(json_object_get(g, "client_ids"), members, sizeof members);
+				printf("%-24s %-40s %s\n", str(g, "id"), str(g, "description"), members);
+			}
+		}
+		goto out;
+	}
+	if (rest + 1 >= argc) {
+		fprintf(stderr, "tether groups %s: give a group id\n", argv[rest]);
+		rc = CLI_USAGE;
+		goto out;
+	}
+	if (!strcmp(argv[rest], "create")) {
+		json_t *params = json_object(), *body;
+		char *text;
+
+		if (tags)
+			json_object_set(params, "tag", tags);
+		if (ids)
+			json_object_set(params, "client_id", ids);
+		if (names)
+			json_object_set(params, "name", names);
+		if (!json_object_size(params)) {
+			fprintf(stderr, "tether groups create: give at least one of -tag, -client, -name\n");
+			json_decref(params);
+			rc = CLI_USAGE;
+			goto out;
+		}
+		body = json_pack("{s:s, s:s, s:o}", "id", argv[rest + 1], "description",
+				 desc ? desc : "", "params", params);
+		text = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		if (cli_http(c, "POST", "/api/v1/client-groups", text, &status, &resp)) {
+			free(text);
+			rc = CLI_TRANSPORT;
+			goto out;
+		}
+		free(text);
+		if (status != 201) {
+			rc = cli_http_fail(status, resp, "creating the group");
+			goto out;
+		}
+		printf("group %s created\n", argv[rest + 1]);
+	} else if (!strcmp(argv[rest], "delete")) {
+		char path[300];
+
+		snprintf(path, sizeof path, "/api/v1/client-groups/%s", argv[rest + 1]);
+		if (cli_http(c, "DELETE", path, NULL, &status, &resp)) {
+			rc = CLI_TRANSPORT;
+			goto out;
+		}
+		if (status != 204) {
+			rc = cli_http_fail(status, resp, "deleting the group");
+			goto out;
+		}
+		printf("group %s deleted\n", argv[rest + 1]);
+	} else {
+		fprintf(stderr, "tether groups: unknown subcommand '%s' (list, create, delete)\n",
+			argv[rest]);
+		rc = CLI_USAGE;
+	}
+out:
+	json_decref(resp);
+	json_decref(tags);
+	json_decref(ids);
+	json_decref(names);
+	return rc;
+}
+
+int cmd_login(struct cli *c, int argc, char **argv)
+{
+	long lifetime = 0;
+	const struct cli_flag flags[] = {
+		{ "lifetime", CF_INT, &lifetime, "token lifetime in seconds (server default if 0)", "SEC" },
+	};
+	char path[128], file[1024], dir[1024];
+	json_t *resp = NULL, *rec;
+	long status = 0;
+	const char *token;
+	int rest, rc, fd;
+	char *text;
+
+	rc = cli_flags_parse(flags, 1, argc, argv, &rest, "login");
+	if (rc < 0) {
+		cli_flags_help(flags, 1, "tether [-user U -password P] login [-lifetime SEC]",
+			       "Logs in with the user and password (flags, TETHER_USER and\n"
+			       "TETHER_PASSWORD) and stores the token in ~/.config/tether/token\n"
+			       "(mode 0600) for later commands against the same server.");
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (!c->user[0] || !c->password[0]) {
+		fprintf(stderr, "tether login: give -user and -password (or TETHER_USER and TETHER_PASSWORD)\n");
+		return CLI_USAGE;
+	}
+	c->token[0] = '\0';
+	if (lifetime)
+		snprintf(path, sizeof path, "/api/v1/login?token-lifetime=%ld", lifetime);
+	else
+		snprintf(path, sizeof path, "/api/v1/login");
+	if (cli_http(c, "POST", path, NULL, &status, &resp))
+		return CLI_TRANSPORT;
+	if (status != 200) {
+		rc = cli_http_fail(status, resp, "login");
+		json_decref(resp);
+		return rc;
+	}
+	token = json_string_value(json_object_get(json_object_get(resp, "data"), "token"));
+	if (!token || cli_token_path(file, sizeof file)) {
+		fprintf(stderr, "tether login: no token, or no HOME to keep it in\n");
+		json_decref(resp);
+		return CLI_TRANSPORT;
+	}
+	util_strlcpy(dir, file, sizeof dir);
+	*strrchr(dir, '/') = '\0';
+	{
+		char parent[1024];
+
+		util_strlcpy(parent, dir, sizeof parent);
+		if (strrchr(parent, '/'))
+			*strrchr(parent, '/') = '\0';
+		mkdir(parent, 0700);
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "tether login: cannot create %s: %s\n", dir, strerror(errno));
+		json_decref(resp);
+		return CLI_TRANSPORT;
+	}
+	rec = json_pack("{s:s, s:s, s:s, s:O}", "addr", c->addr, "user", c->user, "token", token,
+			"expires_at", json_object_get(json_object_get(resp, "data"), "expires_at"));
+	text = json_dumps(rec, JSON_COMPACT);
+	json_decref(rec);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600) || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		fprintf(stderr, "tether login: cannot write %s: %s\n", file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(text);
+		json_decref(resp);
+		return CLI_TRANSPORT;
+	}
+	close(fd);
+	free(text);
+	printf("logged in to %s as %s; token stored in %s\n", c->addr, c->user, file);
+	json_decref(resp);
+	return 0;
+}
