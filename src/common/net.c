@@ -724,6 +724,8 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason,
 					 "{\"errors\":[{\"code\":\"\",\"title\":\"%s\",\"detail\":\"\"}]}",
 					 st == 401 ? "unauthorized" :
 					 st == 403 ? "forbidden" :
+					 st == 423 ? "Too many bad attempts. Please try later." :
+					 st == 429 ? "too many requests, please try later" :
 					 st == 404 ? "not found" :
 					 st == 503 ? "service unavailable" : "refused");
 				http_refuse(wsi, st, body);

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
+#include "guard.h"
 #include "log.h"
 #include "net.h"
 #include "util.h"
@@ -13,6 +15,7 @@
 
 struct api {
 	struct server *srv;
+	struct guard *guard;
 };
 
 /* Every route requires an authenticated user; there is no open route. */
@@ -24,6 +27,7 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/v1/me/tokens", api_me_tokens_post, 0 },
 	{ "DELETE", "/api/v1/me/tokens/{}", api_me_tokens_delete, 0 },
 	{ "GET", "/api/v1/status", api_status_get, 0 },
+	{ "GET", "/api/v1/auditlog", api_auditlog_list, 0 },
 	{ "GET", "/api/v1/clients", api_clients_list, 0 },
 	{ "GET", "/api/v1/clients/{}", api_clients_get, 0 },
 	{ "POST", "/api/v1/clients/{}/commands", api_client_commands_post, 0 },
@@ -395,15 +399,28 @@ static void reply_unauthorized(struct api_call *call)
 static void auth_done(void *ud, const struct auth_identity *id)
 {
 	struct api_call *call = ud;
+	struct api *a = call->srv->api;
 
 	if (!id) {
 		/* Credentials were given and are wrong: refused, whatever the
 		 * route. Missing credentials are left to the route. */
 		if (net_http_authorization(call->req)) {
+			char name[128];
+			struct audit_entry e = { 0 };
+
+			auth_basic_user(net_http_authorization(call->req), name, sizeof name);
+			guard_failed(a->guard, net_http_peer(call->req), name[0] ? name : NULL);
+			e.username = name;
+			e.remote_ip = net_http_peer(call->req);
+			e.application = "auth";
+			e.action = "failed_login";
+			e.success = false;
+			audit_queue(call->srv, &e);
 			reply_unauthorized(call);
 			return;
 		}
 	} else {
+		guard_succeeded(a->guard, net_http_peer(call->req), id->user);
 		call->authenticated = true;
 		util_strlcpy(call->user, id->user, sizeof call->user);
 		call->read_only = id->scope == AUTH_SCOPE_READ;
@@ -431,6 +448,21 @@ static void api_http_request(void *ud, net_http_req *req)
 			 (long long)a->srv->cfg.max_request_bytes);
 		api_reply_error(call, 413, "Request Entity Too Large", detail);
 		return;
+	}
+	if (net_http_authorization(req)) {
+		char name[128];
+		enum guard_verdict v;
+
+		auth_basic_user(net_http_authorization(req), name, sizeof name);
+		v = guard_check(a->guard, net_http_peer(req), name[0] ? name : NULL);
+		if (v == GUARD_BANNED) {
+			api_reply_error(call, 423, "Too many bad attempts. Please try later.", "");
+			return;
+		}
+		if (v == GUARD_WAIT) {
+			api_reply_error(call, 429, "too many requests, please try later", "");
+			return;
+		}
 	}
 	auth_api_check(a->srv->auth, net_http_authorization(req), NULL, auth_done, call);
 }
@@ -479,13 +511,27 @@ int api_create(struct server *srv, struct api **out)
 	if (!a)
 		return TE_NOMEM;
 	a->srv = srv;
+	a->guard = guard_create((int)srv->cfg.max_failed_login, srv->cfg.ban_time * 1000,
+				(int64_t)(srv->cfg.user_login_wait * 1000.0));
+	if (!a->guard) {
+		free(a);
+		return TE_NOMEM;
+	}
 	*out = a;
 	return 0;
 }
 
 void api_destroy(struct api *a)
 {
+	if (!a)
+		return;
+	guard_destroy(a->guard);
 	free(a);
+}
+
+struct guard *api_guard(struct api *a)
+{
+	return a->guard;
 }
 
 void api_status_get(struct api_call *call)

@@ -79,7 +79,7 @@ int api_parse_body(const char *body, size_t len, const struct api_field *fields,
  * WebSocket). Returns the new multi job's record (new reference) or NULL
  * with err. stream asks agents for live output. */
 json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
-			const char *user, struct api_err *err);
+			const char *user, const char *peer, struct api_err *err);
 extern const struct api_field api_multi_fields[];
 extern const size_t api_multi_nfields;
 extern const struct api_field api_multi_script_fields[];
@@ -111,6 +111,9 @@ int api_check_interpreter(struct api_call *call, const struct client *c,
 			  const char *interp, bool is_script);
 void api_client_commands_get(struct api_call *call);
 void api_status_get(struct api_call *call);
+void api_auditlog_list(struct api_call *call);
+/* The API's brute-force guard (the WebSocket API shares it). */
+struct guard *api_guard(struct api *a);
 void api_login(struct api_call *call);
 void api_logout(struct api_call *call);
 void api_me_get(struct api_call *call);

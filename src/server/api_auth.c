@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
 #include "auth.h"
+#include "guard.h"
 #include "util.h"
 
 static const struct api_field login_fields[] = {
@@ -40,6 +42,20 @@ static int lifetime_of(struct api_call *call, int64_t *out)
 	return 0;
 }
 
+static void audit_simple(struct api_call *call, const char *app, const char *action,
+			 const char *id, bool ok)
+{
+	struct audit_entry e = { 0 };
+
+	e.username = call->user;
+	e.remote_ip = net_http_peer(call->req);
+	e.application = app;
+	e.action = action;
+	e.affected_id = id;
+	e.success = ok;
+	audit_queue(call->srv, &e);
+}
+
 static void issue_login_token(struct api_call *call, int64_t lifetime)
 {
 	json_t *info;
@@ -50,6 +66,7 @@ static void issue_login_token(struct api_call *call, int64_t lifetime)
 		api_reply_error(call, 500, "Internal error.", "cannot issue a token");
 		return;
 	}
+	audit_simple(call, "auth", "login", json_string_value(json_object_get(info, "prefix")), true);
 	api_reply_data(call, 200,
 		       json_pack("{s:s, s:O, s:I}", "token", token, "expires_at",
 				 json_object_get(info, "expires_at"), "token_lifetime",
@@ -69,6 +86,8 @@ static void login_checked(void *ud, const struct auth_identity *id)
 	struct api_call *call = lc->call;
 
 	if (!id) {
+		guard_failed(api_guard(call->srv->api), net_http_peer(call->req), call->user);
+		audit_simple(call, "auth", "failed_login", "", false);
 		api_reply_error(call, 401, "unauthorized", "wrong username or password");
 	} else {
 		util_strlcpy(call->user, id->user, sizeof call->user);
@@ -101,6 +120,19 @@ void api_login(struct api_call *call)
 				"username and password are required (JSON body or HTTP basic auth)");
 		return;
 	}
+	{
+		enum guard_verdict v = guard_check(api_guard(call->srv->api), net_http_peer(call->req),
+						   user);
+
+		if (v != GUARD_OK) {
+			json_decref(body);
+			api_reply_error(call, v, v == GUARD_BANNED ?
+					"Too many bad attempts. Please try later." :
+					"too many requests, please try later", "");
+			return;
+		}
+	}
+	util_strlcpy(call->user, user, sizeof call->user);
 	lc = calloc(1, sizeof *lc);
 	if (!lc) {
 		json_decref(body);
@@ -121,6 +153,7 @@ void api_logout(struct api_call *call)
 		return;
 	}
 	auth_token_revoke_hash(call->srv->auth, call->token_hash);
+	audit_simple(call, "auth", "logout", "", true);
 	api_reply(call, 204, NULL);
 }
 
@@ -173,6 +206,8 @@ void api_me_tokens_post(struct api_call *call)
 	}
 	json_object_set_new(info, "token", json_string(token));
 	free(token);
+	audit_simple(call, "api_token", "create", json_string_value(json_object_get(info, "prefix")),
+		     true);
 	api_reply_data(call, 200, info);
 }
 
@@ -185,5 +220,6 @@ void api_me_tokens_delete(struct api_call *call)
 		api_reply_error(call, 404, title, "");
 		return;
 	}
+	audit_simple(call, "api_token", "delete", call->params[0], true);
 	api_reply(call, 204, NULL);
 }

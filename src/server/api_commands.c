@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "audit.h"
 #include "hub.h"
 #include "store.h"
 #include "util.h"
@@ -84,6 +85,7 @@ int api_check_interpreter(struct api_call *call, const struct client *c,
 
 struct run_ctx {
 	struct api_call *call;
+	char peer[64];
 	struct client *c;
 	struct job_spec j;
 	char jid[UUID_STR_LEN];
@@ -117,10 +119,29 @@ static void run_started(void *ud, int status, const char *error, int64_t pid)
 	run_ctx_free(rc);
 }
 
+/* The audit record and the job commit together, or neither does. */
 static int insert_apply(struct store *st, void *arg)
 {
 	struct run_ctx *rc = arg;
+	struct audit_entry e = { 0 };
+	json_t *req = json_pack("{s:s, s:s, s:s, s:b, s:I}", "command", rc->j.command,
+				"interpreter", rc->j.interpreter ? rc->j.interpreter : "",
+				"cwd", rc->j.cwd ? rc->j.cwd : "", "is_sudo", rc->j.is_sudo,
+				"timeout_sec", (json_int_t)rc->j.timeout_sec);
+	int err;
 
+	e.username = rc->j.created_by;
+	e.remote_ip = rc->peer;
+	e.application = rc->j.is_script ? "client.script" : "client.command";
+	e.action = "execute.start";
+	e.affected_id = rc->j.jid;
+	e.client_id = rc->j.client_id;
+	e.request = req;
+	e.success = true;
+	err = audit_insert(st, &e);
+	json_decref(req);
+	if (err)
+		return err;
 	return store_job_insert(st, &rc->j);
 }
 
@@ -238,6 +259,7 @@ static void run_single(struct api_call *call, bool is_script)
 	j.created_by = call->user;
 	j.created_at = util_now_ns();
 	rc->call = call;
+	util_strlcpy(rc->peer, net_http_peer(call->req), sizeof rc->peer);
 	rc->c = c;
 	rc->j = j;
 	rc->body = body;
@@ -332,6 +354,18 @@ void api_client_commands_delete(struct api_call *call)
 		api_reply_error(call, 409, title,
 				"the client is not connected: the job cannot be cancelled now");
 		return;
+	}
+	{
+		struct audit_entry e = { 0 };
+
+		e.username = call->user;
+		e.remote_ip = net_http_peer(call->req);
+		e.application = "client.command";
+		e.action = "cancel";
+		e.affected_id = call->params[1];
+		e.client_id = cid;
+		e.success = true;
+		audit_queue(srv, &e);
 	}
 	api_reply_data(call, 202, json_pack("{s:s, s:s}", "jid", call->params[1], "status",
 					    "cancelling"));

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "audit.h"
 #include "fanout.h"
 #include "groups.h"
 #include "hub.h"
@@ -316,7 +317,7 @@ bad:
 }
 
 json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
-			const char *user, struct api_err *err)
+			const char *user, const char *peer, struct api_err *err)
 {
 	json_t *targets = NULL, *rec = NULL, *v;
 	const char *command, *interp;
@@ -409,6 +410,25 @@ json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool s
 	if (stream)
 		json_object_set_new(rec, "stream", json_true());
 	json_object_set(rec, "targets", targets);
+	{
+		/* Recorded before anything runs; no record, no run. */
+		struct audit_entry e = { 0 };
+
+		e.username = user;
+		e.remote_ip = peer;
+		e.application = is_script ? "client.script" : "client.command";
+		e.action = "execute.start";
+		e.affected_id = jid;
+		e.request = body;
+		e.success = true;
+		if (audit_insert(srv->store, &e)) {
+			json_decref(rec);
+			rec = NULL;
+			api_err_set(err, 500, "Failed to write the audit log.",
+				    "the job was not started");
+			goto out;
+		}
+	}
 	json_incref(rec);
 	if (fanout_start(srv->fanout, rec)) {
 		json_decref(rec);
@@ -433,7 +453,8 @@ static void run_multi(struct api_call *call, bool is_script)
 	if (is_script ? api_body(call, api_multi_script_fields, api_multi_script_nfields, &body) :
 			api_body(call, api_multi_fields, api_multi_nfields, &body))
 		return;
-	rec = api_multi_start(call->srv, body, is_script, false, call->user, &err);
+	rec = api_multi_start(call->srv, body, is_script, false, call->user,
+			      net_http_peer(call->req), &err);
 	json_decref(body);
 	if (!rec) {
 		api_reply_err(call, &err);
@@ -471,6 +492,17 @@ void api_commands_delete(struct api_call *call)
 			 call->params[0]);
 		api_reply_error(call, 409, title, "");
 		return;
+	}
+	{
+		struct audit_entry e = { 0 };
+
+		e.username = call->user;
+		e.remote_ip = net_http_peer(call->req);
+		e.application = "client.command";
+		e.action = "cancel";
+		e.affected_id = call->params[0];
+		e.success = true;
+		audit_queue(call->srv, &e);
 	}
 	api_reply_data(call, 202, json_pack("{s:s, s:s, s:i}", "jid", call->params[0], "status",
 					    "cancelling", "cancelled_jobs", n));

@@ -782,3 +782,29 @@ void auth_api_check(struct auth *a, const char *authorization, const char *acces
 	auth_password_check(a, (char *)raw, colon + 1, cb, ud);
 	sodium_memzero(raw, rawlen);
 }
+
+void auth_basic_user(const char *authorization, char *out, size_t outlen)
+{
+	unsigned char raw[AUTH_MAX_HEADER];
+	size_t rawlen = 0;
+	const char *b64;
+	char *colon;
+
+	out[0] = '\0';
+	if (!authorization || strncasecmp(authorization, "Basic ", 6))
+		return;
+	b64 = authorization + 6;
+	while (*b64 == ' ')
+		b64++;
+	if (strlen(b64) >= sizeof raw ||
+	    sodium_base642bin(raw, sizeof raw - 1, b64, strlen(b64), NULL, &rawlen, NULL,
+			      sodium_base64_VARIANT_ORIGINAL))
+		return;
+	raw[rawlen] = '\0';
+	colon = strchr((char *)raw, ':');
+	if (colon) {
+		*colon = '\0';
+		util_strlcpy(out, (char *)raw, outlen);
+	}
+	sodium_memzero(raw, rawlen);
+}

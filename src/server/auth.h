@@ -70,6 +70,10 @@ bool auth_token_name_taken(struct auth *a, const char *user, const char *name);
  * password. */
 bool auth_agent_check(const struct auth *a, const char *id, const char *password);
 
+/* The user name of a Basic Authorization value, or "" (for rate limits
+ * and the audit log). */
+void auth_basic_user(const char *authorization, char *out, size_t outlen);
+
 /* Hashes a password as argon2id (for api.auth_file). Returns a malloc'd
  * "$argon2id$..." string or NULL. Slow: not for the loop. */
 char *auth_hash_password(const char *password);

@@ -8,7 +8,7 @@
 #include "toml.h"
 #include "util.h"
 
-enum cfg_type { CFG_STR, CFG_INT };
+enum cfg_type { CFG_STR, CFG_INT, CFG_FLOAT };
 
 struct cfg_key {
 	const char *section;
@@ -22,6 +22,8 @@ struct cfg_key {
 #define STR(sec, key, field) \
 	{ sec, key, CFG_STR, offsetof(struct server_config, field), \
 	  sizeof(((struct server_config *)0)->field), 0, 0 }
+#define FLT(sec, key, field, lo, hi) \
+	{ sec, key, CFG_FLOAT, offsetof(struct server_config, field), 0, lo, hi }
 #define INT(sec, key, field, lo, hi) \
 	{ sec, key, CFG_INT, offsetof(struct server_config, field), 0, lo, hi }
 
@@ -45,6 +47,13 @@ static const struct cfg_key server_keys[] = {
 	INT("api", "max_request_bytes", max_request_bytes, 1024,
 	    256LL * 1024 * 1024),
 	INT("api", "token_lifetime", token_lifetime, 1, 90LL * 86400),
+	INT("api", "max_failed_login", max_failed_login, 0, 1000000),
+	INT("api", "ban_time", ban_time, 0, 86400 * 365),
+	FLT("api", "user_login_wait", user_login_wait, 0, 3600),
+	STR("api", "allowed_origins", allowed_origins),
+	INT("server", "max_failed_login", client_max_failed_login, 0, 1000000),
+	INT("server", "ban_time", client_ban_time, 0, 86400 * 365),
+	FLT("server", "client_login_wait", client_login_wait, 0, 3600),
 	INT("api", "max_token_lifetime", max_token_lifetime, 1, 3650LL * 86400),
 };
 
@@ -63,6 +72,12 @@ void server_config_defaults(struct server_config *c)
 	c->max_concurrent_handshakes = 1000;
 	c->max_request_bytes = 1024 * 1024;
 	c->token_lifetime = 3600;
+	c->max_failed_login = 5;
+	c->ban_time = 3600;
+	c->user_login_wait = 2.0;
+	c->client_max_failed_login = 5;
+	c->client_ban_time = 3600;
+	c->client_login_wait = 2.0;
 	c->max_token_lifetime = 90LL * 86400;
 }
 
@@ -121,6 +136,17 @@ int server_config_load(struct server_config *c, const char *path, char *err,
 						 path, toml_line(v), sec, name, key->size - 1);
 					goto out;
 				}
+			} else if (key->type == CFG_FLOAT) {
+				double dv;
+
+				if (toml_float(v, &dv) || dv < (double)key->min || dv > (double)key->max) {
+					snprintf(err, errlen,
+						 "%s: line %d: %s.%s must be a number from %lld to %lld",
+						 path, toml_line(v), sec, name,
+						 (long long)key->min, (long long)key->max);
+					goto out;
+				}
+				memcpy(base + key->offset, &dv, sizeof dv);
 			} else {
 				int64_t iv;
 

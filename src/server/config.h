@@ -25,6 +25,13 @@ struct server_config {
 	char api_auth_file[512];       /* lines "user:$argon2id$..." */
 	int64_t max_request_bytes;
 	int64_t token_lifetime;        /* seconds, /login default */
+	int64_t max_failed_login;      /* per IP, then banned (423) */
+	int64_t ban_time;              /* seconds */
+	double user_login_wait;        /* seconds between attempts after a failure (429) */
+	int64_t client_max_failed_login;
+	int64_t client_ban_time;
+	double client_login_wait;
+	char allowed_origins[1024];    /* comma-separated Origin values for the WS API */
 	int64_t max_token_lifetime;
 };
 

@@ -8,8 +8,10 @@
 #include <sodium.h>
 #include <uthash.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "fanout.h"
+#include "guard.h"
 #include "ws_api.h"
 #include "log.h"
 #include "proto.h"
@@ -79,6 +81,7 @@ struct tracked {
 
 struct hub {
 	struct server *srv;
+	struct guard *guard;
 	struct tracked *tracked;
 	hub_done_cb done_cb;
 	void *done_ud;
@@ -627,12 +630,32 @@ static void on_hello(struct session *s, json_t *m)
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "hello sent twice");
 		return;
 	}
+	{
+		enum guard_verdict v = guard_check(h->guard, net_ws_peer(s->conn), auth_id);
+
+		if (v != GUARD_OK) {
+			session_fail(s, PROTO_CLOSE_AUTH, v == GUARD_BANNED ?
+				     "Too many bad attempts. Please try later." :
+				     "too many requests, please try later");
+			return;
+		}
+	}
 	if (!auth_agent_check(h->srv->auth, auth_id, password)) {
+		struct audit_entry e = { 0 };
+
 		log_warn("hub: %s: authentication failed for client auth id '%.64s'",
 			 net_ws_peer(s->conn), auth_id);
+		guard_failed(h->guard, net_ws_peer(s->conn), auth_id);
+		e.username = auth_id;
+		e.remote_ip = net_ws_peer(s->conn);
+		e.application = "agent";
+		e.action = "failed_login";
+		e.success = false;
+		audit_queue(h->srv, &e);
 		session_fail(s, PROTO_CLOSE_AUTH, "authentication failed");
 		return;
 	}
+	guard_succeeded(h->guard, net_ws_peer(s->conn), auth_id);
 	if (!valid_id(id)) {
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "invalid client id");
 		return;
@@ -1156,6 +1179,13 @@ int hub_create(struct server *srv, struct hub **out)
 	if (!h)
 		return TE_NOMEM;
 	h->srv = srv;
+	h->guard = guard_create((int)srv->cfg.client_max_failed_login,
+				srv->cfg.client_ban_time * 1000,
+				(int64_t)(srv->cfg.client_login_wait * 1000.0));
+	if (!h->guard) {
+		free(h);
+		return TE_NOMEM;
+	}
 	store_client_each(srv->store, client_load_cb, h);
 	store_job_each_running(srv->store, track_loaded, h);
 	uv_timer_init(srv->loop, &h->sweep);
@@ -1209,5 +1239,6 @@ void hub_destroy(struct hub *h)
 			free(t);
 		}
 	}
+	guard_destroy(h->guard);
 	free(h);
 }

@@ -132,6 +132,18 @@ static const char schema_v1[] =
 	"CREATE TABLE IF NOT EXISTS tokens ("
 	" hash TEXT PRIMARY KEY,"
 	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS auditlog ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" timestamp INTEGER NOT NULL,"
+	" username TEXT NOT NULL,"
+	" remote_ip TEXT NOT NULL,"
+	" application TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" affected_id TEXT NOT NULL,"
+	" client_id TEXT NOT NULL,"
+	" success INTEGER NOT NULL,"
+	" request TEXT);"
+	"CREATE INDEX IF NOT EXISTS auditlog_ts ON auditlog (timestamp);"
 	"PRAGMA user_version = 1;";
 
 struct wq_entry {
@@ -864,4 +876,114 @@ int store_token_each(struct store *st, void (*fn)(void *ud, const char *hash_hex
 	}
 	sqlite3_reset(s);
 	return 0;
+}
+
+int store_audit_put(struct store *st, const json_t *rec)
+{
+	static const char sql[] =
+		"INSERT INTO auditlog (timestamp, username, remote_ip, application, action,"
+		" affected_id, client_id, success, request) VALUES (?,?,?,?,?,?,?,?,?)";
+	sqlite3_stmt *s = NULL;
+	char *req = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+		return TE_IO;
+	sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(rec, "timestamp")));
+	for (int i = 0; i < 6; i++) {
+		static const char *const k[] = { "username", "remote_ip", "application", "action",
+						  "affected_id", "client_id" };
+
+		sqlite3_bind_text(s, 2 + i, json_string_value(json_object_get(rec, k[i])), -1,
+				  SQLITE_TRANSIENT);
+	}
+	sqlite3_bind_int(s, 8, json_is_true(json_object_get(rec, "success")));
+	if (json_object_get(rec, "request")) {
+		req = json_dumps(json_object_get(rec, "request"), JSON_COMPACT);
+		sqlite3_bind_text(s, 9, req, -1, SQLITE_TRANSIENT);
+	}
+	rc = step_done(st, s, "audit");
+	sqlite3_finalize(s);
+	free(req);
+	return rc;
+}
+
+int store_audit_query(struct store *st, const struct audit_query *q, json_t **out,
+		      int64_t *total)
+{
+	struct buf where, sql;
+	sqlite3_stmt *s = NULL;
+	int rc = TE_IO;
+
+	buf_init(&where, 16384);
+	buf_init(&sql, 16384);
+	buf_appendf(&where, " WHERE 1");
+	for (size_t i = 0; i < q->nfilters; i++)
+		buf_appendf(&where, " AND %s LIKE ? ESCAPE '\\'", q->filters[i].field);
+	if (q->since)
+		buf_appendf(&where, " AND timestamp >= ?");
+	if (q->until)
+		buf_appendf(&where, " AND timestamp <= ?");
+	for (int pass = 0; pass < 2; pass++) {
+		int b = 1;
+
+		buf_reset(&sql);
+		if (pass == 0)
+			buf_appendf(&sql, "SELECT count(*) FROM auditlog%s", where.data);
+		else
+			buf_appendf(&sql, "SELECT timestamp, username, remote_ip, application, action,"
+					  " affected_id, client_id, success, request FROM auditlog%s"
+					  " ORDER BY timestamp %s, id %s LIMIT ? OFFSET ?",
+				    where.data, q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC");
+		if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK)
+			goto out;
+		for (size_t i = 0; i < q->nfilters; i++) {
+			char pat[512];
+			size_t o = 0;
+
+			for (const char *c = q->filters[i].value; *c && o < sizeof pat - 3; c++) {
+				if (*c == '%' || *c == '_' || *c == '\\')
+					pat[o++] = '\\';
+				pat[o++] = *c == '*' ? '%' : *c;
+			}
+			pat[o] = '\0';
+			sqlite3_bind_text(s, b++, pat, -1, SQLITE_TRANSIENT);
+		}
+		if (q->since)
+			sqlite3_bind_int64(s, b++, q->since);
+		if (q->until)
+			sqlite3_bind_int64(s, b++, q->until);
+		if (pass == 0) {
+			*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+		} else {
+			json_t *arr = json_array();
+
+			sqlite3_bind_int64(s, b++, q->limit);
+			sqlite3_bind_int64(s, b++, q->offset);
+			while (sqlite3_step(s) == SQLITE_ROW) {
+				json_t *o = json_object();
+				const char *req = (const char *)sqlite3_column_text(s, 8);
+
+				json_object_set_new(o, "timestamp", time_or_null(s, 0));
+				json_object_set_new(o, "username", text_col(s, 1));
+				json_object_set_new(o, "remote_ip", text_col(s, 2));
+				json_object_set_new(o, "application", text_col(s, 3));
+				json_object_set_new(o, "action", text_col(s, 4));
+				json_object_set_new(o, "affected_id", text_col(s, 5));
+				json_object_set_new(o, "client_id", text_col(s, 6));
+				json_object_set_new(o, "success", json_boolean(sqlite3_column_int(s, 7)));
+				json_object_set_new(o, "request", req ? json_loads(req, 0, NULL) : json_null());
+				json_array_append_new(arr, o);
+			}
+			*out = arr;
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	buf_free(&where);
+	buf_free(&sql);
+	return rc;
 }

@@ -126,6 +126,19 @@ int store_token_delete(struct store *st, const char *hash_hex);
 int store_token_each(struct store *st, void (*fn)(void *ud, const char *hash_hex, json_t *rec),
 		     void *ud);
 
+/* Audit log records: {timestamp (ns), username, remote_ip, application,
+ * action, affected_id, client_id, success, request}. */
+int store_audit_put(struct store *st, const json_t *rec);
+struct audit_query {
+	struct { const char *field; const char *value; } filters[8];
+	size_t nfilters;
+	int64_t since, until;      /* ns; 0: unbounded */
+	bool desc;
+	int64_t limit, offset;
+};
+int store_audit_query(struct store *st, const struct audit_query *q, json_t **out,
+		      int64_t *total);
+
 /* Saves a client's record (facts, tags, labels, state) as JSON. */
 int store_client_put(struct store *st, const char *id, const json_t *client);
 /* Calls fn for every stored client. */

@@ -24,6 +24,7 @@
 #include "api.h"
 #include "auth.h"
 #include "fanout.h"
+#include "guard.h"
 #include "hub.h"
 #include "log.h"
 #include "store.h"
@@ -107,7 +108,8 @@ static void start_job(struct watcher *wt, const char *data, size_t len)
 		send_error(wt, &err);
 		return;
 	}
-	rec = api_multi_start(srv, body, wt->is_script, true, wt->user, &err);
+	rec = api_multi_start(srv, body, wt->is_script, true, wt->user,
+			      wt->conn ? net_ws_peer(wt->conn) : "", &err);
 	json_decref(body);
 	if (!rec) {
 		send_error(wt, &err);
@@ -157,6 +159,35 @@ static void auth_checked(void *ud, const struct auth_identity *id)
 	watcher_unref(wt);
 }
 
+/* A browser sends Origin; only configured origins may open the API (no
+ * cross-site WebSocket hijacking). Tools send none. */
+static bool origin_allowed(const struct server *srv, const char *origin)
+{
+	const char *list = srv->cfg.allowed_origins;
+	size_t ol;
+
+	if (!origin)
+		return true;
+	ol = strlen(origin);
+	while (*list) {
+		const char *end = strchr(list, ',');
+		size_t n = end ? (size_t)(end - list) : strlen(list);
+
+		while (n && *list == ' ') {
+			list++;
+			n--;
+		}
+		while (n && list[n - 1] == ' ')
+			n--;
+		if (n == ol && !strncasecmp(list, origin, n))
+			return true;
+		if (!end)
+			break;
+		list = end + 1;
+	}
+	return false;
+}
+
 int ws_api_accept(struct ws_api *w, net_conn *c)
 {
 	const char *path = net_ws_path(c);
@@ -169,6 +200,19 @@ int ws_api_accept(struct ws_api *w, net_conn *c)
 		is_script = true;
 	else
 		return 404;
+	if (!origin_allowed(w->srv, net_ws_origin(c))) {
+		log_warn("ws: refused a connection from origin %.200s", net_ws_origin(c));
+		return 403;
+	}
+	{
+		char name[128];
+		enum guard_verdict v;
+
+		auth_basic_user(net_ws_authorization(c), name, sizeof name);
+		v = guard_check(api_guard(w->srv->api), net_ws_peer(c), name[0] ? name : NULL);
+		if (v != GUARD_OK)
+			return v;
+	}
 	wt = calloc(1, sizeof *wt);
 	if (!wt)
 		return 503;
