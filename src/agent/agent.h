@@ -25,6 +25,8 @@ struct agent_config {
 	json_t *labels;              /* object of strings ([client.labels]) */
 	json_t *services;            /* array of strings (consul-style filters) */
 	bool allow_root;
+	char tls_ca[512];              /* verify the server with this CA file */
+	char fingerprint[160];         /* or pin its certificate (SHA-256 hex) */
 	char log_level[16];
 	/* [connection] */
 	int64_t min_retry_ms;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent.h"
 #include "toml.h"
@@ -159,6 +160,11 @@ static int load_client(struct agent_config *c, const toml_value *t, const char *
 			rc = get_str_array_json(v, path, "client.tags", &c->tags, err, errlen);
 		else if (!strcmp(k, "services"))
 			rc = get_str_array_json(v, path, "client.services", &c->services, err, errlen);
+		else if (!strcmp(k, "tls_ca"))
+			rc = get_str(v, path, "client.tls_ca", c->tls_ca, sizeof c->tls_ca, err, errlen);
+		else if (!strcmp(k, "fingerprint"))
+			rc = get_str(v, path, "client.fingerprint", c->fingerprint,
+				     sizeof c->fingerprint, err, errlen);
 		else if (!strcmp(k, "allow_root"))
 			rc = get_bool(v, path, "client.allow_root", &c->allow_root, err, errlen);
 		else if (!strcmp(k, "labels")) {
@@ -319,6 +325,11 @@ int agent_config_check(const struct agent_config *c, char *err, size_t errlen)
 	}
 	if (!c->id[0]) {
 		snprintf(err, errlen, "client.id is not set");
+		return -1;
+	}
+	if ((c->tls_ca[0] || c->fingerprint[0]) && strncasecmp(c->server, "wss://", 6)) {
+		/* Never plain text when TLS is configured. */
+		snprintf(err, errlen, "client.tls_ca and client.fingerprint need a wss:// server address");
 		return -1;
 	}
 	if (c->keep_alive_ms < 100 || c->keep_alive_timeout_ms <= c->keep_alive_ms) {

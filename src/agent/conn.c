@@ -322,6 +322,8 @@ static void dial(struct conn *c)
 	cc.path = c->path;
 	cc.subprotocol = PROTO_SUBPROTOCOL;
 	cc.tls = c->tls;
+	cc.ca_file = c->a->cfg.tls_ca[0] ? c->a->cfg.tls_ca : NULL;
+	cc.fingerprint = c->a->cfg.fingerprint[0] ? c->a->cfg.fingerprint : NULL;
 	cc.max_ws_message = 16 * 1024 * 1024;
 	cc.max_ws_queue = 256 * 1024 * 1024;
 	cc.cb = &conn_callbacks;

@@ -8,6 +8,9 @@
 #include <strings.h>
 
 #include <libwebsockets.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "log.h"
 #include "util.h"
@@ -100,6 +103,8 @@ struct net_conn {
 	bool failed_in_connect;
 	bool close_notified;
 	bool close_sent;
+	unsigned char pin[32];        /* client: pinned certificate hash */
+	bool has_pin;
 	int close_code;
 	char close_reason[64];
 	char peer[48];
@@ -609,6 +614,72 @@ static void http_refuse(struct lws *wsi, int status, const char *body)
 	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
 }
 
+/* The server's certificate must hash to the pinned value and be within
+ * its validity period. Checked before anything (hello, credentials) is
+ * sent on the connection. */
+static bool pin_matches(struct lws *wsi, net_conn *c)
+{
+	SSL *ssl = lws_get_ssl(wsi);
+	X509 *cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int len;
+	bool ok = false;
+
+	if (!cert) {
+		conn_notify_close(c, "TLS: the server sent no certificate");
+		return false;
+	}
+	len = i2d_X509(cert, &der);
+	if (len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
+	    mdlen == 32 && !memcmp(md, c->pin, 32))
+		ok = true;
+	if (!ok) {
+		log_error("net: %s: the server certificate does not match the pinned fingerprint",
+			  c->peer);
+		conn_notify_close(c, "TLS: certificate fingerprint mismatch");
+	} else if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0 ||
+		   X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
+		log_error("net: %s: the pinned server certificate is expired or not yet valid",
+			  c->peer);
+		conn_notify_close(c, "TLS: certificate expired");
+		ok = false;
+	}
+	OPENSSL_free(der);
+	X509_free(cert);
+	return ok;
+}
+
+/* "ab:cd:..." or "abcd..." (64 hex digits) into 32 bytes. */
+static int parse_fingerprint(const char *s, unsigned char out[32])
+{
+	size_t n = 0;
+
+	while (*s && n < 64) {
+		int v;
+
+		if (*s == ':') {
+			s++;
+			continue;
+		}
+		if (*s >= '0' && *s <= '9')
+			v = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			v = *s - 'a' + 10;
+		else if (*s >= 'A' && *s <= 'F')
+			v = *s - 'A' + 10;
+		else
+			return -1;
+		if (n % 2 == 0)
+			out[n / 2] = (unsigned char)(v << 4);
+		else
+			out[n / 2] |= (unsigned char)v;
+		n++;
+		s++;
+	}
+	return n == 64 && !*s ? 0 : -1;
+}
+
 /* ---- the one callback ----------------------------------------------- */
 
 static int net_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -756,6 +827,8 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		c = opaque;
 		if (!c)
+			return -1;
+		if (c->has_pin && !pin_matches(wsi, c))
 			return -1;
 		c->opened = true;
 		if (c->cb->ws_open)
@@ -957,6 +1030,7 @@ static int client_vhost(net_ctx *ctx, const char *ca_file)
 	info.user = ctx;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.client_ssl_ca_filepath = ca_file;
+	info.ssl_client_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 	ctx->client_vh = lws_create_vhost(ctx->lws, &info);
 	if (!ctx->client_vh) {
 		log_error("net: cannot create the client vhost");
@@ -1002,8 +1076,22 @@ net_conn *net_client_connect(net_ctx *ctx, const struct net_client_cfg *cfg)
 	ci.opaque_user_data = c;
 	ci.pwsi = &c->wsi;
 	ci.iface = cfg->local_addr;
+	if (cfg->fingerprint && *cfg->fingerprint) {
+		if (parse_fingerprint(cfg->fingerprint, c->pin)) {
+			log_error("net: fingerprint must be 64 hex digits (SHA-256), colons allowed");
+			conn_free(c);
+			return NULL;
+		}
+		c->has_pin = true;
+	}
 	if (cfg->tls) {
 		ci.ssl_connection = LCCSCF_USE_SSL;
+		/* A pin replaces CA verification (a self-signed server
+		 * certificate); expiry is then checked by pin_matches. */
+		if (c->has_pin)
+			ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
+					     LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+					     LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
 		if (cfg->insecure)
 			ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
 					     LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |

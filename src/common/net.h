@@ -116,7 +116,9 @@ struct net_client_cfg {
 	const char *subprotocol;
 	bool tls;
 	const char *ca_file;          /* verify against this CA (TLS) */
-	bool insecure;                /* skip verification (pinning done by caller) */
+	const char *fingerprint;      /* pin: SHA-256 of the server certificate (hex,
+				       * colons allowed); replaces CA verification */
+	bool insecure;                /* skip verification (tests only) */
 	const char *authorization;    /* extra Authorization header value */
 	const char *origin;
 	size_t max_ws_message;

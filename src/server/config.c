@@ -32,6 +32,10 @@ static const struct cfg_key server_keys[] = {
 	STR("server", "auth", agent_auth),
 	STR("server", "auth_file", agent_auth_file),
 	STR("server", "data_dir", data_dir),
+	STR("server", "tls_cert", tls_cert),
+	STR("server", "tls_key", tls_key),
+	STR("api", "tls_cert", api_tls_cert),
+	STR("api", "tls_key", api_tls_key),
 	STR("server", "log_level", log_level),
 	INT("server", "max_request_bytes_client", max_agent_message, 1024,
 	    1024LL * 1024 * 1024),
@@ -190,6 +194,10 @@ int server_config_check(const struct server_config *c, char *err, size_t errlen)
 	}
 	if (!c->api_auth_file[0] && (!c->api_user[0] || !c->api_password[0])) {
 		snprintf(err, errlen, "no API users: set api.user and api.password, or api.auth_file");
+		return -1;
+	}
+	if (!c->tls_cert[0] != !c->tls_key[0] || !c->api_tls_cert[0] != !c->api_tls_key[0]) {
+		snprintf(err, errlen, "tls_cert and tls_key go together");
 		return -1;
 	}
 	if (!c->data_dir[0]) {

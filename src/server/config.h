@@ -12,6 +12,8 @@ struct server_config {
 	char agent_auth[512];          /* "clientAuth1:1234" */
 	char agent_auth_file[512];
 	char data_dir[512];
+	char tls_cert[512];            /* agent listener TLS (PEM) */
+	char tls_key[512];
 	int64_t max_agent_message;     /* inbound frame cap from agents */
 	int64_t run_remote_cmd_timeout_sec;
 	int64_t heartbeat_timeout_sec;    /* silent agent connections are closed */
@@ -23,6 +25,8 @@ struct server_config {
 	char api_user[128];
 	char api_password[256];        /* plain in the file: hashed at load */
 	char api_auth_file[512];       /* lines "user:$argon2id$..." */
+	char api_tls_cert[512];
+	char api_tls_key[512];
 	int64_t max_request_bytes;
 	int64_t token_lifetime;        /* seconds, /login default */
 	int64_t max_failed_login;      /* per IP, then banned (423) */

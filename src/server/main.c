@@ -97,7 +97,8 @@ static int fd_limit(void)
 }
 
 static net_listener *listen_on(const char *address, const struct net_callbacks *cb,
-			       void *ud, size_t max_body, size_t max_msg, const char *sub)
+			       void *ud, size_t max_body, size_t max_msg, const char *sub,
+			       const char *cert, const char *key)
 {
 	struct net_listen_cfg lc;
 	char host[256];
@@ -115,6 +116,8 @@ static net_listener *listen_on(const char *address, const struct net_callbacks *
 	lc.max_ws_queue = 64 * 1024 * 1024;
 	lc.cb = cb;
 	lc.ud = ud;
+	lc.tls_cert = cert && *cert ? cert : NULL;
+	lc.tls_key = key && *key ? key : NULL;
 	return net_listen(srv.net, &lc);
 }
 
@@ -206,10 +209,10 @@ int main(int argc, char **argv)
 		goto out;
 	srv.agent_listener = listen_on(srv.cfg.agent_address, hub_net_callbacks(), srv.hub,
 				       0, (size_t)srv.cfg.max_agent_message,
-				       PROTO_SUBPROTOCOL);
+				       PROTO_SUBPROTOCOL, srv.cfg.tls_cert, srv.cfg.tls_key);
 	srv.api_listener = listen_on(srv.cfg.api_address, api_net_callbacks(), srv.api,
 				     (size_t)srv.cfg.max_request_bytes, 1024 * 1024,
-				     "tether-api");
+				     "tether-api", srv.cfg.api_tls_cert, srv.cfg.api_tls_key);
 	if (!srv.agent_listener || !srv.api_listener) {
 		fprintf(stderr, "tetherd: cannot open the listeners (see the log above)\n");
 		fanout_stop(srv.fanout);
