@@ -94,6 +94,10 @@ int api_page_max(struct api_call *call, int64_t *limit, int64_t *offset, int64_t
 /* Handlers, by resource (api_clients.c, api_commands.c). */
 void api_clients_list(struct api_call *call);
 void api_clients_get(struct api_call *call);
+void api_clients_delete(struct api_call *call);
+void api_clients_auth_list(struct api_call *call);
+void api_clients_auth_post(struct api_call *call);
+void api_clients_auth_delete(struct api_call *call);
 void api_client_commands_post(struct api_call *call);
 void api_client_commands_list(struct api_call *call);
 void api_client_commands_delete(struct api_call *call);

@@ -27,7 +27,9 @@ struct api_user {
 
 struct agent_cred {
 	char *id;
-	unsigned char digest[DIGEST_LEN];
+	unsigned char salt[16];
+	unsigned char digest[DIGEST_LEN];   /* BLAKE2b(salt, id, password) */
+	bool from_config;                   /* read-only through the API */
 	UT_hash_handle hh;
 };
 
@@ -134,6 +136,20 @@ static int user_add(struct auth *a, const char *name, const char *hash,
 	return 0;
 }
 
+/* Salted, so that it can be stored; fast, so that a reconnect storm of
+ * thousands of agents costs microseconds each (see docs/security.md). */
+static void cred_digest(const unsigned char salt[16], const char *id, const char *password,
+			unsigned char out[DIGEST_LEN])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, DIGEST_LEN);
+	crypto_generichash_update(&st, salt, 16);
+	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)password, strlen(password));
+	crypto_generichash_final(&st, out, DIGEST_LEN);
+}
+
 static int cred_add(struct auth *a, const char *id, const char *password,
 		    char *err, size_t errlen)
 {
@@ -153,7 +169,9 @@ static int cred_add(struct auth *a, const char *id, const char *password,
 		free(c);
 		return -1;
 	}
-	digest_of(a, id, password, c->digest);
+	randombytes_buf(c->salt, sizeof c->salt);
+	cred_digest(c->salt, id, password, c->digest);
+	c->from_config = true;
 	HASH_ADD_KEYPTR(hh, a->creds, c->id, strlen(c->id), c);
 	return 0;
 }
@@ -312,11 +330,127 @@ bool auth_agent_check(const struct auth *a, const char *id, const char *password
 	struct agent_cred *c;
 	unsigned char d[DIGEST_LEN];
 
+	static const unsigned char nosalt[16];
+
 	HASH_FIND_STR(a->creds, id, c);
-	digest_of(a, id, password, d);
+	/* The same work whether the id exists or not. */
+	cred_digest(c ? c->salt : nosalt, id, password, d);
 	if (!c)
 		return false;
 	return sodium_memcmp(d, c->digest, DIGEST_LEN) == 0;
+}
+
+/* ---- client credentials through the API ------------------------------ */
+
+struct cred_write {
+	char id[160];
+	json_t *rec;   /* NULL: delete */
+};
+
+static int cred_apply(struct store *st, void *arg)
+{
+	struct cred_write *w = arg;
+
+	return w->rec ? store_cred_put(st, w->id, w->rec) : store_cred_delete(st, w->id);
+}
+
+static void cred_after(void *arg, int rc)
+{
+	struct cred_write *w = arg;
+
+	if (rc)
+		log_error("auth: a client credential change could not be stored (%d)", rc);
+	json_decref(w->rec);
+	free(w);
+}
+
+static void cred_load_cb(void *ud, const char *id, json_t *rec)
+{
+	struct auth *a = ud;
+	struct agent_cred *c;
+	size_t bl = 0, dl = 0;
+	const char *salt = json_string_value(json_object_get(rec, "salt"));
+	const char *dig = json_string_value(json_object_get(rec, "digest"));
+
+	HASH_FIND_STR(a->creds, id, c);
+	if (c || !salt || !dig)
+		return; /* the configuration wins */
+	c = calloc(1, sizeof *c);
+	if (!c || !(c->id = strdup(id)) ||
+	    sodium_hex2bin(c->salt, sizeof c->salt, salt, strlen(salt), NULL, &bl, NULL) ||
+	    sodium_hex2bin(c->digest, DIGEST_LEN, dig, strlen(dig), NULL, &dl, NULL) ||
+	    bl != sizeof c->salt || dl != DIGEST_LEN) {
+		if (c)
+			free(c->id);
+		free(c);
+		return;
+	}
+	HASH_ADD_KEYPTR(hh, a->creds, c->id, strlen(c->id), c);
+}
+
+int auth_cred_add(struct auth *a, const char *id, const char *password)
+{
+	struct agent_cred *c;
+	struct cred_write *w;
+	char salt_hex[33], dig_hex[2 * DIGEST_LEN + 1];
+
+	HASH_FIND_STR(a->creds, id, c);
+	if (c)
+		return TE_EXISTS;
+	c = calloc(1, sizeof *c);
+	w = calloc(1, sizeof *w);
+	if (!c || !w || !(c->id = strdup(id))) {
+		free(c);
+		free(w);
+		return TE_NOMEM;
+	}
+	randombytes_buf(c->salt, sizeof c->salt);
+	cred_digest(c->salt, id, password, c->digest);
+	HASH_ADD_KEYPTR(hh, a->creds, c->id, strlen(c->id), c);
+	sodium_bin2hex(salt_hex, sizeof salt_hex, c->salt, sizeof c->salt);
+	sodium_bin2hex(dig_hex, sizeof dig_hex, c->digest, DIGEST_LEN);
+	util_strlcpy(w->id, id, sizeof w->id);
+	w->rec = json_pack("{s:s, s:s}", "salt", salt_hex, "digest", dig_hex);
+	if (a->store)
+		store_queue(a->store, cred_apply, cred_after, w);
+	else
+		cred_after(w, 0);
+	return 0;
+}
+
+int auth_cred_delete(struct auth *a, const char *id)
+{
+	struct agent_cred *c;
+	struct cred_write *w;
+
+	HASH_FIND_STR(a->creds, id, c);
+	if (!c)
+		return TE_NOTFOUND;
+	if (c->from_config)
+		return TE_STATE;
+	HASH_DEL(a->creds, c);
+	free(c->id);
+	free(c);
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return TE_NOMEM;
+	util_strlcpy(w->id, id, sizeof w->id);
+	if (a->store)
+		store_queue(a->store, cred_apply, cred_after, w);
+	else
+		free(w);
+	return 0;
+}
+
+json_t *auth_creds_list(struct auth *a)
+{
+	json_t *arr = json_array();
+	struct agent_cred *c, *tmp;
+
+	HASH_ITER(hh, a->creds, c, tmp)
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "id", c->id, "source",
+						     c->from_config ? "config" : "api"));
+	return arr;
 }
 
 static void cache_evict(struct auth *a)
@@ -483,6 +617,7 @@ void auth_attach_store(struct auth *a, struct store *st)
 {
 	a->store = st;
 	store_token_each(st, token_load_cb, a);
+	store_cred_each(st, cred_load_cb, a);
 }
 
 static void random_alnum(char *out, size_t n)

@@ -74,6 +74,13 @@ bool auth_agent_check(const struct auth *a, const char *id, const char *password
  * and the audit log). */
 void auth_basic_user(const char *authorization, char *out, size_t outlen);
 
+/* Client credentials managed through /clients-auth (stored salted and
+ * hashed). add: 0 or TE_EXISTS; delete: 0, TE_NOTFOUND, or TE_STATE for a
+ * credential from the configuration file. */
+int auth_cred_add(struct auth *a, const char *id, const char *password);
+int auth_cred_delete(struct auth *a, const char *id);
+json_t *auth_creds_list(struct auth *a);
+
 /* Hashes a password as argon2id (for api.auth_file). Returns a malloc'd
  * "$argon2id$..." string or NULL. Slow: not for the loop. */
 char *auth_hash_password(const char *password);

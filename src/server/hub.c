@@ -1157,6 +1157,73 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 	return 0;
 }
 
+int hub_disconnect_auth(struct hub *h, const char *auth_id)
+{
+	struct client *c, *tmp;
+	int n = 0;
+
+	HASH_ITER(hh, h->clients, c, tmp) {
+		if (c->s && c->auth_id && !strcmp(c->auth_id, auth_id)) {
+			struct session *s = c->s;
+
+			log_warn("hub: client '%s': its credential '%s' was deleted, disconnecting",
+				 c->id, auth_id);
+			session_detach(h, s, "credential deleted");
+			session_fail(s, PROTO_CLOSE_REVOKED, "credential deleted");
+			n++;
+		}
+	}
+	return n;
+}
+
+struct del_ctx {
+	struct hub *h;
+	const char *id;
+};
+
+static void fail_running_of(void *ud, const char *jid, const char *client_id,
+			    int64_t created_at, int64_t timeout_sec)
+{
+	struct del_ctx *d = ud;
+
+	(void)created_at;
+	(void)timeout_sec;
+	if (!strcmp(client_id, d->id))
+		queue_fail(d->h, jid, "failed", "client deleted");
+}
+
+static int del_apply(struct store *st, void *arg)
+{
+	return store_client_delete(st, arg);
+}
+
+static void del_after(void *arg, int rc)
+{
+	(void)rc;
+	free(arg);
+}
+
+int hub_client_delete(struct hub *h, const char *id)
+{
+	struct client *c;
+	struct del_ctx d = { h, id };
+	char *copy;
+
+	HASH_FIND_STR(h->clients, id, c);
+	if (!c)
+		return TE_NOTFOUND;
+	if (c->s)
+		return TE_STATE;
+	store_job_each_running(h->srv->store, fail_running_of, &d);
+	copy = strdup(id);
+	if (copy)
+		store_queue(h->srv->store, del_apply, del_after, copy);
+	HASH_DEL(h->clients, c);
+	h->nclients--;
+	client_free(c);
+	return 0;
+}
+
 int hub_cancel(struct hub *h, struct client *c, const char *jid, const char *by)
 {
 	json_t *m;

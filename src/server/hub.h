@@ -66,6 +66,14 @@ typedef void (*hub_run_cb)(void *ud, int status, const char *error, int64_t pid)
 int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 	    hub_run_cb cb, void *ud);
 
+/* Closes every connection that logged in with this client auth id (its
+ * credential was deleted). Returns how many. */
+int hub_disconnect_auth(struct hub *h, const char *auth_id);
+/* Forgets a disconnected client: its record, and its running jobs end as
+ * failed ("client deleted"). A client with the same id later starts anew.
+ * Returns 0, TE_NOTFOUND, or TE_STATE when it is connected. */
+int hub_client_delete(struct hub *h, const char *id);
+
 /* Asks the client to kill a running job's process group. Returns 0 or
  * TE_STATE (not connected). The job ends through the agent's result. */
 int hub_cancel(struct hub *h, struct client *c, const char *jid, const char *by);

@@ -144,6 +144,9 @@ static const char schema_v1[] =
 	" success INTEGER NOT NULL,"
 	" request TEXT);"
 	"CREATE INDEX IF NOT EXISTS auditlog_ts ON auditlog (timestamp);"
+	"CREATE TABLE IF NOT EXISTS client_auth ("
+	" id TEXT PRIMARY KEY,"
+	" data TEXT NOT NULL);"
 	"PRAGMA user_version = 1;";
 
 struct wq_entry {
@@ -985,5 +988,76 @@ out:
 	sqlite3_finalize(s);
 	buf_free(&where);
 	buf_free(&sql);
+	return rc;
+}
+
+static int kv_put(struct store *st, const char *sql, const char *id, const json_t *rec)
+{
+	sqlite3_stmt *s = NULL;
+	char *text = json_dumps(rec, JSON_COMPACT);
+	int rc;
+
+	if (!text || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		free(text);
+		return TE_IO;
+	}
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "put");
+	sqlite3_finalize(s);
+	free(text);
+	return rc;
+}
+
+int store_cred_put(struct store *st, const char *id, const json_t *rec)
+{
+	return kv_put(st, "INSERT INTO client_auth (id, data) VALUES (?, ?)"
+			  " ON CONFLICT(id) DO UPDATE SET data = excluded.data", id, rec);
+}
+
+int store_cred_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM client_auth WHERE id = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "delete credential");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_cred_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *rec),
+		    void *ud)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT id, data FROM client_auth", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return TE_IO;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *r = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+
+		if (r)
+			fn(ud, (const char *)sqlite3_column_text(s, 0), r);
+		json_decref(r);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int store_client_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM clients WHERE id = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "delete client");
+	sqlite3_finalize(s);
 	return rc;
 }

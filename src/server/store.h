@@ -139,8 +139,15 @@ struct audit_query {
 int store_audit_query(struct store *st, const struct audit_query *q, json_t **out,
 		      int64_t *total);
 
+/* Client credentials from the API: {salt, digest} by id. */
+int store_cred_put(struct store *st, const char *id, const json_t *rec);
+int store_cred_delete(struct store *st, const char *id);
+int store_cred_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *rec),
+		    void *ud);
+
 /* Saves a client's record (facts, tags, labels, state) as JSON. */
 int store_client_put(struct store *st, const char *id, const json_t *client);
+int store_client_delete(struct store *st, const char *id);
 /* Calls fn for every stored client. */
 int store_client_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *client),
 		      void *ud);
