@@ -36,6 +36,43 @@ static const char *const proto_keys[PROTO_TYPE_COUNT][3] = {
 	[PROTO_ERROR] = { "message", NULL, NULL },
 };
 
+static int limits_walk(const json_t *v, int depth, int max_depth, size_t max_items,
+		       char *err, size_t errlen)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (depth > max_depth) {
+		snprintf(err, errlen, "JSON nested deeper than %d levels", max_depth);
+		return -1;
+	}
+	if (json_is_array(v)) {
+		if (json_array_size(v) > max_items) {
+			snprintf(err, errlen, "a JSON array has more than %zu items", max_items);
+			return -1;
+		}
+		json_array_foreach(v, i, x)
+			if (limits_walk(x, depth + 1, max_depth, max_items, err, errlen))
+				return -1;
+	} else if (json_is_object(v)) {
+		if (json_object_size(v) > max_items) {
+			snprintf(err, errlen, "a JSON object has more than %zu members", max_items);
+			return -1;
+		}
+		json_object_foreach((json_t *)v, k, x)
+			if (limits_walk(x, depth + 1, max_depth, max_items, err, errlen))
+				return -1;
+	}
+	return 0;
+}
+
+int proto_json_limits(const json_t *v, int max_depth, size_t max_items, char *err,
+		      size_t errlen)
+{
+	return limits_walk(v, 1, max_depth, max_items, err, errlen);
+}
+
 const char *proto_type_name(enum proto_type t)
 {
 	if ((int)t < 0 || t >= PROTO_TYPE_COUNT)
@@ -61,6 +98,8 @@ int proto_parse(const char *data, size_t len, json_t **out, enum proto_type *typ
 		snprintf(err, errlen, "frame is not a JSON object");
 		goto fail;
 	}
+	if (proto_json_limits(msg, 16, 100000, err, errlen))
+		goto fail;
 	jt = json_object_get(msg, "type");
 	tname = json_string_value(jt);
 	if (!tname) {

@@ -41,6 +41,11 @@ const char *proto_type_name(enum proto_type t);
 int proto_parse(const char *data, size_t len, json_t **out, enum proto_type *type,
 		char *err, size_t errlen);
 
+/* Checks a parsed document against limits: nesting depth, array length
+ * and object size. Returns 0, or -1 with a message in err. */
+int proto_json_limits(const json_t *v, int max_depth, size_t max_items, char *err,
+		      size_t errlen);
+
 /* Serialises a frame compactly. Returns a malloc'd string (caller frees) and
  * its length, or NULL. Does not steal msg. */
 char *proto_dump(const json_t *msg, size_t *len);

@@ -10,6 +10,7 @@
 #include "guard.h"
 #include "log.h"
 #include "net.h"
+#include "proto.h"
 #include "util.h"
 #include "ws_api.h"
 
@@ -231,6 +232,11 @@ int api_parse_body(const char *body, size_t len, const struct api_field *fields,
 	if (!json_is_object(root)) {
 		json_decref(root);
 		api_err_set(err, 400, "Invalid JSON data.", "the body must be a JSON object");
+		return -1;
+	}
+	if (proto_json_limits(root, 16, 100000, detail, sizeof detail)) {
+		json_decref(root);
+		api_err_set(err, 400, "Invalid JSON data.", detail);
 		return -1;
 	}
 	json_object_foreach(root, key, v) {

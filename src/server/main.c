@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: tetherd [-c FILE] [options]\n"
 		"       tetherd hash-password   (reads a password on stdin, prints an argon2id hash)\n"
+		"       tetherd routes          (prints the API's route table)\n"
 		"\n"
 		"  -c, --config FILE         TOML configuration ([server], [api]); see docs/configuration.md\n"
 		"      --data-dir DIR        where the SQLite store lives (server.data_dir)\n"
@@ -146,6 +147,17 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "hash-password"))
 		return hash_password_cmd();
+	if (argc > 1 && !strcmp(argv[1], "routes")) {
+		/* The route table, for tests that walk every route. */
+		size_t n;
+		const struct api_route *r = api_routes(&n);
+
+		for (size_t i = 0; i < n; i++)
+			printf("%s %s%s\n", r[i].method, r[i].pattern,
+			       r[i].flags & ROUTE_SELF_AUTH ? " self-auth" : "");
+		printf("WS /api/v1/ws/commands\nWS /api/v1/ws/scripts\n");
+		return 0;
+	}
 	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
