@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "groups.h"
 #include "guard.h"
 #include "log.h"
 #include "net.h"
@@ -28,29 +29,36 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/v1/me/tokens", api_me_tokens_post, 0 },
 	{ "DELETE", "/api/v1/me/tokens/{}", api_me_tokens_delete, 0 },
 	{ "GET", "/api/v1/status", api_status_get, 0 },
-	{ "GET", "/api/v1/auditlog", api_auditlog_list, 0 },
+	{ "GET", "/api/v1/auditlog", api_auditlog_list, ROUTE_ADMIN },
 	{ "GET", "/api/v1/clients", api_clients_list, 0 },
 	{ "GET", "/api/v1/clients/{}", api_clients_get, 0 },
-	{ "DELETE", "/api/v1/clients/{}", api_clients_delete, 0 },
-	{ "GET", "/api/v1/clients-auth", api_clients_auth_list, 0 },
-	{ "POST", "/api/v1/clients-auth", api_clients_auth_post, 0 },
-	{ "DELETE", "/api/v1/clients-auth/{}", api_clients_auth_delete, 0 },
-	{ "POST", "/api/v1/clients/{}/commands", api_client_commands_post, 0 },
+	{ "DELETE", "/api/v1/clients/{}", api_clients_delete, ROUTE_ADMIN },
+	{ "GET", "/api/v1/clients-auth", api_clients_auth_list, ROUTE_ADMIN },
+	{ "POST", "/api/v1/clients-auth", api_clients_auth_post, ROUTE_ADMIN },
+	{ "DELETE", "/api/v1/clients-auth/{}", api_clients_auth_delete, ROUTE_ADMIN },
+	{ "POST", "/api/v1/clients/{}/commands", api_client_commands_post, ROUTE_COMMANDS },
 	{ "GET", "/api/v1/clients/{}/commands", api_client_commands_list, 0 },
 	{ "GET", "/api/v1/clients/{}/commands/{}", api_client_commands_get, 0 },
-	{ "DELETE", "/api/v1/clients/{}/commands/{}", api_client_commands_delete, 0 },
-	{ "POST", "/api/v1/clients/{}/scripts", api_client_scripts_post, 0 },
-	{ "POST", "/api/v1/scripts", api_scripts_post, 0 },
-	{ "DELETE", "/api/v1/commands/{}", api_commands_delete, 0 },
-	{ "POST", "/api/v1/commands", api_commands_post, 0 },
+	{ "DELETE", "/api/v1/clients/{}/commands/{}", api_client_commands_delete, ROUTE_COMMANDS },
+	{ "POST", "/api/v1/clients/{}/scripts", api_client_scripts_post, ROUTE_SCRIPTS },
+	{ "POST", "/api/v1/scripts", api_scripts_post, ROUTE_SCRIPTS },
+	{ "DELETE", "/api/v1/commands/{}", api_commands_delete, ROUTE_COMMANDS },
+	{ "POST", "/api/v1/commands", api_commands_post, ROUTE_COMMANDS },
 	{ "GET", "/api/v1/commands", api_commands_list, 0 },
 	{ "GET", "/api/v1/commands/{}", api_commands_get, 0 },
 	{ "GET", "/api/v1/commands/{}/jobs", api_commands_jobs, 0 },
 	{ "GET", "/api/v1/client-groups", api_groups_list, 0 },
-	{ "POST", "/api/v1/client-groups", api_groups_post, 0 },
+	{ "POST", "/api/v1/client-groups", api_groups_post, ROUTE_ADMIN },
 	{ "GET", "/api/v1/client-groups/{}", api_groups_get, 0 },
-	{ "PUT", "/api/v1/client-groups/{}", api_groups_put, 0 },
-	{ "DELETE", "/api/v1/client-groups/{}", api_groups_delete, 0 },
+	{ "PUT", "/api/v1/client-groups/{}", api_groups_put, ROUTE_ADMIN },
+	{ "DELETE", "/api/v1/client-groups/{}", api_groups_delete, ROUTE_ADMIN },
+	{ "GET", "/api/v1/users", api_users_list, ROUTE_ADMIN },
+	{ "POST", "/api/v1/users", api_users_post, ROUTE_ADMIN },
+	{ "PUT", "/api/v1/users/{}", api_users_put, ROUTE_ADMIN },
+	{ "DELETE", "/api/v1/users/{}", api_users_delete, ROUTE_ADMIN },
+	{ "GET", "/api/v1/user-groups", api_user_groups_list, ROUTE_ADMIN },
+	{ "PUT", "/api/v1/user-groups/{}", api_user_groups_put, ROUTE_ADMIN },
+	{ "DELETE", "/api/v1/user-groups/{}", api_user_groups_delete, ROUTE_ADMIN },
 };
 
 static void call_free(struct api_call *call)
@@ -354,6 +362,30 @@ static bool route_match(const char *pattern, char *buf, const char **params)
 
 static void reply_unauthorized(struct api_call *call);
 
+/* rport's permissions: administrators may do all; others need the user
+ * group permission of the route. Replies 403 and returns false. */
+static bool route_permitted(struct api_call *call, int flags)
+{
+	const char *perm = flags & ROUTE_COMMANDS ? "commands" :
+			   flags & ROUTE_SCRIPTS ? "scripts" : NULL;
+
+	if (call->admin)
+		return true;
+	if (flags & ROUTE_ADMIN) {
+		api_reply_error(call, 403, "forbidden", "administrators only");
+		return false;
+	}
+	if (perm && !auth_user_may(call->srv->auth, call->user, perm)) {
+		char detail[200];
+
+		snprintf(detail, sizeof detail, "user \"%.64s\" has no \"%s\" permission",
+			 call->user, perm);
+		api_reply_error(call, 403, "forbidden", detail);
+		return false;
+	}
+	return true;
+}
+
 static void dispatch(struct api_call *call)
 {
 	const char *method = net_http_method(call->req);
@@ -388,6 +420,8 @@ static void dispatch(struct api_call *call)
 					"");
 			return;
 		}
+		if (!route_permitted(call, routes[i].flags))
+			return;
 		routes[i].handler(call);
 		return;
 	}
@@ -433,6 +467,7 @@ static void auth_done(void *ud, const struct auth_identity *id)
 		guard_succeeded(a->guard, net_http_peer(call->req), id->user);
 		call->authenticated = true;
 		util_strlcpy(call->user, id->user, sizeof call->user);
+		call->admin = auth_user_is_admin(call->srv->auth, id->user);
 		call->read_only = id->scope == AUTH_SCOPE_READ;
 		call->session_token = id->session_token;
 		memcpy(call->token_hash, id->token_hash, sizeof call->token_hash);
@@ -542,6 +577,22 @@ void api_destroy(struct api *a)
 struct guard *api_guard(struct api *a)
 {
 	return a->guard;
+}
+
+bool api_client_allowed(struct api_call *call, const struct client *c)
+{
+	if (call->admin)
+		return true;
+	return groups_client_allowed(call->srv->groups,
+				     auth_user_groups(call->srv->auth, call->user), c);
+}
+
+bool api_job_visible(struct api_call *call, const char *created_by)
+{
+	if (call->admin || (created_by && !strcmp(created_by, call->user)))
+		return true;
+	api_reply_error(call, 403, "forbidden", "the job belongs to another user");
+	return false;
 }
 
 void api_status_get(struct api_call *call)

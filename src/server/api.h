@@ -19,6 +19,7 @@ struct api_call {
 	char user[128];                     /* authenticated user */
 	bool authenticated;
 	bool read_only;                     /* a "read" scoped token */
+	bool admin;                         /* member of Administrators */
 	bool session_token;                 /* authenticated by a /login token */
 	unsigned char token_hash[32];
 	const char *params[API_MAX_PARAMS]; /* {} segments of the route */
@@ -27,7 +28,12 @@ struct api_call {
 
 typedef void (*api_handler)(struct api_call *call);
 
-enum { ROUTE_SELF_AUTH = 1 };   /* may authenticate by its body (login) */
+enum {
+	ROUTE_SELF_AUTH = 1,   /* may authenticate by its body (login) */
+	ROUTE_ADMIN = 2,       /* administrators only */
+	ROUTE_COMMANDS = 4,    /* user group permission "commands" */
+	ROUTE_SCRIPTS = 8,     /* user group permission "scripts" */
+};
 
 struct api_route {
 	const char *method;
@@ -115,6 +121,19 @@ int api_check_interpreter(struct api_call *call, const struct client *c,
 			  const char *interp, bool is_script);
 void api_client_commands_get(struct api_call *call);
 void api_status_get(struct api_call *call);
+void api_users_list(struct api_call *call);
+void api_users_post(struct api_call *call);
+void api_users_put(struct api_call *call);
+void api_users_delete(struct api_call *call);
+void api_user_groups_list(struct api_call *call);
+void api_user_groups_put(struct api_call *call);
+void api_user_groups_delete(struct api_call *call);
+/* May the caller use this client (admins: all; others: through client
+ * groups' allowed_user_groups)? */
+bool api_client_allowed(struct api_call *call, const struct client *c);
+/* Replies 403 and returns false unless the caller created the job or is
+ * an administrator. */
+bool api_job_visible(struct api_call *call, const char *created_by);
 void api_auditlog_list(struct api_call *call);
 /* The API's brute-force guard (the WebSocket API shares it). */
 struct guard *api_guard(struct api *a);

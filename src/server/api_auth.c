@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "guard.h"
 #include "util.h"
+#include "ws_api.h"
 
 static const struct api_field login_fields[] = {
 	{ "username", AF_STRING },
@@ -153,6 +154,7 @@ void api_logout(struct api_call *call)
 		return;
 	}
 	auth_token_revoke_hash(call->srv->auth, call->token_hash);
+	ws_api_revoke_token(call->srv->ws, call->token_hash);
 	audit_simple(call, "auth", "logout", "", true);
 	api_reply(call, 204, NULL);
 }

@@ -20,6 +20,23 @@ void api_clients_list(struct api_call *call)
 		json_decref(all);
 		return;
 	}
+	if (!call->admin) {
+		/* Only the clients this user may use. */
+		json_t *mine = json_array();
+		size_t i;
+		json_t *v;
+
+		json_array_foreach(all, i, v) {
+			struct client *c = hub_client_find(call->srv->hub,
+							   json_string_value(json_object_get(v, "id")));
+
+			if (c && api_client_allowed(call, c))
+				json_array_append(mine, v);
+		}
+		json_decref(all);
+		all = mine;
+		n = json_array_size(all);
+	}
 	page = json_array();
 	for (size_t i = (size_t)offset; i < n && i < (size_t)(offset + limit); i++)
 		json_array_append(page, json_array_get(all, i));
@@ -36,6 +53,10 @@ void api_clients_get(struct api_call *call)
 		snprintf(title, sizeof title, "Client with id=\"%.128s\" not found.",
 			 call->params[0]);
 		api_reply_error(call, 404, title, "");
+		return;
+	}
+	if (!api_client_allowed(call, c)) {
+		api_reply_error(call, 403, "forbidden", "access to this client is not allowed");
 		return;
 	}
 	api_reply_data(call, 200, hub_client_json(c));

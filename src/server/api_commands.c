@@ -224,6 +224,12 @@ static void run_single(struct api_call *call, bool is_script)
 		reply_client_not_found(call, id);
 		return;
 	}
+	if (!api_client_allowed(call, c)) {
+		json_decref(body);
+		free(script);
+		api_reply_error(call, 403, "forbidden", "access to this client is not allowed");
+		return;
+	}
 	memset(&j, 0, sizeof j);
 	j.interpreter = json_string_value(json_object_get(body, "interpreter"));
 	if (api_check_interpreter(call, c, j.interpreter, is_script)) {
@@ -341,6 +347,17 @@ void api_client_commands_delete(struct api_call *call)
 		api_reply_error(call, 404, title, "");
 		return;
 	}
+	{
+		json_t *job;
+		bool ok = true;
+
+		if (store_job_get(srv->store, call->params[1], &job) == 0) {
+			ok = api_job_visible(call, json_string_value(json_object_get(job, "created_by")));
+			json_decref(job);
+		}
+		if (!ok)
+			return;
+	}
 	if (strcmp(status, "running")) {
 		snprintf(title, sizeof title, "Job[id=\"%.64s\"] is not running (status: %s).",
 			 call->params[1], status);
@@ -379,6 +396,10 @@ void api_client_commands_get(struct api_call *call)
 	if (store_job_get(call->srv->store, call->params[1], &job)) {
 		snprintf(title, sizeof title, "Job[id=\"%.64s\"] not found.", call->params[1]);
 		api_reply_error(call, 404, title, "");
+		return;
+	}
+	if (!api_job_visible(call, json_string_value(json_object_get(job, "created_by")))) {
+		json_decref(job);
 		return;
 	}
 	api_reply_data(call, 200, job);

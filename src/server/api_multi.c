@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "auth.h"
 #include "audit.h"
 #include "fanout.h"
 #include "groups.h"
@@ -345,6 +346,25 @@ json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool s
 	targets = resolve_targets(srv, err, body);
 	if (!targets)
 		goto out;
+	if (!auth_user_is_admin(srv->auth, user)) {
+		/* Every target must be one this user may use. */
+		const json_t *ug = auth_user_groups(srv->auth, user);
+		size_t i;
+		json_t *tv;
+
+		json_array_foreach(targets, i, tv) {
+			struct client *c = hub_client_find(srv->hub, json_string_value(tv));
+			char detail[300];
+
+			if (!c || !groups_client_allowed(srv->groups, ug, c)) {
+				snprintf(detail, sizeof detail,
+					 "access to client \"%.128s\" is not allowed",
+					 json_string_value(tv));
+				api_err_set(err, 403, "forbidden", detail);
+				goto out;
+			}
+		}
+	}
 	interp = json_string_value(json_object_get(body, "interpreter"));
 	if (!is_script && interp && !strcmp(interp, "tacoscript")) {
 		api_err_set(err, 400, "Invalid interpreter.",
@@ -476,10 +496,18 @@ void api_scripts_post(struct api_call *call)
 
 void api_commands_delete(struct api_call *call)
 {
-	int n = fanout_cancel(call->srv->fanout, call->params[0], call->user);
 	char title[200];
 	json_t *rec;
+	int n;
 
+	if (store_multi_get(call->srv->store, call->params[0], &rec) == 0) {
+		bool ok = api_job_visible(call, json_string_value(json_object_get(rec, "created_by")));
+
+		json_decref(rec);
+		if (!ok)
+			return;
+	}
+	n = fanout_cancel(call->srv->fanout, call->params[0], call->user);
 	if (n == TE_NOTFOUND) {
 		if (store_multi_get(call->srv->store, call->params[0], &rec)) {
 			snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] not found.",
@@ -515,7 +543,8 @@ void api_commands_list(struct api_call *call)
 
 	if (api_page(call, &limit, &offset))
 		return;
-	store_multi_list(call->srv->store, limit, offset, &arr, &total);
+	store_multi_list(call->srv->store, call->admin ? NULL : call->user, limit, offset, &arr,
+			 &total);
 	api_reply_list(call, arr, total);
 }
 
@@ -528,6 +557,10 @@ void api_commands_get(struct api_call *call)
 		snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] not found.",
 			 call->params[0]);
 		api_reply_error(call, 404, title, "");
+		return;
+	}
+	if (!api_job_visible(call, json_string_value(json_object_get(m, "created_by")))) {
+		json_decref(m);
 		return;
 	}
 	api_reply_data(call, 200, m);
@@ -552,7 +585,8 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 	}
 	for (size_t i = 0; i < n; i++)
 		names[i] = net_http_query_at(call->req, i, &values[i]);
-	if (query_jobs_parse(names, values, n, &q, err, sizeof err)) {
+	if (query_jobs_parse(names, values, n, &q, err, sizeof err) ||
+	    (!call->admin && query_jobs_only_creator(&q, call->user, err, sizeof err))) {
 		query_jobs_free(&q);
 		free(names);
 		free(values);
@@ -579,6 +613,10 @@ void api_commands_jobs(struct api_call *call)
 		snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] not found.",
 			 call->params[0]);
 		api_reply_error(call, 404, title, "");
+		return;
+	}
+	if (!api_job_visible(call, json_string_value(json_object_get(rec, "created_by")))) {
+		json_decref(rec);
 		return;
 	}
 	json_decref(rec);

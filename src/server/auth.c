@@ -23,6 +23,9 @@
 struct api_user {
 	char *name;
 	char hash[crypto_pwhash_STRBYTES];
+	json_t *groups;        /* user group names */
+	bool locked;
+	bool from_config;      /* from the configuration: not changed by the API */
 };
 
 struct agent_cred {
@@ -55,7 +58,7 @@ struct waiter {
  * that no password is kept in memory. In-flight checks share one entry. */
 struct cache_entry {
 	unsigned char key[DIGEST_LEN];
-	int user;            /* index into users, -1 while pending */
+	char user[128];      /* verified user name ("" while pending) */
 	uint64_t expires;
 	bool pending;
 	struct waiter *waiters;
@@ -64,6 +67,7 @@ struct cache_entry {
 
 struct auth {
 	uv_loop_t *loop;
+	json_t *user_groups;   /* name -> {"permissions": {...}} */
 	struct store *store;
 	struct token *tokens;
 	char dummy_hash[crypto_pwhash_STRBYTES];
@@ -80,7 +84,9 @@ struct verify_job {
 	struct auth *a;
 	struct cache_entry *entry;
 	char *password;
-	int user;            /* candidate user index, -1 unknown */
+	char user[128];
+	char hash[crypto_pwhash_STRBYTES];   /* a copy: the worker never reads a->users */
+	bool known;
 	bool ok;
 };
 
@@ -125,6 +131,7 @@ static int user_add(struct auth *a, const char *name, const char *hash,
 	if (!nu)
 		return -1;
 	a->users = nu;
+	memset(&nu[a->nusers], 0, sizeof nu[a->nusers]);
 	nu[a->nusers].name = strdup(name);
 	if (!nu[a->nusers].name ||
 	    util_strlcpy(nu[a->nusers].hash, hash, sizeof nu[a->nusers].hash)) {
@@ -132,6 +139,9 @@ static int user_add(struct auth *a, const char *name, const char *hash,
 		snprintf(err, errlen, "bad hash for API user '%s'", name);
 		return -1;
 	}
+	/* Users from the configuration are administrators. */
+	nu[a->nusers].groups = json_pack("[s]", AUTH_ADMIN_GROUP);
+	nu[a->nusers].from_config = true;
 	a->nusers++;
 	return 0;
 }
@@ -247,6 +257,7 @@ int auth_create(uv_loop_t *loop, struct server_config *cfg, struct auth **out,
 	if (!a)
 		return -1;
 	a->loop = loop;
+	a->user_groups = json_object();
 	crypto_generichash_keygen(a->key);
 	{
 		char *d = auth_hash_password("not a password: timing equaliser");
@@ -299,9 +310,12 @@ void auth_destroy(struct auth *a)
 
 	if (!a)
 		return;
-	for (size_t i = 0; i < a->nusers; i++)
+	for (size_t i = 0; i < a->nusers; i++) {
 		free(a->users[i].name);
+		json_decref(a->users[i].groups);
+	}
 	free(a->users);
+	json_decref(a->user_groups);
 	HASH_ITER(hh, a->creds, c, ctmp) {
 		HASH_DEL(a->creds, c);
 		free(c->id);
@@ -467,13 +481,20 @@ static void cache_evict(struct auth *a)
 	}
 }
 
+static struct api_user *user_find(const struct auth *a, const char *name)
+{
+	for (size_t i = 0; i < a->nusers; i++)
+		if (!strcmp(a->users[i].name, name))
+			return &a->users[i];
+	return NULL;
+}
+
 static void verify_work(uv_work_t *w)
 {
 	struct verify_job *j = w->data;
 
-	if (j->user >= 0) {
-		j->ok = crypto_pwhash_str_verify(j->a->users[j->user].hash, j->password,
-						 strlen(j->password)) == 0;
+	if (j->known) {
+		j->ok = crypto_pwhash_str_verify(j->hash, j->password, strlen(j->password)) == 0;
 	} else {
 		/* An unknown user costs the same time as a wrong password. */
 		if (crypto_pwhash_str_verify(j->a->dummy_hash, j->password,
@@ -494,11 +515,19 @@ static void verify_done(uv_work_t *w, int status)
 
 	(void)status;
 	e->pending = false;
+	/* The user may have been deleted, locked or given a new password
+	 * while the hash was being checked. */
 	if (j->ok) {
-		e->user = j->user;
+		const struct api_user *u = user_find(a, j->user);
+
+		if (!u || u->locked || strcmp(u->hash, j->hash))
+			j->ok = false;
+	}
+	if (j->ok) {
+		util_strlcpy(e->user, j->user, sizeof e->user);
 		e->expires = util_mono_ms() + AUTH_CACHE_TTL_MS;
 		memset(&id, 0, sizeof id);
-		util_strlcpy(id.user, a->users[j->user].name, sizeof id.user);
+		util_strlcpy(id.user, j->user, sizeof id.user);
 		user = &id;
 	}
 	wt = e->waiters;
@@ -613,11 +642,16 @@ static void token_load_cb(void *ud, const char *hash_hex, json_t *rec)
 	HASH_ADD(hh, a->tokens, hash, DIGEST_LEN, t);
 }
 
+static void user_load_cb(void *ud, const char *id, json_t *rec);
+static void user_group_load_cb(void *ud, const char *id, json_t *rec);
+
 void auth_attach_store(struct auth *a, struct store *st)
 {
 	a->store = st;
 	store_token_each(st, token_load_cb, a);
 	store_cred_each(st, cred_load_cb, a);
+	store_kv_each(st, "users", user_load_cb, a);
+	store_kv_each(st, "user_groups", user_group_load_cb, a);
 }
 
 static void random_alnum(char *out, size_t n)
@@ -759,10 +793,9 @@ static struct token *token_find(struct auth *a, const char *text, const char *ki
 
 static bool user_exists(const struct auth *a, const char *name)
 {
-	for (size_t i = 0; i < a->nusers; i++)
-		if (!strcmp(a->users[i].name, name))
-			return true;
-	return false;
+	const struct api_user *u = user_find(a, name);
+
+	return u && !u->locked;
 }
 
 static void token_identity(const struct token *t, struct auth_identity *id)
@@ -784,16 +817,18 @@ void auth_password_check(struct auth *a, const char *user, const char *password,
 	struct cache_entry *e;
 	struct waiter *wt;
 	struct verify_job *j;
-	int uidx = -1;
+	const struct api_user *u;
 
 	digest_of(a, user, password, key);
 	HASH_FIND(hh, a->cache, key, DIGEST_LEN, e);
 	if (e && !e->pending) {
-		if (e->expires >= util_mono_ms()) {
+		const struct api_user *cu = user_find(a, e->user);
+
+		if (e->expires >= util_mono_ms() && cu && !cu->locked) {
 			struct auth_identity id;
 
 			memset(&id, 0, sizeof id);
-			util_strlcpy(id.user, a->users[e->user].name, sizeof id.user);
+			util_strlcpy(id.user, e->user, sizeof id.user);
 			cb(ud, &id);
 			return;
 		}
@@ -815,9 +850,6 @@ void auth_password_check(struct auth *a, const char *user, const char *password,
 		e->waiters = wt;
 		return;
 	}
-	for (size_t i = 0; i < a->nusers; i++)
-		if (!strcmp(a->users[i].name, user))
-			uidx = (int)i;
 	if (a->ncache >= AUTH_CACHE_MAX)
 		cache_evict(a);
 	e = calloc(1, sizeof *e);
@@ -831,13 +863,18 @@ void auth_password_check(struct auth *a, const char *user, const char *password,
 	}
 	memcpy(e->key, key, DIGEST_LEN);
 	e->pending = true;
-	e->user = -1;
 	e->waiters = wt;
 	HASH_ADD(hh, a->cache, key, DIGEST_LEN, e);
 	a->ncache++;
 	j->a = a;
 	j->entry = e;
-	j->user = uidx;
+	util_strlcpy(j->user, user, sizeof j->user);
+	u = user_find(a, user);
+	/* A locked user is checked like an unknown one: refused. */
+	if (u && !u->locked) {
+		j->known = true;
+		util_strlcpy(j->hash, u->hash, sizeof j->hash);
+	}
 	j->work.data = j;
 	if (uv_queue_work(a->loop, &j->work, verify_work, verify_done)) {
 		log_error("auth: cannot queue password verification");
@@ -942,4 +979,294 @@ void auth_basic_user(const char *authorization, char *out, size_t outlen)
 		util_strlcpy(out, (char *)raw, outlen);
 	}
 	sodium_memzero(raw, rawlen);
+}
+
+/* ---- users and user groups -------------------------------------------- */
+
+static void cache_flush(struct auth *a)
+{
+	struct cache_entry *e, *tmp;
+
+	/* Any change to users: every cached verification is forgotten. */
+	HASH_ITER(hh, a->cache, e, tmp) {
+		if (!e->pending) {
+			HASH_DEL(a->cache, e);
+			free(e);
+			a->ncache--;
+		}
+	}
+}
+
+struct kv_write {
+	const char *table;
+	char id[160];
+	json_t *rec;   /* NULL: delete */
+};
+
+static int kv_apply(struct store *st, void *arg)
+{
+	struct kv_write *w = arg;
+
+	return w->rec ? store_kv_put(st, w->table, w->id, w->rec) :
+			store_kv_delete(st, w->table, w->id);
+}
+
+static void kv_after(void *arg, int rc)
+{
+	struct kv_write *w = arg;
+
+	if (rc)
+		log_error("auth: a change to %s could not be stored (%d)", w->table, rc);
+	json_decref(w->rec);
+	free(w);
+}
+
+static void kv_persist(struct auth *a, const char *table, const char *id, json_t *rec)
+{
+	struct kv_write *w = calloc(1, sizeof *w);
+
+	if (!w || !a->store) {
+		json_decref(rec);
+		free(w);
+		return;
+	}
+	w->table = table;
+	util_strlcpy(w->id, id, sizeof w->id);
+	w->rec = rec;
+	store_queue(a->store, kv_apply, kv_after, w);
+}
+
+static json_t *user_record(const struct api_user *u)
+{
+	return json_pack("{s:s, s:O, s:b}", "hash", u->hash, "groups", u->groups, "locked",
+			 u->locked);
+}
+
+json_t *auth_users_json(struct auth *a)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < a->nusers; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:O, s:b, s:s}", "username",
+						     a->users[i].name, "groups", a->users[i].groups,
+						     "locked", a->users[i].locked, "source",
+						     a->users[i].from_config ? "config" : "api"));
+	return arr;
+}
+
+bool auth_user_exists(struct auth *a, const char *name)
+{
+	return user_find(a, name) != NULL;
+}
+
+int auth_user_set(struct auth *a, const char *name, const char *hash, const json_t *groups,
+		  int locked, bool create)
+{
+	struct api_user *u = user_find(a, name);
+
+	if (create && u)
+		return TE_EXISTS;
+	if (!create && !u)
+		return TE_NOTFOUND;
+	if (u && u->from_config)
+		return TE_STATE;
+	if (!u) {
+		struct api_user *nu = realloc(a->users, (a->nusers + 1) * sizeof *nu);
+
+		if (!nu)
+			return TE_NOMEM;
+		a->users = nu;
+		u = &a->users[a->nusers];
+		memset(u, 0, sizeof *u);
+		u->name = strdup(name);
+		u->groups = json_array();
+		if (!u->name)
+			return TE_NOMEM;
+		a->nusers++;
+	}
+	if (hash)
+		util_strlcpy(u->hash, hash, sizeof u->hash);
+	if (groups) {
+		json_decref(u->groups);
+		u->groups = json_deep_copy(groups);
+	}
+	if (locked >= 0)
+		u->locked = locked;
+	cache_flush(a);
+	kv_persist(a, "users", name, user_record(u));
+	return 0;
+}
+
+int auth_user_delete(struct auth *a, const char *name)
+{
+	struct api_user *u = user_find(a, name);
+	struct token *t, *tmp;
+	size_t i;
+
+	if (!u)
+		return TE_NOTFOUND;
+	if (u->from_config)
+		return TE_STATE;
+	/* Its tokens go with it. */
+	HASH_ITER(hh, a->tokens, t, tmp)
+		if (!strcmp(t->user, name))
+			token_drop(a, t);
+	kv_persist(a, "users", name, NULL);
+	i = (size_t)(u - a->users);
+	free(u->name);
+	json_decref(u->groups);
+	memmove(&a->users[i], &a->users[i + 1], (a->nusers - i - 1) * sizeof *a->users);
+	a->nusers--;
+	cache_flush(a);
+	return 0;
+}
+
+static bool in_group(const struct api_user *u, const char *group)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(u->groups, i, v)
+		if (json_string_value(v) && !strcmp(json_string_value(v), group))
+			return true;
+	return false;
+}
+
+bool auth_user_is_admin(struct auth *a, const char *name)
+{
+	const struct api_user *u = user_find(a, name);
+
+	return u && in_group(u, AUTH_ADMIN_GROUP);
+}
+
+bool auth_user_may(struct auth *a, const char *name, const char *permission)
+{
+	const struct api_user *u = user_find(a, name);
+	size_t i;
+	json_t *v;
+
+	if (!u)
+		return false;
+	if (in_group(u, AUTH_ADMIN_GROUP))
+		return true;
+	json_array_foreach(u->groups, i, v) {
+		json_t *g = json_object_get(a->user_groups, json_string_value(v));
+
+		if (json_is_true(json_object_get(json_object_get(g, "permissions"), permission)))
+			return true;
+	}
+	return false;
+}
+
+const json_t *auth_user_groups(struct auth *a, const char *name)
+{
+	const struct api_user *u = user_find(a, name);
+
+	return u ? u->groups : NULL;
+}
+
+json_t *auth_user_groups_json(struct auth *a)
+{
+	json_t *arr = json_array();
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(a->user_groups, k, v)
+		json_array_append_new(arr, json_pack("{s:s, s:O}", "name", k, "permissions",
+						     json_object_get(v, "permissions")));
+	return arr;
+}
+
+int auth_user_group_put(struct auth *a, const char *name, const json_t *permissions)
+{
+	json_t *rec = json_pack("{s:O}", "permissions", permissions);
+
+	json_object_set(a->user_groups, name, rec);
+	kv_persist(a, "user_groups", name, rec);
+	return 0;
+}
+
+int auth_user_group_delete(struct auth *a, const char *name)
+{
+	if (!json_object_get(a->user_groups, name))
+		return TE_NOTFOUND;
+	json_object_del(a->user_groups, name);
+	kv_persist(a, "user_groups", name, NULL);
+	return 0;
+}
+
+static void user_load_cb(void *ud, const char *id, json_t *rec)
+{
+	struct auth *a = ud;
+	const char *hash = json_string_value(json_object_get(rec, "hash"));
+	struct api_user *nu;
+
+	if (!hash || user_find(a, id))
+		return; /* the configuration wins */
+	nu = realloc(a->users, (a->nusers + 1) * sizeof *nu);
+	if (!nu)
+		return;
+	a->users = nu;
+	nu = &a->users[a->nusers];
+	memset(nu, 0, sizeof *nu);
+	nu->name = strdup(id);
+	util_strlcpy(nu->hash, hash, sizeof nu->hash);
+	nu->groups = json_is_array(json_object_get(rec, "groups")) ?
+			     json_deep_copy(json_object_get(rec, "groups")) : json_array();
+	nu->locked = json_is_true(json_object_get(rec, "locked"));
+	if (nu->name)
+		a->nusers++;
+}
+
+static void user_group_load_cb(void *ud, const char *id, json_t *rec)
+{
+	struct auth *a = ud;
+
+	json_object_set(a->user_groups, id, rec);
+}
+
+struct hash_job {
+	uv_work_t work;
+	char *password;
+	char *hash;
+	void (*cb)(void *ud, const char *hash);
+	void *ud;
+};
+
+static void hash_work(uv_work_t *w)
+{
+	struct hash_job *j = w->data;
+
+	j->hash = auth_hash_password(j->password);
+}
+
+static void hash_done(uv_work_t *w, int status)
+{
+	struct hash_job *j = w->data;
+
+	(void)status;
+	j->cb(j->ud, j->hash);
+	sodium_memzero(j->password, strlen(j->password));
+	free(j->password);
+	free(j->hash);
+	free(j);
+}
+
+void auth_hash_async(struct auth *a, const char *password,
+		     void (*cb)(void *ud, const char *hash), void *ud)
+{
+	struct hash_job *j = calloc(1, sizeof *j);
+
+	if (!j || !(j->password = strdup(password))) {
+		free(j);
+		cb(ud, NULL);
+		return;
+	}
+	j->cb = cb;
+	j->ud = ud;
+	j->work.data = j;
+	if (uv_queue_work(a->loop, &j->work, hash_work, hash_done)) {
+		j->hash = NULL;
+		hash_done(&j->work, 0);
+	}
 }

@@ -22,6 +22,10 @@ void auth_destroy(struct auth *a);
 
 enum auth_scope { AUTH_SCOPE_READ_WRITE = 0, AUTH_SCOPE_READ = 1 };
 
+/* Members of this user group may do everything. */
+#define AUTH_ADMIN_GROUP "Administrators"
+
+
 /* Who made a request, and with what. */
 struct auth_identity {
 	char user[128];
@@ -80,6 +84,27 @@ void auth_basic_user(const char *authorization, char *out, size_t outlen);
 int auth_cred_add(struct auth *a, const char *id, const char *password);
 int auth_cred_delete(struct auth *a, const char *id);
 json_t *auth_creds_list(struct auth *a);
+
+/* ---- users and user groups (API-managed, stored) ---- */
+json_t *auth_users_json(struct auth *a);          /* [{username, groups, locked, source}] */
+bool auth_user_exists(struct auth *a, const char *name);
+/* Creates or changes a user. hash: an argon2id hash or NULL to keep;
+ * groups: NULL to keep; locked: -1 to keep. create: must not exist yet.
+ * Returns 0, TE_EXISTS, TE_NOTFOUND, or TE_STATE for a configuration user. */
+int auth_user_set(struct auth *a, const char *name, const char *hash, const json_t *groups,
+		  int locked, bool create);
+int auth_user_delete(struct auth *a, const char *name);
+bool auth_user_is_admin(struct auth *a, const char *name);
+/* permission: "commands" or "scripts". Administrators have all. */
+bool auth_user_may(struct auth *a, const char *name, const char *permission);
+/* The user's group names (borrowed), or NULL. */
+const json_t *auth_user_groups(struct auth *a, const char *name);
+json_t *auth_user_groups_json(struct auth *a);
+int auth_user_group_put(struct auth *a, const char *name, const json_t *permissions);
+int auth_user_group_delete(struct auth *a, const char *name);
+/* Hashes a password on a worker thread; cb gets the hash or NULL. */
+void auth_hash_async(struct auth *a, const char *password,
+		     void (*cb)(void *ud, const char *hash), void *ud);
 
 /* Hashes a password as argon2id (for api.auth_file). Returns a malloc'd
  * "$argon2id$..." string or NULL. Slow: not for the loop. */

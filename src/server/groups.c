@@ -297,3 +297,26 @@ json_t *groups_list_json(struct groups *g)
 	free(keys);
 	return arr;
 }
+
+bool groups_client_allowed(struct groups *g, const json_t *user_groups, const struct client *c)
+{
+	const char *k;
+	json_t *grp;
+
+	if (!user_groups)
+		return false;
+	json_object_foreach(g->all, k, grp) {
+		json_t *allowed = json_object_get(grp, "allowed_user_groups");
+		size_t i, j;
+		json_t *a, *u;
+		bool hit = false;
+
+		json_array_foreach(allowed, i, a)
+			json_array_foreach(user_groups, j, u)
+				if (json_equal(a, u))
+					hit = true;
+		if (hit && group_matches(grp, c))
+			return true;
+	}
+	return false;
+}

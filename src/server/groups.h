@@ -30,4 +30,9 @@ int groups_delete(struct groups *g, const char *id);
 /* Appends the ids of the clients in the group to ids (sorted by id). */
 void groups_members(struct groups *g, const json_t *group, json_t *ids);
 
+struct client;
+/* Is the client in a group whose allowed_user_groups names one of
+ * user_groups (a JSON array of names)? */
+bool groups_client_allowed(struct groups *g, const json_t *user_groups, const struct client *c);
+
 #endif

@@ -207,3 +207,27 @@ int query_jobs_parse(const char *const *names, const char *const *values, size_t
 	}
 	return 0;
 }
+
+int query_jobs_only_creator(struct job_query *q, const char *user, char *err, size_t errlen)
+{
+	struct query_filter *f;
+	char *v;
+
+	if (q->nfilters == QUERY_MAX_FILTERS) {
+		snprintf(err, errlen, "too many filters (maximum %d)", QUERY_MAX_FILTERS - 1);
+		return -1;
+	}
+	/* Exact and case-sensitive: not a LIKE pattern. */
+	v = strdup(user);
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	f = &q->filters[q->nfilters++];
+	memset(f, 0, sizeof *f);
+	f->column = "created_by";
+	f->op = QOP_EQ;
+	f->values[0] = v;
+	f->nvalues = 1;
+	return 0;
+}

@@ -14,7 +14,7 @@
 #define QUERY_DEFAULT_LIMIT 100
 #define QUERY_MAX_LIMIT 1000
 
-enum query_op { QOP_IN, QOP_GT, QOP_LT, QOP_SINCE, QOP_UNTIL };
+enum query_op { QOP_IN, QOP_GT, QOP_LT, QOP_SINCE, QOP_UNTIL, QOP_EQ };
 
 struct query_filter {
 	const char *column;            /* a whitelisted column name */
@@ -45,5 +45,7 @@ struct job_query {
 int query_jobs_parse(const char *const *names, const char *const *values, size_t n,
 		     struct job_query *q, char *err, size_t errlen);
 void query_jobs_free(struct job_query *q);
+/* Adds filter created_by = user (what non-administrators may see). */
+int query_jobs_only_creator(struct job_query *q, const char *user, char *err, size_t errlen);
 
 #endif

@@ -73,9 +73,9 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ON CONFLICT(jid) DO UPDATE SET data = excluded.data",
 	[S_MULTI_GET] = "SELECT data FROM multi_jobs WHERE jid = ?",
 	[S_MULTI_LIST] =
-		"SELECT jid, created_at, created_by FROM multi_jobs"
-		" ORDER BY created_at DESC, jid LIMIT ? OFFSET ?",
-	[S_MULTI_COUNT] = "SELECT count(*) FROM multi_jobs",
+		"SELECT jid, created_at, created_by FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)"
+		" ORDER BY created_at DESC, jid LIMIT ?2 OFFSET ?3",
+	[S_MULTI_COUNT] = "SELECT count(*) FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)",
 	[S_MULTI_ALL] =
 		"SELECT jid, data FROM multi_jobs WHERE json_extract(data, '$.finished_at') IS NULL",
 	[S_GROUP_PUT] =
@@ -147,6 +147,8 @@ static const char schema_v1[] =
 	"CREATE TABLE IF NOT EXISTS client_auth ("
 	" id TEXT PRIMARY KEY,"
 	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS user_groups (id TEXT PRIMARY KEY, data TEXT NOT NULL);"
 	"PRAGMA user_version = 1;";
 
 struct wq_entry {
@@ -618,6 +620,10 @@ int store_job_query(struct store *st, const char *base_column, const char *base_
 		const struct query_filter *f = &q->filters[i];
 		static const char *const ops[] = { "", ">", "<", ">=", "<=" };
 
+		if (f->op == QOP_EQ) {
+			buf_appendf(&where, " AND %s = ?", f->column);
+			continue;
+		}
 		if (f->op != QOP_IN) {
 			buf_appendf(&where, " AND %s %s ?", f->column, ops[f->op]);
 			continue;
@@ -650,6 +656,10 @@ int store_job_query(struct store *st, const char *base_column, const char *base_
 		for (size_t i = 0; i < q->nfilters; i++) {
 			const struct query_filter *f = &q->filters[i];
 
+			if (f->op == QOP_EQ) {
+				sqlite3_bind_text(s, bind++, f->values[0], -1, SQLITE_TRANSIENT);
+				continue;
+			}
 			if (f->op != QOP_IN) {
 				sqlite3_bind_int64(s, bind++, f->time_ns);
 				continue;
@@ -752,17 +762,21 @@ int store_multi_get(struct store *st, const char *jid, json_t **data)
 	return rc;
 }
 
-int store_multi_list(struct store *st, int64_t limit, int64_t offset, json_t **out,
-		     int64_t *total)
+int store_multi_list(struct store *st, const char *created_by, int64_t limit, int64_t offset,
+		     json_t **out, int64_t *total)
 {
 	sqlite3_stmt *s = stmt_get(st, S_MULTI_COUNT);
 	json_t *arr = json_array();
 
+	if (created_by)
+		sqlite3_bind_text(s, 1, created_by, -1, SQLITE_STATIC);
 	*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_reset(s);
 	s = stmt_get(st, S_MULTI_LIST);
-	sqlite3_bind_int64(s, 1, limit);
-	sqlite3_bind_int64(s, 2, offset);
+	if (created_by)
+		sqlite3_bind_text(s, 1, created_by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, limit);
+	sqlite3_bind_int64(s, 3, offset);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		json_t *o = json_object();
 
@@ -1060,4 +1074,68 @@ int store_client_delete(struct store *st, const char *id)
 	rc = step_done(st, s, "delete client");
 	sqlite3_finalize(s);
 	return rc;
+}
+
+static const char *kv_table(const char *t)
+{
+	/* Table names are never taken from a request. */
+	static const char *const ok[] = { "users", "user_groups", "client_auth" };
+
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (!strcmp(ok[i], t))
+			return ok[i];
+	return NULL;
+}
+
+int store_kv_put(struct store *st, const char *table, const char *id, const json_t *rec)
+{
+	char sql[200];
+	const char *t = kv_table(table);
+
+	if (!t)
+		return TE_INVAL;
+	snprintf(sql, sizeof sql, "INSERT INTO %s (id, data) VALUES (?, ?)"
+				  " ON CONFLICT(id) DO UPDATE SET data = excluded.data", t);
+	return kv_put(st, sql, id, rec);
+}
+
+int store_kv_delete(struct store *st, const char *table, const char *id)
+{
+	sqlite3_stmt *s = NULL;
+	char sql[100];
+	const char *t = kv_table(table);
+	int rc;
+
+	if (!t)
+		return TE_INVAL;
+	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = ?", t);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "kv delete");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_kv_each(struct store *st, const char *table,
+		  void (*fn)(void *ud, const char *id, json_t *rec), void *ud)
+{
+	sqlite3_stmt *s = NULL;
+	char sql[100];
+	const char *t = kv_table(table);
+
+	if (!t)
+		return TE_INVAL;
+	snprintf(sql, sizeof sql, "SELECT id, data FROM %s ORDER BY id", t);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return TE_IO;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *r = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+
+		if (r)
+			fn(ud, (const char *)sqlite3_column_text(s, 0), r);
+		json_decref(r);
+	}
+	sqlite3_finalize(s);
+	return 0;
 }

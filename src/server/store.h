@@ -106,9 +106,10 @@ int store_job_each_child(struct store *st, const char *multi_jid,
 int store_multi_put(struct store *st, const char *jid, int64_t created_at,
 		    const char *created_by, const json_t *data);
 int store_multi_get(struct store *st, const char *jid, json_t **data);
-/* Newest first: [{jid, started_at, created_by}], *total. */
-int store_multi_list(struct store *st, int64_t limit, int64_t offset, json_t **out,
-		     int64_t *total);
+/* Newest first: [{jid, started_at, created_by}], *total; only those of
+ * created_by when it is not NULL. */
+int store_multi_list(struct store *st, const char *created_by, int64_t limit, int64_t offset,
+		     json_t **out, int64_t *total);
 /* Calls fn for every multi job whose data has no finished_at. */
 int store_multi_each_unfinished(struct store *st,
 				void (*fn)(void *ud, const char *jid, json_t *data),
@@ -138,6 +139,12 @@ struct audit_query {
 };
 int store_audit_query(struct store *st, const struct audit_query *q, json_t **out,
 		      int64_t *total);
+
+/* Small keyed records (JSON) in the tables "users" and "user_groups". */
+int store_kv_put(struct store *st, const char *table, const char *id, const json_t *rec);
+int store_kv_delete(struct store *st, const char *table, const char *id);
+int store_kv_each(struct store *st, const char *table,
+		  void (*fn)(void *ud, const char *id, json_t *rec), void *ud);
 
 /* Client credentials from the API: {salt, digest} by id. */
 int store_cred_put(struct store *st, const char *id, const json_t *rec);

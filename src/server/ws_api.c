@@ -43,6 +43,8 @@ struct watcher {
 	int auth_state;          /* 0 pending, 1 ok, -1 refused */
 	char user[128];
 	bool read_only;
+	bool has_token;
+	unsigned char token_hash[32];
 	char *early;             /* first frame received before auth finished */
 	size_t early_len;
 	bool started;
@@ -56,7 +58,34 @@ struct watcher {
 struct ws_api {
 	struct server *srv;
 	struct watcher *by_multi;
+	struct watcher **all;     /* every open watcher, for revocations */
+	size_t nall;
+	size_t allcap;
 };
+
+static void all_add(struct ws_api *w, struct watcher *wt)
+{
+	if (w->nall == w->allcap) {
+		size_t nc = w->allcap ? w->allcap * 2 : 16;
+		struct watcher **na = realloc(w->all, nc * sizeof *na);
+
+		if (!na)
+			return;
+		w->all = na;
+		w->allcap = nc;
+	}
+	w->all[w->nall++] = wt;
+}
+
+static void all_remove(struct ws_api *w, struct watcher *wt)
+{
+	for (size_t i = 0; i < w->nall; i++) {
+		if (w->all[i] == wt) {
+			w->all[i] = w->all[--w->nall];
+			return;
+		}
+	}
+}
 
 static void watcher_unref(struct watcher *wt)
 {
@@ -137,6 +166,13 @@ static void auth_checked(void *ud, const struct auth_identity *id)
 		wt->auth_state = 1;
 		util_strlcpy(wt->user, id->user, sizeof wt->user);
 		wt->read_only = id->scope == AUTH_SCOPE_READ;
+		if (id->session_token || id->api_token) {
+			wt->has_token = true;
+			memcpy(wt->token_hash, id->token_hash, sizeof wt->token_hash);
+		}
+		/* The user group permission of the route. */
+		if (!auth_user_may(wt->w->srv->auth, wt->user, wt->is_script ? "scripts" : "commands"))
+			wt->read_only = true;
 	} else {
 		wt->auth_state = -1;
 	}
@@ -222,6 +258,7 @@ int ws_api_accept(struct ws_api *w, net_conn *c)
 	wt->announce = net_ws_query(c, "announce") && strcmp(net_ws_query(c, "announce"), "0");
 	wt->refs = 2;
 	net_ws_set_user(c, wt);
+	all_add(w, wt);
 	auth_api_check(w->srv->auth, net_ws_authorization(c), net_ws_query(c, "access_token"),
 		       auth_checked, wt);
 	if (wt->auth_state != 0) {
@@ -229,6 +266,7 @@ int ws_api_accept(struct ws_api *w, net_conn *c)
 
 		if (st) {
 			net_ws_set_user(c, NULL);
+			all_remove(w, wt);
 			watcher_unref(wt);
 			return st;
 		}
@@ -273,7 +311,23 @@ void ws_api_close(struct ws_api *w, net_conn *c)
 			HASH_DEL(w->by_multi, wt);
 	}
 	wt->conn = NULL;
+	all_remove(w, wt);
 	watcher_unref(wt);
+}
+
+void ws_api_revoke_user(struct ws_api *w, const char *user)
+{
+	for (size_t i = 0; i < w->nall; i++)
+		if (w->all[i]->conn && !strcmp(w->all[i]->user, user))
+			net_ws_close(w->all[i]->conn, 4001, "user deleted or locked");
+}
+
+void ws_api_revoke_token(struct ws_api *w, const unsigned char hash[32])
+{
+	for (size_t i = 0; i < w->nall; i++)
+		if (w->all[i]->conn && w->all[i]->has_token &&
+		    !memcmp(w->all[i]->token_hash, hash, 32))
+			net_ws_close(w->all[i]->conn, 4001, "token revoked");
 }
 
 /* ---- events from the core -------------------------------------------- */
@@ -353,5 +407,6 @@ void ws_api_destroy(struct ws_api *w)
 		return;
 	HASH_ITER(hh, w->by_multi, wt, tmp)
 		HASH_DEL(w->by_multi, wt);
+	free(w->all);
 	free(w);
 }

@@ -28,4 +28,9 @@ void ws_api_child_done(struct ws_api *w, const char *mjid, const char *jid);
 /* The multi job is finished. */
 void ws_api_multi_done(struct ws_api *w, const char *mjid);
 
+/* Closes the open streams of a deleted or locked user, or of a revoked
+ * token, at once. */
+void ws_api_revoke_user(struct ws_api *w, const char *user);
+void ws_api_revoke_token(struct ws_api *w, const unsigned char hash[32]);
+
 #endif

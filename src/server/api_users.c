@@ -1,0 +1,246 @@
+/* api_users: users and user groups (administrators only). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "audit.h"
+#include "auth.h"
+#include "util.h"
+#include "ws_api.h"
+
+static const struct api_field user_fields[] = {
+	{ "username", AF_STRING },
+	{ "password", AF_STRING },
+	{ "groups", AF_ARRAY },
+	{ "locked", AF_BOOL },
+};
+
+static const struct api_field group_fields[] = {
+	{ "name", AF_STRING },
+	{ "permissions", AF_OBJECT },
+};
+
+static void audit_user(struct api_call *call, const char *app, const char *action,
+		       const char *id)
+{
+	struct audit_entry e = { 0 };
+
+	e.username = call->user;
+	e.remote_ip = net_http_peer(call->req);
+	e.application = app;
+	e.action = action;
+	e.affected_id = id;
+	e.success = true;
+	audit_queue(call->srv, &e);
+}
+
+static bool valid_name(const char *n)
+{
+	size_t l = n ? strlen(n) : 0;
+
+	if (!l || l > 64)
+		return false;
+	for (size_t i = 0; i < l; i++)
+		if (n[i] <= ' ' || n[i] == ':' || n[i] == '/' || n[i] == '*' || n[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool valid_groups(json_t *g)
+{
+	size_t i;
+	json_t *v;
+
+	if (!g)
+		return true;
+	if (json_array_size(g) > 64)
+		return false;
+	json_array_foreach(g, i, v)
+		if (!valid_name(json_string_value(v)))
+			return false;
+	return true;
+}
+
+void api_users_list(struct api_call *call)
+{
+	json_t *all = auth_users_json(call->srv->auth);
+
+	api_reply_list(call, all, (int64_t)json_array_size(all));
+}
+
+/* A user change waits for the password hash (worker thread). */
+struct user_op {
+	struct api_call *call;
+	json_t *body;
+	bool create;
+	char name[128];
+};
+
+static void user_apply(struct user_op *op, const char *hash)
+{
+	struct api_call *call = op->call;
+	json_t *locked = json_object_get(op->body, "locked");
+	int rc = auth_user_set(call->srv->auth, op->name, hash, json_object_get(op->body, "groups"),
+			       json_is_boolean(locked) ? json_is_true(locked) : -1, op->create);
+	char title[200];
+
+	if (rc == TE_EXISTS) {
+		snprintf(title, sizeof title, "User with username \"%.64s\" already exists.", op->name);
+		api_reply_error(call, 409, title, "");
+	} else if (rc == TE_NOTFOUND) {
+		snprintf(title, sizeof title, "User with username \"%.64s\" not found.", op->name);
+		api_reply_error(call, 404, title, "");
+	} else if (rc == TE_STATE) {
+		api_reply_error(call, 400, "User from the configuration file.",
+				"it cannot be changed through the API");
+	} else if (rc) {
+		api_reply_error(call, 500, "Failed to store the user.", "");
+	} else {
+		audit_user(call, "user", op->create ? "create" : "update", op->name);
+		/* A locked user loses open streams at once. */
+		if (json_is_true(locked))
+			ws_api_revoke_user(call->srv->ws, op->name);
+		api_reply(call, op->create ? 201 : 204,
+			  op->create ? json_pack("{s:{s:s}}", "data", "username", op->name) : NULL);
+	}
+	json_decref(op->body);
+	free(op);
+}
+
+static void user_hashed(void *ud, const char *hash)
+{
+	struct user_op *op = ud;
+
+	if (!hash) {
+		api_reply_error(op->call, 500, "Failed to hash the password.", "");
+		json_decref(op->body);
+		free(op);
+		return;
+	}
+	user_apply(op, hash);
+}
+
+static void user_change(struct api_call *call, bool create)
+{
+	struct user_op *op;
+	const char *name, *pw;
+	json_t *body;
+
+	if (api_body(call, user_fields, sizeof user_fields / sizeof user_fields[0], &body))
+		return;
+	name = create ? json_string_value(json_object_get(body, "username")) : call->params[0];
+	pw = json_string_value(json_object_get(body, "password"));
+	if (!create && json_string_value(json_object_get(body, "username")) &&
+	    strcmp(json_string_value(json_object_get(body, "username")), name)) {
+		json_decref(body);
+		api_reply_error(call, 400, "Invalid user.", "the username cannot be changed");
+		return;
+	}
+	if (!valid_name(name) || !valid_groups(json_object_get(body, "groups"))) {
+		json_decref(body);
+		api_reply_error(call, 400, "Invalid user.",
+				"user and group names: 1 to 64 characters without spaces, ':', '/' or '*'");
+		return;
+	}
+	if ((create && !pw) || (pw && (strlen(pw) < 8 || strlen(pw) > 512))) {
+		json_decref(body);
+		api_reply_error(call, 400, "Invalid password.", "8 to 512 characters");
+		return;
+	}
+	op = calloc(1, sizeof *op);
+	if (!op) {
+		json_decref(body);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
+	op->call = call;
+	op->body = body;
+	op->create = create;
+	util_strlcpy(op->name, name, sizeof op->name);
+	if ((create && auth_user_exists(call->srv->auth, name)) ||
+	    (!create && !auth_user_exists(call->srv->auth, name)) || !pw)
+		user_apply(op, NULL);   /* the error, or no new password */
+	else
+		auth_hash_async(call->srv->auth, pw, user_hashed, op);
+}
+
+void api_users_post(struct api_call *call)
+{
+	user_change(call, true);
+}
+
+void api_users_put(struct api_call *call)
+{
+	user_change(call, false);
+}
+
+void api_users_delete(struct api_call *call)
+{
+	char title[200];
+	int rc = auth_user_delete(call->srv->auth, call->params[0]);
+
+	if (rc == TE_NOTFOUND) {
+		snprintf(title, sizeof title, "User with username \"%.64s\" not found.",
+			 call->params[0]);
+		api_reply_error(call, 404, title, "");
+		return;
+	}
+	if (rc == TE_STATE) {
+		api_reply_error(call, 400, "User from the configuration file.",
+				"it cannot be changed through the API");
+		return;
+	}
+	audit_user(call, "user", "delete", call->params[0]);
+	ws_api_revoke_user(call->srv->ws, call->params[0]);
+	api_reply(call, 204, NULL);
+}
+
+void api_user_groups_list(struct api_call *call)
+{
+	json_t *all = auth_user_groups_json(call->srv->auth);
+
+	api_reply_list(call, all, (int64_t)json_array_size(all));
+}
+
+void api_user_groups_put(struct api_call *call)
+{
+	json_t *body, *perms, *clean;
+	const char *k;
+	json_t *v;
+
+	if (api_body(call, group_fields, 2, &body))
+		return;
+	if (!valid_name(call->params[0])) {
+		json_decref(body);
+		api_reply_error(call, 400, "Invalid user group.", "1 to 64 characters, no spaces");
+		return;
+	}
+	perms = json_object_get(body, "permissions");
+	clean = json_object();
+	json_object_foreach(perms, k, v) {
+		if ((strcmp(k, "commands") && strcmp(k, "scripts")) || !json_is_boolean(v)) {
+			json_decref(clean);
+			json_decref(body);
+			api_reply_error(call, 400, "Invalid user group.",
+					"permissions are {\"commands\": bool, \"scripts\": bool}");
+			return;
+		}
+		json_object_set(clean, k, v);
+	}
+	auth_user_group_put(call->srv->auth, call->params[0], clean);
+	json_decref(clean);
+	json_decref(body);
+	audit_user(call, "user_group", "update", call->params[0]);
+	api_reply(call, 204, NULL);
+}
+
+void api_user_groups_delete(struct api_call *call)
+{
+	if (auth_user_group_delete(call->srv->auth, call->params[0])) {
+		api_reply_error(call, 404, "User group not found.", "");
+		return;
+	}
+	audit_user(call, "user_group", "delete", call->params[0]);
+	api_reply(call, 204, NULL);
+}
