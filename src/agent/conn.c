@@ -207,8 +207,9 @@ void conn_report(void *ud, json_t *frame)
 	const char *type = json_string_value(json_object_get(frame, "type"));
 	const char *jid = json_string_value(json_object_get(frame, "jid"));
 	if (strcmp(type, "result") && strcmp(type, "reject")) {
-		/* started, output: useful live, worthless later. */
-		if (c->welcomed)
+		/* started, output: useful live, worthless later; live output
+		 * never queues more than 1 MiB (a slow link drops it). */
+		if (c->welcomed && (strcmp(type, "output") || net_ws_queued(c->nc) < 1024 * 1024))
 			send_frame(c, frame);
 		else
 			json_decref(frame);

@@ -39,6 +39,7 @@ struct job {
 	bool exited;
 	bool reported;
 	bool cancelled;
+	bool stream;             /* live output frames for a watcher */
 	char cancelled_by[128];
 	int64_t exit_status;
 	int term_signal;
@@ -189,6 +190,23 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		size_t room = dst->cap - dst->len;
 		size_t take = (size_t)n < room ? (size_t)n : room;
 
+		/* Live output is best-effort (the result carries all of it):
+		 * sent only when asked, and only while the job reports. */
+		if (j->stream && !j->reported && take) {
+			json_t *m = proto_new(PROTO_OUTPUT);
+			struct buf tmp = { (char *)b->base, take, take, take };
+
+			json_object_set_new(m, "jid", json_string(j->jid));
+			json_object_set_new(m, "stream", json_string(is_out ? "stdout" : "stderr"));
+			if (util_utf8_valid(b->base, take)) {
+				json_object_set_new(m, "data", json_stringn(b->base, take));
+			} else {
+				put_output(m, "data", &tmp);
+				json_object_del(m, "data_encoding");
+				json_object_set_new(m, "encoding", json_string("base64"));
+			}
+			j->e->report(j->e->ud, m);
+		}
 		/* Past send_back_limit the rest is counted, not kept. */
 		if (take)
 			buf_append(dst, b->base, take);
@@ -437,6 +455,7 @@ void exec_run(struct exec *e, json_t *run)
 	j->e = e;
 	util_strlcpy(j->jid, jid, sizeof j->jid);
 	j->timeout_sec = timeout > 0 ? timeout : 60;
+	j->stream = json_is_true(json_object_get(run, "stream"));
 	buf_init(&j->obuf, (size_t)a->cfg.send_back_limit);
 	buf_init(&j->ebuf, (size_t)a->cfg.send_back_limit);
 	uv_pipe_init(a->loop, &j->out, 0);

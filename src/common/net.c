@@ -1070,7 +1070,7 @@ net_conn *net_client_connect(net_ctx *ctx, const struct net_client_cfg *cfg)
 	ci.port = cfg->port;
 	ci.path = cfg->path ? cfg->path : "/";
 	ci.host = hostport;
-	ci.origin = cfg->origin ? cfg->origin : hostport;
+	ci.origin = cfg->origin; /* none unless asked: tools are not browsers */
 	ci.protocol = cfg->subprotocol;
 	ci.local_protocol_name = "tether-client";
 	ci.opaque_user_data = c;
