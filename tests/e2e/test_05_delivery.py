@@ -1,0 +1,190 @@
+"""Issue 5: nothing lost, nothing run twice, across crashes and disconnects."""
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+import uuid
+
+import pytest
+
+import harness
+from harness import wait_until
+
+
+@pytest.fixture
+def fleet(tmp_path, request):
+    yield from harness.fleet_fixture(tmp_path, request)
+
+
+def count_lines(path):
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return sum(1 for _ in f)
+
+
+def db_check(server):
+    db = sqlite3.connect(os.path.join(server.dir, "data", "tether.db"))
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return db.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("when", ["before_send", "during_run", "during_result"])
+def test_kill9_server_mid_fanout(fleet, tmp_path, when):
+    s = fleet.server().start()
+    agents = [fleet.agent(s, "a%d" % i) for i in range(4)]
+    marker = str(tmp_path / "ran.txt")
+    delay = {"before_send": 0.0, "during_run": 0.5, "during_result": 0.0}[when]
+    cmd = "echo $TETHER_JOB_ID >> %s; sleep %s; echo done" % (marker, 1.0 if when == "during_run" else 0)
+    jid = s.multi({"command": cmd, "execute_concurrently": True,
+                   "client_ids": [a.cid for a in agents], "timeout_sec": 20})
+    if when == "during_run":
+        wait_until(lambda: count_lines(marker) == 4, 10, "all four to start")
+    elif when == "during_result":
+        wait_until(lambda: count_lines(marker) == 4, 10, "all four to run")
+    time.sleep(delay)
+    s.kill9()
+    s.start()
+    m = s.wait_multi(jid, timeout=40)
+    # every target has exactly one final result, and ran exactly once
+    assert sorted(j["client_id"] for j in m["jobs"]) == ["a0", "a1", "a2", "a3"]
+    for j in m["jobs"]:
+        assert j["status"] == "successful", j
+        assert j["result"]["stdout"] == "done\n"
+    with open(marker) as f:
+        ran = [l.strip() for l in f]
+    assert sorted(ran) == sorted(j["jid"] for j in m["jobs"]), "a command ran twice or not at all"
+    stats = dict(db_check(s))
+    assert stats.get("running", 0) == 0
+
+
+def test_result_survives_server_outage(fleet, tmp_path):
+    s = fleet.server().start()
+    fleet.agent(s, "a1")
+    marker = str(tmp_path / "m")
+    jid = s.run("a1", {"command": "sleep 1; echo once >> %s; echo out" % marker, "timeout_sec": 30})
+    s.stop()
+    # the command finishes while the server is down
+    wait_until(lambda: count_lines(marker) == 1, 10, "the command to finish")
+    s.start()
+    j = s.wait_job("a1", jid)
+    assert j["status"] == "successful" and j["result"]["stdout"] == "out\n"
+    assert count_lines(marker) == 1
+
+
+def test_kill9_agent_reports_lost_job(fleet, tmp_path):
+    s = fleet.server().start()
+    a = fleet.agent(s, "a1")
+    marker = str(tmp_path / "m")
+    jid = s.run("a1", {"command": "echo x >> %s; sleep 30" % marker, "timeout_sec": 60})
+    wait_until(lambda: count_lines(marker) == 1, 10, "the command to start")
+    a.kill9()
+    a.start()
+    j = s.wait_job("a1", jid)
+    assert j["status"] == "unknown"
+    assert "agent restarted" in j["error"]
+    time.sleep(0.5)  # give a wrongful re-run the chance to show
+    assert count_lines(marker) == 1
+    os.system("pkill -f 'sleep 30' >/dev/null 2>&1")
+
+
+def test_replayed_run_frame_does_not_run(fleet, tmp_path):
+    """A fake server (speaking the real protocol) replays a run frame for a
+    jid the agent already ran, on a new connection: nothing runs."""
+    import websockets
+
+    port = harness.free_port()
+    marker = str(tmp_path / "m")
+    jid = str(uuid.uuid4())
+    run = {"type": "run", "jid": jid, "command": "echo x >> %s" % marker, "timeout_sec": 10,
+           "interpreter": "", "cwd": "", "is_sudo": False}
+    seen = {"results": 0, "connections": 0}
+    done = threading.Event()
+
+    async def handler(ws, path=None):
+        seen["connections"] += 1
+        hello = json.loads(await ws.recv())
+        assert hello["type"] == "hello"
+        await ws.send(json.dumps({"type": "welcome"}))
+        await ws.send(json.dumps(run))
+        try:
+            async for msg in ws:
+                m = json.loads(msg)
+                if m["type"] == "result" and m["jid"] == jid:
+                    seen["results"] += 1
+                    await ws.send(json.dumps({"type": "ack", "jid": jid}))
+                    if seen["connections"] == 1:
+                        await ws.close()
+                        return
+                if seen["connections"] >= 2:
+                    done.set()
+        except websockets.ConnectionClosed:
+            pass
+
+    loop = asyncio.new_event_loop()
+
+    async def serve():
+        async with websockets.serve(handler, "127.0.0.1", port, subprotocols=["tether.v1"]):
+            while not done.is_set():
+                await asyncio.sleep(0.05)
+
+    t = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    t.start()
+    fake = harness.Server(tmp_path)
+    fake.agent_port = port
+    a = harness.Agent(tmp_path, fake, "replay")
+    fleet.procs.append(a)
+    a.start()
+    wait_until(lambda: seen["connections"] >= 2, 15, "the agent to reconnect")
+    # the replay on the second connection must not run
+    time.sleep(1.0)
+    assert count_lines(marker) == 1
+    assert "not run twice" in a.proc.output()
+    done.set()
+
+
+def test_half_open_agent_marked_disconnected(fleet):
+    s = fleet.server(extra="[server]\nheartbeat_timeout_sec = 3\n").start()
+    a = fleet.agent(s, "a1")
+    t0 = time.monotonic()
+    a.proc.signal(signal.SIGSTOP)
+    try:
+        s.wait_disconnected("a1", timeout=10)
+        assert time.monotonic() - t0 < 8
+    finally:
+        a.proc.signal(signal.SIGCONT)
+    s.wait_connected("a1", timeout=15)
+
+
+def test_duplicate_connection_replaces_old(fleet, tmp_path):
+    s = fleet.server().start()
+    a1 = fleet.agent(s, "dup")
+    a2 = fleet.agent(s, "dup", wait=False)
+    wait_until(lambda: "replaces the one" in s.proc.output(), 10, "the replacement to be logged")
+    # jobs go to the live connection, never to the stale one
+    jid = s.run("dup", {"command": "echo hi"})
+    assert s.wait_job("dup", jid)["status"] == "successful"
+    a1.stop()
+    a2.stop()
+
+
+def test_server_side_deadline_for_silent_agent(fleet):
+    """An agent that never answers (stopped) cannot leave a job running for ever."""
+    s = fleet.server(extra="[server]\nresult_grace_sec = 1\nheartbeat_timeout_sec = 600\n").start()
+    a = fleet.agent(s, "a1")
+    jid = s.run("a1", {"command": "sleep 3", "timeout_sec": 1})
+    a.proc.signal(signal.SIGSTOP)
+    try:
+        # the agent is frozen before its own timeout fires: the server
+        # finishes the job at timeout_sec + result_grace_sec
+        j = s.wait_job("a1", jid, timeout=15)
+    finally:
+        a.proc.signal(signal.SIGCONT)
+    assert j["status"] == "unknown"
+    assert "no result" in j["error"]
