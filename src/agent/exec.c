@@ -1,8 +1,25 @@
-/* exec: uv_spawn, output capture with a cap, timeouts, results. */
+/* exec: runs jobs as child processes (uv_spawn), captures their output
+ * with a cap, applies timeouts and cancels, reports results.
+ *
+ * One job = one process handle, two pipes and one timer on the agent's
+ * loop; no threads. The timer serves the phase the job is in:
+ *
+ *   RUNNING     timeout_sec, then "unknown" (DETACHED) or SIGTERM (TERM_SENT)
+ *   TERM_SENT   KILL_GRACE_MS, then SIGKILL to the group (KILL_SENT)
+ *   KILL_SENT   KILL_WAIT_MS for a process that ignores even SIGKILL
+ *   DRAINING    exited; DRAIN_AFTER_EXIT_MS for pipes a grandchild holds
+ *   DETACHED    reported "unknown" at the timeout; no timer, it keeps
+ *               running and its output is read and thrown away
+ *
+ * See docs/execution.md for what users see. */
 #include "exec.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +29,8 @@
 #include <sodium.h>
 #include <uthash.h>
 
+#include "exec_interp.h"
+#include "exec_script.h"
 #include "log.h"
 #include "proto.h"
 #include "util.h"
@@ -20,27 +39,41 @@ extern char **environ;
 
 #define READ_CHUNK (64 * 1024)
 #define DRAIN_AFTER_EXIT_MS 1000
+#define KILL_GRACE_MS 5000
+#define KILL_WAIT_MS 5000
 #define SEEN_MAX 4096
+#define DEFAULT_TIMEOUT_SEC 60
+
+enum job_phase { PH_RUNNING, PH_TERM_SENT, PH_KILL_SENT, PH_DRAINING, PH_DETACHED };
+enum kill_reason { KILL_NONE, KILL_TIMEOUT, KILL_CANCEL };
+
+/* One output stream: what is kept (at most send_back_limit) and what is
+ * only counted. */
+struct jstream {
+	uv_pipe_t pipe;
+	struct buf buf;
+	int64_t dropped;
+	size_t streamed;     /* bytes of buf already sent as live output */
+	bool eof;
+};
 
 struct job {
 	struct exec *e;
 	char jid[UUID_STR_LEN];
 	uv_process_t proc;
-	uv_pipe_t out;
-	uv_pipe_t err;
+	struct jstream io[2];         /* stdout, stderr */
 	uv_timer_t timer;
 	int open_handles;
-	struct buf obuf;
-	struct buf ebuf;
-	int64_t odrop;
-	int64_t edrop;
-	bool out_eof;
-	bool err_eof;
+	enum job_phase phase;
+	enum kill_reason kill_reason;
+	int kill_signal;              /* the last signal sent by a kill */
 	bool exited;
 	bool reported;
-	bool cancelled;
-	bool stream;             /* live output frames for a watcher */
+	bool live;                    /* send "output" frames ("stream": true) */
+	bool is_sudo;
+	bool kill_on_timeout;
 	char cancelled_by[128];
+	char script[PATH_MAX];        /* the script file, "" when none */
 	int64_t exit_status;
 	int term_signal;
 	int64_t timeout_sec;
@@ -48,6 +81,8 @@ struct job {
 	int pid;
 	UT_hash_handle hh;
 };
+
+static const char *const stream_names[2] = { "stdout", "stderr" };
 
 /* Jids this agent has seen, so that a repeated run never runs twice. */
 struct seen {
@@ -68,46 +103,34 @@ struct exec {
 	char readbuf[READ_CHUNK];
 };
 
+/* ---- handles ------------------------------------------------------ */
+
 static void job_handle_closed(uv_handle_t *h)
 {
 	struct job *j = h->data;
 
 	if (--j->open_handles == 0) {
-		buf_free(&j->obuf);
-		buf_free(&j->ebuf);
+		buf_free(&j->io[0].buf);
+		buf_free(&j->io[1].buf);
 		free(j);
 	}
 }
 
-static void job_close_handle(struct job *j, uv_handle_t *h)
+static void job_close_handle(uv_handle_t *h)
 {
-	(void)j;
 	if (h->data && !uv_is_closing(h))
 		uv_close(h, job_handle_closed);
 }
 
-/* Output as a JSON string when valid UTF-8, else base64 with a flag. */
-static void put_output(json_t *m, const char *key, const struct buf *b)
+static void job_close_all(struct job *j)
 {
-	const char *data = b->data ? b->data : "";
-
-	if (util_utf8_valid(data, b->len)) {
-		json_object_set_new(m, key, json_stringn(data, b->len));
-	} else {
-		size_t blen = sodium_base64_encoded_len(b->len, sodium_base64_VARIANT_ORIGINAL);
-		char *enc = malloc(blen);
-		char ek[32];
-
-		if (!enc)
-			return;
-		sodium_bin2base64(enc, blen, (const unsigned char *)data, b->len,
-				  sodium_base64_VARIANT_ORIGINAL);
-		json_object_set_new(m, key, json_string(enc));
-		snprintf(ek, sizeof ek, "%s_encoding", key);
-		json_object_set_new(m, ek, json_string("base64"));
-		free(enc);
-	}
+	job_close_handle((uv_handle_t *)&j->timer);
+	job_close_handle((uv_handle_t *)&j->io[0].pipe);
+	job_close_handle((uv_handle_t *)&j->io[1].pipe);
+	job_close_handle((uv_handle_t *)&j->proc);
 }
+
+/* ---- frames ------------------------------------------------------- */
 
 static json_t *time_json(int64_t ns)
 {
@@ -115,6 +138,70 @@ static json_t *time_json(int64_t ns)
 
 	util_time_format(ns, t);
 	return json_string(t);
+}
+
+/* Bytes jansson writes for the string (escapes), to pick the smaller
+ * encoding: text full of control bytes travels better as base64. */
+static size_t json_escaped_len(const char *s, size_t n)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' ||
+		    c == '\f')
+			out += 2;
+		else if (c < 0x20)
+			out += 6;
+		else
+			out++;
+	}
+	return out;
+}
+
+/* Sets key to the bytes as a JSON string when they are valid UTF-8 and
+ * not bloated by escapes, else as base64 with enc_key = "base64". */
+static void put_bytes(json_t *m, const char *key, const char *enc_key, const char *data,
+		      size_t len)
+{
+	size_t blen = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+	char *enc;
+
+	if (!data)
+		data = "";
+	if (util_utf8_valid(data, len) && json_escaped_len(data, len) <= blen) {
+		json_object_set_new(m, key, json_stringn(data, len));
+		return;
+	}
+	enc = malloc(blen);
+	if (!enc) {
+		json_object_set_new(m, key, json_string(""));
+		return;
+	}
+	sodium_bin2base64(enc, blen, (const unsigned char *)data, len,
+			  sodium_base64_VARIANT_ORIGINAL);
+	json_object_set_new(m, key, json_string(enc));
+	json_object_set_new(m, enc_key, json_string("base64"));
+	free(enc);
+}
+
+static void reject(struct exec *e, const char *jid, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void reject(struct exec *e, const char *jid, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+	json_t *m = proto_new(PROTO_REJECT);
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_info("job %s refused: %s", jid, msg);
+	json_object_set_new(m, "jid", json_string(jid));
+	json_object_set_new(m, "error", json_string(msg));
+	e->report(e->ud, m);
 }
 
 static void job_report(struct job *j, const char *status, bool with_exit, int64_t code,
@@ -127,47 +214,160 @@ static void job_report(struct job *j, const char *status, bool with_exit, int64_
 	json_object_set_new(m, "status", json_string(status));
 	json_object_set_new(m, "exit_code", with_exit ? json_integer(code) : json_null());
 	json_object_set_new(m, "error", json_string(error ? error : ""));
-	put_output(m, "stdout", &j->obuf);
-	put_output(m, "stderr", &j->ebuf);
-	json_object_set_new(m, "stdout_dropped", json_integer(j->odrop));
-	json_object_set_new(m, "stderr_dropped", json_integer(j->edrop));
+	put_bytes(m, "stdout", "stdout_encoding", j->io[0].buf.data, j->io[0].buf.len);
+	put_bytes(m, "stderr", "stderr_encoding", j->io[1].buf.data, j->io[1].buf.len);
+	json_object_set_new(m, "stdout_dropped", json_integer(j->io[0].dropped));
+	json_object_set_new(m, "stderr_dropped", json_integer(j->io[1].dropped));
 	json_object_set_new(m, "pid", json_integer(j->pid));
 	json_object_set_new(m, "started_at", time_json(j->started_at));
 	json_object_set_new(m, "finished_at", time_json(util_now_ns()));
+	log_info("job %s: %s%s%s", j->jid, status, error && *error ? ": " : "",
+		 error ? error : "");
 	j->e->report(j->e->ud, m);
+	/* The output is in the frame now; what still comes is thrown away. */
+	buf_free(&j->io[0].buf);
+	buf_free(&j->io[1].buf);
+}
+
+/* Length of the longest prefix of s[0..n) that does not end inside a
+ * UTF-8 sequence, so that live output is not cut in a character. */
+static size_t utf8_whole_prefix(const char *s, size_t n)
+{
+	size_t back = 0;
+
+	while (back < 3 && back < n && ((unsigned char)s[n - 1 - back] & 0xc0) == 0x80)
+		back++;
+	if (back < n) {
+		unsigned char lead = (unsigned char)s[n - 1 - back];
+		size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+
+		if (need > back + 1)
+			return n - 1 - back;
+	}
+	return n;
+}
+
+/* Sends the kept output not yet sent live (best effort, at most
+ * send_back_limit per stream in all). */
+static void job_stream_flush(struct job *j, int i, bool final)
+{
+	struct jstream *s = &j->io[i];
+	size_t end, n;
+	json_t *m;
+
+	if (!j->live || j->reported || s->streamed >= s->buf.len)
+		return;
+	end = final ? s->buf.len
+		    : s->streamed + utf8_whole_prefix(s->buf.data + s->streamed,
+						      s->buf.len - s->streamed);
+	n = end - s->streamed;
+	if (!n)
+		return;
+	m = proto_new(PROTO_OUTPUT);
+	json_object_set_new(m, "jid", json_string(j->jid));
+	json_object_set_new(m, "stream", json_string(stream_names[i]));
+	put_bytes(m, "data", "encoding", s->buf.data + s->streamed, n);
+	s->streamed = end;
+	j->e->report(j->e->ud, m);
+}
+
+/* ---- end of a job ------------------------------------------------- */
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGTERM: return "SIGTERM";
+	case SIGKILL: return "SIGKILL";
+	case SIGINT: return "SIGINT";
+	case SIGHUP: return "SIGHUP";
+	case SIGQUIT: return "SIGQUIT";
+	case SIGSEGV: return "SIGSEGV";
+	case SIGABRT: return "SIGABRT";
+	case SIGPIPE: return "SIGPIPE";
+	default: return "a signal";
+	}
+}
+
+/* The first line of stderr when sudo -n itself failed ("sudo: a
+ * password is required"), else NULL. */
+static const char *sudo_failure(const struct job *j, char *line, size_t linelen)
+{
+	const struct buf *b = &j->io[1].buf;
+	size_t n = 0;
+
+	if (!j->is_sudo || j->term_signal || j->exit_status != 1 || !b->data ||
+	    strncmp(b->data, "sudo: ", 6))
+		return NULL;
+	while (n < b->len && b->data[n] != '\n' && n + 1 < linelen)
+		n++;
+	memcpy(line, b->data, n);
+	line[n] = '\0';
+	return line;
+}
+
+static void job_report_outcome(struct job *j)
+{
+	bool signaled = j->term_signal != 0;
+	int64_t code = signaled ? 128 + j->term_signal : j->exit_status;
+	char error[600], line[256];
+	const char *sudo;
+
+	switch (j->kill_reason) {
+	case KILL_CANCEL:
+		snprintf(error, sizeof error, "cancelled by %s", j->cancelled_by);
+		job_report(j, "failed", true, code, error);
+		return;
+	case KILL_TIMEOUT:
+		if (j->kill_signal == SIGKILL)
+			snprintf(error, sizeof error,
+				 "timeout: killed after %lld seconds (SIGKILL: it was still running "
+				 "%d s after SIGTERM)", (long long)j->timeout_sec,
+				 KILL_GRACE_MS / 1000);
+		else
+			snprintf(error, sizeof error,
+				 "timeout: killed after %lld seconds (SIGTERM to its process group)",
+				 (long long)j->timeout_sec);
+		job_report(j, "failed", true, code, error);
+		return;
+	case KILL_NONE:
+	default:
+		break;
+	}
+	if (signaled) {
+		snprintf(error, sizeof error, "signal: %s (%s)", signal_name(j->term_signal),
+			 strsignal(j->term_signal));
+		job_report(j, "failed", true, code, error);
+	} else if ((sudo = sudo_failure(j, line, sizeof line))) {
+		snprintf(error, sizeof error, "sudo -n failed (exit status 1): %s", sudo + 6);
+		job_report(j, "failed", true, code, error);
+	} else if (j->exit_status) {
+		snprintf(error, sizeof error, "exit status %lld", (long long)j->exit_status);
+		job_report(j, "failed", true, code, error);
+	} else {
+		job_report(j, "successful", true, 0, "");
+	}
 }
 
 /* The process exited and its pipes are done (or we stopped waiting). */
 static void job_finish(struct job *j)
 {
-	char error[300];
-
 	if (!j->reported) {
-		if (j->cancelled) {
-			snprintf(error, sizeof error, "cancelled by %s", j->cancelled_by);
-			job_report(j, "failed", j->term_signal == 0, j->term_signal ? 128 + j->term_signal : j->exit_status, error);
-		} else if (j->term_signal) {
-			snprintf(error, sizeof error, "signal: %s", strsignal(j->term_signal));
-			job_report(j, "failed", true, 128 + j->term_signal, error);
-		} else if (j->exit_status) {
-			snprintf(error, sizeof error, "exit status %lld", (long long)j->exit_status);
-			job_report(j, "failed", true, j->exit_status, error);
-		} else {
-			job_report(j, "successful", true, 0, "");
-		}
+		job_stream_flush(j, 0, true);
+		job_stream_flush(j, 1, true);
+		job_report_outcome(j);
 	}
+	exec_script_remove(j->script);
 	HASH_DEL(j->e->jobs, j);
-	job_close_handle(j, (uv_handle_t *)&j->timer);
-	job_close_handle(j, (uv_handle_t *)&j->out);
-	job_close_handle(j, (uv_handle_t *)&j->err);
-	job_close_handle(j, (uv_handle_t *)&j->proc);
+	job_close_all(j);
 }
 
 static void job_maybe_finish(struct job *j)
 {
-	if (j->exited && j->out_eof && j->err_eof)
+	if (j->exited && j->io[0].eof && j->io[1].eof)
 		job_finish(j);
 }
+
+/* ---- output ------------------------------------------------------- */
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
@@ -179,70 +379,115 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	b->len = sizeof j->e->readbuf;
 }
 
-static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
-	struct job *j = s->data;
-	bool is_out = s == (uv_stream_t *)&j->out;
-	struct buf *dst = is_out ? &j->obuf : &j->ebuf;
-	int64_t *drop = is_out ? &j->odrop : &j->edrop;
+	struct job *j = st->data;
+	int i = st == (uv_stream_t *)&j->io[0].pipe ? 0 : 1;
+	struct jstream *s = &j->io[i];
 
 	if (n > 0) {
-		size_t room = dst->cap - dst->len;
-		size_t take = (size_t)n < room ? (size_t)n : room;
+		size_t room, take;
 
-		/* Live output is best-effort (the result carries all of it):
-		 * sent only when asked, and only while the job reports. */
-		if (j->stream && !j->reported && take) {
-			json_t *m = proto_new(PROTO_OUTPUT);
-			struct buf tmp = { (char *)b->base, take, take, take };
-
-			json_object_set_new(m, "jid", json_string(j->jid));
-			json_object_set_new(m, "stream", json_string(is_out ? "stdout" : "stderr"));
-			if (util_utf8_valid(b->base, take)) {
-				json_object_set_new(m, "data", json_stringn(b->base, take));
-			} else {
-				put_output(m, "data", &tmp);
-				json_object_del(m, "data_encoding");
-				json_object_set_new(m, "encoding", json_string("base64"));
-			}
-			j->e->report(j->e->ud, m);
-		}
+		if (j->reported)
+			return; /* detached after a timeout: read to keep it unblocked */
+		room = s->buf.cap - s->buf.len;
+		take = (size_t)n < room ? (size_t)n : room;
 		/* Past send_back_limit the rest is counted, not kept. */
+		if (take && buf_append(&s->buf, b->base, take))
+			take = 0;
+		s->dropped += n - (ssize_t)take;
 		if (take)
-			buf_append(dst, b->base, take);
-		*drop += n - (ssize_t)take;
+			job_stream_flush(j, i, false);
 		return;
 	}
 	if (n < 0) {
-		uv_read_stop(s);
-		if (is_out)
-			j->out_eof = true;
-		else
-			j->err_eof = true;
+		uv_read_stop(st);
+		s->eof = true;
 		job_maybe_finish(j);
 	}
+}
+
+/* ---- kills and timers --------------------------------------------- */
+
+static void job_signal_group(struct job *j, int sig)
+{
+	/* The child called setsid(): its pid is its process group. */
+	if (kill(-j->pid, sig) && errno != ESRCH)
+		log_warn_errno("job %s: kill(-%d, %d)", j->jid, j->pid, sig);
+}
+
+static void timer_cb(uv_timer_t *t);
+
+static void job_arm(struct job *j, enum job_phase ph, uint64_t ms)
+{
+	j->phase = ph;
+	uv_timer_stop(&j->timer);
+	if (ms)
+		uv_timer_start(&j->timer, timer_cb, ms, 0);
+}
+
+/* SIGTERM to the whole group now, SIGKILL after the grace period. */
+static void job_kill_start(struct job *j, enum kill_reason why)
+{
+	j->kill_reason = why;
+	j->kill_signal = SIGTERM;
+	job_signal_group(j, SIGTERM);
+	job_arm(j, PH_TERM_SENT, KILL_GRACE_MS);
 }
 
 static void timer_cb(uv_timer_t *t)
 {
 	struct job *j = t->data;
-	char error[200];
+	char error[300];
 
-	if (!j->exited) {
+	switch (j->phase) {
+	case PH_RUNNING:
+		if (j->kill_on_timeout) {
+			log_info("job %s: timeout after %lld s: killing its process group", j->jid,
+				 (long long)j->timeout_sec);
+			job_kill_start(j, KILL_TIMEOUT);
+			return;
+		}
 		/* rport semantics: the job is "unknown", the process keeps
 		 * running; we stop waiting for it. */
+		job_stream_flush(j, 0, true);
+		job_stream_flush(j, 1, true);
 		snprintf(error, sizeof error,
-			 "timeout: the command did not finish within %lld seconds and keeps running",
-			 (long long)j->timeout_sec);
-		if (!j->reported)
-			job_report(j, "unknown", false, 0, error);
+			 "timeout: the command did not finish within %lld seconds; it keeps "
+			 "running (pid %d)", (long long)j->timeout_sec, j->pid);
+		job_report(j, "unknown", false, 0, error);
+		/* The interpreter holds the file open: removing it is safe. */
+		exec_script_remove(j->script);
+		job_arm(j, PH_DETACHED, 0);
+		return;
+	case PH_TERM_SENT:
+		j->kill_signal = SIGKILL;
+		job_signal_group(j, SIGKILL);
+		job_arm(j, PH_KILL_SENT, KILL_WAIT_MS);
+		return;
+	case PH_KILL_SENT:
+		/* Uninterruptible sleep, or a setuid child we may not signal. */
+		job_stream_flush(j, 0, true);
+		job_stream_flush(j, 1, true);
+		snprintf(error, sizeof error,
+			 "%s: SIGKILL sent to process group %d, but the process did not exit",
+			 j->kill_reason == KILL_CANCEL ? "cancel" : "timeout", j->pid);
+		job_report(j, "unknown", false, 0, error);
+		exec_script_remove(j->script);
+		job_arm(j, PH_DETACHED, 0);
+		return;
+	case PH_DRAINING:
+		/* Exited, but something (a grandchild) still holds the pipes. */
+		for (int i = 0; i < 2; i++) {
+			uv_read_stop((uv_stream_t *)&j->io[i].pipe);
+			j->io[i].eof = true;
+		}
+		job_finish(j);
+		return;
+	case PH_DETACHED:
+	default:
 		return;
 	}
-	/* Exited, but something (a grandchild) still holds the pipes. */
-	uv_read_stop((uv_stream_t *)&j->out);
-	uv_read_stop((uv_stream_t *)&j->err);
-	j->out_eof = j->err_eof = true;
-	job_finish(j);
 }
 
 static void exit_cb(uv_process_t *p, int64_t status, int term_signal)
@@ -252,13 +497,19 @@ static void exit_cb(uv_process_t *p, int64_t status, int term_signal)
 	j->exited = true;
 	j->exit_status = status;
 	j->term_signal = term_signal;
-	if (j->out_eof && j->err_eof) {
+	if (j->kill_reason != KILL_NONE && j->phase != PH_DETACHED) {
+		/* Its leader is gone: what is left of the group goes now,
+		 * before its pgid could be reused. */
+		job_signal_group(j, SIGKILL);
+	}
+	if (j->phase == PH_DETACHED || (j->io[0].eof && j->io[1].eof)) {
 		job_finish(j);
 		return;
 	}
-	uv_timer_stop(&j->timer);
-	uv_timer_start(&j->timer, timer_cb, DRAIN_AFTER_EXIT_MS, 0);
+	job_arm(j, PH_DRAINING, DRAIN_AFTER_EXIT_MS);
 }
+
+/* ---- spawning ----------------------------------------------------- */
 
 static void seen_add(struct exec *e, const char *jid)
 {
@@ -283,73 +534,11 @@ static void seen_add(struct exec *e, const char *jid)
 	}
 }
 
-static void reject(struct exec *e, const char *jid, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void reject(struct exec *e, const char *jid, const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-	json_t *m = proto_new(PROTO_REJECT);
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	log_info("job %s refused: %s", jid, msg);
-	json_object_set_new(m, "jid", json_string(jid));
-	json_object_set_new(m, "error", json_string(msg));
-	e->report(e->ud, m);
-}
-
-static bool is_exec_file(const char *p)
-{
-	return access(p, X_OK) == 0;
-}
-
-/* Resolves an interpreter name to a program; NULL if not available. */
-static const char *interpreter_path(const struct agent *a, const char *name)
-{
-	const char *alias;
-
-	if (!name || !*name || !strcmp(name, "sh") || !strcmp(name, "/bin/sh"))
-		return "/bin/sh";
-	alias = json_string_value(json_object_get(a->cfg.aliases, name));
-	if (alias)
-		return alias;
-	if (name[0] == '/')
-		return name;
-	if (!strcmp(name, "bash"))
-		return is_exec_file("/bin/bash") ? "/bin/bash" : NULL;
-	if (!strcmp(name, "pwsh") || !strcmp(name, "powershell")) {
-		if (is_exec_file("/usr/bin/pwsh"))
-			return "/usr/bin/pwsh";
-		return is_exec_file("/usr/local/bin/pwsh") ? "/usr/local/bin/pwsh" : NULL;
-	}
-	return NULL;
-}
-
-json_t *exec_interpreters(const struct agent *a)
-{
-	json_t *l = json_array();
-	const char *k;
-	json_t *v;
-
-	json_array_append_new(l, json_string("sh"));
-	json_array_append_new(l, json_string("/bin/sh"));
-	if (is_exec_file("/bin/bash"))
-		json_array_append_new(l, json_string("bash"));
-	if (interpreter_path(a, "pwsh")) {
-		json_array_append_new(l, json_string("pwsh"));
-		json_array_append_new(l, json_string("powershell"));
-	}
-	json_object_foreach(a->cfg.aliases, k, v)
-		json_array_append_new(l, json_string(k));
-	return l;
-}
-
+/* The agent's environment plus TETHER_JOB_ID (which replaces one the
+ * agent may have inherited). Only the last entry is allocated here. */
 static char **build_env(const char *jid)
 {
-	size_t n = 0, k = 0;
+	size_t n = 0, k = 0, len = strlen(jid) + sizeof "TETHER_JOB_ID=";
 	char **env;
 
 	while (environ[n])
@@ -360,16 +549,15 @@ static char **build_env(const char *jid)
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "TETHER_JOB_ID=", 14))
 			env[k++] = environ[i];
-	env[k] = malloc(strlen(jid) + 16);
+	env[k] = malloc(len);
 	if (!env[k]) {
 		free(env);
 		return NULL;
 	}
-	snprintf(env[k], strlen(jid) + 16, "TETHER_JOB_ID=%s", jid);
+	snprintf(env[k], len, "TETHER_JOB_ID=%s", jid);
 	return env;
 }
 
-/* Only the last entry (TETHER_JOB_ID) was allocated by build_env. */
 static void free_env(char **env)
 {
 	size_t n = 0;
@@ -383,124 +571,270 @@ static void free_env(char **env)
 	free(env);
 }
 
+/* Marks every descriptor above 2 close-on-exec, so that a child gets
+ * only stdin, stdout and stderr whatever a library opened without
+ * O_CLOEXEC (sockets, log files). The agent never needs to pass one. */
+static void cloexec_all(void)
+{
+#if defined(CLOSE_RANGE_CLOEXEC)
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+#endif
+	{
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *de;
+
+		if (!d)
+			return;
+		while ((de = readdir(d))) {
+			long long fd;
+			int fl;
+
+			if (util_parse_int(de->d_name, 3, INT_MAX, &fd) || fd == dirfd(d))
+				continue;
+			fl = fcntl((int)fd, F_GETFD);
+
+			if (fl >= 0 && !(fl & FD_CLOEXEC))
+				fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
+		}
+		closedir(d);
+	}
+}
+
+/* What a run frame asks for, checked before anything is spawned. */
+struct run_req {
+	const char *jid;
+	const char *command;
+	size_t command_len;
+	const char *interp_name;
+	const char *cwd;
+	bool is_sudo;
+	bool is_script;
+	bool kill_on_timeout;
+	bool live;
+	int64_t timeout;
+};
+
+/* Checks everything before a process exists: the gates, the policy, the
+ * interpreter, cwd, sudo. Returns 0, or -1 after sending a reject. */
+static int run_checks(struct exec *e, const struct run_req *r, struct exec_interp *in,
+		      bool *shebang, char *sudo, size_t sudolen)
+{
+	const struct agent *a = e->a;
+	char err[900], line[512];
+
+	*shebang = false;
+	if (!a->cfg.commands_enabled) {
+		reject(e, r->jid, "remote commands execution is disabled");
+		return -1;
+	}
+	if (r->is_script && !a->cfg.scripts_enabled) {
+		reject(e, r->jid, "remote scripts are disabled");
+		return -1;
+	}
+	if (!r->is_script) {
+		/* The command string as sent, as rport does; before anything
+		 * else about it is looked at. */
+		if (!policy_allows(a->policy, r->command, r->command_len)) {
+			reject(e, r->jid, "command is not allowed: %s", r->command);
+			return -1;
+		}
+	} else if (exec_script_shebang(r->command, r->command_len, line, sizeof line)) {
+		/* Runs with its own interpreter: the policy sees the shebang
+		 * line ("/usr/bin/env python3"). rport checks nothing. */
+		*shebang = true;
+		memset(in, 0, sizeof *in);
+		if (!policy_allows(a->policy, line, strlen(line))) {
+			reject(e, r->jid, "script interpreter is not allowed: %s", line);
+			return -1;
+		}
+	}
+	if (!*shebang) {
+		if (exec_interp_resolve(a, r->interp_name, in, err, sizeof err)) {
+			reject(e, r->jid, "failed to start a command: %s", err);
+			return -1;
+		}
+		if (!r->is_script && in->kind == EXEC_INTERP_FILE) {
+			reject(e, r->jid, "failed to start a command: interpreter %s runs only scripts",
+			       in->path);
+			return -1;
+		}
+		/* A script without a shebang: the program that will run it. */
+		if (r->is_script && !policy_allows(a->policy, in->path, strlen(in->path))) {
+			reject(e, r->jid, "script interpreter is not allowed: %s", in->path);
+			return -1;
+		}
+	}
+	if (r->cwd && *r->cwd) {
+		struct stat st;
+
+		if (stat(r->cwd, &st)) {
+			reject(e, r->jid, "failed to start a command: cwd %s: %s", r->cwd,
+			       strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			reject(e, r->jid, "failed to start a command: cwd %s: Not a directory", r->cwd);
+			return -1;
+		}
+		if (access(r->cwd, X_OK)) {
+			reject(e, r->jid, "failed to start a command: cwd %s: %s", r->cwd,
+			       strerror(errno));
+			return -1;
+		}
+	}
+	if (r->is_sudo && !exec_find_in_path("sudo", sudo, sudolen)) {
+		reject(e, r->jid,
+		       "failed to start a command: is_sudo was requested but sudo is not installed "
+		       "(not found in the agent's PATH)");
+		return -1;
+	}
+	return 0;
+}
+
+static struct job *job_new(struct exec *e, const struct run_req *r)
+{
+	struct agent *a = e->a;
+	struct job *j = calloc(1, sizeof *j);
+
+	if (!j)
+		return NULL;
+	j->e = e;
+	util_strlcpy(j->jid, r->jid, sizeof j->jid);
+	j->timeout_sec = r->timeout > 0 ? r->timeout : DEFAULT_TIMEOUT_SEC;
+	j->is_sudo = r->is_sudo;
+	j->kill_on_timeout = r->kill_on_timeout;
+	j->live = r->live;
+	for (int i = 0; i < 2; i++) {
+		buf_init(&j->io[i].buf, (size_t)a->cfg.send_back_limit);
+		uv_pipe_init(a->loop, &j->io[i].pipe, 0);
+		j->io[i].pipe.data = j;
+	}
+	uv_timer_init(a->loop, &j->timer);
+	j->timer.data = j;
+	j->open_handles = 3;
+	return j;
+}
+
+static void run_req_parse(json_t *run, struct run_req *r)
+{
+	json_t *cmd = json_object_get(run, "command");
+
+	memset(r, 0, sizeof *r);
+	r->jid = json_string_value(json_object_get(run, "jid"));
+	r->command = json_string_value(cmd);
+	r->command_len = json_string_length(cmd);
+	r->interp_name = json_string_value(json_object_get(run, "interpreter"));
+	r->cwd = json_string_value(json_object_get(run, "cwd"));
+	r->is_sudo = json_is_true(json_object_get(run, "is_sudo"));
+	r->is_script = json_is_true(json_object_get(run, "is_script"));
+	r->kill_on_timeout = json_is_true(json_object_get(run, "kill_on_timeout"));
+	r->live = json_is_true(json_object_get(run, "stream"));
+	r->timeout = json_integer_value(json_object_get(run, "timeout_sec"));
+}
+
 void exec_run(struct exec *e, json_t *run)
 {
 	struct agent *a = e->a;
-	const char *jid = json_string_value(json_object_get(run, "jid"));
-	const char *command = json_string_value(json_object_get(run, "command"));
-	const char *interp = json_string_value(json_object_get(run, "interpreter"));
-	const char *cwd = json_string_value(json_object_get(run, "cwd"));
-	bool is_sudo = json_is_true(json_object_get(run, "is_sudo"));
-	int64_t timeout = json_integer_value(json_object_get(run, "timeout_sec"));
+	struct run_req r;
+	struct exec_interp in;
 	uv_process_options_t opt;
 	uv_stdio_container_t stdio[3];
-	const char *prog;
-	const char *argv[8];
+	const char *argv[EXEC_ARGV_MAX + 2];
+	const char **iargv = argv;
+	char sudo[PATH_MAX], dir[PATH_MAX], err[900];
 	char **env = NULL;
+	bool shebang;
 	struct job *j;
 	struct seen *s;
-	int argc = 0, rc;
+	int rc;
 	json_t *m;
 
-	HASH_FIND_STR(e->seen, jid, s);
+	run_req_parse(run, &r);
+	HASH_FIND_STR(e->seen, r.jid, s);
 	if (s) {
 		/* Never run twice. The state it has goes out by the journal. */
-		log_warn("job %s: run received again, not run twice", jid);
+		log_warn("job %s: run received again, not run twice", r.jid);
 		return;
 	}
-	seen_add(e, jid);
-	if (!a->cfg.commands_enabled) {
-		reject(e, jid, "remote commands execution is disabled");
+	seen_add(e, r.jid);
+	if (run_checks(e, &r, &in, &shebang, sudo, sizeof sudo))
 		return;
-	}
-	if (!policy_allows(a->policy, command, strlen(command))) {
-		reject(e, jid, "command is not allowed: %s", command);
-		return;
-	}
-	prog = interpreter_path(a, interp);
-	if (!prog) {
-		reject(e, jid, "failed to start a command: interpreter '%s' is not available on this host",
-		       interp);
-		return;
-	}
-	if (cwd && *cwd) {
-		struct stat st;
-
-		if (stat(cwd, &st)) {
-			reject(e, jid, "failed to start a command: cwd %s: %s", cwd, strerror(errno));
-			return;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			reject(e, jid, "failed to start a command: cwd %s: not a directory", cwd);
-			return;
-		}
-	}
-	if (is_sudo) {
-		argv[argc++] = "sudo";
-		argv[argc++] = "-n";
-	}
-	argv[argc++] = prog;
-	argv[argc++] = "-c";
-	argv[argc++] = command;
-	argv[argc] = NULL;
-
-	j = calloc(1, sizeof *j);
-	env = build_env(jid);
+	j = job_new(e, &r);
+	env = build_env(r.jid);
 	if (!j || !env) {
-		free(j);
 		free_env(env);
-		reject(e, jid, "failed to start a command: out of memory");
+		if (j)
+			job_close_all(j);
+		reject(e, r.jid, "failed to start a command: out of memory");
 		return;
 	}
-	j->e = e;
-	util_strlcpy(j->jid, jid, sizeof j->jid);
-	j->timeout_sec = timeout > 0 ? timeout : 60;
-	j->stream = json_is_true(json_object_get(run, "stream"));
-	buf_init(&j->obuf, (size_t)a->cfg.send_back_limit);
-	buf_init(&j->ebuf, (size_t)a->cfg.send_back_limit);
-	uv_pipe_init(a->loop, &j->out, 0);
-	uv_pipe_init(a->loop, &j->err, 0);
-	uv_timer_init(a->loop, &j->timer);
-	j->out.data = j->err.data = j->timer.data = j->proc.data = j;
-	j->open_handles = 3;
+	if (r.is_sudo) {
+		argv[0] = sudo;
+		argv[1] = "-n";
+		iargv = argv + 2;
+	}
+	if (r.is_script) {
+		/* Written synchronously: a script is small (the server caps
+		 * it) and the directory is local. */
+		if (exec_script_dir(a->cfg.data_dir, dir, sizeof dir, err, sizeof err) ||
+		    exec_script_write(dir, r.jid, shebang ? "" : exec_interp_script_ext(&in),
+				      r.command, r.command_len, j->script, sizeof j->script, err,
+				      sizeof err)) {
+			free_env(env);
+			job_close_all(j);
+			reject(e, r.jid, "failed to start a command: %s", err);
+			return;
+		}
+		if (shebang) {
+			iargv[0] = j->script;
+			iargv[1] = NULL;
+		} else {
+			exec_interp_argv(&in, NULL, j->script, iargv);
+		}
+	} else {
+		exec_interp_argv(&in, r.command, NULL, iargv);
+	}
 
 	memset(&opt, 0, sizeof opt);
-	stdio[0].flags = UV_IGNORE;    /* /dev/null */
-	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[1].data.stream = (uv_stream_t *)&j->out;
-	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[2].data.stream = (uv_stream_t *)&j->err;
+	stdio[0].flags = UV_IGNORE;    /* libuv opens /dev/null for it */
+	for (int i = 0; i < 2; i++) {
+		stdio[i + 1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+		stdio[i + 1].data.stream = (uv_stream_t *)&j->io[i].pipe;
+	}
 	opt.file = argv[0];
 	opt.args = (char **)argv;
 	opt.env = env;
-	opt.cwd = cwd && *cwd ? cwd : NULL;
+	opt.cwd = r.cwd && *r.cwd ? r.cwd : NULL;
 	opt.stdio = stdio;
 	opt.stdio_count = 3;
 	/* setsid(): its own session and process group, so a kill reaches
-	 * everything it started. */
+	 * everything it started (unless that calls setsid() itself). */
 	opt.flags = UV_PROCESS_DETACHED;
 	opt.exit_cb = exit_cb;
+	cloexec_all();
 	j->started_at = util_now_ns();
+	j->proc.data = j;
+	j->open_handles++;
 	rc = uv_spawn(a->loop, &j->proc, &opt);
 	free_env(env);
 	if (rc) {
-		j->proc.data = NULL; /* never initialised: nothing to close */
-		j->open_handles--;
-		job_close_handle(j, (uv_handle_t *)&j->timer);
-		job_close_handle(j, (uv_handle_t *)&j->out);
-		job_close_handle(j, (uv_handle_t *)&j->err);
-		reject(e, jid, "failed to start a command: %s: %s", argv[0], uv_strerror(rc));
+		/* The handle is initialised even on failure: close it too. */
+		exec_script_remove(j->script);
+		job_close_all(j);
+		reject(e, r.jid, "failed to start a command: %s: %s", argv[0], uv_strerror(rc));
 		return;
 	}
 	j->pid = j->proc.pid;
 	HASH_ADD_STR(e->jobs, jid, j);
-	uv_read_start((uv_stream_t *)&j->out, alloc_cb, read_cb);
-	uv_read_start((uv_stream_t *)&j->err, alloc_cb, read_cb);
-	uv_timer_start(&j->timer, timer_cb, (uint64_t)j->timeout_sec * 1000, 0);
-	log_info("job %s started: pid %d", jid, j->pid);
+	uv_read_start((uv_stream_t *)&j->io[0].pipe, alloc_cb, read_cb);
+	uv_read_start((uv_stream_t *)&j->io[1].pipe, alloc_cb, read_cb);
+	job_arm(j, PH_RUNNING, (uint64_t)j->timeout_sec * 1000);
+	log_info("job %s started: pid %d: %s%s", r.jid, j->pid, r.is_script ? "script " : "",
+		 argv[0]);
 
 	m = proto_new(PROTO_STARTED);
-	json_object_set_new(m, "jid", json_string(jid));
+	json_object_set_new(m, "jid", json_string(r.jid));
 	json_object_set_new(m, "pid", json_integer(j->pid));
 	json_object_set_new(m, "started_at", time_json(j->started_at));
 	e->report(e->ud, m);
@@ -510,23 +844,39 @@ void exec_cancel(struct exec *e, const char *jid, const char *by)
 {
 	struct job *j;
 
-	HASH_FIND_STR(e->jobs, jid, j);
-	if (!j || j->exited)
+	if (!jid)
 		return;
-	j->cancelled = true;
+	HASH_FIND_STR(e->jobs, jid, j);
+	if (!j) {
+		log_info("job %s: cancel for a job that is not running here", jid);
+		return;
+	}
+	/* Exited (its result follows within a second), already being killed,
+	 * or reported "unknown" at its timeout: nothing to cancel. */
+	if (j->exited || j->reported || j->kill_reason != KILL_NONE)
+		return;
 	util_strlcpy(j->cancelled_by, by && *by ? by : "the server", sizeof j->cancelled_by);
-	kill(-j->pid, SIGKILL);
+	log_info("job %s: cancelled by %s: killing process group %d", jid, j->cancelled_by,
+		 j->pid);
+	job_kill_start(j, KILL_CANCEL);
 }
 
 json_t *exec_running(struct exec *e)
 {
-	json_t *a = json_array();
+	json_t *arr = json_array();
 	struct job *j, *tmp;
 
+	if (!e)
+		return arr;
 	HASH_ITER(hh, e->jobs, j, tmp)
 		if (!j->reported)
-			json_array_append_new(a, json_string(j->jid));
-	return a;
+			json_array_append_new(arr, json_string(j->jid));
+	return arr;
+}
+
+json_t *exec_interpreters(const struct agent *a)
+{
+	return exec_interp_list(a);
 }
 
 int exec_create(struct agent *a, exec_report_fn report, void *ud, struct exec **out)
@@ -538,6 +888,7 @@ int exec_create(struct agent *a, exec_report_fn report, void *ud, struct exec **
 	e->a = a;
 	e->report = report;
 	e->ud = ud;
+	exec_script_sweep(a->cfg.data_dir);
 	*out = e;
 	return 0;
 }
@@ -550,12 +901,11 @@ void exec_destroy(struct exec *e)
 	if (!e)
 		return;
 	HASH_ITER(hh, e->jobs, j, tmp) {
+		/* Children keep running; only our supervision ends. */
 		HASH_DEL(e->jobs, j);
 		j->reported = true;
-		job_close_handle(j, (uv_handle_t *)&j->timer);
-		job_close_handle(j, (uv_handle_t *)&j->out);
-		job_close_handle(j, (uv_handle_t *)&j->err);
-		job_close_handle(j, (uv_handle_t *)&j->proc);
+		exec_script_remove(j->script);
+		job_close_all(j);
 	}
 	HASH_ITER(hh, e->seen, s, stmp) {
 		HASH_DEL(e->seen, s);

@@ -252,7 +252,26 @@ int cmd_groups(struct cli *c, int argc, char **argv)
 	int rest, rc;
 	size_t i;
 
-	rc = cli_flags_parse(flags, nflags, argc, argv, &rest, "groups");
+	/* tether groups [create|delete|list] ID [flags]: the subcommand and id
+	 * come first, flags after them. */
+	{
+		int skip = 0;
+
+		if (argc > 0 && (!strcmp(argv[0], "create") || !strcmp(argv[0], "delete")))
+			skip = argc > 1 ? 2 : 1;
+		else if (argc > 0 && !strcmp(argv[0], "list"))
+			skip = 1;
+		rc = cli_flags_parse(flags, nflags, argc - skip, argv + skip, &rest, "groups");
+		if (rc == 0 && rest < argc - skip) {
+			fprintf(stderr, "tether groups: unexpected argument '%s'\n", argv[skip + rest]);
+			rc = CLI_USAGE;
+		}
+		rest = 0;
+		if (skip == 0)
+			argc = 0;
+		else
+			argc = skip;
+	}
 	if (rc < 0) {
 		cli_flags_help(flags, nflags,
 			       "tether groups [-json] | tether groups create ID [flags] | tether groups delete ID",
@@ -388,13 +407,13 @@ int cmd_login(struct cli *c, int argc, char **argv)
 	}
 	util_strlcpy(dir, file, sizeof dir);
 	*strrchr(dir, '/') = '\0';
-	{
-		char parent[1024];
-
-		util_strlcpy(parent, dir, sizeof parent);
-		if (strrchr(parent, '/'))
-			*strrchr(parent, '/') = '\0';
-		mkdir(parent, 0700);
+	/* mkdir -p, private. */
+	for (char *p = dir + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(dir, 0700);
+			*p = '/';
+		}
 	}
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "tether login: cannot create %s: %s\n", dir, strerror(errno));

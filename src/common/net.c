@@ -594,24 +594,21 @@ static int ws_receive(struct lws *wsi, net_conn *c, const void *in, size_t len)
 	return 0;
 }
 
-/* Writes a small complete HTTP answer during an upgrade refusal. */
+/* Writes a small complete HTTP/1.1 answer during an upgrade refusal (lws's
+ * helpers would answer HTTP/1.0 here, which WebSocket clients reject). */
 static void http_refuse(struct lws *wsi, int status, const char *body)
 {
-	unsigned char hb[LWS_PRE + 1024 + 512];
-	unsigned char *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
-	size_t blen = strlen(body);
+	unsigned char buf[LWS_PRE + 1024];
+	const char *reason = status == 401 ? "Unauthorized" : status == 403 ? "Forbidden" :
+			     status == 404 ? "Not Found" : status == 423 ? "Locked" :
+			     status == 429 ? "Too Many Requests" : "Service Unavailable";
+	int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+			 "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+			 "content-length: %zu\r\nconnection: close\r\n\r\n%s",
+			 status, reason, strlen(body), body);
 
-	if (blen > 512)
-		blen = 512;
-	if (lws_add_http_common_headers(wsi, (unsigned int)status,
-					"application/json", blen, &p, end) ||
-	    lws_finalize_http_header(wsi, &p, end))
-		return;
-	if ((size_t)(end - p) < blen)
-		return;
-	memcpy(p, body, blen);
-	p += blen;
-	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+	if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
+		lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
 }
 
 /* The server's certificate must hash to the pinned value and be within
