@@ -1,0 +1,308 @@
+"""Issue 7: authentication on every route, brute-force limits, users and
+permissions, client credentials, TLS, limits, audit."""
+import base64
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+import harness
+from harness import wait_until
+
+
+@pytest.fixture
+def fleet(tmp_path, request):
+    yield from harness.fleet_fixture(tmp_path, request)
+
+
+def routes():
+    out = subprocess.run([harness.binary("tetherd"), "routes"], capture_output=True, text=True).stdout
+    return [l.split() for l in out.splitlines() if l.strip()]
+
+
+def fill(path):
+    return path.replace("{}", "00000000-0000-4000-8000-000000000000")
+
+
+def test_route_walk_refuses_bad_credentials(fleet):
+    s = fleet.server().start()
+    st, j = s.api("POST", "/api/v1/me/tokens", {"name": "ro", "scope": "read"})
+    ro = j["data"]["token"]
+    table = routes()
+    assert len(table) > 30
+    bad = [None, ("admin", "wrong"), ("nobody", "x"), "Basic !!!notbase64", "Bearer nonsense"]
+    for r in table:
+        method, path = r[0], fill(r[1])
+        if method == "WS":
+            continue
+        for cred in bad:
+            if isinstance(cred, str):
+                st, _ = s.api(method, path, body={} if method != "GET" else None, auth=None,
+                              headers={"Authorization": cred})
+            else:
+                st, _ = s.api(method, path, body={} if method != "GET" else None, auth=cred)
+            if "self-auth" in r and cred is None:
+                # login without a header reads the body: no credentials there either
+                assert st in (400, 401), (method, path, cred, st)
+            else:
+                assert st == 401, (method, path, cred, st)
+        if method != "GET":
+            st, j = s.api(method, path, body={}, auth=("admin", ro))
+            assert st == 403, (method, path, st)
+            assert j["errors"][0]["title"] == "the scope of the provided token is not authorized for this operation"
+    # WebSocket routes: no credentials, 401
+    for r in table:
+        if r[0] != "WS":
+            continue
+        sock = socket.create_connection(("127.0.0.1", s.api_port))
+        sock.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                      % r[1]).encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 401")
+        sock.close()
+
+
+def test_brute_force_delay_and_ban(fleet):
+    s = fleet.server(relaxed=False, extra="[api]\nmax_failed_login = 3\nban_time = 60\nuser_login_wait = 1.0\n").start()
+    st, _ = s.api("GET", "/api/v1/clients", auth=("admin", "bad1"))
+    assert st == 401
+    st, j = s.api("GET", "/api/v1/clients", auth=("admin", "foobaz"))
+    assert st == 429 and j["errors"][0]["title"] == "too many requests, please try later"
+    time.sleep(1.1)  # user_login_wait is the behaviour under test
+    assert s.api("GET", "/api/v1/clients", auth=("admin", "foobaz"))[0] == 200
+    s.api("GET", "/api/v1/clients", auth=("u1", "x"))
+    s.api("GET", "/api/v1/clients", auth=("u2", "x"))
+    s.api("GET", "/api/v1/clients", auth=("u3", "x"))
+    st, j = s.api("GET", "/api/v1/clients", auth=("admin", "foobaz"))
+    assert st == 423 and j["errors"][0]["title"] == "Too many bad attempts. Please try later."
+    # every failure is in the audit log
+    db = __import__("sqlite3").connect(os.path.join(s.dir, "data", "tether.db"))
+    n = db.execute("SELECT count(*) FROM auditlog WHERE action = 'failed_login'").fetchone()[0]
+    assert n >= 4
+
+
+def test_agent_login_limits(fleet):
+    s = fleet.server(relaxed=False, extra="[server]\nmax_failed_login = 2\nban_time = 60\nclient_login_wait = 0\n").start()
+    bad = fleet.agent(s, "intruder", auth="clientAuth1:wrong", wait=False)
+    wait_until(lambda: "Too many bad attempts" in bad.proc.output(), 15, "the ban")
+    bad.stop()
+    # the same address is banned for agents, even with the right password
+    good = fleet.agent(s, "legit", wait=False)
+    wait_until(lambda: "Too many bad attempts" in good.proc.output(), 15, "the ban to apply")
+    assert (s.client("legit") or {}).get("connection_state") != "connected"
+
+
+def test_users_permissions_and_visibility(fleet):
+    s = fleet.server().start()
+    fleet.agent(s, "web-1")
+    fleet.agent(s, "secret-1")
+    api = s.api
+    assert api("POST", "/api/v1/users", {"username": "bob", "password": "bob-password", "groups": ["ops"]})[0] == 201
+    assert api("PUT", "/api/v1/user-groups/ops", {"permissions": {"commands": True}})[0] == 204
+    assert api("POST", "/api/v1/client-groups", {"id": "web", "params": {"client_id": ["web-*"]},
+                                                 "allowed_user_groups": ["ops"]})[0] == 201
+    bob = ("bob", "bob-password")
+    st, j = api("GET", "/api/v1/clients", auth=bob)
+    assert [c["id"] for c in j["data"]] == ["web-1"]
+    st, j = api("POST", "/api/v1/clients/secret-1/commands", {"command": "true"}, auth=bob)
+    assert st == 403 and j["errors"][0]["title"] == "forbidden"
+    st, j = api("POST", "/api/v1/commands", {"command": "true", "client_ids": ["web-1", "secret-1"]}, auth=bob)
+    assert st == 403
+    st, j = api("POST", "/api/v1/clients/web-1/scripts", {"script": base64.b64encode(b"true").decode()}, auth=bob)
+    assert st == 403 and "scripts" in j["errors"][0]["detail"]
+    for m, p in [("GET", "/api/v1/users"), ("GET", "/api/v1/auditlog"), ("GET", "/api/v1/clients-auth"),
+                 ("POST", "/api/v1/client-groups")]:
+        assert api(m, p, {} if m == "POST" else None, auth=bob)[0] == 403
+    # another user's multi job: 403 forbidden, as rport
+    mj = s.multi({"command": "true", "client_ids": ["web-1"]})
+    st, j = api("GET", "/api/v1/commands/" + mj, auth=bob)
+    assert st == 403 and j["errors"][0]["title"] == "forbidden"
+    assert api("GET", "/api/v1/commands", auth=bob)[1]["meta"]["count"] == 0
+    own = s.api("POST", "/api/v1/clients/web-1/commands", {"command": "true"}, auth=bob)[1]["data"]["jid"]
+    assert api("GET", "/api/v1/clients/web-1/commands/" + own, auth=bob)[0] == 200
+    admin_jid = s.run("web-1", {"command": "true"})
+    assert api("GET", "/api/v1/clients/web-1/commands/" + admin_jid, auth=bob)[0] == 403
+    listed = api("GET", "/api/v1/clients/web-1/commands", auth=bob)[1]["data"]
+    assert [x["jid"] for x in listed] == [own]
+    # locked: refused at once
+    assert api("PUT", "/api/v1/users/bob", {"locked": True})[0] == 204
+    assert api("GET", "/api/v1/clients", auth=bob)[0] == 401
+    assert api("PUT", "/api/v1/users/bob", {"locked": False})[0] == 204
+    assert api("GET", "/api/v1/clients", auth=bob)[0] == 200
+    assert api("DELETE", "/api/v1/users/bob")[0] == 204
+    assert api("GET", "/api/v1/clients", auth=bob)[0] == 401
+    assert api("DELETE", "/api/v1/users/admin")[0] == 400  # from the configuration
+
+
+def test_clients_auth_lifecycle(fleet):
+    s = fleet.server().start()
+    st, _ = s.api("POST", "/api/v1/clients-auth", {"id": "team-a", "password": "team-a-secret"})
+    assert st == 201
+    assert s.api("POST", "/api/v1/clients-auth", {"id": "team-a", "password": "team-a-secret"})[0] == 409
+    st, j = s.api("GET", "/api/v1/clients-auth")
+    assert {c["id"] for c in j["data"]} == {"clientAuth1", "team-a"}
+    assert "password" not in json.dumps(j)
+    a = fleet.agent(s, "node-7", auth="team-a:team-a-secret")
+    jid = s.run("node-7", {"command": "sleep 30", "timeout_sec": 60})
+    # deleting the credential cuts the agent off at once
+    assert s.api("DELETE", "/api/v1/clients-auth/team-a")[0] == 204
+    s.wait_disconnected("node-7", timeout=5)
+    a.stop()
+    # a client id reused after deletion inherits nothing
+    assert s.api("DELETE", "/api/v1/clients/node-7")[0] == 204
+    j = s.wait_job("node-7", jid)
+    assert j["status"] == "failed" and j["error"] == "client deleted"
+    assert s.api("GET", "/api/v1/clients/node-7")[0] == 404
+    # the stored hash survives a restart; the deleted one stays deleted
+    s.api("POST", "/api/v1/clients-auth", {"id": "team-b", "password": "team-b-secret"})
+    s.stop()
+    s.start()
+    st, j = s.api("GET", "/api/v1/clients-auth")
+    assert {c["id"] for c in j["data"]} == {"clientAuth1", "team-b"}
+    fleet.agent(s, "node-8", auth="team-b:team-b-secret")
+    db = __import__("sqlite3").connect(os.path.join(s.dir, "data", "tether.db"))
+    raw = " ".join(r[0] for r in db.execute("SELECT data FROM client_auth"))
+    assert "team-b-secret" not in raw
+
+
+def make_certs(d):
+    def run(*a):
+        subprocess.run(a, check=True, capture_output=True, cwd=d)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "30", "-subj", "/CN=tether test CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+        "-subj", "/CN=localhost")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "srv.pem", "-days", "30", "-extfile", "ext")
+    # another CA, and an expired self-signed certificate
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
+        "other.pem", "-days", "30", "-subj", "/CN=other CA")
+    with open(os.path.join(d, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\n"
+                "default_md=sha256\npolicy=p\ncopy_extensions=copy\n[p]\ncommonName=supplied\n")
+    open(os.path.join(d, "index.txt"), "w").close()
+    with open(os.path.join(d, "serial"), "w") as f:
+        f.write("01\n")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "old.key", "-out", "old.csr",
+        "-subj", "/CN=localhost")
+    run("openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key",
+        "-in", "old.csr", "-out", "old.pem", "-startdate", "20200101000000Z", "-enddate",
+        "20200201000000Z", "-notext")
+
+    def fp(name):
+        der = subprocess.run(["openssl", "x509", "-in", name, "-outform", "DER"], cwd=d,
+                             capture_output=True, check=True).stdout
+        import hashlib
+        return hashlib.sha256(der).hexdigest()
+    return fp("srv.pem"), fp("old.pem")
+
+
+def test_tls_agent_verification(fleet, tmp_path):
+    d = str(tmp_path / "pki")
+    os.makedirs(d)
+    fp, fp_old = make_certs(d)
+    tls = '[server]\ntls_cert = "%s/srv.pem"\ntls_key = "%s/srv.key"\n' % (d, d)
+    s = fleet.server(extra=tls).start()
+    ok_ca = fleet.agent(s, "ca-ok", server_addr="wss://localhost:%d" % s.agent_port,
+                        extra='[client]\ntls_ca = "%s/ca.pem"\n' % d)
+    ok_pin = fleet.agent(s, "pin-ok", server_addr="wss://127.0.0.1:%d" % s.agent_port,
+                         extra='[client]\nfingerprint = "%s"\n' % ":".join(fp[i:i + 2] for i in range(0, 64, 2)))
+    jid = s.run("pin-ok", {"command": "echo over tls"})
+    assert s.wait_job("pin-ok", jid)["result"]["stdout"] == "over tls\n"
+    bad_ca = fleet.agent(s, "ca-bad", wait=False, server_addr="wss://localhost:%d" % s.agent_port,
+                         extra='[client]\ntls_ca = "%s/other.pem"\n' % d)
+    bad_pin = fleet.agent(s, "pin-bad", wait=False, server_addr="wss://127.0.0.1:%d" % s.agent_port,
+                          extra='[client]\nfingerprint = "%s"\n' % ("0" * 64))
+    wait_until(lambda: "fingerprint mismatch" in bad_pin.proc.output(), 10, "the pin to be refused")
+    wait_until(lambda: "failed" in bad_ca.proc.output(), 10, "the wrong CA to be refused")
+    assert s.client("ca-bad") is None and s.client("pin-bad") is None
+    # a plain agent cannot talk to the TLS listener, and TLS config demands wss://
+    r = subprocess.run([harness.binary("tether-agent"), "-c", "/dev/null"], capture_output=True)
+    assert r.returncode == 2
+
+
+def test_tls_expired_certificate_refused(fleet, tmp_path):
+    d = str(tmp_path / "pki")
+    os.makedirs(d)
+    fp, fp_old = make_certs(d)
+    tls = '[server]\ntls_cert = "%s/old.pem"\ntls_key = "%s/old.key"\n' % (d, d)
+    s = fleet.server(extra=tls).start()
+    by_ca = fleet.agent(s, "exp-ca", wait=False, server_addr="wss://localhost:%d" % s.agent_port,
+                        extra='[client]\ntls_ca = "%s/ca.pem"\n' % d)
+    by_pin = fleet.agent(s, "exp-pin", wait=False, server_addr="wss://127.0.0.1:%d" % s.agent_port,
+                         extra='[client]\nfingerprint = "%s"\n' % fp_old)
+    wait_until(lambda: "certificate expired" in by_pin.proc.output(), 10, "the expired pin to be refused")
+    wait_until(lambda: "failed" in by_ca.proc.output(), 10, "the expired chain to be refused")
+    assert s.client("exp-ca") is None and s.client("exp-pin") is None
+
+
+def test_input_limits(fleet):
+    s = fleet.server().start()
+    fleet.agent(s, "a1")
+    big = os.path.join(s.dir, "big")
+    with open(big, "wb") as f:
+        f.write(b"x" * (2 * 1024 * 1024))
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "admin:foobaz",
+                        "-X", "POST", "--data-binary", "@" + big,
+                        "%s/api/v1/clients/a1/commands" % s.url], capture_output=True, text=True)
+    assert r.stdout == "413"
+    deep = "[" * 40 + "]" * 40
+    st, j = s.api("POST", "/api/v1/commands", raw=('{"command":"x","client_ids":%s}' % deep).encode())
+    assert st == 400 and "deeper" in j["errors"][0]["detail"]
+    # an agent frame over the cap is refused with close 1009
+    import asyncio, websockets
+
+    async def big():
+        async with websockets.connect("ws://127.0.0.1:%d/" % s.agent_port, subprotocols=["tether.v1"],
+                                      max_size=None) as ws:
+            await ws.send("x" * (65 * 1024 * 1024))
+            try:
+                await ws.recv()
+            except websockets.ConnectionClosed as e:
+                return e.code
+    assert asyncio.run(asyncio.wait_for(big(), 60)) == 1009
+
+
+def test_slowloris_is_cut_off(fleet):
+    s = fleet.server().start()
+    sock = socket.create_connection(("127.0.0.1", s.api_port))
+    sock.sendall(b"GET /api/v1/clients HTTP/1.1\r\nHost: x\r\n")
+    t0 = time.monotonic()
+    sock.settimeout(40)
+    closed = False
+    try:
+        for _ in range(40):
+            sock.sendall(b"X-a: b\r\n")
+            time.sleep(1)  # a slow client is the behaviour under test
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    if not closed:
+        try:
+            closed = sock.recv(10) == b""
+        except (ConnectionResetError, socket.timeout):
+            closed = True
+    assert closed and time.monotonic() - t0 < 40
+    # the server still answers
+    assert s.api("GET", "/api/v1/status")[0] == 200
+
+
+def test_audit_log_records_actions(fleet):
+    s = fleet.server().start()
+    fleet.agent(s, "a1")
+    jid = s.run("a1", {"command": "echo audited"})
+    s.multi({"command": "true", "client_ids": ["a1"]})
+    s.api("GET", "/api/v1/clients", auth=("admin", "nope"))
+    st, j = s.api("GET", "/api/v1/auditlog?filter[action]=execute.start")
+    assert st == 200 and j["meta"]["count"] == 2
+    first = [e for e in j["data"] if e["affected_id"] == jid][0]
+    assert first["username"] == "admin" and first["client_id"] == "a1"
+    assert first["request"]["command"] == "echo audited"
+    st, j = s.api("GET", "/api/v1/auditlog?filter[action]=failed_login")
+    assert j["meta"]["count"] == 1 and j["data"][0]["remote_ip"]
+    st, j = s.api("GET", "/api/v1/auditlog?filter[colour]=x")
+    assert st == 400
