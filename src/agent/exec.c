@@ -618,10 +618,10 @@ struct run_req {
 /* Checks everything before a process exists: the gates, the policy, the
  * interpreter, cwd, sudo. Returns 0, or -1 after sending a reject. */
 static int run_checks(struct exec *e, const struct run_req *r, struct exec_interp *in,
-		      bool *shebang, char *sudo, size_t sudolen)
+		      bool *shebang, char *line, size_t linelen, char *sudo, size_t sudolen)
 {
 	const struct agent *a = e->a;
-	char err[900], line[512];
+	char err[900];
 
 	*shebang = false;
 	if (!a->cfg.commands_enabled) {
@@ -639,7 +639,7 @@ static int run_checks(struct exec *e, const struct run_req *r, struct exec_inter
 			reject(e, r->jid, "command is not allowed: %s", r->command);
 			return -1;
 		}
-	} else if (exec_script_shebang(r->command, r->command_len, line, sizeof line)) {
+	} else if (exec_script_shebang(r->command, r->command_len, line, linelen)) {
 		/* Runs with its own interpreter: the policy sees the shebang
 		 * line ("/usr/bin/env python3"). rport checks nothing. */
 		*shebang = true;
@@ -742,10 +742,10 @@ void exec_run(struct exec *e, json_t *run)
 	uv_stdio_container_t stdio[3];
 	const char *argv[EXEC_ARGV_MAX + 2];
 	const char **iargv = argv;
-	char sudo[PATH_MAX], dir[PATH_MAX], err[900];
+	char sudo[PATH_MAX], dir[PATH_MAX], err[900], line[512];
 	char **env = NULL;
 	bool shebang;
-	struct job *j;
+	struct job *j = NULL;
 	struct seen *s;
 	int rc;
 	json_t *m;
@@ -758,16 +758,13 @@ void exec_run(struct exec *e, json_t *run)
 		return;
 	}
 	seen_add(e, r.jid);
-	if (run_checks(e, &r, &in, &shebang, sudo, sizeof sudo))
+	if (run_checks(e, &r, &in, &shebang, line, sizeof line, sudo, sizeof sudo))
 		return;
 	j = job_new(e, &r);
 	env = build_env(r.jid);
 	if (!j || !env) {
-		free_env(env);
-		if (j)
-			job_close_all(j);
-		reject(e, r.jid, "failed to start a command: out of memory");
-		return;
+		util_strlcpy(err, "out of memory", sizeof err);
+		goto fail;
 	}
 	if (r.is_sudo) {
 		argv[0] = sudo;
@@ -780,12 +777,8 @@ void exec_run(struct exec *e, json_t *run)
 		if (exec_script_dir(a->cfg.data_dir, dir, sizeof dir, err, sizeof err) ||
 		    exec_script_write(dir, r.jid, shebang ? "" : exec_interp_script_ext(&in),
 				      r.command, r.command_len, j->script, sizeof j->script, err,
-				      sizeof err)) {
-			free_env(env);
-			job_close_all(j);
-			reject(e, r.jid, "failed to start a command: %s", err);
-			return;
-		}
+				      sizeof err))
+			goto fail;
 		if (shebang) {
 			iargv[0] = j->script;
 			iargv[1] = NULL;
@@ -814,17 +807,20 @@ void exec_run(struct exec *e, json_t *run)
 	opt.exit_cb = exit_cb;
 	cloexec_all();
 	j->started_at = util_now_ns();
+	/* The handle is initialised even when the spawn fails: it is
+	 * closed with the others then. */
 	j->proc.data = j;
 	j->open_handles++;
 	rc = uv_spawn(a->loop, &j->proc, &opt);
-	free_env(env);
 	if (rc) {
-		/* The handle is initialised even on failure: close it too. */
-		exec_script_remove(j->script);
-		job_close_all(j);
-		reject(e, r.jid, "failed to start a command: %s: %s", argv[0], uv_strerror(rc));
-		return;
+		if (shebang && rc == UV_ENOENT && !r.is_sudo)
+			snprintf(err, sizeof err,
+				 "the script's interpreter (#!%s): no such file or directory", line);
+		else
+			snprintf(err, sizeof err, "%s: %s", argv[0], uv_strerror(rc));
+		goto fail;
 	}
+	free_env(env);
 	j->pid = j->proc.pid;
 	HASH_ADD_STR(e->jobs, jid, j);
 	uv_read_start((uv_stream_t *)&j->io[0].pipe, alloc_cb, read_cb);
@@ -838,6 +834,14 @@ void exec_run(struct exec *e, json_t *run)
 	json_object_set_new(m, "pid", json_integer(j->pid));
 	json_object_set_new(m, "started_at", time_json(j->started_at));
 	e->report(e->ud, m);
+	return;
+fail:
+	free_env(env);
+	if (j) {
+		exec_script_remove(j->script);
+		job_close_all(j);
+	}
+	reject(e, r.jid, "failed to start a command: %s", err);
 }
 
 void exec_cancel(struct exec *e, const char *jid, const char *by)

@@ -120,15 +120,6 @@ static void inv_account(struct fanout *f, struct inv *v, const char *client_id,
 	}
 }
 
-static void child_started(void *ud, int status, const char *error, int64_t pid)
-{
-	/* Refusals and losses come back through the hub's done callback. */
-	(void)ud;
-	(void)status;
-	(void)error;
-	(void)pid;
-}
-
 /* One target on its way: the child job is stored (group commit) before
  * the run is sent. It counts as running from the start, so the limits and
  * the end of the job see it. */
@@ -198,7 +189,7 @@ static void dispatch_after(void *arg, int rc)
 		return;
 	}
 	c = hub_client_find(f->srv->hub, d->client_id);
-	if (hub_client_connected(c) && hub_run(f->srv->hub, c, &d->j, child_started, NULL) == 0) {
+	if (hub_client_connected(c) && hub_run(f->srv->hub, c, &d->j, NULL, NULL) == 0) {
 		child_add(f, d->v, d->j.jid);
 		free(d);
 		return;
@@ -275,7 +266,9 @@ static void on_job_done(void *ud, const char *jid, const char *status)
 	if (f->srv->ws)
 		ws_api_child_done(f->srv->ws, v->jid, jid);
 	v->running--;
-	store_job_status(f->srv->store, jid, client_id, sizeof client_id, st);
+	/* The client's id only matters for the message of an abort. */
+	if (!strcmp(status, "failed"))
+		store_job_status(f->srv->store, jid, client_id, sizeof client_id, st);
 	inv_account(f, v, client_id, status);
 	inv_pump(f, v);
 }

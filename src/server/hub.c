@@ -1143,13 +1143,19 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 		free(p);
 		return TE_STATE;
 	}
+	track(h, j->jid, util_now_ns() + (j->timeout_sec * 1000 + RESULT_GRACE_MS) * 1000000LL);
+	if (!cb) {
+		/* Nobody waits for the start (a multi job's child): the
+		 * outcome comes through the done callback. */
+		free(p);
+		return 0;
+	}
 	util_strlcpy(p->jid, j->jid, sizeof p->jid);
 	p->cb = cb;
 	p->ud = ud;
 	p->s = s;
 	p->deadline = util_mono_ms() + START_TIMEOUT_MS;
 	HASH_ADD_STR(h->pending, jid, p);
-	track(h, j->jid, util_now_ns() + (j->timeout_sec * 1000 + RESULT_GRACE_MS) * 1000000LL);
 	p->snext = s->pend;
 	if (s->pend)
 		s->pend->sprev = p;

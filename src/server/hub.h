@@ -60,9 +60,10 @@ void hub_job_fail(struct hub *h, const char *jid, const char *status, const char
  * TE_STATE with error text from the agent (refused), or TE_IO (gone). */
 typedef void (*hub_run_cb)(void *ud, int status, const char *error, int64_t pid);
 
-/* Sends a stored job to a connected client. cb is called once when the
- * agent confirms the start or refuses it, or when the connection is lost
- * or no answer came in time. Returns 0 or TE_STATE (not connected). */
+/* Sends a stored job to a connected client. cb (may be NULL) is called
+ * once when the agent confirms the start or refuses it, or when the
+ * connection is lost or no answer came in time. Returns 0 or TE_STATE
+ * (not connected). */
 int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 	    hub_run_cb cb, void *ud);
 
