@@ -803,8 +803,6 @@ static void write_after(void *arg, int rc)
 	HASH_FIND_STR(h->pending, w->jid, p);
 	switch (w->kind) {
 	case W_STARTED:
-		if (p)
-			pending_resolve(h, p, 0, NULL, w->pid);
 		break;
 	case W_REJECT:
 		if (p)
@@ -857,6 +855,15 @@ static void on_started(struct session *s, json_t *m)
 	w->started = util_now_ns();
 	if (ts)
 		util_time_parse(ts, &w->started);
+	/* The caller waits for the start, not for its record: the job row
+	 * itself was committed before the run was sent. */
+	{
+		struct pending *p;
+
+		HASH_FIND_STR(h->pending, jid, p);
+		if (p && p->s == s)
+			pending_resolve(h, p, 0, NULL, w->pid);
+	}
 	store_queue(h->srv->store, write_apply, write_after, w);
 }
 
