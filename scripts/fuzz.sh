@@ -18,9 +18,14 @@ for h in "${harnesses[@]}"; do
 	work=$(mktemp -d)
 	echo "fuzz: $h, $runs runs"
 	# New inputs go to a scratch dir; the committed corpus is only read.
-	./build-fuzz/"$h" -runs="$runs" -max_len=4096 -print_final_stats=1 \
-		"$work" "fuzz/corpus/$name" 2>&1 | grep -E "stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY" || true
-	if ls crash-* leak-* timeout-* >/dev/null 2>&1; then
+	if ! ./build-fuzz/"$h" -runs="$runs" -max_len=4096 -print_final_stats=1 \
+		"$work" "fuzz/corpus/$name" >"$work.log" 2>&1; then
+		grep -E "ERROR|SUMMARY|runtime error" "$work.log" | head -5 >&2
+		echo "fuzz: $h found a problem (inputs: crash-*, log: $work.log)" >&2
+		exit 1
+	fi
+	grep -E "stat::number_of_executed_units|stat::average_exec_per_sec" "$work.log" || true
+	if grep -q "runtime error" "$work.log" || ls crash-* leak-* timeout-* >/dev/null 2>&1; then
 		echo "fuzz: $h found a problem: $(ls crash-* leak-* timeout-* 2>/dev/null)" >&2
 		exit 1
 	fi

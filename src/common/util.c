@@ -144,7 +144,14 @@ int util_time_parse(const char *s, int64_t *ns_out)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = se;
-	*ns_out = ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
+	{
+		int64_t secs = (int64_t)timegm(&tm) - off;
+
+		/* Nanoseconds in an int64 reach the year 2262. */
+		if (secs > 9223372035LL || secs < -9223372035LL)
+			return -1;
+		*ns_out = secs * 1000000000LL + frac;
+	}
 	return 0;
 }
 
