@@ -186,11 +186,11 @@ password = "foobaz"
         return j["data"] if st == 200 else None
 
     def wait_connected(self, cid, timeout=15):
-        return wait_until(lambda: (self.client(cid) or {}).get("connection_state") == "connected",
+        return wait_until(lambda: (lambda c: c if c and c.get("connection_state") == "connected" else None)(self.client(cid)),
                           timeout, "client %s to connect" % cid)
 
     def wait_disconnected(self, cid, timeout=15):
-        return wait_until(lambda: (self.client(cid) or {}).get("connection_state") == "disconnected",
+        return wait_until(lambda: (lambda c: c if c and c.get("connection_state") == "disconnected" else None)(self.client(cid)),
                           timeout, "client %s to disconnect" % cid)
 
     def run(self, cid, body):
