@@ -9,6 +9,8 @@
 #include "auth.h"
 #include "groups.h"
 #include "guard.h"
+#include "hub.h"
+#include "store.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
@@ -597,7 +599,11 @@ bool api_job_visible(struct api_call *call, const char *created_by)
 
 void api_status_get(struct api_call *call)
 {
+	uint64_t commits, writes;
+
+	store_stats(call->srv->store, &commits, &writes);
 	api_reply_data(call, 200,
-		       json_pack("{s:s, s:I}", "version", call->srv->version,
-				 "clients_known", (json_int_t)0));
+		       json_pack("{s:s, s:I, s:{s:I, s:I}}", "version", call->srv->version,
+				 "clients", (json_int_t)hub_client_count(call->srv->hub), "store",
+				 "commits", (json_int_t)commits, "writes", (json_int_t)writes));
 }

@@ -91,6 +91,7 @@ struct verify_job {
 };
 
 static void token_free(struct token *t);
+static bool user_exists(const struct auth *a, const char *name);
 
 static void digest_of(const struct auth *a, const char *s1, const char *s2,
 		      unsigned char out[DIGEST_LEN])
@@ -714,6 +715,14 @@ static void token_drop(struct auth *a, struct token *t)
 	token_free(t);
 }
 
+bool auth_token_valid(struct auth *a, const unsigned char hash[32])
+{
+	struct token *t;
+
+	HASH_FIND(hh, a->tokens, hash, DIGEST_LEN, t);
+	return t && (!t->expires_at || t->expires_at >= util_now_ns()) && user_exists(a, t->user);
+}
+
 int auth_token_revoke_hash(struct auth *a, const unsigned char hash[32])
 {
 	struct token *t;
@@ -806,6 +815,7 @@ static void token_identity(const struct token *t, struct auth_identity *id)
 	id->session_token = !strcmp(t->kind, "session");
 	id->api_token = !id->session_token;
 	memcpy(id->token_hash, t->hash, DIGEST_LEN);
+	id->token_expires_at = t->expires_at;
 }
 
 /* ---- passwords ------------------------------------------------------- */

@@ -33,6 +33,7 @@ struct auth_identity {
 	bool session_token;              /* a bearer token from /login */
 	bool api_token;                  /* an API token from /me/tokens */
 	unsigned char token_hash[32];    /* of the token used, if any */
+	int64_t token_expires_at;        /* ns, 0: never (or no token) */
 };
 
 /* Result of a credential check: id, or NULL when refused. Valid during the
@@ -61,6 +62,8 @@ void auth_password_check(struct auth *a, const char *user, const char *password,
 char *auth_token_issue(struct auth *a, const char *user, const char *kind,
 		       enum auth_scope scope, const char *name, int64_t lifetime_sec,
 		       json_t **info);
+/* True while the token with this hash exists and has not expired. */
+bool auth_token_valid(struct auth *a, const unsigned char hash[32]);
 /* Revokes the token with this hash (logout). Returns 0 or TE_NOTFOUND. */
 int auth_token_revoke_hash(struct auth *a, const unsigned char hash[32]);
 /* Revokes a user's API token by prefix. Returns 0 or TE_NOTFOUND. */

@@ -51,6 +51,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_int, NULL);
 	fanout_stop(srv.fanout);
+	ws_api_stop(srv.ws);
 	hub_stop(srv.hub);
 	/* From here on writes are committed at once. */
 	store_detach_loop(srv.store);
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
 	if (!srv.agent_listener || !srv.api_listener) {
 		fprintf(stderr, "tetherd: cannot open the listeners (see the log above)\n");
 		fanout_stop(srv.fanout);
+		ws_api_stop(srv.ws);
 		hub_stop(srv.hub);
 		store_detach_loop(srv.store);
 		net_ctx_destroy(srv.net);

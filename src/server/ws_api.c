@@ -57,6 +57,7 @@ struct watcher {
 
 struct ws_api {
 	struct server *srv;
+	uv_timer_t check;         /* expired tokens close their streams */
 	struct watcher *by_multi;
 	struct watcher **all;     /* every open watcher, for revocations */
 	size_t nall;
@@ -322,6 +323,26 @@ void ws_api_revoke_user(struct ws_api *w, const char *user)
 			net_ws_close(w->all[i]->conn, 4001, "user deleted or locked");
 }
 
+/* Every 2 s: a stream opened with a token that has since expired (or was
+ * revoked, or whose user is gone) is closed. The watchers are few. */
+static void check_cb(uv_timer_t *t)
+{
+	struct ws_api *w = t->data;
+
+	for (size_t i = 0; i < w->nall; i++) {
+		struct watcher *wt = w->all[i];
+
+		if (wt->conn && wt->has_token && !auth_token_valid(w->srv->auth, wt->token_hash))
+			net_ws_close(wt->conn, 4001, "token expired or revoked");
+	}
+}
+
+void ws_api_stop(struct ws_api *w)
+{
+	if (w && !uv_is_closing((uv_handle_t *)&w->check))
+		uv_close((uv_handle_t *)&w->check, NULL);
+}
+
 void ws_api_revoke_token(struct ws_api *w, const unsigned char hash[32])
 {
 	for (size_t i = 0; i < w->nall; i++)
@@ -395,6 +416,10 @@ int ws_api_create(struct server *srv, struct ws_api **out)
 	if (!w)
 		return TE_NOMEM;
 	w->srv = srv;
+	uv_timer_init(srv->loop, &w->check);
+	w->check.data = w;
+	uv_timer_start(&w->check, check_cb, 2000, 2000);
+	uv_unref((uv_handle_t *)&w->check);
 	*out = w;
 	return 0;
 }

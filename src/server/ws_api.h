@@ -13,6 +13,8 @@ struct ws_api;
 struct client;
 
 int ws_api_create(struct server *srv, struct ws_api **out);
+/* Closes the timer (at shutdown, before the loop drains). */
+void ws_api_stop(struct ws_api *w);
 void ws_api_destroy(struct ws_api *w);
 
 /* Upgrade check: 0 accepts, else the HTTP status to refuse with. */

@@ -306,3 +306,47 @@ def test_audit_log_records_actions(fleet):
     assert j["meta"]["count"] == 1 and j["data"][0]["remote_ip"]
     st, j = s.api("GET", "/api/v1/auditlog?filter[colour]=x")
     assert st == 400
+
+
+def test_expired_and_revoked_tokens_close_open_streams(fleet):
+    import asyncio
+    import websockets
+    s = fleet.server().start()
+    fleet.agent(s, "a1")
+    tok = s.api("POST", "/api/v1/login?token-lifetime=2")[1]["data"]["token"]
+
+    async def watch():
+        async with websockets.connect("ws://127.0.0.1:%d/api/v1/ws/commands?access_token=%s"
+                                      % (s.api_port, tok)) as ws:
+            await ws.send(json.dumps({"command": "sleep 20", "client_ids": ["a1"]}))
+            try:
+                async for _ in ws:
+                    pass
+            except websockets.ConnectionClosed:
+                pass
+            return ws.close_code, ws.close_reason
+    t0 = time.monotonic()
+    code, reason = asyncio.run(asyncio.wait_for(watch(), 30))
+    assert code == 4001 and "token" in reason
+    assert time.monotonic() - t0 < 10
+    subprocess.run(["pkill", "-f", "sleep 20"])
+
+
+def test_header_and_uri_caps(fleet):
+    s = fleet.server().start()
+    sock = socket.create_connection(("127.0.0.1", s.api_port))
+    sock.sendall(b"GET /api/v1/clients?" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.settimeout(10)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    # refused or cut, never served
+    assert not data.startswith(b"HTTP/1.1 200")
+    sock.close()
+    assert s.api("GET", "/api/v1/status")[0] == 200
