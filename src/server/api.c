@@ -581,6 +581,21 @@ struct guard *api_guard(struct api *a)
 	return a->guard;
 }
 
+void api_audit(struct api_call *call, const char *application, const char *action,
+	       const char *affected_id, const char *client_id, bool success)
+{
+	struct audit_entry e = { 0 };
+
+	e.username = call->user;
+	e.remote_ip = net_http_peer(call->req);
+	e.application = application;
+	e.action = action;
+	e.affected_id = affected_id;
+	e.client_id = client_id;
+	e.success = success;
+	audit_queue(call->srv, &e);
+}
+
 bool api_client_allowed(struct api_call *call, const struct client *c)
 {
 	if (call->admin)

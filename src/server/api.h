@@ -121,6 +121,9 @@ int api_check_interpreter(struct api_call *call, const struct client *c,
 			  const char *interp, bool is_script);
 void api_client_commands_get(struct api_call *call);
 void api_status_get(struct api_call *call);
+/* Queues an audit record for the caller's action (who, from where). */
+void api_audit(struct api_call *call, const char *application, const char *action,
+	       const char *affected_id, const char *client_id, bool success);
 void api_users_list(struct api_call *call);
 void api_users_post(struct api_call *call);
 void api_users_put(struct api_call *call);

@@ -46,15 +46,7 @@ static int lifetime_of(struct api_call *call, int64_t *out)
 static void audit_simple(struct api_call *call, const char *app, const char *action,
 			 const char *id, bool ok)
 {
-	struct audit_entry e = { 0 };
-
-	e.username = call->user;
-	e.remote_ip = net_http_peer(call->req);
-	e.application = app;
-	e.action = action;
-	e.affected_id = id;
-	e.success = ok;
-	audit_queue(call->srv, &e);
+	api_audit(call, app, action, id, NULL, ok);
 }
 
 static void issue_login_token(struct api_call *call, int64_t lifetime)

@@ -94,15 +94,7 @@ void api_clients_auth_list(struct api_call *call)
 
 static void audit_cred(struct api_call *call, const char *action, const char *id)
 {
-	struct audit_entry e = { 0 };
-
-	e.username = call->user;
-	e.remote_ip = net_http_peer(call->req);
-	e.application = "clients-auth";
-	e.action = action;
-	e.affected_id = id;
-	e.success = true;
-	audit_queue(call->srv, &e);
+	api_audit(call, "clients-auth", action, id, NULL, true);
 }
 
 void api_clients_auth_post(struct api_call *call)

@@ -372,18 +372,7 @@ void api_client_commands_delete(struct api_call *call)
 				"the client is not connected: the job cannot be cancelled now");
 		return;
 	}
-	{
-		struct audit_entry e = { 0 };
-
-		e.username = call->user;
-		e.remote_ip = net_http_peer(call->req);
-		e.application = "client.command";
-		e.action = "cancel";
-		e.affected_id = call->params[1];
-		e.client_id = cid;
-		e.success = true;
-		audit_queue(srv, &e);
-	}
+	api_audit(call, "client.command", "cancel", call->params[1], cid, true);
 	api_reply_data(call, 202, json_pack("{s:s, s:s}", "jid", call->params[1], "status",
 					    "cancelling"));
 }

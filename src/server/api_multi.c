@@ -521,17 +521,7 @@ void api_commands_delete(struct api_call *call)
 		api_reply_error(call, 409, title, "");
 		return;
 	}
-	{
-		struct audit_entry e = { 0 };
-
-		e.username = call->user;
-		e.remote_ip = net_http_peer(call->req);
-		e.application = "client.command";
-		e.action = "cancel";
-		e.affected_id = call->params[0];
-		e.success = true;
-		audit_queue(call->srv, &e);
-	}
+	api_audit(call, "client.command", "cancel", call->params[0], NULL, true);
 	api_reply_data(call, 202, json_pack("{s:s, s:s, s:i}", "jid", call->params[0], "status",
 					    "cancelling", "cancelled_jobs", n));
 }

@@ -24,15 +24,7 @@ static const struct api_field group_fields[] = {
 static void audit_user(struct api_call *call, const char *app, const char *action,
 		       const char *id)
 {
-	struct audit_entry e = { 0 };
-
-	e.username = call->user;
-	e.remote_ip = net_http_peer(call->req);
-	e.application = app;
-	e.action = action;
-	e.affected_id = id;
-	e.success = true;
-	audit_queue(call->srv, &e);
+	api_audit(call, app, action, id, NULL, true);
 }
 
 static bool valid_name(const char *n)

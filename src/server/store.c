@@ -171,6 +171,8 @@ struct store {
 	uint64_t writes;
 };
 
+static void like_pattern(const char *in, char *out, size_t outlen);
+
 static sqlite3_stmt *stmt_get(struct store *st, enum stmt_id id)
 {
 	sqlite3_stmt *s = st->stmt[id];
@@ -667,14 +669,8 @@ int store_job_query(struct store *st, const char *base_column, const char *base_
 			for (size_t k = 0; k < f->nvalues; k++) {
 				/* '*' is the wildcard; LIKE's own % and _ are escaped. */
 				char pat[512];
-				size_t o = 0;
 
-				for (const char *c = f->values[k]; *c && o < sizeof pat - 3; c++) {
-					if (*c == '%' || *c == '_' || *c == '\\')
-						pat[o++] = '\\';
-					pat[o++] = *c == '*' ? '%' : *c;
-				}
-				pat[o] = '\0';
+				like_pattern(f->values[k], pat, sizeof pat);
 				sqlite3_bind_text(s, bind++, pat, -1, SQLITE_TRANSIENT);
 			}
 		}
@@ -956,14 +952,8 @@ int store_audit_query(struct store *st, const struct audit_query *q, json_t **ou
 			goto out;
 		for (size_t i = 0; i < q->nfilters; i++) {
 			char pat[512];
-			size_t o = 0;
 
-			for (const char *c = q->filters[i].value; *c && o < sizeof pat - 3; c++) {
-				if (*c == '%' || *c == '_' || *c == '\\')
-					pat[o++] = '\\';
-				pat[o++] = *c == '*' ? '%' : *c;
-			}
-			pat[o] = '\0';
+			like_pattern(q->filters[i].value, pat, sizeof pat);
 			sqlite3_bind_text(s, b++, pat, -1, SQLITE_TRANSIENT);
 		}
 		if (q->since)
@@ -1005,6 +995,19 @@ out:
 	return rc;
 }
 
+/* A '*' wildcard pattern as a LIKE pattern (escape '\\'), into out. */
+static void like_pattern(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (const char *c = in; *c && o < outlen - 3; c++) {
+		if (*c == '%' || *c == '_' || *c == '\\')
+			out[o++] = '\\';
+		out[o++] = *c == '*' ? '%' : *c;
+	}
+	out[o] = '\0';
+}
+
 static int kv_put(struct store *st, const char *sql, const char *id, const json_t *rec)
 {
 	sqlite3_stmt *s = NULL;
@@ -1025,41 +1028,18 @@ static int kv_put(struct store *st, const char *sql, const char *id, const json_
 
 int store_cred_put(struct store *st, const char *id, const json_t *rec)
 {
-	return kv_put(st, "INSERT INTO client_auth (id, data) VALUES (?, ?)"
-			  " ON CONFLICT(id) DO UPDATE SET data = excluded.data", id, rec);
+	return store_kv_put(st, "client_auth", id, rec);
 }
 
 int store_cred_delete(struct store *st, const char *id)
 {
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM client_auth WHERE id = ?", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return TE_IO;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = step_done(st, s, "delete credential");
-	sqlite3_finalize(s);
-	return rc;
+	return store_kv_delete(st, "client_auth", id);
 }
 
 int store_cred_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *rec),
 		    void *ud)
 {
-	sqlite3_stmt *s = NULL;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT id, data FROM client_auth", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return TE_IO;
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		json_t *r = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
-
-		if (r)
-			fn(ud, (const char *)sqlite3_column_text(s, 0), r);
-		json_decref(r);
-	}
-	sqlite3_finalize(s);
-	return 0;
+	return store_kv_each(st, "client_auth", fn, ud);
 }
 
 int store_client_delete(struct store *st, const char *id)

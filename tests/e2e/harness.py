@@ -25,6 +25,15 @@ def binary(name):
     return path
 
 
+def rss_kb(pid):
+    """Resident memory of a process, in KB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
