@@ -1,0 +1,885 @@
+/* Unit tests for src/server/store.c on a throwaway directory: the file and
+ * its mode, WAL, jobs (rport's Job JSON, start, finish, duplicates, binary
+ * output, truncation, paging), restarts and client records. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "store.h"
+#include "util.h"
+
+#define NS 1000000000LL
+#define T0 (1602775812LL * NS) /* 2020-10-15T15:30:12Z */
+
+struct fixture {
+	char dir[64];
+	struct store *st;
+};
+
+/* Removes dir and the files in it (no deeper: the store makes none). */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char p[512];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+		if (unlink(p))
+			rmdir(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	char err[256] = "";
+
+	if (!f)
+		return -1;
+	util_strlcpy(f->dir, "/tmp/tether-test-store-XXXXXX", sizeof f->dir);
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	if (store_open(f->dir, &f->st, err, sizeof err)) {
+		print_error("store_open: %s\n", err);
+		remove_dir(f->dir);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->st);
+	remove_dir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fixture *f)
+{
+	char err[256] = "";
+
+	store_close(f->st);
+	f->st = NULL;
+	if (store_open(f->dir, &f->st, err, sizeof err))
+		fail_msg("reopen: %s", err);
+	assert_non_null(f->st);
+}
+
+static struct job_spec spec(const char *jid, const char *client, int64_t created_at)
+{
+	struct job_spec j;
+
+	memset(&j, 0, sizeof j);
+	util_strlcpy(j.jid, jid, sizeof j.jid);
+	j.client_id = client;
+	j.client_name = "my-client";
+	j.command = "/usr/bin/date";
+	j.cwd = "";
+	j.interpreter = "";
+	j.timeout_sec = 60;
+	j.created_by = "admin";
+	j.created_at = created_at;
+	return j;
+}
+
+static json_t *get_job(struct store *st, const char *jid)
+{
+	json_t *j = NULL;
+
+	assert_int_equal(store_job_get(st, jid, &j), 0);
+	assert_non_null(j);
+	return j;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v))
+		fail_msg("'%s' is not a string", key);
+	return json_string_value(v);
+}
+
+static const json_t *jget(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!v)
+		fail_msg("'%s' is missing", key);
+	return v;
+}
+
+static void time_str(int64_t ns, char out[TIME_STR_LEN])
+{
+	util_time_format(ns, out);
+}
+
+/* ---- the file ----------------------------------------------------------- */
+
+static void test_open_creates_db(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof path, "%s/tether.db", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+}
+
+static void test_open_creates_dir(void **state)
+{
+	struct fixture *f = *state;
+	char sub[256], path[300], err[256] = "";
+	struct store *st = NULL;
+	struct stat sb;
+
+	snprintf(sub, sizeof sub, "%s/data", f->dir);
+	assert_int_equal(store_open(sub, &st, err, sizeof err), 0);
+	assert_non_null(st);
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	snprintf(path, sizeof path, "%s/tether.db", sub);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	store_close(st);
+	remove_dir(sub);
+}
+
+static void test_open_fails_cleanly(void **state)
+{
+	struct fixture *f = *state;
+	char bad[256], err[256] = "";
+	struct store *st = (struct store *)0x1;
+	FILE *fp;
+
+	/* A regular file where the directory should be. */
+	snprintf(bad, sizeof bad, "%s/not-a-dir", f->dir);
+	fp = fopen(bad, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(store_open(bad, &st, err, sizeof err), -1);
+	assert_ptr_equal(st, (struct store *)0x1);
+	assert_true(err[0] != '\0');
+	unlink(bad);
+	/* A parent that does not exist. */
+	err[0] = '\0';
+	snprintf(bad, sizeof bad, "%s/no/such/dir", f->dir);
+	assert_int_equal(store_open(bad, &st, err, sizeof err), -1);
+	assert_ptr_equal(st, (struct store *)0x1);
+	assert_non_null(strstr(err, "no/such/dir"));
+	/* store_close(NULL) is a no-op. */
+	store_close(NULL);
+}
+
+static char *journal_mode(const char *dir)
+{
+	char path[256];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	char *mode = NULL;
+
+	snprintf(path, sizeof path, "%s/tether.db", dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	mode = strdup((const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return mode;
+}
+
+static void test_wal(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("wal-job", "c1", T0);
+	char path[256];
+	struct stat sb;
+	char *mode;
+
+	/* A second connection sees WAL (it is a property of the file). */
+	mode = journal_mode(f->dir);
+	assert_string_equal(mode, "wal");
+	free(mode);
+	/* Writes go to the -wal file, which is as private as the database. */
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	snprintf(path, sizeof path, "%s/tether.db-wal", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0077, 0);
+	/* Still WAL after a restart. */
+	store_close(f->st);
+	f->st = NULL;
+	mode = journal_mode(f->dir);
+	assert_string_equal(mode, "wal");
+	free(mode);
+	reopen(f);
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+static void test_insert_get(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("11111111-1111-4111-8111-111111111111", "client-1", T0);
+	char t[TIME_STR_LEN];
+	json_t *job, *res;
+
+	j.cwd = "/tmp";
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	job = get_job(f->st, j.jid);
+	assert_string_equal(jstr(job, "jid"), j.jid);
+	assert_string_equal(jstr(job, "status"), "running");
+	assert_string_equal(jstr(job, "client_id"), "client-1");
+	assert_string_equal(jstr(job, "client_name"), "my-client");
+	assert_string_equal(jstr(job, "command"), "/usr/bin/date");
+	assert_string_equal(jstr(job, "cwd"), "/tmp");
+	assert_true(json_is_false(jget(job, "is_sudo")));
+	assert_true(json_is_false(jget(job, "is_script")));
+	/* An empty interpreter is reported as the agent's default. */
+	assert_string_equal(jstr(job, "interpreter"), "/bin/sh");
+	assert_string_equal(jstr(job, "created_by"), "admin");
+	assert_true(json_is_integer(jget(job, "timeout_sec")));
+	assert_int_equal(json_integer_value(jget(job, "timeout_sec")), 60);
+	assert_true(json_is_null(jget(job, "multi_job_id")));
+	assert_true(json_is_null(jget(job, "exit_code")));
+	assert_true(json_is_null(jget(job, "finished_at")));
+	assert_true(json_is_null(jget(job, "pid")));
+	assert_string_equal(jstr(job, "error"), "");
+	/* started_at: when the job was created, until the agent says more. */
+	time_str(T0, t);
+	assert_string_equal(jstr(job, "started_at"), t);
+	res = json_object_get(job, "result");
+	assert_true(json_is_object(res));
+	assert_string_equal(jstr(res, "stdout"), "");
+	assert_string_equal(jstr(res, "stderr"), "");
+	assert_null(json_object_get(res, "stdout_encoding"));
+	assert_null(json_object_get(res, "stdout_truncated"));
+	json_decref(job);
+}
+
+static void test_insert_all_fields(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("job-multi-1", "client-2", T0);
+	json_t *job;
+
+	j.multi_job_id = "22222222-2222-4222-8222-222222222222";
+	j.interpreter = "bash";
+	j.is_sudo = true;
+	j.is_script = true;
+	j.kill_on_timeout = true;
+	j.timeout_sec = 3600;
+	j.command = "echo \"h\xc3\xa9llo\" | tr a-z A-Z; exit 3";
+	j.client_name = NULL;
+	j.cwd = NULL;
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	job = get_job(f->st, j.jid);
+	assert_string_equal(jstr(job, "multi_job_id"), j.multi_job_id);
+	assert_string_equal(jstr(job, "interpreter"), "bash");
+	assert_true(json_is_true(jget(job, "is_sudo")));
+	assert_true(json_is_true(jget(job, "is_script")));
+	assert_true(json_is_true(jget(job, "kill_on_timeout")));
+	assert_int_equal(json_integer_value(jget(job, "timeout_sec")), 3600);
+	assert_string_equal(jstr(job, "command"), j.command);
+	assert_string_equal(jstr(job, "client_name"), "");
+	assert_string_equal(jstr(job, "cwd"), "");
+	json_decref(job);
+}
+
+static void test_get_unknown(void **state)
+{
+	struct fixture *f = *state;
+	json_t *sentinel = json_object(), *out = sentinel;
+
+	assert_int_equal(store_job_get(f->st, "nope", &out), TE_NOTFOUND);
+	assert_ptr_equal(out, sentinel);
+	json_decref(sentinel);
+}
+
+static void test_insert_duplicate(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec a = spec("dup", "c1", T0), b = spec("dup", "c2", T0 + NS);
+	json_t *job;
+
+	b.command = "/usr/bin/uptime";
+	assert_int_equal(store_job_insert(f->st, &a), 0);
+	assert_int_equal(store_job_insert(f->st, &b), TE_EXISTS);
+	/* The first one is untouched, and the store keeps working. */
+	job = get_job(f->st, "dup");
+	assert_string_equal(jstr(job, "command"), "/usr/bin/date");
+	assert_string_equal(jstr(job, "client_id"), "c1");
+	json_decref(job);
+	b.jid[0] = 'D';
+	assert_int_equal(store_job_insert(f->st, &b), 0);
+}
+
+static void test_started(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("s1", "c1", T0);
+	char t[TIME_STR_LEN];
+	json_t *job;
+
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	assert_int_equal(store_job_started(f->st, "s1", 4242, T0 + 1500000000LL), 0);
+	job = get_job(f->st, "s1");
+	assert_int_equal(json_integer_value(jget(job, "pid")), 4242);
+	time_str(T0 + 1500000000LL, t);
+	assert_string_equal(jstr(job, "started_at"), t);
+	assert_string_equal(t, "2020-10-15T15:30:13.500000000Z");
+	assert_string_equal(jstr(job, "status"), "running");
+	json_decref(job);
+	assert_int_equal(store_job_started(f->st, "unknown", 1, T0), TE_NOTFOUND);
+}
+
+static struct job_result result_ok(void)
+{
+	struct job_result r;
+
+	memset(&r, 0, sizeof r);
+	r.status = "successful";
+	r.has_exit_code = true;
+	r.exit_code = 0;
+	r.error = "";
+	r.stdout_data = "Thu Oct 15 15:30:14 UTC 2020\n";
+	r.stdout_len = strlen(r.stdout_data);
+	r.stderr_data = "";
+	r.stderr_len = 0;
+	r.finished_at = T0 + 2 * NS;
+	return r;
+}
+
+static void test_finish(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("f1", "c1", T0);
+	struct job_result r = result_ok();
+	char t[TIME_STR_LEN];
+	json_t *job, *res;
+
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	assert_int_equal(store_job_started(f->st, "f1", 99, T0 + NS), 0);
+	r.status = "failed";
+	r.exit_code = 3;
+	r.error = "exit status 3";
+	r.stderr_data = "oops\n";
+	r.stderr_len = 5;
+	assert_int_equal(store_job_finish(f->st, "f1", &r), 0);
+	job = get_job(f->st, "f1");
+	assert_string_equal(jstr(job, "status"), "failed");
+	assert_true(json_is_integer(jget(job, "exit_code")));
+	assert_int_equal(json_integer_value(jget(job, "exit_code")), 3);
+	assert_string_equal(jstr(job, "error"), "exit status 3");
+	time_str(T0 + 2 * NS, t);
+	assert_string_equal(jstr(job, "finished_at"), t);
+	/* pid 0 and started_at 0 in the result keep what the start recorded. */
+	assert_int_equal(json_integer_value(jget(job, "pid")), 99);
+	time_str(T0 + NS, t);
+	assert_string_equal(jstr(job, "started_at"), t);
+	res = json_object_get(job, "result");
+	assert_string_equal(jstr(res, "stdout"), "Thu Oct 15 15:30:14 UTC 2020\n");
+	assert_string_equal(jstr(res, "stderr"), "oops\n");
+	assert_null(json_object_get(res, "stdout_encoding"));
+	assert_null(json_object_get(res, "stderr_encoding"));
+	json_decref(job);
+}
+
+static void test_finish_sets_pid_and_start(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("f2", "c1", T0);
+	struct job_result r = result_ok();
+	char t[TIME_STR_LEN];
+	json_t *job;
+
+	/* A result that arrives with no "started" before it. */
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	r.pid = 777;
+	r.started_at = T0 + NS / 2;
+	assert_int_equal(store_job_finish(f->st, "f2", &r), 0);
+	job = get_job(f->st, "f2");
+	assert_int_equal(json_integer_value(jget(job, "pid")), 777);
+	time_str(T0 + NS / 2, t);
+	assert_string_equal(jstr(job, "started_at"), t);
+	assert_string_equal(jstr(job, "status"), "successful");
+	assert_int_equal(json_integer_value(jget(job, "exit_code")), 0);
+	json_decref(job);
+}
+
+static void test_finish_without_exit_code(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("f3", "c1", T0);
+	struct job_result r = result_ok();
+	json_t *job;
+
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	r.status = "unknown";
+	r.has_exit_code = false;
+	r.error = "no result from the client within the timeout";
+	r.stdout_data = NULL;
+	r.stdout_len = 0;
+	r.stderr_data = NULL;
+	assert_int_equal(store_job_finish(f->st, "f3", &r), 0);
+	job = get_job(f->st, "f3");
+	assert_string_equal(jstr(job, "status"), "unknown");
+	assert_true(json_is_null(jget(job, "exit_code")));
+	assert_string_equal(jstr(job, "error"), r.error);
+	assert_string_equal(jstr(json_object_get(job, "result"), "stdout"), "");
+	assert_string_equal(jstr(json_object_get(job, "result"), "stderr"), "");
+	json_decref(job);
+}
+
+static void test_finish_twice(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("twice", "c1", T0);
+	struct job_result r = result_ok(), r2 = result_ok();
+	json_t *before, *after;
+	char status[16], cid[64];
+
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	assert_int_equal(store_job_finish(f->st, "twice", &r), 0);
+	before = get_job(f->st, "twice");
+	r2.status = "failed";
+	r2.exit_code = 9;
+	r2.error = "second";
+	r2.stdout_data = "other";
+	r2.stdout_len = 5;
+	r2.stdout_dropped = 10;
+	r2.pid = 5;
+	r2.started_at = T0 + 7 * NS;
+	r2.finished_at = T0 + 9 * NS;
+	assert_int_equal(store_job_finish(f->st, "twice", &r2), TE_STATE);
+	after = get_job(f->st, "twice");
+	if (!json_equal(before, after)) {
+		char *a = json_dumps(before, JSON_SORT_KEYS), *b = json_dumps(after, JSON_SORT_KEYS);
+
+		print_error("before %s\nafter  %s\n", a, b);
+		free(a);
+		free(b);
+		fail_msg("a duplicate result changed the job");
+	}
+	/* Also a duplicate of the very same result. */
+	assert_int_equal(store_job_finish(f->st, "twice", &r), TE_STATE);
+	assert_int_equal(store_job_status(f->st, "twice", cid, sizeof cid, status), 0);
+	assert_string_equal(status, "successful");
+	assert_string_equal(cid, "c1");
+	json_decref(before);
+	json_decref(after);
+}
+
+static void test_finish_unknown(void **state)
+{
+	struct fixture *f = *state;
+	struct job_result r = result_ok();
+	char status[16] = "x", cid[64] = "y";
+
+	assert_int_equal(store_job_finish(f->st, "no-such-job", &r), TE_NOTFOUND);
+	assert_int_equal(store_job_status(f->st, "no-such-job", cid, sizeof cid, status),
+			 TE_NOTFOUND);
+	/* Nothing was created by the attempt. */
+	{
+		json_t *out = NULL;
+
+		assert_int_equal(store_job_get(f->st, "no-such-job", &out), TE_NOTFOUND);
+	}
+}
+
+static void test_binary_output(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("bin", "c1", T0);
+	struct job_result r = result_ok();
+	json_t *job, *res;
+
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	r.stdout_data = "\xff\xfe\x00" "a";
+	r.stdout_len = 4;
+	r.stderr_data = "caf\xc3\xa9\n";
+	r.stderr_len = 6;
+	assert_int_equal(store_job_finish(f->st, "bin", &r), 0);
+	job = get_job(f->st, "bin");
+	res = json_object_get(job, "result");
+	assert_string_equal(jstr(res, "stdout"), "//4AYQ==");
+	assert_string_equal(jstr(res, "stdout_encoding"), "base64");
+	/* Valid UTF-8 stays text, with no encoding flag. */
+	assert_string_equal(jstr(res, "stderr"), "caf\xc3\xa9\n");
+	assert_null(json_object_get(res, "stderr_encoding"));
+	json_decref(job);
+}
+
+static void test_output_with_nul_is_base64(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("nul", "c1", T0);
+	struct job_result r = result_ok();
+	json_t *job, *res;
+
+	/* Valid UTF-8 but with a NUL: a JSON string could hold it, C code
+	 * reading it could not, so it comes back as base64. */
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	r.stdout_data = "a\0b";
+	r.stdout_len = 3;
+	r.stderr_data = "\x80";
+	r.stderr_len = 1;
+	assert_int_equal(store_job_finish(f->st, "nul", &r), 0);
+	job = get_job(f->st, "nul");
+	res = json_object_get(job, "result");
+	assert_string_equal(jstr(res, "stdout"), "YQBi");
+	assert_string_equal(jstr(res, "stdout_encoding"), "base64");
+	assert_string_equal(jstr(res, "stderr"), "gA==");
+	assert_string_equal(jstr(res, "stderr_encoding"), "base64");
+	json_decref(job);
+}
+
+static void test_large_output(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("big", "c1", T0);
+	struct job_result r = result_ok();
+	size_t n = 4 * 1024 * 1024;
+	char *data = malloc(n);
+	json_t *job, *res;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (char)('a' + i % 26);
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	r.stdout_data = data;
+	r.stdout_len = n;
+	assert_int_equal(store_job_finish(f->st, "big", &r), 0);
+	job = get_job(f->st, "big");
+	res = json_object_get(job, "result");
+	assert_int_equal(json_string_length(jget(res, "stdout")), n);
+	assert_memory_equal(json_string_value(jget(res, "stdout")), data, n);
+	json_decref(job);
+	free(data);
+}
+
+static void test_dropped_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("trunc", "c1", T0), j2 = spec("trunc2", "c1", T0);
+	struct job_result r = result_ok();
+	json_t *job, *res;
+
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	r.stdout_dropped = 1048576;
+	assert_int_equal(store_job_finish(f->st, "trunc", &r), 0);
+	job = get_job(f->st, "trunc");
+	res = json_object_get(job, "result");
+	assert_true(json_is_true(jget(res, "stdout_truncated")));
+	assert_int_equal(json_integer_value(jget(res, "stdout_dropped_bytes")), 1048576);
+	/* Nothing dropped from stderr: no flags for it. */
+	assert_null(json_object_get(res, "stderr_truncated"));
+	assert_null(json_object_get(res, "stderr_dropped_bytes"));
+	json_decref(job);
+
+	assert_int_equal(store_job_insert(f->st, &j2), 0);
+	r.stdout_dropped = 0;
+	r.stderr_dropped = 5;
+	assert_int_equal(store_job_finish(f->st, "trunc2", &r), 0);
+	job = get_job(f->st, "trunc2");
+	res = json_object_get(job, "result");
+	assert_null(json_object_get(res, "stdout_truncated"));
+	assert_null(json_object_get(res, "stdout_dropped_bytes"));
+	assert_true(json_is_true(jget(res, "stderr_truncated")));
+	assert_int_equal(json_integer_value(jget(res, "stderr_dropped_bytes")), 5);
+	json_decref(job);
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+static void check_page(struct store *st, const char *client, int64_t limit, int64_t offset,
+		       int64_t want_total, const char *const *want, size_t nwant)
+{
+	json_t *arr = NULL;
+	int64_t total = -1;
+
+	assert_int_equal(store_job_list_client(st, client, limit, offset, &arr, &total), 0);
+	assert_true(json_is_array(arr));
+	assert_int_equal(total, want_total);
+	if (json_array_size(arr) != nwant)
+		fail_msg("%s limit %lld offset %lld: %zu jobs, want %zu", client,
+			 (long long)limit, (long long)offset, json_array_size(arr), nwant);
+	for (size_t i = 0; i < nwant; i++) {
+		json_t *job = json_array_get(arr, i);
+
+		assert_string_equal(jstr(job, "jid"), want[i]);
+		assert_string_equal(jstr(job, "client_id"), client);
+		/* Each entry is a full Job. */
+		assert_true(json_is_object(json_object_get(job, "result")));
+	}
+	json_decref(arr);
+}
+
+static void test_list_client(void **state)
+{
+	struct fixture *f = *state;
+	/* Inserted out of order: the order comes from created_at. */
+	static const struct {
+		const char *jid;
+		int64_t at;
+	} jobs[] = {
+		{ "j3", T0 + 3 * NS }, { "j1", T0 + 1 * NS }, { "j5", T0 + 5 * NS },
+		{ "j2", T0 + 2 * NS }, { "j4", T0 + 4 * NS },
+	};
+	static const char *const all[] = { "j5", "j4", "j3", "j2", "j1" };
+
+	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
+		struct job_spec j = spec(jobs[i].jid, "cl-a", jobs[i].at);
+
+		assert_int_equal(store_job_insert(f->st, &j), 0);
+	}
+	/* Another client's jobs, newer than all of them. */
+	for (int i = 0; i < 3; i++) {
+		char jid[16];
+		struct job_spec j;
+
+		snprintf(jid, sizeof jid, "b%d", i);
+		j = spec(jid, "cl-b", T0 + (10 + i) * NS);
+		assert_int_equal(store_job_insert(f->st, &j), 0);
+	}
+	check_page(f->st, "cl-a", 100, 0, 5, all, 5);
+	check_page(f->st, "cl-a", 2, 0, 5, all, 2);
+	check_page(f->st, "cl-a", 2, 2, 5, all + 2, 2);
+	check_page(f->st, "cl-a", 2, 4, 5, all + 4, 1);
+	check_page(f->st, "cl-a", 2, 5, 5, NULL, 0);
+	check_page(f->st, "cl-a", 10, 100, 5, NULL, 0);
+	check_page(f->st, "cl-a", 1, 0, 5, all, 1);
+	{
+		static const char *const b[] = { "b2", "b1", "b0" };
+
+		check_page(f->st, "cl-b", 10, 0, 3, b, 3);
+	}
+	check_page(f->st, "cl-none", 10, 0, 0, NULL, 0);
+	/* A finished job is listed with its result. */
+	{
+		struct job_result r = result_ok();
+		json_t *arr = NULL;
+		int64_t total = 0;
+
+		assert_int_equal(store_job_finish(f->st, "j4", &r), 0);
+		assert_int_equal(store_job_list_client(f->st, "cl-a", 2, 0, &arr, &total), 0);
+		assert_string_equal(jstr(json_array_get(arr, 1), "status"), "successful");
+		assert_string_equal(jstr(json_array_get(arr, 0), "status"), "running");
+		json_decref(arr);
+	}
+}
+
+/* ---- restart ------------------------------------------------------------ */
+
+struct clients_seen {
+	json_t *all; /* id -> record */
+	int calls;
+};
+
+static void collect_client(void *ud, const char *id, json_t *client)
+{
+	struct clients_seen *cs = ud;
+
+	cs->calls++;
+	/* The store frees client after the call: keep a reference. */
+	json_object_set(cs->all, id, client);
+}
+
+static void test_restart_keeps_data(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec a = spec("r-running", "c1", T0), b = spec("r-done", "c1", T0 + NS);
+	struct job_result r = result_ok();
+	json_t *ja, *jb, *ja2, *jb2, *arr = NULL, *client;
+	struct clients_seen cs = { json_object(), 0 };
+	int64_t total = 0;
+
+	assert_int_equal(store_job_insert(f->st, &a), 0);
+	assert_int_equal(store_job_insert(f->st, &b), 0);
+	assert_int_equal(store_job_started(f->st, "r-done", 31337, T0 + 2 * NS), 0);
+	r.stdout_data = "\xff binary";
+	r.stdout_len = 8;
+	r.stderr_dropped = 12;
+	assert_int_equal(store_job_finish(f->st, "r-done", &r), 0);
+	client = json_pack("{s:s, s:[s,s], s:{s:s}}", "name", "my-client", "tags", "linux",
+			   "web", "labels", "zone", "EU");
+	assert_int_equal(store_client_put(f->st, "c1", client), 0);
+	ja = get_job(f->st, "r-running");
+	jb = get_job(f->st, "r-done");
+
+	reopen(f);
+
+	ja2 = get_job(f->st, "r-running");
+	jb2 = get_job(f->st, "r-done");
+	assert_true(json_equal(ja, ja2));
+	assert_true(json_equal(jb, jb2));
+	assert_string_equal(jstr(json_object_get(jb2, "result"), "stdout_encoding"), "base64");
+	assert_int_equal(store_job_list_client(f->st, "c1", 10, 0, &arr, &total), 0);
+	assert_int_equal(total, 2);
+	json_decref(arr);
+	assert_int_equal(store_client_each(f->st, collect_client, &cs), 0);
+	assert_int_equal(cs.calls, 1);
+	assert_true(json_equal(json_object_get(cs.all, "c1"), client));
+	/* A finished job stays final across the restart. */
+	assert_int_equal(store_job_finish(f->st, "r-done", &r), TE_STATE);
+	/* And a running one can still be finished. */
+	assert_int_equal(store_job_finish(f->st, "r-running", &r), 0);
+	json_decref(ja);
+	json_decref(jb);
+	json_decref(ja2);
+	json_decref(jb2);
+	json_decref(client);
+	json_decref(cs.all);
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+static void test_clients(void **state)
+{
+	struct fixture *f = *state;
+	struct clients_seen cs = { json_object(), 0 };
+	json_t *c1 = json_pack("{s:s, s:b, s:[s]}", "name", "one", "connected", 1, "tags", "x");
+	json_t *c2 = json_pack("{s:s, s:{s:s}, s:n}", "name", "t\xc3\xa9st", "labels", "k", "v",
+			       "last");
+	json_t *c1b = json_pack("{s:s, s:b}", "name", "one-renamed", "connected", 0);
+
+	/* Nothing stored yet. */
+	assert_int_equal(store_client_each(f->st, collect_client, &cs), 0);
+	assert_int_equal(cs.calls, 0);
+
+	assert_int_equal(store_client_put(f->st, "c1", c1), 0);
+	assert_int_equal(store_client_put(f->st, "c2", c2), 0);
+	assert_int_equal(store_client_each(f->st, collect_client, &cs), 0);
+	assert_int_equal(cs.calls, 2);
+	assert_true(json_equal(json_object_get(cs.all, "c1"), c1));
+	assert_true(json_equal(json_object_get(cs.all, "c2"), c2));
+
+	/* A put replaces the record. */
+	assert_int_equal(store_client_put(f->st, "c1", c1b), 0);
+	json_object_clear(cs.all);
+	cs.calls = 0;
+	assert_int_equal(store_client_each(f->st, collect_client, &cs), 0);
+	assert_int_equal(cs.calls, 2);
+	assert_true(json_equal(json_object_get(cs.all, "c1"), c1b));
+	assert_true(json_equal(json_object_get(cs.all, "c2"), c2));
+
+	/* Delete. */
+	assert_int_equal(store_client_delete(f->st, "c2"), 0);
+	json_object_clear(cs.all);
+	cs.calls = 0;
+	assert_int_equal(store_client_each(f->st, collect_client, &cs), 0);
+	assert_int_equal(cs.calls, 1);
+	assert_null(json_object_get(cs.all, "c2"));
+
+	json_decref(c1);
+	json_decref(c2);
+	json_decref(c1b);
+	json_decref(cs.all);
+}
+
+/* ---- the write queue ---------------------------------------------------- */
+
+struct queued {
+	struct job_spec spec;
+	int after_rc;
+	int after_calls;
+};
+
+static int apply_insert(struct store *st, void *arg)
+{
+	struct queued *q = arg;
+
+	return store_job_insert(st, &q->spec);
+}
+
+static void after_insert(void *arg, int rc)
+{
+	struct queued *q = arg;
+
+	q->after_rc = rc;
+	q->after_calls++;
+}
+
+static void test_queue_without_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct queued q1 = { spec("q1", "c1", T0), 99, 0 }, q2 = { spec("q1", "c1", T0), 99, 0 };
+	uint64_t commits0, writes0, commits, writes;
+	json_t *job;
+
+	store_stats(f->st, &commits0, &writes0);
+	/* Not attached to a loop: each write is applied and committed at once. */
+	store_queue(f->st, apply_insert, after_insert, &q1);
+	assert_int_equal(q1.after_calls, 1);
+	assert_int_equal(q1.after_rc, 0);
+	job = get_job(f->st, "q1");
+	json_decref(job);
+	/* The apply's error reaches after. */
+	store_queue(f->st, apply_insert, after_insert, &q2);
+	assert_int_equal(q2.after_calls, 1);
+	assert_int_equal(q2.after_rc, TE_EXISTS);
+	store_stats(f->st, &commits, &writes);
+	assert_int_equal(writes - writes0, 2);
+	assert_true(commits > commits0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_creates_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_fails_cleanly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_insert_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_insert_all_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_insert_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_started, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finish_sets_pid_and_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finish_without_exit_code, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finish_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finish_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_binary_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_with_nul_is_base64, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dropped_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_without_loop, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
