@@ -201,7 +201,13 @@ static int load_duration(const toml_value *v, const char *path, const char *key,
 	int64_t iv;
 	long long d;
 
-	if (!toml_int(v, &iv) && iv >= 0) {
+	if (!toml_int(v, &iv)) {
+		/* Whole seconds, at most a year: no overflow in the ms. */
+		if (iv < 0 || iv > 365LL * 86400) {
+			snprintf(err, errlen, "%s: line %d: %s must be from 0 to 31536000 seconds",
+				 path, toml_line(v), key);
+			return -1;
+		}
 		*ms = iv * 1000;
 		return 0;
 	}
@@ -234,6 +240,9 @@ int agent_config_load(struct agent_config *c, const char *path, char *err, size_
 				goto out;
 			continue;
 		}
+		if (strcmp(sec, "connection") && strcmp(sec, "remote-commands") &&
+		    strcmp(sec, "remote-scripts") && strcmp(sec, "interpreter-aliases"))
+			FAIL("%s: line %d: unknown section [%s]", path, toml_line(t), sec);
 		for (size_t i = 0; i < toml_len(t); i++) {
 			const char *k = toml_key_at(t, i);
 			const toml_value *v = toml_at(t, i);

@@ -290,7 +290,7 @@ int util_parse_hostport(const char *s, char *host, size_t hostlen, int *port_out
 		memcpy(host, s, hl);
 		host[hl] = '\0';
 	}
-	if (util_parse_int(colon + 1, 0, 65535, &port))
+	if (util_parse_int(colon + 1, 1, 65535, &port))
 		return -1;
 	*port_out = (int)port;
 	return 0;
@@ -305,7 +305,8 @@ long long util_parse_duration_ms(const char *s)
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v < 0 || v > 1e12)
+	/* Written so that NaN fails too. */
+	if (errno || end == s || !(v >= 0 && v <= 1e12))
 		return -1;
 	if (*end == '\0' || strcmp(end, "s") == 0)
 		return (long long)(v * 1000.0);

@@ -143,7 +143,8 @@ int server_config_load(struct server_config *c, const char *path, char *err,
 			} else if (key->type == CFG_FLOAT) {
 				double dv;
 
-				if (toml_float(v, &dv) || dv < (double)key->min || dv > (double)key->max) {
+				if (toml_float(v, &dv) ||
+				    !(dv >= (double)key->min && dv <= (double)key->max)) {
 					snprintf(err, errlen,
 						 "%s: line %d: %s.%s must be a number from %lld to %lld",
 						 path, toml_line(v), sec, name,
