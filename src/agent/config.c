@@ -204,7 +204,7 @@ static int load_duration(const toml_value *v, const char *path, const char *key,
 	if (!toml_int(v, &iv)) {
 		/* Whole seconds, at most a year: no overflow in the ms. */
 		if (iv < 0 || iv > 365LL * 86400) {
-			snprintf(err, errlen, "%s: line %d: %s must be from 0 to 31536000 seconds",
+			snprintf(err, errlen, "%s: line %d: %s must be a duration from 0 to 31536000 seconds (or a string like '30s')",
 				 path, toml_line(v), key);
 			return -1;
 		}
