@@ -103,6 +103,7 @@ struct net_conn {
 	bool failed_in_connect;
 	bool close_notified;
 	bool close_sent;
+	bool dropped;                 /* net_ws_drop: no close handshake */
 	unsigned char pin[32];        /* client: pinned certificate hash */
 	bool has_pin;
 	int close_code;
@@ -490,7 +491,11 @@ void net_ws_drop(net_conn *c)
 	if (!c->wsi)
 		return;
 	c->closing = true;
+	c->dropped = true;
+	/* The timeout alone fires only when lws next services the loop; a
+	 * writeable callback that returns -1 cuts the socket at once. */
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	lws_callback_on_writable(c->wsi);
 }
 
 void net_ws_set_user(net_conn *c, void *user) { c->user = user; }
@@ -508,6 +513,9 @@ const char *net_ws_origin(const net_conn *c) { return c->origin; }
 static int ws_write(struct lws *wsi, net_conn *c)
 {
 	struct msg *m = c->qhead;
+
+	if (c->dropped)
+		return -1;
 
 	if (m) {
 		size_t n = m->len - m->off;
