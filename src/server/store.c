@@ -30,12 +30,6 @@ enum stmt_id {
 	S_MULTI_LIST,
 	S_MULTI_COUNT,
 	S_MULTI_ALL,
-	S_GROUP_PUT,
-	S_GROUP_DEL,
-	S_GROUP_ALL,
-	S_TOKEN_PUT,
-	S_TOKEN_DEL,
-	S_TOKEN_ALL,
 	S_COUNT
 };
 
@@ -78,16 +72,6 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_MULTI_COUNT] = "SELECT count(*) FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)",
 	[S_MULTI_ALL] =
 		"SELECT jid, data FROM multi_jobs WHERE json_extract(data, '$.finished_at') IS NULL",
-	[S_GROUP_PUT] =
-		"INSERT INTO client_groups (id, data) VALUES (?, ?)"
-		" ON CONFLICT(id) DO UPDATE SET data = excluded.data",
-	[S_GROUP_DEL] = "DELETE FROM client_groups WHERE id = ?",
-	[S_GROUP_ALL] = "SELECT id, data FROM client_groups ORDER BY id",
-	[S_TOKEN_PUT] =
-		"INSERT INTO tokens (hash, data) VALUES (?, ?)"
-		" ON CONFLICT(hash) DO UPDATE SET data = excluded.data",
-	[S_TOKEN_DEL] = "DELETE FROM tokens WHERE hash = ?",
-	[S_TOKEN_ALL] = "SELECT hash, data FROM tokens",
 };
 
 static const char schema_v1[] =
@@ -130,7 +114,7 @@ static const char schema_v1[] =
 	" id TEXT PRIMARY KEY,"
 	" data TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS tokens ("
-	" hash TEXT PRIMARY KEY,"
+	" id TEXT PRIMARY KEY,"      /* hex of the token's hash */
 	" data TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS auditlog ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -805,90 +789,34 @@ int store_multi_each_unfinished(struct store *st,
 
 int store_group_put(struct store *st, const char *id, const json_t *group)
 {
-	sqlite3_stmt *s = stmt_get(st, S_GROUP_PUT);
-	char *text = json_dumps(group, JSON_COMPACT);
-	int rc;
-
-	if (!text)
-		return TE_NOMEM;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
-	rc = step_done(st, s, "put group");
-	sqlite3_reset(s);
-	free(text);
-	return rc;
+	return store_kv_put(st, "client_groups", id, group);
 }
 
 int store_group_delete(struct store *st, const char *id)
 {
-	sqlite3_stmt *s = stmt_get(st, S_GROUP_DEL);
-	int rc;
-
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = step_done(st, s, "delete group");
-	if (!rc && sqlite3_changes(st->db) == 0)
-		rc = TE_NOTFOUND;
-	sqlite3_reset(s);
-	return rc;
+	return store_kv_delete(st, "client_groups", id);
 }
 
 int store_group_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *group),
 		     void *ud)
 {
-	sqlite3_stmt *s = stmt_get(st, S_GROUP_ALL);
-
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		json_t *g = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
-
-		if (g)
-			fn(ud, (const char *)sqlite3_column_text(s, 0), g);
-		json_decref(g);
-	}
-	sqlite3_reset(s);
-	return 0;
+	return store_kv_each(st, "client_groups", fn, ud);
 }
 
 int store_token_put(struct store *st, const char *hash_hex, const json_t *rec)
 {
-	sqlite3_stmt *s = stmt_get(st, S_TOKEN_PUT);
-	char *text = json_dumps(rec, JSON_COMPACT);
-	int rc;
-
-	if (!text)
-		return TE_NOMEM;
-	sqlite3_bind_text(s, 1, hash_hex, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
-	rc = step_done(st, s, "put token");
-	sqlite3_reset(s);
-	free(text);
-	return rc;
+	return store_kv_put(st, "tokens", hash_hex, rec);
 }
 
 int store_token_delete(struct store *st, const char *hash_hex)
 {
-	sqlite3_stmt *s = stmt_get(st, S_TOKEN_DEL);
-	int rc;
-
-	sqlite3_bind_text(s, 1, hash_hex, -1, SQLITE_STATIC);
-	rc = step_done(st, s, "delete token");
-	sqlite3_reset(s);
-	return rc;
+	return store_kv_delete(st, "tokens", hash_hex);
 }
 
 int store_token_each(struct store *st, void (*fn)(void *ud, const char *hash_hex, json_t *rec),
 		     void *ud)
 {
-	sqlite3_stmt *s = stmt_get(st, S_TOKEN_ALL);
-
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		json_t *r = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
-
-		if (r)
-			fn(ud, (const char *)sqlite3_column_text(s, 0), r);
-		json_decref(r);
-	}
-	sqlite3_reset(s);
-	return 0;
+	return store_kv_each(st, "tokens", fn, ud);
 }
 
 int store_audit_put(struct store *st, const json_t *rec)
@@ -1059,7 +987,8 @@ int store_client_delete(struct store *st, const char *id)
 static const char *kv_table(const char *t)
 {
 	/* Table names are never taken from a request. */
-	static const char *const ok[] = { "users", "user_groups", "client_auth" };
+	static const char *const ok[] = { "users", "user_groups", "client_auth", "client_groups",
+					  "tokens" };
 
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
 		if (!strcmp(ok[i], t))
@@ -1093,6 +1022,8 @@ int store_kv_delete(struct store *st, const char *table, const char *id)
 		return TE_IO;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	rc = step_done(st, s, "kv delete");
+	if (!rc && sqlite3_changes(st->db) == 0)
+		rc = TE_NOTFOUND;
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -140,7 +140,9 @@ struct audit_query {
 int store_audit_query(struct store *st, const struct audit_query *q, json_t **out,
 		      int64_t *total);
 
-/* Small keyed records (JSON) in the tables "users" and "user_groups". */
+/* Small keyed records (JSON): the tables "users", "user_groups",
+ * "client_auth", "client_groups" and "tokens". Delete returns TE_NOTFOUND
+ * when there was no such record. */
 int store_kv_put(struct store *st, const char *table, const char *id, const json_t *rec);
 int store_kv_delete(struct store *st, const char *table, const char *id);
 int store_kv_each(struct store *st, const char *table,
