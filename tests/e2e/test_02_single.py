@@ -71,10 +71,10 @@ def test_failed_exit_code_and_streams(one, fleet):
 
 def test_timeout_is_unknown_and_keeps_output(one, fleet):
     fleet.agent(one, "any")
-    j = one.wait_job("any", one.run("any", {"command": "echo before; sleep 30", "timeout_sec": 1}))
+    j = one.wait_job("any", one.run("any", {"command": "echo before; sleep 30.21", "timeout_sec": 1}))
     assert j["status"] == "unknown" and j["result"]["stdout"] == "before\n"
     assert j["exit_code"] is None and "keeps running" in j["error"]
-    subprocess.run(["pkill", "-f", "sleep 30"])
+    subprocess.run(["pkill", "-f", "sleep 30.21"])  # this test's own: tests run side by side
 
 
 def test_errors(one):

@@ -82,7 +82,7 @@ def test_kill9_agent_reports_lost_job(fleet, tmp_path):
     s = fleet.server().start()
     a = fleet.agent(s, "a1")
     marker = str(tmp_path / "m")
-    jid = s.run("a1", {"command": "echo x >> %s; sleep 30" % marker, "timeout_sec": 60})
+    jid = s.run("a1", {"command": "echo x >> %s; sleep 30.51" % marker, "timeout_sec": 60})
     wait_until(lambda: count_lines(marker) == 1, 10, "the command to start")
     a.kill9()
     a.start()
@@ -91,7 +91,7 @@ def test_kill9_agent_reports_lost_job(fleet, tmp_path):
     assert "agent restarted" in j["error"]
     time.sleep(0.5)  # give a wrongful re-run the chance to show
     assert count_lines(marker) == 1
-    os.system("pkill -f 'sleep 30' >/dev/null 2>&1")
+    os.system("pkill -f 'sleep 30.51' >/dev/null 2>&1")
 
 
 def test_replayed_run_frame_does_not_run(fleet, tmp_path):

@@ -318,7 +318,7 @@ def test_expired_and_revoked_tokens_close_open_streams(fleet):
     async def watch():
         async with websockets.connect("ws://127.0.0.1:%d/api/v1/ws/commands?access_token=%s"
                                       % (s.api_port, tok)) as ws:
-            await ws.send(json.dumps({"command": "sleep 20", "client_ids": ["a1"]}))
+            await ws.send(json.dumps({"command": "sleep 20.71", "client_ids": ["a1"]}))
             try:
                 async for _ in ws:
                     pass
@@ -329,7 +329,7 @@ def test_expired_and_revoked_tokens_close_open_streams(fleet):
     code, reason = asyncio.run(asyncio.wait_for(watch(), 30))
     assert code == 4001 and "token" in reason
     assert time.monotonic() - t0 < 10
-    subprocess.run(["pkill", "-f", "sleep 20"])
+    subprocess.run(["pkill", "-f", "sleep 20.71"])
 
 
 def test_header_and_uri_caps(fleet):
