@@ -378,9 +378,25 @@ static void schedule_retry(struct conn *c)
 	uv_timer_start(&c->retry, retry_cb, delay, 0);
 }
 
+static void report_orphan(void *ud, const char *jid, const char *text, size_t len);
+
 static void load_result(void *ud, const char *jid, char *text, size_t len)
 {
-	outbox_add(ud, jid, text, len);
+	json_t *m = json_loadb(text, len, 0, NULL);
+	const char *type = json_string_value(json_object_get(m, "type"));
+	const char *mjid = json_string_value(json_object_get(m, "jid"));
+	bool ok = type && mjid && !strcmp(mjid, jid) &&
+		  (!strcmp(type, "result") || !strcmp(type, "reject"));
+
+	json_decref(m);
+	if (ok) {
+		outbox_add(ud, jid, text, len);
+		return;
+	}
+	/* Empty or torn: the system crashed before its fdatasync. */
+	log_warn("job %s: its journaled result is unreadable; reporting it as unknown", jid);
+	free(text);
+	report_orphan(ud, jid, "", 0);
 }
 
 /* A job that was running when the agent stopped: its process is gone
@@ -428,6 +444,7 @@ int conn_create(struct agent *a, struct conn **out, char *err, size_t errlen)
 		*out = c;
 		return TE_IO;
 	}
+	journal_set_loop(c->journal, a->loop);
 	journal_each_result(c->journal, load_result, c);
 	journal_each_orphan(c->journal, report_orphan, c);
 	*out = c;

@@ -3,6 +3,7 @@
 #include "exec_interp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,4 +274,79 @@ json_t *exec_interp_list(const struct agent *a)
 			json_array_append_new(l, json_string(k));
 	}
 	return l;
+}
+
+/* Words a POSIX shell (or bash, zsh) treats itself: builtins and reserved
+ * words. A command starting with one of these always goes to the shell. */
+static const char *const shell_words[] = {
+	"!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "bg", "bind", "break", "builtin",
+	"caller", "case", "cd", "chdir", "command", "compgen", "complete", "continue",
+	"coproc", "declare", "dirs", "disown", "do", "done", "echo", "elif", "else",
+	"enable", "esac", "eval", "exec", "exit", "export", "false", "fc", "fg", "fi",
+	"for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs",
+	"kill", "let", "local", "logout", "mapfile", "popd", "printf", "pushd", "pwd",
+	"read", "readarray", "readonly", "return", "select", "set", "shift", "shopt",
+	"source", "suspend", "test", "then", "time", "times", "trap", "true", "type",
+	"typeset", "ulimit", "umask", "unalias", "unset", "until", "wait", "while",
+};
+
+/* Bytes a shell gives no meaning to inside a word: no quoting, expansion,
+ * globbing, redirection, comment, separator or escape. */
+static bool plain_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '/' || c == '.' || c == '_' || c == '-' || c == '+' || c == ':' ||
+	       c == ',' || c == '@' || c == '%' || c == '=';
+}
+
+/* An ELF binary or a "#!" script: execve runs it. Anything else (a shell
+ * script without "#!") gets ENOEXEC, which only a shell turns into a run. */
+static bool directly_executable(const char *path)
+{
+	unsigned char head[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, head, sizeof head);
+	close(fd);
+	return (n == 4 && !memcmp(head, "\x7f" "ELF", 4)) ||
+	       (n >= 2 && head[0] == '#' && head[1] == '!');
+}
+
+int exec_interp_direct(const struct exec_interp *in, const char *command, size_t len, char *buf,
+		       size_t buflen, const char **argv, int max, char *path, size_t pathlen)
+{
+	int n = 0;
+	size_t i = 0, o = 0;
+
+	/* zsh expands '=word' and more: only sh and bash. */
+	if (in->kind != EXEC_INTERP_SHELL || strstr(in->path, "zsh") || !command || len == 0 ||
+	    len >= buflen || max < 2)
+		return -1;
+	while (i < len) {
+		while (i < len && command[i] == ' ')
+			i++;
+		if (i == len)
+			break;
+		if (n == max - 1)
+			return -1;
+		argv[n++] = buf + o;
+		while (i < len && command[i] != ' ') {
+			if (!plain_byte((unsigned char)command[i]))
+				return -1;
+			buf[o++] = command[i++];
+		}
+		buf[o++] = '\0';
+	}
+	argv[n] = NULL;
+	if (n == 0 || strchr(argv[0], '=') || (strchr(argv[0], '/') && argv[0][0] != '/'))
+		return -1;
+	for (size_t k = 0; k < sizeof shell_words / sizeof shell_words[0]; k++)
+		if (!strcmp(argv[0], shell_words[k]))
+			return -1;
+	if (!exec_find_in_path(argv[0], path, pathlen) || !directly_executable(path))
+		return -1;
+	return n;
 }

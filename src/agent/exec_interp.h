@@ -41,6 +41,19 @@ int exec_interp_resolve(const struct agent *a, const char *name, struct exec_int
 int exec_interp_argv(const struct exec_interp *in, const char *command, const char *script,
 		     const char **argv);
 
+/* The shell's work done without the shell: when a command for a shell
+ * interpreter (sh, bash, zsh) is one simple command of plain words (letters,
+ * digits and / . _ - + : , @ % =; words split on spaces; no quotes,
+ * variables, globs, redirections, separators or escapes), whose first word
+ * is an absolute path or a program found in PATH (not a builtin or reserved
+ * word, not an assignment), the program can be executed directly, as the
+ * shell would, saving one exec. Splits command (len bytes) into buf
+ * (buflen bytes) and argv (max entries with the NULL); path gets the
+ * program's absolute path. Returns the argument count, or -1 when the shell
+ * is needed. */
+int exec_interp_direct(const struct exec_interp *in, const char *command, size_t len, char *buf,
+		       size_t buflen, const char **argv, int max, char *path, size_t pathlen);
+
 /* The file name extension a script needs with this interpreter ("" or ".ps1"). */
 const char *exec_interp_script_ext(const struct exec_interp *in);
 

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <uthash.h>
+#include <uv.h>
 
 #include "log.h"
 #include "util.h"
@@ -32,6 +34,7 @@ struct journal {
 	size_t nresults;
 	int done_fd;
 	size_t done_lines;
+	uv_loop_t *loop;   /* results are fsync'd on its thread pool; NULL: inline */
 };
 
 static int path_of(const struct journal *j, const char *sub, const char *jid, char *out,
@@ -58,8 +61,10 @@ static struct entry *entry_get(struct journal *j, const char *jid, bool create)
 	return e;
 }
 
-/* Writes a whole file via a temporary name; fsync when durable. */
-static int write_file(const char *path, const char *text, size_t len, bool durable)
+/* Writes a whole file via a temporary name; fsync when durable. With
+ * keep_fd, the file is renamed unsynced and its descriptor left open in
+ * *keep_fd for the caller to sync. */
+static int write_file(const char *path, const char *text, size_t len, bool durable, int *keep_fd)
 {
 	char tmp[700];
 	int fd;
@@ -82,11 +87,53 @@ static int write_file(const char *path, const char *text, size_t len, bool durab
 		}
 		off += (size_t)n;
 	}
+	if (keep_fd) {
+		if (rename(tmp, path)) {
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		*keep_fd = fd;
+		return 0;
+	}
 	if ((durable && fdatasync(fd)) || close(fd) || rename(tmp, path)) {
 		unlink(tmp);
 		return -1;
 	}
 	return 0;
+}
+
+static void synced(uv_fs_t *req)
+{
+	int fd = (int)(intptr_t)req->data;
+
+	if (req->result < 0)
+		log_warn("journal: fdatasync of a result: %s", uv_strerror((int)req->result));
+	close(fd);
+	uv_fs_req_cleanup(req);
+	free(req);
+}
+
+/* Puts the file's data on disk off the loop: the result goes to the server
+ * meanwhile. Synchronous when there is no loop or no memory. */
+static void sync_later(struct journal *j, int fd)
+{
+	uv_fs_t *req = j->loop ? malloc(sizeof *req) : NULL;
+
+	if (req) {
+		req->data = (void *)(intptr_t)fd;
+		if (uv_fs_fdatasync(j->loop, req, fd, synced) == 0)
+			return;
+		free(req);
+	}
+	if (fdatasync(fd))
+		log_warn_errno("journal: fdatasync of a result");
+	close(fd);
+}
+
+void journal_set_loop(struct journal *j, uv_loop_t *loop)
+{
+	j->loop = loop;
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -299,7 +346,7 @@ int journal_record_run(struct journal *j, const char *jid, const char *text, siz
 		return -1;
 	/* Written (not fsync'd) before the spawn: it survives a crash of the
 	 * agent, which is what a second run must be protected from. */
-	if (write_file(path, text, len, false))
+	if (write_file(path, text, len, false, NULL))
 		return -1;
 	e = entry_get(j, jid, true);
 	if (!e)
@@ -312,6 +359,7 @@ int journal_record_result(struct journal *j, const char *jid, const char *text, 
 {
 	char path[700], run[700];
 	struct entry *e;
+	int fd;
 
 	if (!util_is_uuid(jid) || path_of(j, "result", jid, path, sizeof path) ||
 	    path_of(j, "run", jid, run, sizeof run))
@@ -319,10 +367,15 @@ int journal_record_result(struct journal *j, const char *jid, const char *text, 
 	if (j->nresults >= JOURNAL_MAX_RESULTS)
 		log_warn("journal: %zu results wait for the server; keeping this one too",
 			 j->nresults);
-	if (write_file(path, text, len, true)) {
+	if (write_file(path, text, len, true, &fd)) {
 		log_error_errno("journal: cannot write %s", path);
 		return -1;
 	}
+	/* In the page cache now: it survives a crash of the agent. The
+	 * fdatasync (for a crash of the system) runs on libuv's thread pool
+	 * while the result is sent; a result file a system crash left empty
+	 * or torn is reported as unknown at the next start (conn.c). */
+	sync_later(j, fd);
 	unlink(run);
 	e = entry_get(j, jid, true);
 	if (!e)

@@ -2,13 +2,16 @@
  * and no finished result is lost (docs/internals/delivery.md).
  *
  * <data_dir>/journal/run/<jid>     written before the process is spawned
- * <data_dir>/journal/result/<jid>  the result frame, fsync'd, until acked
+ * <data_dir>/journal/result/<jid>  the result frame, until acked (written
+ *                                  before it is sent, fsync'd meanwhile)
  * <data_dir>/journal/done.log      jids the server acknowledged (pruned)
  */
 #ifndef TETHER_JOURNAL_H
 #define TETHER_JOURNAL_H
 
 #include <stddef.h>
+
+#include <uv.h>
 
 struct journal;
 
@@ -22,11 +25,16 @@ enum journal_state {
 /* Opens (creating) the journal under data_dir. Returns 0 or -1 with err. */
 int journal_open(const char *data_dir, struct journal **out, char *err, size_t errlen);
 void journal_close(struct journal *j);   /* NULL is a no-op */
+/* From now on, result files are fdatasync'd on loop's thread pool instead
+ * of before journal_record_result returns. */
+void journal_set_loop(struct journal *j, uv_loop_t *loop);
 
 enum journal_state journal_state_of(struct journal *j, const char *jid);
 /* Records a job about to run (text: the run frame). Returns 0 or -1. */
 int journal_record_run(struct journal *j, const char *jid, const char *text, size_t len);
-/* Records a final frame (result or reject), durably; drops the run record. */
+/* Records a final frame (result or reject); drops the run record. The
+ * file is written (safe from a crash of the agent) before this returns;
+ * its fdatasync may finish later (journal_set_loop). */
 int journal_record_result(struct journal *j, const char *jid, const char *text, size_t len);
 /* The server has it: forget the result, remember the jid. */
 int journal_ack(struct journal *j, const char *jid);

@@ -73,6 +73,9 @@ int main(int argc, char **argv)
 	int opt, rc = 1;
 
 	log_set_ident("tether-agent");
+	/* libuv's thread pool only fsyncs journaled results here: one thread
+	 * (the default is four) keeps the idle footprint small. */
+	setenv("UV_THREADPOOL_SIZE", "1", 0);
 	if (sodium_init() < 0)
 		return 1;
 	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {

@@ -391,6 +391,7 @@ void api_client_commands_get(struct api_call *call)
 		json_decref(job);
 		return;
 	}
+	hub_job_overlay(call->srv->hub, job);
 	api_reply_data(call, 200, job);
 }
 

@@ -591,6 +591,13 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 		return;
 	}
 	query_jobs_free(&q);
+	{
+		size_t i;
+		json_t *job;
+
+		json_array_foreach(arr, i, job)
+			hub_job_overlay(call->srv->hub, job);
+	}
 	api_reply_list(call, arr, total);
 }
 

@@ -56,6 +56,11 @@ void hub_set_done_cb(struct hub *h, hub_done_cb cb, void *ud);
  * the done callback follows once it is stored. */
 void hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error);
 
+/* A running job read from the store whose start is known but not yet
+ * written (its record waits a moment, see hub.c): sets its pid and
+ * started_at in job (a job JSON object). */
+void hub_job_overlay(struct hub *h, json_t *job);
+
 /* Outcome of sending a run: status 0 = started (pid set), otherwise
  * TE_STATE with error text from the agent (refused), or TE_IO (gone). */
 typedef void (*hub_run_cb)(void *ud, int status, const char *error, int64_t pid);

@@ -166,6 +166,45 @@ def test_default_interpreter_is_bin_sh(env):
     assert job["exit_code"] == 0 and job["pid"] > 0
 
 
+def test_plain_command_runs_without_the_shell(env):
+    # One simple command of plain words: the program is the job's process,
+    # a child of the agent itself (no /bin/sh in between).
+    _, job = run_wait(env, "x", {"command": "/bin/cat /proc/self/stat"})
+    assert job["status"] == "successful", job
+    fields = job["result"]["stdout"].rsplit(")", 1)[1].split()
+    ppid = int(fields[1])
+    assert job["result"]["stdout"].startswith("%d (cat)" % job["pid"]), job
+    assert ppid == env.agents["x"].proc.p.pid, (ppid, job)
+    # Found in PATH, with arguments.
+    _, job = run_wait(env, "x", {"command": "printenv  TETHER_JOB_ID"})
+    assert job["result"]["stdout"] == job["jid"] + "\n", job
+
+
+@pytest.mark.parametrize("command,stdout,code", [
+    ("echo $TETHER_JOB_ID_X plain", "plain\n", 0),      # a variable: the shell expands it
+    ("exit 3", "", 3),                                     # a builtin
+    ("true", "", 0),                                       # a builtin that is also a program
+    ("X=1 printenv X", "1\n", 0),                          # an assignment
+    ("/bin/echo a*b 'q'", "a*b q\n", 0),                   # quoting, globs
+    ("cd /tmp", "", 0),
+    ("/bin/echo one; /bin/echo two", "one\ntwo\n", 0),
+])
+def test_shell_syntax_still_goes_to_the_shell(env, command, stdout, code):
+    _, job = run_wait(env, "x", {"command": command})
+    assert job["exit_code"] == code and job["result"]["stdout"] == stdout, job
+
+
+def test_executable_without_shebang_runs_as_a_shell_script(env, tmp_path_factory):
+    # execve gives ENOEXEC for it; a shell runs it. So must we.
+    d = tmp_path_factory.mktemp("noshebang")
+    path = d / "hello"
+    path.write_text("echo from-a-plain-file\n")
+    path.chmod(0o755)
+    _, job = run_wait(env, "x", {"command": str(path)})
+    assert job["status"] == "successful", job
+    assert job["result"]["stdout"] == "from-a-plain-file\n", job
+
+
 def test_named_interpreters_bash_alias_and_path(env):
     _, job = run_wait(env, "x", {"command": 'echo "bash=$BASH_VERSION"', "interpreter": "bash"})
     assert job["status"] == "successful", job

@@ -94,6 +94,58 @@ def test_kill9_agent_reports_lost_job(fleet, tmp_path):
     os.system("pkill -f 'sleep 30.51' >/dev/null 2>&1")
 
 
+@pytest.mark.parametrize("content", [b"", b'{"type":"result","jid":"'])
+def test_torn_journaled_result_is_reported_unknown(fleet, tmp_path, content):
+    """A system crash can leave a result file empty or torn (it is sent
+    before its fdatasync ends): the agent reports the job unknown at its
+    next start, not garbage, and keeps working."""
+    s = fleet.server().start()
+    a = fleet.agent(s, "a1")
+    marker = str(tmp_path / "m")
+    jid = s.run("a1", {"command": "echo x >> %s; sleep 30.52" % marker, "timeout_sec": 60})
+    wait_until(lambda: count_lines(marker) == 1, 10, "the command to start")
+    a.kill9()
+    os.system("pkill -f 'sleep 30.52' >/dev/null 2>&1")
+    journal = os.path.join(a.dir, "data", "journal")
+    os.unlink(os.path.join(journal, "run", jid))
+    with open(os.path.join(journal, "result", jid), "wb") as f:
+        f.write(content)
+    a.start()
+    j = s.wait_job("a1", jid)
+    assert j["status"] == "unknown" and "outcome is unknown" in j["error"], j
+    assert count_lines(marker) == 1
+    ok = s.wait_job("a1", s.run("a1", {"command": "echo still-fine"}))
+    assert ok["status"] == "successful" and ok["result"]["stdout"] == "still-fine\n", ok
+    wait_until(lambda: not os.path.exists(os.path.join(journal, "result", jid)), 10,
+               "the acked result to leave the journal")
+
+
+def test_start_of_a_running_job_is_shown_at_once_and_stored_soon(fleet):
+    """A start record waits a moment before it is written (a short job's
+    start goes with its result): the API shows the pid meanwhile, and the
+    record reaches the database while the job still runs."""
+    s = fleet.server().start()
+    fleet.agent(s, "a1")
+    jid = s.run("a1", {"command": "sleep 3.54", "timeout_sec": 30})
+    st, j = s.api("GET", "/api/v1/clients/a1/commands/" + jid)
+    d = j["data"]
+    assert d["status"] == "running" and d["pid"] > 0 and d["started_at"], d
+    st, lst = s.api("GET", "/api/v1/clients/a1/commands")
+    row = [x for x in lst["data"] if x["jid"] == jid][0]
+    assert row["pid"] == d["pid"], row
+
+    def stored_pid():
+        db = sqlite3.connect(os.path.join(s.dir, "data", "tether.db"))
+        try:
+            return db.execute("SELECT pid, status FROM jobs WHERE jid = ?", (jid,)).fetchone()
+        finally:
+            db.close()
+    wait_until(lambda: stored_pid()[0] == d["pid"], 3, "the start record to be stored")
+    assert stored_pid()[1] == "running"
+    done = s.wait_job("a1", jid)
+    assert done["status"] == "successful" and done["pid"] == d["pid"], done
+
+
 def test_replayed_run_frame_does_not_run(fleet, tmp_path):
     """A fake server (speaking the real protocol) replays a run frame for a
     jid the agent already ran, on a new connection: nothing runs."""
