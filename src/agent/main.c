@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&loop);
 	agent.loop = &loop;
-	agent.net = net_ctx_create(&loop, 1024);
+	agent.net = net_ctx_create(&loop, 1024, !strncasecmp(agent.cfg.server, "wss://", 6));
 	if (!agent.net)
 		goto out;
 	if (conn_create(&agent, &agent.conn, err, sizeof err)) {

@@ -688,7 +688,7 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 	}
 	log_current_level = LOG_ERROR;
 	uv_loop_init(&r.loop);
-	r.net = net_ctx_create(&r.loop, 64);
+	r.net = net_ctx_create(&r.loop, 64, true);
 	uv_signal_init(&r.loop, &r.sigint);
 	r.sigint.data = &r;
 	uv_signal_start(&r.sigint, on_sigint, SIGINT);

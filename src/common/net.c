@@ -42,6 +42,7 @@ struct net_ctx {
 	struct lws_vhost *client_vh;
 	struct lws_protocols client_protocols[2];
 	struct net_listener *listeners;
+	bool tls;                      /* OpenSSL initialised (net_ctx_create) */
 };
 
 struct kv {
@@ -953,7 +954,7 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 /* ---- context and listeners ------------------------------------------ */
 
-net_ctx *net_ctx_create(uv_loop_t *loop, int fd_limit)
+net_ctx *net_ctx_create(uv_loop_t *loop, int fd_limit, bool tls)
 {
 	struct lws_context_creation_info info;
 	net_ctx *ctx = calloc(1, sizeof *ctx);
@@ -964,9 +965,11 @@ net_ctx *net_ctx_create(uv_loop_t *loop, int fd_limit)
 	ctx->loop = loop;
 	ctx->foreign[0] = loop;
 	memset(&info, 0, sizeof info);
-	info.options = LWS_SERVER_OPTION_LIBUV |
-		       LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* Without TLS, OpenSSL is never initialised: its tables alone are
+	 * some 4 MB of a small agent's resident memory. */
+	ctx->tls = tls;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		       (tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
 	info.foreign_loops = ctx->foreign;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	if (fd_limit > 0)
@@ -1073,7 +1076,7 @@ static int client_vhost(net_ctx *ctx, const char *ca_file)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = ctx->client_protocols;
 	info.user = ctx;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.options = ctx->tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
 	info.client_ssl_ca_filepath = ca_file;
 	info.ssl_client_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 	ctx->client_vh = lws_create_vhost(ctx->lws, &info);

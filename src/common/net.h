@@ -57,8 +57,10 @@ struct net_listen_cfg {
 
 /* Creates the lws context on loop. Returns NULL on failure (logged).
  * fd_limit should be the process's soft RLIMIT_NOFILE: below it, lws 4.1
- * finds connections by scanning its whole fd table on every event. */
-net_ctx *net_ctx_create(uv_loop_t *loop, int fd_limit);
+ * finds connections by scanning its whole fd table on every event. With
+ * tls false, OpenSSL is left uninitialised and TLS listeners and wss://
+ * connections fail. */
+net_ctx *net_ctx_create(uv_loop_t *loop, int fd_limit, bool tls);
 /* Starts closing everything (ws_close fires for open connections); run the
  * loop until it drains, then call net_ctx_free. */
 void net_ctx_destroy(net_ctx *ctx);

@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
 	    api_create(&srv, &srv.api))
 		goto out;
-	srv.net = net_ctx_create(&loop, fd_limit());
+	srv.net = net_ctx_create(&loop, fd_limit(), true);
 	if (!srv.net)
 		goto out;
 	srv.agent_listener = listen_on(srv.cfg.agent_address, hub_net_callbacks(), srv.hub,

@@ -1300,7 +1300,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tether-swarm: cannot create the event loop\n");
 		goto out;
 	}
-	S.net = net_ctx_create(&S.loop, S.fd_limit);
+	S.net = net_ctx_create(&S.loop, S.fd_limit, true);
 	if (!S.net) {
 		uv_loop_close(&S.loop);
 		goto out;
