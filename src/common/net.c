@@ -954,6 +954,13 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 /* ---- context and listeners ------------------------------------------ */
 
+/* No lws "validity" (idle ping/hangup) timers: liveness is the
+ * application's (agent keep-alive pings, the server's heartbeat sweep).
+ * lws 4.1 keeps every connection's validity timer in one sorted list and
+ * re-inserts it on every frame received, a scan of the whole list: with
+ * 10,000 agents that was half of tetherd's CPU during a connect storm. */
+static const lws_retry_bo_t no_idle_policy = { 0 };
+
 net_ctx *net_ctx_create(uv_loop_t *loop, int fd_limit, bool tls)
 {
 	struct lws_context_creation_info info;
@@ -1046,6 +1053,7 @@ net_listener *net_listen(net_ctx *ctx, const struct net_listen_cfg *cfg)
 		info.ssl_private_key_filepath = cfg->tls_key;
 		info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 	}
+	info.retry_and_idle_policy = &no_idle_policy;
 	l->vh = lws_create_vhost(ctx->lws, &info);
 	if (!l->vh) {
 		log_error("net: cannot listen on %s (address in use or invalid)", name);
@@ -1079,6 +1087,7 @@ static int client_vhost(net_ctx *ctx, const char *ca_file)
 	info.options = ctx->tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
 	info.client_ssl_ca_filepath = ca_file;
 	info.ssl_client_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	info.retry_and_idle_policy = &no_idle_policy;
 	ctx->client_vh = lws_create_vhost(ctx->lws, &info);
 	if (!ctx->client_vh) {
 		log_error("net: cannot create the client vhost");
@@ -1114,6 +1123,7 @@ net_conn *net_client_connect(net_ctx *ctx, const struct net_client_cfg *cfg)
 	memset(&ci, 0, sizeof ci);
 	ci.context = ctx->lws;
 	ci.vhost = ctx->client_vh;
+	ci.retry_and_idle_policy = &no_idle_policy;
 	ci.address = cfg->host;
 	ci.port = cfg->port;
 	ci.path = cfg->path ? cfg->path : "/";
