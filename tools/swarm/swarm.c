@@ -56,6 +56,7 @@ struct swarm_cfg {
 	const char *services;
 	const char *local_addr;
 	const char *log_level;
+	const char *tls_ca;
 	long long count;
 	long long start;
 	long long delay_ms;
@@ -114,6 +115,7 @@ static const struct swarm_opt {
 	   "reconnect when the server is silent this long (default 60000)"),
 	S_("local-addr", local_addr, "IP", "source address of the connections"),
 	S_("log-level", log_level, "L", "error, warn (default), info or debug"),
+	S_("tls-ca", tls_ca, "FILE", "connect over TLS (wss), verifying the server against this CA"),
 #undef S_
 #undef I_
 };
@@ -511,6 +513,8 @@ static void dial(struct sim *a)
 	cc.max_ws_message = 16 * 1024 * 1024;
 	cc.max_ws_queue = 256 * 1024 * 1024;
 	cc.local_addr = S.cfg.local_addr;
+	cc.tls = S.cfg.tls_ca != NULL;
+	cc.ca_file = S.cfg.tls_ca;
 	cc.cb = &sim_callbacks;
 	cc.ud = a;
 	S.n.dials++;
