@@ -254,7 +254,7 @@ static void run_single(struct api_call *call, bool is_script)
 		api_reply_error(call, 500, "Internal error.", "out of memory");
 		return;
 	}
-	util_uuid4(j.jid);
+	util_uuid7(j.jid);
 	j.client_id = hub_client_id(c);
 	j.client_name = hub_client_name(c);
 	j.command = command;

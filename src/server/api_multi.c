@@ -400,7 +400,7 @@ json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool s
 	if (timeout <= 0)
 		timeout = srv->cfg.run_remote_cmd_timeout_sec;
 
-	util_uuid4(jid);
+	util_uuid7(jid);
 	util_time_format(util_now_ns(), t);
 	rec = json_object();
 	json_object_set_new(rec, "jid", json_string(jid));

@@ -211,7 +211,7 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	d->v = v;
 	util_strlcpy(d->client_id, client_id, sizeof d->client_id);
 	util_strlcpy(d->client_name, c ? hub_client_name(c) : client_id, sizeof d->client_name);
-	util_uuid4(d->j.jid);
+	util_uuid7(d->j.jid);
 	d->j.multi_job_id = v->jid;
 	d->j.client_id = d->client_id;
 	d->j.client_name = d->client_name;

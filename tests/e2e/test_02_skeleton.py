@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tether_harness import (RFC3339_UTC, UUID4, deadline, error_title, parse_rfc3339, poll)
+from tether_harness import (RFC3339_UTC, UUID7, deadline, error_title, parse_rfc3339, poll)
 
 # The seed's "Execute on a single host" example, verbatim
 # (/work/shared/seeds/rport-command-execution-v1.md). Only the port 3000 is
@@ -88,7 +88,8 @@ def test_seed_single_host_example_verbatim(tether, my_client):
     posted = bash(SEED_POST, port)
     assert set(posted) == {"data"} and set(posted["data"]) == {"jid"}, posted
     jid = posted["data"]["jid"]
-    assert UUID4.match(jid), "jid is not a uuid4: %r" % jid
+    # A UUID, version 7: time-ordered, so the job index grows at its edge.
+    assert UUID7.match(jid), "jid is not a uuid7: %r" % jid
 
     get = "CLIENTID=my-client\n" + SEED_GET.replace(SEED_JOBID, jid)
 

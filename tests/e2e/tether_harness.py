@@ -41,7 +41,7 @@ AGENT_AUTH = "clientAuth1:1234"
 
 # RFC 3339, UTC, with fractional seconds: 2020-10-15T15:30:12.937267522Z
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{1,9}Z$")
-UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 # Brute-force limits loosened, for test files that send many bad logins.
 RELAXED_LOGIN = """

@@ -71,6 +71,43 @@ static void test_uuid4_unique(void **state)
 	free(ids);
 }
 
+static void test_uuid7_time_ordered(void **state)
+{
+	enum { N = 2000 };
+	char (*ids)[UUID_STR_LEN] = calloc(N, UUID_STR_LEN);
+	char before[13], after[13];
+	int64_t t0 = util_now_ns() / 1000000, t1;
+
+	(void)state;
+	assert_non_null(ids);
+	for (int i = 0; i < N; i++) {
+		util_uuid7(ids[i]);
+		assert_true(util_is_uuid(ids[i]));
+		assert_int_equal(ids[i][14], '7');
+		assert_non_null(strchr("89ab", ids[i][19]));
+	}
+	t1 = util_now_ns() / 1000000;
+	/* The first 48 bits are the creation time in ms, so ids made later
+	 * never sort before earlier ones (the index grows at its edge). */
+	snprintf(before, sizeof before, "%012llx", (unsigned long long)t0);
+	snprintf(after, sizeof after, "%012llx", (unsigned long long)t1);
+	for (int i = 0; i < N; i++) {
+		char ts[13];
+
+		memcpy(ts, ids[i], 8);
+		memcpy(ts + 8, ids[i] + 9, 4);
+		ts[12] = '\0';
+		assert_true(strcmp(ts, before) >= 0 && strcmp(ts, after) <= 0);
+		if (i && strncmp(ids[i - 1], ids[i], 13) > 0)
+			fail_msg("%s made after %s sorts before it", ids[i], ids[i - 1]);
+	}
+	qsort(ids, N, UUID_STR_LEN, cmp_str);
+	for (int i = 1; i < N; i++)
+		if (!strcmp(ids[i - 1], ids[i]))
+			fail_msg("duplicate uuid %s", ids[i]);
+	free(ids);
+}
+
 static void test_is_uuid(void **state)
 {
 	static const char *const bad[] = {
@@ -767,6 +804,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uuid4_format),
 		cmocka_unit_test(test_uuid4_unique),
+		cmocka_unit_test(test_uuid7_time_ordered),
 		cmocka_unit_test(test_is_uuid),
 		cmocka_unit_test(test_time_format),
 		cmocka_unit_test(test_time_parse),
