@@ -31,6 +31,9 @@ struct net_listener {
 	size_t max_ws_queue;
 	int port;
 	char subproto[64];
+	/* lws keeps a pointer to the vhost name (it does not copy it): the
+	 * name lives as long as the listener. */
+	char name[96];
 	struct lws_protocols protocols[3];
 	struct net_listener *next;
 };
@@ -1017,7 +1020,6 @@ net_listener *net_listen(net_ctx *ctx, const struct net_listen_cfg *cfg)
 {
 	struct lws_context_creation_info info;
 	struct net_listener *l = calloc(1, sizeof *l);
-	char name[96];
 
 	if (!l)
 		return NULL;
@@ -1038,9 +1040,9 @@ net_listener *net_listen(net_ctx *ctx, const struct net_listen_cfg *cfg)
 	l->protocols[1].rx_buffer_size = 4096;
 
 	memset(&info, 0, sizeof info);
-	snprintf(name, sizeof name, "%s:%d", cfg->host && *cfg->host ? cfg->host : "*",
+	snprintf(l->name, sizeof l->name, "%s:%d", cfg->host && *cfg->host ? cfg->host : "*",
 		 cfg->port);
-	info.vhost_name = name;
+	info.vhost_name = l->name;
 	info.port = cfg->port;
 	info.iface = cfg->host && *cfg->host ? cfg->host : NULL;
 	info.protocols = l->protocols;
@@ -1056,7 +1058,7 @@ net_listener *net_listen(net_ctx *ctx, const struct net_listen_cfg *cfg)
 	info.retry_and_idle_policy = &no_idle_policy;
 	l->vh = lws_create_vhost(ctx->lws, &info);
 	if (!l->vh) {
-		log_error("net: cannot listen on %s (address in use or invalid)", name);
+		log_error("net: cannot listen on %s (address in use or invalid)", l->name);
 		free(l);
 		return NULL;
 	}
