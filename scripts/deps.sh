@@ -14,6 +14,9 @@ pkgs=(
 if [ "${TETHER_FUZZ_DEPS:-0}" = 1 ]; then
 	pkgs+=(clang libclang-rt-14-dev)
 fi
+if [ "${TETHER_VALGRIND_DEPS:-0}" = 1 ]; then
+	pkgs+=(valgrind)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
