@@ -92,6 +92,7 @@ struct hub {
 	size_t nunauth;
 	uv_timer_t sweep;
 	struct hub_write *starts;     /* start records not yet queued, by jid */
+	int64_t started_ns;           /* when this tetherd started */
 	uv_timer_t start_timer;
 	bool stopping;
 };
@@ -613,6 +614,76 @@ static bool valid_labels(json_t *o)
 	return true;
 }
 
+struct redeliver_ctx {
+	struct hub *h;
+	json_t *agent_running;       /* jids the agent says it runs */
+	json_t *jids;                /* collected: to send again */
+};
+
+static void redeliver_collect(void *ud, const char *jid, const char *client_id,
+			      int64_t created_at, int64_t timeout_sec)
+{
+	struct redeliver_ctx *d = ud;
+	size_t i;
+	json_t *v;
+
+	(void)client_id;
+	/* Only jobs from before this tetherd started: a crash can fall
+	 * between a job's commit and its run frame. Jobs of this run whose
+	 * frame was lost with a connection are failed or timed out by the
+	 * paths that saw the loss. Expired ones are left to the deadline. */
+	if (created_at >= d->h->started_ns ||
+	    created_at + timeout_sec * 1000000000LL < util_now_ns())
+		return;
+	json_array_foreach(d->agent_running, i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), jid))
+			return;
+	json_array_append_new(d->jids, json_string(jid));
+}
+
+/* After a restart: jobs the store has as running on this client that the
+ * agent does not say it runs are sent again. The agent runs a jid at most
+ * once (its journal): one it never received runs now, one it finished
+ * gets its held result sent again, one it ran when it crashed is reported
+ * unknown. */
+static void redeliver(struct hub *h, struct client *c, json_t *agent_running)
+{
+	struct redeliver_ctx d = { h, json_is_array(agent_running) ? agent_running : NULL,
+				   json_array() };
+	size_t i;
+	json_t *v;
+
+	if (!d.jids)
+		return;
+	store_job_each_running_of(h->srv->store, c->id, redeliver_collect, &d);
+	json_array_foreach(d.jids, i, v) {
+		json_t *job = NULL;
+		struct job_spec spec;
+		const char *interp;
+
+		if (store_job_get(h->srv->store, json_string_value(v), &job))
+			continue;
+		memset(&spec, 0, sizeof spec);
+		util_strlcpy(spec.jid, json_string_value(v), sizeof spec.jid);
+		spec.client_id = c->id;
+		spec.command = json_string_value(json_object_get(job, "command"));
+		spec.cwd = json_string_value(json_object_get(job, "cwd"));
+		interp = json_string_value(json_object_get(job, "interpreter"));
+		spec.interpreter = interp && strcmp(interp, "/bin/sh") ? interp : "";
+		spec.is_sudo = json_is_true(json_object_get(job, "is_sudo"));
+		spec.is_script = json_is_true(json_object_get(job, "is_script"));
+		spec.kill_on_timeout = json_is_true(json_object_get(job, "kill_on_timeout"));
+		spec.timeout_sec = json_integer_value(json_object_get(job, "timeout_sec"));
+		if (spec.command) {
+			log_info("hub: job %s for '%s' was never confirmed before the restart: "
+				 "sending it again", spec.jid, c->id);
+			hub_run(h, c, &spec, NULL, NULL);
+		}
+		json_decref(job);
+	}
+	json_decref(d.jids);
+}
+
 static void on_hello(struct session *s, json_t *m)
 {
 	struct hub *h = s->hub;
@@ -727,6 +798,7 @@ static void on_hello(struct session *s, json_t *m)
 	json_object_set_new(w, "server_version", json_string(h->srv->version));
 	json_object_set_new(w, "protocol", json_integer(PROTO_VERSION));
 	session_send(s, w);
+	redeliver(h, c, json_object_get(m, "running"));
 }
 
 /* ---- writes through the store's group commit ------------------------ */
@@ -1333,6 +1405,7 @@ int hub_create(struct server *srv, struct hub **out)
 	uv_timer_start(&h->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
 	uv_timer_init(srv->loop, &h->start_timer);
 	h->start_timer.data = h;
+	h->started_ns = util_now_ns();
 	*out = h;
 	return 0;
 }

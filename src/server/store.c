@@ -24,6 +24,7 @@ enum stmt_id {
 	S_CLIENT_PUT,
 	S_CLIENT_ALL,
 	S_JOB_RUNNING,
+	S_JOB_RUNNING_OF,
 	S_JOB_CHILDREN,
 	S_MULTI_PUT,
 	S_MULTI_GET,
@@ -59,6 +60,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_CLIENT_ALL] = "SELECT id, data FROM clients",
 	[S_JOB_RUNNING] =
 		"SELECT jid, client_id, created_at, timeout_sec FROM jobs WHERE status = 'running'",
+	[S_JOB_RUNNING_OF] =
+		"SELECT jid, client_id, created_at, timeout_sec FROM jobs"
+		" WHERE client_id = ? AND status = 'running'",
 	[S_JOB_CHILDREN] =
 		"SELECT client_id, jid, status FROM jobs WHERE multi_job_id = ?"
 		" ORDER BY created_at, jid",
@@ -733,6 +737,22 @@ int store_job_each_running(struct store *st,
 {
 	sqlite3_stmt *s = stmt_get(st, S_JOB_RUNNING);
 
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn(ud, (const char *)sqlite3_column_text(s, 0),
+		   (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2),
+		   sqlite3_column_int64(s, 3));
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_job_each_running_of(struct store *st, const char *client_id,
+			      void (*fn)(void *ud, const char *jid, const char *client_id,
+					 int64_t created_at, int64_t timeout_sec),
+			      void *ud)
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_RUNNING_OF);
+
+	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(s) == SQLITE_ROW)
 		fn(ud, (const char *)sqlite3_column_text(s, 0),
 		   (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2),

@@ -95,6 +95,12 @@ int store_job_each_running(struct store *st,
 			   void (*fn)(void *ud, const char *jid, const char *client_id,
 				      int64_t created_at, int64_t timeout_sec),
 			   void *ud);
+/* The same, for one client's jobs only (an index lookup). fn must not
+ * call into the store. */
+int store_job_each_running_of(struct store *st, const char *client_id,
+			      void (*fn)(void *ud, const char *jid, const char *client_id,
+					 int64_t created_at, int64_t timeout_sec),
+			      void *ud);
 /* Calls fn(client_id, jid, status) for every child job of a multi job, in
  * creation order. */
 int store_job_each_child(struct store *st, const char *multi_jid,

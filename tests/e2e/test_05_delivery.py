@@ -146,6 +146,42 @@ def test_start_of_a_running_job_is_shown_at_once_and_stored_soon(fleet):
     assert done["status"] == "successful" and done["pid"] == d["pid"], done
 
 
+def test_job_committed_but_never_delivered_before_a_crash_runs_after_restart(fleet, tmp_path):
+    """tetherd crashes after a job is committed but before its agent got it
+    (here: a protocol-speaking stand-in swallows the run frame). When the
+    real agent with that id connects to the restarted server, the job is
+    sent again and runs once; it does not wait for its deadline."""
+    import websockets
+    s = fleet.server().start()
+    marker = str(tmp_path / "ran")
+    got_run = threading.Event()
+
+    async def swallow():
+        async with websockets.connect("ws://127.0.0.1:%d/" % s.agent_port,
+                                      subprotocols=["tether.v1"]) as ws:
+            await ws.send(json.dumps({"type": "hello", "auth_id": "clientAuth1", "password": "1234",
+                                      "id": "a1", "name": "a1", "protocol": 1, "running": []}))
+            while True:
+                m = json.loads(await ws.recv())
+                if m["type"] == "run":
+                    got_run.set()
+                    await asyncio.sleep(30)
+
+    t = threading.Thread(target=lambda: asyncio.run(asyncio.wait_for(swallow(), 20)), daemon=True)
+    t.start()
+    wait_until(lambda: s.api("GET", "/api/v1/clients/a1")[0] == 200 and
+               s.api("GET", "/api/v1/clients/a1")[1]["data"]["connection_state"] == "connected",
+               10, "the stand-in to connect")
+    jid = s.multi({"command": "echo once >> %s" % marker, "client_ids": ["a1"], "timeout_sec": 120})
+    assert got_run.wait(10)
+    s.kill9()
+    s.start()
+    fleet.agent(s, "a1")
+    m = s.wait_multi(jid, timeout=30)
+    assert m["jobs"][0]["status"] == "successful", m
+    assert count_lines(marker) == 1
+
+
 def test_replayed_run_frame_does_not_run(fleet, tmp_path):
     """A fake server (speaking the real protocol) replays a run frame for a
     jid the agent already ran, on a new connection: nothing runs."""
