@@ -13,17 +13,23 @@
 
 #include <sodium.h>
 
-void util_uuid4(char out[UUID_STR_LEN])
+/* Sets the version nibble and RFC 4122 variant, then formats. */
+static void uuid_format(unsigned char b[16], unsigned version, char out[UUID_STR_LEN])
 {
-	unsigned char b[16];
-
-	randombytes_buf(b, sizeof b);
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[6] = (unsigned char)((b[6] & 0x0f) | (version << 4));
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	snprintf(out, UUID_STR_LEN,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
 		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void util_uuid4(char out[UUID_STR_LEN])
+{
+	unsigned char b[16];
+
+	randombytes_buf(b, sizeof b);
+	uuid_format(b, 4, out);
 }
 
 void util_uuid7(char out[UUID_STR_LEN])
@@ -34,12 +40,7 @@ void util_uuid7(char out[UUID_STR_LEN])
 	randombytes_buf(b, sizeof b);
 	for (int i = 0; i < 6; i++)
 		b[i] = (unsigned char)(ms >> (40 - 8 * i));
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, UUID_STR_LEN,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
+	uuid_format(b, 7, out);
 }
 
 bool util_is_uuid(const char *s)

@@ -730,19 +730,26 @@ out:
 	return rc;
 }
 
-int store_job_each_running(struct store *st,
-			   void (*fn)(void *ud, const char *jid, const char *client_id,
-				      int64_t created_at, int64_t timeout_sec),
-			   void *ud)
+/* Steps a prepared (jid, client_id, created_at, timeout_sec) query. */
+static int each_running_row(sqlite3_stmt *s,
+			    void (*fn)(void *ud, const char *jid, const char *client_id,
+				       int64_t created_at, int64_t timeout_sec),
+			    void *ud)
 {
-	sqlite3_stmt *s = stmt_get(st, S_JOB_RUNNING);
-
 	while (sqlite3_step(s) == SQLITE_ROW)
 		fn(ud, (const char *)sqlite3_column_text(s, 0),
 		   (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2),
 		   sqlite3_column_int64(s, 3));
 	sqlite3_reset(s);
 	return 0;
+}
+
+int store_job_each_running(struct store *st,
+			   void (*fn)(void *ud, const char *jid, const char *client_id,
+				      int64_t created_at, int64_t timeout_sec),
+			   void *ud)
+{
+	return each_running_row(stmt_get(st, S_JOB_RUNNING), fn, ud);
 }
 
 int store_job_each_running_of(struct store *st, const char *client_id,
@@ -753,12 +760,7 @@ int store_job_each_running_of(struct store *st, const char *client_id,
 	sqlite3_stmt *s = stmt_get(st, S_JOB_RUNNING_OF);
 
 	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_TRANSIENT);
-	while (sqlite3_step(s) == SQLITE_ROW)
-		fn(ud, (const char *)sqlite3_column_text(s, 0),
-		   (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2),
-		   sqlite3_column_int64(s, 3));
-	sqlite3_reset(s);
-	return 0;
+	return each_running_row(s, fn, ud);
 }
 
 int store_job_each_child(struct store *st, const char *multi_jid,
