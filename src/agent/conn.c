@@ -110,6 +110,7 @@ static void send_hello(struct conn *c)
 	json_object_set_new(m, "services", json_deep_copy(a->cfg.services));
 	json_object_set_new(m, "interpreters", exec_interpreters(a));
 	json_object_set_new(m, "running", exec_running(a->exec));
+	json_object_set_new(m, "held", journal_held(c->journal));
 	send_frame(c, m);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <uthash.h>
 #include <uv.h>
 
@@ -328,6 +329,17 @@ void journal_close(struct journal *j)
 	if (j->done_fd >= 0)
 		close(j->done_fd);
 	free(j);
+}
+
+json_t *journal_held(struct journal *j)
+{
+	json_t *arr = json_array();
+	struct entry *e, *t;
+
+	HASH_ITER(hh, j->entries, e, t)
+		if (e->state == JOURNAL_FINISHED)
+			json_array_append_new(arr, json_string(e->jid));
+	return arr;
 }
 
 enum journal_state journal_state_of(struct journal *j, const char *jid)

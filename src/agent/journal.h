@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 struct journal;
@@ -30,6 +31,8 @@ void journal_close(struct journal *j);   /* NULL is a no-op */
 void journal_set_loop(struct journal *j, uv_loop_t *loop);
 
 enum journal_state journal_state_of(struct journal *j, const char *jid);
+/* Jids whose result waits for the server's ack (new reference, array). */
+json_t *journal_held(struct journal *j);
 /* Records a job about to run (text: the run frame). Returns 0 or -1. */
 int journal_record_run(struct journal *j, const char *jid, const char *text, size_t len);
 /* Records a final frame (result or reject); drops the run record. The

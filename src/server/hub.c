@@ -616,7 +616,7 @@ static bool valid_labels(json_t *o)
 
 struct redeliver_ctx {
 	struct hub *h;
-	json_t *agent_running;       /* jids the agent says it runs */
+	json_t *agent_known[2];      /* jids the agent runs, and holds results of */
 	json_t *jids;                /* collected: to send again */
 };
 
@@ -635,20 +635,23 @@ static void redeliver_collect(void *ud, const char *jid, const char *client_id,
 	if (created_at >= d->h->started_ns ||
 	    created_at + timeout_sec * 1000000000LL < util_now_ns())
 		return;
-	json_array_foreach(d->agent_running, i, v)
-		if (json_is_string(v) && !strcmp(json_string_value(v), jid))
-			return;
+	for (int k = 0; k < 2; k++)
+		json_array_foreach(d->agent_known[k], i, v)
+			if (json_is_string(v) && !strcmp(json_string_value(v), jid))
+				return;
 	json_array_append_new(d->jids, json_string(jid));
 }
 
-/* After a restart: jobs the store has as running on this client that the
- * agent does not say it runs are sent again. The agent runs a jid at most
- * once (its journal): one it never received runs now, one it finished
- * gets its held result sent again, one it ran when it crashed is reported
- * unknown. */
-static void redeliver(struct hub *h, struct client *c, json_t *agent_running)
+/* After a restart: jobs the store has as running on this client, with no
+ * start recorded, that the agent neither runs nor holds a result of, are
+ * sent again. The agent runs a jid at most once (its journal): one it
+ * never received runs now, one it finished gets its held result sent
+ * again, one it ran when it crashed is reported unknown. */
+static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *held)
 {
-	struct redeliver_ctx d = { h, json_is_array(agent_running) ? agent_running : NULL,
+	struct redeliver_ctx d = { h,
+				   { json_is_array(running) ? running : NULL,
+				     json_is_array(held) ? held : NULL },
 				   json_array() };
 	size_t i;
 	json_t *v;
@@ -663,6 +666,12 @@ static void redeliver(struct hub *h, struct client *c, json_t *agent_running)
 
 		if (store_job_get(h->srv->store, json_string_value(v), &job))
 			continue;
+		if (!json_is_null(json_object_get(job, "pid"))) {
+			/* Its agent confirmed it: sending it again could run
+			 * it twice on an agent whose journal was lost. */
+			json_decref(job);
+			continue;
+		}
 		memset(&spec, 0, sizeof spec);
 		util_strlcpy(spec.jid, json_string_value(v), sizeof spec.jid);
 		spec.client_id = c->id;
@@ -798,7 +807,7 @@ static void on_hello(struct session *s, json_t *m)
 	json_object_set_new(w, "server_version", json_string(h->srv->version));
 	json_object_set_new(w, "protocol", json_integer(PROTO_VERSION));
 	session_send(s, w);
-	redeliver(h, c, json_object_get(m, "running"));
+	redeliver(h, c, json_object_get(m, "running"), json_object_get(m, "held"));
 }
 
 /* ---- writes through the store's group commit ------------------------ */

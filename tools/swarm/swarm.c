@@ -142,15 +142,17 @@ struct job {
 	uint32_t agent;          /* index into sims[] */
 	int32_t pid;
 	int64_t started_ns;
-	struct job *next_held;   /* the agent's results awaiting an ack */
+	struct job *next_held;   /* next in the agent's live list (JOB_RUNNING,
+				  * JOB_HUNG) or held list (JOB_HELD) */
 	char *text;              /* result frame while JOB_HELD */
 	size_t len;
 };
 
-/* One agent: 24 bytes, its index is its position in sims[]. */
+/* One agent: 32 bytes, its index is its position in sims[]. */
 struct sim {
 	net_conn *nc;
 	struct job *held;        /* results not yet acked, newest first */
+	struct job *live;        /* runs not finished (said in hello) */
 	uint32_t last_rx_s;      /* loop time of the last frame, seconds */
 	uint8_t state;
 	uint8_t attempt;         /* failed dials since the last welcome */
@@ -418,9 +420,18 @@ static void send_hello(struct sim *a)
 	json_object_set(m, "labels", S.labels);
 	json_object_set(m, "services", S.services);
 	json_object_set(m, "interpreters", S.interpreters);
-	/* Simulated runs have no process to report after a reconnect; their
-	 * held results are offered again after welcome. */
-	json_object_set_new(m, "running", json_array());
+	/* As a real agent: the runs it still has, and the results it holds
+	 * (offered again after welcome), so the server sends neither again. */
+	{
+		json_t *running = json_array(), *held = json_array();
+
+		for (struct job *j = a->live; j; j = j->next_held)
+			json_array_append_new(running, json_string(j->jid));
+		for (struct job *j = a->held; j; j = j->next_held)
+			json_array_append_new(held, json_string(j->jid));
+		json_object_set_new(m, "running", running);
+		json_object_set_new(m, "held", held);
+	}
 	send_frame(a, m);
 }
 
@@ -580,12 +591,25 @@ static void announce(void)
 /* ---- jobs -------------------------------------------------------------------- */
 
 /* Builds the result frame, keeps it until acked and sends it if it can. */
+/* Takes a job off its agent's live list (it has finished). */
+static void live_unlink(struct sim *a, struct job *j)
+{
+	for (struct job **pp = &a->live; *pp; pp = &(*pp)->next_held) {
+		if (*pp == j) {
+			*pp = j->next_held;
+			j->next_held = NULL;
+			return;
+		}
+	}
+}
+
 static void job_finish(struct job *j, const char *status, long long code, const char *error)
 {
 	struct sim *a = &S.sims[j->agent];
 	json_t *m = proto_new(PROTO_RESULT);
 	char started[TIME_STR_LEN], finished[TIME_STR_LEN];
 
+	live_unlink(a, j);
 	util_time_format(j->started_ns, started);
 	util_time_format(util_now_ns(), finished);
 	json_object_set_new(m, "jid", json_string(j->jid));
@@ -747,6 +771,8 @@ static void on_run(struct sim *a, json_t *m)
 		log_error("swarm: job %s: out of memory", jid);
 		return;
 	}
+	j->next_held = a->live;
+	a->live = j;
 	if (every(S.cfg.hang_every, a)) {
 		j->state = JOB_HUNG;
 		S.n.hangs++;
