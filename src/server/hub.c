@@ -92,7 +92,6 @@ struct hub {
 	size_t nunauth;
 	uv_timer_t sweep;
 	struct hub_write *starts;     /* start records not yet queued, by jid */
-	int64_t started_ns;           /* when this tetherd started */
 	uv_timer_t start_timer;
 	bool stopping;
 };
@@ -614,6 +613,8 @@ static bool valid_labels(json_t *o)
 	return true;
 }
 
+static bool start_waiting(struct hub *h, const char *jid);
+
 struct redeliver_ctx {
 	struct hub *h;
 	json_t *agent_known[2];      /* jids the agent runs, and holds results of */
@@ -628,12 +629,11 @@ static void redeliver_collect(void *ud, const char *jid, const char *client_id,
 	json_t *v;
 
 	(void)client_id;
-	/* Only jobs from before this tetherd started: a crash can fall
-	 * between a job's commit and its run frame. Jobs of this run whose
-	 * frame was lost with a connection are failed or timed out by the
-	 * paths that saw the loss. Expired ones are left to the deadline. */
-	if (created_at >= d->h->started_ns ||
-	    created_at + timeout_sec * 1000000000LL < util_now_ns())
+	/* Expired ones are left to the deadline; a start waiting in memory
+	 * (hub.starts) means the agent has it. */
+	if (created_at + timeout_sec * 1000000000LL < util_now_ns())
+		return;
+	if (start_waiting(d->h, jid))
 		return;
 	for (int k = 0; k < 2; k++)
 		json_array_foreach(d->agent_known[k], i, v)
@@ -642,11 +642,13 @@ static void redeliver_collect(void *ud, const char *jid, const char *client_id,
 	json_array_append_new(d->jids, json_string(jid));
 }
 
-/* After a restart: jobs the store has as running on this client, with no
- * start recorded, that the agent neither runs nor holds a result of, are
- * sent again. The agent runs a jid at most once (its journal): one it
- * never received runs now, one it finished gets its held result sent
- * again, one it ran when it crashed is reported unknown. */
+/* At every hello: jobs the store has as running on this client, with no
+ * start recorded or waiting, that the agent neither runs nor holds a
+ * result of, never reached it (a tetherd crash between the commit and the
+ * send, or a connection lost with the frame in it): they are sent again.
+ * The agent runs a jid at most once (its journal): one it never received
+ * runs now, one it finished gets its held result sent again, one it ran
+ * when it crashed is reported unknown. */
 static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *held)
 {
 	struct redeliver_ctx d = { h,
@@ -684,8 +686,8 @@ static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *
 		spec.kill_on_timeout = json_is_true(json_object_get(job, "kill_on_timeout"));
 		spec.timeout_sec = json_integer_value(json_object_get(job, "timeout_sec"));
 		if (spec.command) {
-			log_info("hub: job %s for '%s' was never confirmed before the restart: "
-				 "sending it again", spec.jid, c->id);
+			log_info("hub: job %s never reached '%s': sending it again", spec.jid,
+				 c->id);
 			hub_run(h, c, &spec, NULL, NULL);
 		}
 		json_decref(job);
@@ -958,6 +960,15 @@ static void starts_drop(struct hub *h, const char *jid)
 		HASH_DEL(h->starts, w);
 		write_free(w);
 	}
+}
+
+/* A start this hub has seen whose record is not written yet. */
+static bool start_waiting(struct hub *h, const char *jid)
+{
+	struct hub_write *w;
+
+	HASH_FIND_STR(h->starts, jid, w);
+	return w != NULL;
 }
 
 void hub_job_overlay(struct hub *h, json_t *job)
@@ -1414,7 +1425,6 @@ int hub_create(struct server *srv, struct hub **out)
 	uv_timer_start(&h->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
 	uv_timer_init(srv->loop, &h->start_timer);
 	h->start_timer.data = h;
-	h->started_ns = util_now_ns();
 	*out = h;
 	return 0;
 }

@@ -151,33 +151,61 @@ def test_job_committed_but_never_delivered_before_a_crash_runs_after_restart(fle
     (here: a protocol-speaking stand-in swallows the run frame). When the
     real agent with that id connects to the restarted server, the job is
     sent again and runs once; it does not wait for its deadline."""
-    import websockets
     s = fleet.server().start()
     marker = str(tmp_path / "ran")
-    got_run = threading.Event()
-
-    async def swallow():
-        async with websockets.connect("ws://127.0.0.1:%d/" % s.agent_port,
-                                      subprotocols=["tether.v1"]) as ws:
-            await ws.send(json.dumps({"type": "hello", "auth_id": "clientAuth1", "password": "1234",
-                                      "id": "a1", "name": "a1", "protocol": 1, "running": []}))
-            while True:
-                m = json.loads(await ws.recv())
-                if m["type"] == "run":
-                    got_run.set()
-                    await asyncio.sleep(30)
-
-    t = threading.Thread(target=lambda: asyncio.run(asyncio.wait_for(swallow(), 20)), daemon=True)
-    t.start()
-    wait_until(lambda: s.api("GET", "/api/v1/clients/a1")[0] == 200 and
-               s.api("GET", "/api/v1/clients/a1")[1]["data"]["connection_state"] == "connected",
-               10, "the stand-in to connect")
+    got_run, t = swallowing_stand_in(s, "a1", hold=30)
     jid = s.multi({"command": "echo once >> %s" % marker, "client_ids": ["a1"], "timeout_sec": 120})
     assert got_run.wait(10)
     s.kill9()
     s.start()
     fleet.agent(s, "a1")
     m = s.wait_multi(jid, timeout=30)
+    assert m["jobs"][0]["status"] == "successful", m
+    assert count_lines(marker) == 1
+
+
+def swallowing_stand_in(s, cid, hold):
+    """A stand-in agent speaking the real protocol: says hello as cid,
+    takes the first run frame without a word, keeps the connection for
+    hold seconds, then drops it. Returns (event set on the run, thread)."""
+    import websockets
+    got_run = threading.Event()
+
+    async def swallow():
+        async with websockets.connect("ws://127.0.0.1:%d/" % s.agent_port,
+                                      subprotocols=["tether.v1"]) as ws:
+            await ws.send(json.dumps({"type": "hello", "auth_id": "clientAuth1", "password": "1234",
+                                      "id": cid, "name": cid, "protocol": 1, "running": []}))
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if m["type"] == "run":
+                    got_run.set()
+                    await asyncio.sleep(hold)
+                    return
+
+    t = threading.Thread(target=lambda: asyncio.run(asyncio.wait_for(swallow(), hold + 20)),
+                         daemon=True)
+    t.start()
+    wait_until(lambda: s.api("GET", "/api/v1/clients/" + cid)[0] == 200 and
+               s.api("GET", "/api/v1/clients/" + cid)[1]["data"]["connection_state"] == "connected",
+               10, "the stand-in to connect")
+    return got_run, t
+
+
+def test_run_frame_lost_with_a_connection_is_sent_again_at_reconnect(fleet, tmp_path):
+    """No crash: the connection drops with the run frame unread (the stand-in
+    takes it and goes away). When the agent connects again the job is sent
+    again and runs once, long before its 120 s deadline."""
+    s = fleet.server().start()
+    marker = str(tmp_path / "ran")
+    got_run, t = swallowing_stand_in(s, "a1", hold=0.2)
+    jid = s.multi({"command": "echo once >> %s" % marker, "client_ids": ["a1"], "timeout_sec": 120})
+    assert got_run.wait(10)
+    t.join(10)
+    wait_until(lambda: s.api("GET", "/api/v1/clients/a1")[1]["data"]["connection_state"] == "disconnected",
+               10, "the stand-in to be gone")
+    fleet.agent(s, "a1")
+    m = s.wait_multi(jid, timeout=15)
     assert m["jobs"][0]["status"] == "successful", m
     assert count_lines(marker) == 1
 
