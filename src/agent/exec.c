@@ -37,6 +37,7 @@
 #include "exec_interp.h"
 #include "exec_script.h"
 #include "log.h"
+#include "proctree.h"
 #include "proto.h"
 #include "util.h"
 
@@ -415,11 +416,19 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 
 /* ---- kills and timers --------------------------------------------- */
 
+/* sig to the job's process group, then to whatever of the job left it
+ * (setsid() in a child, a daemon's double fork: see proctree.h). */
 static void job_signal_group(struct job *j, int sig)
 {
+	int n;
+
 	/* The child called setsid(): its pid is its process group. */
 	if (kill(-j->pid, sig) && errno != ESRCH)
 		log_warn_errno("job %s: kill(-%d, %d)", j->jid, j->pid, sig);
+	/* Once reaped, the leader's pid may be another process's. */
+	n = proctree_signal(j->exited ? 0 : j->pid, j->jid, sig);
+	if (n > 0)
+		log_debug("job %s: signal %d reached %d process(es) of its tree", j->jid, sig, n);
 }
 
 static void timer_cb(uv_timer_t *t);
@@ -513,7 +522,8 @@ static void job_exited(struct job *j, int64_t status, int term_signal)
 	job_arm(j, PH_DRAINING, DRAIN_AFTER_EXIT_MS);
 }
 
-/* Reaps every child that has ended; the agent has no others. */
+/* Reaps every child that has ended: job leaders, and the orphans of jobs
+ * the agent adopted as their subreaper. */
 static void sigchld_cb(uv_signal_t *h, int signum)
 {
 	struct exec *e = h->data;
@@ -882,8 +892,9 @@ void exec_run(struct exec *e, json_t *run)
 
 	cloexec_all();
 	j->started_at = util_now_ns();
-	/* Its own session and process group (setsid), so a kill reaches
-	 * everything it started (unless that calls setsid() itself). */
+	/* Its own session and process group (setsid), so one kill reaches
+	 * everything it started; what leaves the group is found by
+	 * proctree_signal. */
 	rc = job_spawn(j, direct ? dpath : argv[0], direct ? dargv : argv, env,
 		       r.cwd && *r.cwd ? r.cwd : NULL);
 	if (rc) {
@@ -979,6 +990,9 @@ int exec_create(struct agent *a, exec_report_fn report, void *ud, struct exec **
 	}
 	e->sigchld->data = e;
 	uv_signal_start(e->sigchld, sigchld_cb, SIGCHLD);
+	/* Orphans of jobs become the agent's: a kill can still find them,
+	 * and sigchld_cb reaps them. */
+	proctree_adopt_orphans();
 	exec_script_sweep(a->cfg.data_dir);
 	*out = e;
 	return 0;

@@ -140,6 +140,30 @@ def procs_of(jid=None, marker=None):
     return out
 
 
+def zombies_of(ppid):
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == "Z" and int(fields[1]) == ppid:
+            out.append(int(d))
+    return out
+
+
+def session_leaders(pids):
+    out = []
+    for p in pids:
+        try:
+            if os.getsid(p) == p:
+                out.append(p)
+        except OSError:
+            pass
+    return out
+
+
 def kill_all(pids):
     for p in pids:
         try:
@@ -385,6 +409,36 @@ def test_cancel_kills_the_process_group(env):
         assert job["status"] == "failed", job
         assert job["error"] == "cancelled by admin"
         wait_until(lambda: not procs_of(jid=jid, marker=marker), 5, "no process of the job")
+    finally:
+        kill_all(procs_of(jid=jid, marker=marker))
+
+
+# Two ways out of the job's process group: a child that calls setsid()
+# (still a descendant of the job), and one that does so in a subshell that
+# exits at once (an orphan, adopted by the agent as child subreaper).
+ESCAPES = "setsid sleep 300 & (setsid sleep 300 > /dev/null 2>&1 &); echo started; sleep 300"
+
+
+@pytest.mark.parametrize("how", ["kill_on_timeout", "cancel"])
+def test_kill_reaches_processes_that_left_the_group(env, how):
+    marker = "esc-%s-%s" % (how, uuid.uuid4().hex)
+    body = {"command": ESCAPES + "; echo " + marker, "timeout_sec": 120}
+    if how == "kill_on_timeout":
+        body.update(timeout_sec=2, kill_on_timeout=True)
+    jid = run(env, "x", body)
+    try:
+        # The job's shell leads its own session; the two that left lead theirs.
+        wait_until(lambda: len(session_leaders(procs_of(jid=jid))) >= 3, 10,
+                   "the two setsid() processes")
+        if how == "cancel":
+            st, j = env.s.api("DELETE", "/api/v1/clients/x/commands/%s" % jid)
+            assert st == 202, (st, j)
+        job = env.s.wait_job("x", jid, 20)
+        assert job["status"] == "failed", job
+        wait_until(lambda: not procs_of(jid=jid, marker=marker), 5,
+                   "no process of the job, even those that left its process group")
+        # The adopted orphan was reaped, not left a zombie.
+        wait_until(lambda: not zombies_of(env.agents["x"].proc.p.pid), 5, "no zombie child")
     finally:
         kill_all(procs_of(jid=jid, marker=marker))
 
