@@ -153,7 +153,7 @@ static int notconn_apply(struct store *st, void *arg)
 	r.status = "failed";
 	r.error = "client is not connected";
 	r.finished_at = util_now_ns();
-	return store_job_finish(st, rc->jid, &r);
+	return store_job_finish(st, rc->jid, NULL, &r);
 }
 
 static void notconn_after(void *arg, int err)

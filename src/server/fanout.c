@@ -148,7 +148,7 @@ static int fail_apply(struct store *st, void *arg)
 	res.status = "failed";
 	res.error = "client is not connected";
 	res.finished_at = util_now_ns();
-	return store_job_finish(st, d->j.jid, &res);
+	return store_job_finish(st, d->j.jid, NULL, &res);
 }
 
 static void fail_after(void *arg, int rc)

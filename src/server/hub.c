@@ -858,11 +858,13 @@ static int write_apply(struct store *st, void *arg)
 
 	switch (w->kind) {
 	case W_STARTED:
-		return store_job_started(st, w->jid, w->pid, w->started);
+		return store_job_started(st, w->jid, w->client_id, w->pid, w->started);
 	case W_CLIENT:
 		return store_client_put(st, w->client_id, w->hold);
 	default:
-		return store_job_finish(st, w->jid, &w->r);
+		/* W_FAIL is the server's verdict: it has no client. */
+		return store_job_finish(st, w->jid, w->kind == W_FAIL ? NULL : w->client_id,
+					&w->r);
 	}
 }
 
@@ -891,7 +893,7 @@ static void write_after(void *arg, int rc)
 	case W_STARTED:
 		break;
 	case W_REJECT:
-		if (p)
+		if (p && rc != TE_NOTFOUND)
 			pending_resolve(h, p, TE_STATE, w->r.error, 0);
 		if (rc == 0)
 			job_done(h, w->jid, "failed");
@@ -899,8 +901,9 @@ static void write_after(void *arg, int rc)
 			send_ack(h, w->client_id, w->jid);
 		break;
 	case W_RESULT:
-		/* A result can come without a start having been seen. */
-		if (p)
+		/* A result can come without a start having been seen; only the
+		 * job's own agent answers its pending run. */
+		if (p && rc != TE_NOTFOUND)
 			pending_resolve(h, p, 0, NULL, w->r.pid);
 		if (rc == TE_IO) {
 			/* Not durable: no ack, so the agent keeps it and sends
@@ -1010,7 +1013,18 @@ static void on_started(struct session *s, json_t *m)
 			pending_resolve(h, p, 0, NULL, w->pid);
 	}
 	/* A second start for the same jid (a replayed frame) replaces the
-	 * first. */
+	 * first, unless it comes from another client: not its job. */
+	{
+		struct hub_write *old;
+
+		HASH_FIND_STR(h->starts, w->jid, old);
+		if (old && strcmp(old->client_id, w->client_id)) {
+			log_warn("hub: %s: start of another client's job %s ignored", w->client_id,
+				 w->jid);
+			write_free(w);
+			return;
+		}
+	}
 	starts_drop(h, w->jid);
 	HASH_ADD_STR(h->starts, jid, w);
 	if (!uv_is_active((uv_handle_t *)&h->start_timer))

@@ -41,13 +41,14 @@ static const char *const stmt_sql[S_COUNT] = {
 		" created_by, created_at, started_at, kill_on_timeout)"
 		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?)",
 	[S_JOB_STARTED] =
-		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ?",
+		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ? AND client_id = ?",
 	[S_JOB_FINISH] =
 		"UPDATE jobs SET status = ?, exit_code = ?, error = ?, stdout = ?,"
 		" stderr = ?, stdout_dropped = ?, stderr_dropped = ?,"
 		" pid = CASE WHEN ? > 0 THEN ? ELSE pid END,"
 		" started_at = CASE WHEN ? > 0 THEN ? ELSE started_at END,"
-		" finished_at = ? WHERE jid = ? AND status = 'running'",
+		" finished_at = ? WHERE jid = ? AND (?14 IS NULL OR client_id = ?14)"
+		" AND status = 'running'",
 	[S_JOB_GET] = "SELECT * FROM jobs WHERE jid = ?",
 	[S_JOB_LIST_CLIENT] =
 		"SELECT * FROM jobs WHERE client_id = ?"
@@ -398,7 +399,8 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 	return step_done(st, s, "insert job");
 }
 
-int store_job_started(struct store *st, const char *jid, int64_t pid, int64_t started_at)
+int store_job_started(struct store *st, const char *jid, const char *client_id, int64_t pid,
+		      int64_t started_at)
 {
 	sqlite3_stmt *s = stmt_get(st, S_JOB_STARTED);
 	int rc;
@@ -406,13 +408,15 @@ int store_job_started(struct store *st, const char *jid, int64_t pid, int64_t st
 	sqlite3_bind_int64(s, 1, pid);
 	sqlite3_bind_int64(s, 2, started_at);
 	sqlite3_bind_text(s, 3, jid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, client_id, -1, SQLITE_STATIC);
 	rc = step_done(st, s, "job started");
 	if (!rc && sqlite3_changes(st->db) == 0)
 		return TE_NOTFOUND;
 	return rc;
 }
 
-int store_job_finish(struct store *st, const char *jid, const struct job_result *r)
+int store_job_finish(struct store *st, const char *jid, const char *client_id,
+		     const struct job_result *r)
 {
 	sqlite3_stmt *s = stmt_get(st, S_JOB_FINISH);
 	int rc;
@@ -433,14 +437,20 @@ int store_job_finish(struct store *st, const char *jid, const struct job_result 
 	sqlite3_bind_int64(s, 11, r->started_at);
 	sqlite3_bind_int64(s, 12, r->finished_at);
 	sqlite3_bind_text(s, 13, jid, -1, SQLITE_STATIC);
+	if (client_id)
+		sqlite3_bind_text(s, 14, client_id, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 14);
 	rc = step_done(st, s, "finish job");
 	if (rc)
 		return rc;
 	if (sqlite3_changes(st->db) == 0) {
-		char cid[8];
+		char cid[256]; /* client ids are at most 128 bytes */
 		char status[16];
 
-		if (store_job_status(st, jid, cid, sizeof cid, status) == TE_NOTFOUND)
+		/* Another client's job is not this agent's to finish. */
+		if (store_job_status(st, jid, cid, sizeof cid, status) == TE_NOTFOUND ||
+		    (client_id && strcmp(cid, client_id)))
 			return TE_NOTFOUND;
 		return TE_STATE;
 	}

@@ -69,12 +69,17 @@ void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes);
 
 /* Inserts a job in status running. Returns 0 or TE_IO/TE_EXISTS. */
 int store_job_insert(struct store *st, const struct job_spec *j);
-/* Records the agent's start (pid, agent clock). Returns 0 or TE_NOTFOUND. */
-int store_job_started(struct store *st, const char *jid, int64_t pid, int64_t started_at);
-/* Finishes a running job. Returns 0 if it was running and is now final,
- * TE_STATE if it was already final (a duplicate result: nothing changed),
- * TE_NOTFOUND or TE_IO. */
-int store_job_finish(struct store *st, const char *jid, const struct job_result *r);
+/* Records the start (pid, agent clock) that client_id's agent reports.
+ * Returns 0, or TE_NOTFOUND when client_id has no job jid. */
+int store_job_started(struct store *st, const char *jid, const char *client_id, int64_t pid,
+		      int64_t started_at);
+/* Finishes a running job: with the result its agent client_id reports, or
+ * with the server's own verdict when client_id is NULL. Returns 0 if it
+ * was running and is now final, TE_STATE if it was already final (a
+ * duplicate result: nothing changed), TE_NOTFOUND (no such job, or the
+ * job of another client: an agent never finishes another's job) or TE_IO. */
+int store_job_finish(struct store *st, const char *jid, const char *client_id,
+		     const struct job_result *r);
 
 /* The job as rport's Job JSON ({"jid":..., "result":{...}}). Caller decrefs.
  * Returns 0 or TE_NOTFOUND. */

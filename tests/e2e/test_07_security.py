@@ -350,3 +350,112 @@ def test_header_and_uri_caps(fleet):
     assert not data.startswith(b"HTTP/1.1 200")
     sock.close()
     assert s.api("GET", "/api/v1/status")[0] == 200
+
+
+# ---- malformed and hostile agent frames ------------------------------
+
+HELLO = {"type": "hello", "auth_id": "clientAuth1", "password": "1234", "protocol": 1, "running": []}
+
+
+def hello(cid):
+    return json.dumps(dict(HELLO, id=cid, name=cid))
+
+
+# (say hello first?, the frame, what the close reason says)
+BAD_FRAMES = [
+    (False, b"\x00\xff\x10", "invalid JSON"),
+    (False, "not json", "invalid JSON"),
+    (False, "[]", "frame is not a JSON object"),
+    (False, "{}", 'frame has no string "type"'),
+    (False, '{"type":"result","jid":"x","status":"successful"}', "the first frame must be hello"),
+    (False, '{"type":"hello"}', 'bad "hello" frame'),
+    (False, '{"type":"hello","auth_id":5,"password":"1234","id":"m1"}', 'bad "hello" frame'),
+    (True, '{"type":"run","jid":"x","command":"id","timeout_sec":1}', 'frame type "run" is not for the server'),
+    (True, '{"type":"result","jid":"x","status":"bogus"}', "result with an invalid status"),
+    (True, '{"type":"result","jid":123,"status":"successful"}', 'bad "result" frame'),
+    (True, '{"type":"started","jid":"x","pid":"12"}', 'bad "started" frame'),
+    (True, '{"type":"nope"}', 'unknown frame type "nope"'),
+    (True, '{"type":"result","jid":"x","status":"successful","stdout":"!!!","stdout_encoding":"base64"}',
+     "result with bad base64 output"),
+    (True, '{"type":"ping","x":' + "[" * 5000 + "]" * 5000 + "}", "maximum parsing depth"),
+    (True, None, "hello sent twice"),
+    (True, b"\x01binary", "invalid JSON"),
+]
+
+
+def test_malformed_agent_frames_close_with_a_reason(fleet):
+    """Each malformed frame, before or after hello, gets an error frame and
+    close 4002 with the reason; the server keeps serving the API and its
+    real agents."""
+    import asyncio
+    import websockets
+    s = fleet.server().start()
+    fleet.agent(s, "good")
+
+    async def one(after_hello, frame):
+        async with websockets.connect("ws://127.0.0.1:%d/" % s.agent_port,
+                                      subprotocols=["tether.v1"]) as ws:
+            if after_hello:
+                await ws.send(hello("m1"))
+                assert json.loads(await ws.recv())["type"] == "welcome"
+            await ws.send(hello("m1") if frame is None else frame)
+            errors = []
+            try:
+                while True:
+                    errors.append(json.loads(await ws.recv()))
+            except websockets.ConnectionClosed as e:
+                return e.code, e.reason, errors
+
+    for after_hello, frame, why in BAD_FRAMES:
+        code, reason, errors = asyncio.run(asyncio.wait_for(one(after_hello, frame), 20))
+        assert code == 4002 and why in reason, (frame, code, reason)
+        assert errors and errors[-1]["type"] == "error" and why in errors[-1]["message"], errors
+    st, _ = s.api("GET", "/api/v1/status")
+    assert st == 200
+    jid = s.multi({"command": "echo still here", "client_ids": ["good"]})
+    m = s.wait_multi(jid, timeout=15)
+    assert m["jobs"][0]["status"] == "successful", m
+
+
+def test_agent_cannot_report_another_clients_job(fleet):
+    """An authenticated agent sends started, result and reject frames for a
+    job of another client: the job is untouched (no forged pid, output or
+    status), and its own agent still reports it."""
+    import asyncio
+    import websockets
+    s = fleet.server().start()
+    fleet.agent(s, "victim")
+    word = "real-%d" % os.getpid()
+    st, j = s.api("POST", "/api/v1/clients/victim/commands",
+                  {"command": "sleep 2; echo " + word, "timeout_sec": 30})
+    assert st == 200, j
+    jid = j["data"]["jid"]
+
+    async def forge():
+        async with websockets.connect("ws://127.0.0.1:%d/" % s.agent_port,
+                                      subprotocols=["tether.v1"]) as ws:
+            await ws.send(hello("mallory"))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+            await ws.send(json.dumps({"type": "started", "jid": jid, "pid": 666}))
+            await ws.send(json.dumps({"type": "reject", "jid": jid, "error": "forged reject"}))
+            await ws.send(json.dumps({"type": "result", "jid": jid, "status": "successful",
+                                      "exit_code": 0, "stdout": "forged", "pid": 666}))
+            # The server answers each result and reject once it has been
+            # through the store: two acks mean both were handled.
+            acks = 0
+            while acks < 2:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                acks += m["type"] == "ack" and m["jid"] == jid
+            # ...and the connection is still open: unknown jobs are not an error.
+            await ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "pong"
+
+    asyncio.run(asyncio.wait_for(forge(), 30))
+    st, j = s.api("GET", "/api/v1/clients/victim/commands/" + jid)
+    assert st == 200
+    assert j["data"]["status"] == "running", j
+    assert j["data"]["pid"] != 666, j
+    job = s.wait_job("victim", jid, 20)
+    assert job["status"] == "successful", job
+    assert job["result"]["stdout"] == word + "\n"
+    assert job["pid"] != 666

@@ -438,10 +438,10 @@ static void test_store_jobs(void **state)
 	r.stdout_len = 2;
 	r.stdout_dropped = 7;
 	r.finished_at = util_now_ns();
-	assert_int_equal(store_job_finish(st, j.jid, &r), 0);
+	assert_int_equal(store_job_finish(st, j.jid, NULL, &r), 0);
 	r.status = "successful";
-	assert_int_equal(store_job_finish(st, j.jid, &r), TE_STATE);
-	assert_int_equal(store_job_finish(st, "nope", &r), TE_NOTFOUND);
+	assert_int_equal(store_job_finish(st, j.jid, NULL, &r), TE_STATE);
+	assert_int_equal(store_job_finish(st, "nope", NULL, &r), TE_NOTFOUND);
 	assert_int_equal(store_job_get(st, j.jid, &job), 0);
 	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
 	assert_int_equal(json_integer_value(json_object_get(job, "exit_code")), 3);

@@ -353,7 +353,7 @@ static void test_started(void **state)
 	json_t *job;
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
-	assert_int_equal(store_job_started(f->st, "s1", 4242, T0 + 1500000000LL), 0);
+	assert_int_equal(store_job_started(f->st, "s1", "c1", 4242, T0 + 1500000000LL), 0);
 	job = get_job(f->st, "s1");
 	assert_int_equal(json_integer_value(jget(job, "pid")), 4242);
 	time_str(T0 + 1500000000LL, t);
@@ -361,7 +361,7 @@ static void test_started(void **state)
 	assert_string_equal(t, "2020-10-15T15:30:13.500000000Z");
 	assert_string_equal(jstr(job, "status"), "running");
 	json_decref(job);
-	assert_int_equal(store_job_started(f->st, "unknown", 1, T0), TE_NOTFOUND);
+	assert_int_equal(store_job_started(f->st, "unknown", "c1", 1, T0), TE_NOTFOUND);
 }
 
 static struct job_result result_ok(void)
@@ -390,13 +390,13 @@ static void test_finish(void **state)
 	json_t *job, *res;
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
-	assert_int_equal(store_job_started(f->st, "f1", 99, T0 + NS), 0);
+	assert_int_equal(store_job_started(f->st, "f1", "c1", 99, T0 + NS), 0);
 	r.status = "failed";
 	r.exit_code = 3;
 	r.error = "exit status 3";
 	r.stderr_data = "oops\n";
 	r.stderr_len = 5;
-	assert_int_equal(store_job_finish(f->st, "f1", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "f1", "c1", &r), 0);
 	job = get_job(f->st, "f1");
 	assert_string_equal(jstr(job, "status"), "failed");
 	assert_true(json_is_integer(jget(job, "exit_code")));
@@ -428,7 +428,7 @@ static void test_finish_sets_pid_and_start(void **state)
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	r.pid = 777;
 	r.started_at = T0 + NS / 2;
-	assert_int_equal(store_job_finish(f->st, "f2", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "f2", "c1", &r), 0);
 	job = get_job(f->st, "f2");
 	assert_int_equal(json_integer_value(jget(job, "pid")), 777);
 	time_str(T0 + NS / 2, t);
@@ -452,7 +452,7 @@ static void test_finish_without_exit_code(void **state)
 	r.stdout_data = NULL;
 	r.stdout_len = 0;
 	r.stderr_data = NULL;
-	assert_int_equal(store_job_finish(f->st, "f3", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "f3", "c1", &r), 0);
 	job = get_job(f->st, "f3");
 	assert_string_equal(jstr(job, "status"), "unknown");
 	assert_true(json_is_null(jget(job, "exit_code")));
@@ -471,7 +471,7 @@ static void test_finish_twice(void **state)
 	char status[16], cid[64];
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
-	assert_int_equal(store_job_finish(f->st, "twice", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "twice", "c1", &r), 0);
 	before = get_job(f->st, "twice");
 	r2.status = "failed";
 	r2.exit_code = 9;
@@ -482,7 +482,7 @@ static void test_finish_twice(void **state)
 	r2.pid = 5;
 	r2.started_at = T0 + 7 * NS;
 	r2.finished_at = T0 + 9 * NS;
-	assert_int_equal(store_job_finish(f->st, "twice", &r2), TE_STATE);
+	assert_int_equal(store_job_finish(f->st, "twice", "c1", &r2), TE_STATE);
 	after = get_job(f->st, "twice");
 	if (!json_equal(before, after)) {
 		char *a = json_dumps(before, JSON_SORT_KEYS), *b = json_dumps(after, JSON_SORT_KEYS);
@@ -493,12 +493,43 @@ static void test_finish_twice(void **state)
 		fail_msg("a duplicate result changed the job");
 	}
 	/* Also a duplicate of the very same result. */
-	assert_int_equal(store_job_finish(f->st, "twice", &r), TE_STATE);
+	assert_int_equal(store_job_finish(f->st, "twice", "c1", &r), TE_STATE);
 	assert_int_equal(store_job_status(f->st, "twice", cid, sizeof cid, status), 0);
 	assert_string_equal(status, "successful");
 	assert_string_equal(cid, "c1");
 	json_decref(before);
 	json_decref(after);
+}
+
+/* An agent reports only its own jobs: a start or result for another
+ * client's job changes nothing, and the job's own agent still finishes it;
+ * the server's verdict (no client) applies to any job. */
+static void test_other_clients_job(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec a = spec("mine", "c1", T0), b = spec("verdict", "c1", T0);
+	struct job_result r = result_ok();
+	json_t *job;
+
+	assert_int_equal(store_job_insert(f->st, &a), 0);
+	assert_int_equal(store_job_insert(f->st, &b), 0);
+	assert_int_equal(store_job_started(f->st, "mine", "c2", 666, T0 + NS), TE_NOTFOUND);
+	assert_int_equal(store_job_finish(f->st, "mine", "c2", &r), TE_NOTFOUND);
+	job = get_job(f->st, "mine");
+	assert_string_equal(jstr(job, "status"), "running");
+	assert_true(json_is_null(jget(job, "pid")));
+	json_decref(job);
+	assert_int_equal(store_job_finish(f->st, "mine", "c1", &r), 0);
+	job = get_job(f->st, "mine");
+	assert_string_equal(jstr(job, "status"), "successful");
+	json_decref(job);
+	/* Once final, another client's result is still not its to report. */
+	assert_int_equal(store_job_finish(f->st, "mine", "c2", &r), TE_NOTFOUND);
+	r.status = "failed";
+	assert_int_equal(store_job_finish(f->st, "verdict", NULL, &r), 0);
+	job = get_job(f->st, "verdict");
+	assert_string_equal(jstr(job, "status"), "failed");
+	json_decref(job);
 }
 
 static void test_finish_unknown(void **state)
@@ -507,7 +538,7 @@ static void test_finish_unknown(void **state)
 	struct job_result r = result_ok();
 	char status[16] = "x", cid[64] = "y";
 
-	assert_int_equal(store_job_finish(f->st, "no-such-job", &r), TE_NOTFOUND);
+	assert_int_equal(store_job_finish(f->st, "no-such-job", "c1", &r), TE_NOTFOUND);
 	assert_int_equal(store_job_status(f->st, "no-such-job", cid, sizeof cid, status),
 			 TE_NOTFOUND);
 	/* Nothing was created by the attempt. */
@@ -530,7 +561,7 @@ static void test_binary_output(void **state)
 	r.stdout_len = 4;
 	r.stderr_data = "caf\xc3\xa9\n";
 	r.stderr_len = 6;
-	assert_int_equal(store_job_finish(f->st, "bin", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "bin", "c1", &r), 0);
 	job = get_job(f->st, "bin");
 	res = json_object_get(job, "result");
 	assert_string_equal(jstr(res, "stdout"), "//4AYQ==");
@@ -555,7 +586,7 @@ static void test_output_with_nul_is_base64(void **state)
 	r.stdout_len = 3;
 	r.stderr_data = "\x80";
 	r.stderr_len = 1;
-	assert_int_equal(store_job_finish(f->st, "nul", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "nul", "c1", &r), 0);
 	job = get_job(f->st, "nul");
 	res = json_object_get(job, "result");
 	assert_string_equal(jstr(res, "stdout"), "YQBi");
@@ -580,7 +611,7 @@ static void test_large_output(void **state)
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	r.stdout_data = data;
 	r.stdout_len = n;
-	assert_int_equal(store_job_finish(f->st, "big", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "big", "c1", &r), 0);
 	job = get_job(f->st, "big");
 	res = json_object_get(job, "result");
 	assert_int_equal(json_string_length(jget(res, "stdout")), n);
@@ -598,7 +629,7 @@ static void test_dropped_bytes(void **state)
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	r.stdout_dropped = 1048576;
-	assert_int_equal(store_job_finish(f->st, "trunc", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "trunc", "c1", &r), 0);
 	job = get_job(f->st, "trunc");
 	res = json_object_get(job, "result");
 	assert_true(json_is_true(jget(res, "stdout_truncated")));
@@ -611,7 +642,7 @@ static void test_dropped_bytes(void **state)
 	assert_int_equal(store_job_insert(f->st, &j2), 0);
 	r.stdout_dropped = 0;
 	r.stderr_dropped = 5;
-	assert_int_equal(store_job_finish(f->st, "trunc2", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "trunc2", "c1", &r), 0);
 	job = get_job(f->st, "trunc2");
 	res = json_object_get(job, "result");
 	assert_null(json_object_get(res, "stdout_truncated"));
@@ -692,7 +723,7 @@ static void test_list_client(void **state)
 		json_t *arr = NULL;
 		int64_t total = 0;
 
-		assert_int_equal(store_job_finish(f->st, "j4", &r), 0);
+		assert_int_equal(store_job_finish(f->st, "j4", "cl-a", &r), 0);
 		assert_int_equal(store_job_list_client(f->st, "cl-a", 2, 0, &arr, &total), 0);
 		assert_string_equal(jstr(json_array_get(arr, 1), "status"), "successful");
 		assert_string_equal(jstr(json_array_get(arr, 0), "status"), "running");
@@ -727,11 +758,11 @@ static void test_restart_keeps_data(void **state)
 
 	assert_int_equal(store_job_insert(f->st, &a), 0);
 	assert_int_equal(store_job_insert(f->st, &b), 0);
-	assert_int_equal(store_job_started(f->st, "r-done", 31337, T0 + 2 * NS), 0);
+	assert_int_equal(store_job_started(f->st, "r-done", "c1", 31337, T0 + 2 * NS), 0);
 	r.stdout_data = "\xff binary";
 	r.stdout_len = 8;
 	r.stderr_dropped = 12;
-	assert_int_equal(store_job_finish(f->st, "r-done", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "r-done", "c1", &r), 0);
 	client = json_pack("{s:s, s:[s,s], s:{s:s}}", "name", "my-client", "tags", "linux",
 			   "web", "labels", "zone", "EU");
 	assert_int_equal(store_client_put(f->st, "c1", client), 0);
@@ -752,9 +783,9 @@ static void test_restart_keeps_data(void **state)
 	assert_int_equal(cs.calls, 1);
 	assert_true(json_equal(json_object_get(cs.all, "c1"), client));
 	/* A finished job stays final across the restart. */
-	assert_int_equal(store_job_finish(f->st, "r-done", &r), TE_STATE);
+	assert_int_equal(store_job_finish(f->st, "r-done", "c1", &r), TE_STATE);
 	/* And a running one can still be finished. */
-	assert_int_equal(store_job_finish(f->st, "r-running", &r), 0);
+	assert_int_equal(store_job_finish(f->st, "r-running", "c1", &r), 0);
 	json_decref(ja);
 	json_decref(jb);
 	json_decref(ja2);
@@ -871,6 +902,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_finish_without_exit_code, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finish_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finish_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_clients_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binary_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_with_nul_is_base64, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_output, setup, teardown),
