@@ -36,6 +36,7 @@ struct inv {
 
 struct child {
 	char jid[UUID_STR_LEN];
+	char *client_id;
 	struct inv *inv;
 	UT_hash_handle hh;
 };
@@ -54,15 +55,28 @@ static void inv_free(struct inv *v)
 	free(v);
 }
 
-static void child_add(struct fanout *f, struct inv *v, const char *jid)
+static void child_add(struct fanout *f, struct inv *v, const char *jid, const char *client_id)
 {
 	struct child *c = calloc(1, sizeof *c);
 
 	if (!c)
 		return;
+	c->client_id = strdup(client_id);
+	if (!c->client_id) {
+		free(c);
+		return;
+	}
 	util_strlcpy(c->jid, jid, sizeof c->jid);
 	c->inv = v;
 	HASH_ADD_STR(f->children, jid, c);
+}
+
+static void child_free(struct child *c)
+{
+	if (!c)
+		return;
+	free(c->client_id);
+	free(c);
 }
 
 static void inv_save(struct fanout *f, struct inv *v)
@@ -190,7 +204,7 @@ static void dispatch_after(void *arg, int rc)
 	}
 	c = hub_client_find(f->srv->hub, d->client_id);
 	if (hub_client_connected(c) && hub_run(f->srv->hub, c, &d->j, NULL, NULL) == 0) {
-		child_add(f, d->v, d->j.jid);
+		child_add(f, d->v, d->j.jid, d->client_id);
 		free(d);
 		return;
 	}
@@ -262,7 +276,7 @@ static void on_job_done(void *ud, const char *jid, const char *status)
 		return;
 	v = c->inv;
 	HASH_DEL(f->children, c);
-	free(c);
+	child_free(c);
 	if (f->srv->ws)
 		ws_api_child_done(f->srv->ws, v->jid, jid);
 	v->running--;
@@ -325,7 +339,7 @@ static void resume_child(void *ud, const char *client_id, const char *jid, const
 	json_object_set_new(r->seen, client_id, json_true());
 	if (!strcmp(status, "running")) {
 		r->v->running++;
-		child_add(r->f, r->v, jid);
+		child_add(r->f, r->v, jid, client_id);
 	} else {
 		inv_account(r->f, r->v, client_id, status);
 	}
@@ -411,18 +425,18 @@ void fanout_destroy(struct fanout *f)
 	}
 	HASH_ITER(hh, f->children, c, ctmp) {
 		HASH_DEL(f->children, c);
-		free(c);
+		child_free(c);
 	}
 	json_decref(f->to_resume);
 	free(f);
 }
 
-const char *fanout_multi_of(struct fanout *f, const char *child_jid)
+const char *fanout_multi_of(struct fanout *f, const char *child_jid, const char *client_id)
 {
 	struct child *c;
 
 	HASH_FIND_STR(f->children, child_jid, c);
-	return c ? c->inv->jid : NULL;
+	return c && !strcmp(c->client_id, client_id) ? c->inv->jid : NULL;
 }
 
 /* ---- reading -------------------------------------------------------- */

@@ -29,8 +29,9 @@ void fanout_destroy(struct fanout *f);
  * Returns 0 or TE_IO. */
 int fanout_start(struct fanout *f, json_t *record);
 
-/* The multi job a running child belongs to, or NULL. */
-const char *fanout_multi_of(struct fanout *f, const char *child_jid);
+/* The multi job a running child of client_id belongs to, or NULL (also
+ * when the child is another client's). */
+const char *fanout_multi_of(struct fanout *f, const char *child_jid, const char *client_id);
 
 /* The multi job as the API shows it, or NULL if unknown. */
 json_t *fanout_multi_json(struct fanout *f, const char *jid);

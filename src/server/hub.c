@@ -1146,7 +1146,8 @@ static void on_output(struct session *s, json_t *m)
 
 	if (!srv->ws || !srv->fanout || (strcmp(stream, "stdout") && strcmp(stream, "stderr")))
 		return;
-	mjid = fanout_multi_of(srv->fanout, jid);
+	/* Only the job's own agent speaks for its output. */
+	mjid = fanout_multi_of(srv->fanout, jid, s->client->id);
 	if (mjid)
 		ws_api_output(srv->ws, mjid, jid, s->client, stream, json_object_get(m, "data"),
 			      enc && !strcmp(enc, "base64"));

@@ -459,3 +459,44 @@ def test_agent_cannot_report_another_clients_job(fleet):
     assert job["status"] == "successful", job
     assert job["result"]["stdout"] == word + "\n"
     assert job["pid"] != 666
+
+
+def test_agent_cannot_inject_output_into_another_clients_stream(fleet):
+    """A user streams a job on the WebSocket API; another authenticated
+    agent sends output and result frames for that job's jid. The user sees
+    only the real agent's output and result."""
+    import asyncio
+    import websockets
+    s = fleet.server().start()
+    fleet.agent(s, "victim")
+    auth = {"Authorization": "Basic " + base64.b64encode(b"admin:foobaz").decode()}
+
+    async def go():
+        async with websockets.connect("ws://127.0.0.1:%d/api/v1/ws/commands" % s.api_port,
+                                      extra_headers=auth) as api, \
+                websockets.connect("ws://127.0.0.1:%d/" % s.agent_port,
+                                   subprotocols=["tether.v1"]) as agent:
+            await agent.send(hello("mallory"))
+            assert json.loads(await agent.recv())["type"] == "welcome"
+            await api.send(json.dumps({"command": "echo first; sleep 1; echo second",
+                                       "client_ids": ["victim"]}))
+            frames = [json.loads(await asyncio.wait_for(api.recv(), 10))]
+            jid = frames[0]["jid"]
+            for stream in ("stdout", "stderr"):
+                await agent.send(json.dumps({"type": "output", "jid": jid, "stream": stream,
+                                             "data": "forged\n"}))
+            await agent.send(json.dumps({"type": "result", "jid": jid, "status": "failed",
+                                         "exit_code": 9, "stdout": "forged"}))
+            try:
+                async for m in api:
+                    frames.append(json.loads(m))
+            except websockets.ConnectionClosed:
+                pass
+            return frames
+
+    frames = asyncio.run(asyncio.wait_for(go(), 30))
+    assert all(f["client_id"] == "victim" for f in frames), frames
+    assert "forged" not in json.dumps(frames), frames
+    final = [f for f in frames if "status" in f]
+    assert len(final) == 1 and final[0]["status"] == "successful", frames
+    assert final[0]["result"]["stdout"] == "first\nsecond\n"
