@@ -500,3 +500,161 @@ def test_agent_cannot_inject_output_into_another_clients_stream(fleet):
     final = [f for f in frames if "status" in f]
     assert len(final) == 1 and final[0]["status"] == "successful", frames
     assert final[0]["result"]["stdout"] == "first\nsecond\n"
+
+
+# ---- mutated frames and requests -------------------------------------
+
+def mutate(rng, data):
+    """One random damage to a byte string: flip, insert, delete, truncate,
+    repeat a slice, or splice in a hostile token."""
+    b = bytearray(data)
+    op = rng.randrange(7)
+    if not b:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 16)))
+    i = rng.randrange(len(b))
+    if op == 0:
+        b[i] ^= 1 << rng.randrange(8)
+    elif op == 1:
+        b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 8)))
+    elif op == 2:
+        del b[i:i + rng.randrange(1, 16)]
+    elif op == 3:
+        del b[i:]
+    elif op == 4:
+        j = rng.randrange(i, len(b) + 1)
+        b[i:i] = b[i:j] * rng.randrange(2, 50)
+    else:
+        tokens = [b'\\u0000', b'\\ud800', b'null', b'-1', b'1e999', b'18446744073709551616',
+                  b'[]', b'{}', b'"' + b'x' * 70000 + b'"', b'\xff\xfe', b'\x00', b'""',
+                  b'"../../etc/passwd"', b'%s%n', b'true']
+        b[i:i] = rng.choice(tokens)
+    return bytes(b)
+
+
+def test_mutated_frames_and_requests_never_break_the_server(fleet):
+    """Hundreds of randomly damaged agent frames (before and after hello,
+    some for a real running job) and damaged HTTP requests, from a fixed
+    seed: every connection ends with an answer or a close, never a crash or
+    a hang, and the server then still serves the API and a real agent. The
+    same test runs in the ASan+UBSan suite."""
+    import asyncio
+    import random
+    import websockets
+    seed = int(os.environ.get("TETHER_FUZZ_SEED", "20261130"))
+    rng = random.Random(seed)
+    s = fleet.server().start()
+    fleet.agent(s, "good")
+    # A job whose agent is the fuzzing stand-in "fz": result frames can hit a real row.
+    auth = "Basic " + base64.b64encode(b"admin:foobaz").decode()
+
+    async def connect_fz():
+        ws = await websockets.connect("ws://127.0.0.1:%d/" % s.agent_port,
+                                      subprotocols=["tether.v1"], max_size=None)
+        await ws.send(hello("fz"))
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        return ws
+
+    async def settle(ws):
+        """A ping answered (or the connection closed): all sent was handled."""
+        try:
+            await ws.send('{"type":"ping"}')
+            while json.loads(await asyncio.wait_for(ws.recv(), 10)).get("type") != "pong":
+                pass
+        except websockets.ConnectionClosed:
+            pass
+
+    async def agent_side():
+        ws = await connect_fz()
+        jid = s.multi({"command": "true", "client_ids": ["fz"], "timeout_sec": 600})
+        child = None
+        while child is None:
+            m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if m.get("type") == "run":
+                child = m["jid"]
+        await ws.close()
+        valid = [
+            {"type": "started", "jid": child, "pid": 4242, "started_at": "2026-11-30T10:00:00Z"},
+            {"type": "output", "jid": child, "stream": "stdout", "data": "aGVsbG8=",
+             "encoding": "base64"},
+            {"type": "result", "jid": child, "status": "successful", "exit_code": 0,
+             "stdout": "aGk=", "stdout_encoding": "base64", "stderr": "", "pid": 4242,
+             "started_at": "2026-11-30T10:00:00Z", "finished_at": "2026-11-30T10:00:01Z"},
+            {"type": "reject", "jid": child, "error": "denied"},
+            {"type": "ping"}, {"type": "pong"}, {"type": "error", "message": "x"},
+        ]
+        hellos = json.loads(hello("fz"))
+        closed = 0
+        for n in range(400):
+            pre = n % 4 == 0
+            try:
+                if pre:
+                    ws = await websockets.connect("ws://127.0.0.1:%d/" % s.agent_port,
+                                                  subprotocols=["tether.v1"], max_size=None)
+                    frame = mutate(rng, json.dumps(dict(hellos, id="fz%d" % n)).encode())
+                else:
+                    ws = await connect_fz()
+                    frame = mutate(rng, json.dumps(rng.choice(valid)).encode())
+                for k in range(rng.randrange(1, 4)):
+                    # Valid UTF-8 goes as text, the rest as binary: both reach the parser.
+                    try:
+                        await ws.send(frame.decode())
+                    except UnicodeDecodeError:
+                        await ws.send(frame)
+                    frame = mutate(rng, frame)
+                await settle(ws)
+                closed += ws.closed
+                await ws.close()
+            except (websockets.ConnectionClosed, websockets.InvalidHandshake):
+                closed += 1
+        return jid, closed
+
+    jid, closed = asyncio.run(asyncio.wait_for(agent_side(), 240))
+    assert s.proc.p.poll() is None, "tetherd died (seed %d)" % seed
+    print("fuzz seed %d: %d of 400 agent connections closed by the server" % (seed, closed))
+    assert 0 < closed < 400, closed  # some frames were refused, some were fine
+
+    base = ("POST /api/v1/clients/good/commands HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Authorization: %s\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n"
+            '{"command":"true","timeout_sec":5}\n' % auth).encode()
+    gets = [b"GET /api/v1/commands?filter[status]=x&sort=-jid&page[limit]=2 HTTP/1.1\r\n"
+            b"Host: x\r\nAuthorization: " + auth.encode() + b"\r\n\r\n",
+            b"GET /api/v1/ws/commands HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: " + auth.encode() +
+            b"\r\n\r\n"]
+    answered = 0
+    for batch in range(3):
+        # 100 damaged requests at once, kept open as a real client would;
+        # a truncated one waits for bytes that never come, so each batch
+        # reads for at most 3 seconds.
+        import selectors
+        sel = selectors.DefaultSelector()
+        for n in range(100):
+            c = socket.create_connection(("127.0.0.1", s.api_port), timeout=10)
+            c.sendall(mutate(rng, rng.choice([base] + gets)))
+            c.setblocking(False)
+            sel.register(c, selectors.EVENT_READ, [b""])
+        deadline = time.monotonic() + 3
+        while sel.get_map() and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=max(0.01, deadline - time.monotonic())):
+                try:
+                    chunk = key.fileobj.recv(65536)
+                except (ConnectionResetError, BlockingIOError):
+                    chunk = b""
+                key.data[0] += chunk
+                if not chunk or b"\r\n\r\n" in key.data[0]:
+                    answered += key.data[0].startswith(b"HTTP/1.")
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+        for key in list(sel.get_map().values()):
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
+        sel.close()
+        assert s.proc.p.poll() is None, "tetherd died (seed %d)" % seed
+    print("fuzz seed %d: %d of 300 damaged requests answered" % (seed, answered))
+    assert answered > 100, answered
+
+    st, _ = s.api("GET", "/api/v1/status")
+    assert st == 200
+    m = s.multi({"command": "echo still here", "client_ids": ["good"]})
+    assert s.wait_multi(m, timeout=30)["jobs"][0]["status"] == "successful"
