@@ -537,15 +537,12 @@ int fanout_cancel(struct fanout *f, const char *jid, const char *by)
 		return TE_NOTFOUND;
 	snprintf(why, sizeof why, "cancelled by %.128s", by);
 	inv_stop(f, v, why);
-	/* The children are few compared to the fleet; each ends through its
-	 * agent's result. */
+	/* Each running child ends through its agent's result. No store read
+	 * per child: the child knows its client. */
 	HASH_ITER(hh, f->children, c, tmp) {
-		char cid[256], st[16];
-
 		if (c->inv != v)
 			continue;
-		if (!store_job_status(f->srv->store, c->jid, cid, sizeof cid, st) &&
-		    !hub_cancel(f->srv->hub, hub_client_find(f->srv->hub, cid), c->jid, by))
+		if (!hub_cancel(f->srv->hub, hub_client_find(f->srv->hub, c->client_id), c->jid, by))
 			n++;
 	}
 	return n;
