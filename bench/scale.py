@@ -5,6 +5,7 @@ the reconnect storm after a tetherd restart under N swarm agents.
 Bounded in time; prints a table. Usage: bench/scale.py [--agents 10000]"""
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,13 @@ def latency(tmp, runs):
     a.stop()
     s.stop()
     return statistics.median(times), idle_rss, idle_cpu
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL,
+                   env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
 
 
 def submissions(tmp, seconds):
@@ -118,6 +126,7 @@ def main():
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=10)
     args = ap.parse_args()
+    ensure_wrk()
     tmp = tempfile.mkdtemp(prefix="tether-scale-")
     lat, idle_rss, idle_cpu = latency(tmp, args.runs)
     rps, non2xx = submissions(tmp, args.seconds)
