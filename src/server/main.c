@@ -83,19 +83,54 @@ static int hash_password_cmd(void)
 	return 0;
 }
 
-static int fd_limit(void)
+/* Descriptors kept out of libwebsockets' reach: the store's files, logs,
+ * libuv's own (epoll, signals, async), SQLite's temporary files. */
+#define FD_RESERVE 64
+
+/* Raises the soft descriptor limit to the hard one (every agent is a
+ * socket) and returns it. */
+static rlim_t fd_limit_raise(void)
 {
 	struct rlimit rl;
 
-	/* Raise the soft limit as far as allowed: every agent is a socket. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		if (rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-		return rl.rlim_cur > 1000000 ? 1000000 : (int)rl.rlim_cur;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	return 1024;
+	return rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur;
+}
+
+static void fd_limit_set(rlim_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && n <= rl.rlim_max) {
+		rl.rlim_cur = n;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* The network context, made to believe the descriptor limit is FD_RESERVE
+ * lower than it is. libwebsockets sizes its socket table from the soft
+ * limit it sees at creation, and it stops polling the listeners when the
+ * table is full; new connections then wait in the kernel's backlog. With
+ * the true limit, accept() would fail with EMFILE first (the other
+ * descriptors count too), and libwebsockets would retry it at once, for as
+ * long as the limit lasted: a busy loop. (A table smaller than the limit
+ * given through fd_limit_per_thread would avoid that too, but it makes
+ * libwebsockets look sockets up by a linear search.) */
+static net_ctx *net_create(uv_loop_t *loop)
+{
+	rlim_t n = fd_limit_raise(), lws = n > 2 * FD_RESERVE ? n - FD_RESERVE : n / 2;
+	net_ctx *net;
+
+	fd_limit_set(lws);
+	net = net_ctx_create(loop, (int)lws, true);
+	fd_limit_set(n);
+	return net;
 }
 
 static net_listener *listen_on(const char *address, const struct net_callbacks *cb,
@@ -217,7 +252,7 @@ int main(int argc, char **argv)
 	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
 	    api_create(&srv, &srv.api))
 		goto out;
-	srv.net = net_ctx_create(&loop, fd_limit(), true);
+	srv.net = net_create(&loop);
 	if (!srv.net)
 		goto out;
 	srv.agent_listener = listen_on(srv.cfg.agent_address, hub_net_callbacks(), srv.hub,

@@ -56,7 +56,7 @@ def wait_until(cond, timeout=10.0, what="condition", interval=0.02):
 
 
 class Proc:
-    def __init__(self, argv, name, env=None):
+    def __init__(self, argv, name, env=None, nofile=None):
         self.name = name
         self.log = tempfile.NamedTemporaryFile(prefix=name + "-", suffix=".log", delete=False)
         if VALGRIND:
@@ -64,8 +64,14 @@ class Proc:
         e = dict(os.environ)
         if env:
             e.update(env)
+        preexec = None
+        if nofile:
+            import resource
+
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, env=e)
+                                  stdin=subprocess.DEVNULL, env=e, preexec_fn=preexec)
 
     def output(self):
         with open(self.log.name, "r", errors="replace") as f:
@@ -157,8 +163,9 @@ password = "foobaz"
     def url(self):
         return "http://127.0.0.1:%d" % self.api_port
 
-    def start(self, wait=True):
-        self.proc = Proc([binary("tetherd"), "-c", self.config], "tetherd")
+    def start(self, wait=True, nofile=None):
+        """nofile: the descriptor limit (soft and hard) to start tetherd with."""
+        self.proc = Proc([binary("tetherd"), "-c", self.config], "tetherd", nofile=nofile)
         if wait:
             wait_until(lambda: self.api("GET", "/api/v1/status")[0] == 200, 15,
                        "tetherd to answer:\n" + self.proc.output())

@@ -304,3 +304,75 @@ def test_server_side_deadline_for_silent_agent(fleet):
         a.proc.signal(signal.SIGCONT)
     assert j["status"] == "unknown"
     assert "no result" in j["error"]
+
+
+def test_descriptor_exhaustion_neither_spins_nor_stops_service(fleet):
+    """tetherd at its descriptor limit (here 96): a flood of idle
+    connections uses it up. The server does not spin on accept() (EMFILE is
+    level-triggered), its connected agent and an open API connection keep
+    working, connections past the limit are closed at once rather than left
+    hanging, and once the flood is gone new connections are served again."""
+    import base64
+    import http.client
+    import socket
+    s = fleet.server().start(nofile=96)
+    fleet.agent(s, "fd1")
+    pid = s.proc.p.pid
+    auth = {"Authorization": "Basic " + base64.b64encode(b"admin:foobaz").decode(),
+            "Content-Type": "application/json"}
+    kept = http.client.HTTPConnection("127.0.0.1", s.api_port, timeout=20)
+    kept.request("GET", "/api/v1/status", headers=auth)
+    r = kept.getresponse()
+    r.read()
+    assert r.status == 200
+    flood = []
+    try:
+        for _ in range(150):
+            flood.append(socket.create_connection(("127.0.0.1", s.api_port), timeout=5))
+        # (tetherd lets libwebsockets number its sockets below half of 96,
+        # or below the limit less 64 when that is larger.)
+        wait_until(lambda: len(os.listdir("/proc/%d/fd" % pid)) >= 40, 10, "the flood to land")
+
+        def cpu():
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        c0, t0 = cpu(), time.monotonic()
+        # A job through the kept connection, on the connected agent, while the
+        # limit lasts; it also measures the CPU tetherd burns meanwhile.
+        kept.request("POST", "/api/v1/clients/fd1/commands", headers=auth,
+                     body=json.dumps({"command": "echo at the limit", "timeout_sec": 30}))
+        r = kept.getresponse()
+        body = json.loads(r.read())
+        assert r.status == 200, body
+        jid = body["data"]["jid"]
+
+        def finished():
+            kept.request("GET", "/api/v1/clients/fd1/commands/" + jid, headers=auth)
+            resp = kept.getresponse()
+            d = json.loads(resp.read())["data"]
+            return d if d["status"] != "running" else None
+        job = wait_until(finished, 20, "the job at the limit")
+        assert job["status"] == "successful" and job["result"]["stdout"] == "at the limit\n", job
+        # Wait at least a second at the limit, to measure CPU over it.
+        wait_until(lambda: time.monotonic() - t0 >= 1.0, 5, "a second at the limit")
+        busy = (cpu() - c0) / (time.monotonic() - t0)
+        assert busy < 0.3, "tetherd used %.0f%% CPU at its descriptor limit" % (busy * 100)
+        assert s.proc.p.poll() is None
+        # The last of the flood came after the limit: it is closed at once,
+        # it does not hang.
+        last = flood[-1]
+        last.settimeout(10)
+        try:
+            last.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = last.recv(64)
+        except (BrokenPipeError, ConnectionResetError):
+            data = b""
+        assert data == b"" or data.startswith(b"HTTP/1.1 "), data
+    finally:
+        for c in flood:
+            c.close()
+    st, _ = s.api("GET", "/api/v1/status")
+    assert st == 200
+    jid = s.multi({"command": "echo after", "client_ids": ["fd1"]})
+    assert s.wait_multi(jid, timeout=15)["jobs"][0]["status"] == "successful"
