@@ -123,11 +123,34 @@ struct net_conn {
 
 /* ---- logging -------------------------------------------------------- */
 
+/* lws logs a line per event it dislikes (a connection past the descriptor
+ * table, a bad handshake): a flood of such connections must not become a
+ * flood of log lines. At most LWS_LOG_BURST lines a second, then one line
+ * saying the rest is dropped; their count is logged before the next line
+ * that gets through. */
+#define LWS_LOG_BURST 20
+
 static void net_lws_log(int level, const char *line)
 {
+	static uint64_t window_ms;
+	static unsigned int in_window, dropped;
+	uint64_t now = util_mono_ms();
 	char tmp[512];
 	size_t n;
 
+	if (now - window_ms >= 1000) {
+		if (dropped)
+			log_warn("lws: %u more lines in the last second not logged", dropped);
+		window_ms = now;
+		in_window = 0;
+		dropped = 0;
+	}
+	if (++in_window > LWS_LOG_BURST) {
+		if (!dropped++)
+			log_warn("lws: over %d lines in a second: the rest of this second is not "
+				 "logged", LWS_LOG_BURST);
+		return;
+	}
 	util_strlcpy(tmp, line, sizeof tmp);
 	n = strlen(tmp);
 	while (n && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r'))

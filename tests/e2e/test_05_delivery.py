@@ -369,6 +369,11 @@ def test_descriptor_exhaustion_neither_spins_nor_stops_service(fleet):
         except (BrokenPipeError, ConnectionResetError):
             data = b""
         assert data == b"" or data.startswith(b"HTTP/1.1 "), data
+        # A line per refused connection from libwebsockets, but rate-limited:
+        # the flood of connections is not a flood of log lines.
+        log = s.proc.output()
+        assert "Socket fd" in log and "the rest of this second is not logged" in log, log[-2000:]
+        assert log.count("lws: ") < 100, log.count("lws: ")
     finally:
         for c in flood:
             c.close()
