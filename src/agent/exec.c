@@ -901,6 +901,11 @@ void exec_run(struct exec *e, json_t *run)
 		if (shebang && rc == ENOENT && !r.is_sudo)
 			snprintf(err, sizeof err,
 				 "the script's interpreter (#!%s): no such file or directory", line);
+		else if (rc == EMFILE || rc == ENFILE)
+			/* The agent's pipes, not the command: say so. */
+			snprintf(err, sizeof err,
+				 "the agent is out of file descriptors (%s): too many jobs at once "
+				 "for its limit", uv_strerror(uv_translate_sys_error(rc)));
 		else
 			snprintf(err, sizeof err, "%s: %s", argv[0],
 				 uv_strerror(uv_translate_sys_error(rc)));

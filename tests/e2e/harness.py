@@ -273,9 +273,10 @@ enabled = true
         self.env = env
         self.proc = None
 
-    def start(self):
+    def start(self, nofile=None):
+        """nofile: the descriptor limit (soft and hard) to start the agent with."""
         self.proc = Proc([binary("tether-agent"), "-c", self.config], "agent-" + self.cid,
-                         env=self.env)
+                         env=self.env, nofile=nofile)
         return self
 
     def stop(self):

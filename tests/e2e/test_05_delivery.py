@@ -381,3 +381,40 @@ def test_descriptor_exhaustion_neither_spins_nor_stops_service(fleet):
     assert st == 200
     jid = s.multi({"command": "echo after", "client_ids": ["fd1"]})
     assert s.wait_multi(jid, timeout=15)["jobs"][0]["status"] == "successful"
+
+
+def test_agent_at_its_descriptor_limit_refuses_clearly_and_recovers(fleet):
+    """An agent limited to 40 descriptors gets 30 jobs at once: each job
+    takes two pipes, so some cannot start. Those are refused with an error
+    that names the cause (not the command), the agent does not spin, the
+    ones that started finish, and later jobs run."""
+    s = fleet.server().start()
+    a = fleet.agent(s, "lim", start=False)
+    a.start(nofile=40)
+    s.wait_connected("lim")
+    started, refused = [], []
+    for _ in range(30):
+        st, j = s.api("POST", "/api/v1/clients/lim/commands",
+                      {"command": "sleep 2", "timeout_sec": 30})
+        if st == 200:
+            started.append(j["data"]["jid"])
+        else:
+            assert st == 409, (st, j)
+            refused.append(j["errors"][0]["title"])
+    assert started and refused, (len(started), len(refused))
+    assert all("the agent is out of file descriptors" in t for t in refused), refused[:3]
+    pid = a.proc.p.pid
+
+    def ticks():
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    t0, c0 = time.monotonic(), ticks()
+    for jid in started:
+        assert s.wait_job("lim", jid, 20)["status"] == "successful"
+    busy = (ticks() - c0) / os.sysconf("SC_CLK_TCK") / max(time.monotonic() - t0, 0.5)
+    assert busy < 0.3, "the agent used %.0f%% CPU at its limit" % (busy * 100)
+    st, j = s.api("POST", "/api/v1/clients/lim/commands", {"command": "echo after", "timeout_sec": 30})
+    assert st == 200, j
+    job = s.wait_job("lim", j["data"]["jid"], 20)
+    assert job["status"] == "successful" and job["result"]["stdout"] == "after\n", job
