@@ -19,12 +19,6 @@ import harness  # noqa: E402
 rss_kb = harness.rss_kb
 
 
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return int(parts[11]) + int(parts[12])
-
-
 def latency(tmp, runs):
     s = harness.Server(tmp).start()
     a = harness.Agent(tmp, s, "lat", policy="allow = ['.*']\ndeny = []").start()
@@ -48,9 +42,9 @@ def latency(tmp, runs):
         times.append((time.perf_counter() - t0) * 1000)
     time.sleep(2)
     idle_rss = rss_kb(a.proc.p.pid)
-    c0 = cpu_ticks(a.proc.p.pid)
+    c0 = harness.cpu_seconds(a.proc.p.pid)
     time.sleep(5)  # an idle agent over 5 s: the figure being measured
-    idle_cpu = (cpu_ticks(a.proc.p.pid) - c0) / os.sysconf("SC_CLK_TCK") / 5 * 100
+    idle_cpu = (harness.cpu_seconds(a.proc.p.pid) - c0) / 5 * 100
     a.stop()
     s.stop()
     return statistics.median(times), idle_rss, idle_cpu

@@ -114,14 +114,13 @@ static void fd_limit_set(rlim_t n)
 }
 
 /* The network context, made to believe the descriptor limit is FD_RESERVE
- * lower than it is. libwebsockets sizes its socket table from the soft
- * limit it sees at creation, and it stops polling the listeners when the
- * table is full; new connections then wait in the kernel's backlog. With
- * the true limit, accept() would fail with EMFILE first (the other
- * descriptors count too), and libwebsockets would retry it at once, for as
- * long as the limit lasted: a busy loop. (A table smaller than the limit
- * given through fd_limit_per_thread would avoid that too, but it makes
- * libwebsockets look sockets up by a linear search.) */
+ * lower than it is. libwebsockets sizes its socket table, indexed by
+ * descriptor number, from the soft limit it sees at creation, and closes at
+ * once a connection accepted with a number past the table. With the true
+ * limit, accept() would fail with EMFILE first (the other descriptors count
+ * too), and libwebsockets would retry it at once, for as long as the limit
+ * lasted: a busy loop. (A smaller table through fd_limit_per_thread alone
+ * makes libwebsockets look sockets up by a linear search.) */
 static net_ctx *net_create(uv_loop_t *loop)
 {
 	rlim_t n = fd_limit_raise(), lws = n > 2 * FD_RESERVE ? n - FD_RESERVE : n / 2;

@@ -25,6 +25,26 @@ def binary(name):
     return path
 
 
+def proc_stat(pid):
+    """The fields of /proc/<pid>/stat after the command name (state, ppid,
+    ...; the name may hold spaces and parentheses). Raises OSError when the
+    process is gone."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time a process has used, in seconds."""
+    fields = proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def agent_hello(cid):
+    """The hello frame of an agent with the test server's client credential."""
+    return json.dumps({"type": "hello", "auth_id": "clientAuth1", "password": "1234",
+                       "id": cid, "name": cid, "protocol": 1, "running": []})
+
+
 def rss_kb(pid):
     """Resident memory of a process, in KB."""
     with open("/proc/%d/status" % pid) as f:

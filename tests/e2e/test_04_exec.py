@@ -128,9 +128,8 @@ def procs_of(jid=None, marker=None):
             continue
         pid = int(d)
         try:
-            with open("/proc/%d/stat" % pid) as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    continue
+            if harness.proc_stat(pid)[0] == "Z":
+                continue
             with open("/proc/%d/cmdline" % pid, "rb") as f:
                 cmdline = f.read()
         except OSError:
@@ -143,10 +142,11 @@ def procs_of(jid=None, marker=None):
 def zombies_of(ppid):
     out = []
     for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
         try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            fields = harness.proc_stat(int(d))
+        except OSError:
             continue
         if fields[0] == "Z" and int(fields[1]) == ppid:
             out.append(int(d))

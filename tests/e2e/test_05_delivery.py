@@ -174,8 +174,7 @@ def swallowing_stand_in(s, cid, hold):
     async def swallow():
         async with websockets.connect("ws://127.0.0.1:%d/" % s.agent_port,
                                       subprotocols=["tether.v1"]) as ws:
-            await ws.send(json.dumps({"type": "hello", "auth_id": "clientAuth1", "password": "1234",
-                                      "id": cid, "name": cid, "protocol": 1, "running": []}))
+            await ws.send(harness.agent_hello(cid))
             while True:
                 m = json.loads(await asyncio.wait_for(ws.recv(), 30))
                 if m["type"] == "run":
@@ -332,12 +331,7 @@ def test_descriptor_exhaustion_neither_spins_nor_stops_service(fleet):
         # (tetherd lets libwebsockets number its sockets below half of 96,
         # or below the limit less 64 when that is larger.)
         wait_until(lambda: len(os.listdir("/proc/%d/fd" % pid)) >= 40, 10, "the flood to land")
-
-        def cpu():
-            with open("/proc/%d/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        c0, t0 = cpu(), time.monotonic()
+        c0, t0 = harness.cpu_seconds(pid), time.monotonic()
         # A job through the kept connection, on the connected agent, while the
         # limit lasts; it also measures the CPU tetherd burns meanwhile.
         kept.request("POST", "/api/v1/clients/fd1/commands", headers=auth,
@@ -356,7 +350,7 @@ def test_descriptor_exhaustion_neither_spins_nor_stops_service(fleet):
         assert job["status"] == "successful" and job["result"]["stdout"] == "at the limit\n", job
         # Wait at least a second at the limit, to measure CPU over it.
         wait_until(lambda: time.monotonic() - t0 >= 1.0, 5, "a second at the limit")
-        busy = (cpu() - c0) / (time.monotonic() - t0)
+        busy = (harness.cpu_seconds(pid) - c0) / (time.monotonic() - t0)
         assert busy < 0.3, "tetherd used %.0f%% CPU at its descriptor limit" % (busy * 100)
         assert s.proc.p.poll() is None
         # The last of the flood came after the limit: it is closed at once,
@@ -404,15 +398,10 @@ def test_agent_at_its_descriptor_limit_refuses_clearly_and_recovers(fleet):
     assert started and refused, (len(started), len(refused))
     assert all("the agent is out of file descriptors" in t for t in refused), refused[:3]
     pid = a.proc.p.pid
-
-    def ticks():
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    t0, c0 = time.monotonic(), ticks()
+    t0, c0 = time.monotonic(), harness.cpu_seconds(pid)
     for jid in started:
         assert s.wait_job("lim", jid, 20)["status"] == "successful"
-    busy = (ticks() - c0) / os.sysconf("SC_CLK_TCK") / max(time.monotonic() - t0, 0.5)
+    busy = (harness.cpu_seconds(pid) - c0) / max(time.monotonic() - t0, 0.5)
     assert busy < 0.3, "the agent used %.0f%% CPU at its limit" % (busy * 100)
     st, j = s.api("POST", "/api/v1/clients/lim/commands", {"command": "echo after", "timeout_sec": 30})
     assert st == 200, j

@@ -354,11 +354,7 @@ def test_header_and_uri_caps(fleet):
 
 # ---- malformed and hostile agent frames ------------------------------
 
-HELLO = {"type": "hello", "auth_id": "clientAuth1", "password": "1234", "protocol": 1, "running": []}
-
-
-def hello(cid):
-    return json.dumps(dict(HELLO, id=cid, name=cid))
+hello = harness.agent_hello
 
 
 # (say hello first?, the frame, what the close reason says)
@@ -582,7 +578,7 @@ def test_mutated_frames_and_requests_never_break_the_server(fleet):
             {"type": "reject", "jid": child, "error": "denied"},
             {"type": "ping"}, {"type": "pong"}, {"type": "error", "message": "x"},
         ]
-        hellos = json.loads(hello("fz"))
+        hellos = json.loads(hello("fz"))  # a dict, to vary its id
         closed = 0
         for n in range(400):
             pre = n % 4 == 0
