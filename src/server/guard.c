@@ -208,7 +208,7 @@ static void count_failure(struct guard *g, enum guard_kind kind, const char *key
 	e->banned_until_ms = now + (uint64_t)g->ban_ms;
 	util_time_format(util_now_ns() + g->ban_ms * 1000000LL, until);
 	log_at(LOG_WARN, "guard: %s: %d failed logins: %s '%.128s' banned until %s", g->label,
-	       e->failures, kind == GUARD_ADDRESS ? "address" : "name", key, until);
+	       e->failures, kind == GUARD_ADDRESS ? "address" : "user", key, until);
 }
 
 void guard_failed(struct guard *g, const char *ip, const char *name)
