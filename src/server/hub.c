@@ -821,7 +821,7 @@ static void on_hello(struct session *s, json_t *m)
 		 * is refused (two agents with one id do not take turns); a dead
 		 * one (its heartbeat unanswered) is dropped for the newcomer. */
 		struct session *old = c->s;
-		uint64_t silent;
+		uint64_t silent = 0;
 
 		if (session_answers(old, &silent)) {
 			char msg[300];
