@@ -18,6 +18,9 @@ cat >"$DATA/tetherd.conf" <<CONF
 [server]
 address = "$AGENTS"
 auth = "clientAuth1:1234"
+# The demo's four agents share this one credential (each id is otherwise
+# bound to the credential of the same id).
+shared_client_auth = ["clientAuth1"]
 data_dir = "$DATA/server"
 
 [api]

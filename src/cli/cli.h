@@ -62,5 +62,6 @@ int cmd_jobs(struct cli *c, int argc, char **argv);
 int cmd_job(struct cli *c, int argc, char **argv);
 int cmd_groups(struct cli *c, int argc, char **argv);
 int cmd_login(struct cli *c, int argc, char **argv);
+int cmd_bans(struct cli *c, int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const struct {
 	{ "job", cmd_job, "show a job (multi-client or single) with its output" },
 	{ "groups", cmd_groups, "list, create or delete client groups" },
 	{ "login", cmd_login, "get a token and store it for later commands" },
+	{ "bans", cmd_bans, "list or lift brute-force bans (administrators)" },
 };
 
 static void usage(FILE *f)

@@ -29,8 +29,9 @@ enum proto_type {
 /* Application close codes (after the upgrade, so the peer sees the reason). */
 #define PROTO_CLOSE_AUTH 4001      /* bad credentials */
 #define PROTO_CLOSE_PROTOCOL 4002  /* malformed frame */
-#define PROTO_CLOSE_REPLACED 4003  /* another connection took this id */
+#define PROTO_CLOSE_REPLACED 4003  /* no longer sent: a dead holder of an id is dropped */
 #define PROTO_CLOSE_REVOKED 4004   /* credentials deleted */
+#define PROTO_CLOSE_ID_IN_USE 4005 /* a live connection has this client id */
 #define PROTO_CLOSE_SHUTDOWN 1001
 
 const char *proto_type_name(enum proto_type t);

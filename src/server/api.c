@@ -61,6 +61,8 @@ static const struct api_route routes[] = {
 	{ "GET", "/api/v1/user-groups", api_user_groups_list, ROUTE_ADMIN },
 	{ "PUT", "/api/v1/user-groups/{}", api_user_groups_put, ROUTE_ADMIN },
 	{ "DELETE", "/api/v1/user-groups/{}", api_user_groups_delete, ROUTE_ADMIN },
+	{ "GET", "/api/v1/bans", api_bans_list, ROUTE_ADMIN },
+	{ "DELETE", "/api/v1/bans/{}/{}", api_bans_delete, ROUTE_ADMIN },
 };
 
 static void call_free(struct api_call *call)

@@ -146,6 +146,9 @@ void api_me_get(struct api_call *call);
 void api_me_tokens_list(struct api_call *call);
 void api_me_tokens_post(struct api_call *call);
 void api_me_tokens_delete(struct api_call *call);
+/* GET /bans, DELETE /bans/{kind}/{key} (administrators). */
+void api_bans_list(struct api_call *call);
+void api_bans_delete(struct api_call *call);
 void api_commands_post(struct api_call *call);
 void api_commands_list(struct api_call *call);
 void api_commands_get(struct api_call *call);

@@ -2,11 +2,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "audit.h"
 #include "auth.h"
 #include "guard.h"
+#include "hub.h"
 #include "util.h"
 #include "ws_api.h"
 
@@ -83,6 +85,7 @@ static void login_checked(void *ud, const struct auth_identity *id)
 		audit_simple(call, "auth", "failed_login", "", false);
 		api_reply_error(call, 401, "unauthorized", "wrong username or password");
 	} else {
+		guard_succeeded(api_guard(call->srv->api), net_http_peer(call->req), id->user);
 		util_strlcpy(call->user, id->user, sizeof call->user);
 		issue_login_token(call, lc->lifetime);
 	}
@@ -215,5 +218,110 @@ void api_me_tokens_delete(struct api_call *call)
 		return;
 	}
 	audit_simple(call, "api_token", "delete", call->params[0], true);
+	api_reply(call, 204, NULL);
+}
+
+/* ---- brute-force bans (administrators) ------------------------------- */
+
+struct ban_list {
+	json_t *rows;
+	const char *listener;
+};
+
+/* RFC 3339 UTC to the second, as in GET /bans: 2026-12-01T10:00:00Z. */
+static void time_format_sec(int64_t ns, char out[TIME_STR_LEN])
+{
+	time_t t = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(out, TIME_STR_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		util_strlcpy(out, "1970-01-01T00:00:00Z", TIME_STR_LEN);
+}
+
+static void ban_row(void *ud, enum guard_kind kind, const char *key, int failures,
+		    int64_t until_ns)
+{
+	struct ban_list *l = ud;
+	char until[TIME_STR_LEN];
+
+	if (kind == GUARD_NAME && strcmp(l->listener, "api"))
+		return; /* the agent listener bans addresses only */
+	time_format_sec(until_ns, until);
+	json_array_append_new(l->rows, json_pack("{s:s, s:s, s:i, s:s, s:s}", "kind",
+						 kind == GUARD_NAME ? "user" : "address", "key",
+						 key, "failures", failures, "banned_until", until,
+						 "listener", l->listener));
+}
+
+static int ban_cmp(const void *pa, const void *pb)
+{
+	const json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	static const char *const keys[] = { "kind", "key", "listener" };
+
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		int c = strcmp(json_string_value(json_object_get(a, keys[i])),
+			       json_string_value(json_object_get(b, keys[i])));
+
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
+void api_bans_list(struct api_call *call)
+{
+	struct ban_list l = { json_array(), "api" };
+	json_t **v, *sorted;
+	size_t n, i;
+
+	guard_each_ban(api_guard(call->srv->api), ban_row, &l);
+	l.listener = "agents";
+	guard_each_ban(hub_guard(call->srv->hub), ban_row, &l);
+	n = json_array_size(l.rows);
+	v = calloc(n ? n : 1, sizeof *v);
+	sorted = json_array();
+	if (!v || !sorted) {
+		free(v);
+		json_decref(sorted);
+		json_decref(l.rows);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(l.rows, i);
+	qsort(v, n, sizeof *v, ban_cmp);
+	for (i = 0; i < n; i++)
+		json_array_append(sorted, v[i]);
+	free(v);
+	json_decref(l.rows);
+	api_reply_list(call, sorted, (int64_t)n);
+}
+
+void api_bans_delete(struct api_call *call)
+{
+	const char *kind = call->params[0], *key = call->params[1];
+	char title[300], affected[300];
+	bool lifted;
+
+	if (!strcmp(kind, "user")) {
+		lifted = guard_lift(api_guard(call->srv->api), GUARD_NAME, key) == 0;
+	} else if (!strcmp(kind, "address")) {
+		/* Both listeners: one address, one decision. */
+		bool api = guard_lift(api_guard(call->srv->api), GUARD_ADDRESS, key) == 0;
+		bool agents = guard_lift(hub_guard(call->srv->hub), GUARD_ADDRESS, key) == 0;
+
+		lifted = api || agents;
+	} else {
+		snprintf(title, sizeof title, "Invalid ban kind \"%.64s\".", kind);
+		api_reply_error(call, 400, title, "the kind is \"user\" or \"address\"");
+		return;
+	}
+	if (!lifted) {
+		snprintf(title, sizeof title, "Ban of %s \"%.200s\" not found.", kind, key);
+		api_reply_error(call, 404, title, "it may have ended by itself (ban_time)");
+		return;
+	}
+	snprintf(affected, sizeof affected, "%s/%.200s", kind, key);
+	api_audit(call, "bans", "delete", affected, NULL, true);
 	api_reply(call, 204, NULL);
 }

@@ -19,6 +19,7 @@
 #define AUTH_CACHE_MAX 4096
 #define AUTH_MAX_HEADER 4096
 #define DIGEST_LEN 32
+#define TOKEN_B64_LEN 43     /* 32 random bytes, base64url without padding */
 
 struct api_user {
 	char *name;
@@ -74,6 +75,7 @@ struct auth {
 	struct api_user *users;
 	size_t nusers;
 	struct agent_cred *creds;
+	char *shared_creds;    /* [server] shared_client_auth: "id,id,..." */
 	struct cache_entry *cache;
 	size_t ncache;
 	unsigned char key[crypto_generichash_KEYBYTES];
@@ -295,6 +297,8 @@ int auth_create(uv_loop_t *loop, struct server_config *cfg, struct auth **out,
 	}
 	if (cfg->agent_auth_file[0] && load_cred_file(a, cfg->agent_auth_file, err, errlen))
 		goto fail;
+	if (!(a->shared_creds = strdup(cfg->shared_client_auth)))
+		goto fail;
 	*out = a;
 	return 0;
 fail:
@@ -337,6 +341,7 @@ void auth_destroy(struct auth *a)
 		}
 	}
 	sodium_memzero(a->key, sizeof a->key);
+	free(a->shared_creds);
 	free(a);
 }
 
@@ -353,6 +358,27 @@ bool auth_agent_check(const struct auth *a, const char *id, const char *password
 	if (!c)
 		return false;
 	return sodium_memcmp(d, c->digest, DIGEST_LEN) == 0;
+}
+
+bool auth_cred_shared(const struct auth *a, const char *id)
+{
+	size_t n = strlen(id);
+	const char *p = a->shared_creds;
+
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && !memcmp(p, id, n))
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+bool auth_agent_id_allowed(const struct auth *a, const char *auth_id, const char *client_id)
+{
+	return !strcmp(auth_id, client_id) || auth_cred_shared(a, auth_id);
 }
 
 /* ---- client credentials through the API ------------------------------ */
@@ -463,8 +489,9 @@ json_t *auth_creds_list(struct auth *a)
 	struct agent_cred *c, *tmp;
 
 	HASH_ITER(hh, a->creds, c, tmp)
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "id", c->id, "source",
-						     c->from_config ? "config" : "api"));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "id", c->id, "source",
+						     c->from_config ? "config" : "api", "shared",
+						     auth_cred_shared(a, c->id)));
 	return arr;
 }
 
@@ -560,6 +587,27 @@ static void token_hash(const char *text, unsigned char out[DIGEST_LEN])
 {
 	/* 256 random bits: a plain hash is enough (no dictionary to fear). */
 	crypto_generichash(out, DIGEST_LEN, (const unsigned char *)text, strlen(text), NULL, 0);
+}
+
+/* The form auth_token_issue gives API tokens: 8 letters or digits, '_',
+ * 43 base64url characters. */
+static bool api_token_form(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n != 9 + TOKEN_B64_LEN || s[8] != '_')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+			     (ch >= 'A' && ch <= 'Z');
+
+		if (i == 8)
+			continue;
+		if (!alnum && (i < 8 || (ch != '-' && ch != '_')))
+			return false;
+	}
+	return true;
 }
 
 static void token_free(struct token *t)
@@ -947,9 +995,16 @@ void auth_api_check(struct auth *a, const char *authorization, const char *acces
 		return;
 	}
 	*colon = '\0';
-	/* An API token in place of the password, as rport allows. */
+	/* An API token in place of the password, as rport allows. A value of
+	 * a token's form is checked as a token only: it reaches no password
+	 * check, so it may pass the guard's bans (auth_basic_user). */
 	t = token_find(a, colon + 1, "api");
-	if (t) {
+	if (t || api_token_form(colon + 1)) {
+		if (!t) {
+			sodium_memzero(raw, rawlen);
+			cb(ud, NULL);
+			return;
+		}
 		bool ok = !strcmp(t->user, (char *)raw) && user_exists(a, t->user);
 
 		sodium_memzero(raw, rawlen);
@@ -984,7 +1039,8 @@ void auth_basic_user(const char *authorization, char *out, size_t outlen)
 		return;
 	raw[rawlen] = '\0';
 	colon = strchr((char *)raw, ':');
-	if (colon) {
+	/* An API token is no password guess: no name to limit. */
+	if (colon && !api_token_form(colon + 1)) {
 		*colon = '\0';
 		util_strlcpy(out, (char *)raw, outlen);
 	}

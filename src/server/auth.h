@@ -76,9 +76,17 @@ bool auth_token_name_taken(struct auth *a, const char *user, const char *name);
 /* Checks an agent's client auth id and password. Fast; constant time in the
  * password. */
 bool auth_agent_check(const struct auth *a, const char *id, const char *password);
+/* May an agent that logged in with client auth id auth_id be client
+ * client_id? A credential is bound to the client of the same id, as in
+ * rport; one listed in [server] shared_client_auth serves any id. */
+bool auth_agent_id_allowed(const struct auth *a, const char *auth_id, const char *client_id);
+/* True if the credential id is listed in [server] shared_client_auth. */
+bool auth_cred_shared(const struct auth *a, const char *id);
 
-/* The user name of a Basic Authorization value, or "" (for rate limits
- * and the audit log). */
+/* The user name whose password a Basic Authorization value tries, or ""
+ * (no Basic value, or its password has the form of an API token: that is
+ * checked as a token only, no password guess). For the brute-force guard
+ * and the audit log. */
 void auth_basic_user(const char *authorization, char *out, size_t outlen);
 
 /* Client credentials managed through /clients-auth (stored salted and
@@ -86,7 +94,7 @@ void auth_basic_user(const char *authorization, char *out, size_t outlen);
  * credential from the configuration file. */
 int auth_cred_add(struct auth *a, const char *id, const char *password);
 int auth_cred_delete(struct auth *a, const char *id);
-json_t *auth_creds_list(struct auth *a);
+json_t *auth_creds_list(struct auth *a);   /* [{id, source, shared}] */
 
 /* ---- users and user groups (API-managed, stored) ---- */
 json_t *auth_users_json(struct auth *a);          /* [{username, groups, locked, source}] */

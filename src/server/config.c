@@ -8,7 +8,8 @@
 #include "toml.h"
 #include "util.h"
 
-enum cfg_type { CFG_STR, CFG_INT, CFG_FLOAT };
+/* CFG_LIST: a TOML array of strings, kept comma-separated. */
+enum cfg_type { CFG_STR, CFG_INT, CFG_FLOAT, CFG_LIST };
 
 struct cfg_key {
 	const char *section;
@@ -21,6 +22,9 @@ struct cfg_key {
 
 #define STR(sec, key, field) \
 	{ sec, key, CFG_STR, offsetof(struct server_config, field), \
+	  sizeof(((struct server_config *)0)->field), 0, 0 }
+#define LIST(sec, key, field) \
+	{ sec, key, CFG_LIST, offsetof(struct server_config, field), \
 	  sizeof(((struct server_config *)0)->field), 0, 0 }
 #define FLT(sec, key, field, lo, hi) \
 	{ sec, key, CFG_FLOAT, offsetof(struct server_config, field), 0, lo, hi }
@@ -44,6 +48,7 @@ static const struct cfg_key server_keys[] = {
 	INT("server", "heartbeat_timeout_sec", heartbeat_timeout_sec, 2, 86400),
 	INT("server", "result_grace_sec", result_grace_sec, 1, 86400),
 	INT("server", "max_concurrent_handshakes", max_concurrent_handshakes, 1, 1000000),
+	LIST("server", "shared_client_auth", shared_client_auth),
 	STR("api", "address", api_address),
 	STR("api", "user", api_user),
 	STR("api", "password", api_password),
@@ -94,6 +99,37 @@ static const struct cfg_key *find_key(const char *section, const char *name)
 	return NULL;
 }
 
+/* An array of non-empty strings without ',' into out as "a,b,c". On error
+ * err says what is wrong (without the key's name). */
+static int load_list(const toml_value *v, char *out, size_t outlen, char *err, size_t errlen)
+{
+	struct buf b;
+
+	if (toml_type_of(v) != TOML_ARRAY) {
+		snprintf(err, errlen, "must be an array of strings, e.g. [\"clientAuth1\"]");
+		return -1;
+	}
+	buf_init(&b, outlen - 1);
+	for (size_t i = 0; i < toml_len(v); i++) {
+		const char *sv = toml_string(toml_at(v, i));
+
+		if (!sv || !*sv || strchr(sv, ',')) {
+			snprintf(err, errlen, "entry %zu must be a non-empty string without ','",
+				 i + 1);
+			buf_free(&b);
+			return -1;
+		}
+		if ((i && buf_append(&b, ",", 1)) || buf_append(&b, sv, strlen(sv))) {
+			snprintf(err, errlen, "is too long (max %zu characters in all)", outlen - 1);
+			buf_free(&b);
+			return -1;
+		}
+	}
+	util_strlcpy(out, b.data ? b.data : "", outlen);
+	buf_free(&b);
+	return 0;
+}
+
 int server_config_load(struct server_config *c, const char *path, char *err,
 		       size_t errlen)
 {
@@ -127,7 +163,16 @@ int server_config_load(struct server_config *c, const char *path, char *err,
 					 path, toml_line(v), name, sec);
 				goto out;
 			}
-			if (key->type == CFG_STR) {
+			if (key->type == CFG_LIST) {
+				if (load_list(v, base + key->offset, key->size, err, errlen)) {
+					char why[200];
+
+					util_strlcpy(why, err, sizeof why);
+					snprintf(err, errlen, "%s: line %d: %s.%s %s", path,
+						 toml_line(v), sec, name, why);
+					goto out;
+				}
+			} else if (key->type == CFG_STR) {
 				const char *sv = toml_string(v);
 
 				if (!sv) {

@@ -28,6 +28,9 @@
  * timeout_sec). */
 #define RESULT_GRACE_MS (h->srv->cfg.result_grace_sec * 1000)
 #define HEARTBEAT_SWEEP_MS 1000
+/* A connection holding a client id that leaves a ping unanswered this long
+ * is dead: a newcomer with the id takes its place. */
+#define DUP_PROBE_MS 3000
 
 struct session;
 
@@ -52,6 +55,7 @@ struct session {
 	struct session *uprev;
 	bool in_unauth;
 	uint64_t last_rx_ms;
+	uint64_t probe_ms;           /* ping sent to test it for a duplicate id */
 };
 
 struct client {
@@ -695,6 +699,57 @@ static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *
 	json_decref(d.jids);
 }
 
+/* Refuses a hello: an error frame with the whole message, then a close
+ * with a short reason (close reasons are capped). */
+static void session_refuse(struct session *s, int code, const char *reason, const char *message)
+{
+	json_t *m = proto_new(PROTO_ERROR);
+
+	json_object_set_new(m, "message", json_string(message));
+	session_send(s, m);
+	net_ws_close(s->conn, code, reason);
+}
+
+/* A credential used for a client id it is not bound to. */
+static void refuse_id(struct session *s, const char *auth_id, const char *id)
+{
+	struct audit_entry e = { 0 };
+	char msg[400];
+
+	log_warn("hub: %s: client auth id '%.64s' may not connect as client '%.64s' (it is bound "
+		 "to the client of its own id; see [server] shared_client_auth)",
+		 net_ws_peer(s->conn), auth_id, id);
+	e.username = auth_id;
+	e.remote_ip = net_ws_peer(s->conn);
+	e.application = "agent";
+	e.action = "id_refused";
+	e.client_id = id;
+	e.success = false;
+	audit_queue(s->hub->srv, &e);
+	snprintf(msg, sizeof msg, "client auth id '%.64s' may only connect as client '%.64s', "
+		 "not '%.64s' (the server lists shared credentials in [server] shared_client_auth)",
+		 auth_id, auth_id, id);
+	session_refuse(s, PROTO_CLOSE_AUTH, "credential bound to another client id", msg);
+}
+
+/* Is the connection that holds a client id alive? Yes if it was heard
+ * from lately or has not yet had DUP_PROBE_MS to answer a ping; a ping is
+ * sent when it has been quiet (agents ping only every keep_alive). *silent:
+ * how long it has been quiet. */
+static bool session_answers(struct session *old, uint64_t *silent)
+{
+	uint64_t now = util_mono_ms();
+
+	*silent = now - old->last_rx_ms;
+	if (*silent < DUP_PROBE_MS)
+		return true;
+	if (old->probe_ms > old->last_rx_ms)
+		return now - old->probe_ms < DUP_PROBE_MS;
+	old->probe_ms = now;
+	session_send(old, proto_new(PROTO_PING));
+	return true;
+}
+
 static void on_hello(struct session *s, json_t *m)
 {
 	struct hub *h = s->hub;
@@ -744,6 +799,10 @@ static void on_hello(struct session *s, json_t *m)
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "invalid client id");
 		return;
 	}
+	if (!auth_agent_id_allowed(h->srv->auth, auth_id, id)) {
+		refuse_id(s, auth_id, id);
+		return;
+	}
 	if ((tags && !valid_string_array(tags, MAX_TAGS, MAX_TAG_LEN)) ||
 	    (labels && !valid_labels(labels)) || (facts && !json_is_object(facts)) ||
 	    (interps && !valid_string_array(interps, MAX_TAGS, MAX_TAG_LEN)) ||
@@ -758,18 +817,32 @@ static void on_hello(struct session *s, json_t *m)
 		return;
 	}
 	if (c->s && c->s != s) {
-		/* One live connection per id: the newest wins, deterministically;
-		 * the old one is told why and nothing more is routed to it. */
+		/* One connection per id. A live one keeps it and the newcomer
+		 * is refused (two agents with one id do not take turns); a dead
+		 * one (its heartbeat unanswered) is dropped for the newcomer. */
 		struct session *old = c->s;
+		uint64_t silent = 0;
 
-		log_warn("hub: client '%s': new connection from %s replaces the one from %s",
-			 id, net_ws_peer(s->conn), net_ws_peer(old->conn));
+		if (session_answers(old, &silent)) {
+			char msg[300];
+
+			log_warn("hub: client '%s': refused a second connection from %s: the id is "
+				 "in use by the live connection from %s", id, net_ws_peer(s->conn),
+				 net_ws_peer(old->conn));
+			snprintf(msg, sizeof msg, "client id '%s' is in use by a live connection; "
+				 "this one is refused (another agent has the same id?)", id);
+			session_refuse(s, PROTO_CLOSE_ID_IN_USE, "client id in use", msg);
+			return;
+		}
+		log_warn("hub: client '%s': new connection from %s replaces the one from %s, "
+			 "silent for %llu ms and deaf to a heartbeat", id, net_ws_peer(s->conn),
+			 net_ws_peer(old->conn), (unsigned long long)silent);
 		old->client = NULL;
 		c->s = NULL;
 		while (old->pend)
 			pending_resolve(h, old->pend, TE_IO,
 					"the client connection was replaced", 0);
-		session_fail(old, PROTO_CLOSE_REPLACED, "replaced by a newer connection");
+		net_ws_drop(old->conn);
 	}
 	unauth_remove(h, s);
 	s->client = c;
@@ -1288,6 +1361,11 @@ static const struct net_callbacks hub_callbacks = {
 
 const struct net_callbacks *hub_net_callbacks(void) { return &hub_callbacks; }
 
+struct guard *hub_guard(struct hub *h)
+{
+	return h->guard;
+}
+
 /* ---- dispatch ------------------------------------------------------- */
 
 int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
@@ -1433,6 +1511,7 @@ int hub_create(struct server *srv, struct hub **out)
 		free(h);
 		return TE_NOMEM;
 	}
+	guard_set_scope(h->guard, "agents", false);
 	store_client_each(srv->store, client_load_cb, h);
 	store_job_each_running(srv->store, track_loaded, h);
 	uv_timer_init(srv->loop, &h->sweep);

@@ -75,6 +75,9 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 /* Closes every connection that logged in with this client auth id (its
  * credential was deleted). Returns how many. */
 int hub_disconnect_auth(struct hub *h, const char *auth_id);
+/* The agent listener's brute-force guard (bans are listed and lifted
+ * through the API). */
+struct guard *hub_guard(struct hub *h);
 /* Forgets a disconnected client: its record, and its running jobs end as
  * failed ("client deleted"). A client with the same id later starts anew.
  * Returns 0, TE_NOTFOUND, or TE_STATE when it is connected. */

@@ -167,6 +167,7 @@ class Server:
 [server]
 address = "127.0.0.1:%d"
 auth = "clientAuth1:1234"
+shared_client_auth = ["clientAuth1"]
 data_dir = "%s"
 [api]
 address = "127.0.0.1:%d"

@@ -66,6 +66,7 @@ class Tetherd:
             f.write("""[server]
 address = "127.0.0.1:%d"
 auth = "%s"
+shared_client_auth = ["clientAuth1"]
 data_dir = "%s"
 [api]
 address = "127.0.0.1:%d"

@@ -277,12 +277,16 @@ def test_half_open_agent_marked_disconnected(fleet):
     s.wait_connected("a1", timeout=15)
 
 
-def test_duplicate_connection_replaces_old(fleet, tmp_path):
+def test_duplicate_connection_is_refused_while_the_first_lives(fleet, tmp_path):
+    # issue 12, item 11: the live connection keeps its id (it was: the
+    # newest replaced it, and two agents with one id took turns)
     s = fleet.server().start()
     a1 = fleet.agent(s, "dup")
     a2 = fleet.agent(s, "dup", wait=False)
-    wait_until(lambda: "replaces the one" in s.proc.output(), 10, "the replacement to be logged")
-    # jobs go to the live connection, never to the stale one
+    wait_until(lambda: "refused a second connection" in s.proc.output(), 10,
+               "the refusal to be logged")
+    assert "replaces the one" not in s.proc.output()
+    # jobs go to the live connection
     jid = s.run("dup", {"command": "echo hi"})
     assert s.wait_job("dup", jid)["status"] == "successful"
     a1.stop()

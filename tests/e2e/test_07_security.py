@@ -145,24 +145,25 @@ def test_clients_auth_lifecycle(fleet):
     st, j = s.api("GET", "/api/v1/clients-auth")
     assert {c["id"] for c in j["data"]} == {"clientAuth1", "team-a"}
     assert "password" not in json.dumps(j)
-    a = fleet.agent(s, "node-7", auth="team-a:team-a-secret")
-    jid = s.run("node-7", {"command": "sleep 30", "timeout_sec": 60})
+    # a credential is bound to the client of its own id (issue 12, item 11)
+    a = fleet.agent(s, "team-a", auth="team-a:team-a-secret")
+    jid = s.run("team-a", {"command": "sleep 30", "timeout_sec": 60})
     # deleting the credential cuts the agent off at once
     assert s.api("DELETE", "/api/v1/clients-auth/team-a")[0] == 204
-    s.wait_disconnected("node-7", timeout=5)
+    s.wait_disconnected("team-a", timeout=5)
     a.stop()
     # a client id reused after deletion inherits nothing
-    assert s.api("DELETE", "/api/v1/clients/node-7")[0] == 204
-    j = s.wait_job("node-7", jid)
+    assert s.api("DELETE", "/api/v1/clients/team-a")[0] == 204
+    j = s.wait_job("team-a", jid)
     assert j["status"] == "failed" and j["error"] == "client deleted"
-    assert s.api("GET", "/api/v1/clients/node-7")[0] == 404
+    assert s.api("GET", "/api/v1/clients/team-a")[0] == 404
     # the stored hash survives a restart; the deleted one stays deleted
     s.api("POST", "/api/v1/clients-auth", {"id": "team-b", "password": "team-b-secret"})
     s.stop()
     s.start()
     st, j = s.api("GET", "/api/v1/clients-auth")
     assert {c["id"] for c in j["data"]} == {"clientAuth1", "team-b"}
-    fleet.agent(s, "node-8", auth="team-b:team-b-secret")
+    fleet.agent(s, "team-b", auth="team-b:team-b-secret")
     db = __import__("sqlite3").connect(os.path.join(s.dir, "data", "tether.db"))
     raw = " ".join(r[0] for r in db.execute("SELECT data FROM client_auth"))
     assert "team-b-secret" not in raw

@@ -356,13 +356,14 @@ class Server:
 [server]
 address = "127.0.0.1:%d"
 auth = %s
+shared_client_auth = [%s]
 data_dir = %s
 [api]
 address = "127.0.0.1:%d"
 user = %s
 password = %s
-""" % (self.agent_port, toml_str(auth), toml_str(self.data_dir), self.api_port,
-            toml_str(user), toml_str(password))
+""" % (self.agent_port, toml_str(auth), toml_str(auth.split(":")[0]),
+            toml_str(self.data_dir), self.api_port, toml_str(user), toml_str(password))
         self.config_text = merge_toml(base, extra)
         self.config = os.path.join(self.dir, "tetherd.toml")
         with open(self.config, "w") as f:

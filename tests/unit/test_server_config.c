@@ -467,6 +467,36 @@ static void test_check(void **state)
 	check_bad(&c, "data_dir");
 }
 
+/* [server] shared_client_auth: an array of credential ids, kept "a,b". */
+static void test_shared_client_auth(void **state)
+{
+	struct server_config c;
+
+	(void)state;
+	server_config_defaults(&c);
+	assert_string_equal(c.shared_client_auth, "");
+	load_ok("[server]\nshared_client_auth = [\"clientAuth1\", 'team-a']\n", &c);
+	assert_string_equal(c.shared_client_auth, "clientAuth1,team-a");
+	load_ok("[server]\nshared_client_auth = []\n", &c);
+	assert_string_equal(c.shared_client_auth, "");
+	load_bad("[server]\nshared_client_auth = \"clientAuth1\"\n", 2,
+		 "server.shared_client_auth", "must be an array of strings");
+	load_bad("[server]\n\nshared_client_auth = [\"a\", 1]\n", 3,
+		 "server.shared_client_auth", "entry 2 must be a non-empty string");
+	load_bad("[server]\nshared_client_auth = [\"a,b\"]\n", 2, "entry 1", "without ','");
+	load_bad("[server]\nshared_client_auth = [\"\"]\n", 2, "entry 1", NULL);
+	{
+		char text[4096];
+		size_t n = (size_t)snprintf(text, sizeof text, "[server]\nshared_client_auth = [");
+
+		for (int i = 0; i < 250; i++)
+			n += (size_t)snprintf(text + n, sizeof text - n, "%s\"cred-%03d\"",
+					      i ? ", " : "", i);
+		snprintf(text + n, sizeof text - n, "]\n");
+		load_bad(text, 2, "server.shared_client_auth", "too long");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_syntax_error_has_line),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_shared_client_auth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
