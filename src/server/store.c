@@ -581,6 +581,8 @@ static json_t *job_row_json(sqlite3_stmt *s, int64_t *budget)
 		json_object_set_new(j, "multi_job_id", json_null());
 	else
 		json_object_set_new(j, "multi_job_id", text_col(s, C_MULTI));
+	/* rport's field; tether has no schedules (see query.c). */
+	json_object_set_new(j, "schedule_id", json_null());
 	json_object_set_new(j, "error", text_col(s, C_ERROR));
 	if (sqlite3_column_type(s, C_EXIT) == SQLITE_NULL)
 		json_object_set_new(j, "exit_code", json_null());
@@ -740,12 +742,20 @@ int store_job_query(struct store *st, const char *base_column, const char *base_
 		if (pass == 0) {
 			buf_appendf(&sql, "SELECT count(*) FROM jobs%s", where.data);
 		} else {
+			bool by_jid = false;
+
 			buf_appendf(&sql, "SELECT * FROM jobs%s ORDER BY ", where.data);
 			if (!q->nsort)
 				buf_appendf(&sql, "created_at DESC, jid");
-			for (size_t i = 0; i < q->nsort; i++)
+			for (size_t i = 0; i < q->nsort; i++) {
 				buf_appendf(&sql, "%s%s %s", i ? ", " : "", q->sort[i].column,
 					    q->sort[i].desc ? "DESC" : "ASC");
+				by_jid = by_jid || !strcmp(q->sort[i].column, "jid");
+			}
+			/* Ties in creation order (jids are UUIDv7), so pages
+			 * never overlap. */
+			if (q->nsort && !by_jid)
+				buf_appendf(&sql, ", jid");
 			buf_appendf(&sql, " LIMIT ? OFFSET ?");
 		}
 		if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {

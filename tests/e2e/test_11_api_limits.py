@@ -305,3 +305,201 @@ def test_stream_reports_drops_once_the_reader_catches_up(fleet, tmp_path):
     after = [i for i, f in enumerate(frames)
              if "status" not in f and f.get("result", {}).get("stdout", "").endswith("after\n")]
     assert max(frames.index(d) for d in drops) < after[0]
+
+
+# ---- item 17: list parameters and shared validation -----------------------
+
+BOB = ("bob", "bob-password")
+
+
+def ids(s, path):
+    st, j = s.api("GET", path)
+    assert st == 200, (path, st, j)
+    return [x["jid"] for x in j["data"]], j["meta"]["count"]
+
+
+@pytest.fixture
+def jobs(fleet):
+    """Four jobs on c1 (and one on c2), told apart by every field:
+    A admin 'sleep 1' (created first, finishes third), B admin 'exit 3'
+    (failed), C bob 'true', D a multi job's child on c1 (c2 has the other)."""
+    s = fleet.server().start()
+    fleet.agent(s, "c1")
+    fleet.agent(s, "c2")
+    assert s.api("POST", "/api/v1/users", {"username": "bob", "password": "bob-password",
+                                           "groups": ["ops"]})[0] == 201
+    assert s.api("PUT", "/api/v1/user-groups/ops", {"permissions": {"commands": True}})[0] == 204
+    assert s.api("POST", "/api/v1/client-groups", {"id": "all", "params": {"client_id": ["c*"]},
+                                                   "allowed_user_groups": ["ops"]})[0] == 201
+    a = s.run("c1", {"command": "sleep 1"})
+    b = s.run("c1", {"command": "exit 3"})
+    s.wait_job("c1", b)
+    st, j = s.api("POST", "/api/v1/clients/c1/commands", {"command": "true"}, auth=BOB)
+    assert st == 200, j
+    c = j["data"]["jid"]
+    s.wait_job("c1", c)
+    s.wait_job("c1", a)
+    m = s.multi({"command": "true", "client_ids": ["c1", "c2"]})
+    s.wait_multi(m)
+    st, j = s.api("GET", "/api/v1/commands/%s/jobs?filter[client_id]=c1" % m)
+    d = j["data"][0]["jid"]
+    st, j = s.api("GET", "/api/v1/commands/%s/jobs?filter[client_id]=c2" % m)
+    d2 = j["data"][0]["jid"]
+    byjid = {x: s.job("c1", x) for x in (a, b, c, d)}
+    return s, dict(A=a, B=b, C=c, D=d, D2=d2, M=m), byjid
+
+
+def test_every_sort_field_orders(jobs):
+    s, J, full = jobs
+    A, B, C, D = J["A"], J["B"], J["C"], J["D"]
+    assert [full[x]["status"] for x in (A, B, C, D)] == ["successful", "failed", "successful",
+                                                          "successful"]
+    assert full[D]["multi_job_id"] == J["M"] and full[A]["multi_job_id"] is None
+    assert full[A]["schedule_id"] is None
+    fin = sorted((A, B, C, D), key=lambda x: harness_time(full[x]["finished_at"]))
+    assert fin == [B, C, A, D]
+    base = "/api/v1/clients/c1/commands?sort="
+    # ties keep the creation order (jid)
+    cases = {
+        "jid": [A, B, C, D], "-jid": [D, C, B, A],
+        "started_at": [A, B, C, D], "-started_at": [D, C, B, A],
+        "finished_at": [B, C, A, D], "-finished_at": [D, A, C, B],
+        "status": [B, A, C, D], "-status": [A, C, D, B],
+        "multi_job_id": [A, B, C, D], "-multi_job_id": [D, A, B, C],
+        "schedule_id": [A, B, C, D], "-schedule_id": [A, B, C, D],
+        "created_by": [A, B, D, C], "-created_by": [C, A, B, D],
+        "client_id": [A, B, C, D],
+        "created_by,-jid": [D, B, A, C], "-status,-finished_at": [D, A, C, B],
+    }
+    for q, want in cases.items():
+        assert ids(s, base + q) == (want, 4), q
+    # paging follows the order
+    assert ids(s, base + "-finished_at&page[limit]=2&page[offset]=1") == ([A, C], 4)
+    assert ids(s, "/api/v1/commands/%s/jobs?sort=-client_id" % J["M"]) == ([J["D2"], D], 2)
+
+
+def harness_time(ts):
+    # RFC 3339 with nanoseconds; the digits sort as numbers
+    date, frac = ts.rstrip("Z").split(".") if "." in ts else (ts.rstrip("Z"), "0")
+    return (date, int(frac.ljust(9, "0")))
+
+
+def test_every_filter_field_selects(jobs):
+    s, J, full = jobs
+    A, B, C, D = J["A"], J["B"], J["C"], J["D"]
+    base = "/api/v1/clients/c1/commands?sort=jid&"
+    t = {x: (full[x]["started_at"], full[x]["finished_at"]) for x in (A, B, C, D)}
+    cases = {
+        "filter[jid]=" + A: [A],
+        "filter[jid]=%s,%s" % (A, C): [A, C],
+        "filter[jid]=%s*" % D[:-4]: [D],
+        "filter[jid]=*%s" % B[-12:]: [B],
+        "filter[status]=failed": [B],
+        "filter[status]=failed,successful": [A, B, C, D],
+        "filter[status]=succ*": [A, C, D],
+        "filter[status]=running": [],
+        "filter[created_by]=bob": [C],
+        "filter[created_by]=ad*": [A, B, D],
+        "filter[created_by]=bob,admin": [A, B, C, D],
+        "filter[multi_job_id]=" + J["M"]: [D],
+        "filter[multi_job_id]=*": [D],
+        "filter[schedule_id]=*": [],
+        "filter[client_id]=c1": [A, B, C, D],
+        "filter[client_id]=c*": [A, B, C, D],
+        "filter[client_id]=c2": [],
+        "filter[started_at][gt]=" + t[A][0]: [B, C, D],
+        "filter[started_at][since]=" + t[A][0]: [A, B, C, D],
+        "filter[started_at][lt]=" + t[C][0]: [A, B],
+        "filter[started_at][until]=" + t[C][0]: [A, B, C],
+        "filter[finished_at][gt]=" + t[C][1]: [A, D],
+        "filter[finished_at][since]=" + t[C][1]: [A, C, D],
+        "filter[finished_at][lt]=" + t[A][1]: [B, C],
+        "filter[finished_at][until]=" + t[A][1]: [A, B, C],
+        "filter[finished_at][since]=%s&filter[finished_at][until]=%s" % (t[C][1], t[A][1]): [A, C],
+        "filter[status]=successful&filter[created_by]=admin": [A, D],
+    }
+    for q, want in cases.items():
+        assert ids(s, base + q) == (want, len(want)), q
+    # the multi job's children, by client
+    assert ids(s, "/api/v1/commands/%s/jobs?filter[client_id]=c2" % J["M"]) == ([J["D2"]], 1)
+
+
+@pytest.mark.parametrize("q,title", [
+    ("sort=colour", "unsupported sort field 'colour'"),
+    ("sort=-colour", "unsupported sort field 'colour'"),
+    ("sort=jid,colour", "unsupported sort field 'colour'"),
+    ("filter[colour]=x", "unsupported filter field 'colour'"),
+    ("filter[command]=x", "unsupported filter field 'command'"),
+    ("page[limit]=5000", "pagination limit too big (5000) maximum is 1000"),
+])
+def test_unknown_list_fields_are_400_in_rports_words(fleet, q, title):
+    s = fleet.server().start()
+    fleet.agent(s, "c1")
+    for path in ("/api/v1/clients/c1/commands?", "/api/v1/commands/%s/jobs?"
+                 % s.multi({"command": "true", "client_ids": ["c1"]})):
+        st, j = s.api("GET", path + q)
+        assert (st, j["errors"][0]["title"]) == (400, title), (path, st, j)
+
+
+def error(st_j):
+    st, j = st_j
+    return st, j["errors"][0]["title"], j["errors"][0]["detail"]
+
+
+def test_multi_and_ws_refuse_what_single_refuses(fleet):
+    s = fleet.server().start()
+    fleet.agent(s, "c1")
+    fleet.agent(s, "c2")
+    offered = s.client("c1")["interpreters"]
+    assert "nonesuch" not in offered
+    script = base64.b64encode(b"echo hi\n").decode()
+    bad = [
+        ({"command": "true", "interpreter": "nonesuch"}, False),
+        ({"command": "true", "interpreter": "tacoscript"}, False),
+        ({"command": "true", "interpreter": "sh -x"}, False),
+        ({"command": "true", "cwd": "/" + "d" * 5000}, False),
+        ({"command": "   "}, False),
+        ({"command": "x" * 70000}, False),
+        ({"script": script, "interpreter": "nonesuch"}, True),
+        ({"script": script, "cwd": "/" + "d" * 5000}, True),
+        ({"script": "!!notbase64"}, True),
+    ]
+    for body, is_script in bad:
+        kind = "scripts" if is_script else "commands"
+        single = error(s.api("POST", "/api/v1/clients/c1/" + kind, body))
+        assert single[0] == 400, (body, single)
+        multi = error(s.api("POST", "/api/v1/" + kind, dict(body, client_ids=["c1", "c2"])))
+        assert multi == single, (body, multi, single)
+        frames = ws_frames(s, "/api/v1/ws/" + kind, dict(body, client_ids=["c1", "c2"]))
+        assert len(frames) == 1, frames
+        e = frames[0]["errors"][0]
+        assert (e["title"], e["detail"]) == single[1:], (body, e, single)
+    # the interpreter words name what the agent offers
+    st, title, detail = error(s.api("POST", "/api/v1/commands",
+                                    {"command": "true", "interpreter": "nonesuch",
+                                     "client_ids": ["c1"]}))
+    assert detail.startswith("expected interpreter to be one of: [") and "nonesuch" in detail
+    # nothing ran for any of them
+    assert ids(s, "/api/v1/clients/c1/commands")[1] == 0
+    st, j = s.api("GET", "/api/v1/commands")
+    assert j["meta"]["count"] == 0
+    # and what is fine still runs on every path
+    jid = s.multi({"command": "echo ok", "interpreter": "sh", "client_ids": ["c1", "c2"]})
+    m = s.wait_multi(jid)
+    assert [x["status"] for x in m["jobs"]] == ["successful", "successful"]
+
+
+def ws_frames(s, path, body):
+    async def go():
+        frames = []
+        async with websockets.connect("ws://127.0.0.1:%d%s" % (s.api_port, path),
+                                      extra_headers={"Authorization": AUTH},
+                                      max_size=2 ** 26) as ws:
+            await ws.send(json.dumps(body))
+            try:
+                async for m in ws:
+                    frames.append(json.loads(m))
+            except websockets.ConnectionClosed:
+                pass
+        return frames
+    return asyncio.run(asyncio.wait_for(go(), 30))
