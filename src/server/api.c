@@ -538,11 +538,19 @@ static void api_ws_close(void *ud, net_conn *c, const char *reason)
 	ws_api_close(a->srv->ws, c);
 }
 
+static void api_ws_drained(void *ud, net_conn *c)
+{
+	struct api *a = ud;
+
+	ws_api_drained(a->srv->ws, c);
+}
+
 static const struct net_callbacks api_callbacks = {
 	.http_request = api_http_request,
 	.ws_accept = api_ws_accept,
 	.ws_message = api_ws_message,
 	.ws_close = api_ws_close,
+	.ws_drained = api_ws_drained,
 };
 
 const struct net_callbacks *api_net_callbacks(void) { return &api_callbacks; }

@@ -115,10 +115,17 @@ void api_commands_delete(struct api_call *call);
 int api_decode_script(struct api_call *call, json_t *v, char **out);
 int api_decode_script_err(json_t *v, char **out, struct api_err *err);
 struct client;
-/* Checks an interpreter against what the client's agent offers; replies
- * 400 and returns -1 when it cannot be used. */
-int api_check_interpreter(struct api_call *call, const struct client *c,
-			  const char *interp, bool is_script);
+/* The checks every job submission makes before its targets are known
+ * (single and multi-client, commands and scripts, REST and the WS API), so
+ * that all refuse the same requests in the same words: the command, or the
+ * base64 script, its length, the interpreter's form, cwd. Sets *command
+ * (into body, or *script: the decoded script, which the caller frees).
+ * Returns 0, or -1 with err set. */
+int api_job_validate(json_t *body, bool is_script, const char **command, char **script,
+		     struct api_err *err);
+/* The check for each target: its agent offers the interpreter, or it is an
+ * absolute path. Returns 0, or -1 with err set (400). */
+int api_job_validate_target(const struct client *c, const char *interp, struct api_err *err);
 void api_client_commands_get(struct api_call *call);
 void api_status_get(struct api_call *call);
 /* Queues an audit record for the caller's action (who, from where). */

@@ -48,26 +48,58 @@ static void reply_client_not_found(struct api_call *call, const char *id)
 	api_reply_error(call, 404, title, "");
 }
 
-/* Checks the interpreter against what the agent offers. Replies 400 and
- * returns -1 when it cannot be used. */
-int api_check_interpreter(struct api_call *call, const struct client *c,
-			  const char *interp, bool is_script)
+int api_job_validate(json_t *body, bool is_script, const char **command, char **script,
+		     struct api_err *err)
+{
+	const char *interp = json_string_value(json_object_get(body, "interpreter"));
+	const char *cwd = json_string_value(json_object_get(body, "cwd"));
+	char *dec = NULL;
+	const char *cmd;
+
+	if (is_script) {
+		if (api_decode_script_err(json_object_get(body, "script"), &dec, err))
+			return -1;
+		cmd = dec;
+	} else {
+		cmd = json_string_value(json_object_get(body, "command"));
+		if (blank(cmd)) {
+			api_err_set(err, 400, "Command cannot be empty.", "");
+			return -1;
+		}
+		if (strlen(cmd) > MAX_COMMAND_LEN) {
+			api_err_set(err, 400, "Command is too long.", "the limit is 65536 bytes");
+			return -1;
+		}
+	}
+	if (interp && *interp) {
+		if (!is_script && !strcmp(interp, "tacoscript")) {
+			api_err_set(err, 400, "Invalid interpreter.",
+				    "tacoscript interpreter can't be used for commands execution");
+			goto fail;
+		}
+		if (strlen(interp) > 256 || strpbrk(interp, " \t\r\n;|&<>`$")) {
+			api_err_set(err, 400, "Invalid interpreter.",
+				    "an interpreter is a name or an absolute path, without spaces or shell characters");
+			goto fail;
+		}
+	}
+	if (cwd && strlen(cwd) > MAX_CWD_LEN) {
+		api_err_set(err, 400, "Invalid cwd.", "the limit is 4096 bytes");
+		goto fail;
+	}
+	*command = cmd;
+	*script = dec;
+	return 0;
+fail:
+	free(dec);
+	return -1;
+}
+
+int api_job_validate_target(const struct client *c, const char *interp, struct api_err *err)
 {
 	char detail[512];
 
-	if (!interp || !*interp)
-		return 0;
-	if (!is_script && !strcmp(interp, "tacoscript")) {
-		api_reply_error(call, 400, "Invalid interpreter.",
-				"tacoscript interpreter can't be used for commands execution");
-		return -1;
-	}
-	if (strlen(interp) > 256 || strpbrk(interp, " \t\r\n;|&<>`$")) {
-		api_reply_error(call, 400, "Invalid interpreter.",
-				"an interpreter is a name or an absolute path, without spaces or shell characters");
-		return -1;
-	}
-	if (interp[0] == '/' || hub_client_has_interpreter(c, interp))
+	if (!interp || !*interp || interp[0] == '/' || hub_client_has_interpreter(c, interp))
 		return 0;
 	{
 		json_t *info = hub_client_json(c);
@@ -79,7 +111,7 @@ int api_check_interpreter(struct api_call *call, const struct client *c,
 		free(list);
 		json_decref(info);
 	}
-	api_reply_error(call, 400, "Invalid interpreter.", detail);
+	api_err_set(err, 400, "Invalid interpreter.", detail);
 	return -1;
 }
 
@@ -192,30 +224,18 @@ static void run_single(struct api_call *call, bool is_script)
 	const char *command;
 	char *script = NULL;
 	json_int_t timeout = 0;
+	struct api_err err;
 
 	if (is_script ? api_body(call, script_fields,
 				 sizeof script_fields / sizeof script_fields[0], &body) :
 			api_body(call, command_fields,
 				 sizeof command_fields / sizeof command_fields[0], &body))
 		return;
-	if (is_script) {
-		if (api_decode_script(call, json_object_get(body, "script"), &script)) {
-			json_decref(body);
-			return;
-		}
-		command = script;
-	} else {
-		command = json_string_value(json_object_get(body, "command"));
-		if (blank(command)) {
-			json_decref(body);
-			api_reply_error(call, 400, "Command cannot be empty.", "");
-			return;
-		}
-		if (strlen(command) > MAX_COMMAND_LEN) {
-			json_decref(body);
-			api_reply_error(call, 400, "Command is too long.", "the limit is 65536 bytes");
-			return;
-		}
+	/* The same checks and words as multi-client jobs (api_multi.c). */
+	if (api_job_validate(body, is_script, &command, &script, &err)) {
+		json_decref(body);
+		api_reply_err(call, &err);
+		return;
 	}
 	c = hub_client_find(srv->hub, id);
 	if (!hub_client_connected(c)) {
@@ -232,18 +252,13 @@ static void run_single(struct api_call *call, bool is_script)
 	}
 	memset(&j, 0, sizeof j);
 	j.interpreter = json_string_value(json_object_get(body, "interpreter"));
-	if (api_check_interpreter(call, c, j.interpreter, is_script)) {
+	if (api_job_validate_target(c, j.interpreter, &err)) {
 		json_decref(body);
 		free(script);
+		api_reply_err(call, &err);
 		return;
 	}
 	j.cwd = json_string_value(json_object_get(body, "cwd"));
-	if (j.cwd && strlen(j.cwd) > MAX_CWD_LEN) {
-		json_decref(body);
-		free(script);
-		api_reply_error(call, 400, "Invalid cwd.", "the limit is 4096 bytes");
-		return;
-	}
 	timeout = json_integer_value(json_object_get(body, "timeout_sec"));
 	if (timeout <= 0)
 		timeout = srv->cfg.run_remote_cmd_timeout_sec;

@@ -328,21 +328,9 @@ json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool s
 	long long maxc = 0, maxe = -1;
 	char jid[UUID_STR_LEN], t[TIME_STR_LEN];
 
-	if (is_script) {
-		if (api_decode_script_err(json_object_get(body, "script"), &script, err))
-			return NULL;
-		command = script;
-	} else {
-		command = json_string_value(json_object_get(body, "command"));
-		if (!command || !command[strspn(command, " \t\r\n")]) {
-			api_err_set(err, 400, "Command cannot be empty.", "");
-			return NULL;
-		}
-		if (strlen(command) > 64 * 1024) {
-			api_err_set(err, 400, "Command is too long.", "the limit is 65536 bytes");
-			return NULL;
-		}
-	}
+	/* The same checks and words as single-client jobs (api_commands.c). */
+	if (api_job_validate(body, is_script, &command, &script, err))
+		return NULL;
 	targets = resolve_targets(srv, err, body);
 	if (!targets)
 		goto out;
@@ -366,15 +354,18 @@ json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool s
 		}
 	}
 	interp = json_string_value(json_object_get(body, "interpreter"));
-	if (!is_script && interp && !strcmp(interp, "tacoscript")) {
-		api_err_set(err, 400, "Invalid interpreter.",
-			    "tacoscript interpreter can't be used for commands execution");
-		goto out;
-	}
-	if (interp && (strlen(interp) > 256 || strpbrk(interp, " \t\r\n;|&<>`$"))) {
-		api_err_set(err, 400, "Invalid interpreter.",
-			    "an interpreter is a name or an absolute path, without spaces or shell characters");
-		goto out;
+	{
+		/* Each connected target must offer the interpreter, as for a
+		 * single job; a disconnected one fails as not connected. */
+		size_t i;
+		json_t *tv;
+
+		json_array_foreach(targets, i, tv) {
+			struct client *c = hub_client_find(srv->hub, json_string_value(tv));
+
+			if (hub_client_connected(c) && api_job_validate_target(c, interp, err))
+				goto out;
+		}
 	}
 	concurrent = json_is_true(json_object_get(body, "execute_concurrently"));
 	v = json_object_get(body, "abort_on_error");

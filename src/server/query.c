@@ -7,17 +7,30 @@
 
 #include "util.h"
 
-/* API field name -> column; the same set for filters and sorting (rport's). */
-static const char *const job_fields[] = {
-	"jid", "status", "created_by", "multi_job_id", "schedule_id", "client_id",
-	"started_at", "finished_at",
+/* The fields rport's job lists sort and filter on (plus client_id), and
+ * the SQL each stands for. tether has no schedules: no job has a
+ * schedule_id, so it is NULL for all (a sort on it keeps the tie-break
+ * order; a filter on it matches nothing), as rport answers for jobs that
+ * no schedule started. */
+static const struct {
+	const char *field;
+	const char *sql;
+} job_fields[] = {
+	{ "jid", "jid" },
+	{ "status", "status" },
+	{ "created_by", "created_by" },
+	{ "multi_job_id", "multi_job_id" },
+	{ "schedule_id", "NULL" },
+	{ "client_id", "client_id" },
+	{ "started_at", "started_at" },
+	{ "finished_at", "finished_at" },
 };
 
 static const char *column_of(const char *field)
 {
 	for (size_t i = 0; i < sizeof job_fields / sizeof job_fields[0]; i++)
-		if (!strcmp(job_fields[i], field))
-			return job_fields[i];
+		if (!strcmp(job_fields[i].field, field))
+			return job_fields[i].sql;
 	return NULL;
 }
 
@@ -120,19 +133,19 @@ static int parse_filter(struct job_query *q, const char *name, const char *v,
 			f->op = QOP_UNTIL;
 		else {
 			snprintf(err, errlen,
-				 "filter[%s] needs an operator: [gt], [lt], [since] or [until]", col);
+				 "filter[%s] needs an operator: [gt], [lt], [since] or [until]", field);
 			return -1;
 		}
 		if (util_time_parse(v, &f->time_ns)) {
 			snprintf(err, errlen, "invalid time '%.64s' in filter[%s][%s]: use RFC 3339",
-				 v, col, op);
+				 v, field, op);
 			return -1;
 		}
 		q->nfilters++;
 		return 0;
 	}
 	if (op[0]) {
-		snprintf(err, errlen, "unsupported filter operator '%.16s' for '%s'", op, col);
+		snprintf(err, errlen, "unsupported filter operator '%.16s' for '%s'", op, field);
 		return -1;
 	}
 	f->op = QOP_IN;
@@ -143,13 +156,13 @@ static int parse_filter(struct job_query *q, const char *name, const char *v,
 		char *save = NULL, *tok;
 
 		if (util_strlcpy(tmp, v, sizeof tmp)) {
-			snprintf(err, errlen, "filter[%s] is too long", col);
+			snprintf(err, errlen, "filter[%s] is too long", field);
 			return -1;
 		}
 		for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			if (f->nvalues == QUERY_MAX_VALUES) {
 				snprintf(err, errlen, "too many values in filter[%s] (maximum %d)",
-					 col, QUERY_MAX_VALUES);
+					 field, QUERY_MAX_VALUES);
 				return -1;
 			}
 			f->values[f->nvalues] = strdup(tok);
@@ -161,7 +174,7 @@ static int parse_filter(struct job_query *q, const char *name, const char *v,
 		}
 	}
 	if (!f->nvalues) {
-		snprintf(err, errlen, "filter[%s] has no value", col);
+		snprintf(err, errlen, "filter[%s] has no value", field);
 		return -1;
 	}
 	return 0;

@@ -17,7 +17,7 @@
 enum query_op { QOP_IN, QOP_GT, QOP_LT, QOP_SINCE, QOP_UNTIL, QOP_EQ };
 
 struct query_filter {
-	const char *column;            /* a whitelisted column name */
+	const char *column;            /* SQL from query.c's whitelist (a column, or NULL) */
 	enum query_op op;
 	char *values[QUERY_MAX_VALUES]; /* QOP_IN: OR-ed, '*' wildcards */
 	size_t nvalues;
@@ -25,7 +25,7 @@ struct query_filter {
 };
 
 struct query_sort {
-	const char *column;
+	const char *column;            /* likewise */
 	bool desc;
 };
 

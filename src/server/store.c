@@ -474,18 +474,56 @@ static json_t *text_col(sqlite3_stmt *s, int col)
 	return json_string(t ? (const char *)t : "");
 }
 
-/* Output bytes: a JSON string when valid UTF-8, else base64 and a flag
- * "<name>_encoding": "base64" (docs/api.md). */
-static void put_output(json_t *result, const char *name, sqlite3_stmt *s, int col)
+/* Bytes jansson writes for the string, quotes aside (JSON_COMPACT, no
+ * JSON_ENSURE_ASCII): control bytes become \u00XX, six bytes for one. */
+static size_t json_escaped_len(const char *s, size_t n)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' ||
+		    c == '\f')
+			out += 2;
+		else if (c < 0x20)
+			out += 6;
+		else
+			out++;
+	}
+	return out;
+}
+
+/* Output bytes: a JSON string when valid UTF-8 and its escapes at most
+ * double it; else base64 (a third more) and a flag "<name>_encoding":
+ * "base64" (docs/api.md). So a response is never much more than its
+ * stored bytes: 4 MiB of \x01 would be 24 MiB of \u0001 as text. */
+#define OUTPUT_TEXT_MAX_GROWTH 2
+
+/* A list (GET .../commands, /commands/{jid}/jobs, the jobs of
+ * /commands/{jid}) carries at most this much stored output: 1,000 jobs of
+ * 8 MiB would be an 8 GiB answer. Past it a job's output is left out and
+ * "<name>_omitted": true says so; GET the job itself to read it. */
+#define LIST_OUTPUT_BUDGET (16 * 1024 * 1024)
+
+static void put_output(json_t *result, const char *name, sqlite3_stmt *s, int col,
+		       bool omit)
 {
 	const char *data = sqlite3_column_blob(s, col);
 	size_t len = (size_t)sqlite3_column_bytes(s, col);
 
-	if (!data || !len) {
+	if (!data || !len || omit) {
+		char key[32];
+
 		json_object_set_new(result, name, json_string(""));
+		if (data && len) {
+			snprintf(key, sizeof key, "%s_omitted", name);
+			json_object_set_new(result, key, json_true());
+		}
 		return;
 	}
-	if (util_utf8_valid(data, len)) {
+	if (json_escaped_len(data, len) <= OUTPUT_TEXT_MAX_GROWTH * len &&
+	    util_utf8_valid(data, len)) {
 		json_object_set_new(result, name, json_stringn(data, len));
 	} else {
 		size_t blen = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
@@ -511,7 +549,9 @@ enum {
 	C_STDOUT_DROPPED, C_STDERR_DROPPED, C_KILL_ON_TIMEOUT
 };
 
-static json_t *job_row_json(sqlite3_stmt *s)
+/* budget: NULL for one job; for a list, the output bytes it may still
+ * carry (LIST_OUTPUT_BUDGET at first), lowered by what this job carries. */
+static json_t *job_row_json(sqlite3_stmt *s, int64_t *budget)
 {
 	json_t *j = json_object(), *res = json_object();
 	const char *interp = (const char *)sqlite3_column_text(s, C_INTERP);
@@ -541,13 +581,24 @@ static json_t *job_row_json(sqlite3_stmt *s)
 		json_object_set_new(j, "multi_job_id", json_null());
 	else
 		json_object_set_new(j, "multi_job_id", text_col(s, C_MULTI));
+	/* rport's field; tether has no schedules (see query.c). */
+	json_object_set_new(j, "schedule_id", json_null());
 	json_object_set_new(j, "error", text_col(s, C_ERROR));
 	if (sqlite3_column_type(s, C_EXIT) == SQLITE_NULL)
 		json_object_set_new(j, "exit_code", json_null());
 	else
 		json_object_set_new(j, "exit_code", json_integer(sqlite3_column_int64(s, C_EXIT)));
-	put_output(res, "stdout", s, C_STDOUT);
-	put_output(res, "stderr", s, C_STDERR);
+	{
+		int64_t out_len = (int64_t)sqlite3_column_bytes(s, C_STDOUT) +
+				  (int64_t)sqlite3_column_bytes(s, C_STDERR);
+		/* The first job of a list always comes whole. */
+		bool omit = budget && *budget < LIST_OUTPUT_BUDGET && out_len > *budget;
+
+		put_output(res, "stdout", s, C_STDOUT, omit);
+		put_output(res, "stderr", s, C_STDERR, omit);
+		if (budget && !omit)
+			*budget = out_len > *budget ? 0 : *budget - out_len;
+	}
 	if (sqlite3_column_int64(s, C_STDOUT_DROPPED) > 0) {
 		json_object_set_new(res, "stdout_truncated", json_true());
 		json_object_set_new(res, "stdout_dropped_bytes",
@@ -570,7 +621,7 @@ int store_job_get(struct store *st, const char *jid, json_t **out)
 	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		*out = job_row_json(s);
+		*out = job_row_json(s, NULL);
 		sqlite3_reset(s);
 		return 0;
 	}
@@ -594,8 +645,12 @@ int store_job_list_client(struct store *st, const char *client_id, int64_t limit
 	sqlite3_bind_int64(s, 2, limit);
 	sqlite3_bind_int64(s, 3, offset);
 	arr = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
-		json_array_append_new(arr, job_row_json(s));
+	{
+		int64_t budget = LIST_OUTPUT_BUDGET;
+
+		while (sqlite3_step(s) == SQLITE_ROW)
+			json_array_append_new(arr, job_row_json(s, &budget));
+	}
 	sqlite3_reset(s);
 	*out = arr;
 	return 0;
@@ -687,12 +742,20 @@ int store_job_query(struct store *st, const char *base_column, const char *base_
 		if (pass == 0) {
 			buf_appendf(&sql, "SELECT count(*) FROM jobs%s", where.data);
 		} else {
+			bool by_jid = false;
+
 			buf_appendf(&sql, "SELECT * FROM jobs%s ORDER BY ", where.data);
 			if (!q->nsort)
 				buf_appendf(&sql, "created_at DESC, jid");
-			for (size_t i = 0; i < q->nsort; i++)
+			for (size_t i = 0; i < q->nsort; i++) {
 				buf_appendf(&sql, "%s%s %s", i ? ", " : "", q->sort[i].column,
 					    q->sort[i].desc ? "DESC" : "ASC");
+				by_jid = by_jid || !strcmp(q->sort[i].column, "jid");
+			}
+			/* Ties in creation order (jids are UUIDv7), so pages
+			 * never overlap. */
+			if (q->nsort && !by_jid)
+				buf_appendf(&sql, ", jid");
 			buf_appendf(&sql, " LIMIT ? OFFSET ?");
 		}
 		if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {
@@ -723,11 +786,13 @@ int store_job_query(struct store *st, const char *base_column, const char *base_
 		if (pass == 0) {
 			*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 		} else {
+			int64_t budget = LIST_OUTPUT_BUDGET;
+
 			sqlite3_bind_int64(s, bind++, q->limit);
 			sqlite3_bind_int64(s, bind++, q->offset);
 			arr = json_array();
 			while (sqlite3_step(s) == SQLITE_ROW)
-				json_array_append_new(arr, job_row_json(s));
+				json_array_append_new(arr, job_row_json(s, &budget));
 			*out = arr;
 		}
 		sqlite3_finalize(s);

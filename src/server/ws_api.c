@@ -9,9 +9,12 @@
  *
  * A slow reader never makes the server buffer without bound: while more
  * than WS_PARTIAL_CAP bytes wait for it, partial output for it is dropped
- * (the next partial it gets says how many bytes were dropped with
- * "output_dropped_bytes"; the final job always has the whole output). A
- * reader more than WS_HARD_CAP behind is disconnected (close 1008). */
+ * and counted per job and stream. Once it catches up (its queue drains, or
+ * the next partial goes out), or before the job's final, a frame
+ * {"type":"dropped", jid, multi_job_id, client_id, client_name, stream,
+ * bytes, lines} says what it missed; the final job always has the whole
+ * output. A reader more than WS_HARD_CAP behind is disconnected (close
+ * 1008). */
 #include "ws_api.h"
 
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
 #include <uthash.h>
 
 #include "api.h"
@@ -33,6 +37,22 @@
 #define WS_PARTIAL_CAP (1024 * 1024)
 #define WS_HARD_CAP (64 * 1024 * 1024)
 #define WS_FIRST_FRAME_MAX (1024 * 1024)
+
+/* What a watcher got of one job's stream: the partial bytes and lines
+ * sent, and those dropped for it (the pending part not yet reported). */
+struct jstat {
+	char key[UUID_STR_LEN + 8];   /* "<jid>/<stream>" */
+	char jid[UUID_STR_LEN];
+	char stream[8];
+	char client_id[128];
+	char client_name[128];
+	int64_t sent_bytes, sent_lines;
+	int64_t dropped_bytes, dropped_lines;  /* reported or pending */
+	int64_t pend_bytes, pend_lines;
+	bool pending;                          /* on the watcher's pend list */
+	struct jstat *next_pend;
+	UT_hash_handle hh;
+};
 
 struct watcher {
 	struct ws_api *w;
@@ -51,7 +71,9 @@ struct watcher {
 	char mjid[UUID_STR_LEN];
 	size_t targets;
 	size_t finals;
-	int64_t dropped;
+	struct jstat *stats;     /* by key, until the job's final */
+	struct jstat *pend_head; /* with drops to report, oldest first */
+	struct jstat *pend_tail;
 	UT_hash_handle hh;       /* w->by_multi */
 };
 
@@ -88,10 +110,22 @@ static void all_remove(struct ws_api *w, struct watcher *wt)
 	}
 }
 
+static void stats_clear(struct watcher *wt)
+{
+	struct jstat *st, *tmp;
+
+	HASH_ITER(hh, wt->stats, st, tmp) {
+		HASH_DEL(wt->stats, st);
+		free(st);
+	}
+	wt->pend_head = wt->pend_tail = NULL;
+}
+
 static void watcher_unref(struct watcher *wt)
 {
 	if (--wt->refs > 0)
 		return;
+	stats_clear(wt);
 	free(wt->early);
 	free(wt);
 }
@@ -353,19 +387,190 @@ void ws_api_revoke_token(struct ws_api *w, const unsigned char hash[32])
 
 /* ---- events from the core -------------------------------------------- */
 
+/* Bytes and newlines of a chunk of output (a JSON string, base64 when
+ * b64). */
+static void count_output(const char *text, size_t len, bool b64, int64_t *bytes,
+			 int64_t *lines)
+{
+	unsigned char *dec = NULL;
+	const char *p = text;
+
+	*bytes = *lines = 0;
+	if (!text)
+		return;
+	if (b64) {
+		size_t dlen = 0;
+
+		dec = malloc(len + 1);
+		if (dec && !sodium_base642bin(dec, len + 1, text, len, NULL, &dlen, NULL,
+					      sodium_base64_VARIANT_ORIGINAL)) {
+			p = (const char *)dec;
+			len = dlen;
+		}
+	}
+	*bytes = (int64_t)len;
+	for (const char *e = p + len; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+		(*lines)++;
+	free(dec);
+}
+
+static struct jstat *stat_get(struct watcher *wt, const char *jid, const char *stream,
+			      const char *client_id, const char *client_name)
+{
+	char key[UUID_STR_LEN + 8];
+	struct jstat *st;
+
+	snprintf(key, sizeof key, "%s/%s", jid, stream);
+	HASH_FIND_STR(wt->stats, key, st);
+	if (st || !client_id)
+		return st;
+	st = calloc(1, sizeof *st);
+	if (!st)
+		return NULL;
+	util_strlcpy(st->key, key, sizeof st->key);
+	util_strlcpy(st->jid, jid, sizeof st->jid);
+	util_strlcpy(st->stream, stream, sizeof st->stream);
+	util_strlcpy(st->client_id, client_id, sizeof st->client_id);
+	util_strlcpy(st->client_name, client_name ? client_name : "", sizeof st->client_name);
+	HASH_ADD_STR(wt->stats, key, st);
+	return st;
+}
+
+static void send_dropped(struct watcher *wt, const char *jid, const char *client_id,
+			 const char *client_name, const char *stream, int64_t bytes,
+			 int64_t lines)
+{
+	send_json(wt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "type", "dropped",
+				"jid", jid, "multi_job_id", wt->mjid, "client_id", client_id,
+				"client_name", client_name, "stream", stream, "bytes",
+				(json_int_t)bytes, "lines", (json_int_t)lines));
+}
+
+/* Takes st off the pend list (the list is short: jobs with fresh drops). */
+static void pend_unlink(struct watcher *wt, struct jstat *st)
+{
+	struct jstat **pp, *prev = NULL;
+
+	if (!st->pending)
+		return;
+	for (pp = &wt->pend_head; *pp; prev = *pp, pp = &(*pp)->next_pend) {
+		if (*pp == st) {
+			*pp = st->next_pend;
+			if (wt->pend_tail == st)
+				wt->pend_tail = prev;
+			break;
+		}
+	}
+	st->pending = false;
+	st->next_pend = NULL;
+}
+
+/* Reports every pending drop (the reader has caught up). */
+static void drops_report(struct watcher *wt)
+{
+	struct jstat *st, *next;
+
+	for (st = wt->pend_head; st; st = next) {
+		next = st->next_pend;
+		send_dropped(wt, st->jid, st->client_id, st->client_name, st->stream,
+			     st->pend_bytes, st->pend_lines);
+		st->pend_bytes = st->pend_lines = 0;
+		st->pending = false;
+		st->next_pend = NULL;
+	}
+	wt->pend_head = wt->pend_tail = NULL;
+}
+
+/* Before job jid's final: whatever of its stored output the reader got
+ * neither as partials nor in a dropped frame (dropped here and not yet
+ * reported, or never sent live by its agent) is reported now, so that
+ * partials plus dropped frames always add up to the final's output. */
+static void drops_final(struct watcher *wt, const char *jid, json_t *job)
+{
+	static const char *const streams[] = { "stdout", "stderr" };
+	json_t *res = json_object_get(job, "result");
+
+	for (size_t i = 0; i < 2; i++) {
+		struct jstat *st = stat_get(wt, jid, streams[i], NULL, NULL);
+		json_t *out = json_object_get(res, streams[i]);
+		char key[32];
+		const char *enc;
+		int64_t bytes = 0, lines = 0, mb, ml;
+
+		snprintf(key, sizeof key, "%s_encoding", streams[i]);
+		enc = json_string_value(json_object_get(res, key));
+		count_output(json_string_value(out), json_string_length(out),
+			     enc && !strcmp(enc, "base64"), &bytes, &lines);
+		mb = bytes - (st ? st->sent_bytes + st->dropped_bytes : 0);
+		ml = lines - (st ? st->sent_lines + st->dropped_lines : 0);
+		if (mb < 0)
+			mb = 0;
+		if (ml < 0)
+			ml = 0;
+		if (st) {
+			mb += st->pend_bytes;
+			ml += st->pend_lines;
+		}
+		if (mb > 0)
+			send_dropped(wt, jid,
+				     st ? st->client_id :
+					  json_string_value(json_object_get(job, "client_id")),
+				     st ? st->client_name :
+					  json_string_value(json_object_get(job, "client_name")),
+				     streams[i], mb, ml);
+		if (st) {
+			pend_unlink(wt, st);
+			HASH_DEL(wt->stats, st);
+			free(st);
+		}
+	}
+}
+
+void ws_api_drained(struct ws_api *w, net_conn *c)
+{
+	struct watcher *wt = net_ws_user(c);
+
+	(void)w;
+	if (wt && wt->pend_head)
+		drops_report(wt);
+}
+
 void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
 		   const struct client *c, const char *stream, json_t *data, bool base64)
 {
 	struct watcher *wt;
+	struct jstat *st;
 	json_t *m, *res;
-	size_t len = json_string_length(data);
+	int64_t bytes, lines;
 
 	HASH_FIND_STR(w->by_multi, mjid, wt);
 	if (!wt || !wt->conn)
 		return;
+	st = stat_get(wt, jid, stream, hub_client_id(c), hub_client_name(c));
+	count_output(json_string_value(data), json_string_length(data), base64, &bytes, &lines);
 	if (net_ws_queued(wt->conn) > WS_PARTIAL_CAP) {
-		wt->dropped += (int64_t)len;
+		if (st) {
+			st->dropped_bytes += bytes;
+			st->dropped_lines += lines;
+			st->pend_bytes += bytes;
+			st->pend_lines += lines;
+			if (!st->pending) {
+				st->pending = true;
+				if (wt->pend_tail)
+					wt->pend_tail->next_pend = st;
+				else
+					wt->pend_head = st;
+				wt->pend_tail = st;
+			}
+		}
 		return;
+	}
+	/* Caught up: first say what was missed, then go on. */
+	if (wt->pend_head)
+		drops_report(wt);
+	if (st) {
+		st->sent_bytes += bytes;
+		st->sent_lines += lines;
 	}
 	res = json_object();
 	json_object_set(res, stream, data);
@@ -377,10 +582,6 @@ void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
 	}
 	m = json_pack("{s:s, s:s, s:s, s:s, s:o}", "jid", jid, "multi_job_id", mjid, "client_id",
 		      hub_client_id(c), "client_name", hub_client_name(c), "result", res);
-	if (wt->dropped) {
-		json_object_set_new(m, "output_dropped_bytes", json_integer(wt->dropped));
-		wt->dropped = 0;
-	}
 	send_json(wt, m);
 }
 
@@ -392,8 +593,10 @@ void ws_api_child_done(struct ws_api *w, const char *mjid, const char *jid)
 	HASH_FIND_STR(w->by_multi, mjid, wt);
 	if (!wt || !wt->conn)
 		return;
-	if (store_job_get(w->srv->store, jid, &job) == 0)
+	if (store_job_get(w->srv->store, jid, &job) == 0) {
+		drops_final(wt, jid, job);
 		send_json(wt, job);
+	}
 	wt->finals++;
 	if (wt->conn && wt->finals >= wt->targets)
 		net_ws_close(wt->conn, 1000, "done");

@@ -21,6 +21,8 @@ void ws_api_destroy(struct ws_api *w);
 int ws_api_accept(struct ws_api *w, net_conn *c);
 void ws_api_message(struct ws_api *w, net_conn *c, const char *data, size_t len);
 void ws_api_close(struct ws_api *w, net_conn *c);
+/* c's send queue has drained: reports output dropped meanwhile. */
+void ws_api_drained(struct ws_api *w, net_conn *c);
 
 /* Live output of child jid of multi job mjid (data: a JSON string). */
 void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
