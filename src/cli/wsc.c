@@ -444,6 +444,9 @@ int wsc_connect(const struct cli *c, uv_loop_t *loop, const char *path,
 	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Through a proxy (https_proxy...) the upgrade must go down a
+	 * CONNECT tunnel, for http:// too. */
+	curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, 1L);
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
 		fprintf(stderr, "tether: cannot reach %s: %s\n", c->addr,
