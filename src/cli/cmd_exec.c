@@ -896,7 +896,14 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 		}
 		json_decref(resp);
 	}
+	/* The handles first: ws_closed closes them, whenever it comes. */
 	uv_loop_init(&r.loop);
+	uv_signal_init(&r.loop, &r.sigint);
+	r.sigint.data = &r;
+	uv_timer_init(&r.loop, &r.quiet);
+	r.quiet.data = &r;
+	uv_timer_init(&r.loop, &r.flush);
+	r.flush.data = &r;
 	snprintf(path, sizeof path, "/api/v1/ws/%s?announce=1", is_script ? "scripts" : "commands");
 	rc = wsc_connect(c, &r.loop, path, &exec_callbacks, &r, &r.ws, &refusal);
 	if (rc) {
@@ -909,16 +916,15 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 			rc = CLI_TRANSPORT;
 		}
 		free(refusal);
+		uv_close((uv_handle_t *)&r.sigint, NULL);
+		uv_close((uv_handle_t *)&r.quiet, NULL);
+		uv_close((uv_handle_t *)&r.flush, NULL);
+		uv_run(&r.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&r.loop);
 		goto out_run;
 	}
-	uv_signal_init(&r.loop, &r.sigint);
-	r.sigint.data = &r;
-	uv_signal_start(&r.sigint, on_sigint, SIGINT);
-	uv_timer_init(&r.loop, &r.quiet);
-	r.quiet.data = &r;
-	uv_timer_init(&r.loop, &r.flush);
-	r.flush.data = &r;
+	if (r.ws)
+		uv_signal_start(&r.sigint, on_sigint, SIGINT);
 	if (r.ws && !wsc_send_text(r.ws, r.request, strlen(r.request)))
 		quiet_reset(&r);
 	uv_run(&r.loop, UV_RUN_DEFAULT);

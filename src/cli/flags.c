@@ -70,13 +70,17 @@ static void unknown_flag(const struct cli_flag *flags, size_t n, const char *nam
 
 	for (size_t i = 0; i < n && k < 64; i++)
 		names[k++] = flags[i].name;
+	/* "tether" itself for the global flags, else "tether CMD". */
+	const char *sep = strcmp(cmd, "tether") ? " " : "";
+	const char *sub = *sep ? cmd : "";
+
 	near = cli_nearest(names, k, name, len);
 	if (near)
-		fprintf(stderr, "tether %s: unknown flag -%.*s; did you mean -%s? (see 'tether %s -help')\n",
-			cmd, (int)len, name, near, cmd);
+		fprintf(stderr, "tether%s%s: unknown flag -%.*s; did you mean -%s? (see 'tether%s%s "
+				"-help')\n", sep, sub, (int)len, name, near, sep, sub);
 	else
-		fprintf(stderr, "tether %s: unknown flag -%.*s (see 'tether %s -help')\n", cmd,
-			(int)len, name, cmd);
+		fprintf(stderr, "tether%s%s: unknown flag -%.*s (see 'tether%s%s -help')\n", sep, sub,
+			(int)len, name, sep, sub);
 }
 
 int cli_flags_parse(const struct cli_flag *flags, size_t n, int argc, char **argv, int *rest,
@@ -171,12 +175,14 @@ int cli_flags_parse(const struct cli_flag *flags, size_t n, int argc, char **arg
 void cli_flags_help(const struct cli_flag *flags, size_t n, const char *usage,
 		    const char *about)
 {
-	printf("usage: %s\n\n%s\n\nFlags:\n", usage, about);
+	printf("usage: %s\n\n%s\n", usage, about);
+	if (n)
+		printf("\nFlags (a boolean takes -flag or -flag=false):\n");
 	for (size_t i = 0; i < n; i++) {
 		char left[64];
 
 		snprintf(left, sizeof left, "-%s%s%s", flags[i].name, flags[i].arg ? " " : "",
-			 flags[i].type == CF_BOOL || flags[i].type == CF_TRI ? "[=false]" : flags[i].arg ? flags[i].arg : "");
+			 flags[i].arg ? flags[i].arg : "");
 		printf("  %-24s %s%s\n", left, flags[i].help,
 		       flags[i].type == CF_LIST ? " (repeatable)" : "");
 	}
