@@ -21,16 +21,81 @@
 #define LINE_CAP (64 * 1024)
 #define PARTIAL_FLUSH_MS 200   /* a partial line is shown after this long */
 
+/* Live output is best effort (an agent or the server drops it for a slow
+ * link, not always saying so); the final job has all of it. Each live frame
+ * leaves a checkpoint: the bytes shown so far and a hash of them. At the
+ * final, the longest checkpointed prefix that matches the final output says
+ * where the live view is still right; the rest is shown from the final. */
+struct checkpoint {
+	size_t off;
+	uint64_t hash;
+};
+
+#define MAX_CHECKPOINTS (1024 * 1024)
+
 struct target {
 	char *id;
 	char *name;
 	bool targeted;         /* announced as a target of this job */
 	bool done;
 	bool ok;
-	size_t printed[2];     /* bytes of stdout/stderr already shown */
+	size_t printed[2];     /* bytes of stdout/stderr shown live */
+	uint64_t hash[2];      /* FNV-1a of those bytes */
+	struct checkpoint *ck[2];
+	size_t nck[2], ack[2];
 	struct buf line[2];    /* partial line per stream */
 	uint64_t since[2];     /* when the partial line began (ms) */
 };
+
+#define FNV_BASIS 0xcbf29ce484222325ULL
+
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void checkpoint_add(struct target *t, int s, const char *data, size_t len)
+{
+	if (!t->printed[s] && !t->nck[s])
+		t->hash[s] = FNV_BASIS;
+	t->hash[s] = fnv(t->hash[s], data, len);
+	t->printed[s] += len;
+	if (t->nck[s] == t->ack[s]) {
+		size_t n = t->ack[s] ? t->ack[s] * 2 : 64;
+		struct checkpoint *c;
+
+		if (n > MAX_CHECKPOINTS || !(c = realloc(t->ck[s], n * sizeof *c)))
+			return;
+		t->ck[s] = c;
+		t->ack[s] = n;
+	}
+	t->ck[s][t->nck[s]++] = (struct checkpoint){ t->printed[s], t->hash[s] };
+}
+
+/* How much of text the live view showed right: the last checkpoint whose
+ * prefix hash matches. */
+static size_t checkpoint_match(const struct target *t, int s, const char *text, size_t len)
+{
+	uint64_t h = FNV_BASIS;
+	size_t pos = 0, good = 0;
+
+	for (size_t i = 0; i < t->nck[s]; i++) {
+		const struct checkpoint *c = &t->ck[s][i];
+
+		if (c->off > len)
+			break;
+		h = fnv(h, text + pos, c->off - pos);
+		pos = c->off;
+		if (h != c->hash)
+			break;
+		good = c->off;
+	}
+	return good;
+}
 
 struct run {
 	struct cli *c;
@@ -319,8 +384,8 @@ static void on_partial(struct run *r, json_t *m)
 		if (!r->json && !r->stream_gap) {
 			progress_clear(r);
 			fprintf(stderr, "==> the server dropped %lld bytes of live output (this "
-					"reader was too slow); 'tether job %s' has all of it\n",
-				(long long)json_integer_value(dropped), r->mjid);
+					"reader was too slow); the final results fill them in\n",
+				(long long)json_integer_value(dropped));
 		}
 		if (r->json)
 			print_json_event(json_pack("{s:s, s:I}", "event", "dropped", "bytes",
@@ -337,7 +402,7 @@ static void on_partial(struct run *r, json_t *m)
 		print_json_event(json_output_event(t, stream, data, len));
 	else
 		emit(r, t, stream, data, len, false);
-	t->printed[stream] += len;
+	checkpoint_add(t, stream, data, len);
 	free(data);
 }
 
@@ -359,14 +424,26 @@ static void on_final(struct run *r, json_t *job)
 		print_json_event(json_pack("{s:s, s:O}", "event", "result", "job", job));
 		return;
 	}
-	/* What the live stream did not bring (never streamed, or the
-	 * server could not keep up with us). */
+	/* What the live stream did not bring: never streamed, or dropped on
+	 * the way (then from where the live view went wrong, said so). */
 	for (int s = 0; s < 2; s++) {
-		size_t len;
+		size_t len, good;
 		char *text = cli_job_stream(res, s ? "stderr" : "stdout", &len);
 
-		if (text && !r->stream_gap && len > t->printed[s])
-			emit(r, t, s, text + t->printed[s], len - t->printed[s], false);
+		if (!text) {
+			emit(r, t, s, "", 0, true);
+			continue;
+		}
+		good = checkpoint_match(t, s, text, len);
+		if (good < t->printed[s]) {
+			emit(r, t, s, "", 0, true);
+			progress_clear(r);
+			fprintf(stderr, "==> %s: live %s missed some output; from byte %zu on, "
+					"the %zu bytes of the final result follow\n", name_of(t),
+				s ? "stderr" : "stdout", good, len - good);
+		}
+		if (len > good && (good < t->printed[s] || len > t->printed[s]))
+			emit(r, t, s, text + good, len - good, false);
 		emit(r, t, s, "", 0, true);
 		free(text);
 	}
@@ -981,6 +1058,8 @@ out_run:
 	for (size_t i = 0; i < r.nt; i++) {
 		free(r.t[i].id);
 		free(r.t[i].name);
+		free(r.t[i].ck[0]);
+		free(r.t[i].ck[1]);
 		buf_free(&r.t[i].line[0]);
 		buf_free(&r.t[i].line[1]);
 	}

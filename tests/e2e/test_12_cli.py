@@ -235,6 +235,39 @@ def test_truncated_output_says_how_much_was_dropped(fleet):
     assert "4001 bytes dropped" in r.stderr
 
 
+def test_live_output_dropped_for_a_slow_reader_is_filled_in_from_the_final(fleet, tmp_path):
+    """The CLI's stdout is not read until the job has ended: the server drops
+    live output for it (its documented slow-reader rule). What the CLI shows
+    (and the agent drops live output when its link is behind). What the CLI shows
+    must still hold all of the output: the live part that was right, then the
+    final result from where the live view went wrong, said on stderr."""
+    two = fleet.server().start()
+    fleet.agent(two, "c1", extra="[remote-commands]\nsend_back_limit = 16777216\n")
+    n = 2000000  # 14.9 MB: more than the socket buffers and the server's 1 MiB
+    p = subprocess.Popen([harness.binary("tether"), "exec", "-client", "c1", "seq 1 %d" % n],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=cli_env(two, str(tmp_path)))
+    wait_until(lambda: [j for j in jobs_of(two, "c1") if j["status"] == "successful"], 60,
+               "the job to end while the CLI is blocked on its stdout")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    err = err.decode()
+    final = "".join("%d\n" % i for i in range(1, n + 1))
+
+    def strip(text):
+        return "".join(l[len("c1: "):] if l.startswith("c1: ") else "!" + l
+                       for l in text.split("\n") if l)
+    shown = strip(out.decode())
+    # dropped by the server (it says so) or by the agent (it does not)
+    import re
+    m = re.search(r"==> c1: live stdout missed some output; from byte (\d+) on, the (\d+) bytes", err)
+    assert m, err
+    good = int(m.group(1))
+    assert int(m.group(2)) == len(final) - good
+    head, tail = final[:good].replace("\n", ""), final[good:].replace("\n", "")
+    assert shown.startswith(head) and shown.endswith(tail)
+
+
 # ---- item 11: progress, accounting, jobs, cancel, logout, audit, max-errors
 
 def run_on_pty(server, args, home):
