@@ -490,7 +490,12 @@ int wsc_connect(const struct cli *c, uv_loop_t *loop, const char *path,
 				"that is not HTTP\n", c->addr);
 		goto fail;
 	}
-	status = atoi(in.data + 9);
+	{
+		char *end;
+		long v = strtol(in.data + 9, &end, 10);
+
+		status = end != in.data + 9 && v > 0 && v < 1000 ? (int)v : -1;
+	}
 	if (status != 101) {
 		*body = read_body(h, fd, &in, head_len);
 		buf_free(&in);
