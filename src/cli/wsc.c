@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,21 +58,33 @@ static int wait_fd(curl_socket_t fd, bool for_write, int timeout_ms)
 
 static int send_all(CURL *h, curl_socket_t fd, const unsigned char *p, size_t len)
 {
+	struct sigaction ign, old;
+
+	/* A server gone mid-write is an error to report (exit 6), not a
+	 * SIGPIPE: OpenSSL writes with write(2). Only around our writes, so
+	 * that a closed stdout still ends 'tether exec | head' as usual. */
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ign, &old);
 	while (len) {
 		size_t n = 0;
-		CURLcode rc = curl_easy_send(h, p, len, &n);
+		CURLcode crc = curl_easy_send(h, p, len, &n);
 
-		if (rc == CURLE_AGAIN) {
+		if (crc == CURLE_AGAIN) {
 			if (wait_fd(fd, true, WSC_IO_TIMEOUT_MS) <= 0)
-				return -1;
+				goto fail;
 			continue;
 		}
-		if (rc != CURLE_OK)
-			return -1;
+		if (crc != CURLE_OK)
+			goto fail;
 		p += n;
 		len -= n;
 	}
+	sigaction(SIGPIPE, &old, NULL);
 	return 0;
+fail:
+	sigaction(SIGPIPE, &old, NULL);
+	return -1;
 }
 
 /* Writes one masked frame. */
