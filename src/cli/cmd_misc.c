@@ -1,4 +1,4 @@
-/* cmd_misc: tether clients, jobs, job, groups, login. */
+/* cmd_misc: tether clients, groups, login, logout, audit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
 
 #include "cli.h"
 #include "util.h"
@@ -19,7 +22,7 @@ static void print_json(json_t *v)
 	free(s);
 }
 
-static int get(struct cli *c, const char *path, const char *what, json_t **resp)
+int cli_get(struct cli *c, const char *path, const char *what, json_t **resp)
 {
 	long status = 0;
 
@@ -35,7 +38,7 @@ static int get(struct cli *c, const char *path, const char *what, json_t **resp)
 	return 0;
 }
 
-static const char *str(json_t *o, const char *k)
+const char *cli_str(json_t *o, const char *k)
 {
 	const char *v = json_string_value(json_object_get(o, k));
 
@@ -73,7 +76,7 @@ int cmd_clients(struct cli *c, int argc, char **argv)
 	}
 	if (rc)
 		return rc;
-	if ((rc = get(c, "/api/v1/clients?page[limit]=1000", "listing clients", &resp)))
+	if ((rc = cli_get(c, "/api/v1/clients?page[limit]=1000", "listing clients", &resp)))
 		return rc;
 	if (json) {
 		print_json(json_object_get(resp, "data"));
@@ -94,141 +97,8 @@ int cmd_clients(struct cli *c, int argc, char **argv)
 			snprintf(labels + l, sizeof labels - l, "%s%s:%s", l ? "," : "", k,
 				 json_string_value(v));
 		}
-		printf("%-24s %-24s %-13s %-20s %-24s %s\n", str(cl, "id"), str(cl, "name"),
-		       str(cl, "connection_state"), str(cl, "hostname"), tags, labels);
-	}
-	json_decref(resp);
-	return 0;
-}
-
-int cmd_jobs(struct cli *c, int argc, char **argv)
-{
-	bool json = false;
-	long limit = 20;
-	const struct cli_flag flags[] = {
-		{ "json", CF_BOOL, &json, "print the API's JSON", NULL },
-		{ "limit", CF_INT, &limit, "how many, newest first (default 20)", "N" },
-	};
-	json_t *resp, *j;
-	char path[128];
-	int rest, rc;
-	size_t i;
-
-	rc = cli_flags_parse(flags, 2, argc, argv, &rest, "jobs");
-	if (rc < 0) {
-		cli_flags_help(flags, 2, "tether jobs [-json] [-limit N]",
-			       "Lists multi-client jobs, newest first. 'tether job JID' shows one.");
-		return 0;
-	}
-	if (rc)
-		return rc;
-	snprintf(path, sizeof path, "/api/v1/commands?page[limit]=%ld", limit ? limit : 20);
-	if ((rc = get(c, path, "listing jobs", &resp)))
-		return rc;
-	if (json) {
-		print_json(json_object_get(resp, "data"));
-	} else {
-		printf("%-38s %-32s %s\n", "JID", "STARTED", "BY");
-		json_array_foreach(json_object_get(resp, "data"), i, j)
-			printf("%-38s %-32s %s\n", str(j, "jid"), str(j, "started_at"),
-			       str(j, "created_by"));
-	}
-	json_decref(resp);
-	return 0;
-}
-
-static void print_job_output(json_t *job)
-{
-	json_t *res = json_object_get(job, "result");
-	json_t *ec = json_object_get(job, "exit_code");
-	const char *name = str(job, "client_name")[0] ? str(job, "client_name") : str(job, "client_id");
-
-	printf("==> %s: %s", name, str(job, "status"));
-	if (json_is_integer(ec))
-		printf(" (exit code %lld)", (long long)json_integer_value(ec));
-	if (str(job, "error")[0])
-		printf(": %s", str(job, "error"));
-	printf("\n");
-	for (int s = 0; s < 2; s++) {
-		const char *text = str(res, s ? "stderr" : "stdout");
-		const char *line = text;
-
-		while (*line) {
-			const char *nl = strchr(line, '\n');
-			int n = nl ? (int)(nl - line) : (int)strlen(line);
-
-			printf("%s%s: %.*s\n", name, s ? " [stderr]" : "", n, line);
-			line += n + (nl ? 1 : 0);
-		}
-	}
-}
-
-int cmd_job(struct cli *c, int argc, char **argv)
-{
-	bool json = false;
-	const struct cli_flag flags[] = {
-		{ "json", CF_BOOL, &json, "print the API's JSON", NULL },
-	};
-	json_t *resp = NULL, *j;
-	char path[256];
-	int rest, rc;
-	size_t i;
-
-	rc = cli_flags_parse(flags, 1, argc, argv, &rest, "job");
-	if (rc < 0) {
-		cli_flags_help(flags, 1, "tether job [-json] JID",
-			       "Shows a multi-client job with each client's output, or a\n"
-			       "single-client job by its jid.");
-		return 0;
-	}
-	if (rc)
-		return rc;
-	if (rest >= argc || !util_is_uuid(argv[rest])) {
-		fprintf(stderr, "tether job: give a job id (a UUID), e.g. from 'tether jobs'\n");
-		return CLI_USAGE;
-	}
-	snprintf(path, sizeof path, "/api/v1/commands/%s", argv[rest]);
-	{
-		long status = 0;
-
-		if (cli_http(c, "GET", path, NULL, &status, &resp))
-			return CLI_TRANSPORT;
-		if (status == 404) {
-			/* Not a multi job: a single job is found by jid alone. */
-			json_decref(resp);
-			snprintf(path, sizeof path, "/api/v1/clients/-/commands/%s", argv[rest]);
-			if (cli_http(c, "GET", path, NULL, &status, &resp))
-				return CLI_TRANSPORT;
-		}
-		if (status != 200) {
-			rc = cli_http_fail(status, resp, "reading the job");
-			json_decref(resp);
-			return status == 404 ? CLI_NO_TARGET : rc;
-		}
-	}
-	j = json_object_get(resp, "data");
-	if (json) {
-		print_json(j);
-	} else if (json_object_get(j, "jobs")) {
-		json_t *sum = json_object_get(j, "summary");
-
-		printf("job %s by %s, started %s: %s\n", str(j, "jid"), str(j, "created_by"),
-		       str(j, "started_at"), str(j, "command"));
-		printf("status %s: %lld successful, %lld failed, %lld unknown, %lld running, %lld not run\n",
-		       str(j, "status"),
-		       (long long)json_integer_value(json_object_get(sum, "successful")),
-		       (long long)json_integer_value(json_object_get(sum, "failed")),
-		       (long long)json_integer_value(json_object_get(sum, "unknown")),
-		       (long long)json_integer_value(json_object_get(sum, "running")),
-		       (long long)json_integer_value(json_object_get(sum, "not_run")));
-		{
-			json_t *jobs = json_object_get(json_object_get(resp, "data"), "jobs"), *ch;
-
-			json_array_foreach(jobs, i, ch)
-				print_job_output(ch);
-		}
-	} else {
-		print_job_output(j);
+		printf("%-24s %-24s %-13s %-20s %-24s %s\n", cli_str(cl, "id"), cli_str(cl, "name"),
+		       cli_str(cl, "connection_state"), cli_str(cl, "hostname"), tags, labels);
 	}
 	json_decref(resp);
 	return 0;
@@ -283,7 +153,7 @@ int cmd_groups(struct cli *c, int argc, char **argv)
 	if (rc)
 		goto out;
 	if (rest >= argc || !strcmp(argv[rest], "list")) {
-		if ((rc = get(c, "/api/v1/client-groups", "listing groups", &resp)))
+		if ((rc = cli_get(c, "/api/v1/client-groups", "listing groups", &resp)))
 			goto out;
 		if (json) {
 			print_json(json_object_get(resp, "data"));
@@ -293,7 +163,7 @@ int cmd_groups(struct cli *c, int argc, char **argv)
 				char members[512];
 
 				join(json_object_get(g, "client_ids"), members, sizeof members);
-				printf("%-24s %-40s %s\n", str(g, "id"), str(g, "description"), members);
+				printf("%-24s %-40s %s\n", cli_str(g, "id"), cli_str(g, "description"), members);
 			}
 		}
 		goto out;
@@ -436,6 +306,149 @@ int cmd_login(struct cli *c, int argc, char **argv)
 	close(fd);
 	free(text);
 	printf("logged in to %s as %s; token stored in %s\n", c->addr, c->user, file);
+	json_decref(resp);
+	return 0;
+}
+
+/* The stored login's token if it is for this server, else NULL (caller
+ * frees). */
+static char *stored_token(const struct cli *c, char *file, size_t filelen)
+{
+	json_t *j;
+	const char *addr, *tok;
+	char *out = NULL;
+
+	if (cli_token_path(file, filelen))
+		return NULL;
+	j = json_load_file(file, 0, NULL);
+	addr = json_string_value(json_object_get(j, "addr"));
+	tok = json_string_value(json_object_get(j, "token"));
+	if (addr && tok && !strcmp(addr, c->addr))
+		out = strdup(tok);
+	json_decref(j);
+	return out;
+}
+
+int cmd_logout(struct cli *c, int argc, char **argv)
+{
+	char file[1024];
+	char *tok;
+	struct cli bearer;
+	json_t *resp = NULL;
+	long status = 0;
+	int rest, rc;
+
+	rc = cli_flags_parse(NULL, 0, argc, argv, &rest, "logout");
+	if (rc < 0) {
+		cli_flags_help(NULL, 0, "tether logout",
+			       "Revokes the token 'tether login' stored for this server (DELETE\n"
+			       "/api/v1/logout) and removes it from ~/.config/tether/token.");
+		return 0;
+	}
+	if (rc)
+		return rc;
+	tok = stored_token(c, file, sizeof file);
+	if (!tok && !c->token[0]) {
+		printf("not logged in to %s (no stored token for it)\n", c->addr);
+		return 0;
+	}
+	/* The bearer token alone: a password in the environment would turn
+	 * the call into basic auth, which logout cannot revoke. */
+	bearer = *c;
+	bearer.password[0] = '\0';
+	if (tok)
+		util_strlcpy(bearer.token, tok, sizeof bearer.token);
+	rc = 0;
+	if (cli_http(&bearer, "DELETE", "/api/v1/logout", NULL, &status, &resp)) {
+		rc = CLI_TRANSPORT;
+	} else if (status == 401) {
+		printf("the token had already expired or been revoked\n");
+	} else if (status != 204 && status != 200) {
+		rc = cli_http_fail(status, resp, "logout");
+	}
+	json_decref(resp);
+	if (tok && (rc == 0 || rc == CLI_AUTH)) {
+		if (unlink(file) && errno != ENOENT) {
+			fprintf(stderr, "tether logout: cannot remove %s: %s\n", file, strerror(errno));
+			rc = CLI_TRANSPORT;
+		} else {
+			printf("logged out of %s; removed %s\n", c->addr, file);
+			rc = 0;
+		}
+	} else if (!rc) {
+		printf("logged out of %s (the token given is revoked)\n", c->addr);
+	}
+	sodium_memzero(&bearer, sizeof bearer);
+	if (tok)
+		sodium_memzero(tok, strlen(tok));
+	free(tok);
+	return rc;
+}
+
+int cmd_audit(struct cli *c, int argc, char **argv)
+{
+	bool json = false;
+	long limit = 50;
+	char *user = NULL, *action = NULL, *app = NULL, *client = NULL, *since = NULL;
+	const struct cli_flag flags[] = {
+		{ "json", CF_BOOL, &json, "print the API's JSON", NULL },
+		{ "limit", CF_INT, &limit, "how many entries, newest first (default 50)", "N" },
+		{ "user", CF_STR, &user, "only this user's actions ('*' wildcards)", "NAME" },
+		{ "action", CF_STR, &action, "only this action, e.g. execute.start", "ACTION" },
+		{ "application", CF_STR, &app, "only this application, e.g. client.command", "APP" },
+		{ "client", CF_STR, &client, "only actions on this client", "ID" },
+		{ "since", CF_STR, &since, "only entries at or after this time (RFC 3339)", "TIME" },
+	};
+	const size_t nflags = sizeof flags / sizeof flags[0];
+	const char *keys[] = { "username", "action", "application", "client_id",
+			       "timestamp][since" };
+	const char *vals[] = { user, action, app, client, since };
+	struct buf path;
+	json_t *resp = NULL, *e;
+	int rest, rc;
+	size_t i;
+
+	rc = cli_flags_parse(flags, nflags, argc, argv, &rest, "audit");
+	if (rc < 0) {
+		cli_flags_help(flags, nflags, "tether audit [-json] [-limit N] [filters]",
+			       "Shows the server's audit log (GET /api/v1/auditlog): who did what,\n"
+			       "from where, on which client. Admins only.");
+		return 0;
+	}
+	if (rc)
+		return rc;
+	buf_init(&path, 8192);
+	buf_appendf(&path, "/api/v1/auditlog?page[limit]=%ld", limit ? limit : 50);
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		char *esc;
+
+		if (!vals[i])
+			continue;
+		esc = curl_escape(vals[i], 0);
+		if (!esc || buf_appendf(&path, "&filter[%s]=%s", keys[i], esc)) {
+			curl_free(esc);
+			buf_free(&path);
+			fprintf(stderr, "tether audit: filters too long\n");
+			return CLI_USAGE;
+		}
+		curl_free(esc);
+	}
+	rc = cli_get(c, path.data, "reading the audit log", &resp);
+	buf_free(&path);
+	if (rc)
+		return rc;
+	if (json) {
+		print_json(json_object_get(resp, "data"));
+		json_decref(resp);
+		return 0;
+	}
+	printf("%-30s  %-12s  %-16s  %-20s  %-15s  %-36s  %s\n", "TIME", "USER", "APPLICATION",
+	       "ACTION", "CLIENT", "AFFECTED", "OK");
+	json_array_foreach(json_object_get(resp, "data"), i, e)
+		printf("%-30s  %-12s  %-16s  %-20s  %-15s  %-36s  %s\n", cli_str(e, "timestamp"),
+		       cli_str(e, "username"), cli_str(e, "application"), cli_str(e, "action"),
+		       cli_str(e, "client_id"), cli_str(e, "affected_id"),
+		       json_is_true(json_object_get(e, "success")) ? "yes" : "no");
 	json_decref(resp);
 	return 0;
 }
