@@ -775,12 +775,12 @@ static void redeliver_collect(void *ud, const struct job_running *r)
 }
 
 /* A job finished "unconfirmed" that the agent has never had: it never ran. */
-static void unconfirmed_collect(void *ud, const char *jid)
+static void unconfirmed_collect(void *ud, const char *jid, int64_t delivery)
 {
 	struct redeliver_ctx *d = ud;
 
 	if (!agent_has(d, jid))
-		json_array_append_new(d->expire, json_pack("[s, I]", jid, (json_int_t)0));
+		json_array_append_new(d->expire, json_pack("[s, I]", jid, (json_int_t)delivery));
 }
 
 /* At every hello the agent's word settles the jobs the store has as

@@ -84,7 +84,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		"SELECT jid, data FROM multi_jobs WHERE json_extract(data, '$.finished_at') IS NULL",
 	/* jobs_state is a partial index: only server verdicts are in it. */
 	[S_JOB_UNCONFIRMED_OF] =
-		"SELECT jid FROM jobs WHERE state = 'unconfirmed' AND client_id = ?",
+		"SELECT jid, delivery_timeout_sec FROM jobs WHERE state = 'unconfirmed' AND client_id = ?",
 	[S_IDEM_GET] = "SELECT jid, request_hash FROM idempotency WHERE created_by = ? AND key = ?",
 	[S_IDEM_PUT] =
 		"INSERT INTO idempotency (created_by, key, jid, request_hash, created_at)"
@@ -864,13 +864,14 @@ int store_job_each_running_of(struct store *st, const char *client_id, store_run
 }
 
 int store_job_each_unconfirmed_of(struct store *st, const char *client_id,
-				  void (*fn)(void *ud, const char *jid), void *ud)
+				  void (*fn)(void *ud, const char *jid, int64_t delivery_timeout_sec),
+				  void *ud)
 {
 	sqlite3_stmt *s = stmt_get(st, S_JOB_UNCONFIRMED_OF);
 
 	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(s) == SQLITE_ROW)
-		fn(ud, (const char *)sqlite3_column_text(s, 0));
+		fn(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
 	sqlite3_reset(s);
 	return 0;
 }

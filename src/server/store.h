@@ -129,7 +129,8 @@ int store_job_each_running_of(struct store *st, const char *client_id, store_run
  * never confirmed): its agent's next hello can settle them. fn must not
  * call into the store. */
 int store_job_each_unconfirmed_of(struct store *st, const char *client_id,
-				  void (*fn)(void *ud, const char *jid), void *ud);
+				  void (*fn)(void *ud, const char *jid, int64_t delivery_timeout_sec),
+				  void *ud);
 /* The job never reached its agent and never will: failed, state
  * "expired", with error. Applies to a job running with no start recorded,
  * or one finished "unconfirmed". Returns 0, TE_STATE (not applicable) or
