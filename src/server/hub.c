@@ -471,6 +471,8 @@ static struct tracked *track(struct hub *h, const char *jid, const char *client_
 {
 	struct tracked *t = tracked_find(h, jid);
 
+	if (created_at <= 0)
+		created_at = util_now_ns();
 	if (!t) {
 		t = calloc(1, sizeof *t);
 		if (!t || !(t->client_id = strdup(client_id))) {
