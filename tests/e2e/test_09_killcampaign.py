@@ -100,9 +100,14 @@ class Submitter(threading.Thread):
             self.stop.wait(self.rng.uniform(0.005, 0.05))
 
 
-def test_kill9_campaign(fleet, tmp_path):
+def test_kill9_campaign(fleet, tmp_path, capsys):
     seed = int(os.environ.get("TETHER_KILL_SEED") or time.time_ns() % (1 << 31))
-    print("\nkill -9 campaign: seed=%d kills=%d" % (seed, KILLS))
+
+    def report(text):
+        # shown even when pytest captures output (ctest runs it with -q)
+        with capsys.disabled():
+            print(text, flush=True)
+    report("\nkill -9 campaign: seed=%d kills=%d (TETHER_KILL_SEED replays it)" % (seed, KILLS))
     rng = random.Random(seed)
     t_start = time.monotonic()
     s = fleet.server(extra="[server]\nresult_grace_sec = 3\n").start()
@@ -186,18 +191,18 @@ def test_kill9_campaign(fleet, tmp_path):
 
         children = sum(1 for j in jobs if j[5] is not None)
         accepted_multi = sum(1 for kind, _ in sub.accepted.values() if kind == "multi")
-        print("kill -9 campaign: seed=%d kill_points=%d long_outages=%d submissions=%d "
+        report("kill -9 campaign: seed=%d kill_points=%d long_outages=%d submissions=%d "
               "answers=%s" % (seed, KILLS, long_outages, sub.n,
                               dict(sorted(((str(k), v) for k, v in sub.outcomes.items())))))
-        print("kill -9 campaign: accepted=%d (single %d, multi %d) jobs=%d children=%d "
+        report("kill -9 campaign: accepted=%d (single %d, multi %d) jobs=%d children=%d "
               "runs=%d run_twice=0 elapsed=%.0fs (kills %.0fs)"
               % (len(sub.accepted), len(sub.accepted) - accepted_multi, accepted_multi,
                  len(jobs), children, sum(runs.values()), time.monotonic() - t_start, t_kills))
-        print("kill -9 campaign: outcomes " + ", ".join(
+        report("kill -9 campaign: outcomes " + ", ".join(
             "%s%s=%d" % (st, "/" + state if state else "", n)
             for (st, state), n in sorted(outcomes.items())))
         errors = collections.Counter(j[4].split(":")[0] for j in jobs if j[2] != "successful")
-        print("kill -9 campaign: errors " + json.dumps(dict(errors.most_common(8))))
+        report("kill -9 campaign: errors " + json.dumps(dict(errors.most_common(8))))
         assert len(sub.accepted) > 50 and children > 1000
     finally:
         if sub:
