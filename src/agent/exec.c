@@ -718,6 +718,14 @@ static int run_checks(struct exec *e, const struct run_req *r, struct exec_inter
 	char err[900];
 
 	*shebang = false;
+	/* An absurd timeout would wrap the timer's milliseconds (and kill at
+	 * once with kill_on_timeout): refuse it rather than guess. */
+	if (r->timeout > PROTO_MAX_TIMEOUT_SEC) {
+		reject(e, r->jid,
+		       "failed to start a command: timeout_sec %lld is out of range (at most %lld s, 30 days)",
+		       (long long)r->timeout, (long long)PROTO_MAX_TIMEOUT_SEC);
+		return -1;
+	}
 	if (!a->cfg.commands_enabled) {
 		reject(e, r->jid, "remote commands execution is disabled");
 		return -1;
@@ -915,7 +923,8 @@ void exec_run(struct exec *e, json_t *run)
 	HASH_ADD_STR(e->jobs, jid, j);
 	uv_read_start((uv_stream_t *)&j->io[0].pipe, alloc_cb, read_cb);
 	uv_read_start((uv_stream_t *)&j->io[1].pipe, alloc_cb, read_cb);
-	job_arm(j, PH_RUNNING, (uint64_t)j->timeout_sec * 1000);
+	/* At most PROTO_MAX_TIMEOUT_SEC (run_checks): no overflow. */
+	job_arm(j, PH_RUNNING, (uint64_t)j->timeout_sec * 1000u);
 	log_debug("job %s started: pid %d: %s%s", r.jid, j->pid, r.is_script ? "script " : "",
 		  direct ? dpath : argv[0]);
 

@@ -9,6 +9,9 @@
 
 #define PROTO_SUBPROTOCOL "tether.v1"
 #define PROTO_VERSION 1
+/* The longest timeout_sec a run may ask for (30 days): the server refuses
+ * more at submission, and an agent refuses a run frame that asks for more. */
+#define PROTO_MAX_TIMEOUT_SEC (30LL * 86400)
 
 enum proto_type {
 	PROTO_HELLO,    /* agent -> server: identity, credentials, facts */

@@ -91,6 +91,20 @@ extern const size_t api_multi_nfields;
 extern const struct api_field api_multi_script_fields[];
 extern const size_t api_multi_script_nfields;
 
+/* timeout_sec and delivery_timeout_sec of a submission, checked against
+ * JOB_MAX_TIMEOUT_SEC, with the server's defaults. Returns 0 or -1 with
+ * err (400). */
+int api_job_timeouts(const struct server *srv, json_t *body, int64_t *timeout,
+		     int64_t *delivery, struct api_err *err);
+/* The body's idempotency_key (NULL when none; points into body) and the
+ * hash of the request it stands for (route + body). Returns 0 or -1 with
+ * err. */
+int api_idem_key(json_t *body, const char *route, const char **key, char hash[65],
+		 struct api_err *err);
+/* When call's user used key before: replies (200 with that job, or 422
+ * for another request) and returns 1; else 0. */
+int api_idem_replay(struct api_call *call, const char *key, const char *hash);
+
 /* Reads page[limit] (default 100, max 1000) and page[offset]. Replies 400
  * and returns -1 on bad values. */
 int api_page(struct api_call *call, int64_t *limit, int64_t *offset);

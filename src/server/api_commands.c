@@ -8,6 +8,7 @@
 #include "api.h"
 #include "audit.h"
 #include "hub.h"
+#include "log.h"
 #include "store.h"
 #include "util.h"
 
@@ -21,6 +22,8 @@ static const struct api_field command_fields[] = {
 	{ "is_sudo", AF_BOOL },
 	{ "timeout_sec", AF_INT },
 	{ "kill_on_timeout", AF_BOOL },
+	{ "delivery_timeout_sec", AF_INT },
+	{ "idempotency_key", AF_STRING },
 };
 
 static const struct api_field script_fields[] = {
@@ -30,7 +33,106 @@ static const struct api_field script_fields[] = {
 	{ "is_sudo", AF_BOOL },
 	{ "timeout_sec", AF_INT },
 	{ "kill_on_timeout", AF_BOOL },
+	{ "delivery_timeout_sec", AF_INT },
+	{ "idempotency_key", AF_STRING },
 };
+
+#define MAX_IDEM_KEY_LEN 255
+
+int api_job_timeouts(const struct server *srv, json_t *body, int64_t *timeout,
+		     int64_t *delivery, struct api_err *err)
+{
+	static const char *const names[2] = { "timeout_sec", "delivery_timeout_sec" };
+	int64_t defaults[2] = { srv->cfg.run_remote_cmd_timeout_sec,
+				srv->cfg.delivery_timeout_sec };
+	int64_t *out[2] = { timeout, delivery };
+	char title[64], detail[200];
+
+	for (int i = 0; i < 2; i++) {
+		json_int_t v = json_integer_value(json_object_get(body, names[i]));
+
+		/* rport: timeout_sec <= 0 (or none) is the server's default. The
+		 * new field is stricter: only 0 or none means the default. */
+		if (v > JOB_MAX_TIMEOUT_SEC || (i == 1 && v < 0)) {
+			snprintf(title, sizeof title, "Invalid %s.", names[i]);
+			snprintf(detail, sizeof detail,
+				 "%s must be between 1 and %lld seconds (30 days), actual: %lld",
+				 names[i], (long long)JOB_MAX_TIMEOUT_SEC, (long long)v);
+			api_err_set(err, 400, title, detail);
+			return -1;
+		}
+		*out[i] = v > 0 ? v : defaults[i];
+	}
+	return 0;
+}
+
+int api_idem_key(json_t *body, const char *route, const char **key,
+		 char hash[STORE_IDEM_HASH_LEN], struct api_err *err)
+{
+	json_t *v = json_object_get(body, "idempotency_key"), *copy;
+	unsigned char h[16];
+	char *text;
+	const char *k;
+	size_t n;
+
+	*key = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	k = json_string_value(v);
+	n = json_string_length(v);
+	if (!n || n > MAX_IDEM_KEY_LEN || strlen(k) != n) {
+		api_err_set(err, 400, "Invalid idempotency_key.",
+			    "idempotency_key must be 1 to 255 printable characters");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f) {
+			api_err_set(err, 400, "Invalid idempotency_key.",
+				    "idempotency_key must be 1 to 255 printable characters");
+			return -1;
+		}
+	}
+	/* The request it stands for: the route and the body without the key,
+	 * keys sorted. */
+	copy = json_deep_copy(body);
+	if (copy)
+		json_object_del(copy, "idempotency_key");
+	text = copy ? json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(copy);
+	if (!text) {
+		api_err_set(err, 500, "Internal error.", "out of memory");
+		return -1;
+	}
+	{
+		crypto_generichash_state st;
+
+		crypto_generichash_init(&st, NULL, 0, sizeof h);
+		crypto_generichash_update(&st, (const unsigned char *)route, strlen(route) + 1);
+		crypto_generichash_update(&st, (const unsigned char *)text, strlen(text));
+		crypto_generichash_final(&st, h, sizeof h);
+	}
+	free(text);
+	sodium_bin2hex(hash, STORE_IDEM_HASH_LEN, h, sizeof h);
+	*key = k;
+	return 0;
+}
+
+int api_idem_replay(struct api_call *call, const char *key, const char *hash)
+{
+	char jid[UUID_STR_LEN], first[STORE_IDEM_HASH_LEN], detail[400];
+
+	if (!key || store_idem_get(call->srv->store, call->user, key, jid, first))
+		return 0;
+	if (strcmp(first, hash)) {
+		snprintf(detail, sizeof detail,
+			 "idempotency_key \"%.200s\" was used for another request (job %s)", key, jid);
+		api_reply_error(call, 422, "Idempotency key reused.", detail);
+		return 1;
+	}
+	/* The same request again: its job, nothing new. */
+	api_reply_data(call, 200, json_pack("{s:s}", "jid", jid));
+	return 1;
+}
 
 static bool blank(const char *s)
 {
@@ -123,6 +225,11 @@ struct run_ctx {
 	char jid[UUID_STR_LEN];
 	json_t *body;       /* holds the strings in j */
 	char *script;
+	const char *idem_key;   /* in body, or NULL */
+	char idem_hash[STORE_IDEM_HASH_LEN];
+	int reply_status;       /* an error to send once the key is released */
+	char reply_title[600];
+	char reply_detail[300];
 };
 
 static void run_ctx_free(struct run_ctx *rc)
@@ -132,6 +239,37 @@ static void run_ctx_free(struct run_ctx *rc)
 	free(rc);
 }
 
+/* An error answer means no job for the caller: its idempotency key is
+ * released (in the same commit as the verdict when there is one), so a
+ * retry with the key runs anew. */
+static int release_apply(struct store *st, void *arg)
+{
+	struct run_ctx *rc = arg;
+
+	return rc->idem_key ? store_idem_delete(st, rc->call->user, rc->idem_key) : 0;
+}
+
+static void release_after(void *arg, int err)
+{
+	struct run_ctx *rc = arg;
+
+	(void)err;
+	api_reply_error(rc->call, rc->reply_status, rc->reply_title, rc->reply_detail);
+	run_ctx_free(rc);
+}
+
+static void reply_released(struct run_ctx *rc, int status, const char *title, const char *detail)
+{
+	rc->reply_status = status;
+	util_strlcpy(rc->reply_title, title, sizeof rc->reply_title);
+	util_strlcpy(rc->reply_detail, detail ? detail : "", sizeof rc->reply_detail);
+	if (!rc->idem_key) {
+		release_after(rc, 0);
+		return;
+	}
+	store_queue(rc->call->srv->store, release_apply, release_after, rc);
+}
+
 static void run_started(void *ud, int status, const char *error, int64_t pid)
 {
 	struct run_ctx *rc = ud;
@@ -139,29 +277,44 @@ static void run_started(void *ud, int status, const char *error, int64_t pid)
 	char title[600];
 
 	(void)pid;
-	if (status == 0) {
-		api_reply_data(call, 200, json_pack("{s:s}", "jid", rc->jid));
-	} else if (status == TE_STATE) {
+	if (status == TE_STATE) {
+		/* Refused by the agent: final, it never runs. */
 		snprintf(title, sizeof title, "client error: %.500s", error ? error : "refused");
-		api_reply_error(call, 409, title, "");
-	} else {
-		api_reply_error(call, 500, "Failed to execute remote command.",
-				error ? error : "");
+		reply_released(rc, 409, title, "");
+		return;
 	}
+	if (status != 0)
+		/* The run left the server and no answer came (the connection
+		 * dropped, or no start in time): the job is accepted all the
+		 * same. It is sent again when the client is back, or ends
+		 * "not delivered" after its delivery deadline; it never runs
+		 * twice. A 500 here would invite a retry that runs it twice. */
+		log_info("api: job %s on '%s' accepted without a start (%s)", rc->jid,
+			 rc->j.client_id, error ? error : "no answer");
+	api_reply_data(call, 200, json_pack("{s:s}", "jid", rc->jid));
 	run_ctx_free(rc);
 }
 
-/* The audit record and the job commit together, or neither does. */
+/* The audit record, the job and its idempotency key commit together, or
+ * none does. */
 static int insert_apply(struct store *st, void *arg)
 {
 	struct run_ctx *rc = arg;
 	struct audit_entry e = { 0 };
-	json_t *req = json_pack("{s:s, s:s, s:s, s:b, s:I}", "command", rc->j.command,
-				"interpreter", rc->j.interpreter ? rc->j.interpreter : "",
-				"cwd", rc->j.cwd ? rc->j.cwd : "", "is_sudo", rc->j.is_sudo,
-				"timeout_sec", (json_int_t)rc->j.timeout_sec);
+	json_t *req;
 	int err;
 
+	if (rc->idem_key) {
+		/* A twin request in flight took the key first. */
+		err = store_idem_put(st, rc->j.created_by, rc->idem_key, rc->jid, rc->idem_hash,
+				     rc->j.created_at);
+		if (err)
+			return err;
+	}
+	req = json_pack("{s:s, s:s, s:s, s:b, s:I}", "command", rc->j.command,
+			"interpreter", rc->j.interpreter ? rc->j.interpreter : "",
+			"cwd", rc->j.cwd ? rc->j.cwd : "", "is_sudo", rc->j.is_sudo,
+			"timeout_sec", (json_int_t)rc->j.timeout_sec);
 	e.username = rc->j.created_by;
 	e.remote_ip = rc->peer;
 	e.application = rc->j.is_script ? "client.script" : "client.command";
@@ -177,15 +330,21 @@ static int insert_apply(struct store *st, void *arg)
 	return store_job_insert(st, &rc->j);
 }
 
+/* The run never left the server: the job is withdrawn for good. */
 static int notconn_apply(struct store *st, void *arg)
 {
 	struct run_ctx *rc = arg;
 	struct job_result r = { 0 };
+	int err;
 
 	r.status = "failed";
 	r.error = "client is not connected";
+	r.state = "withdrawn";
 	r.finished_at = util_now_ns();
-	return store_job_finish(st, rc->jid, NULL, &r);
+	err = store_job_finish(st, rc->jid, NULL, &r);
+	if (!err && rc->idem_key)
+		err = store_idem_delete(st, rc->call->user, rc->idem_key);
+	return err;
 }
 
 static void notconn_after(void *arg, int err)
@@ -204,6 +363,12 @@ static void insert_after(void *arg, int err)
 	struct run_ctx *rc = arg;
 	struct server *srv = rc->call->srv;
 
+	if (err == TE_EXISTS && rc->idem_key) {
+		if (!api_idem_replay(rc->call, rc->idem_key, rc->idem_hash))
+			api_reply_error(rc->call, 500, "Failed to store the job.", "");
+		run_ctx_free(rc);
+		return;
+	}
 	if (err) {
 		api_reply_error(rc->call, 500, "Failed to store the job.", "");
 		run_ctx_free(rc);
@@ -223,18 +388,30 @@ static void run_single(struct api_call *call, bool is_script)
 	json_t *body;
 	const char *command;
 	char *script = NULL;
-	json_int_t timeout = 0;
-	struct api_err err;
+	int64_t timeout = 0, delivery = 0;
+	const char *idem_key = NULL;
+	char idem_hash[STORE_IDEM_HASH_LEN] = "";
+	struct api_err aerr;
 
 	if (is_script ? api_body(call, script_fields,
 				 sizeof script_fields / sizeof script_fields[0], &body) :
 			api_body(call, command_fields,
 				 sizeof command_fields / sizeof command_fields[0], &body))
 		return;
-	/* The same checks and words as multi-client jobs (api_multi.c). */
-	if (api_job_validate(body, is_script, &command, &script, &err)) {
+	/* A repeat of a request with a key gets the first one's job. */
+	if (api_idem_key(body, net_http_path(call->req), &idem_key, idem_hash, &aerr)) {
 		json_decref(body);
-		api_reply_err(call, &err);
+		api_reply_err(call, &aerr);
+		return;
+	}
+	if (api_idem_replay(call, idem_key, idem_hash)) {
+		json_decref(body);
+		return;
+	}
+	/* The same checks and words as multi-client jobs (api_multi.c). */
+	if (api_job_validate(body, is_script, &command, &script, &aerr)) {
+		json_decref(body);
+		api_reply_err(call, &aerr);
 		return;
 	}
 	c = hub_client_find(srv->hub, id);
@@ -252,16 +429,19 @@ static void run_single(struct api_call *call, bool is_script)
 	}
 	memset(&j, 0, sizeof j);
 	j.interpreter = json_string_value(json_object_get(body, "interpreter"));
-	if (api_job_validate_target(c, j.interpreter, &err)) {
+	if (api_job_validate_target(c, j.interpreter, &aerr)) {
 		json_decref(body);
 		free(script);
-		api_reply_err(call, &err);
+		api_reply_err(call, &aerr);
 		return;
 	}
 	j.cwd = json_string_value(json_object_get(body, "cwd"));
-	timeout = json_integer_value(json_object_get(body, "timeout_sec"));
-	if (timeout <= 0)
-		timeout = srv->cfg.run_remote_cmd_timeout_sec;
+	if (api_job_timeouts(srv, body, &timeout, &delivery, &aerr)) {
+		json_decref(body);
+		free(script);
+		api_reply_err(call, &aerr);
+		return;
+	}
 	rc = calloc(1, sizeof *rc);
 	if (!rc) {
 		json_decref(body);
@@ -277,6 +457,7 @@ static void run_single(struct api_call *call, bool is_script)
 	j.is_script = is_script;
 	j.kill_on_timeout = json_is_true(json_object_get(body, "kill_on_timeout"));
 	j.timeout_sec = timeout;
+	j.delivery_timeout_sec = delivery;
 	j.created_by = call->user;
 	j.created_at = util_now_ns();
 	rc->call = call;
@@ -285,6 +466,8 @@ static void run_single(struct api_call *call, bool is_script)
 	rc->j = j;
 	rc->body = body;
 	rc->script = script;
+	rc->idem_key = idem_key;
+	util_strlcpy(rc->idem_hash, idem_hash, sizeof rc->idem_hash);
 	util_strlcpy(rc->jid, j.jid, sizeof rc->jid);
 	/* Durable before it is sent (group commit, then insert_after). */
 	store_queue(srv->store, insert_apply, insert_after, rc);

@@ -32,6 +32,9 @@ const struct api_field api_multi_fields[] = {
 	{ "max_concurrency", AF_ANY },
 	{ "max_errors", AF_ANY },
 	{ "kill_on_timeout", AF_BOOL },
+	{ "delivery_timeout_sec", AF_INT },
+	/* REST only (a WebSocket stream is not replayed): keep it last. */
+	{ "idempotency_key", AF_STRING },
 };
 
 /* POST /scripts: the same body with "script" (base64) for "command". */
@@ -50,10 +53,14 @@ const struct api_field api_multi_script_fields[] = {
 	{ "max_concurrency", AF_ANY },
 	{ "max_errors", AF_ANY },
 	{ "kill_on_timeout", AF_BOOL },
+	{ "delivery_timeout_sec", AF_INT },
+	{ "idempotency_key", AF_STRING },
 };
 
-const size_t api_multi_nfields = 14;
-const size_t api_multi_script_nfields = 14;
+/* The WebSocket API's lists leave out the last field, idempotency_key. */
+const size_t api_multi_nfields = 15;
+const size_t api_multi_script_nfields = 15;
+#define REST_MULTI_NFIELDS 16
 
 static bool nonempty_array(json_t *v)
 {
@@ -317,13 +324,14 @@ bad:
 	return -1;
 }
 
-json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
-			const char *user, const char *peer, struct api_err *err)
+static json_t *multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
+			   const char *user, const char *peer, const char *idem_key,
+			   const char *idem_hash, struct api_err *err)
 {
 	json_t *targets = NULL, *rec = NULL, *v;
 	const char *command, *interp;
 	char *script = NULL;
-	json_int_t timeout;
+	int64_t timeout, delivery;
 	bool concurrent, abort_on_err;
 	long long maxc = 0, maxe = -1;
 	char jid[UUID_STR_LEN], t[TIME_STR_LEN];
@@ -387,9 +395,8 @@ json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool s
 		if (maxe < 0)
 			goto out;
 	}
-	timeout = json_integer_value(json_object_get(body, "timeout_sec"));
-	if (timeout <= 0)
-		timeout = srv->cfg.run_remote_cmd_timeout_sec;
+	if (api_job_timeouts(srv, body, &timeout, &delivery, err))
+		goto out;
 
 	util_uuid7(jid);
 	util_time_format(util_now_ns(), t);
@@ -414,6 +421,11 @@ json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool s
 			    json_boolean(json_is_true(json_object_get(body, "kill_on_timeout"))));
 	json_object_set_new(rec, "interpreter", json_string(interp ? interp : ""));
 	json_object_set_new(rec, "timeout_sec", json_integer(timeout));
+	json_object_set_new(rec, "delivery_timeout_sec", json_integer(delivery));
+	if (idem_key) {
+		json_object_set_new(rec, "idempotency_key", json_string(idem_key));
+		json_object_set_new(rec, "request_hash", json_string(idem_hash));
+	}
 	json_object_set_new(rec, "concurrent", json_boolean(concurrent));
 	json_object_set_new(rec, "abort_on_err", json_boolean(abort_on_err));
 	json_object_set_new(rec, "max_concurrency", maxc ? json_integer(maxc) : json_null());
@@ -441,12 +453,18 @@ json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool s
 		}
 	}
 	json_incref(rec);
-	if (fanout_start(srv->fanout, rec)) {
-		json_decref(rec);
-		json_decref(rec);
-		rec = NULL;
-		api_err_set(err, 500, "Failed to store the multi-client job.", "");
-		goto out;
+	{
+		int rc = fanout_start(srv->fanout, rec);
+
+		if (rc) {
+			json_decref(rec);
+			json_decref(rec);
+			rec = NULL;
+			api_err_set(err, rc == TE_EXISTS ? 409 : 500, rc == TE_EXISTS ?
+				    "Idempotency key in use." : "Failed to store the multi-client job.",
+				    "");
+			goto out;
+		}
 	}
 	/* The caller's reference; fanout keeps its own. */
 	json_decref(rec);
@@ -456,16 +474,34 @@ out:
 	return rec;
 }
 
+json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
+			const char *user, const char *peer, struct api_err *err)
+{
+	return multi_start(srv, body, is_script, stream, user, peer, NULL, NULL, err);
+}
+
 static void run_multi(struct api_call *call, bool is_script)
 {
 	struct api_err err;
 	json_t *body, *rec;
+	const char *idem_key;
+	char idem_hash[STORE_IDEM_HASH_LEN];
 
-	if (is_script ? api_body(call, api_multi_script_fields, api_multi_script_nfields, &body) :
-			api_body(call, api_multi_fields, api_multi_nfields, &body))
+	if (is_script ? api_body(call, api_multi_script_fields, REST_MULTI_NFIELDS, &body) :
+			api_body(call, api_multi_fields, REST_MULTI_NFIELDS, &body))
 		return;
-	rec = api_multi_start(call->srv, body, is_script, false, call->user,
-			      net_http_peer(call->req), &err);
+	if (api_idem_key(body, net_http_path(call->req), &idem_key, idem_hash, &err)) {
+		json_decref(body);
+		api_reply_err(call, &err);
+		return;
+	}
+	/* A repeat of a request with a key gets the first one's job. */
+	if (api_idem_replay(call, idem_key, idem_hash)) {
+		json_decref(body);
+		return;
+	}
+	rec = multi_start(call->srv, body, is_script, false, call->user,
+			  net_http_peer(call->req), idem_key, idem_hash, &err);
 	json_decref(body);
 	if (!rec) {
 		api_reply_err(call, &err);

@@ -237,6 +237,7 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	d->j.kill_on_timeout = json_is_true(json_object_get(r, "kill_on_timeout"));
 	d->j.stream = json_is_true(json_object_get(r, "stream"));
 	d->j.timeout_sec = json_integer_value(json_object_get(r, "timeout_sec"));
+	d->j.delivery_timeout_sec = json_integer_value(json_object_get(r, "delivery_timeout_sec"));
 	d->j.created_by = json_string_value(json_object_get(r, "created_by"));
 	d->j.created_at = util_now_ns();
 	v->running++;
@@ -311,12 +312,17 @@ int fanout_start(struct fanout *f, json_t *record)
 	struct inv *v;
 	int64_t started = 0;
 
+	int rc;
+
 	util_time_parse(json_string_value(json_object_get(record, "started_at")), &started);
-	/* Durable before the first target is sent. */
-	if (store_multi_put(f->srv->store, json_string_value(json_object_get(record, "jid")),
-			    started, json_string_value(json_object_get(record, "created_by")),
-			    record))
-		return TE_IO;
+	/* Durable before the first target is sent, with its idempotency key. */
+	rc = store_multi_create(f->srv->store, json_string_value(json_object_get(record, "jid")),
+				started, json_string_value(json_object_get(record, "created_by")),
+				record,
+				json_string_value(json_object_get(record, "idempotency_key")),
+				json_string_value(json_object_get(record, "request_hash")));
+	if (rc)
+		return rc == TE_EXISTS ? TE_EXISTS : TE_IO;
 	v = inv_new(f, record);
 	if (!v)
 		return TE_NOMEM;

@@ -25,8 +25,9 @@ void fanout_destroy(struct fanout *f);
  * created_by, targets (client ids in order), command, cwd, interpreter,
  * is_sudo, is_script, timeout_sec, concurrent, abort_on_err,
  * max_concurrency (0: no limit), max_errors (-1: no limit), plus the
- * request's targeting as given (client_ids, group_ids, tags, labels).
- * Returns 0 or TE_IO. */
+ * request's targeting as given (client_ids, group_ids, tags, labels); and
+ * may hold delivery_timeout_sec, idempotency_key and request_hash.
+ * Returns 0, TE_EXISTS (the idempotency key is in use) or TE_IO. */
 int fanout_start(struct fanout *f, json_t *record);
 
 /* The multi job a running child of client_id belongs to, or NULL (also

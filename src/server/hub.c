@@ -23,14 +23,11 @@
 #define MAX_ID_LEN 128
 #define MAX_TAGS 64
 #define MAX_TAG_LEN 256
-/* A job whose agent never answers is finished by the server
- * result_grace_sec after its own timeout (the agent reports "unknown" at
- * timeout_sec). */
-#define RESULT_GRACE_MS (h->srv->cfg.result_grace_sec * 1000)
 #define HEARTBEAT_SWEEP_MS 1000
 /* A connection holding a client id that leaves a ping unanswered this long
  * is dead: a newcomer with the id takes its place. */
 #define DUP_PROBE_MS 3000
+#define NS_PER_SEC 1000000000LL
 
 struct session;
 
@@ -76,10 +73,21 @@ struct client {
 	UT_hash_handle hh;
 };
 
-/* A job sent and not yet final: its deadline for a server-side finish. */
+/* A job sent and not yet final, and its deadline for a server-side
+ * finish (docs/internals/delivery.md):
+ * - not started: created_at + delivery_timeout_sec; then "unconfirmed"
+ *   (its agent's next hello settles it);
+ * - started: the start + timeout_sec + result_grace_sec (the agent itself
+ *   reports "unknown" at timeout_sec); then "lost".
+ * The timeout counts from the start on the agent, never from creation. */
 struct tracked {
 	char jid[UUID_STR_LEN];
+	char *client_id;
+	int64_t created_at;
+	int64_t timeout_sec;
+	int64_t delivery_sec;
 	int64_t deadline_ns;
+	bool started;
 	UT_hash_handle hh;
 };
 
@@ -428,28 +436,83 @@ static void client_load_cb(void *ud, const char *id, json_t *j)
 
 /* ---- tracked jobs and completion ----------------------------------- */
 
-static void track(struct hub *h, const char *jid, int64_t deadline_ns)
+/* base_ns + sec seconds, saturating: no timeout can wrap a deadline. */
+static int64_t deadline_after(int64_t base_ns, int64_t sec)
+{
+	int64_t add;
+
+	if (sec < 0)
+		sec = 0;
+	if (sec > INT64_MAX / NS_PER_SEC)
+		return INT64_MAX;
+	add = sec * NS_PER_SEC;
+	if (base_ns > 0 && add > INT64_MAX - base_ns)
+		return INT64_MAX;
+	return base_ns + add;
+}
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static int64_t grace_sec(const struct hub *h) { return h->srv->cfg.result_grace_sec; }
+
+/* A job's delivery deadline (0 from rows older than the setting). */
+static int64_t delivery_sec(const struct hub *h, int64_t sec)
+{
+	return sec > 0 ? sec : h->srv->cfg.delivery_timeout_sec;
+}
+
+static struct tracked *tracked_find(struct hub *h, const char *jid)
 {
 	struct tracked *t;
 
 	HASH_FIND_STR(h->tracked, jid, t);
+	return t;
+}
+
+/* Starts following a job that is (or may be) on its way to client_id. */
+static struct tracked *track(struct hub *h, const char *jid, const char *client_id,
+			     int64_t created_at, int64_t timeout_sec, int64_t delivery)
+{
+	struct tracked *t = tracked_find(h, jid);
+
+	if (created_at <= 0)
+		created_at = util_now_ns();
 	if (!t) {
 		t = calloc(1, sizeof *t);
-		if (!t)
-			return;
+		if (!t || !(t->client_id = strdup(client_id))) {
+			free(t);
+			return NULL;
+		}
 		util_strlcpy(t->jid, jid, sizeof t->jid);
 		HASH_ADD_STR(h->tracked, jid, t);
 	}
-	t->deadline_ns = deadline_ns;
+	t->created_at = created_at;
+	t->timeout_sec = timeout_sec;
+	t->delivery_sec = delivery_sec(h, delivery);
+	if (!t->started)
+		t->deadline_ns = deadline_after(created_at, t->delivery_sec);
+	return t;
+}
+
+/* Its agent runs it (a start frame, or its hello lists it): from now on
+ * the deadline counts from the start. */
+static void track_started(struct hub *h, const char *jid, const char *client_id)
+{
+	struct tracked *t = tracked_find(h, jid);
+
+	if (!t || t->started || strcmp(t->client_id, client_id))
+		return;
+	t->started = true;
+	t->deadline_ns = deadline_after(util_now_ns(), t->timeout_sec + grace_sec(h));
 }
 
 static void untrack(struct hub *h, const char *jid)
 {
-	struct tracked *t;
+	struct tracked *t = tracked_find(h, jid);
 
-	HASH_FIND_STR(h->tracked, jid, t);
 	if (t) {
 		HASH_DEL(h->tracked, t);
+		free(t->client_id);
 		free(t);
 	}
 }
@@ -467,20 +530,35 @@ void hub_set_done_cb(struct hub *h, hub_done_cb cb, void *ud)
 	h->done_ud = ud;
 }
 
-static void queue_fail(struct hub *h, const char *jid, const char *status, const char *error);
+static void queue_fail(struct hub *h, const char *jid, const char *status, const char *error,
+		       const char *state);
+static void queue_expire(struct hub *h, const char *jid, const char *client_id,
+			 int64_t delivery);
 
 void hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error)
 {
-	queue_fail(h, jid, status, error);
+	queue_fail(h, jid, status, error, NULL);
 }
 
-static void track_loaded(void *ud, const char *jid, const char *client_id, int64_t created_at,
-			 int64_t timeout_sec)
+/* At start, from the store. A restart gives every job at least
+ * result_grace_sec for its agent to reconnect and report. */
+static void track_loaded(void *ud, const struct job_running *r)
 {
 	struct hub *h = ud;
+	struct tracked *t = track(h, r->jid, r->client_id, r->created_at, r->timeout_sec,
+				  r->delivery_timeout_sec);
+	int64_t now = util_now_ns();
 
-	(void)client_id;
-	track(h, jid, created_at + (timeout_sec * 1000 + RESULT_GRACE_MS) * 1000000LL);
+	if (!t)
+		return;
+	if (r->started) {
+		t->started = true;
+		t->deadline_ns = deadline_after(
+			max64(deadline_after(max64(r->started_at, r->created_at), r->timeout_sec), now),
+			grace_sec(h));
+	} else {
+		t->deadline_ns = max64(t->deadline_ns, deadline_after(now, grace_sec(h)));
+	}
 }
 
 /* ---- pending starts ------------------------------------------------- */
@@ -558,14 +636,29 @@ static void sweep_cb(uv_timer_t *t)
 
 		HASH_ITER(hh, h->tracked, tr, ttmp) {
 			if (tr->deadline_ns < now_ns) {
-				char jid[UUID_STR_LEN];
+				char jid[UUID_STR_LEN], why[400];
+				struct client *c = hub_client_find(h, tr->client_id);
 
 				util_strlcpy(jid, tr->jid, sizeof jid);
-				log_warn("hub: job %s: no result in time, finishing it as unknown", jid);
 				/* Checked again later unless the write lands. */
-				tr->deadline_ns = now_ns + 5000000000LL;
-				hub_job_fail(h, jid, "unknown",
-					     "no result from the client within timeout_sec plus a grace period");
+				tr->deadline_ns = now_ns + 5 * NS_PER_SEC;
+				if (tr->started) {
+					log_warn("hub: job %s: no result in time, finishing it as unknown", jid);
+					queue_fail(h, jid, "unknown",
+						   "no result from the client within timeout_sec plus a grace period",
+						   "lost");
+					continue;
+				}
+				/* Sent (or perhaps sent, before a restart) and never
+				 * confirmed: only its agent knows whether it ran. Its
+				 * next hello, or a late result, settles it. */
+				snprintf(why, sizeof why,
+					 "not confirmed: client \"%.128s\" did not confirm the start within %lld s%s;"
+					 " whether the command ran is not known",
+					 tr->client_id, (long long)tr->delivery_sec,
+					 hub_client_connected(c) ? "" : " and is not connected");
+				log_warn("hub: job %s: %s", jid, why);
+				queue_fail(h, jid, "unknown", why, "unconfirmed");
 			}
 		}
 	}
@@ -621,56 +714,114 @@ static bool start_waiting(struct hub *h, const char *jid);
 
 struct redeliver_ctx {
 	struct hub *h;
+	struct client *c;
 	json_t *agent_known[2];      /* jids the agent runs, and holds results of */
-	json_t *jids;                /* collected: to send again */
+	json_t *resend;              /* collected: [jid, created_at, timeout, delivery] */
+	json_t *expire;              /* collected: [jid, delivery] */
 };
 
-static void redeliver_collect(void *ud, const char *jid, const char *client_id,
-			      int64_t created_at, int64_t timeout_sec)
+static bool listed(json_t *arr, const char *jid)
 {
-	struct redeliver_ctx *d = ud;
 	size_t i;
 	json_t *v;
 
-	(void)client_id;
-	/* Expired ones are left to the deadline; a start waiting in memory
-	 * (hub.starts) means the agent has it. */
-	if (created_at + timeout_sec * 1000000000LL < util_now_ns())
-		return;
-	if (start_waiting(d->h, jid))
-		return;
-	for (int k = 0; k < 2; k++)
-		json_array_foreach(d->agent_known[k], i, v)
-			if (json_is_string(v) && !strcmp(json_string_value(v), jid))
-				return;
-	json_array_append_new(d->jids, json_string(jid));
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), jid))
+			return true;
+	return false;
 }
 
-/* At every hello: jobs the store has as running on this client, with no
- * start recorded or waiting, that the agent neither runs nor holds a
- * result of, never reached it (a tetherd crash between the commit and the
- * send, or a connection lost with the frame in it): they are sent again.
- * The agent runs a jid at most once (its journal): one it never received
- * runs now, one it finished gets its held result sent again, one it ran
- * when it crashed is reported unknown. */
+/* Where the agent's hello says a job is: 0 it has never had it, 1 it runs
+ * it, 2 it holds its result (which follows the welcome). */
+static int agent_has(struct redeliver_ctx *d, const char *jid)
+{
+	if (listed(d->agent_known[0], jid))
+		return 1;
+	if (listed(d->agent_known[1], jid))
+		return 2;
+	return 0;
+}
+
+static void redeliver_collect(void *ud, const struct job_running *r)
+{
+	struct redeliver_ctx *d = ud;
+	struct hub *h = d->h;
+	int where;
+
+	/* A start waiting in memory (hub.starts) means the agent has it. */
+	if (start_waiting(h, r->jid))
+		return;
+	where = agent_has(d, r->jid);
+	if (where == 1) {
+		track_started(h, r->jid, d->c->id);
+		return;
+	}
+	if (where == 2) {
+		struct tracked *t = tracked_find(h, r->jid);
+
+		if (t)
+			t->deadline_ns = max64(t->deadline_ns,
+					       deadline_after(util_now_ns(), grace_sec(h)));
+		return;
+	}
+	/* A recorded start the agent no longer knows of (its journal lost):
+	 * not sent again, it could run twice. Its deadline ends it. */
+	if (r->started)
+		return;
+	/* It never reached the agent: send it now, or, past its delivery
+	 * deadline, it never runs. */
+	if (deadline_after(r->created_at, delivery_sec(h, r->delivery_timeout_sec)) > util_now_ns())
+		json_array_append_new(d->resend,
+				      json_pack("[s, I, I, I]", r->jid, (json_int_t)r->created_at,
+						(json_int_t)r->timeout_sec,
+						(json_int_t)r->delivery_timeout_sec));
+	else
+		json_array_append_new(d->expire, json_pack("[s, I]", r->jid,
+							  (json_int_t)r->delivery_timeout_sec));
+}
+
+/* A job finished "unconfirmed" that the agent has never had: it never ran. */
+static void unconfirmed_collect(void *ud, const char *jid, int64_t delivery)
+{
+	struct redeliver_ctx *d = ud;
+
+	if (!agent_has(d, jid))
+		json_array_append_new(d->expire, json_pack("[s, I]", jid, (json_int_t)delivery));
+}
+
+/* At every hello the agent's word settles the jobs the store has as
+ * running on this client with no start recorded or waiting: one it runs
+ * is started (its deadline counts from now); one whose result it holds
+ * gets that result right after the welcome; one it has never had is sent
+ * now (a tetherd crash between the commit and the send, or a connection
+ * lost with the frame in it), or, past its delivery deadline, expires: it
+ * never ran. A job the server finished "unconfirmed" that the agent has
+ * never had expires too. The agent runs a jid at most once (its journal):
+ * one it never received runs now, one it finished gets its held result
+ * sent again, one it ran when it crashed is reported unknown. */
 static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *held)
 {
-	struct redeliver_ctx d = { h,
+	struct redeliver_ctx d = { h, c,
 				   { json_is_array(running) ? running : NULL,
 				     json_is_array(held) ? held : NULL },
-				   json_array() };
+				   json_array(), json_array() };
 	size_t i;
 	json_t *v;
 
-	if (!d.jids)
-		return;
+	if (!d.resend || !d.expire)
+		goto out;
 	store_job_each_running_of(h->srv->store, c->id, redeliver_collect, &d);
-	json_array_foreach(d.jids, i, v) {
+	store_job_each_unconfirmed_of(h->srv->store, c->id, unconfirmed_collect, &d);
+	json_array_foreach(d.expire, i, v)
+		queue_expire(h, json_string_value(json_array_get(v, 0)), c->id,
+			     json_integer_value(json_array_get(v, 1)));
+	json_array_foreach(d.resend, i, v) {
 		json_t *job = NULL;
 		struct job_spec spec;
 		const char *interp;
+		const char *jid = json_string_value(json_array_get(v, 0));
 
-		if (store_job_get(h->srv->store, json_string_value(v), &job))
+		if (store_job_get(h->srv->store, jid, &job))
 			continue;
 		if (!json_is_null(json_object_get(job, "pid"))) {
 			/* Its agent confirmed it: sending it again could run
@@ -679,7 +830,7 @@ static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *
 			continue;
 		}
 		memset(&spec, 0, sizeof spec);
-		util_strlcpy(spec.jid, json_string_value(v), sizeof spec.jid);
+		util_strlcpy(spec.jid, jid, sizeof spec.jid);
 		spec.client_id = c->id;
 		spec.command = json_string_value(json_object_get(job, "command"));
 		spec.cwd = json_string_value(json_object_get(job, "cwd"));
@@ -688,7 +839,9 @@ static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *
 		spec.is_sudo = json_is_true(json_object_get(job, "is_sudo"));
 		spec.is_script = json_is_true(json_object_get(job, "is_script"));
 		spec.kill_on_timeout = json_is_true(json_object_get(job, "kill_on_timeout"));
-		spec.timeout_sec = json_integer_value(json_object_get(job, "timeout_sec"));
+		spec.created_at = json_integer_value(json_array_get(v, 1));
+		spec.timeout_sec = json_integer_value(json_array_get(v, 2));
+		spec.delivery_timeout_sec = json_integer_value(json_array_get(v, 3));
 		if (spec.command) {
 			log_info("hub: job %s never reached '%s': sending it again", spec.jid,
 				 c->id);
@@ -696,7 +849,9 @@ static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *
 		}
 		json_decref(job);
 	}
-	json_decref(d.jids);
+out:
+	json_decref(d.resend);
+	json_decref(d.expire);
 }
 
 /* Refuses a hello: an error frame with the whole message, then a close
@@ -887,7 +1042,7 @@ static void on_hello(struct session *s, json_t *m)
 
 /* ---- writes through the store's group commit ------------------------ */
 
-enum { W_STARTED, W_RESULT, W_REJECT, W_FAIL, W_CLIENT };
+enum { W_STARTED, W_RESULT, W_REJECT, W_FAIL, W_EXPIRE, W_CLIENT };
 
 struct hub_write {
 	struct hub *h;
@@ -934,6 +1089,8 @@ static int write_apply(struct store *st, void *arg)
 		return store_job_started(st, w->jid, w->client_id, w->pid, w->started);
 	case W_CLIENT:
 		return store_client_put(st, w->client_id, w->hold);
+	case W_EXPIRE:
+		return store_job_expire(st, w->jid, w->r.error, w->r.finished_at);
 	default:
 		/* W_FAIL is the server's verdict: it has no client. */
 		return store_job_finish(st, w->jid, w->kind == W_FAIL ? NULL : w->client_id,
@@ -993,6 +1150,7 @@ static void write_after(void *arg, int rc)
 		send_ack(h, w->client_id, w->jid);
 		break;
 	case W_FAIL:
+	case W_EXPIRE:
 		if (rc == 0)
 			job_done(h, w->jid, w->r.status);
 		else if (rc != TE_IO)
@@ -1076,6 +1234,7 @@ static void on_started(struct session *s, json_t *m)
 	w->started = util_now_ns();
 	if (ts)
 		util_time_parse(ts, &w->started);
+	track_started(h, jid, s->client->id);
 	/* The caller waits for the start, not for its record: the job row
 	 * itself was committed before the run was sent. */
 	{
@@ -1186,15 +1345,39 @@ static void on_result(struct session *s, json_t *m)
 	store_queue(h->srv->store, write_apply, write_after, w);
 }
 
-static void queue_fail(struct hub *h, const char *jid, const char *status, const char *error)
+static void queue_fail(struct hub *h, const char *jid, const char *status, const char *error,
+		       const char *state)
 {
 	struct hub_write *w = write_new(h, W_FAIL, jid, NULL, NULL);
 
 	if (!w)
 		return;
 	starts_drop(h, jid);
-	w->hold = json_pack("{s:s, s:s}", "status", status, "error", error ? error : "");
+	w->hold = json_pack("{s:s, s:s, s:s}", "status", status, "error", error ? error : "",
+			    "state", state ? state : "");
 	w->r.status = json_string_value(json_object_get(w->hold, "status"));
+	w->r.error = json_string_value(json_object_get(w->hold, "error"));
+	w->r.state = state ? json_string_value(json_object_get(w->hold, "state")) : NULL;
+	w->r.finished_at = util_now_ns();
+	store_queue(h->srv->store, write_apply, write_after, w);
+}
+
+/* The job never reached client_id's agent and never will. */
+static void queue_expire(struct hub *h, const char *jid, const char *client_id,
+			 int64_t delivery)
+{
+	struct hub_write *w = write_new(h, W_EXPIRE, jid, client_id, NULL);
+	char why[300];
+
+	if (!w)
+		return;
+	snprintf(why, sizeof why,
+		 "not delivered: client \"%.128s\" did not connect within %lld s; the command never ran",
+		 client_id, (long long)delivery_sec(h, delivery));
+	log_warn("hub: job %s: %s", jid, why);
+	w->hold = json_pack("{s:s}", "error", why);
+	w->r.status = "failed";
+	w->r.state = "expired";
 	w->r.error = json_string_value(json_object_get(w->hold, "error"));
 	w->r.finished_at = util_now_ns();
 	store_queue(h->srv->store, write_apply, write_after, w);
@@ -1395,7 +1578,8 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 		free(p);
 		return TE_STATE;
 	}
-	track(h, j->jid, util_now_ns() + (j->timeout_sec * 1000 + RESULT_GRACE_MS) * 1000000LL);
+	track(h, j->jid, j->client_id ? j->client_id : c->id, j->created_at, j->timeout_sec,
+	      j->delivery_timeout_sec);
 	if (!cb) {
 		/* Nobody waits for the start (a multi job's child): the
 		 * outcome comes through the done callback. */
@@ -1439,15 +1623,12 @@ struct del_ctx {
 	const char *id;
 };
 
-static void fail_running_of(void *ud, const char *jid, const char *client_id,
-			    int64_t created_at, int64_t timeout_sec)
+static void fail_running_of(void *ud, const struct job_running *r)
 {
 	struct del_ctx *d = ud;
 
-	(void)created_at;
-	(void)timeout_sec;
-	if (!strcmp(client_id, d->id))
-		queue_fail(d->h, jid, "failed", "client deleted");
+	if (!strcmp(r->client_id, d->id))
+		queue_fail(d->h, r->jid, "failed", "client deleted", NULL);
 }
 
 static int del_apply(struct store *st, void *arg)
@@ -1567,6 +1748,7 @@ void hub_destroy(struct hub *h)
 
 		HASH_ITER(hh, h->tracked, t, ttmp) {
 			HASH_DEL(h->tracked, t);
+			free(t->client_id);
 			free(t);
 		}
 	}

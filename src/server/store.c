@@ -31,6 +31,10 @@ enum stmt_id {
 	S_MULTI_LIST,
 	S_MULTI_COUNT,
 	S_MULTI_ALL,
+	S_JOB_UNCONFIRMED_OF,
+	S_IDEM_GET,
+	S_IDEM_PUT,
+	S_IDEM_DELETE,
 	S_COUNT
 };
 
@@ -38,8 +42,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_INSERT] =
 		"INSERT INTO jobs (jid, multi_job_id, client_id, client_name, status,"
 		" command, cwd, interpreter, is_sudo, is_script, timeout_sec,"
-		" created_by, created_at, started_at, kill_on_timeout)"
-		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?)",
+		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec)"
+		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?)",
 	[S_JOB_STARTED] =
 		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ? AND client_id = ?",
 	[S_JOB_FINISH] =
@@ -47,8 +51,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		" stderr = ?, stdout_dropped = ?, stderr_dropped = ?,"
 		" pid = CASE WHEN ? > 0 THEN ? ELSE pid END,"
 		" started_at = CASE WHEN ? > 0 THEN ? ELSE started_at END,"
-		" finished_at = ? WHERE jid = ? AND (?14 IS NULL OR client_id = ?14)"
-		" AND status = 'running'",
+		" finished_at = ?12, state = ?15 WHERE jid = ?13 AND (?14 IS NULL OR client_id = ?14)"
+		" AND (status = 'running' OR (?14 IS NOT NULL AND state IN ('unconfirmed', 'lost')))",
 	[S_JOB_GET] = "SELECT * FROM jobs WHERE jid = ?",
 	[S_JOB_LIST_CLIENT] =
 		"SELECT * FROM jobs WHERE client_id = ?"
@@ -60,10 +64,11 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ON CONFLICT(id) DO UPDATE SET data = excluded.data",
 	[S_CLIENT_ALL] = "SELECT id, data FROM clients",
 	[S_JOB_RUNNING] =
-		"SELECT jid, client_id, created_at, timeout_sec FROM jobs WHERE status = 'running'",
+		"SELECT jid, client_id, created_at, timeout_sec, delivery_timeout_sec, pid, started_at"
+		" FROM jobs WHERE status = 'running'",
 	[S_JOB_RUNNING_OF] =
-		"SELECT jid, client_id, created_at, timeout_sec FROM jobs"
-		" WHERE client_id = ? AND status = 'running'",
+		"SELECT jid, client_id, created_at, timeout_sec, delivery_timeout_sec, pid, started_at"
+		" FROM jobs WHERE client_id = ? AND status = 'running'",
 	[S_JOB_CHILDREN] =
 		"SELECT client_id, jid, status FROM jobs WHERE multi_job_id = ?"
 		" ORDER BY created_at, jid",
@@ -77,6 +82,14 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_MULTI_COUNT] = "SELECT count(*) FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)",
 	[S_MULTI_ALL] =
 		"SELECT jid, data FROM multi_jobs WHERE json_extract(data, '$.finished_at') IS NULL",
+	/* jobs_state is a partial index: only server verdicts are in it. */
+	[S_JOB_UNCONFIRMED_OF] =
+		"SELECT jid, delivery_timeout_sec FROM jobs WHERE state = 'unconfirmed' AND client_id = ?",
+	[S_IDEM_GET] = "SELECT jid, request_hash FROM idempotency WHERE created_by = ? AND key = ?",
+	[S_IDEM_PUT] =
+		"INSERT INTO idempotency (created_by, key, jid, request_hash, created_at)"
+		" VALUES (?,?,?,?,?)",
+	[S_IDEM_DELETE] = "DELETE FROM idempotency WHERE created_by = ? AND key = ?",
 };
 
 static const char schema_v1[] =
@@ -140,6 +153,30 @@ static const char schema_v1[] =
 	"CREATE TABLE IF NOT EXISTS user_groups (id TEXT PRIMARY KEY, data TEXT NOT NULL);"
 	"PRAGMA user_version = 1;";
 
+/* Version 2: delivery deadlines, server verdicts and idempotency keys.
+ * state is NULL for a job that is running or finished by its agent, else
+ * the server's verdict (docs/internals/delivery.md): 'expired' (never
+ * delivered, never ran), 'unconfirmed' (sent, its start never confirmed),
+ * 'lost' (started, no result in time), 'withdrawn' (the API call failed
+ * and the job was cancelled before it left the server). */
+static const char schema_v2[] =
+	"ALTER TABLE jobs ADD COLUMN state TEXT;"
+	"ALTER TABLE jobs ADD COLUMN delivery_timeout_sec INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state) WHERE state IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS idempotency ("
+	" created_by TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" jid TEXT NOT NULL,"
+	" request_hash TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" PRIMARY KEY (created_by, key));"
+	"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);"
+	"PRAGMA user_version = 2;";
+
+/* Each step takes the database from version i to i + 1, in a transaction. */
+static const char *const migrations[] = { schema_v1, schema_v2 };
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
 struct wq_entry {
 	store_apply_fn apply;
 	store_after_fn after;
@@ -165,6 +202,49 @@ struct store {
 };
 
 static void like_pattern(const char *in, char *out, size_t outlen);
+static void store_idem_prune(struct store *st, int64_t before_ns);
+/* Idempotency keys are kept a day (docs/api.md). */
+#define STORE_IDEM_KEEP_NS (86400LL * 1000000000LL)
+
+static int store_version(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* Brings the schema to SCHEMA_VERSION, one numbered step at a time. A
+ * database newer than this program is refused. Returns 0 or -1 (*msg set
+ * by SQLite, or NULL). */
+static int store_migrate(struct store *st, char **msg)
+{
+	int v = store_version(st), from = v;
+
+	if (v < 0)
+		return -1;
+	if (v > SCHEMA_VERSION) {
+		*msg = sqlite3_mprintf("the database is of schema version %d; this tetherd knows "
+				       "versions up to %d", v, SCHEMA_VERSION);
+		return -1;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, msg) != SQLITE_OK)
+			return -1;
+		if (sqlite3_exec(st->db, migrations[v], NULL, NULL, msg) != SQLITE_OK ||
+		    sqlite3_exec(st->db, "COMMIT", NULL, NULL, msg) != SQLITE_OK) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		if (from > 0)
+			log_info("store: schema migrated from version %d to %d", v, v + 1);
+	}
+	return 0;
+}
 
 static sqlite3_stmt *stmt_get(struct store *st, enum stmt_id id)
 {
@@ -205,11 +285,12 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	 * cost is paid once per batch (docs/internals/store.md). */
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				 "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(st->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK) {
+	    store_migrate(st, &msg)) {
 		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : "?");
 		sqlite3_free(msg);
 		goto fail;
 	}
+	store_idem_prune(st, util_now_ns() - STORE_IDEM_KEEP_NS);
 	for (int i = 0; i < S_COUNT; i++) {
 		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 				       &st->stmt[i], NULL) != SQLITE_OK) {
@@ -396,6 +477,7 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 	sqlite3_bind_int64(s, 12, j->created_at);
 	sqlite3_bind_int64(s, 13, j->created_at);
 	sqlite3_bind_int(s, 14, j->kill_on_timeout);
+	sqlite3_bind_int64(s, 15, j->delivery_timeout_sec);
 	return step_done(st, s, "insert job");
 }
 
@@ -441,6 +523,11 @@ int store_job_finish(struct store *st, const char *jid, const char *client_id,
 		sqlite3_bind_text(s, 14, client_id, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 14);
+	/* An agent's result is authoritative: it clears a server verdict. */
+	if (client_id || !r->state)
+		sqlite3_bind_null(s, 15);
+	else
+		sqlite3_bind_text(s, 15, r->state, -1, SQLITE_STATIC);
 	rc = step_done(st, s, "finish job");
 	if (rc)
 		return rc;
@@ -541,12 +628,15 @@ static void put_output(json_t *result, const char *name, sqlite3_stmt *s, int co
 	}
 }
 
-/* Column order of SELECT * on jobs (schema_v1). */
+/* Column order of SELECT * on jobs (schema_v1, then what later versions
+ * added at the end). */
 enum {
 	C_JID, C_MULTI, C_CLIENT, C_CLIENT_NAME, C_STATUS, C_COMMAND, C_CWD,
 	C_INTERP, C_SUDO, C_SCRIPT, C_TIMEOUT, C_CREATED_BY, C_CREATED_AT,
 	C_STARTED_AT, C_FINISHED_AT, C_PID, C_EXIT, C_ERROR, C_STDOUT, C_STDERR,
-	C_STDOUT_DROPPED, C_STDERR_DROPPED, C_KILL_ON_TIMEOUT
+	C_STDOUT_DROPPED, C_STDERR_DROPPED, C_KILL_ON_TIMEOUT,
+	/* schema_v2 */
+	C_STATE, C_DELIVERY_TIMEOUT
 };
 
 /* budget: NULL for one job; for a list, the output bytes it may still
@@ -805,37 +895,142 @@ out:
 	return rc;
 }
 
-/* Steps a prepared (jid, client_id, created_at, timeout_sec) query. */
-static int each_running_row(sqlite3_stmt *s,
-			    void (*fn)(void *ud, const char *jid, const char *client_id,
-				       int64_t created_at, int64_t timeout_sec),
-			    void *ud)
+/* Steps a prepared S_JOB_RUNNING-shaped query. */
+static int each_running_row(sqlite3_stmt *s, store_running_fn fn, void *ud)
 {
-	while (sqlite3_step(s) == SQLITE_ROW)
-		fn(ud, (const char *)sqlite3_column_text(s, 0),
-		   (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2),
-		   sqlite3_column_int64(s, 3));
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct job_running r;
+
+		r.jid = (const char *)sqlite3_column_text(s, 0);
+		r.client_id = (const char *)sqlite3_column_text(s, 1);
+		r.created_at = sqlite3_column_int64(s, 2);
+		r.timeout_sec = sqlite3_column_int64(s, 3);
+		r.delivery_timeout_sec = sqlite3_column_int64(s, 4);
+		r.started = sqlite3_column_type(s, 5) != SQLITE_NULL;
+		r.started_at = sqlite3_column_int64(s, 6);
+		fn(ud, &r);
+	}
 	sqlite3_reset(s);
 	return 0;
 }
 
-int store_job_each_running(struct store *st,
-			   void (*fn)(void *ud, const char *jid, const char *client_id,
-				      int64_t created_at, int64_t timeout_sec),
-			   void *ud)
+int store_job_each_running(struct store *st, store_running_fn fn, void *ud)
 {
 	return each_running_row(stmt_get(st, S_JOB_RUNNING), fn, ud);
 }
 
-int store_job_each_running_of(struct store *st, const char *client_id,
-			      void (*fn)(void *ud, const char *jid, const char *client_id,
-					 int64_t created_at, int64_t timeout_sec),
+int store_job_each_running_of(struct store *st, const char *client_id, store_running_fn fn,
 			      void *ud)
 {
 	sqlite3_stmt *s = stmt_get(st, S_JOB_RUNNING_OF);
 
 	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_TRANSIENT);
 	return each_running_row(s, fn, ud);
+}
+
+int store_job_each_unconfirmed_of(struct store *st, const char *client_id,
+				  void (*fn)(void *ud, const char *jid, int64_t delivery_timeout_sec),
+				  void *ud)
+{
+	sqlite3_stmt *s = stmt_get(st, S_JOB_UNCONFIRMED_OF);
+
+	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_job_expire(struct store *st, const char *jid, const char *error, int64_t finished_at)
+{
+	static const char sql[] =
+		"UPDATE jobs SET status = 'failed', state = 'expired', error = ?, finished_at = ?"
+		" WHERE jid = ? AND pid IS NULL AND (status = 'running' OR state = 'unconfirmed')";
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, finished_at);
+	sqlite3_bind_text(s, 3, jid, -1, SQLITE_STATIC);
+	rc = step_done(st, s, "expire job");
+	if (!rc && sqlite3_changes(st->db) == 0)
+		rc = TE_STATE;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_job_state(struct store *st, const char *jid, char state[16])
+{
+	sqlite3_stmt *s = NULL;
+	int rc = TE_NOTFOUND;
+
+	state[0] = '\0';
+	if (sqlite3_prepare_v2(st->db, "SELECT state FROM jobs WHERE jid = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+			util_strlcpy(state, (const char *)sqlite3_column_text(s, 0), 16);
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- idempotency keys ---------------------------------------------------- */
+
+int store_idem_get(struct store *st, const char *user, const char *key,
+		   char jid[UUID_STR_LEN], char hash[STORE_IDEM_HASH_LEN])
+{
+	sqlite3_stmt *s = stmt_get(st, S_IDEM_GET);
+	int rc = TE_NOTFOUND;
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		util_strlcpy(jid, (const char *)sqlite3_column_text(s, 0), UUID_STR_LEN);
+		util_strlcpy(hash, (const char *)sqlite3_column_text(s, 1), STORE_IDEM_HASH_LEN);
+		rc = 0;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_idem_put(struct store *st, const char *user, const char *key, const char *jid,
+		   const char *hash, int64_t created_at)
+{
+	sqlite3_stmt *s = stmt_get(st, S_IDEM_PUT);
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, jid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, created_at);
+	return step_done(st, s, "put idempotency key");
+}
+
+int store_idem_delete(struct store *st, const char *user, const char *key)
+{
+	sqlite3_stmt *s = stmt_get(st, S_IDEM_DELETE);
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	return step_done(st, s, "delete idempotency key");
+}
+
+static void store_idem_prune(struct store *st, int64_t before_ns)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM idempotency WHERE created_at < ?", -1, &s,
+			       NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(s, 1, before_ns);
+	step_done(st, s, "prune idempotency keys");
+	sqlite3_finalize(s);
 }
 
 int store_job_each_child(struct store *st, const char *multi_jid,
@@ -870,6 +1065,28 @@ int store_multi_put(struct store *st, const char *jid, int64_t created_at,
 	rc = step_done(st, s, "put multi job");
 	sqlite3_reset(s);
 	free(text);
+	return rc;
+}
+
+int store_multi_create(struct store *st, const char *jid, int64_t created_at,
+		       const char *created_by, const json_t *data, const char *idem_key,
+		       const char *idem_hash)
+{
+	int rc;
+
+	if (!idem_key)
+		return store_multi_put(st, jid, created_at, created_by, data);
+	/* Both rows or neither: a savepoint is its own transaction here, or
+	 * nests in the group commit's. */
+	if (sqlite3_exec(st->db, "SAVEPOINT multi_create", NULL, NULL, NULL) != SQLITE_OK)
+		return TE_IO;
+	rc = store_idem_put(st, created_by, idem_key, jid, idem_hash, created_at);
+	if (!rc)
+		rc = store_multi_put(st, jid, created_at, created_by, data);
+	if (rc)
+		sqlite3_exec(st->db, "ROLLBACK TO multi_create", NULL, NULL, NULL);
+	if (sqlite3_exec(st->db, "RELEASE multi_create", NULL, NULL, NULL) != SQLITE_OK && !rc)
+		rc = TE_IO;
 	return rc;
 }
 

@@ -10,7 +10,9 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "proto.h"
 #include "query.h"
+#include "util.h"
 
 struct store;
 
@@ -27,7 +29,8 @@ struct job_spec {
 	bool is_script;
 	bool kill_on_timeout;        /* kill the process group at the timeout */
 	bool stream;                 /* ask for live output (not stored) */
-	int64_t timeout_sec;
+	int64_t timeout_sec;         /* counted from the start on the agent */
+	int64_t delivery_timeout_sec; /* from created_at: deliver by then, or it expires */
 	const char *created_by;
 	int64_t created_at;          /* ns since the epoch */
 };
@@ -47,7 +50,16 @@ struct job_result {
 	int64_t pid;                 /* 0: keep what is stored */
 	int64_t started_at;          /* 0: keep */
 	int64_t finished_at;
+	/* A server verdict (client_id NULL) says which: "unconfirmed" and
+	 * "lost" give way to a later result of the job's own agent; "expired",
+	 * "withdrawn" or NULL do not. Ignored for an agent's result. */
+	const char *state;
 };
+
+/* Limits of timeout_sec and delivery_timeout_sec (30 days): every
+ * submission path refuses more, and the agent refuses a run asking for
+ * more. Deadlines computed from them stay far from int64 overflow. */
+#define JOB_MAX_TIMEOUT_SEC PROTO_MAX_TIMEOUT_SEC
 
 int store_open(const char *dir, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);   /* NULL is a no-op */
@@ -74,8 +86,9 @@ int store_job_insert(struct store *st, const struct job_spec *j);
 int store_job_started(struct store *st, const char *jid, const char *client_id, int64_t pid,
 		      int64_t started_at);
 /* Finishes a running job: with the result its agent client_id reports, or
- * with the server's own verdict when client_id is NULL. Returns 0 if it
- * was running and is now final, TE_STATE if it was already final (a
+ * with the server's own verdict when client_id is NULL. An agent's result
+ * also replaces a verdict that gives way to it (r->state above). Returns 0
+ * if the job took this outcome, TE_STATE if it was already final (a
  * duplicate result: nothing changed), TE_NOTFOUND (no such job, or the
  * job of another client: an agent never finishes another's job) or TE_IO. */
 int store_job_finish(struct store *st, const char *jid, const char *client_id,
@@ -95,17 +108,45 @@ int store_job_status(struct store *st, const char *jid, char *client_id, size_t 
  * filtered, sorted and paged by q. Sets *out (array) and *total. */
 int store_job_query(struct store *st, const char *base_column, const char *base_value,
 		    const struct job_query *q, json_t **out, int64_t *total);
-/* Calls fn for every job still running (for server-side timeouts). */
-int store_job_each_running(struct store *st,
-			   void (*fn)(void *ud, const char *jid, const char *client_id,
-				      int64_t created_at, int64_t timeout_sec),
-			   void *ud);
+/* A running job as the deadlines need it. */
+struct job_running {
+	const char *jid;
+	const char *client_id;
+	int64_t created_at;
+	int64_t timeout_sec;
+	int64_t delivery_timeout_sec;  /* 0 in rows older than schema v2 */
+	bool started;                  /* its start (pid) is recorded */
+	int64_t started_at;            /* the agent's clock */
+};
+typedef void (*store_running_fn)(void *ud, const struct job_running *r);
+/* Calls fn for every job still running (for server-side deadlines). */
+int store_job_each_running(struct store *st, store_running_fn fn, void *ud);
 /* The same, for one client's jobs only (an index lookup). fn must not
  * call into the store. */
-int store_job_each_running_of(struct store *st, const char *client_id,
-			      void (*fn)(void *ud, const char *jid, const char *client_id,
-					 int64_t created_at, int64_t timeout_sec),
+int store_job_each_running_of(struct store *st, const char *client_id, store_running_fn fn,
 			      void *ud);
+/* Jobs of client_id the server finished as "unconfirmed" (sent, start
+ * never confirmed): its agent's next hello can settle them. fn must not
+ * call into the store. */
+int store_job_each_unconfirmed_of(struct store *st, const char *client_id,
+				  void (*fn)(void *ud, const char *jid, int64_t delivery_timeout_sec),
+				  void *ud);
+/* The job never reached its agent and never will: failed, state
+ * "expired", with error. Applies to a job running with no start recorded,
+ * or one finished "unconfirmed". Returns 0, TE_STATE (not applicable) or
+ * TE_IO. */
+int store_job_expire(struct store *st, const char *jid, const char *error, int64_t finished_at);
+/* The job's server verdict ("" when none). Returns 0 or TE_NOTFOUND. */
+int store_job_state(struct store *st, const char *jid, char state[16]);
+
+/* Idempotency keys: (created_by, key) -> the jid it created and a hash of
+ * the request (hex). Kept a day. put returns TE_EXISTS for a key in use. */
+#define STORE_IDEM_HASH_LEN 65
+int store_idem_get(struct store *st, const char *user, const char *key,
+		   char jid[UUID_STR_LEN], char hash[STORE_IDEM_HASH_LEN]);
+int store_idem_put(struct store *st, const char *user, const char *key, const char *jid,
+		   const char *hash, int64_t created_at);
+int store_idem_delete(struct store *st, const char *user, const char *key);
 /* Calls fn(client_id, jid, status) for every child job of a multi job, in
  * creation order. */
 int store_job_each_child(struct store *st, const char *multi_jid,
@@ -116,6 +157,12 @@ int store_job_each_child(struct store *st, const char *multi_jid,
 /* Multi-client jobs: data is the whole record (request, targets, state). */
 int store_multi_put(struct store *st, const char *jid, int64_t created_at,
 		    const char *created_by, const json_t *data);
+/* store_multi_put for a new multi job, with its idempotency key (when
+ * idem_key is not NULL) in the same transaction. Returns 0, TE_EXISTS
+ * (the key is in use: nothing written) or TE_IO. */
+int store_multi_create(struct store *st, const char *jid, int64_t created_at,
+		       const char *created_by, const json_t *data, const char *idem_key,
+		       const char *idem_hash);
 int store_multi_get(struct store *st, const char *jid, json_t **data);
 /* Newest first: [{jid, started_at, created_by}], *total; only those of
  * created_by when it is not NULL. */

@@ -411,3 +411,277 @@ def test_agent_at_its_descriptor_limit_refuses_clearly_and_recovers(fleet):
     assert st == 200, j
     job = s.wait_job("lim", j["data"]["jid"], 20)
     assert job["status"] == "successful" and job["result"]["stdout"] == "after\n", job
+
+
+# ---- issue 12: delivery deadlines, no 500 for a job that runs, bounds ----
+
+def job_state(server, jid):
+    db = sqlite3.connect(os.path.join(server.dir, "data", "tether.db"))
+    try:
+        return db.execute("SELECT status, state FROM jobs WHERE jid = ?", (jid,)).fetchone()
+    finally:
+        db.close()
+
+
+def test_job_sent_before_an_outage_longer_than_its_timeout_runs_when_its_agent_returns(fleet, tmp_path):
+    """Item 13: the timeout counts from the start on the agent, not from the
+    job's creation. A job with timeout_sec 5 was committed and sent, tetherd
+    was killed, and came back (with its agent) 7 s later: the job runs then,
+    once, instead of ending unknown without ever running."""
+    s = fleet.server(extra="[server]\nresult_grace_sec = 2\n").start()
+    marker = str(tmp_path / "ran")
+    got_run, t = swallowing_stand_in(s, "a1", hold=30)
+    jid = s.multi({"command": "echo once >> %s; echo out" % marker, "client_ids": ["a1"],
+                   "timeout_sec": 5})
+    assert got_run.wait(10)
+    s.kill9()
+    t0 = time.monotonic()
+    wait_until(lambda: time.monotonic() - t0 > 7, 10, "an outage longer than timeout_sec")
+    s.start()
+    fleet.agent(s, "a1")
+    m = s.wait_multi(jid, timeout=40)
+    j = m["jobs"][0]
+    assert j["status"] == "successful" and j["result"]["stdout"] == "out\n", j
+    assert count_lines(marker) == 1
+
+
+def test_job_not_delivered_by_its_delivery_deadline_never_runs(fleet, tmp_path):
+    """Item 13: a job whose agent is gone is not left to end 'unknown' as if it
+    had run. Past delivery_timeout_sec the server cannot know (the frame
+    left on a connection that died): the job shows 'unknown' with an error
+    that says the start was never confirmed. When the agent comes back and
+    says it never had the job, the job ends 'failed' with an error that says
+    it never ran, and it is not run."""
+    s = fleet.server().start()
+    marker = str(tmp_path / "ran")
+    got_run, t = swallowing_stand_in(s, "a1", hold=0.2)
+    jid = s.multi({"command": "echo ran >> %s" % marker, "client_ids": ["a1"],
+                   "timeout_sec": 5, "delivery_timeout_sec": 3})
+    assert got_run.wait(10)
+    t.join(10)
+    m = s.wait_multi(jid, timeout=20)
+    j = m["jobs"][0]
+    assert j["status"] == "unknown", j
+    assert j["error"].startswith('not confirmed: client "a1" did not confirm the start within 3 s'), j
+    assert "whether the command ran is not known" in j["error"], j
+    assert job_state(s, j["jid"]) == ("unknown", "unconfirmed")
+    fleet.agent(s, "a1")
+
+    def expired():
+        d = s.job("a1", j["jid"])
+        return d if d["status"] == "failed" else None
+    d = wait_until(expired, 15, "the agent's hello to settle the job")
+    assert d["error"] == 'not delivered: client "a1" did not connect within 3 s; the command never ran', d
+    assert job_state(s, j["jid"]) == ("failed", "expired")
+    time.sleep(0.5)  # give a wrongful run the chance to show
+    assert count_lines(marker) == 0
+    # the agent itself works
+    ok = s.wait_job("a1", s.run("a1", {"command": "echo fine"}))
+    assert ok["status"] == "successful", ok
+
+
+def test_job_past_its_delivery_deadline_at_restart_expires_when_its_agent_returns(fleet, tmp_path):
+    """Item 13 after a crash: the job was committed and sent (swallowed), tetherd
+    was killed, and restarted after the job's delivery deadline; its agent
+    connects: the job never ran and never runs, and says so."""
+    s = fleet.server(extra="[server]\nresult_grace_sec = 30\n").start()
+    marker = str(tmp_path / "ran")
+    got_run, t = swallowing_stand_in(s, "a1", hold=30)
+    mjid = s.multi({"command": "echo ran >> %s" % marker, "client_ids": ["a1"],
+                    "timeout_sec": 5, "delivery_timeout_sec": 2})
+    assert got_run.wait(10)
+    s.kill9()
+    t0 = time.monotonic()
+    wait_until(lambda: time.monotonic() - t0 > 3, 10, "the delivery deadline to pass")
+    s.start()
+    fleet.agent(s, "a1")
+    m = s.wait_multi(mjid, timeout=30)
+    j = m["jobs"][0]
+    assert j["status"] == "failed", j
+    assert j["error"] == 'not delivered: client "a1" did not connect within 2 s; the command never ran', j
+    time.sleep(0.5)
+    assert count_lines(marker) == 0
+
+
+def test_run_lost_with_its_connection_answers_200_and_runs_once(fleet, tmp_path):
+    """Item 14: the agent's connection dies right after the run frame left
+    (here a stand-in takes it and goes away). The job is committed and may
+    run: the API answers 200 with its jid, not 500 (a client would retry a
+    500 and run it twice). When the agent connects, it runs once."""
+    s = fleet.server().start()
+    marker = str(tmp_path / "ran")
+    got_run, t = swallowing_stand_in(s, "a1", hold=0.3)
+    st, j = s.api("POST", "/api/v1/clients/a1/commands",
+                  {"command": "echo once >> %s; echo out" % marker, "timeout_sec": 30})
+    assert st == 200, (st, j)
+    jid = j["data"]["jid"]
+    t.join(10)
+    fleet.agent(s, "a1")
+    d = s.wait_job("a1", jid)
+    assert d["status"] == "successful" and d["result"]["stdout"] == "out\n", d
+    assert count_lines(marker) == 1
+
+
+def test_idempotency_key_survives_kill9(fleet, tmp_path):
+    """Item 14: a submission with an idempotency_key, repeated by the same user
+    after a kill -9 of tetherd, returns the first jid and creates nothing
+    (single and multi jobs); the command ran once. The same key for another
+    request is a 422; another user's same key is their own."""
+    s = fleet.server().start()
+    fleet.agent(s, "a1")
+    marker = str(tmp_path / "ran")
+    single = {"command": "echo single >> %s" % marker, "idempotency_key": "k-single-1"}
+    multi = {"command": "echo multi >> %s" % marker, "client_ids": ["a1"],
+             "idempotency_key": "k-multi-1"}
+    jid = s.run("a1", single)
+    mjid = s.multi(multi)
+    s.wait_job("a1", jid)
+    s.wait_multi(mjid)
+    s.kill9()
+    s.start()
+    s.wait_connected("a1")
+    assert s.run("a1", single) == jid
+    assert s.multi(multi) == mjid
+    st, j = s.api("POST", "/api/v1/clients/a1/commands", dict(single, command="echo other"))
+    assert st == 422 and "k-single-1" in j["errors"][0]["detail"], (st, j)
+    st, j = s.api("POST", "/api/v1/commands", dict(multi, command="echo other"))
+    assert st == 422, (st, j)
+    time.sleep(0.5)  # give a wrongful run the chance to show
+    assert count_lines(marker) == 2
+    st, lst = s.api("GET", "/api/v1/clients/a1/commands")
+    assert lst["meta"]["count"] == 2, lst
+    st, lst = s.api("GET", "/api/v1/commands")
+    assert lst["meta"]["count"] == 1, lst
+    # another user's key is theirs
+    assert s.api("POST", "/api/v1/users", {"username": "bob", "password": "bob-password",
+                                           "groups": ["Administrators"]})[0] == 201
+    st, j = s.api("POST", "/api/v1/clients/a1/commands", single, auth=("bob", "bob-password"))
+    assert st == 200 and j["data"]["jid"] != jid, (st, j)
+    # a bad key is refused
+    st, j = s.api("POST", "/api/v1/clients/a1/commands", dict(single, idempotency_key=""))
+    assert st == 400 and j["errors"][0]["title"] == "Invalid idempotency_key.", (st, j)
+
+
+def test_refused_submission_releases_its_idempotency_key(fleet, tmp_path):
+    """An error answer (here 409: the agent's policy refuses) gives the caller
+    no job, so a retry with the same key is a new attempt, not a 200 for the
+    refused job."""
+    s = fleet.server().start()
+    fleet.agent(s, "a1", policy="allow = ['^echo']\ndeny = []")
+    body = {"command": "touch /tmp/nope", "idempotency_key": "k-refused"}
+    for _ in range(2):
+        st, j = s.api("POST", "/api/v1/clients/a1/commands", body)
+        assert st == 409 and "not allowed" in j["errors"][0]["title"], (st, j)
+    st, lst = s.api("GET", "/api/v1/clients/a1/commands")
+    assert lst["meta"]["count"] == 2 and {x["status"] for x in lst["data"]} == {"failed"}, lst
+
+
+def ws_submit(server, path, request):
+    import base64 as b64
+    import websockets
+
+    async def go():
+        h = {"Authorization": "Basic " + b64.b64encode(b"admin:foobaz").decode()}
+        async with websockets.connect("ws://127.0.0.1:%d%s" % (server.api_port, path),
+                                      extra_headers=h) as ws:
+            await ws.send(json.dumps(request))
+            frames = []
+            try:
+                async for m in ws:
+                    frames.append(json.loads(m))
+            except websockets.ConnectionClosed:
+                pass
+            return frames
+    return asyncio.run(asyncio.wait_for(go(), 30))
+
+
+def test_timeout_bounds_on_every_submission_path(fleet):
+    """Item 15: timeout_sec past 30 days (7,500,000,000 used to wrap the
+    server's deadline) and a bad delivery_timeout_sec are a 400 in rport's
+    envelope on every path (single, multi, scripts, WebSocket); nothing is
+    created. 30 days itself is accepted."""
+    import base64 as b64
+    s = fleet.server().start()
+    fleet.agent(s, "a1")
+    script = b64.b64encode(b"echo hi").decode()
+    paths = [("/api/v1/clients/a1/commands", {"command": "echo hi"}),
+             ("/api/v1/clients/a1/scripts", {"script": script}),
+             ("/api/v1/commands", {"command": "echo hi", "client_ids": ["a1"]}),
+             ("/api/v1/scripts", {"script": script, "client_ids": ["a1"]})]
+    bad = [("timeout_sec", 7500000000), ("timeout_sec", 18446744073709552),
+           ("timeout_sec", 2592001), ("delivery_timeout_sec", 2592001),
+           ("delivery_timeout_sec", -1)]
+    for path, body in paths:
+        for field, value in bad:
+            st, j = s.api("POST", path, dict(body, **{field: value}))
+            assert st == 400, (path, field, value, st, j)
+            e = j["errors"][0]
+            assert e["title"] == "Invalid %s." % field, (path, e)
+            assert e["detail"] == "%s must be between 1 and 2592000 seconds (30 days), actual: %d" % (
+                field, value), (path, e)
+    for path in ("/api/v1/ws/commands", "/api/v1/ws/scripts"):
+        body = {"client_ids": ["a1"], "timeout_sec": 7500000000}
+        body.update({"command": "echo hi"} if "commands" in path else {"script": script})
+        frames = ws_submit(s, path, body)
+        assert frames and frames[0]["errors"][0]["title"] == "Invalid timeout_sec.", frames
+    st, lst = s.api("GET", "/api/v1/clients/a1/commands")
+    assert lst["meta"]["count"] == 0, lst
+    st, lst = s.api("GET", "/api/v1/commands")
+    assert lst["meta"]["count"] == 0, lst
+    # the maximum itself is fine, and so is the delivery field
+    jid = s.run("a1", {"command": "echo max", "timeout_sec": 2592000, "delivery_timeout_sec": 2592000})
+    d = s.wait_job("a1", jid)
+    assert d["status"] == "successful" and d["timeout_sec"] == 2592000, d
+    frames = ws_submit(s, "/api/v1/ws/commands", {"command": "echo ws", "client_ids": ["a1"],
+                                                   "delivery_timeout_sec": 60})
+    assert [f["status"] for f in frames if "status" in f] == ["successful"], frames
+
+
+def test_agent_refuses_a_run_frame_with_an_absurd_timeout(fleet, tmp_path):
+    """Item 15 on the agent: a run frame asking for 18,446,744,073,709,552 s
+    with kill_on_timeout (its milliseconds wrap to 384) is refused with a
+    clear error; nothing runs and nothing is killed at once."""
+    import websockets
+
+    port = harness.free_port()
+    marker = str(tmp_path / "m")
+    jid = str(uuid.uuid4())
+    run = {"type": "run", "jid": jid, "command": "echo x >> %s" % marker,
+           "timeout_sec": 18446744073709552, "kill_on_timeout": True,
+           "interpreter": "", "cwd": "", "is_sudo": False}
+    got = {}
+    done = threading.Event()
+
+    async def handler(ws, path=None):
+        await ws.recv()
+        await ws.send(json.dumps({"type": "welcome"}))
+        await ws.send(json.dumps(run))
+        try:
+            async for msg in ws:
+                m = json.loads(msg)
+                if m.get("jid") == jid and m["type"] in ("reject", "result", "started"):
+                    got.setdefault(m["type"], m)
+                    if m["type"] in ("reject", "result"):
+                        await ws.send(json.dumps({"type": "ack", "jid": jid}))
+                        done.set()
+        except websockets.ConnectionClosed:
+            pass
+
+    async def serve():
+        async with websockets.serve(handler, "127.0.0.1", port, subprotocols=["tether.v1"]):
+            while not done.is_set():
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+
+    t = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    t.start()
+    fake = harness.Server(tmp_path)
+    fake.agent_port = port
+    a = harness.Agent(tmp_path, fake, "absurd")
+    fleet.procs.append(a)
+    a.start()
+    assert done.wait(15), got
+    assert "reject" in got and "started" not in got, got
+    assert got["reject"]["error"] == ("failed to start a command: timeout_sec 18446744073709552 is "
+                                      "out of range (at most 2592000 s, 30 days)"), got
+    assert count_lines(marker) == 0

@@ -885,6 +885,287 @@ static void test_queue_without_loop(void **state)
 	assert_true(commits > commits0);
 }
 
+/* ---- issue 12: verdicts, expiry, idempotency keys, schema v2 -------------- */
+
+/* The schema of version 1, as released (a database of that version). */
+static const char schema_v1_snapshot[] =
+	"CREATE TABLE IF NOT EXISTS jobs ("
+	" jid TEXT PRIMARY KEY,"
+	" multi_job_id TEXT,"
+	" client_id TEXT NOT NULL,"
+	" client_name TEXT NOT NULL DEFAULT '',"
+	" status TEXT NOT NULL,"
+	" command TEXT NOT NULL,"
+	" cwd TEXT NOT NULL DEFAULT '',"
+	" interpreter TEXT NOT NULL DEFAULT '',"
+	" is_sudo INTEGER NOT NULL DEFAULT 0,"
+	" is_script INTEGER NOT NULL DEFAULT 0,"
+	" timeout_sec INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" started_at INTEGER,"
+	" finished_at INTEGER,"
+	" pid INTEGER,"
+	" exit_code INTEGER,"
+	" error TEXT NOT NULL DEFAULT '',"
+	" stdout BLOB,"
+	" stderr BLOB,"
+	" stdout_dropped INTEGER NOT NULL DEFAULT 0,"
+	" stderr_dropped INTEGER NOT NULL DEFAULT 0,"
+	" kill_on_timeout INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client_id, created_at);"
+	"CREATE INDEX IF NOT EXISTS jobs_multi ON jobs (multi_job_id);"
+	"CREATE TABLE IF NOT EXISTS clients ("
+	" id TEXT PRIMARY KEY,"
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS multi_jobs ("
+	" jid TEXT PRIMARY KEY,"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" data TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS multi_jobs_created ON multi_jobs (created_at);"
+	"CREATE TABLE IF NOT EXISTS client_groups ("
+	" id TEXT PRIMARY KEY,"
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS tokens ("
+	" id TEXT PRIMARY KEY,"      /* hex of the token's hash */
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS auditlog ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" timestamp INTEGER NOT NULL,"
+	" username TEXT NOT NULL,"
+	" remote_ip TEXT NOT NULL,"
+	" application TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" affected_id TEXT NOT NULL,"
+	" client_id TEXT NOT NULL,"
+	" success INTEGER NOT NULL,"
+	" request TEXT);"
+	"CREATE INDEX IF NOT EXISTS auditlog_ts ON auditlog (timestamp);"
+	"CREATE TABLE IF NOT EXISTS client_auth ("
+	" id TEXT PRIMARY KEY,"
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS user_groups (id TEXT PRIMARY KEY, data TEXT NOT NULL);";
+
+struct running_seen {
+	int n;
+	struct job_running last;
+	char jid[64];
+	int64_t delivery;
+};
+
+static void collect_running(void *ud, const struct job_running *r)
+{
+	struct running_seen *rs = ud;
+
+	rs->n++;
+	rs->last = *r;
+	util_strlcpy(rs->jid, r->jid, sizeof rs->jid);
+	rs->last.jid = rs->jid;
+	rs->last.client_id = NULL;
+}
+
+static void collect_unconfirmed(void *ud, const char *jid, int64_t delivery)
+{
+	struct running_seen *rs = ud;
+
+	rs->n++;
+	util_strlcpy(rs->jid, jid, sizeof rs->jid);
+	rs->delivery = delivery;
+}
+
+/* A server verdict that may be wrong ("unconfirmed": sent, start never
+ * confirmed; "lost": started, no result in time) gives way to the job's
+ * own agent's result; a sure one ("expired", "withdrawn", none) does not,
+ * and another client's result never counts. */
+static void test_verdicts_give_way_to_the_agent(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const states[] = { "unconfirmed", "lost", "expired", "withdrawn", NULL };
+	char st[16];
+
+	for (int i = 0; i < 5; i++) {
+		char jid[32];
+		struct job_spec j;
+		struct job_result v = result_ok(), r = result_ok();
+		json_t *job;
+		bool gives_way = i < 2;
+
+		snprintf(jid, sizeof jid, "verdict-%d", i);
+		j = spec(jid, "c1", T0);
+		assert_int_equal(store_job_insert(f->st, &j), 0);
+		v.status = "unknown";
+		v.error = "server verdict";
+		v.state = states[i];
+		assert_int_equal(store_job_finish(f->st, jid, NULL, &v), 0);
+		assert_int_equal(store_job_state(f->st, jid, st), 0);
+		assert_string_equal(st, states[i] ? states[i] : "");
+		/* A second server verdict never replaces the first. */
+		assert_int_equal(store_job_finish(f->st, jid, NULL, &v), TE_STATE);
+		assert_int_equal(store_job_finish(f->st, jid, "c2", &r), TE_NOTFOUND);
+		assert_int_equal(store_job_finish(f->st, jid, "c1", &r), gives_way ? 0 : TE_STATE);
+		job = get_job(f->st, jid);
+		assert_string_equal(jstr(job, "status"), gives_way ? "successful" : "unknown");
+		json_decref(job);
+		assert_int_equal(store_job_state(f->st, jid, st), 0);
+		assert_string_equal(st, gives_way ? "" : states[i] ? states[i] : "");
+		/* The agent's result, once in, is final. */
+		assert_int_equal(store_job_finish(f->st, jid, "c1", &r), TE_STATE);
+	}
+}
+
+/* A job expires only when no start is recorded: running, or finished
+ * "unconfirmed"; it is then failed with state "expired". */
+static void test_expire(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec a = spec("exp-a", "c1", T0), b = spec("exp-b", "c1", T0),
+			c = spec("exp-c", "c1", T0), d = spec("exp-d", "c1", T0);
+	struct job_result v = result_ok();
+	struct running_seen rs = { 0 };
+	char st[16];
+	json_t *job;
+
+	b.delivery_timeout_sec = 77;
+	assert_int_equal(store_job_insert(f->st, &a), 0);
+	assert_int_equal(store_job_insert(f->st, &b), 0);
+	assert_int_equal(store_job_insert(f->st, &c), 0);
+	assert_int_equal(store_job_insert(f->st, &d), 0);
+	assert_int_equal(store_job_expire(f->st, "exp-a", "never ran", T0 + NS), 0);
+	job = get_job(f->st, "exp-a");
+	assert_string_equal(jstr(job, "status"), "failed");
+	assert_string_equal(jstr(job, "error"), "never ran");
+	json_decref(job);
+	assert_int_equal(store_job_state(f->st, "exp-a", st), 0);
+	assert_string_equal(st, "expired");
+	assert_int_equal(store_job_expire(f->st, "exp-a", "again", T0 + NS), TE_STATE);
+	/* unconfirmed: listed for its client, then expired by its hello */
+	v.status = "unknown";
+	v.state = "unconfirmed";
+	assert_int_equal(store_job_finish(f->st, "exp-b", NULL, &v), 0);
+	assert_int_equal(store_job_each_unconfirmed_of(f->st, "c2", collect_unconfirmed, &rs), 0);
+	assert_int_equal(rs.n, 0);
+	assert_int_equal(store_job_each_unconfirmed_of(f->st, "c1", collect_unconfirmed, &rs), 0);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.jid, "exp-b");
+	assert_int_equal(rs.delivery, 77);
+	assert_int_equal(store_job_expire(f->st, "exp-b", "never ran", T0 + NS), 0);
+	rs.n = 0;
+	assert_int_equal(store_job_each_unconfirmed_of(f->st, "c1", collect_unconfirmed, &rs), 0);
+	assert_int_equal(rs.n, 0);
+	/* a recorded start, or a final result, is never expired */
+	assert_int_equal(store_job_started(f->st, "exp-c", "c1", 42, T0 + NS), 0);
+	assert_int_equal(store_job_expire(f->st, "exp-c", "x", T0 + NS), TE_STATE);
+	v = result_ok();
+	assert_int_equal(store_job_finish(f->st, "exp-d", "c1", &v), 0);
+	assert_int_equal(store_job_expire(f->st, "exp-d", "x", T0 + NS), TE_STATE);
+	/* what the deadlines are rebuilt from */
+	rs.n = 0;
+	assert_int_equal(store_job_each_running_of(f->st, "c1", collect_running, &rs), 0);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.jid, "exp-c");
+	assert_true(rs.last.started);
+	assert_int_equal(rs.last.started_at, T0 + NS);
+	assert_int_equal(rs.last.timeout_sec, 60);
+}
+
+static void test_idempotency_keys(void **state)
+{
+	struct fixture *f = *state;
+	char jid[UUID_STR_LEN], hash[STORE_IDEM_HASH_LEN];
+	json_t *rec = json_pack("{s:s}", "jid", "m1"), *got = NULL;
+
+	assert_int_equal(store_idem_get(f->st, "admin", "k1", jid, hash), TE_NOTFOUND);
+	assert_int_equal(store_idem_put(f->st, "admin", "k1", "j1", "h1", util_now_ns()), 0);
+	assert_int_equal(store_idem_put(f->st, "admin", "k1", "j2", "h2", util_now_ns()), TE_EXISTS);
+	/* per user */
+	assert_int_equal(store_idem_put(f->st, "bob", "k1", "j3", "h3", util_now_ns()), 0);
+	assert_int_equal(store_idem_get(f->st, "admin", "k1", jid, hash), 0);
+	assert_string_equal(jid, "j1");
+	assert_string_equal(hash, "h1");
+	/* a multi job and its key commit together; a key in use writes nothing */
+	assert_int_equal(store_multi_create(f->st, "m1", util_now_ns(), "admin", rec, "k2", "h4"), 0);
+	assert_int_equal(store_multi_create(f->st, "m2", util_now_ns(), "admin", rec, "k2", "h5"),
+			 TE_EXISTS);
+	assert_int_equal(store_multi_get(f->st, "m2", &got), TE_NOTFOUND);
+	assert_int_equal(store_idem_get(f->st, "admin", "k2", jid, hash), 0);
+	assert_string_equal(jid, "m1");
+	/* kept across a restart (a kill -9 of tetherd) */
+	reopen(f);
+	assert_int_equal(store_idem_get(f->st, "bob", "k1", jid, hash), 0);
+	assert_string_equal(jid, "j3");
+	assert_int_equal(store_idem_delete(f->st, "admin", "k1"), 0);
+	assert_int_equal(store_idem_get(f->st, "admin", "k1", jid, hash), TE_NOTFOUND);
+	/* older than a day: gone at the next start */
+	assert_int_equal(store_idem_put(f->st, "admin", "old", "j9", "h9",
+					util_now_ns() - 2 * 86400 * NS), 0);
+	reopen(f);
+	assert_int_equal(store_idem_get(f->st, "admin", "old", jid, hash), TE_NOTFOUND);
+	assert_int_equal(store_idem_get(f->st, "admin", "k2", jid, hash), 0);
+	json_decref(rec);
+}
+
+/* A database of schema version 1 (before this issue) opens: it is migrated
+ * to version 2, its jobs keep their data and get no verdict, and a newer
+ * database than the program knows is refused. */
+static void test_migrate_from_v1(void **state)
+{
+	struct fixture *f = *state;
+	char path[128], err[256] = "";
+	sqlite3 *db;
+	struct running_seen rs = { 0 };
+	struct store *st2 = NULL;
+	json_t *job;
+	char sst[16];
+
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(path, sizeof path, "%s/tether.db", f->dir);
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, schema_v1_snapshot, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"INSERT INTO jobs (jid, client_id, status, command, timeout_sec, created_by, created_at)"
+		" VALUES ('old-1', 'c1', 'running', 'date', 5, 'admin', 1602775812000000000);"
+		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	if (store_open(f->dir, &f->st, err, sizeof err))
+		fail_msg("open v1: %s", err);
+	job = get_job(f->st, "old-1");
+	assert_string_equal(jstr(job, "status"), "running");
+	assert_int_equal(json_integer_value(jget(job, "timeout_sec")), 5);
+	json_decref(job);
+	assert_int_equal(store_job_state(f->st, "old-1", sst), 0);
+	assert_string_equal(sst, "");
+	assert_int_equal(store_job_each_running(f->st, collect_running, &rs), 0);
+	assert_int_equal(rs.n, 1);
+	assert_int_equal(rs.last.delivery_timeout_sec, 0);
+	assert_false(rs.last.started);
+	/* version 2 now, and it stays so when opened again */
+	reopen(f);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	{
+		sqlite3_stmt *s;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(s, 0), 2);
+		sqlite3_finalize(s);
+	}
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
+	assert_non_null(strstr(err, "schema version 99"));
+	/* teardown expects an open store */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	reopen(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -911,6 +1192,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_without_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verdicts_give_way_to_the_agent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,7 @@ struct swarm_cfg {
 	const char *local_addr;
 	const char *log_level;
 	const char *tls_ca;
+	const char *runs_file;
 	long long count;
 	long long start;
 	long long delay_ms;
@@ -116,6 +117,7 @@ static const struct swarm_opt {
 	S_("local-addr", local_addr, "IP", "source address of the connections"),
 	S_("log-level", log_level, "L", "error, warn (default), info or debug"),
 	S_("tls-ca", tls_ca, "FILE", "connect over TLS (wss), verifying the server against this CA"),
+	S_("runs-file", runs_file, "FILE", "append the jid of every run started, one a line"),
 #undef S_
 #undef I_
 };
@@ -210,6 +212,7 @@ static struct swarm {
 	struct counters n;
 	bool stopping;
 	bool destroyed;
+	FILE *runs;               /* --runs-file, line-buffered */
 	uv_timer_t tick, pump, ping, stats, stop;
 	uv_signal_t sig_term, sig_int, sig_usr1;
 } S;
@@ -779,6 +782,9 @@ static void on_run(struct sim *a, json_t *m)
 		return;
 	}
 	j->state = JOB_RUNNING;
+	/* One line per run started: a test counts runs per jid from it. */
+	if (S.runs)
+		fprintf(S.runs, "%s\n", jid);
 	j->pid = S.next_pid++;
 	if (S.next_pid > 4000000)
 		S.next_pid = 1000;
@@ -1315,6 +1321,15 @@ int main(int argc, char **argv)
 	}
 	if (setup_identity() || setup_fd_limit())
 		goto out;
+	if (S.cfg.runs_file) {
+		S.runs = fopen(S.cfg.runs_file, "a");
+		if (!S.runs) {
+			fprintf(stderr, "tether-swarm: --runs-file %s: %s\n", S.cfg.runs_file,
+				strerror(errno));
+			goto out;
+		}
+		setvbuf(S.runs, NULL, _IOLBF, 0);
+	}
 	S.count = (uint32_t)S.cfg.count;
 	S.sims = calloc(S.count, sizeof *S.sims);
 	S.queue = calloc(S.count, sizeof *S.queue);
@@ -1359,6 +1374,8 @@ int main(int argc, char **argv)
 	print_stats();
 	rc = 0;
 out:
+	if (S.runs)
+		fclose(S.runs);
 	swarm_free();
 	return rc;
 }
