@@ -25,6 +25,7 @@ struct api {
 /* Every route requires an authenticated user; there is no open route. */
 static const struct api_route routes[] = {
 	{ "POST", "/api/v1/login", api_login, ROUTE_SELF_AUTH },
+	{ "GET", "/api/v1/login", api_login, ROUTE_SELF_AUTH },
 	{ "DELETE", "/api/v1/logout", api_logout, 0 },
 	{ "GET", "/api/v1/me", api_me_get, 0 },
 	{ "GET", "/api/v1/me/tokens", api_me_tokens_list, 0 },

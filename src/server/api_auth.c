@@ -63,7 +63,7 @@ static void issue_login_token(struct api_call *call, int64_t lifetime)
 	}
 	audit_simple(call, "auth", "login", json_string_value(json_object_get(info, "prefix")), true);
 	api_reply_data(call, 200,
-		       json_pack("{s:s, s:O, s:I}", "token", token, "expires_at",
+		       json_pack("{s:s, s:n, s:O, s:I}", "token", token, "two_fa", "expires_at",
 				 json_object_get(info, "expires_at"), "token_lifetime",
 				 (json_int_t)lifetime));
 	free(token);
@@ -103,6 +103,12 @@ void api_login(struct api_call *call)
 		return;
 	if (call->authenticated) {
 		issue_login_token(call, lifetime);
+		return;
+	}
+	/* GET /login (rportcli init) takes HTTP basic auth only. */
+	if (!strcmp(net_http_method(call->req), "GET")) {
+		api_reply_error(call, 401, "unauthorized",
+				"GET /api/v1/login needs HTTP basic auth (or POST the credentials)");
 		return;
 	}
 	/* No Authorization header: the credentials are in the body. */

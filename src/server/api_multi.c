@@ -19,6 +19,7 @@
 
 const struct api_field api_multi_fields[] = {
 	{ "command", AF_STRING },
+	{ "script", AF_STRING },   /* rport's clients send both, one empty */
 	{ "client_ids", AF_ARRAY },
 	{ "group_ids", AF_ARRAY },
 	{ "tags", AF_OBJECT },
@@ -37,6 +38,7 @@ const struct api_field api_multi_fields[] = {
 /* POST /scripts: the same body with "script" (base64) for "command". */
 const struct api_field api_multi_script_fields[] = {
 	{ "script", AF_STRING },
+	{ "command", AF_STRING },
 	{ "client_ids", AF_ARRAY },
 	{ "group_ids", AF_ARRAY },
 	{ "tags", AF_OBJECT },
@@ -52,8 +54,9 @@ const struct api_field api_multi_script_fields[] = {
 	{ "kill_on_timeout", AF_BOOL },
 };
 
-const size_t api_multi_nfields = 14;
-const size_t api_multi_script_nfields = 14;
+const size_t api_multi_nfields = sizeof api_multi_fields / sizeof api_multi_fields[0];
+const size_t api_multi_script_nfields =
+	sizeof api_multi_script_fields / sizeof api_multi_script_fields[0];
 
 static bool nonempty_array(json_t *v)
 {

@@ -49,6 +49,9 @@ def env(tmp_path_factory):
             "x": dict(extra=ALIASES),
             # A real policy: only /usr/bin programs, never touch.
             "pol": dict(policy="allow = ['^/usr/bin/.*']\ndeny = ['touch']"),
+            # The same policy, applied to scripts too (an explicit option).
+            "polscripts": dict(policy="allow = ['^/usr/bin/.*']\ndeny = ['touch']",
+                               extra="[remote-scripts]\ncheck_command_policy = true\n"),
             "off": dict(extra="[remote-commands]\nenabled = false\n"),
             "noscripts": dict(extra="[remote-scripts]\nenabled = false\n"),
             # No sudo in the agent's PATH.
@@ -525,14 +528,21 @@ def test_commands_disabled(env):
     assert not os.path.exists(marker)
 
 
-def test_scripts_are_checked_against_the_policy(env):
-    # Without a shebang the policy sees the interpreter that runs it.
-    title = rejected(env, "pol", {"script": "echo hi\n"}, script=True)
+def test_scripts_pass_the_command_policy_only_when_asked(env):
+    # As in rport, [remote-scripts] enabled alone gates scripts: the
+    # command allow/deny list does not apply to them (issue 13 item 5).
+    for script in ["echo hi\n", "#!/bin/bash\necho hi\n"]:
+        _, job = run_wait(env, "pol", {"script": script}, script=True)
+        assert job["status"] == "successful" and job["result"]["stdout"] == "hi\n", job
+    # With [remote-scripts] check_command_policy = true, and no shebang, the
+    # policy sees the interpreter that runs it.
+    title = rejected(env, "polscripts", {"script": "echo hi\n"}, script=True)
     assert title == "client error: script interpreter is not allowed: /bin/sh", title
     # With one, the shebang line.
-    title = rejected(env, "pol", {"script": "#!/bin/bash\necho hi\n"}, script=True)
+    title = rejected(env, "polscripts", {"script": "#!/bin/bash\necho hi\n"}, script=True)
     assert title == "client error: script interpreter is not allowed: /bin/bash", title
-    _, job = run_wait(env, "pol", {"script": "#!/usr/bin/python3\nprint('ok')\n"}, script=True)
+    _, job = run_wait(env, "polscripts", {"script": "#!/usr/bin/python3\nprint('ok')\n"},
+                      script=True)
     assert job["result"]["stdout"] == "ok\n", job
 
 
