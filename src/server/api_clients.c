@@ -298,6 +298,92 @@ static const struct api_field cred_fields[] = {
 	{ "password", AF_STRING },
 };
 
+/* GET /clients-auth/{id} (without the password, as rport). */
+void api_clients_auth_get(struct api_call *call)
+{
+	json_t *all = auth_creds_list(call->srv->auth), *c;
+	char title[256];
+	size_t i;
+
+	json_array_foreach(all, i, c) {
+		const char *id = json_string_value(json_object_get(c, "id"));
+
+		if (id && !strcmp(id, call->params[0])) {
+			json_incref(c);
+			json_decref(all);
+			api_reply_data(call, 200, c);
+			return;
+		}
+	}
+	json_decref(all);
+	snprintf(title, sizeof title, "Client Auth with ID=%.128s not found.", call->params[0]);
+	api_reply_error(call, 404, title, "");
+}
+
+struct tag_acc {
+	struct api_call *call;
+	json_t *by_tag;     /* tag -> [client ids] */
+};
+
+static void tag_cb(void *ud, struct client *c)
+{
+	struct tag_acc *t = ud;
+	const char *str;
+	const json_t *list;
+	char num[32];
+	size_t i;
+	json_t *v;
+
+	if (!api_client_allowed(t->call, c) ||
+	    !hub_client_field(c, "tags", &str, &list, num, sizeof num))
+		return;
+	json_array_foreach((json_t *)list, i, v) {
+		const char *tag = json_string_value(v);
+		json_t *ids;
+
+		if (!tag)
+			continue;
+		ids = json_object_get(t->by_tag, tag);
+		if (!ids) {
+			ids = json_array();
+			json_object_set_new(t->by_tag, tag, ids);
+		}
+		json_array_append_new(ids, json_string(hub_client_id(c)));
+	}
+}
+
+/* GET /client-tags: [{tag, client_ids}] sorted by tag, paged. */
+void api_client_tags_list(struct api_call *call)
+{
+	struct tag_acc t = { call, json_object() };
+	json_t *names = json_array(), *page = json_array(), *sorted, *v;
+	int64_t limit, offset;
+	const char *k;
+	size_t i, n;
+
+	if (api_page(call, &limit, &offset)) {
+		json_decref(t.by_tag);
+		json_decref(names);
+		json_decref(page);
+		return;
+	}
+	hub_client_each(call->srv->hub, tag_cb, &t);
+	json_object_foreach(t.by_tag, k, v)
+		json_array_append_new(names, json_string(k));
+	sorted = sorted_strings(names);
+	n = json_array_size(sorted);
+	for (i = (size_t)offset; i < n && i < (size_t)(offset + limit); i++) {
+		const char *tag = json_string_value(json_array_get(sorted, i));
+
+		json_array_append_new(page, json_pack("{s:s, s:o}", "tag", tag, "client_ids",
+						      sorted_strings(json_object_get(t.by_tag, tag))));
+	}
+	json_decref(sorted);
+	json_decref(names);
+	json_decref(t.by_tag);
+	api_reply_list(call, page, (int64_t)n);
+}
+
 void api_clients_auth_list(struct api_call *call)
 {
 	json_t *all = auth_creds_list(call->srv->auth);
@@ -307,7 +393,7 @@ void api_clients_auth_list(struct api_call *call)
 
 static void audit_cred(struct api_call *call, const char *action, const char *id)
 {
-	api_audit(call, "clients-auth", action, id, NULL, true);
+	api_audit(call, "client.auth", action, id, NULL, true);
 }
 
 void api_clients_auth_post(struct api_call *call)
@@ -335,7 +421,7 @@ void api_clients_auth_post(struct api_call *call)
 	}
 	rc = auth_cred_add(call->srv->auth, id, pw);
 	if (rc == TE_EXISTS) {
-		snprintf(title, sizeof title, "Client auth with id=\"%.128s\" already exists.", id);
+		snprintf(title, sizeof title, "Client Auth with ID \"%.128s\" already exist.", id);
 		json_decref(body);
 		api_reply_error(call, 409, title, "");
 		return;
@@ -356,7 +442,7 @@ void api_clients_auth_delete(struct api_call *call)
 	int rc = auth_cred_delete(call->srv->auth, call->params[0]);
 
 	if (rc == TE_NOTFOUND) {
-		snprintf(title, sizeof title, "Client auth with id=\"%.128s\" not found.",
+		snprintf(title, sizeof title, "Client Auth with ID=%.128s not found.",
 			 call->params[0]);
 		api_reply_error(call, 404, title, "");
 		return;

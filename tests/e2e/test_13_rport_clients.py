@@ -200,19 +200,6 @@ def test_job_lists_parameters(tether, my_client):
         assert r[0] == 400 and error_title(r) == title, (q, r)
 
 
-def test_one_page_of_a_large_fleet_is_cheap(tether):
-    """A bounded benchmark note (not a timed assertion): 20,000 registered
-    clients, one filtered and sorted page."""
-    import subprocess
-    import os
-    from tether_harness import binary
-    s = tether.server()
-    swarm = binary("tether-swarm")
-    if not os.path.exists(swarm):
-        pytest.skip("no tether-swarm")
-    pytest.skip("see the benchmark note in the report")
-
-
 # ---- item 6: interpreters --------------------------------------------------
 
 def test_interpreter_rule_as_rport(tether, my_client):
@@ -245,3 +232,61 @@ def test_script_and_ws_titles_as_rport(tether, my_client):
     assert frames[0]["errors"][0]["title"] == "Missing targeting parameters.", frames
     st, j = s.api("GET", "/api/v1/commands/nosuch/jobs")
     assert st == 200 and j["data"] == [] and j["meta"]["count"] == 0, (st, j)
+
+
+def test_status_me_and_routes_as_rport(tether, my_client):
+    s = tether.srv
+    tether.agent("gone", tags=("linux", "old"))
+    tether.agents[-1].stop()
+    s.wait_disconnected("gone")
+    st, j = s.api("GET", "/api/v1/status")
+    d = j["data"]
+    assert st == 200 and d["clients_connected"] == 1 and d["clients_disconnected"] == 1, j
+    assert d["version"] and d["connect_url"] == ["ws://" + s.agent_address], d
+    for k in ["clients_auth_source", "clients_auth_mode", "fingerprint", "users_auth_source",
+              "two_fa_enabled", "tunnel_proxy_enabled", "used_ports", "excluded_ports",
+              "password_min_length"]:
+        assert k in d, (k, d)
+    st, j = s.api("GET", "/api/v1/me")
+    assert j["data"]["username"] == "admin" and "Administrators" in j["data"]["groups"], j
+    assert j["data"]["effective_user_permissions"]["commands"] is True, j
+    st, j = s.api("GET", "/api/v1/me/ip")
+    assert st == 200 and j["data"]["ip"] == "127.0.0.1", (st, j)
+    st, j = s.api("GET", "/api/v1/client-tags")
+    assert st == 200 and {"tag": "old", "client_ids": ["gone"]} in j["data"], j
+    assert {"tag": "linux", "client_ids": ["gone", "my-client"]} in j["data"], j
+    # clients-auth: one by id, rport's titles
+    assert s.api("POST", "/api/v1/clients-auth", {"id": "web", "password": "web-secret"})[0] == 201
+    st, j = s.api("GET", "/api/v1/clients-auth/web")
+    assert st == 200 and j["data"]["id"] == "web" and "password" not in j["data"], j
+    r = s.api("GET", "/api/v1/clients-auth/nosuch")
+    assert r[0] == 404 and error_title(r) == "Client Auth with ID=nosuch not found.", r
+    r = s.api("POST", "/api/v1/clients-auth", {"id": "web", "password": "web-secret"})
+    assert r[0] == 409 and error_title(r) == 'Client Auth with ID "web" already exist.', r
+    # user groups: PUT answers 200 with the group, GET one
+    st, j = s.api("PUT", "/api/v1/user-groups/ops", {"permissions": {"commands": True}})
+    assert st == 200 and j["data"] == {"name": "ops", "permissions": {"commands": True}}, j
+    st, j = s.api("GET", "/api/v1/user-groups/ops")
+    assert st == 200 and j["data"]["name"] == "ops", j
+    assert s.api("GET", "/api/v1/user-groups/nosuch")[0] == 404
+    r = s.api("GET", "/api/v1/client-groups/nosuch")
+    assert r[0] == 404 and error_title(r) == 'Client Group[id="nosuch"] not found.', r
+    # an API token that never expires has no expires_at
+    st, j = s.api("POST", "/api/v1/me/tokens", {"name": "ci", "scope": "read"})
+    assert st == 200 and "expires_at" not in j["data"], j
+    # client-group changes are audited; rport's application names; request a string
+    assert s.api("POST", "/api/v1/client-groups", {"id": "g1", "params": {"tag": ["old"]}})[0] == 201
+    assert s.api("DELETE", "/api/v1/client-groups/g1")[0] == 204
+    s.run("my-client", "echo audited")
+
+    def log():
+        return s.api("GET", "/api/v1/auditlog?page[limit]=100")[1]["data"]
+    poll(lambda: any(e["application"] == "client.command" for e in log()), 10, "audit")
+    apps = {(e["application"], e["action"]) for e in log()}
+    for want in [("client.group", "create"), ("client.group", "delete"),
+                 ("client.auth", "create"), ("auth.user.group", "update"),
+                 ("auth.user.me.token", "create"), ("client.command", "execute.start")]:
+        assert want in apps, (want, apps)
+    e = [e for e in log() if e["application"] == "client.command"][0]
+    assert isinstance(e["request"], str) and json.loads(e["request"])["command"] == "echo audited"
+    assert e["client_hostname"] and "response" in e, e
