@@ -12,12 +12,11 @@
 import asyncio
 import base64
 import json
-import time
 
 import pytest
 import websockets
 
-from tether_harness import ADMIN, error_title, poll
+from tether_harness import error_title, poll
 
 AUTH = "Basic " + base64.b64encode(b"admin:foobaz").decode()
 
