@@ -259,12 +259,17 @@ def test_shebang_script_runs_with_its_own_interpreter(env):
 
 
 def test_missing_interpreter_is_refused_clearly(env):
-    # cmd and powershell (without pwsh) are not offered: the server refuses.
+    # cmd and powershell pass the server, as in rport (issue 13 item 6): the
+    # agent decides, and without them it refuses before spawning anything.
     has_pwsh = any(os.access(p, os.X_OK) for p in ("/usr/bin/pwsh", "/usr/local/bin/pwsh"))
     for name in ["cmd"] + ([] if has_pwsh else ["powershell"]):
-        st, j = post(env, "x", {"command": "dir", "interpreter": name})
-        assert st == 400, (st, j)
-        assert "expected interpreter to be one of" in j["errors"][0]["detail"]
+        title = rejected(env, "x", {"command": "dir", "interpreter": name})
+        assert title.startswith("client error: failed to start a command: "), title
+    # A name that is neither rport's nor offered by the agent: the server refuses.
+    st, j = post(env, "x", {"command": "dir", "interpreter": "bogus"})
+    assert st == 400, (st, j)
+    assert j["errors"][0]["detail"] == \
+        "expected interpreter to be one of: [cmd powershell tacoscript], actual: bogus"
     # An absolute path is passed on: the agent refuses it without spawning.
     title = rejected(env, "x", {"command": "true", "interpreter": "/nonexistent/tclsh"})
     assert title == ("client error: failed to start a command: interpreter "
