@@ -242,9 +242,11 @@ void api_clients_list(struct api_call *call)
 		}
 		l.v[kept++] = *e;
 	}
-	sort_q = &q;
-	qsort(l.v, kept, sizeof *l.v, centry_cmp);
-	sort_q = NULL;
+	if (kept > 1) {
+		sort_q = &q;
+		qsort(l.v, kept, sizeof *l.v, centry_cmp);
+		sort_q = NULL;
+	}
 	page = json_array();
 	for (size_t i = (size_t)q.offset; i < kept && i < (size_t)(q.offset + q.limit); i++) {
 		json_t *j = api_client_json(srv, l.v[i].c);
