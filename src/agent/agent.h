@@ -43,6 +43,10 @@ struct agent_config {
 	int64_t send_back_limit;
 	/* [remote-scripts] */
 	bool scripts_enabled;
+	/* check_command_policy: scripts also pass the [remote-commands]
+	 * allow/deny rules (their interpreter or shebang line). Off by
+	 * default: rport gates scripts by enabled alone. */
+	bool scripts_check_policy;
 	/* [interpreter-aliases] name = "/path/to/interpreter" */
 	json_t *aliases;
 };

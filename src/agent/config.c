@@ -25,6 +25,7 @@ void agent_config_defaults(struct agent_config *c)
 	c->order = POLICY_ALLOW_DENY;
 	c->send_back_limit = 4 * 1024 * 1024;
 	c->scripts_enabled = false;
+	c->scripts_check_policy = false;
 }
 
 static void free_list(char **l, size_t n)
@@ -301,6 +302,10 @@ int agent_config_load(struct agent_config *c, const char *path, char *err, size_
 				if (!strcmp(k, "enabled")) {
 					if (get_bool(v, path, "remote-scripts.enabled",
 						     &c->scripts_enabled, err, errlen))
+						goto out;
+				} else if (!strcmp(k, "check_command_policy")) {
+					if (get_bool(v, path, "remote-scripts.check_command_policy",
+						     &c->scripts_check_policy, err, errlen))
 						goto out;
 				} else {
 					FAIL("%s: line %d: unknown key '%s' in [remote-scripts]", path,

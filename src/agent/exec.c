@@ -742,11 +742,12 @@ static int run_checks(struct exec *e, const struct run_req *r, struct exec_inter
 			return -1;
 		}
 	} else if (exec_script_shebang(r->command, r->command_len, line, linelen)) {
-		/* Runs with its own interpreter: the policy sees the shebang
-		 * line ("/usr/bin/env python3"). rport checks nothing. */
+		/* Runs with its own interpreter. rport checks nothing; with
+		 * check_command_policy the policy sees the shebang line
+		 * ("/usr/bin/env python3"). */
 		*shebang = true;
 		memset(in, 0, sizeof *in);
-		if (!policy_allows(a->policy, line, strlen(line))) {
+		if (a->cfg.scripts_check_policy && !policy_allows(a->policy, line, strlen(line))) {
 			reject(e, r->jid, "script interpreter is not allowed: %s", line);
 			return -1;
 		}
@@ -761,8 +762,10 @@ static int run_checks(struct exec *e, const struct run_req *r, struct exec_inter
 			       in->path);
 			return -1;
 		}
-		/* A script without a shebang: the program that will run it. */
-		if (r->is_script && !policy_allows(a->policy, in->path, strlen(in->path))) {
+		/* A script without a shebang: the program that will run it
+		 * (only with check_command_policy, as above). */
+		if (r->is_script && a->cfg.scripts_check_policy &&
+		    !policy_allows(a->policy, in->path, strlen(in->path))) {
 			reject(e, r->jid, "script interpreter is not allowed: %s", in->path);
 			return -1;
 		}

@@ -111,11 +111,24 @@ int api_page(struct api_call *call, int64_t *limit, int64_t *offset);
 /* The same with another maximum (client lists). */
 int api_page_max(struct api_call *call, int64_t *limit, int64_t *offset, int64_t max);
 
+struct client;
+/* A client as the API shows it: rport's Client with its client groups
+ * (groups) and their allowed_user_groups (new reference). */
+json_t *api_client_json(struct server *srv, const struct client *c);
+/* Keeps only the n named fields of obj (fields[...]); n = 0 keeps all. */
+void api_fields_keep(json_t *obj, const char *const *fields, size_t n);
+
 /* Handlers, by resource (api_clients.c, api_commands.c). */
 void api_clients_list(struct api_call *call);
 void api_clients_get(struct api_call *call);
 void api_clients_delete(struct api_call *call);
 void api_clients_auth_list(struct api_call *call);
+void api_clients_auth_get(struct api_call *call);
+void api_client_tags_list(struct api_call *call);
+void api_user_groups_get(struct api_call *call);
+void api_me_ip_get(struct api_call *call);
+/* GET /status with rport's fields (api_auth.c). */
+void api_status_rport(struct api_call *call);
 void api_clients_auth_post(struct api_call *call);
 void api_clients_auth_delete(struct api_call *call);
 void api_client_commands_post(struct api_call *call);

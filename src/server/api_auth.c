@@ -4,11 +4,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "api.h"
 #include "audit.h"
 #include "auth.h"
 #include "guard.h"
 #include "hub.h"
+#include "store.h"
 #include "util.h"
 #include "ws_api.h"
 
@@ -63,7 +66,7 @@ static void issue_login_token(struct api_call *call, int64_t lifetime)
 	}
 	audit_simple(call, "auth", "login", json_string_value(json_object_get(info, "prefix")), true);
 	api_reply_data(call, 200,
-		       json_pack("{s:s, s:O, s:I}", "token", token, "expires_at",
+		       json_pack("{s:s, s:n, s:O, s:I}", "token", token, "two_fa", "expires_at",
 				 json_object_get(info, "expires_at"), "token_lifetime",
 				 (json_int_t)lifetime));
 	free(token);
@@ -103,6 +106,12 @@ void api_login(struct api_call *call)
 		return;
 	if (call->authenticated) {
 		issue_login_token(call, lifetime);
+		return;
+	}
+	/* GET /login (rportcli init) takes HTTP basic auth only. */
+	if (!strcmp(net_http_method(call->req), "GET")) {
+		api_reply_error(call, 401, "unauthorized",
+				"GET /api/v1/login needs HTTP basic auth (or POST the credentials)");
 		return;
 	}
 	/* No Authorization header: the credentials are in the body. */
@@ -154,17 +163,55 @@ void api_logout(struct api_call *call)
 	api_reply(call, 204, NULL);
 }
 
+/* rport's UserGet: username, groups, effective_user_permissions. */
 void api_me_get(struct api_call *call)
 {
+	static const char *const perms[] = { "commands", "scripts", "scheduler", "monitoring",
+					     "tunnels", "uploads", "vault", "auditlog" };
+	const json_t *groups = auth_user_groups(call->srv->auth, call->user);
+	json_t *eff = json_object();
+
+	for (size_t i = 0; i < sizeof perms / sizeof perms[0]; i++) {
+		/* tether has commands and scripts; administrators have all. */
+		bool may = call->admin || ((!strcmp(perms[i], "commands") ||
+					    !strcmp(perms[i], "scripts")) &&
+					   auth_user_may(call->srv->auth, call->user, perms[i]));
+
+		json_object_set_new(eff, perms[i], json_boolean(may));
+	}
 	api_reply_data(call, 200,
-		       json_pack("{s:s, s:s}", "username", call->user, "scope",
-				 call->read_only ? "read" : "read+write"));
+		       json_pack("{s:s, s:s, s:o, s:s, s:b, s:o}", "username", call->user, "scope",
+				 call->read_only ? "read" : "read+write", "groups",
+				 groups ? json_deep_copy(groups) : json_array(), "two_fa_send_to",
+				 "", "group_permissions_enabled", true,
+				 "effective_user_permissions", eff));
+}
+
+/* GET /me/ip: the address the request came from. */
+void api_me_ip_get(struct api_call *call)
+{
+	const char *ip = net_http_peer(call->req);
+
+	/* An IPv4 client on a dual-stack socket: its IPv4 address. */
+	if (!strncmp(ip, "::ffff:", 7) && strchr(ip + 7, '.'))
+		ip += 7;
+	api_reply_data(call, 200, json_pack("{s:s}", "ip", ip));
+}
+
+/* rport omits expires_at when a token never expires. */
+static void omit_null_expiry(json_t *t)
+{
+	if (json_is_null(json_object_get(t, "expires_at")))
+		json_object_del(t, "expires_at");
 }
 
 void api_me_tokens_list(struct api_call *call)
 {
-	json_t *list = auth_tokens_of(call->srv->auth, call->user);
+	json_t *list = auth_tokens_of(call->srv->auth, call->user), *t;
+	size_t i;
 
+	json_array_foreach(list, i, t)
+		omit_null_expiry(t);
 	api_reply_list(call, list, (int64_t)json_array_size(list));
 }
 
@@ -202,8 +249,9 @@ void api_me_tokens_post(struct api_call *call)
 		return;
 	}
 	json_object_set_new(info, "token", json_string(token));
+	omit_null_expiry(info);
 	free(token);
-	audit_simple(call, "api_token", "create", json_string_value(json_object_get(info, "prefix")),
+	audit_simple(call, "auth.user.me.token", "create", json_string_value(json_object_get(info, "prefix")),
 		     true);
 	api_reply_data(call, 200, info);
 }
@@ -217,7 +265,7 @@ void api_me_tokens_delete(struct api_call *call)
 		api_reply_error(call, 404, title, "");
 		return;
 	}
-	audit_simple(call, "api_token", "delete", call->params[0], true);
+	audit_simple(call, "auth.user.me.token", "delete", call->params[0], true);
 	api_reply(call, 204, NULL);
 }
 
@@ -324,4 +372,80 @@ void api_bans_delete(struct api_call *call)
 	snprintf(affected, sizeof affected, "%s/%.200s", kind, key);
 	api_audit(call, "bans", "delete", affected, NULL, true);
 	api_reply(call, 204, NULL);
+}
+
+/* ---- GET /status ------------------------------------------------------- */
+
+static void count_state(void *ud, struct client *c)
+{
+	size_t *n = ud;
+
+	n[hub_client_connected(c) ? 0 : 1]++;
+}
+
+/* SHA-256 of the agent listener's certificate (the first PEM block), as
+ * colon-separated hex: what an agent may pin. "" without TLS. */
+static void cert_fingerprint(const char *path, char *out, size_t outlen)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	unsigned char der[16384], hash[crypto_hash_sha256_BYTES];
+	char pem[24576];
+	size_t n = 0, dlen = 0;
+	FILE *f;
+	char *b, *e;
+
+	out[0] = '\0';
+	if (!path || !*path || !(f = fopen(path, "r")))
+		return;
+	n = fread(pem, 1, sizeof pem - 1, f);
+	fclose(f);
+	pem[n] = '\0';
+	b = strstr(pem, begin);
+	e = b ? strstr(b, "-----END") : NULL;
+	if (!b || !e)
+		return;
+	b += sizeof begin - 1;
+	if (sodium_base642bin(der, sizeof der, b, (size_t)(e - b), " \t\r\n", &dlen, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) || !dlen)
+		return;
+	crypto_hash_sha256(hash, der, dlen);
+	if (outlen < 3 * sizeof hash)
+		return;
+	for (size_t i = 0; i < sizeof hash; i++)
+		snprintf(out + i * 3, outlen - i * 3, "%02X%s", hash[i],
+			 i + 1 < sizeof hash ? ":" : "");
+}
+
+void api_status_rport(struct api_call *call)
+{
+	const struct server_config *cfg = &call->srv->cfg;
+	size_t counts[2] = { 0, 0 };
+	uint64_t commits, writes;
+	char fp[3 * crypto_hash_sha256_BYTES + 1], url[300];
+	json_t *urls = json_array();
+
+	hub_client_each(call->srv->hub, count_state, counts);
+	store_stats(call->srv->store, &commits, &writes);
+	cert_fingerprint(cfg->tls_cert, fp, sizeof fp);
+	snprintf(url, sizeof url, "%s://%s", cfg->tls_cert[0] ? "wss" : "ws", cfg->agent_address);
+	json_array_append_new(urls, json_string(url));
+	api_reply_data(call, 200,
+		       json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:s, s:b, s:b, s:[], s:[],"
+				 " s:i, s:I, s:{s:I, s:I}}",
+				 "version", call->srv->version,
+				 "clients_connected", (json_int_t)counts[0],
+				 "clients_disconnected", (json_int_t)counts[1],
+				 "clients_auth_source",
+				 cfg->agent_auth_file[0] ? "File" : cfg->agent_auth[0] ?
+				 "Static Credentials" : "DB",
+				 "clients_auth_mode", "Read Write",
+				 "fingerprint", fp, "connect_url", urls,
+				 "users_auth_source", cfg->api_auth_file[0] ? "File" :
+				 "Static Credentials",
+				 "two_fa_enabled", 0, "tunnel_proxy_enabled", 0,
+				 "used_ports", "excluded_ports",
+				 "password_min_length", 8,
+				 "clients", (json_int_t)hub_client_count(call->srv->hub),
+				 "store", "commits", (json_int_t)commits, "writes",
+				 (json_int_t)writes));
 }

@@ -15,8 +15,10 @@
 #define MAX_COMMAND_LEN (64 * 1024)
 #define MAX_CWD_LEN 4096
 
+/* rport's clients send both command and script, one of them empty. */
 static const struct api_field command_fields[] = {
 	{ "command", AF_STRING },
+	{ "script", AF_STRING },
 	{ "interpreter", AF_STRING },
 	{ "cwd", AF_STRING },
 	{ "is_sudo", AF_BOOL },
@@ -28,6 +30,7 @@ static const struct api_field command_fields[] = {
 
 static const struct api_field script_fields[] = {
 	{ "script", AF_STRING },
+	{ "command", AF_STRING },
 	{ "interpreter", AF_STRING },
 	{ "cwd", AF_STRING },
 	{ "is_sudo", AF_BOOL },
@@ -157,7 +160,16 @@ int api_job_validate(json_t *body, bool is_script, const char **command, char **
 	const char *cwd = json_string_value(json_object_get(body, "cwd"));
 	char *dec = NULL;
 	const char *cmd;
+	const char *other = json_string_value(json_object_get(body, is_script ? "command" : "script"));
 
+	/* rportcli sends both fields, the other one empty; both given is
+	 * ambiguous (rport would silently use one). */
+	if (other && *other) {
+		api_err_set(err, 400, "Command and script cannot both be given.",
+			    is_script ? "a script request runs \"script\": send \"command\" empty or not at all" :
+					"a command request runs \"command\": send \"script\" empty or not at all");
+		return -1;
+	}
 	if (is_script) {
 		if (api_decode_script_err(json_object_get(body, "script"), &dec, err))
 			return -1;
@@ -199,20 +211,19 @@ fail:
 
 int api_job_validate_target(const struct client *c, const char *interp, struct api_err *err)
 {
-	char detail[512];
+	char detail[400];
 
-	if (!interp || !*interp || interp[0] == '/' || hub_client_has_interpreter(c, interp))
+	/* rport's names pass whatever the agent offers: the agent decides
+	 * (and refuses with a client error). tacoscript for a command was
+	 * refused before (api_job_validate). Beyond rport: an absolute path,
+	 * or a name the agent offers (its built-ins and aliases). */
+	if (!interp || !*interp || interp[0] == '/' || !strcmp(interp, "cmd") ||
+	    !strcmp(interp, "powershell") || !strcmp(interp, "tacoscript") ||
+	    hub_client_has_interpreter(c, interp))
 		return 0;
-	{
-		json_t *info = hub_client_json(c);
-		char *list = json_dumps(json_object_get(info, "interpreters"), JSON_COMPACT);
-
-		snprintf(detail, sizeof detail,
-			 "expected interpreter to be one of: %s or an absolute path, actual: %.100s",
-			 list ? list : "[]", interp);
-		free(list);
-		json_decref(info);
-	}
+	snprintf(detail, sizeof detail,
+		 "expected interpreter to be one of: [cmd powershell tacoscript], actual: %.256s",
+		 interp);
 	api_err_set(err, 400, "Invalid interpreter.", detail);
 	return -1;
 }
@@ -487,10 +498,11 @@ int api_decode_script_err(json_t *v, char **out, struct api_err *err)
 {
 	const char *b64 = json_string_value(v);
 	size_t len, dlen = 0;
+	const char *end = NULL;
 	char *dec;
 
 	if (!b64 || !*b64) {
-		api_err_set(err, 400, "Missing script body.", "");
+		api_err_set(err, 400, "Missing script body", "");
 		return -1;
 	}
 	len = strlen(b64);
@@ -499,17 +511,22 @@ int api_decode_script_err(json_t *v, char **out, struct api_err *err)
 		api_err_set(err, 500, "Internal error.", "out of memory");
 		return -1;
 	}
-	if (sodium_base642bin((unsigned char *)dec, len, b64, len, " \t\r\n", &dlen, NULL,
-			      sodium_base64_VARIANT_ORIGINAL)) {
+	if (sodium_base642bin((unsigned char *)dec, len, b64, len, " \t\r\n", &dlen, &end,
+			      sodium_base64_VARIANT_ORIGINAL) || (end && *end)) {
+		char title[80];
+
+		/* Go's words (what rport answers), with the offset of the
+		 * first byte that is not base64. */
 		free(dec);
-		api_err_set(err, 400, "Failed to decode script.",
-			    "script must be standard base64 (RFC 4648)");
+		snprintf(title, sizeof title, "illegal base64 data at input byte %zu",
+			 end && *end ? (size_t)(end - b64) : len);
+		api_err_set(err, 400, title, "script must be standard base64 (RFC 4648)");
 		return -1;
 	}
 	dec[dlen] = '\0';
 	if (!dlen || !dec[strspn(dec, " \t\r\n")]) {
 		free(dec);
-		api_err_set(err, 400, "Missing script body.", "the decoded script is empty");
+		api_err_set(err, 400, "Missing script body", "the decoded script is empty");
 		return -1;
 	}
 	if (!util_utf8_valid(dec, dlen)) {

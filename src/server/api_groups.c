@@ -19,7 +19,7 @@ static void not_found(struct api_call *call, const char *id)
 {
 	char title[256];
 
-	snprintf(title, sizeof title, "Client group with id=\"%.128s\" not found.", id);
+	snprintf(title, sizeof title, "Client Group[id=\"%.128s\"] not found.", id);
 	api_reply_error(call, 404, title, "");
 }
 
@@ -75,6 +75,7 @@ void api_groups_post(struct api_call *call)
 		api_reply_error(call, 500, "Failed to store the client group.", "");
 		return;
 	}
+	api_audit(call, "client.group", "create", id, NULL, true);
 	api_reply_data(call, 201, groups_get_json(call->srv->groups, id));
 	json_decref(body);
 }
@@ -110,6 +111,7 @@ void api_groups_put(struct api_call *call)
 		return;
 	}
 	json_decref(body);
+	api_audit(call, "client.group", "update", call->params[0], NULL, true);
 	api_reply(call, 204, NULL);
 }
 
@@ -125,5 +127,6 @@ void api_groups_delete(struct api_call *call)
 		api_reply_error(call, 500, "Failed to delete the client group.", "");
 		return;
 	}
+	api_audit(call, "client.group", "delete", call->params[0], NULL, true);
 	api_reply(call, 204, NULL);
 }

@@ -19,6 +19,7 @@
 
 const struct api_field api_multi_fields[] = {
 	{ "command", AF_STRING },
+	{ "script", AF_STRING },   /* rport's clients send both, one empty */
 	{ "client_ids", AF_ARRAY },
 	{ "group_ids", AF_ARRAY },
 	{ "tags", AF_OBJECT },
@@ -40,6 +41,7 @@ const struct api_field api_multi_fields[] = {
 /* POST /scripts: the same body with "script" (base64) for "command". */
 const struct api_field api_multi_script_fields[] = {
 	{ "script", AF_STRING },
+	{ "command", AF_STRING },
 	{ "client_ids", AF_ARRAY },
 	{ "group_ids", AF_ARRAY },
 	{ "tags", AF_OBJECT },
@@ -58,9 +60,10 @@ const struct api_field api_multi_script_fields[] = {
 };
 
 /* The WebSocket API's lists leave out the last field, idempotency_key. */
-const size_t api_multi_nfields = 15;
-const size_t api_multi_script_nfields = 15;
-#define REST_MULTI_NFIELDS 16
+#define REST_MULTI_NFIELDS (sizeof api_multi_fields / sizeof api_multi_fields[0])
+const size_t api_multi_nfields = REST_MULTI_NFIELDS - 1;
+const size_t api_multi_script_nfields =
+	sizeof api_multi_script_fields / sizeof api_multi_script_fields[0] - 1;
 
 static bool nonempty_array(json_t *v)
 {
@@ -553,16 +556,137 @@ void api_commands_delete(struct api_call *call)
 					    "cancelling", "cancelled_jobs", n));
 }
 
+/* Does a multi job summary pass filter f (query.c's, on jid, created_by,
+ * schedule_id or started_at)? */
+static bool multi_filter_ok(json_t *m, const struct query_filter *f)
+{
+	const char *v;
+	int64_t t = 0;
+
+	if (!strcmp(f->column, "NULL"))
+		return false; /* schedule_id: no tether job has one */
+	v = json_string_value(json_object_get(m, f->column));
+	if (f->op == QOP_IN) {
+		for (size_t i = 0; i < f->nvalues; i++)
+			if (v && util_glob_match(f->values[i], v))
+				return true;
+		return false;
+	}
+	if (!v || util_time_parse(v, &t))
+		return false;
+	switch (f->op) {
+	case QOP_GT: return t > f->time_ns;
+	case QOP_LT: return t < f->time_ns;
+	case QOP_SINCE: return t >= f->time_ns;
+	case QOP_UNTIL: return t <= f->time_ns;
+	default: return false;
+	}
+}
+
+static const struct job_query *multi_sort_q; /* qsort's context (loop thread) */
+
+static int multi_cmp(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+
+	for (size_t i = 0; i < multi_sort_q->nsort; i++) {
+		const char *col = multi_sort_q->sort[i].column;
+		const char *x = json_string_value(json_object_get(a, col));
+		const char *y = json_string_value(json_object_get(b, col));
+		int r;
+
+		if (!strcmp(col, "NULL"))
+			continue;
+		r = strcmp(x ? x : "", y ? y : "");
+		if (r)
+			return multi_sort_q->sort[i].desc ? -r : r;
+	}
+	/* Ties: newest first (uuid7 ids grow with time), as unsorted. */
+	return -strcmp(json_string_value(json_object_get(a, "jid")),
+		       json_string_value(json_object_get(b, "jid")));
+}
+
+/* GET /commands with rport's sort, filter[...], fields[commands] and page
+ * parameters. Without sort or filter the store pages; otherwise the list
+ * (the user's multi jobs, kept by retention) is filtered here. */
 void api_commands_list(struct api_call *call)
 {
-	int64_t limit, offset, total;
-	json_t *arr;
+	static const char *const resources[] = { "commands", "jobs", NULL };
+	static const char *const known[] = { "jid", "started_at", "created_by", "schedule_id",
+					     NULL };
+	size_t n = net_http_query_count(call->req), i;
+	const char **names = calloc(n + 1, sizeof *names);
+	const char **values = calloc(n + 1, sizeof *values);
+	const char *fields[8];
+	int nfields = 0;
+	struct job_query q;
+	int64_t total;
+	char err[300];
+	json_t *arr, *page, *m;
 
-	if (api_page(call, &limit, &offset))
+	if (!names || !values) {
+		free(names);
+		free(values);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
 		return;
-	store_multi_list(call->srv->store, call->admin ? NULL : call->user, limit, offset, &arr,
-			 &total);
-	api_reply_list(call, arr, total);
+	}
+	for (i = 0; i < n; i++)
+		names[i] = net_http_query_at(call->req, i, &values[i]);
+	if (query_multi_parse(names, values, n, &q, err, sizeof err) ||
+	    (nfields = query_fields_parse(names, values, n, resources, NULL, known, fields, 8,
+					  err, sizeof err)) < 0) {
+		query_jobs_free(&q);
+		free(names);
+		free(values);
+		api_reply_error(call, 400, err, "");
+		return;
+	}
+	free(names);
+	free(values);
+	if (!q.nfilters && !q.nsort) {
+		store_multi_list(call->srv->store, call->admin ? NULL : call->user, q.limit,
+				 q.offset, &arr, &total);
+		page = arr;
+	} else {
+		json_t **v;
+		size_t kept = 0;
+
+		store_multi_list(call->srv->store, call->admin ? NULL : call->user, INT64_MAX, 0,
+				 &arr, &total);
+		v = calloc(json_array_size(arr) + 1, sizeof *v);
+		page = json_array();
+		if (!v) {
+			query_jobs_free(&q);
+			json_decref(arr);
+			json_decref(page);
+			api_reply_error(call, 500, "Internal error.", "out of memory");
+			return;
+		}
+		json_array_foreach(arr, i, m) {
+			bool ok = true;
+
+			for (size_t f = 0; f < q.nfilters && ok; f++)
+				ok = multi_filter_ok(m, &q.filters[f]);
+			if (ok)
+				v[kept++] = m;
+		}
+		if (q.nsort) {
+			multi_sort_q = &q;
+			qsort(v, kept, sizeof *v, multi_cmp);
+			multi_sort_q = NULL;
+		}
+		for (i = (size_t)q.offset; i < kept && i < (size_t)(q.offset + q.limit); i++)
+			json_array_append(page, v[i]);
+		total = (int64_t)kept;
+		free(v);
+		json_decref(arr);
+	}
+	query_jobs_free(&q);
+	json_array_foreach(page, i, m) {
+		json_object_set_new(m, "schedule_id", json_null());
+		api_fields_keep(m, fields, (size_t)nfields);
+	}
+	api_reply_list(call, page, total);
 }
 
 void api_commands_get(struct api_call *call)
@@ -586,6 +710,17 @@ void api_commands_get(struct api_call *call)
 /* Jobs listed with rport's sort/filter/page parameters. */
 void api_jobs_query(struct api_call *call, const char *base_column, const char *base_value)
 {
+	static const char *const job_resources[] = { "jobs", "commands", "scripts", NULL };
+	static const char *const result_resource[] = { "result", NULL };
+	static const char *const job_keys[] = {
+		"jid", "status", "finished_at", "client_id", "client_name", "command", "cwd",
+		"interpreter", "pid", "started_at", "created_by", "timeout_sec", "multi_job_id",
+		"schedule_id", "error", "result", "is_sudo", "is_script", "stream_result",
+		"exit_code", "kill_on_timeout", NULL,
+	};
+	static const char *const result_keys[] = { "stdout", "stderr", "summary", NULL };
+	const char *fields[32], *rfields[8];
+	int nfields = 0, nresult = 0;
 	size_t n = net_http_query_count(call->req);
 	const char **names = calloc(n + 1, sizeof *names);
 	const char **values = calloc(n + 1, sizeof *values);
@@ -603,7 +738,11 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 	for (size_t i = 0; i < n; i++)
 		names[i] = net_http_query_at(call->req, i, &values[i]);
 	if (query_jobs_parse(names, values, n, &q, err, sizeof err) ||
-	    (!call->admin && query_jobs_only_creator(&q, call->user, err, sizeof err))) {
+	    (!call->admin && query_jobs_only_creator(&q, call->user, err, sizeof err)) ||
+	    (nfields = query_fields_parse(names, values, n, job_resources, result_resource,
+					  job_keys, fields, 32, err, sizeof err)) < 0 ||
+	    (nresult = query_fields_parse(names, values, n, result_resource, job_resources,
+					  result_keys, rfields, 8, err, sizeof err)) < 0) {
 		query_jobs_free(&q);
 		free(names);
 		free(values);
@@ -622,8 +761,13 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 		size_t i;
 		json_t *job;
 
-		json_array_foreach(arr, i, job)
+		/* fields[jobs] (or commands, scripts) and fields[result]: only
+		 * those, when given. */
+		json_array_foreach(arr, i, job) {
 			hub_job_overlay(call->srv->hub, job);
+			api_fields_keep(job, fields, (size_t)nfields);
+			api_fields_keep(json_object_get(job, "result"), rfields, (size_t)nresult);
+		}
 	}
 	api_reply_list(call, arr, total);
 }
@@ -631,18 +775,14 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 void api_commands_jobs(struct api_call *call)
 {
 	json_t *rec;
-	char title[200];
 
-	if (store_multi_get(call->srv->store, call->params[0], &rec)) {
-		snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] not found.",
-			 call->params[0]);
-		api_reply_error(call, 404, title, "");
-		return;
-	}
-	if (!api_job_visible(call, json_string_value(json_object_get(rec, "created_by")))) {
+	/* An unknown multi job has no jobs: rport answers 200 with []. */
+	if (store_multi_get(call->srv->store, call->params[0], &rec) == 0) {
+		if (!api_job_visible(call, json_string_value(json_object_get(rec, "created_by")))) {
+			json_decref(rec);
+			return;
+		}
 		json_decref(rec);
-		return;
 	}
-	json_decref(rec);
 	api_jobs_query(call, "multi_job_id", call->params[0]);
 }

@@ -89,7 +89,7 @@ static void user_apply(struct user_op *op, const char *hash)
 	} else if (rc) {
 		api_reply_error(call, 500, "Failed to store the user.", "");
 	} else {
-		audit_user(call, "user", op->create ? "create" : "update", op->name);
+		audit_user(call, "auth.user", op->create ? "create" : "update", op->name);
 		/* A locked user loses open streams at once. */
 		if (json_is_true(locked))
 			ws_api_revoke_user(call->srv->ws, op->name);
@@ -183,7 +183,7 @@ void api_users_delete(struct api_call *call)
 				"it cannot be changed through the API");
 		return;
 	}
-	audit_user(call, "user", "delete", call->params[0]);
+	audit_user(call, "auth.user", "delete", call->params[0]);
 	ws_api_revoke_user(call->srv->ws, call->params[0]);
 	api_reply(call, 204, NULL);
 }
@@ -221,10 +221,33 @@ void api_user_groups_put(struct api_call *call)
 		json_object_set(clean, k, v);
 	}
 	auth_user_group_put(call->srv->auth, call->params[0], clean);
-	json_decref(clean);
 	json_decref(body);
-	audit_user(call, "user_group", "update", call->params[0]);
-	api_reply(call, 204, NULL);
+	audit_user(call, "auth.user.group", "update", call->params[0]);
+	/* rport answers 200 with the UserGroup. */
+	api_reply_data(call, 200, json_pack("{s:s, s:o}", "name", call->params[0], "permissions",
+					    clean));
+}
+
+/* GET /user-groups/{name}. */
+void api_user_groups_get(struct api_call *call)
+{
+	json_t *all = auth_user_groups_json(call->srv->auth), *g;
+	char title[200];
+	size_t i;
+
+	json_array_foreach(all, i, g) {
+		const char *n = json_string_value(json_object_get(g, "name"));
+
+		if (n && !strcmp(n, call->params[0])) {
+			json_incref(g);
+			json_decref(all);
+			api_reply_data(call, 200, g);
+			return;
+		}
+	}
+	json_decref(all);
+	snprintf(title, sizeof title, "User Group[name=\"%.64s\"] not found.", call->params[0]);
+	api_reply_error(call, 404, title, "");
 }
 
 void api_user_groups_delete(struct api_call *call)
@@ -233,6 +256,6 @@ void api_user_groups_delete(struct api_call *call)
 		api_reply_error(call, 404, "User group not found.", "");
 		return;
 	}
-	audit_user(call, "user_group", "delete", call->params[0]);
+	audit_user(call, "auth.user.group", "delete", call->params[0]);
 	api_reply(call, 204, NULL);
 }

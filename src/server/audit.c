@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "hub.h"
 #include "store.h"
 #include "util.h"
 
@@ -145,6 +146,35 @@ void api_auditlog_list(struct api_call *call)
 	if (store_audit_query(call->srv->store, &q, &arr, &total)) {
 		api_reply_error(call, 500, "Failed to read the audit log.", "");
 		return;
+	}
+	{
+		/* rport's AuditLog: request as the JSON text (a string),
+		 * client_hostname, response (tether keeps none: null). */
+		size_t i;
+		json_t *rec;
+
+		json_array_foreach(arr, i, rec) {
+			json_t *req = json_object_get(rec, "request");
+			const char *cid = json_string_value(json_object_get(rec, "client_id"));
+			struct client *c = cid && *cid ? hub_client_find(call->srv->hub, cid) : NULL;
+			const char *host = "";
+			const json_t *list;
+			char num[32];
+
+			if (req && !json_is_string(req)) {
+				char *text = json_is_null(req) ? NULL : json_dumps(req, JSON_COMPACT);
+
+				json_object_set_new(rec, "request", json_string(text ? text : ""));
+				free(text);
+			} else if (!req) {
+				json_object_set_new(rec, "request", json_string(""));
+			}
+			if (c)
+				hub_client_field(c, "hostname", &host, &list, num, sizeof num);
+			json_object_set_new(rec, "client_hostname", json_string(host ? host : ""));
+			if (!json_object_get(rec, "response"))
+				json_object_set_new(rec, "response", json_null());
+		}
 	}
 	api_reply_list(call, arr, total);
 }

@@ -320,3 +320,32 @@ bool groups_client_allowed(struct groups *g, const json_t *user_groups, const st
 	}
 	return false;
 }
+
+void groups_of_client(struct groups *g, const struct client *c, json_t *ids, json_t *user_groups)
+{
+	const char *k;
+	json_t *grp;
+
+	json_object_foreach(g->all, k, grp) {
+		size_t i;
+		json_t *u;
+
+		if (!group_matches(grp, c))
+			continue;
+		if (ids)
+			json_array_append_new(ids, json_string(k));
+		if (!user_groups)
+			continue;
+		json_array_foreach(json_object_get(grp, "allowed_user_groups"), i, u) {
+			size_t j;
+			json_t *have;
+			bool dup = false;
+
+			json_array_foreach(user_groups, j, have)
+				if (json_equal(have, u))
+					dup = true;
+			if (!dup && json_is_string(u))
+				json_array_append(user_groups, u);
+		}
+	}
+}

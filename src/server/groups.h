@@ -34,5 +34,9 @@ struct client;
 /* Is the client in a group whose allowed_user_groups names one of
  * user_groups (a JSON array of names)? */
 bool groups_client_allowed(struct groups *g, const json_t *user_groups, const struct client *c);
+/* Appends to ids the ids of the groups the client is in (in the groups'
+ * order), and to user_groups the allowed_user_groups of those groups
+ * (each once). Either may be NULL. */
+void groups_of_client(struct groups *g, const struct client *c, json_t *ids, json_t *user_groups);
 
 #endif

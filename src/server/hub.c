@@ -333,6 +333,44 @@ bool hub_client_attr_match(const struct client *c, const char *key, const char *
 	return v && util_glob_match(pattern, v);
 }
 
+bool hub_client_field(const struct client *c, const char *field, const char **str,
+		      const json_t **list, char *num, size_t numlen)
+{
+	static const char *const str_facts[] = {
+		"os", "os_full_name", "os_version", "os_arch", "os_family", "os_kernel",
+		"os_virtualization_system", "os_virtualization_role", "hostname", "cpu_family",
+		"cpu_model", "cpu_vendor", "cpu_model_name", "timezone",
+	};
+
+	*str = NULL;
+	*list = NULL;
+	if (!strcmp(field, "id") || !strcmp(field, "client_id"))
+		*str = c->id;
+	else if (!strcmp(field, "name"))
+		*str = c->name ? c->name : c->id;
+	else if (!strcmp(field, "version"))
+		*str = c->version ? c->version : "";
+	else if (!strcmp(field, "address"))
+		*str = c->address;
+	else if (!strcmp(field, "client_auth_id"))
+		*str = c->auth_id ? c->auth_id : "";
+	else if (!strcmp(field, "connection_state"))
+		*str = c->s ? "connected" : "disconnected";
+	else if (!strcmp(field, "tags"))
+		*list = c->tags;
+	else if (!strcmp(field, "ipv4") || !strcmp(field, "ipv6"))
+		*list = json_object_get(c->facts, field);
+	else if (!strcmp(field, "num_cpus") || !strcmp(field, "mem_total")) {
+		snprintf(num, numlen, "%lld",
+			 (long long)json_integer_value(json_object_get(c->facts, field)));
+		*str = num;
+	} else
+		for (size_t i = 0; i < sizeof str_facts / sizeof str_facts[0]; i++)
+			if (!strcmp(field, str_facts[i]))
+				*str = fact_str(c, field);
+	return *str || *list || !strcmp(field, "ipv4") || !strcmp(field, "ipv6");
+}
+
 bool hub_client_has_tag(const struct client *c, const char *tag)
 {
 	size_t i;

@@ -42,6 +42,12 @@ void hub_client_each(struct hub *h, void (*fn)(void *ud, struct client *c), void
 /* rport's client group param match: does attribute key of the client
  * match the '*' pattern (case-insensitive)? Unknown keys never match. */
 bool hub_client_attr_match(const struct client *c, const char *key, const char *pattern);
+/* One field of the client as rport's Client JSON names it, read from the
+ * registry without rendering the client (list filters and sorts): *str for
+ * a scalar (num_cpus and mem_total are written into num), or *list (tags,
+ * ipv4, ipv6: borrowed, may be NULL). Returns false for other fields. */
+bool hub_client_field(const struct client *c, const char *field, const char **str,
+		      const json_t **list, char *num, size_t numlen);
 bool hub_client_has_tag(const struct client *c, const char *tag);
 /* label is "key:value". */
 bool hub_client_has_label(const struct client *c, const char *label);

@@ -12,10 +12,12 @@
  * schedule_id, so it is NULL for all (a sort on it keeps the tie-break
  * order; a filter on it matches nothing), as rport answers for jobs that
  * no schedule started. */
-static const struct {
+struct fieldmap {
 	const char *field;
 	const char *sql;
-} job_fields[] = {
+};
+
+static const struct fieldmap job_fields[] = {
 	{ "jid", "jid" },
 	{ "status", "status" },
 	{ "created_by", "created_by" },
@@ -24,13 +26,23 @@ static const struct {
 	{ "client_id", "client_id" },
 	{ "started_at", "started_at" },
 	{ "finished_at", "finished_at" },
+	{ NULL, NULL },
 };
 
-static const char *column_of(const char *field)
+/* GET /commands (multi-client jobs): rport's MultiJob list fields. */
+static const struct fieldmap multi_fields[] = {
+	{ "jid", "jid" },
+	{ "created_by", "created_by" },
+	{ "schedule_id", "NULL" },
+	{ "started_at", "started_at" },
+	{ NULL, NULL },
+};
+
+static const char *column_of(const struct fieldmap *t, const char *field)
 {
-	for (size_t i = 0; i < sizeof job_fields / sizeof job_fields[0]; i++)
-		if (!strcmp(job_fields[i].field, field))
-			return job_fields[i].sql;
+	for (; t->field; t++)
+		if (!strcmp(t->field, field))
+			return t->sql;
 	return NULL;
 }
 
@@ -47,7 +59,8 @@ void query_jobs_free(struct job_query *q)
 	q->nfilters = 0;
 }
 
-static int parse_sort(struct job_query *q, const char *v, char *err, size_t errlen)
+static int parse_sort(const struct fieldmap *t, struct job_query *q, const char *v, char *err,
+		      size_t errlen)
 {
 	char tmp[512];
 	char *save = NULL, *tok;
@@ -64,7 +77,7 @@ static int parse_sort(struct job_query *q, const char *v, char *err, size_t errl
 			desc = true;
 			tok++;
 		}
-		col = column_of(tok);
+		col = column_of(t, tok);
 		if (!col) {
 			snprintf(err, errlen, "unsupported sort field '%.64s'", tok);
 			return -1;
@@ -81,8 +94,8 @@ static int parse_sort(struct job_query *q, const char *v, char *err, size_t errl
 }
 
 /* name is "filter[field]" or "filter[field][op]". */
-static int parse_filter(struct job_query *q, const char *name, const char *v,
-			char *err, size_t errlen)
+static int parse_filter(const struct fieldmap *t, struct job_query *q, const char *name,
+			const char *v, char *err, size_t errlen)
 {
 	char field[64], op[16] = "";
 	const char *p = name + 7, *close = strchr(p, ']');
@@ -110,7 +123,7 @@ static int parse_filter(struct job_query *q, const char *name, const char *v,
 		snprintf(err, errlen, "invalid filter parameter '%.64s'", name);
 		return -1;
 	}
-	col = column_of(field);
+	col = column_of(t, field);
 	if (!col) {
 		snprintf(err, errlen, "unsupported filter field '%.64s'", field);
 		return -1;
@@ -180,8 +193,25 @@ static int parse_filter(struct job_query *q, const char *name, const char *v,
 	return 0;
 }
 
+static int parse_list(const struct fieldmap *t, const char *const *names,
+		      const char *const *values, size_t n, struct job_query *q, char *err,
+		      size_t errlen);
+
 int query_jobs_parse(const char *const *names, const char *const *values, size_t n,
 		     struct job_query *q, char *err, size_t errlen)
+{
+	return parse_list(job_fields, names, values, n, q, err, errlen);
+}
+
+int query_multi_parse(const char *const *names, const char *const *values, size_t n,
+		      struct job_query *q, char *err, size_t errlen)
+{
+	return parse_list(multi_fields, names, values, n, q, err, errlen);
+}
+
+static int parse_list(const struct fieldmap *t, const char *const *names,
+		      const char *const *values, size_t n, struct job_query *q, char *err,
+		      size_t errlen)
 {
 	memset(q, 0, sizeof *q);
 	q->limit = QUERY_DEFAULT_LIMIT;
@@ -190,10 +220,10 @@ int query_jobs_parse(const char *const *names, const char *const *values, size_t
 		long long num;
 
 		if (!strcmp(name, "sort")) {
-			if (parse_sort(q, v, err, errlen))
+			if (parse_sort(t, q, v, err, errlen))
 				return -1;
 		} else if (!strncmp(name, "filter[", 7)) {
-			if (parse_filter(q, name, v, err, errlen))
+			if (parse_filter(t, q, name, v, err, errlen))
 				return -1;
 		} else if (!strcmp(name, "page[limit]")) {
 			if (util_parse_int(v, 1, INT64_MAX, &num)) {
@@ -242,5 +272,265 @@ int query_jobs_only_creator(struct job_query *q, const char *user, char *err, si
 	f->op = QOP_EQ;
 	f->values[0] = v;
 	f->nvalues = 1;
+	return 0;
+}
+
+/* ---- client lists -------------------------------------------------- */
+
+/* rport's filter fields for clients (its ClientsGet documentation). */
+const char *const query_client_filter_fields[] = {
+	"id", "name", "os", "os_arch", "os_family", "os_kernel", "os_full_name", "os_version",
+	"os_virtualization_system", "os_virtualization_role", "cpu_family", "cpu_model",
+	"cpu_model_name", "cpu_vendor", "num_cpus", "timezone", "hostname", "ipv4", "ipv6",
+	"tags", "version", "address", "client_auth_id", "connection_state",
+	"allowed_user_groups", "groups", NULL,
+};
+
+/* rport sorts clients by id, name, os, hostname and version; tether also
+ * by the other scalar fields. */
+static const char *const client_sort_fields[] = {
+	"id", "name", "os", "os_arch", "os_family", "os_kernel", "os_full_name", "os_version",
+	"hostname", "version", "address", "client_auth_id", "connection_state", "timezone",
+	"num_cpus", NULL,
+};
+
+/* The fields of a Client record that fields[clients] may name. */
+static const char *const client_fields[] = {
+	"id", "name", "os", "os_full_name", "os_version", "os_arch", "os_family", "os_kernel",
+	"os_virtualization_system", "os_virtualization_role", "hostname", "cpu_family",
+	"cpu_model", "cpu_vendor", "cpu_model_name", "timezone", "num_cpus", "mem_total",
+	"ipv4", "ipv6", "tags", "labels", "version", "address", "connection_state",
+	"connected_at", "disconnected_at", "last_heartbeat_at", "client_auth_id",
+	"interpreters", "services", "groups", "allowed_user_groups", NULL,
+};
+
+static const char *in_table(const char *const *t, const char *name)
+{
+	for (; *t; t++)
+		if (!strcmp(*t, name))
+			return *t;
+	return NULL;
+}
+
+void query_clients_free(struct client_query *q)
+{
+	for (size_t i = 0; i < q->nfilters; i++)
+		for (size_t k = 0; k < q->filters[i].nvalues; k++)
+			free(q->filters[i].values[k]);
+	q->nfilters = 0;
+}
+
+/* Splits v at commas into f's values. */
+static int split_values(struct client_filter *f, const char *v, const char *name, char *err,
+			size_t errlen)
+{
+	char tmp[2048];
+	char *save = NULL, *tok;
+	size_t len;
+
+	if (util_strlcpy(tmp, v, sizeof tmp)) {
+		snprintf(err, errlen, "%.64s is too long", name);
+		return -1;
+	}
+	len = strlen(tmp);
+	/* or(a,b) / and(a,b) */
+	if (len > 4 && (!strncmp(tmp, "or(", 3) || !strncmp(tmp, "and(", 4)) &&
+	    tmp[len - 1] == ')') {
+		size_t skip = tmp[0] == 'a' ? 4 : 3;
+
+		f->all = tmp[0] == 'a';
+		tmp[len - 1] = '\0';
+		memmove(tmp, tmp + skip, len - skip);
+	}
+	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (f->nvalues == QUERY_MAX_VALUES) {
+			snprintf(err, errlen, "too many values in %.64s (maximum %d)", name,
+				 QUERY_MAX_VALUES);
+			return -1;
+		}
+		f->values[f->nvalues] = strdup(tok);
+		if (!f->values[f->nvalues]) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		f->nvalues++;
+	}
+	if (!f->nvalues) {
+		snprintf(err, errlen, "%.64s has no value", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int client_filter_parse(struct client_query *q, const char *name, const char *v,
+			       char *err, size_t errlen)
+{
+	char list[256];
+	const char *p = name + 7, *close = strrchr(p, ']');
+	struct client_filter *f;
+	char *save = NULL, *tok;
+	size_t n;
+
+	if (!close || close[1] || (size_t)(close - p) >= sizeof list || close == p) {
+		snprintf(err, errlen, "invalid filter parameter '%.64s'", name);
+		return -1;
+	}
+	n = (size_t)(close - p);
+	memcpy(list, p, n);
+	list[n] = '\0';
+	if (q->nfilters == QUERY_MAX_FILTERS) {
+		snprintf(err, errlen, "too many filters (maximum %d)", QUERY_MAX_FILTERS);
+		return -1;
+	}
+	f = &q->filters[q->nfilters];
+	memset(f, 0, sizeof *f);
+	q->nfilters++;
+	for (tok = strtok_r(list, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
+		const char *field = !strcmp(tok, "*") ? "*" :
+				    in_table(query_client_filter_fields, tok);
+
+		if (!field) {
+			snprintf(err, errlen, "unsupported filter field '%.64s'", tok);
+			return -1;
+		}
+		if (f->nfields == QUERY_MAX_OR_FIELDS) {
+			snprintf(err, errlen, "too many fields in '%.64s' (maximum %d)", name,
+				 QUERY_MAX_OR_FIELDS);
+			return -1;
+		}
+		f->fields[f->nfields++] = field;
+	}
+	if (!f->nfields) {
+		snprintf(err, errlen, "invalid filter parameter '%.64s'", name);
+		return -1;
+	}
+	return split_values(f, v, name, err, errlen);
+}
+
+static int client_sort_parse(struct client_query *q, const char *v, char *err, size_t errlen)
+{
+	char tmp[512];
+	char *save = NULL, *tok;
+
+	if (util_strlcpy(tmp, v, sizeof tmp)) {
+		snprintf(err, errlen, "sort parameter is too long");
+		return -1;
+	}
+	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		bool desc = *tok == '-';
+		const char *field = in_table(client_sort_fields, tok + desc);
+
+		if (!field) {
+			snprintf(err, errlen, "unsupported sort field '%.64s'", tok + desc);
+			return -1;
+		}
+		if (q->nsort == QUERY_MAX_SORT) {
+			snprintf(err, errlen, "too many sort fields (maximum %d)", QUERY_MAX_SORT);
+			return -1;
+		}
+		q->sort[q->nsort].column = field;
+		q->sort[q->nsort].desc = desc;
+		q->nsort++;
+	}
+	return 0;
+}
+
+int query_fields_parse(const char *const *names, const char *const *values, size_t n,
+		       const char *const *accepted, const char *const *skip,
+		       const char *const *known, const char **out, size_t maxout, char *err,
+		       size_t errlen)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char res[64], tmp[1024];
+		const char *name = names[i], *close;
+		char *save = NULL, *tok;
+
+		if (strncmp(name, "fields[", 7))
+			continue;
+		close = strchr(name + 7, ']');
+		if (!close || close[1] || (size_t)(close - name - 7) >= sizeof res) {
+			snprintf(err, errlen, "invalid fields parameter '%.64s'", name);
+			return -1;
+		}
+		memcpy(res, name + 7, (size_t)(close - name - 7));
+		res[close - name - 7] = '\0';
+		if (skip && in_table(skip, res))
+			continue;
+		if (!in_table(accepted, res)) {
+			snprintf(err, errlen, "unsupported resource in fields: \"%.64s\"", res);
+			return -1;
+		}
+		if (util_strlcpy(tmp, values[i] ? values[i] : "", sizeof tmp)) {
+			snprintf(err, errlen, "fields[%s] is too long", res);
+			return -1;
+		}
+		for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			const char *f = in_table(known, tok);
+
+			if (!f) {
+				snprintf(err, errlen, "unsupported field \"%.64s\" for resource \"%s\"",
+					 tok, res);
+				return -1;
+			}
+			if (count == maxout) {
+				snprintf(err, errlen, "too many fields (maximum %zu)", maxout);
+				return -1;
+			}
+			out[count++] = f;
+		}
+	}
+	return (int)count;
+}
+
+int query_clients_parse(const char *const *names, const char *const *values, size_t n,
+			int64_t default_limit, int64_t max_limit, struct client_query *q,
+			char *err, size_t errlen)
+{
+	static const char *const resources[] = { "clients", NULL };
+	int nf;
+
+	memset(q, 0, sizeof *q);
+	q->limit = default_limit;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = names[i], *v = values[i] ? values[i] : "";
+		long long num;
+
+		if (!strcmp(name, "sort")) {
+			if (client_sort_parse(q, v, err, errlen))
+				return -1;
+		} else if (!strncmp(name, "filter[", 7)) {
+			if (client_filter_parse(q, name, v, err, errlen))
+				return -1;
+		} else if (!strcmp(name, "page[limit]")) {
+			if (util_parse_int(v, 1, INT64_MAX, &num)) {
+				snprintf(err, errlen, "invalid page[limit] '%.32s': expected a positive integer", v);
+				return -1;
+			}
+			if (num > max_limit) {
+				snprintf(err, errlen, "pagination limit too big (%lld) maximum is %lld",
+					 num, (long long)max_limit);
+				return -1;
+			}
+			q->limit = num;
+		} else if (!strcmp(name, "page[offset]")) {
+			if (util_parse_int(v, 0, INT64_MAX, &num)) {
+				snprintf(err, errlen, "invalid page[offset] '%.32s': expected a non-negative integer", v);
+				return -1;
+			}
+			q->offset = num;
+		} else if (!strncmp(name, "page[", 5)) {
+			snprintf(err, errlen, "unsupported pagination parameter '%.32s'", name);
+			return -1;
+		}
+	}
+	nf = query_fields_parse(names, values, n, resources, NULL, client_fields, q->fields,
+				QUERY_MAX_FIELDS, err, errlen);
+	if (nf < 0)
+		return -1;
+	q->nfields = (size_t)nf;
 	return 0;
 }

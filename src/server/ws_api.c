@@ -151,6 +151,23 @@ static void send_error(struct watcher *wt, const struct api_err *e)
 		net_ws_close(wt->conn, 1000, "error");
 }
 
+/* rport's WebSocket API checks the targeting before the command (REST
+ * checks the command first): a frame {} is "Missing targeting parameters.". */
+static bool ws_targeting_missing(json_t *body, struct api_err *err)
+{
+	static const char *const keys[] = { "client_ids", "group_ids", "tags", "labels" };
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		v = json_object_get(body, keys[i]);
+		if ((json_is_array(v) && json_array_size(v)) || json_is_object(v))
+			return false;
+	}
+	api_err_set(err, 400, "Missing targeting parameters.",
+		    "please specify targeting options, such as client ids, groups ids or tags");
+	return true;
+}
+
 static void start_job(struct watcher *wt, const char *data, size_t len)
 {
 	struct server *srv = wt->w->srv;
@@ -169,6 +186,11 @@ static void start_job(struct watcher *wt, const char *data, size_t len)
 					   api_multi_script_nfields, &body, &err) :
 			    api_parse_body(data, len, api_multi_fields, api_multi_nfields, &body,
 					   &err)) {
+		send_error(wt, &err);
+		return;
+	}
+	if (ws_targeting_missing(body, &err)) {
+		json_decref(body);
 		send_error(wt, &err);
 		return;
 	}

@@ -49,6 +49,9 @@ def env(tmp_path_factory):
             "x": dict(extra=ALIASES),
             # A real policy: only /usr/bin programs, never touch.
             "pol": dict(policy="allow = ['^/usr/bin/.*']\ndeny = ['touch']"),
+            # The same policy, applied to scripts too (an explicit option).
+            "polscripts": dict(policy="allow = ['^/usr/bin/.*']\ndeny = ['touch']",
+                               extra="[remote-scripts]\ncheck_command_policy = true\n"),
             "off": dict(extra="[remote-commands]\nenabled = false\n"),
             "noscripts": dict(extra="[remote-scripts]\nenabled = false\n"),
             # No sudo in the agent's PATH.
@@ -256,12 +259,17 @@ def test_shebang_script_runs_with_its_own_interpreter(env):
 
 
 def test_missing_interpreter_is_refused_clearly(env):
-    # cmd and powershell (without pwsh) are not offered: the server refuses.
+    # cmd and powershell pass the server, as in rport (issue 13 item 6): the
+    # agent decides, and without them it refuses before spawning anything.
     has_pwsh = any(os.access(p, os.X_OK) for p in ("/usr/bin/pwsh", "/usr/local/bin/pwsh"))
     for name in ["cmd"] + ([] if has_pwsh else ["powershell"]):
-        st, j = post(env, "x", {"command": "dir", "interpreter": name})
-        assert st == 400, (st, j)
-        assert "expected interpreter to be one of" in j["errors"][0]["detail"]
+        title = rejected(env, "x", {"command": "dir", "interpreter": name})
+        assert title.startswith("client error: failed to start a command: "), title
+    # A name that is neither rport's nor offered by the agent: the server refuses.
+    st, j = post(env, "x", {"command": "dir", "interpreter": "bogus"})
+    assert st == 400, (st, j)
+    assert j["errors"][0]["detail"] == \
+        "expected interpreter to be one of: [cmd powershell tacoscript], actual: bogus"
     # An absolute path is passed on: the agent refuses it without spawning.
     title = rejected(env, "x", {"command": "true", "interpreter": "/nonexistent/tclsh"})
     assert title == ("client error: failed to start a command: interpreter "
@@ -525,14 +533,21 @@ def test_commands_disabled(env):
     assert not os.path.exists(marker)
 
 
-def test_scripts_are_checked_against_the_policy(env):
-    # Without a shebang the policy sees the interpreter that runs it.
-    title = rejected(env, "pol", {"script": "echo hi\n"}, script=True)
+def test_scripts_pass_the_command_policy_only_when_asked(env):
+    # As in rport, [remote-scripts] enabled alone gates scripts: the
+    # command allow/deny list does not apply to them (issue 13 item 5).
+    for script in ["echo hi\n", "#!/bin/bash\necho hi\n"]:
+        _, job = run_wait(env, "pol", {"script": script}, script=True)
+        assert job["status"] == "successful" and job["result"]["stdout"] == "hi\n", job
+    # With [remote-scripts] check_command_policy = true, and no shebang, the
+    # policy sees the interpreter that runs it.
+    title = rejected(env, "polscripts", {"script": "echo hi\n"}, script=True)
     assert title == "client error: script interpreter is not allowed: /bin/sh", title
     # With one, the shebang line.
-    title = rejected(env, "pol", {"script": "#!/bin/bash\necho hi\n"}, script=True)
+    title = rejected(env, "polscripts", {"script": "#!/bin/bash\necho hi\n"}, script=True)
     assert title == "client error: script interpreter is not allowed: /bin/bash", title
-    _, job = run_wait(env, "pol", {"script": "#!/usr/bin/python3\nprint('ok')\n"}, script=True)
+    _, job = run_wait(env, "polscripts", {"script": "#!/usr/bin/python3\nprint('ok')\n"},
+                      script=True)
     assert job["result"]["stdout"] == "ok\n", job
 
 

@@ -116,6 +116,7 @@ static const char full_file[] =
 	"\n"
 	"[remote-scripts]\n"
 	"enabled = true\n"
+	"check_command_policy = true\n"
 	"\n"
 	"[interpreter-aliases]\n"
 	"py3 = \"/usr/bin/python3\"\n"
@@ -168,6 +169,7 @@ static void test_full_file(void **state)
 	assert_int_equal(c.send_back_limit, 4194304);
 	/* [remote-scripts] */
 	assert_true(c.scripts_enabled);
+	assert_true(c.scripts_check_policy);
 	/* [interpreter-aliases] */
 	assert_true(json_is_object(c.aliases));
 	assert_int_equal(json_object_size(c.aliases), 2);
@@ -245,6 +247,7 @@ static void test_defaults(void **state)
 	agent_config_defaults(&c);
 	assert_true(c.commands_enabled);
 	assert_false(c.scripts_enabled);
+	assert_false(c.scripts_check_policy);
 	assert_int_equal(c.send_back_limit, 4 * 1024 * 1024);
 	assert_int_equal(c.order, POLICY_ALLOW_DENY);
 	assert_false(c.allow_root);
@@ -432,6 +435,8 @@ static void test_wrong_types(void **state)
 	load_bad("[remote-commands]\nsend_back_limit = 1.5\n", 2,
 		 "remote-commands.send_back_limit", NULL);
 	load_bad("[remote-scripts]\nenabled = \"false\"\n", 2, "remote-scripts.enabled", NULL);
+	load_bad("[remote-scripts]\ncheck_command_policy = 1\n", 2,
+		 "remote-scripts.check_command_policy", NULL);
 	load_bad("[interpreter-aliases]\npy3 = \"/usr/bin/python3\"\npy2 = 2\n", 3, "py2",
 		 "string");
 	load_bad("[interpreter-aliases]\nsub = { a = \"x\" }\n", 2, "sub", NULL);

@@ -262,6 +262,108 @@ static void test_limits(void **state)
 	query_jobs_free(&q);
 }
 
+
+/* ---- client lists (GET /clients) and fields[...] --------------------- */
+
+static int cparse(const char *name, const char *value, struct client_query *q, char *err,
+		  size_t errlen)
+{
+	const char *names[] = { name }, *values[] = { value };
+
+	return query_clients_parse(names, values, 1, 100, 500, q, err, errlen);
+}
+
+static void test_client_filters(void **state)
+{
+	struct client_query q;
+	char err[256] = "";
+
+	(void)state;
+	/* every field rport filters clients on */
+	for (const char *const *f = query_client_filter_fields; *f; f++) {
+		char name[96];
+
+		snprintf(name, sizeof name, "filter[%s]", *f);
+		assert_int_equal(cparse(name, "a*,b", &q, err, sizeof err), 0);
+		assert_int_equal(q.nfilters, 1);
+		assert_string_equal(q.filters[0].fields[0], *f);
+		assert_int_equal(q.filters[0].nvalues, 2);
+		assert_false(q.filters[0].all);
+		query_clients_free(&q);
+	}
+	assert_int_equal(cparse("filter[name|os]", "x", &q, err, sizeof err), 0);
+	assert_int_equal(q.filters[0].nfields, 2);
+	assert_string_equal(q.filters[0].fields[1], "os");
+	query_clients_free(&q);
+	assert_int_equal(cparse("filter[*]", "and(a,b c)", &q, err, sizeof err), 0);
+	assert_string_equal(q.filters[0].fields[0], "*");
+	assert_true(q.filters[0].all);
+	assert_int_equal(q.filters[0].nvalues, 2);
+	assert_string_equal(q.filters[0].values[1], "b c");
+	query_clients_free(&q);
+	assert_int_equal(cparse("filter[tags]", "or(a,b)", &q, err, sizeof err), 0);
+	assert_false(q.filters[0].all);
+	assert_int_equal(q.filters[0].nvalues, 2);
+	query_clients_free(&q);
+	assert_int_equal(cparse("filter[bogus]", "x", &q, err, sizeof err), -1);
+	assert_string_equal(err, "unsupported filter field 'bogus'");
+	query_clients_free(&q);
+	assert_int_equal(cparse("filter[name|nope]", "x", &q, err, sizeof err), -1);
+	assert_string_equal(err, "unsupported filter field 'nope'");
+	query_clients_free(&q);
+	assert_int_equal(cparse("filter[name]", "", &q, err, sizeof err), -1);
+	query_clients_free(&q);
+}
+
+static void test_client_sort_fields_pages(void **state)
+{
+	struct client_query q;
+	char err[256] = "";
+	const char *names[] = { "sort", "fields[clients]", "page[limit]", "page[offset]" };
+	const char *values[] = { "-name,id", "id,name,groups", "7", "3" };
+
+	(void)state;
+	assert_int_equal(query_clients_parse(names, values, 4, 100, 500, &q, err, sizeof err), 0);
+	assert_int_equal(q.nsort, 2);
+	assert_string_equal(q.sort[0].column, "name");
+	assert_true(q.sort[0].desc);
+	assert_false(q.sort[1].desc);
+	assert_int_equal(q.nfields, 3);
+	assert_string_equal(q.fields[2], "groups");
+	assert_int_equal(q.limit, 7);
+	assert_int_equal(q.offset, 3);
+	query_clients_free(&q);
+	assert_int_equal(cparse("sort", "-bogus", &q, err, sizeof err), -1);
+	assert_string_equal(err, "unsupported sort field 'bogus'");
+	assert_int_equal(cparse("fields[clients]", "id,bogus", &q, err, sizeof err), -1);
+	assert_string_equal(err, "unsupported field \"bogus\" for resource \"clients\"");
+	assert_int_equal(cparse("fields[jobs]", "jid", &q, err, sizeof err), -1);
+	assert_string_equal(err, "unsupported resource in fields: \"jobs\"");
+	assert_int_equal(cparse("page[limit]", "501", &q, err, sizeof err), -1);
+	assert_string_equal(err, "pagination limit too big (501) maximum is 500");
+	assert_int_equal(cparse("page[limit]", "x", &q, err, sizeof err), -1);
+}
+
+static void test_multi_fields(void **state)
+{
+	struct job_query q;
+	char err[256] = "";
+	const char *names[] = { "sort", "filter[created_by]", "filter[started_at][gt]" };
+	const char *values[] = { "-started_at", "adm*", "2026-01-01T00:00:00Z" };
+	const char *n1[] = { "filter[status]" }, *v1[] = { "x" };
+
+	(void)state;
+	assert_int_equal(query_multi_parse(names, values, 3, &q, err, sizeof err), 0);
+	assert_int_equal(q.nsort, 1);
+	assert_int_equal(q.nfilters, 2);
+	assert_int_equal(q.filters[1].op, QOP_GT);
+	query_jobs_free(&q);
+	/* status is a job field, not a multi job's */
+	assert_int_equal(query_multi_parse(n1, v1, 1, &q, err, sizeof err), -1);
+	assert_string_equal(err, "unsupported filter field 'status'");
+	query_jobs_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +377,9 @@ int main(void)
 		cmocka_unit_test(test_pages),
 		cmocka_unit_test(test_combined_and_creator),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_client_filters),
+		cmocka_unit_test(test_client_sort_fields_pages),
+		cmocka_unit_test(test_multi_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
