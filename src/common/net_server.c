@@ -508,15 +508,31 @@ static void ws_input(struct net_sconn *c, char *data, size_t len)
 	}
 }
 
+/* True if the Host header names a port ("h:p", "[v6]:p"). */
+static bool host_has_port(const char *host)
+{
+	const char *colon = strrchr(host, ':');
+	const char *bracket = strrchr(host, ']');
+
+	return colon && (!bracket || colon > bracket);
+}
+
 /* Origin scheme://host equal to this listener's scheme and the Host the
- * request was sent to: a page of this server itself. */
+ * request was sent to: a page of this server itself. On a TLS listener
+ * "http://" with the same explicit port is the same server too (no page
+ * can be served in plain text from a port that speaks only TLS); clients
+ * such as python3-websocket send it for wss://. */
 static bool same_origin(const net_http_req *r, bool tls)
 {
-	const char *scheme = tls ? "https://" : "http://";
-	size_t sl = strlen(scheme);
+	const char *o = r->origin;
 
-	return r->origin && r->host && !strncasecmp(r->origin, scheme, sl) &&
-	       !strcasecmp(r->origin + sl, r->host);
+	if (!o || !r->host)
+		return false;
+	if (!strncasecmp(o, tls ? "https://" : "http://", tls ? 8 : 7) &&
+	    !strcasecmp(o + (tls ? 8 : 7), r->host))
+		return true;
+	return tls && host_has_port(r->host) && !strncasecmp(o, "http://", 7) &&
+	       !strcasecmp(o + 7, r->host);
 }
 
 static void ws_upgrade(struct net_sconn *c, net_http_req *r)
