@@ -268,6 +268,9 @@ static void http_write(struct net_sconn *c, int status, const char *ctype, const
 	conn_send(c, out, n, NULL, 0, n);
 	free(out);
 	if (final && !c->dead) {
+		/* Whatever the peer sends from here on is read and dropped. */
+		c->phase = H_LINGER;
+		timed_set(c, NET_FINAL_WRITE_MS);
 		c->end_after_write = true;
 		if (!c->writes)
 			conn_end(c);
@@ -306,8 +309,6 @@ static void http_fail(struct net_sconn *c, const struct net_http_err *e)
 	if (r && r->handed)
 		req_abort(c, r);
 	log_debug("net: %s: %d %s: %s", c->pub.peer, e->status, e->title, e->detail);
-	c->phase = H_LINGER;
-	timed_set(c, NET_FINAL_WRITE_MS);
 	http_write_error(c, e->status, e->title, e->detail, true, NULL);
 }
 
@@ -700,11 +701,8 @@ void net_http_respond(net_http_req *r, int status, const char *content_type, con
 	net_req_free(r);
 	if (c->dead)
 		return;
-	if (final) {
-		c->phase = H_LINGER;
-		timed_set(c, NET_FINAL_WRITE_MS);
+	if (final)
 		return;
-	}
 	c->phase = H_IDLE;
 	nh_next(c->http);
 	timed_set(c, c->l->idle_ms);
@@ -1150,7 +1148,7 @@ static void on_connection(uv_stream_t *server, int status)
 	struct net_listener *l = server->data;
 	struct net_server *s = l->ctx->srv;
 	struct net_sconn *c;
-	uv_os_fd_t fd;
+	uv_os_fd_t fd = -1;
 
 	if (status < 0) {
 		net_log_limited(LOG_WARN, "net: accept on %s: %s", l->name, uv_strerror(status));
