@@ -375,6 +375,10 @@ static int on_headers_complete(http_parser *p)
 		return -1;
 	r->method = p->method;
 	buf_init(&r->body, h->lim->max_body);
+	if (p->method == HTTP_CONNECT) {
+		nh_error(h, 405, "Method Not Allowed", "CONNECT is not served");
+		return -1;
+	}
 	url = r->url ? r->url : "";
 	if (url[0] != '/') {
 		/* Only origin-form targets ("/path?query"): no proxy forms,
@@ -396,10 +400,6 @@ static int on_headers_complete(http_parser *p)
 	r->chunked = (p->flags & F_CHUNKED) != 0;
 	r->content_length = (p->flags & F_CONTENTLENGTH) ? (int64_t)p->content_length : -1;
 	r->keep_alive = http_should_keep_alive(p) != 0;
-	if (p->method == HTTP_CONNECT) {
-		nh_error(h, 405, "Method Not Allowed", "CONNECT is not served");
-		return -1;
-	}
 	if (p->upgrade) {
 		/* Only a WebSocket upgrade is taken up; any other Upgrade
 		 * (h2c...) is ignored and the request served as HTTP/1.1. */
