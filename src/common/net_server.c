@@ -971,8 +971,8 @@ static void on_idle(uv_idle_t *h)
 		c->resume_queued = false;
 		if (c->dead)
 			continue;
-		if (c->pub.queued > NET_RESUME_QUEUED)
-			continue; /* the peer reads slowly: on_written resumes */
+		if (c->phase == H_IDLE && c->pub.queued > NET_RESUME_QUEUED)
+			continue; /* the peer reads slowly: conn_flushed resumes */
 		conn_process_in(c);
 	}
 }
@@ -1041,7 +1041,7 @@ static void conn_flushed(struct net_sconn *c)
 			pc->cb->ws_drained(pc->ud, pc);
 		return;
 	}
-	if (c->phase == H_IDLE && c->in.len)
+	if (c->phase == H_IDLE && (c->in.len || !c->reading))
 		resume_later(c);
 }
 
