@@ -202,7 +202,8 @@ static int raw_send(struct net_sconn *c, const char *d1, size_t l1, const char *
 	b->len = rest;
 	if (done < l1) {
 		memcpy(b->data, d1 + done, l1 - done);
-		memcpy(b->data + (l1 - done), d2, l2);
+		if (l2)
+			memcpy(b->data + (l1 - done), d2, l2);
 	} else {
 		memcpy(b->data, d2 + (done - l1), rest);
 	}
@@ -320,7 +321,7 @@ static int ws_send_frame(struct net_sconn *c, int opcode, const char *data, size
 	size_t hl = net_ws_frame_header(hdr, opcode, len);
 
 	if (!c->pub.opened)
-		return buf_append(&c->pre, hdr, hl) || buf_append(&c->pre, data, len)
+		return buf_append(&c->pre, hdr, hl) || (len && buf_append(&c->pre, data, len))
 			       ? TE_NOMEM : 0;
 	return conn_send(c, (const char *)hdr, hl, data, len, len);
 }
