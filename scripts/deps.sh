@@ -7,8 +7,8 @@ pkgs=(
 	build-essential cmake pkg-config
 	libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libssl-dev
 	libjansson-dev libsqlite3-dev libsodium-dev libpcre2-dev uthash-dev
-	libcmocka-dev libcurl4-openssl-dev
-	python3 python3-pytest python3-websockets
+	libcmocka-dev libcurl4-openssl-dev libhttp-parser-dev
+	python3 python3-pytest python3-websockets python3-requests python3-websocket chromium
 	curl jq sqlite3 sudo procps
 )
 if [ "${TETHER_FUZZ_DEPS:-0}" = 1 ]; then

@@ -1,18 +1,23 @@
-/* net: the only module that includes libwebsockets.h.
+/* net: HTTP/1.1 and WebSocket, on a libuv loop the program owns.
  *
- * One lws context per process, on a libuv loop the program owns. A server
- * listener serves HTTP requests (whole request with body, answered at once or
- * later) and WebSocket connections; a client side dials WebSocket servers.
+ * The server side (net_server.c and its parts) is tether's own: listeners
+ * bound to exactly the configured addresses, HTTP/1.1 requests read with
+ * http-parser (pipelined ones answered in order, chunked bodies, every
+ * head, body and memory limit enforced before the owner sees a byte too
+ * many), WebSocket framing, TLS over OpenSSL memory BIOs. The client side
+ * (net_client.c) is libwebsockets 4.1, made on the first dial.
  * Every WebSocket message is reassembled up to a cap and handed over whole;
- * every send is queued up to a cap and written in fragments as the socket
- * allows.
+ * every send is queued up to a cap.
  *
  * Lifetime rules (see docs/internals/net.md):
  * - a net_conn is valid from ws_open (or net_client_connect) until ws_close
  *   has returned; net frees it afterwards. Never free it yourself.
- * - a net_http_req is valid until net_http_respond, which must be called
- *   exactly once for every request handed to http_request, even if the peer
- *   has gone away meanwhile (the answer is then dropped).
+ * - a net_http_req handed to http_headers is the owner's until it calls
+ *   net_http_respond (refused, answered) or net_http_read_body; after the
+ *   latter, http_request (body read) or http_abort (it never will be)
+ *   follows. A request handed to http_request must get exactly one
+ *   net_http_respond, even if the peer has gone away meanwhile (the answer
+ *   is then dropped).
  */
 #ifndef TETHER_NET_H
 #define TETHER_NET_H
@@ -29,8 +34,19 @@ typedef struct net_conn net_conn;
 typedef struct net_http_req net_http_req;
 
 struct net_callbacks {
+	/* The head of a request (method, path, query, headers) has arrived;
+	 * its body has not been read. Optional. The owner answers it with
+	 * net_http_respond (e.g. 401 at once: the body is never read) or asks
+	 * for the body with net_http_read_body, now or later. Without it the
+	 * body is read at once. */
+	void (*http_headers)(void *ud, net_http_req *req);
 	/* A whole HTTP request (body read) has arrived. */
 	void (*http_request)(void *ud, net_http_req *req);
+	/* A request given to http_headers whose body will not come (the peer
+	 * left, the body broke a limit or its deadline and net answered it):
+	 * release what is attached to it. Do not answer it; it is freed when
+	 * this returns. */
+	void (*http_abort)(void *ud, net_http_req *req);
 	/* A WebSocket upgrade is asked for on a path: return 0 to accept,
 	 * or an HTTP status to refuse it. Optional (NULL accepts all). */
 	int (*ws_accept)(void *ud, net_conn *c);
@@ -43,10 +59,20 @@ struct net_callbacks {
 };
 
 struct net_listen_cfg {
-	const char *host;            /* "" or NULL: all interfaces */
+	/* An address ("127.0.0.1", "::1"; "0.0.0.0" all IPv4, "::" all) or a
+	 * name (each of its addresses is bound); "" or NULL: "::". */
+	const char *host;
 	int port;
 	const char *subprotocol;     /* WebSocket subprotocol name served */
 	size_t max_body;             /* HTTP body cap (413 above) */
+	size_t max_url;              /* request target (414 above); 0: 8 KiB */
+	size_t max_header;           /* request line + headers (431); 0: 16 KiB */
+	size_t max_bodies;           /* all bodies being read, this process (503
+				      * above); 0: 64 MiB. The first listener's
+				      * value holds. */
+	uint64_t header_timeout_ms;  /* a request's head (408); 0: 10 s */
+	uint64_t body_timeout_ms;    /* a request's body once asked for (408); 0: 30 s */
+	uint64_t idle_timeout_ms;    /* keep-alive between requests; 0: 30 s */
 	size_t max_ws_message;       /* inbound message cap (close 1009 above) */
 	size_t max_ws_queue;         /* outbound queue cap per connection */
 	const char *tls_cert;        /* PEM files: both set turns TLS on */
@@ -55,11 +81,13 @@ struct net_listen_cfg {
 	void *ud;
 };
 
-/* Creates the lws context on loop. Returns NULL on failure (logged).
- * fd_limit should be the process's soft RLIMIT_NOFILE: below it, lws 4.1
- * finds connections by scanning its whole fd table on every event. With
- * tls false, OpenSSL is left uninitialised and TLS listeners and wss://
- * connections fail. */
+/* Creates the context on loop. Returns NULL on failure (logged).
+ * fd_limit: a connection accepted with a descriptor number at or past it is
+ * closed at once (the rest stay free for the store and the loop); the
+ * client side sizes libwebsockets' table with it (below the soft limit,
+ * lws 4.1 finds connections by scanning its whole fd table on every event).
+ * With tls false, OpenSSL is left uninitialised and TLS listeners and
+ * wss:// connections fail. */
 net_ctx *net_ctx_create(uv_loop_t *loop, int fd_limit, bool tls);
 /* Starts closing everything (ws_close fires for open connections); run the
  * loop until it drains, then call net_ctx_free. */
@@ -67,14 +95,22 @@ void net_ctx_destroy(net_ctx *ctx);
 /* Frees what is left after the loop has drained. NULL is a no-op. */
 void net_ctx_free(net_ctx *ctx);
 
-/* Opens a listener. Returns NULL on failure (logged: address in use...). */
+/* Opens a listener on every address of cfg->host. Returns NULL on failure
+ * (logged: address in use...). */
 net_listener *net_listen(net_ctx *ctx, const struct net_listen_cfg *cfg);
 /* The port actually bound (useful with port 0). */
 int net_listener_port(const net_listener *l);
 
 /* --- HTTP requests ---------------------------------------------------- */
 const char *net_http_method(const net_http_req *r);   /* "GET", "POST"... */
-const char *net_http_path(const net_http_req *r);     /* decoded, no query */
+/* The raw path, as sent (not decoded), without the query. Route on it
+ * segment by segment and decode the segments that are values with
+ * net_path_segment_decode. */
+const char *net_http_path(const net_http_req *r);
+/* Decodes one raw path segment (len bytes, %xx escapes) into out. Returns
+ * its length, or TE_INVAL (a bad escape, a NUL, or "." / "..", raw or
+ * encoded), or TE_TOOBIG (out too small). */
+int net_path_segment_decode(const char *raw, size_t len, char *out, size_t outlen);
 /* Value of query argument name (decoded) or NULL. */
 const char *net_http_query(const net_http_req *r, const char *name);
 size_t net_http_query_count(const net_http_req *r);
@@ -85,7 +121,14 @@ const char *net_http_origin(const net_http_req *r);        /* or NULL */
 const char *net_http_content_type(const net_http_req *r);  /* or NULL */
 const char *net_http_peer(const net_http_req *r);          /* peer IP */
 const char *net_http_body(const net_http_req *r, size_t *len);
+/* Always false: a body over the cap is answered 413 by net. */
 bool net_http_body_too_big(const net_http_req *r);
+/* True if the request announced a body (a length above 0, or chunked). */
+bool net_http_has_body(const net_http_req *r);
+/* After http_headers: read the body; http_request or http_abort follows
+ * from the loop. Returns 0, or TE_STATE when the peer is gone: the request
+ * is then freed at once and nothing follows. */
+int net_http_read_body(net_http_req *r);
 void net_http_set_user(net_http_req *r, void *user);
 void *net_http_user(const net_http_req *r);
 /* Sends the answer and releases the request. body is copied. */
@@ -110,6 +153,9 @@ const char *net_ws_peer(const net_conn *c);
 const char *net_ws_path(const net_conn *c);
 const char *net_ws_query(const net_conn *c, const char *name);
 const char *net_ws_authorization(const net_conn *c);
+/* The Origin header, or NULL when there is none or when it is this
+ * server's own: the scheme of the listener (http, https) and the Host the
+ * request was sent to (a page served from here). */
 const char *net_ws_origin(const net_conn *c);
 
 /* --- client side ------------------------------------------------------ */

@@ -333,40 +333,93 @@ int api_page_max(struct api_call *call, int64_t *limit, int64_t *offset, int64_t
 	return 0;
 }
 
-/* Matches path against pattern; fills params pointing into buf. */
-static bool route_match(const char *pattern, char *buf, const char **params)
+/* Matches the raw path (plen bytes) against a pattern, segment by segment.
+ * Literal segments match as sent: an escape never matches a literal
+ * character, and "%2f" never splits a segment. "{}" segments are decoded
+ * after the split, into call->pathbuf, and call->params point at them.
+ * Returns 1 (a match), 0 (none) or -1 (a match whose {} segment is no
+ * valid value: a bad escape, NUL, "/", "." or ".."). */
+static int route_match(const char *pattern, const char *path, size_t plen,
+		       struct api_call *call, size_t bufsize)
 {
-	const char *p = pattern;
-	char *s = buf;
+	const char *p = pattern, *s = path, *end = path + plen;
+	char *out = call->pathbuf;
+	size_t left = bufsize;
+	bool bad = false;
 	int np = 0;
 
-	while (*p && *s) {
-		if (p[0] == '{' && p[1] == '}') {
-			char *end = strchr(s, '/');
+	memset(call->params, 0, sizeof call->params);
+	while (*p) {
+		const char *pe, *se;
+		size_t pl, sl;
 
-			if (np == API_MAX_PARAMS)
-				return false;
-			params[np++] = s;
-			p += 2;
-			if (end) {
-				if (end == s)
-					return false;
-				*end = '\0';
-				s = end + 1;
-				if (*p != '/')
-					return false;
-				p++;
-			} else {
-				s += strlen(s);
-			}
-			continue;
-		}
-		if (*p != *s)
-			return false;
+		if (*p != '/' || s >= end || *s != '/')
+			return 0;
 		p++;
 		s++;
+		pe = strchr(p, '/');
+		if (!pe)
+			pe = p + strlen(p);
+		se = memchr(s, '/', (size_t)(end - s));
+		if (!se)
+			se = end;
+		pl = (size_t)(pe - p);
+		sl = (size_t)(se - s);
+		if (pl == 2 && p[0] == '{' && p[1] == '}') {
+			int n;
+
+			if (!sl || np == API_MAX_PARAMS)
+				return 0;
+			n = net_path_segment_decode(s, sl, out, left);
+			if (n < 0 || memchr(out, '/', (size_t)n)) {
+				bad = true;
+			} else {
+				call->params[np++] = out;
+				out += n + 1;
+				left -= (size_t)n + 1;
+			}
+		} else if (pl != sl || memcmp(p, s, pl)) {
+			return 0;
+		}
+		p = pe;
+		s = se;
 	}
-	return *p == '\0' && *s == '\0';
+	if (s != end)
+		return 0;
+	return bad ? -1 : 1;
+}
+
+/* The route for the request: its index, or -1 with *path_found (another
+ * method would match) and *bad (a {} segment is no valid value). */
+static int route_find(struct api_call *call, bool *path_found, bool *bad)
+{
+	const char *method = net_http_method(call->req);
+	const char *path = net_http_path(call->req);
+	size_t plen = strlen(path), bufsize = plen + API_MAX_PARAMS + 1;
+
+	*path_found = *bad = false;
+	free(call->pathbuf);
+	call->pathbuf = malloc(bufsize);
+	if (!call->pathbuf)
+		return -1;
+	/* A trailing slash is tolerated, as most routers do. */
+	if (plen > 1 && path[plen - 1] == '/')
+		plen--;
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		int m = route_match(routes[i].pattern, path, plen, call, bufsize);
+
+		if (!m)
+			continue;
+		*path_found = true;
+		if (strcmp(routes[i].method, method))
+			continue;
+		if (m < 0) {
+			*bad = true;
+			return -1;
+		}
+		return (int)i;
+	}
+	return -1;
 }
 
 static void reply_unauthorized(struct api_call *call);
@@ -398,48 +451,50 @@ static bool route_permitted(struct api_call *call, int flags)
 static void dispatch(struct api_call *call)
 {
 	const char *method = net_http_method(call->req);
-	const char *path = net_http_path(call->req);
-	size_t plen = strlen(path);
-	bool path_found = false;
+	bool path_found, bad;
+	int i = route_find(call, &path_found, &bad);
 
-	/* A trailing slash is tolerated, as most routers do. */
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-		free(call->pathbuf);
-		call->pathbuf = strdup(path);
-		if (!call->pathbuf) {
-			api_reply_error(call, 500, "Internal error.", "out of memory");
-			return;
-		}
-		if (plen > 1 && call->pathbuf[plen - 1] == '/')
-			call->pathbuf[plen - 1] = '\0';
-		memset(call->params, 0, sizeof call->params);
-		if (!route_match(routes[i].pattern, call->pathbuf, call->params))
-			continue;
-		path_found = true;
-		if (strcmp(routes[i].method, method))
-			continue;
-		if (!call->authenticated && !(routes[i].flags & ROUTE_SELF_AUTH)) {
-			reply_unauthorized(call);
-			return;
-		}
-		/* A read-only token may only read. */
-		if (call->read_only && strcmp(method, "GET")) {
-			api_reply_error(call, 403,
-					"the scope of the provided token is not authorized for this operation",
-					"");
-			return;
-		}
-		if (!route_permitted(call, routes[i].flags))
-			return;
-		routes[i].handler(call);
+	if (!call->pathbuf) {
+		api_reply_error(call, 500, "Internal error.", "out of memory");
 		return;
 	}
-	if (!call->authenticated)
+	if (i < 0) {
+		if (!call->authenticated)
+			reply_unauthorized(call);
+		else if (bad)
+			api_reply_error(call, 400, "Invalid path.",
+					"a path segment is not a valid value (a bad escape, NUL, "
+					"'/', '.' or '..')");
+		else if (path_found)
+			api_reply_error(call, 405, "Method Not Allowed", "");
+		else
+			api_reply_error(call, 404, "Not Found", "");
+		return;
+	}
+	if (!call->authenticated && !(routes[i].flags & ROUTE_SELF_AUTH)) {
 		reply_unauthorized(call);
-	else if (path_found)
-		api_reply_error(call, 405, "Method Not Allowed", "");
-	else
-		api_reply_error(call, 404, "Not Found", "");
+		return;
+	}
+	/* A read-only token may only read. */
+	if (call->read_only && strcmp(method, "GET")) {
+		api_reply_error(call, 403,
+				"the scope of the provided token is not authorized for this operation",
+				"");
+		return;
+	}
+	if (!route_permitted(call, routes[i].flags))
+		return;
+	routes[i].handler(call);
+}
+
+/* Without valid credentials only a self-authenticating route (login,
+ * credentials in its body) is worth reading a body for. */
+static bool body_may_authenticate(struct api_call *call)
+{
+	bool path_found, bad;
+	int i = route_find(call, &path_found, &bad);
+
+	return i >= 0 && (routes[i].flags & ROUTE_SELF_AUTH);
 }
 
 static void reply_unauthorized(struct api_call *call)
@@ -449,6 +504,7 @@ static void reply_unauthorized(struct api_call *call)
 			"password, or a bearer token from POST /api/v1/login");
 }
 
+/* Credentials checked, before any body was read. */
 static void auth_done(void *ud, const struct auth_identity *id)
 {
 	struct api_call *call = ud;
@@ -481,28 +537,34 @@ static void auth_done(void *ud, const struct auth_identity *id)
 		call->session_token = id->session_token;
 		memcpy(call->token_hash, id->token_hash, sizeof call->token_hash);
 	}
-	dispatch(call);
+	if (!call->authenticated && net_http_has_body(call->req) &&
+	    !body_may_authenticate(call)) {
+		/* Refused at once: the body of an anonymous request is never
+		 * read (nor held in memory). */
+		reply_unauthorized(call);
+		return;
+	}
+	if (net_http_read_body(call->req))
+		call_free(call); /* the peer left; the request is gone */
 }
 
-static void api_http_request(void *ud, net_http_req *req)
+/* The head of a request: credentials are checked before its body is read
+ * (this is the one place where the API checks them). */
+static void api_http_headers(void *ud, net_http_req *req)
 {
 	struct api *a = ud;
 	struct api_call *call = calloc(1, sizeof *call);
 
 	if (!call) {
-		net_http_respond(req, 500, "application/json", "{}", 2);
+		static const char oom[] =
+			"{\"errors\":[{\"code\":\"\",\"title\":\"Service Unavailable\",\"detail\":\"out of memory\"}]}";
+
+		net_http_respond(req, 503, "application/json", oom, sizeof oom - 1);
 		return;
 	}
 	call->srv = a->srv;
 	call->req = req;
-	if (net_http_body_too_big(req)) {
-		char detail[128];
-
-		snprintf(detail, sizeof detail, "the request body is larger than %lld bytes",
-			 (long long)a->srv->cfg.max_request_bytes);
-		api_reply_error(call, 413, "Request Entity Too Large", detail);
-		return;
-	}
+	net_http_set_user(req, call);
 	if (net_http_authorization(req)) {
 		char name[128];
 		enum guard_verdict v;
@@ -519,6 +581,20 @@ static void api_http_request(void *ud, net_http_req *req)
 		}
 	}
 	auth_api_check(a->srv->auth, net_http_authorization(req), NULL, auth_done, call);
+}
+
+/* The body is read: route it. */
+static void api_http_request(void *ud, net_http_req *req)
+{
+	(void)ud;
+	dispatch(net_http_user(req));
+}
+
+/* The body never came whole (net answered): drop the call. */
+static void api_http_abort(void *ud, net_http_req *req)
+{
+	(void)ud;
+	call_free(net_http_user(req));
 }
 
 static int api_ws_accept(void *ud, net_conn *c)
@@ -551,7 +627,9 @@ static void api_ws_drained(void *ud, net_conn *c)
 }
 
 static const struct net_callbacks api_callbacks = {
+	.http_headers = api_http_headers,
 	.http_request = api_http_request,
+	.http_abort = api_http_abort,
 	.ws_accept = api_ws_accept,
 	.ws_message = api_ws_message,
 	.ws_close = api_ws_close,

@@ -65,6 +65,10 @@ static const struct cfg_key server_keys[] = {
 	INT("server", "ban_time", client_ban_time, 0, 86400 * 365),
 	FLT("server", "client_login_wait", client_login_wait, 0, 3600),
 	INT("api", "max_token_lifetime", max_token_lifetime, 1, 3650LL * 86400),
+	INT("api", "max_header_bytes", max_header_bytes, 1024, 1024 * 1024),
+	INT("api", "max_url_bytes", max_url_bytes, 256, 1024 * 1024),
+	INT("api", "max_bodies_bytes", max_bodies_bytes, 1024, 64LL * 1024 * 1024 * 1024),
+	INT("api", "body_timeout_sec", body_timeout_sec, 1, 3600),
 };
 
 void server_config_defaults(struct server_config *c)
@@ -90,6 +94,10 @@ void server_config_defaults(struct server_config *c)
 	c->client_ban_time = 3600;
 	c->client_login_wait = 2.0;
 	c->max_token_lifetime = 90LL * 86400;
+	c->max_header_bytes = 16384;
+	c->max_url_bytes = 8192;
+	c->max_bodies_bytes = 64LL * 1024 * 1024;
+	c->body_timeout_sec = 30;
 }
 
 static const struct cfg_key *find_key(const char *section, const char *name)

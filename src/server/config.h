@@ -39,6 +39,11 @@ struct server_config {
 	double client_login_wait;
 	char allowed_origins[1024];    /* comma-separated Origin values for the WS API */
 	int64_t max_token_lifetime;
+	/* HTTP limits of both listeners (docs/security.md). */
+	int64_t max_header_bytes;      /* request line + headers (431) */
+	int64_t max_url_bytes;         /* request target (414) */
+	int64_t max_bodies_bytes;      /* all request bodies being read (503) */
+	int64_t body_timeout_sec;      /* a body's deadline (408) */
 };
 
 /* Fills defaults. */

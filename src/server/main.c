@@ -83,8 +83,8 @@ static int hash_password_cmd(void)
 	return 0;
 }
 
-/* Descriptors kept out of libwebsockets' reach: the store's files, logs,
- * libuv's own (epoll, signals, async), SQLite's temporary files. */
+/* Descriptors kept free for the store's files, logs, libuv's own (epoll,
+ * signals, async) and SQLite's temporary files. */
 #define FD_RESERVE 64
 
 /* Raises the soft descriptor limit to the hard one (every agent is a
@@ -103,33 +103,15 @@ static rlim_t fd_limit_raise(void)
 	return rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur;
 }
 
-static void fd_limit_set(rlim_t n)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && n <= rl.rlim_max) {
-		rl.rlim_cur = n;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-/* The network context, made to believe the descriptor limit is FD_RESERVE
- * lower than it is. libwebsockets sizes its socket table, indexed by
- * descriptor number, from the soft limit it sees at creation, and closes at
- * once a connection accepted with a number past the table. With the true
- * limit, accept() would fail with EMFILE first (the other descriptors count
- * too), and libwebsockets would retry it at once, for as long as the limit
- * lasted: a busy loop. (A smaller table through fd_limit_per_thread alone
- * makes libwebsockets look sockets up by a linear search.) */
+/* The network context. A connection accepted with a descriptor number
+ * FD_RESERVE below the limit or higher (half the limit when it is small) is
+ * closed at once: accept() never meets EMFILE, and the store and the loop
+ * always have descriptors left. */
 static net_ctx *net_create(uv_loop_t *loop)
 {
-	rlim_t n = fd_limit_raise(), lws = n > 2 * FD_RESERVE ? n - FD_RESERVE : n / 2;
-	net_ctx *net;
+	rlim_t n = fd_limit_raise(), cut = n > 2 * FD_RESERVE ? n - FD_RESERVE : n / 2;
 
-	fd_limit_set(lws);
-	net = net_ctx_create(loop, (int)lws, true);
-	fd_limit_set(n);
-	return net;
+	return net_ctx_create(loop, (int)cut, true);
 }
 
 static net_listener *listen_on(const char *address, const struct net_callbacks *cb,
@@ -141,15 +123,19 @@ static net_listener *listen_on(const char *address, const struct net_callbacks *
 	int port;
 
 	memset(&lc, 0, sizeof lc);
+	/* Exactly what is configured: "0.0.0.0" all IPv4 interfaces, "[::]"
+	 * all of both families, a name each of its addresses. */
 	util_parse_hostport(address, host, sizeof host, &port);
-	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
-		host[0] = '\0';
 	lc.host = host;
 	lc.port = port;
 	lc.subprotocol = sub;
 	lc.max_body = max_body;
 	lc.max_ws_message = max_msg;
 	lc.max_ws_queue = 64 * 1024 * 1024;
+	lc.max_url = (size_t)srv.cfg.max_url_bytes;
+	lc.max_header = (size_t)srv.cfg.max_header_bytes;
+	lc.max_bodies = (size_t)srv.cfg.max_bodies_bytes;
+	lc.body_timeout_ms = (uint64_t)srv.cfg.body_timeout_sec * 1000;
 	lc.cb = cb;
 	lc.ud = ud;
 	lc.tls_cert = cert && *cert ? cert : NULL;

@@ -656,3 +656,169 @@ def test_mutated_frames_and_requests_never_break_the_server(fleet):
     assert st == 200
     m = s.multi({"command": "echo still here", "client_ids": ["good"]})
     assert s.wait_multi(m, timeout=30)["jobs"][0]["status"] == "successful"
+
+
+# ---- damaged and hostile HTTP requests: a case list ------------------
+
+def http_exchange(port, raw, half=False, trickle=None, timeout=10, host="127.0.0.1", stream=0,
+                  sent_at_answer=None):
+    """Sends raw bytes (then half-closes, or trickles a byte a second for
+    trickle seconds, or streams `stream` more bytes from a thread) and reads
+    every answer until the server closes or timeout. Returns [(status,
+    parsed JSON body or raw text)], in order; sent_at_answer (a list) gets
+    how many streamed bytes had gone out when the first answer came."""
+    import threading
+    sock = socket.create_connection((host, port), timeout=timeout)
+    sock.sendall(raw)
+    streamed = [0]
+
+    def pump():
+        chunk = b"x" * 65536
+        try:
+            while streamed[0] < stream:
+                sock.sendall(chunk)
+                streamed[0] += len(chunk)
+        except OSError:
+            pass
+    pumper = threading.Thread(target=pump, daemon=True) if stream else None
+    if pumper:
+        pumper.start()
+    if half:
+        sock.shutdown(socket.SHUT_WR)
+    data = b""
+    deadline = time.monotonic() + timeout
+    sock.settimeout(1)
+    sent = 0
+    while time.monotonic() < deadline:
+        if trickle and sent < trickle:
+            try:
+                sock.sendall(b"x")
+                sent += 1
+            except OSError:
+                pass
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        if not data and sent_at_answer is not None:
+            sent_at_answer.append(streamed[0])
+        data += chunk
+        if not trickle and not half and answers_complete(data) >= raw.count(b" HTTP/1.1\r\n"):
+            break
+    sock.close()
+    return parse_answers(data)
+
+
+def answers_complete(data):
+    return len(parse_answers(data))
+
+
+def parse_answers(data):
+    out = []
+    while data.startswith(b"HTTP/1.1 "):
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        hdrs = {l.split(b":", 1)[0].strip().lower(): l.split(b":", 1)[1].strip()
+                for l in lines[1:] if b":" in l}
+        n = int(hdrs.get(b"content-length", b"0"))
+        if len(rest) < n:
+            break
+        body = rest[:n]
+        try:
+            body = json.loads(body) if body else None
+        except ValueError:
+            body = body.decode(errors="replace")
+        out.append((status, body))
+        data = rest[n:]
+    return out
+
+
+AUTH_HDR = b"Authorization: Basic " + base64.b64encode(b"admin:foobaz") + b"\r\n"
+
+
+def req(method, path, body=None, auth=True, extra=b""):
+    h = b"%s %s HTTP/1.1\r\nHost: x\r\n" % (method, path)
+    if auth:
+        h += AUTH_HDR
+    if body is not None:
+        h += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    return h + extra + b"\r\n" + (body or b"")
+
+
+RUN = b'{"command":"true","timeout_sec":5}'
+# (name, request bytes, expected statuses in order, options)
+HTTP_CASES = [
+    ("pipelined GET+POST", req(b"GET", b"/api/v1/status") + req(b"POST", b"/api/v1/commands", b"{}"),
+     [200, 400], {}),
+    ("pipelined GET+PUT", req(b"GET", b"/api/v1/status") +
+     req(b"PUT", b"/api/v1/user-groups/ops", b'{"permissions":{"commands":true}}'), [200, 204], {}),
+    ("pipelined POST+POST", req(b"POST", b"/api/v1/commands", b"{}") +
+     req(b"POST", b"/api/v1/clients/good/commands", RUN), [400, 200], {}),
+    ("pipelined without credentials", req(b"GET", b"/api/v1/status", auth=False) +
+     req(b"POST", b"/api/v1/commands", b"{}", auth=False), [401, 401], {}),
+    ("chunked body", b"POST /api/v1/clients/good/commands HTTP/1.1\r\nHost: x\r\n" + AUTH_HDR +
+     b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(RUN), RUN), [200], {}),
+    ("Content-Length with chunked", b"POST /api/v1/commands HTTP/1.1\r\nHost: x\r\n" + AUTH_HDR +
+     b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", [400], {}),
+    ("100 MB body", b"POST /api/v1/commands HTTP/1.1\r\nHost: x\r\n" + AUTH_HDR +
+     b"Content-Length: 104857600\r\n\r\n", [413], {"fast": True, "stream": 104857600}),
+    ("1 MB body, no credentials, a byte a second", b"POST /api/v1/commands HTTP/1.1\r\nHost: x\r\n"
+     b"Content-Length: 1048576\r\n\r\n", [401], {"fast": True, "trickle": 3}),
+    ("slow body", b"POST /api/v1/commands HTTP/1.1\r\nHost: x\r\n" + AUTH_HDR +
+     b"Content-Length: 100\r\n\r\n", [408], {"trickle": 8}),
+    ("encoded dot segments", req(b"GET", b"/api/v1/clients/x/commands/..%2f..%2f..%2fstatus"), [400], {}),
+    ("encoded dot segment id", req(b"GET", b"/api/v1/clients/%2e%2e/commands"), [400], {}),
+    ("raw dot segment id", req(b"GET", b"/api/v1/clients/../commands"), [400], {}),
+    ("NUL in an id", req(b"GET", b"/api/v1/clients/%00"), [400], {}),
+    ("oversized header", b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 +
+     b"\r\n\r\n", [431], {}),
+    ("oversized URL", b"GET /api/v1/status?" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", [414], {}),
+    ("unknown method", b"FOO /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n", [501], {}),
+    ("malformed request line", b"GET /api/v1/status HTTP/9\r\n\r\n", [400], {}),
+    ("header without a colon", b"GET /api/v1/status HTTP/1.1\r\nHost x\r\n\r\n", [400], {}),
+    ("half-close after the request", req(b"GET", b"/api/v1/status"), [200], {"half": True}),
+    ("half-close after a request with a body", req(b"POST", b"/api/v1/clients/good/commands", RUN),
+     [200], {"half": True}),
+]
+
+
+@pytest.mark.parametrize("case", HTTP_CASES, ids=[c[0] for c in HTTP_CASES])
+def test_damaged_http_requests_get_clear_answers(fleet, case):
+    """Issue 12: each request shape gets the right status, in order, in the
+    JSON error envelope; then tetherd idles at low CPU and still serves a
+    real agent and the API."""
+    name, raw, want, opt = case
+    s = fleet.server(extra="[api]\nbody_timeout_sec = 3\n").start()
+    fleet.agent(s, "good")
+    t0 = time.monotonic()
+    sent = []
+    got = http_exchange(s.api_port, raw, half=opt.get("half", False), trickle=opt.get("trickle"),
+                        timeout=15, stream=opt.get("stream", 0), sent_at_answer=sent)
+    took = time.monotonic() - t0
+    if opt.get("stream"):
+        # refused on its Content-Length, not after reading the body
+        assert sent and sent[0] < 16 * 1024 * 1024, (name, sent)
+    assert [g[0] for g in got] == want, (name, got)
+    for status, body in got:
+        if status >= 400:
+            assert isinstance(body, dict) and set(body["errors"][0]) == {"code", "title", "detail"}, body
+    if opt.get("fast"):
+        assert took < 3, "%s: answered after %.1f s" % (name, took)
+    if name == "encoded dot segments":
+        assert "version" not in json.dumps(got)  # never /status
+    # low CPU afterwards (a spinning server burns a core)
+    pid = s.proc.p.pid
+    c0, w0 = harness.cpu_seconds(pid), time.monotonic()
+    wait_until(lambda: time.monotonic() - w0 >= 1.5, 5, "a moment idle")
+    busy = (harness.cpu_seconds(pid) - c0) / (time.monotonic() - w0)
+    assert busy < 0.3, "%s: tetherd at %.0f%% CPU afterwards" % (name, busy * 100)
+    assert s.api("GET", "/api/v1/status")[0] == 200
+    m = s.multi({"command": "echo still here", "client_ids": ["good"]})
+    assert s.wait_multi(m, timeout=30)["jobs"][0]["status"] == "successful"
