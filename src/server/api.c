@@ -504,32 +504,49 @@ static void reply_unauthorized(struct api_call *call)
 			"password, or a bearer token from POST /api/v1/login");
 }
 
+void api_login_failed(struct server *srv, const char *peer, const char *authorization)
+{
+	char name[128] = "";
+	struct audit_entry e = { 0 };
+
+	if (authorization)
+		auth_basic_user(authorization, name, sizeof name);
+	guard_failed(srv->api->guard, peer, name[0] ? name : NULL);
+	e.username = name;
+	e.remote_ip = peer;
+	e.application = "auth";
+	e.action = "failed_login";
+	e.success = false;
+	audit_queue(srv, &e);
+}
+
+void api_login_succeeded(struct server *srv, const char *peer, const struct auth_identity *id)
+{
+	/* A token proves nothing about the password: it must not forget the
+	 * failures an attacker has built up against the user's password or
+	 * from the address (a token script behind a shared bastion would
+	 * otherwise reset them for every guesser there). */
+	if (id->api_token || id->session_token)
+		return;
+	guard_succeeded(srv->api->guard, peer, id->user);
+}
+
 /* Credentials checked, before any body was read. */
 static void auth_done(void *ud, const struct auth_identity *id)
 {
 	struct api_call *call = ud;
-	struct api *a = call->srv->api;
 
 	if (!id) {
 		/* Credentials were given and are wrong: refused, whatever the
 		 * route. Missing credentials are left to the route. */
 		if (net_http_authorization(call->req)) {
-			char name[128];
-			struct audit_entry e = { 0 };
-
-			auth_basic_user(net_http_authorization(call->req), name, sizeof name);
-			guard_failed(a->guard, net_http_peer(call->req), name[0] ? name : NULL);
-			e.username = name;
-			e.remote_ip = net_http_peer(call->req);
-			e.application = "auth";
-			e.action = "failed_login";
-			e.success = false;
-			audit_queue(call->srv, &e);
+			api_login_failed(call->srv, net_http_peer(call->req),
+					 net_http_authorization(call->req));
 			reply_unauthorized(call);
 			return;
 		}
 	} else {
-		guard_succeeded(a->guard, net_http_peer(call->req), id->user);
+		api_login_succeeded(call->srv, net_http_peer(call->req), id);
 		call->authenticated = true;
 		util_strlcpy(call->user, id->user, sizeof call->user);
 		call->admin = auth_user_is_admin(call->srv->auth, id->user);

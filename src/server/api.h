@@ -174,6 +174,14 @@ bool api_job_visible(struct api_call *call, const char *created_by);
 void api_auditlog_list(struct api_call *call);
 /* The API's brute-force guard (the WebSocket API shares it). */
 struct guard *api_guard(struct api *a);
+struct auth_identity;
+/* A login with wrong credentials (authorization: the header, or NULL for
+ * another kind such as an access_token): counted toward the guard's bans
+ * of the address and of the Basic user name, and audited. */
+void api_login_failed(struct server *srv, const char *peer, const char *authorization);
+/* A login that succeeded: a password login forgets the failures of the
+ * address and the user; a token login forgets nothing. */
+void api_login_succeeded(struct server *srv, const char *peer, const struct auth_identity *id);
 void api_login(struct api_call *call);
 void api_logout(struct api_call *call);
 void api_me_get(struct api_call *call);

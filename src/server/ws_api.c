@@ -62,6 +62,9 @@ struct watcher {
 	bool announce;
 	int auth_state;          /* 0 pending, 1 ok, -1 refused */
 	char user[128];
+	char peer[64];           /* for the guard, when the check ends late */
+	char *authorization;     /* the upgrade's, until the check ends */
+	bool creds_given;
 	bool read_only;
 	bool has_token;
 	unsigned char token_hash[32];
@@ -126,6 +129,7 @@ static void watcher_unref(struct watcher *wt)
 	if (--wt->refs > 0)
 		return;
 	stats_clear(wt);
+	free(wt->authorization);
 	free(wt->early);
 	free(wt);
 }
@@ -230,9 +234,15 @@ static void auth_checked(void *ud, const struct auth_identity *id)
 		/* The user group permission of the route. */
 		if (!auth_user_may(wt->w->srv->auth, wt->user, wt->is_script ? "scripts" : "commands"))
 			wt->read_only = true;
+		api_login_succeeded(wt->w->srv, wt->peer, id);
 	} else {
 		wt->auth_state = -1;
+		/* Wrong credentials count toward bans here as on REST. */
+		if (wt->creds_given)
+			api_login_failed(wt->w->srv, wt->peer, wt->authorization);
 	}
+	free(wt->authorization);
+	wt->authorization = NULL;
 	if (wt->conn && wt->refs == 2) {
 		/* Finished after the upgrade (a password hashed off the loop). */
 		if (wt->auth_state < 0 || wt->read_only) {
@@ -315,6 +325,10 @@ int ws_api_accept(struct ws_api *w, net_conn *c)
 	wt->announce = net_ws_query(c, "announce") && strcmp(net_ws_query(c, "announce"), "0");
 	wt->refs = 2;
 	net_ws_set_user(c, wt);
+	util_strlcpy(wt->peer, net_ws_peer(c), sizeof wt->peer);
+	wt->creds_given = net_ws_authorization(c) || net_ws_query(c, "access_token");
+	if (net_ws_authorization(c))
+		wt->authorization = strdup(net_ws_authorization(c));
 	all_add(w, wt);
 	auth_api_check(w->srv->auth, net_ws_authorization(c), net_ws_query(c, "access_token"),
 		       auth_checked, wt);

@@ -308,3 +308,59 @@ def test_agent_address_ban_listed_and_lifted(fleet):
     assert s.api("DELETE", "/api/v1/bans/address/127.0.0.1")[0] == 204
     s.wait_connected("legit", timeout=20)
     assert bans(s) == []
+
+
+def ws_basic_status(server, user, password):
+    """Status line of a WebSocket upgrade to /api/v1/ws/commands with Basic
+    credentials; for a refusal that comes after the upgrade (a password is
+    checked off the loop), the close that follows counts as the answer."""
+    import socket
+    cred = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    sock = socket.create_connection(("127.0.0.1", server.api_port), timeout=15)
+    try:
+        sock.sendall(("GET /api/v1/ws/commands HTTP/1.1\r\nHost: x\r\n"
+                      "Authorization: Basic %s\r\n"
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n" % cred).encode())
+        data = b""
+        while True:   # read until the server closes: the check is over
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.split(b"\r\n")[0].decode()
+    finally:
+        sock.close()
+
+
+def test_websocket_password_guesses_count_toward_bans(fleet):
+    s = fleet.server(relaxed=False, extra=LIMITS).start()
+    for _ in range(3):
+        ws_basic_status(s, "mallory", "guess")
+    # the address is banned now, for REST too
+    st, j = s.api("GET", "/api/v1/clients")
+    assert st == 423, (st, j)
+    st, j = api_from(s, "127.0.0.2", "GET", "/api/v1/bans", auth=("admin", "foobaz"))
+    assert st == 200, (st, j)
+    assert ("address", "127.0.0.1") in [(x["kind"], x["key"]) for x in j["data"]], j
+    st, j = api_from(s, "127.0.0.2", "GET", "/api/v1/auditlog?filter[action]=failed_login",
+                     auth=("admin", "foobaz"))
+    assert st == 200 and j["meta"]["count"] >= 3, j
+
+
+def test_token_logins_do_not_reset_a_users_failures(fleet):
+    s = fleet.server(relaxed=False, extra=LIMITS).start()
+    assert s.api("POST", "/api/v1/users", {"username": "alice", "password": "alice-password"})[0] \
+        in (200, 201)
+    st, j = api_from(s, "127.0.0.9", "POST", "/api/v1/me/tokens", auth=("alice", "alice-password"),
+                     body={"name": "alice-cli", "scope": "read"})
+    assert st == 200, (st, j)
+    token = j["data"]["token"]
+    # guesses from two addresses, each followed by alice's own token script
+    for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        assert api_from(s, src, "GET", "/api/v1/clients", auth=("alice", "guess"))[0] == 401
+        assert api_from(s, "127.0.0.9", "GET", "/api/v1/clients", auth=("alice", token))[0] == 200
+    # the third guess banned the name: the token uses in between forgot nothing
+    st, _ = api_from(s, "127.0.0.5", "GET", "/api/v1/clients", auth=("alice", "alice-password"))
+    assert st == 423
