@@ -106,6 +106,10 @@ def test_program_found_in_path_cwd_and_failures(my_client, tether_server, tmp_pa
     assert st == 409, (st, j)
     assert error_title((st, j)) == \
         "client error: failed to start a command: no-such-program-xyz: no such file or directory"
+    # a shell builtin is no program: no shell runs it
+    st, j = post(tether_server, {"argv": ["exit", "3"]})
+    assert st == 409 and error_title((st, j)) == \
+        "client error: failed to start a command: exit: no such file or directory", (st, j)
     # a file that is no program is not handed to a shell
     plain = tmp_path / "plain"
     plain.write_text("echo hi\n")
