@@ -5,11 +5,12 @@ import asyncio
 import base64
 import json
 import os
+import threading
 
 import pytest
 import websockets
 
-from harness import cli
+from harness import agent_hello, cli
 from tether_harness import error_title, poll
 
 PRINTF = ["/usr/bin/printf", "%s|\n", "a b", "c"]
@@ -74,6 +75,9 @@ def test_printf_keeps_its_quoting(my_client, tether_server):
     assert old["result"]["stdout"] != "a b|\nc|\n"
     # a job without argv has none in its JSON (rport's shape)
     assert "argv" not in old
+    # no shell in between: the program's parent is the agent itself
+    job = run_argv(tether_server, ["/bin/sh", "-c", "echo $PPID"])
+    assert job["result"]["stdout"] == "%d\n" % my_client.proc.pid, job
 
 
 def test_specials_reach_the_program_literally(my_client, tether_server):
@@ -288,3 +292,41 @@ def test_argv_kept_across_a_restart(my_client, tether_server):
     tether_server.wait_connected("my-client", timeout=20)
     again = tether_server.job("my-client", job["jid"])
     assert again["argv"] == PRINTF and again["command"] == PRINTF_TEXT
+
+
+def test_argv_sent_again_after_a_lost_run_frame(tether):
+    """The run frame is lost with its connection (a stand-in speaking the
+    protocol takes it and goes away); the server restarts; when the real
+    agent connects, the job is sent again from the store, argv intact."""
+    srv = tether.server()
+    frames = []
+
+    async def swallow():
+        async with websockets.connect("ws://127.0.0.1:%d/" % srv.agent_port,
+                                      subprotocols=["tether.v1"]) as ws:
+            await ws.send(agent_hello("my-client"))
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if m["type"] == "run":
+                    frames.append(m)
+                    await asyncio.sleep(0.3)
+                    return
+
+    t = threading.Thread(target=lambda: asyncio.run(asyncio.wait_for(swallow(), 40)),
+                         daemon=True)
+    t.start()
+    srv.wait_connected("my-client")
+    argv = ["/bin/sh", "-c", 'printf "[%s]" "$0"; printf %s $PPID', NASTY]
+    st, j = post(srv, {"argv": argv, "timeout_sec": 30})
+    assert st == 200, (st, j)
+    t.join(40)
+    # the run frame carries the argv, and its rendering as the command
+    assert frames and frames[0]["argv"] == argv, frames
+    assert frames[0]["command"] == "/bin/sh -c 'printf \"[%s]\" \"$0\"; printf %s $PPID' " \
+        "'$HOME; *\nx '\\''q'\\'' `id` \\n'", frames
+    srv.restart()
+    agent = tether.agent("my-client")
+    job = srv.wait_job("my-client", j["data"]["jid"], timeout=20)
+    assert job["status"] == "successful", job
+    # the agent ran the argv itself (no shell is the parent)
+    assert job["result"]["stdout"] == "[%s]%d" % (NASTY, agent.proc.pid), job
