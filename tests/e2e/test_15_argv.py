@@ -253,9 +253,10 @@ def test_ws_api_argv(my_client, tether_server):
     assert len(final) == 1, frames
     assert final[0]["status"] == "successful", final
     assert final[0]["result"]["stdout"] == "[%s]" % NASTY
-    live = "".join(f["data"] for f in frames if "status" not in f and f.get("type") != "announce"
-                   and isinstance(f.get("data"), str))
-    assert live in ("", "[%s]" % NASTY)
+    # live output (best effort) is the same bytes
+    live = "".join(f["result"].get("stdout", "") for f in frames
+                   if "status" not in f and "result" in f)
+    assert live in ("", "[%s]" % NASTY), frames
     jobs = tether_server.api("GET", "/api/v1/clients/my-client/commands")[1]["data"]
     assert jobs[0]["argv"] == ["/usr/bin/printf", "[%s]", NASTY]
 
@@ -280,6 +281,14 @@ def test_cli_shell_false(my_client, tether_server):
     assert p.returncode == 2 and "-interpreter cannot be used" in p.stderr, p.stderr
     p = cli(tether_server, "exec", "-shell=false", "-", stdin="echo hi\n")
     assert p.returncode == 2 and "script" in p.stderr, p.stderr
+    # JSON carries text: a word that is not UTF-8 is refused, never changed
+    p = cli(tether_server, "exec", "-client", "my-client", "-shell=false", "/bin/echo", b"\xff")
+    assert p.returncode == 2 and "argument 2 is not UTF-8" in p.stderr, p.stderr
+    # -sudo: sudo -n -- PROGRAM ARG...
+    if os.system("sudo -n true >/dev/null 2>&1") == 0:
+        p = cli(tether_server, "exec", "-client", "my-client", "-shell=false", "-sudo",
+                "/usr/bin/printf", "%s|", "-n", "a b")
+        assert p.returncode == 0 and p.stdout.startswith("my-client: -n|a b|"), p.stdout
     # the server's limits come back as a usage error
     p = cli(tether_server, "exec", "-client", "my-client", "-shell=false",
             *(["/bin/true"] * 300))
