@@ -17,13 +17,13 @@
 
 static const struct api_field command_fields[] = {
 	{ "command", AF_STRING },
-	{ "argv", AF_ARRAY },     /* tether: run without a shell (api_job_argv) */
 	{ "interpreter", AF_STRING },
 	{ "cwd", AF_STRING },
 	{ "is_sudo", AF_BOOL },
 	{ "timeout_sec", AF_INT },
 	{ "kill_on_timeout", AF_BOOL },
 	{ "delivery_timeout_sec", AF_INT },
+	{ "argv", AF_ARRAY },     /* tether: run without a shell (api_job_argv) */
 	{ "idempotency_key", AF_STRING },
 };
 

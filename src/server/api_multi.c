@@ -59,10 +59,10 @@ const struct api_field api_multi_script_fields[] = {
 };
 
 /* The WebSocket API's lists leave out the last field, idempotency_key. */
-const size_t api_multi_nfields = 16;
-const size_t api_multi_script_nfields = 15;
-#define REST_MULTI_NFIELDS 17
-#define REST_MULTI_SCRIPT_NFIELDS 16
+#define REST_MULTI_NFIELDS (sizeof api_multi_fields / sizeof api_multi_fields[0])
+const size_t api_multi_nfields = REST_MULTI_NFIELDS - 1;
+const size_t api_multi_script_nfields =
+	sizeof api_multi_script_fields / sizeof api_multi_script_fields[0] - 1;
 
 static bool nonempty_array(json_t *v)
 {
@@ -491,7 +491,8 @@ static void run_multi(struct api_call *call, bool is_script)
 	const char *idem_key;
 	char idem_hash[STORE_IDEM_HASH_LEN];
 
-	if (is_script ? api_body(call, api_multi_script_fields, REST_MULTI_SCRIPT_NFIELDS, &body) :
+	/* The two lists differ in length ("argv" is for commands only). */
+	if (is_script ? api_body(call, api_multi_script_fields, api_multi_script_nfields + 1, &body) :
 			api_body(call, api_multi_fields, REST_MULTI_NFIELDS, &body))
 		return;
 	if (api_idem_key(body, net_http_path(call->req), &idem_key, idem_hash, &err)) {
