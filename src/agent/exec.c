@@ -702,12 +702,43 @@ struct run_req {
 	size_t command_len;
 	const char *interp_name;
 	const char *cwd;
+	json_t *argv;       /* run without a shell, or NULL (borrowed) */
 	bool is_sudo;
 	bool is_script;
 	bool kill_on_timeout;
 	bool live;
 	int64_t timeout;
 };
+
+/* An argv job: well formed, no script and no interpreter, and allowed by
+ * the policy, which sees the argv's shell-quoted rendering (what the same
+ * job sent as a command would be: proto_argv_render). Returns 0, or -1
+ * after sending a reject. */
+static int run_check_argv(struct exec *e, const struct run_req *r)
+{
+	char err[300], *text;
+	bool ok;
+
+	if (proto_argv_check(r->argv, err, sizeof err)) {
+		reject(e, r->jid, "failed to start a command: %s", err);
+		return -1;
+	}
+	if (r->is_script || (r->interp_name && *r->interp_name)) {
+		reject(e, r->jid, "failed to start a command: argv runs its program without a shell: "
+				  "%s cannot be used with it", r->is_script ? "a script" : "an interpreter");
+		return -1;
+	}
+	text = proto_argv_render(r->argv);
+	if (!text) {
+		reject(e, r->jid, "failed to start a command: out of memory");
+		return -1;
+	}
+	ok = policy_allows(e->a->policy, text, strlen(text));
+	if (!ok)
+		reject(e, r->jid, "command is not allowed: %s", text);
+	free(text);
+	return ok ? 0 : -1;
+}
 
 /* Checks everything before a process exists: the gates, the policy, the
  * interpreter, cwd, sudo. Returns 0, or -1 after sending a reject. */
@@ -734,7 +765,10 @@ static int run_checks(struct exec *e, const struct run_req *r, struct exec_inter
 		reject(e, r->jid, "remote scripts are disabled");
 		return -1;
 	}
-	if (!r->is_script) {
+	if (r->argv) {
+		if (run_check_argv(e, r))
+			return -1;
+	} else if (!r->is_script) {
 		/* The command string as sent, as rport does; before anything
 		 * else about it is looked at. */
 		if (!policy_allows(a->policy, r->command, r->command_len)) {
@@ -752,7 +786,7 @@ static int run_checks(struct exec *e, const struct run_req *r, struct exec_inter
 			return -1;
 		}
 	}
-	if (!*shebang) {
+	if (!*shebang && !r->argv) {
 		if (exec_interp_resolve(a, r->interp_name, in, err, sizeof err)) {
 			reject(e, r->jid, "failed to start a command: %s", err);
 			return -1;
@@ -831,6 +865,9 @@ static void run_req_parse(json_t *run, struct run_req *r)
 	r->command_len = json_string_length(cmd);
 	r->interp_name = json_string_value(json_object_get(run, "interpreter"));
 	r->cwd = json_string_value(json_object_get(run, "cwd"));
+	r->argv = json_object_get(run, "argv");
+	if (json_is_null(r->argv))
+		r->argv = NULL;
 	r->is_sudo = json_is_true(json_object_get(run, "is_sudo"));
 	r->is_script = json_is_true(json_object_get(run, "is_script"));
 	r->kill_on_timeout = json_is_true(json_object_get(run, "kill_on_timeout"));
@@ -844,6 +881,9 @@ void exec_run(struct exec *e, json_t *run)
 	struct run_req r;
 	struct exec_interp in;
 	const char *argv[EXEC_ARGV_MAX + 2];
+	const char *aargv[PROTO_ARGV_MAX + 4];
+	const char *file;
+	const char *const *pargv;
 	const char *dargv[EXEC_DIRECT_MAX];
 	char dbuf[4096], dpath[PATH_MAX];
 	bool direct = false;
@@ -891,6 +931,20 @@ void exec_run(struct exec *e, json_t *run)
 		} else {
 			exec_interp_argv(&in, NULL, j->script, iargv);
 		}
+	} else if (r.argv) {
+		/* No shell: the program (found in PATH as execvp does) and its
+		 * arguments as given; under sudo, sudo -n -- argv. */
+		size_t i, k = 0;
+		json_t *v;
+
+		if (r.is_sudo) {
+			aargv[k++] = sudo;
+			aargv[k++] = "-n";
+			aargv[k++] = "--";
+		}
+		json_array_foreach(r.argv, i, v)
+			aargv[k++] = json_string_value(v);
+		aargv[k] = NULL;
 	} else {
 		exec_interp_argv(&in, r.command, NULL, iargv);
 		/* One plain simple command: exec it as the shell would, saving
@@ -906,8 +960,9 @@ void exec_run(struct exec *e, json_t *run)
 	/* Its own session and process group (setsid), so one kill reaches
 	 * everything it started; what leaves the group is found by
 	 * proctree_signal. */
-	rc = job_spawn(j, direct ? dpath : argv[0], direct ? dargv : argv, env,
-		       r.cwd && *r.cwd ? r.cwd : NULL);
+	file = direct ? dpath : r.argv ? aargv[0] : argv[0];
+	pargv = direct ? dargv : r.argv ? aargv : argv;
+	rc = job_spawn(j, file, pargv, env, r.cwd && *r.cwd ? r.cwd : NULL);
 	if (rc) {
 		if (shebang && rc == ENOENT && !r.is_sudo)
 			snprintf(err, sizeof err,
@@ -918,7 +973,10 @@ void exec_run(struct exec *e, json_t *run)
 				 "the agent is out of file descriptors (%s): too many jobs at once "
 				 "for its limit", uv_strerror(uv_translate_sys_error(rc)));
 		else
-			snprintf(err, sizeof err, "%s: %s", argv[0],
+			/* libuv has no name for ENOEXEC: an argv names a file
+			 * that is no program (no shell runs it instead). */
+			snprintf(err, sizeof err, "%.600s: %s", file,
+				 rc == ENOEXEC ? "exec format error (not a binary, and no #! line)" :
 				 uv_strerror(uv_translate_sys_error(rc)));
 		goto fail;
 	}
@@ -929,7 +987,7 @@ void exec_run(struct exec *e, json_t *run)
 	/* At most PROTO_MAX_TIMEOUT_SEC (run_checks): no overflow. */
 	job_arm(j, PH_RUNNING, (uint64_t)j->timeout_sec * 1000u);
 	log_debug("job %s started: pid %d: %s%s", r.jid, j->pid, r.is_script ? "script " : "",
-		  direct ? dpath : argv[0]);
+		  file);
 
 	m = proto_new(PROTO_STARTED);
 	json_object_set_new(m, "jid", json_string(r.jid));

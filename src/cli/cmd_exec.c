@@ -761,6 +761,7 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 	char *node = NULL, *service = NULL, *maxc = NULL, *cwd = NULL, *interp = NULL;
 	char *waitd = NULL, *maxe = NULL;
 	bool concurrent = false, sudo = false, kill = false, verbose = false, json = false;
+	bool shell = true;
 	int abort_on_error = -1;
 	long timeout = 0;
 	const struct cli_flag flags[] = {
@@ -778,6 +779,7 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 		{ "cwd", CF_STR, &cwd, "working directory on the clients", "DIR" },
 		{ "sudo", CF_BOOL, &sudo, "run with sudo -n", NULL },
 		{ "interpreter", CF_STR, &interp, "interpreter (sh, bash, an alias or a path)", "NAME" },
+		{ "shell", CF_BOOL, &shell, "-shell=false: run CMD with ARGs as given, without a shell", NULL },
 		{ "kill-on-timeout", CF_BOOL, &kill, "kill the process group at the timeout", NULL },
 		{ "wait", CF_STR, &waitd, "give up on targets silent for this long (e.g. 30s)", "DUR" },
 		{ "verbose", CF_BOOL, &verbose, "say more about each client", NULL },
@@ -824,6 +826,14 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 		rc = CLI_USAGE;
 		goto out_flags;
 	}
+	if (!shell && (interp || (!strcmp(argv[rest], "-") && rest + 1 == argc))) {
+		/* consul's -shell=false: the words are the program's argv. */
+		fprintf(stderr, "tether exec: -shell=false runs the program and its arguments as "
+				"given, without a shell: %s\n", interp ? "-interpreter cannot be used with it" :
+				"'-' (a script from stdin) needs one");
+		rc = CLI_USAGE;
+		goto out_flags;
+	}
 	if (!strcmp(argv[rest], "-") && rest + 1 == argc) {
 		size_t len;
 
@@ -861,6 +871,24 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 				  sodium_base64_VARIANT_ORIGINAL);
 		json_object_set_new(req, "script", json_string(b64));
 		free(b64);
+	} else if (!shell) {
+		json_t *av = json_array();
+
+		for (int i = rest; i < argc; i++) {
+			json_t *w = json_string(argv[i]);
+
+			if (!w) {
+				/* JSON carries text only: never send a changed argv. */
+				fprintf(stderr, "tether exec: argument %d is not UTF-8 text; argv "
+						"travels as JSON strings\n", i - rest + 1);
+				json_decref(av);
+				json_decref(req);
+				rc = CLI_USAGE;
+				goto out_flags;
+			}
+			json_array_append_new(av, w);
+		}
+		json_object_set_new(req, "argv", av);
 	} else {
 		struct buf cmd;
 

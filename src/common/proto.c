@@ -1,7 +1,9 @@
 /* proto: frame validation table and helpers. */
 #include "proto.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Each type names the fields it requires as a json_unpack format. Extra
@@ -160,4 +162,103 @@ char *proto_dump(const json_t *msg, size_t *len)
 json_t *proto_new(enum proto_type t)
 {
 	return json_pack("{s:s}", "type", proto_type_name(t));
+}
+
+int proto_argv_check(const json_t *argv, char *err, size_t errlen)
+{
+	size_t n = json_array_size(argv), total = 0, i;
+	json_t *v;
+
+	if (!json_is_array(argv)) {
+		snprintf(err, errlen, "argv must be an array of strings");
+		return -1;
+	}
+	if (n < 1 || n > PROTO_ARGV_MAX) {
+		snprintf(err, errlen, "argv must have 1 to %d entries, not %zu", PROTO_ARGV_MAX, n);
+		return -1;
+	}
+	json_array_foreach(argv, i, v) {
+		const char *s = json_string_value(v);
+		size_t len = json_string_length(v);
+
+		if (!s) {
+			snprintf(err, errlen, "argv[%zu] is not a string", i);
+			return -1;
+		}
+		if (i == 0 && !len) {
+			snprintf(err, errlen, "argv[0], the program, is empty");
+			return -1;
+		}
+		if (strlen(s) != len) {
+			snprintf(err, errlen, "argv[%zu] holds a NUL byte", i);
+			return -1;
+		}
+		if (len > PROTO_ARGV_ARG_MAX) {
+			snprintf(err, errlen, "argv[%zu] is %zu bytes; the limit is %d", i, len,
+				 PROTO_ARGV_ARG_MAX);
+			return -1;
+		}
+		total += len;
+	}
+	if (total > PROTO_ARGV_TOTAL_MAX) {
+		snprintf(err, errlen, "argv holds %zu bytes; the limit is %d in all", total,
+			 PROTO_ARGV_TOTAL_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* A word the shell takes as it is: no quoting needed. */
+static bool argv_word_plain(const char *s, size_t len, bool first)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			continue;
+		if (!strchr("/._-+:,@%=", c) || (first && c == '='))
+			return false;
+	}
+	return true;
+}
+
+char *proto_argv_render(const json_t *argv)
+{
+	size_t need = 1, i, o = 0;
+	json_t *v;
+	char *out;
+
+	/* Worst case: every byte a quote ('\'' is four), two quotes and a
+	 * space per word. */
+	json_array_foreach(argv, i, v)
+		need += 4 * json_string_length(v) + 3;
+	out = malloc(need);
+	if (!out)
+		return NULL;
+	json_array_foreach(argv, i, v) {
+		const char *s = json_string_value(v);
+		size_t len = json_string_length(v);
+
+		if (i)
+			out[o++] = ' ';
+		if (argv_word_plain(s, len, i == 0)) {
+			memcpy(out + o, s, len);
+			o += len;
+			continue;
+		}
+		out[o++] = '\'';
+		for (size_t k = 0; k < len; k++) {
+			if (s[k] == '\'') {
+				memcpy(out + o, "'\\''", 4);
+				o += 4;
+			} else {
+				out[o++] = s[k];
+			}
+		}
+		out[o++] = '\'';
+	}
+	out[o] = '\0';
+	return out;
 }

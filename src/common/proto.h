@@ -13,6 +13,13 @@
  * more at submission, and an agent refuses a run frame that asks for more. */
 #define PROTO_MAX_TIMEOUT_SEC (30LL * 86400)
 
+/* A run's optional argv (the API's "argv" field, the run frame's): at most
+ * this many entries, each at most PROTO_ARGV_ARG_MAX bytes, together at
+ * most PROTO_ARGV_TOTAL_MAX bytes. */
+#define PROTO_ARGV_MAX 256
+#define PROTO_ARGV_ARG_MAX (64 * 1024)
+#define PROTO_ARGV_TOTAL_MAX (256 * 1024)
+
 enum proto_type {
 	PROTO_HELLO,    /* agent -> server: identity, credentials, facts */
 	PROTO_WELCOME,  /* server -> agent: accepted */
@@ -53,6 +60,22 @@ int proto_json_limits(const json_t *v, int max_depth, size_t max_items, char *er
 /* Serialises a frame compactly. Returns a malloc'd string (caller frees) and
  * its length, or NULL. Does not steal msg. */
 char *proto_dump(const json_t *msg, size_t *len);
+
+/* Checks an argv: a JSON array of 1 to PROTO_ARGV_MAX strings, the first
+ * not empty, none holding a NUL byte, each and all together within the
+ * limits above. Returns 0, or -1 with a message for the user in err
+ * ("argv[2] holds a NUL byte"). */
+int proto_argv_check(const json_t *argv, char *err, size_t errlen);
+
+/* An argv (checked by proto_argv_check) as one line a POSIX shell would
+ * split back into the same words: a word of only letters, digits and
+ * / . _ - + : , @ % = stays as it is (the first word without '=', which
+ * the shell would take for an assignment), any other word is put in single
+ * quotes, a quote inside written '\''. ["/usr/bin/printf", "%s|\n", "a b"]
+ * is /usr/bin/printf '%s|\n' 'a b'. The job's command shows it, and the
+ * agent's policy is checked against it. Returns a malloc'd string (caller
+ * frees), or NULL when out of memory. */
+char *proto_argv_render(const json_t *argv);
 
 /* Starts a frame of the given type: {"type": name}. Caller decrefs. */
 json_t *proto_new(enum proto_type t);

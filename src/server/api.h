@@ -146,8 +146,10 @@ struct client;
  * (single and multi-client, commands and scripts, REST and the WS API), so
  * that all refuse the same requests in the same words: the command, or the
  * base64 script, its length, the interpreter's form, cwd. Sets *command
- * (into body, or *script: the decoded script, which the caller frees).
- * Returns 0, or -1 with err set. */
+ * (into body, or *script: the decoded script, or the shell-quoted
+ * rendering of a command's "argv", which the caller frees). A command has
+ * "command" or "argv", not both (api_job_argv). Returns 0, or -1 with err
+ * set. */
 int api_job_validate(json_t *body, bool is_script, const char **command, char **script,
 		     struct api_err *err);
 /* The check for each target: its agent offers the interpreter, or it is an

@@ -25,6 +25,7 @@ static const struct api_field command_fields[] = {
 	{ "timeout_sec", AF_INT },
 	{ "kill_on_timeout", AF_BOOL },
 	{ "delivery_timeout_sec", AF_INT },
+	{ "argv", AF_ARRAY },     /* tether: run without a shell (api_job_argv) */
 	{ "idempotency_key", AF_STRING },
 };
 
@@ -153,6 +154,41 @@ static void reply_client_not_found(struct api_call *call, const char *id)
 	api_reply_error(call, 404, title, "");
 }
 
+/* A command's "argv" (tether's field): the program and its arguments, run
+ * without a shell. It replaces "command" (both given, or an interpreter
+ * with it, is a 400) and is checked as the agent checks it
+ * (proto_argv_check). Sets *text to its rendering (the job's command, what
+ * the agent's policy sees; caller frees). Returns 0, or -1 with err set. */
+static int api_job_argv(json_t *body, json_t *argv, char **text, struct api_err *err)
+{
+	const char *cmd = json_string_value(json_object_get(body, "command"));
+	const char *interp = json_string_value(json_object_get(body, "interpreter"));
+	char detail[300];
+
+	if (cmd && *cmd) {
+		api_err_set(err, 400, "Command and argv cannot both be given.",
+			    "send \"command\" (a string run by the interpreter) or \"argv\" (an array: "
+			    "the program and its arguments, run without a shell), not both");
+		return -1;
+	}
+	if (interp && *interp) {
+		api_err_set(err, 400, "Invalid interpreter.",
+			    "argv runs its program without a shell: \"interpreter\" cannot be used "
+			    "with it");
+		return -1;
+	}
+	if (proto_argv_check(argv, detail, sizeof detail)) {
+		api_err_set(err, 400, "Invalid argv.", detail);
+		return -1;
+	}
+	*text = proto_argv_render(argv);
+	if (!*text) {
+		api_err_set(err, 500, "Internal error.", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int api_job_validate(json_t *body, bool is_script, const char **command, char **script,
 		     struct api_err *err)
 {
@@ -174,10 +210,15 @@ int api_job_validate(json_t *body, bool is_script, const char **command, char **
 		if (api_decode_script_err(json_object_get(body, "script"), &dec, err))
 			return -1;
 		cmd = dec;
+	} else if (json_object_get(body, "argv") && !json_is_null(json_object_get(body, "argv"))) {
+		if (api_job_argv(body, json_object_get(body, "argv"), &dec, err))
+			return -1;
+		cmd = dec;
 	} else {
 		cmd = json_string_value(json_object_get(body, "command"));
 		if (blank(cmd)) {
-			api_err_set(err, 400, "Command cannot be empty.", "");
+			api_err_set(err, 400, "Command cannot be empty.",
+				    "give \"command\" (a string) or \"argv\" (an array of strings)");
 			return -1;
 		}
 		if (strlen(cmd) > MAX_COMMAND_LEN) {
@@ -326,6 +367,8 @@ static int insert_apply(struct store *st, void *arg)
 			"interpreter", rc->j.interpreter ? rc->j.interpreter : "",
 			"cwd", rc->j.cwd ? rc->j.cwd : "", "is_sudo", rc->j.is_sudo,
 			"timeout_sec", (json_int_t)rc->j.timeout_sec);
+	if (req && rc->j.argv)
+		json_object_set(req, "argv", rc->j.argv);
 	e.username = rc->j.created_by;
 	e.remote_ip = rc->peer;
 	e.application = rc->j.is_script ? "client.script" : "client.command";
@@ -464,6 +507,7 @@ static void run_single(struct api_call *call, bool is_script)
 	j.client_id = hub_client_id(c);
 	j.client_name = hub_client_name(c);
 	j.command = command;
+	j.argv = script && !is_script ? json_object_get(body, "argv") : NULL;
 	j.is_sudo = json_is_true(json_object_get(body, "is_sudo"));
 	j.is_script = is_script;
 	j.kill_on_timeout = json_is_true(json_object_get(body, "kill_on_timeout"));

@@ -34,6 +34,7 @@ const struct api_field api_multi_fields[] = {
 	{ "max_errors", AF_ANY },
 	{ "kill_on_timeout", AF_BOOL },
 	{ "delivery_timeout_sec", AF_INT },
+	{ "argv", AF_ARRAY },     /* tether: run without a shell (api_commands.c) */
 	/* REST only (a WebSocket stream is not replayed): keep it last. */
 	{ "idempotency_key", AF_STRING },
 };
@@ -416,6 +417,8 @@ static json_t *multi_start(struct server *srv, json_t *body, bool is_script, boo
 	if (json_is_object(v = json_object_get(body, "labels")))
 		json_object_set(rec, "labels", v);
 	json_object_set_new(rec, "command", json_string(command));
+	if (script && !is_script)
+		json_object_set(rec, "argv", json_object_get(body, "argv"));
 	v = json_object_get(body, "cwd");
 	json_object_set_new(rec, "cwd", json_string(json_string_value(v) ? json_string_value(v) : ""));
 	json_object_set_new(rec, "is_sudo", json_boolean(json_is_true(json_object_get(body, "is_sudo"))));
@@ -490,7 +493,8 @@ static void run_multi(struct api_call *call, bool is_script)
 	const char *idem_key;
 	char idem_hash[STORE_IDEM_HASH_LEN];
 
-	if (is_script ? api_body(call, api_multi_script_fields, REST_MULTI_NFIELDS, &body) :
+	/* The two lists differ in length ("argv" is for commands only). */
+	if (is_script ? api_body(call, api_multi_script_fields, api_multi_script_nfields + 1, &body) :
 			api_body(call, api_multi_fields, REST_MULTI_NFIELDS, &body))
 		return;
 	if (api_idem_key(body, net_http_path(call->req), &idem_key, idem_hash, &err)) {

@@ -230,6 +230,7 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	d->j.client_id = d->client_id;
 	d->j.client_name = d->client_name;
 	d->j.command = json_string_value(json_object_get(r, "command"));
+	d->j.argv = json_object_get(r, "argv");
 	d->j.cwd = json_string_value(json_object_get(r, "cwd"));
 	d->j.interpreter = json_string_value(json_object_get(r, "interpreter"));
 	d->j.is_sudo = json_is_true(json_object_get(r, "is_sudo"));
@@ -494,6 +495,8 @@ json_t *fanout_multi_json(struct fanout *f, const char *jid)
 		v = json_object_get(rec, keys[i]);
 		json_object_set(out, keys[i], v ? v : json_null());
 	}
+	if ((v = json_object_get(rec, "argv")))
+		json_object_set(out, "argv", v);
 	store_job_each_child(f->srv->store, jid, count_child, &cc);
 	targets = json_object_get(rec, "targets");
 	json_array_foreach(targets, i, v)

@@ -871,6 +871,7 @@ static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *
 		util_strlcpy(spec.jid, jid, sizeof spec.jid);
 		spec.client_id = c->id;
 		spec.command = json_string_value(json_object_get(job, "command"));
+		spec.argv = json_object_get(job, "argv");
 		spec.cwd = json_string_value(json_object_get(job, "cwd"));
 		interp = json_string_value(json_object_get(job, "interpreter"));
 		spec.interpreter = interp && strcmp(interp, "/bin/sh") ? interp : "";
@@ -1604,6 +1605,8 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 	m = proto_new(PROTO_RUN);
 	json_object_set_new(m, "jid", json_string(j->jid));
 	json_object_set_new(m, "command", json_string(j->command));
+	if (j->argv)
+		json_object_set(m, "argv", j->argv);
 	json_object_set_new(m, "interpreter", json_string(j->interpreter ? j->interpreter : ""));
 	json_object_set_new(m, "cwd", json_string(j->cwd ? j->cwd : ""));
 	json_object_set_new(m, "is_sudo", json_boolean(j->is_sudo));

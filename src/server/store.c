@@ -42,8 +42,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_INSERT] =
 		"INSERT INTO jobs (jid, multi_job_id, client_id, client_name, status,"
 		" command, cwd, interpreter, is_sudo, is_script, timeout_sec,"
-		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec)"
-		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?)",
+		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec, argv)"
+		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?)",
 	[S_JOB_STARTED] =
 		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ? AND client_id = ?",
 	[S_JOB_FINISH] =
@@ -173,8 +173,14 @@ static const char schema_v2[] =
 	"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);"
 	"PRAGMA user_version = 2;";
 
+/* Version 3: a job's argv (a JSON array of strings) when it runs without a
+ * shell; NULL for a command or a script. */
+static const char schema_v3[] =
+	"ALTER TABLE jobs ADD COLUMN argv TEXT;"
+	"PRAGMA user_version = 3;";
+
 /* Each step takes the database from version i to i + 1, in a transaction. */
-static const char *const migrations[] = { schema_v1, schema_v2 };
+static const char *const migrations[] = { schema_v1, schema_v2, schema_v3 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 struct wq_entry {
@@ -478,6 +484,14 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 	sqlite3_bind_int64(s, 13, j->created_at);
 	sqlite3_bind_int(s, 14, j->kill_on_timeout);
 	sqlite3_bind_int64(s, 15, j->delivery_timeout_sec);
+	if (j->argv) {
+		char *text = json_dumps(j->argv, JSON_COMPACT);
+
+		if (!text)
+			return TE_NOMEM;
+		sqlite3_bind_text(s, 16, text, -1, SQLITE_TRANSIENT);
+		free(text);
+	}
 	return step_done(st, s, "insert job");
 }
 
@@ -636,7 +650,9 @@ enum {
 	C_STARTED_AT, C_FINISHED_AT, C_PID, C_EXIT, C_ERROR, C_STDOUT, C_STDERR,
 	C_STDOUT_DROPPED, C_STDERR_DROPPED, C_KILL_ON_TIMEOUT,
 	/* schema_v2 */
-	C_STATE, C_DELIVERY_TIMEOUT
+	C_STATE, C_DELIVERY_TIMEOUT,
+	/* schema_v3 */
+	C_ARGV
 };
 
 /* budget: NULL for one job; for a list, the output bytes it may still
@@ -652,6 +668,14 @@ static json_t *job_row_json(sqlite3_stmt *s, int64_t *budget)
 	json_object_set_new(j, "client_id", text_col(s, C_CLIENT));
 	json_object_set_new(j, "client_name", text_col(s, C_CLIENT_NAME));
 	json_object_set_new(j, "command", text_col(s, C_COMMAND));
+	if (sqlite3_column_type(s, C_ARGV) == SQLITE_TEXT) {
+		json_t *argv = json_loads((const char *)sqlite3_column_text(s, C_ARGV), 0, NULL);
+
+		if (json_is_array(argv))
+			json_object_set_new(j, "argv", argv);
+		else
+			json_decref(argv);
+	}
 	json_object_set_new(j, "cwd", text_col(s, C_CWD));
 	json_object_set_new(j, "is_sudo", json_boolean(sqlite3_column_int(s, C_SUDO)));
 	json_object_set_new(j, "is_script", json_boolean(sqlite3_column_int(s, C_SCRIPT)));

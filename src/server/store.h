@@ -23,6 +23,8 @@ struct job_spec {
 	const char *client_id;
 	const char *client_name;
 	const char *command;         /* command text, or the decoded script */
+	json_t *argv;                /* run without a shell (then command is its
+				      * rendering), or NULL; borrowed */
 	const char *cwd;
 	const char *interpreter;
 	bool is_sudo;

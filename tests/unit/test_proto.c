@@ -475,6 +475,102 @@ static void test_json_limits(void **state)
 	json_decref(v);
 }
 
+/* ---- argv (issue 13 item 8) ---------------------------------------------- */
+
+static char *render(const char *json)
+{
+	json_t *a = json_loads(json, 0, NULL);
+	char err[200] = "", *out;
+
+	assert_non_null(a);
+	assert_int_equal(proto_argv_check(a, err, sizeof err), 0);
+	out = proto_argv_render(a);
+	assert_non_null(out);
+	json_decref(a);
+	return out;
+}
+
+static void expect_render(const char *json, const char *want)
+{
+	char *got = render(json);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_argv_render(void **state)
+{
+	(void)state;
+	expect_render("[\"/usr/bin/printf\", \"%s|\\n\", \"a b\", \"c\"]",
+		      "/usr/bin/printf '%s|\n' 'a b' c");
+	/* plain words stay, the rest is single-quoted, a quote is '\'' */
+	expect_render("[\"ls\", \"-l\", \"a=b\", \"x,y:z@h%1+2\", \"\"]", "ls -l a=b x,y:z@h%1+2 ''");
+	expect_render("[\"/bin/echo\", \"it's\", \"$HOME\", \"*\", \";\"]",
+		      "/bin/echo 'it'\\''s' '$HOME' '*' ';'");
+	/* a first word with '=' would be an assignment to the shell */
+	expect_render("[\"A=b\", \"A=b\"]", "'A=b' A=b");
+	/* non-ASCII is quoted; a space in the program name too */
+	expect_render("[\"/usr/bin/true /bin/rm\", \"h\\u00e9\"]",
+		      "'/usr/bin/true /bin/rm' 'h\xc3\xa9'");
+	expect_render("[\"x\", \"'\"]", "x ''\\'''");
+}
+
+static void expect_argv_refused(const char *json, const char *msg)
+{
+	json_t *a = json_loads(json, JSON_ALLOW_NUL, NULL);
+	char err[200] = "";
+
+	assert_non_null(a);
+	assert_int_equal(proto_argv_check(a, err, sizeof err), -1);
+	assert_string_equal(err, msg);
+	json_decref(a);
+}
+
+static void test_argv_check(void **state)
+{
+	char err[200] = "", *big, *r;
+	json_t *a;
+
+	(void)state;
+	expect_argv_refused("{}", "argv must be an array of strings");
+	expect_argv_refused("[]", "argv must have 1 to 256 entries, not 0");
+	expect_argv_refused("[\"\"]", "argv[0], the program, is empty");
+	expect_argv_refused("[\"x\", 1]", "argv[1] is not a string");
+	expect_argv_refused("[\"x\", \"a\\u0000b\"]", "argv[1] holds a NUL byte");
+	a = json_array();
+	for (int i = 0; i < 257; i++)
+		json_array_append_new(a, json_string("x"));
+	assert_int_equal(proto_argv_check(a, err, sizeof err), -1);
+	assert_string_equal(err, "argv must have 1 to 256 entries, not 257");
+	json_array_remove(a, 0);
+	assert_int_equal(proto_argv_check(a, err, sizeof err), 0);
+	json_decref(a);
+
+	big = malloc(PROTO_ARGV_ARG_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'y', PROTO_ARGV_ARG_MAX + 1);
+	big[PROTO_ARGV_ARG_MAX + 1] = '\0';
+	a = json_pack("[s, s]", "x", big);
+	assert_int_equal(proto_argv_check(a, err, sizeof err), -1);
+	assert_string_equal(err, "argv[1] is 65537 bytes; the limit is 65536");
+	json_decref(a);
+	big[PROTO_ARGV_ARG_MAX] = '\0';
+	a = json_pack("[s, s, s, s, s]", "x", big, big, big, big);
+	assert_int_equal(proto_argv_check(a, err, sizeof err), -1);
+	assert_string_equal(err, "argv holds 262145 bytes; the limit is 262144 in all");
+	json_decref(a);
+	/* the worst rendering: every byte a quote, each one '\'' */
+	memset(big, '\'', PROTO_ARGV_ARG_MAX);
+	a = json_pack("[s, s, s]", "x", big, big);
+	assert_int_equal(proto_argv_check(a, err, sizeof err), 0);
+	r = proto_argv_render(a);
+	assert_non_null(r);
+	assert_int_equal(strlen(r), 1 + 2 * (1 + 2 + 4 * PROTO_ARGV_ARG_MAX));
+	free(r);
+	json_decref(a);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +594,8 @@ int main(void)
 		cmocka_unit_test(test_proto_new),
 		cmocka_unit_test(test_type_name),
 		cmocka_unit_test(test_json_limits),
+		cmocka_unit_test(test_argv_render),
+		cmocka_unit_test(test_argv_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1107,7 +1107,7 @@ static void test_idempotency_keys(void **state)
 }
 
 /* A database of schema version 1 (before this issue) opens: it is migrated
- * to version 2, its jobs keep their data and get no verdict, and a newer
+ * to the current version (3), its jobs keep their data and get no verdict, and a newer
  * database than the program knows is refused. */
 static void test_migrate_from_v1(void **state)
 {
@@ -1152,7 +1152,7 @@ static void test_migrate_from_v1(void **state)
 
 		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		assert_int_equal(sqlite3_column_int(s, 0), 2);
+		assert_int_equal(sqlite3_column_int(s, 0), 3);
 		sqlite3_finalize(s);
 	}
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
@@ -1161,9 +1161,33 @@ static void test_migrate_from_v1(void **state)
 	assert_non_null(strstr(err, "schema version 99"));
 	/* teardown expects an open store */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	reopen(f);
+}
+
+/* Schema v3: a job's argv is stored and comes back as an array; a job
+ * without one (and every job of an older database) has no "argv". */
+static void test_argv_stored(void **state)
+{
+	struct fixture *f = *state;
+	struct job_spec j = spec("job-argv", "c1", T0), k = spec("job-plain", "c1", T0 + NS);
+	json_t *argv = json_pack("[s, s, s]", "/usr/bin/printf", "%s|\n", "a b");
+	json_t *job;
+
+	j.argv = argv;
+	j.command = "/usr/bin/printf '%s|\n' 'a b'";
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	assert_int_equal(store_job_insert(f->st, &k), 0);
+	reopen(f);
+	job = get_job(f->st, "job-argv");
+	assert_true(json_equal(jget(job, "argv"), argv));
+	assert_string_equal(jstr(job, "command"), j.command);
+	json_decref(job);
+	job = get_job(f->st, "job-plain");
+	assert_null(json_object_get(job, "argv"));
+	json_decref(job);
+	json_decref(argv);
 }
 
 int main(void)
@@ -1196,6 +1220,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_argv_stored, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
