@@ -1,0 +1,108 @@
+"""The user docs name every configuration key of both programs and every API
+route, read from the code's own tables (tetherd's key table and route table,
+the agent's key chain), so the docs cannot drift from the code again.
+
+Parsing is over the C sources, which hold the tables; a key or a route
+added to the code without a line in docs/configuration.md or docs/api.md
+fails here with its name."""
+import os
+import re
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def read(rel):
+    with open(os.path.join(ROOT, rel), encoding="utf-8") as f:
+        return f.read()
+
+
+def server_keys():
+    src = read("src/server/config.c")
+    table = src[src.index("server_keys[] = {"):]
+    table = table[:table.index("};")]
+    keys = re.findall(r'\b(?:STR|INT|FLT|LIST)\("([\w-]+)", "(\w+)"', table)
+    assert len(keys) > 20, keys
+    return ["%s.%s" % k for k in keys]
+
+
+def agent_keys():
+    """[client] keys from load_client, the others from the section chain."""
+    src = read("src/agent/config.c")
+    keys = []
+    sec = None
+    for ln in src.splitlines():
+        if re.match(r"^static int load_client\b", ln):
+            sec = "client"
+        m = re.search(r'!strcmp\(sec, "([\w-]+)"\)', ln)
+        if m:
+            sec = m.group(1)
+        for k in re.findall(r'!strcmp\(k, "(\w+)"\)', ln):
+            if sec:
+                keys.append("%s.%s" % (sec, k))
+    assert len(keys) > 15, keys
+    return sorted(set(keys))
+
+
+def agent_doc_keys(doc):
+    """section.key for every `key =` line (commented or not) of the agent's
+    TOML example, and every `section.key` named in backticks."""
+    part = doc[doc.index("## tether-agent"):]
+    block = part[part.index("```toml"):]
+    block = block[:block.index("```", 7)]
+    out = set()
+    sec = None
+    for ln in block.splitlines():
+        m = re.match(r"^\[([\w.-]+)\]", ln)
+        if m:
+            sec = m.group(1)
+            if sec == "client.labels":
+                out.add("client.labels")
+            continue
+        m = re.match(r"^#?(\w+) *=", ln)
+        if m and sec:
+            out.add("%s.%s" % (sec, m.group(1)))
+    out.update(re.findall(r"`([\w-]+\.\w+)`", part))
+    return out
+
+
+def routes():
+    src = read("src/server/api.c")
+    rows = re.findall(r'\{ "(GET|POST|PUT|DELETE|PATCH)", "(/api/v1/[^"]*)"', src)
+    assert len(rows) > 30, rows
+    return ["%s %s" % (m, p[len("/api/v1"):]) for m, p in rows]
+
+
+def doc_routes(doc):
+    found = set()
+    for m, p in re.findall(r"`(GET|POST|PUT|DELETE|PATCH) (/[^`\s?]*)", doc):
+        found.add("%s %s" % (m, re.sub(r"\{[^}]*\}", "{}", p)))
+    return found
+
+
+def test_every_tetherd_key_is_documented():
+    doc = read("docs/configuration.md")
+    named = set(re.findall(r"`([\w-]+\.\w+)`", doc))
+    missing = [k for k in server_keys() if k not in named]
+    assert not missing, "keys of tetherd not in docs/configuration.md: %s" % missing
+
+
+def test_every_agent_key_is_documented():
+    doc = read("docs/configuration.md")
+    have = agent_doc_keys(doc)
+    missing = [k for k in agent_keys() if k not in have]
+    assert not missing, "keys of tether-agent not in docs/configuration.md: %s" % missing
+
+
+def test_every_route_is_documented():
+    have = doc_routes(read("docs/api.md"))
+    missing = [r for r in routes() if r not in have]
+    assert not missing, "routes not in docs/api.md: %s" % missing
+
+
+def test_documented_keys_exist():
+    """The other way round: a documented `server.x` or `api.x` is a real key."""
+    doc = read("docs/configuration.md")
+    real = set(server_keys())
+    named = {k for k in re.findall(r"`((?:server|api)\.\w+)`", doc)}
+    unknown = sorted(named - real)
+    assert not unknown, "docs/configuration.md names keys tetherd does not have: %s" % unknown
