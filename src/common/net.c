@@ -91,6 +91,11 @@ void net_conn_notify_close(net_conn *c, const char *reason)
 		c->cb->ws_close(c->ud, c, reason ? reason : "closed");
 }
 
+void net_ws_set_refusal(net_conn *c, const char *title)
+{
+	c->refusal = title;
+}
+
 void net_conn_fields_free(net_conn *c)
 {
 	buf_free(&c->rx);

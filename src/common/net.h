@@ -157,6 +157,10 @@ const char *net_ws_authorization(const net_conn *c);
  * server's own: the scheme of the listener (http, https) and the Host the
  * request was sent to (a page served from here). */
 const char *net_ws_origin(const net_conn *c);
+/* From ws_accept, before it returns a status: the title of the refusal's
+ * error body (a string that outlives the call, e.g. a literal); otherwise
+ * a generic one for the status. */
+void net_ws_set_refusal(net_conn *c, const char *title);
 
 /* --- client side ------------------------------------------------------ */
 struct net_client_cfg {

@@ -75,6 +75,7 @@ struct net_conn {
 	size_t nquery;
 	char *authorization;
 	char *origin;
+	const char *refusal;       /* title of a refused upgrade, or NULL */
 };
 
 void net_conn_notify_close(net_conn *c, const char *reason);

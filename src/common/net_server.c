@@ -576,7 +576,7 @@ static void ws_upgrade(struct net_sconn *c, net_http_req *r)
 	}
 	net_req_free(r);
 	if (pc->cb->ws_accept && (st = pc->cb->ws_accept(pc->ud, pc)) != 0) {
-		const char *title = st == 401 ? "unauthorized" : st == 403 ? "forbidden" :
+		const char *title = pc->refusal ? pc->refusal : st == 401 ? "unauthorized" : st == 403 ? "forbidden" :
 				    st == 423 ? "Too many bad attempts. Please try later." :
 				    st == 429 ? "too many requests, please try later" :
 				    st == 404 ? "not found" :

@@ -29,6 +29,7 @@ static const struct api_route routes[] = {
 	{ "DELETE", "/api/v1/logout", api_logout, 0 },
 	{ "GET", "/api/v1/me", api_me_get, 0 },
 	{ "GET", "/api/v1/me/ip", api_me_ip_get, 0 },
+	{ "PUT", "/api/v1/me", api_me_put, 0 },
 	{ "GET", "/api/v1/me/tokens", api_me_tokens_list, 0 },
 	{ "POST", "/api/v1/me/tokens", api_me_tokens_post, 0 },
 	{ "DELETE", "/api/v1/me/tokens/{}", api_me_tokens_delete, 0 },

@@ -127,6 +127,7 @@ void api_clients_auth_get(struct api_call *call);
 void api_client_tags_list(struct api_call *call);
 void api_user_groups_get(struct api_call *call);
 void api_me_ip_get(struct api_call *call);
+void api_me_put(struct api_call *call);
 /* GET /status with rport's fields (api_auth.c). */
 void api_status_rport(struct api_call *call);
 void api_clients_auth_post(struct api_call *call);

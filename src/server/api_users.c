@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "api.h"
 #include "audit.h"
 #include "auth.h"
@@ -165,6 +167,96 @@ void api_users_post(struct api_call *call)
 void api_users_put(struct api_call *call)
 {
 	user_change(call, false);
+}
+
+/* PUT /me (rport): a user changes their own password, proving the old one.
+ * The username cannot change here; two_fa_send_to is accepted and ignored
+ * (tether has no 2FA yet). */
+static const struct api_field me_fields[] = {
+	{ "username", AF_STRING },
+	{ "password", AF_STRING },
+	{ "old_password", AF_STRING },
+	{ "two_fa_send_to", AF_STRING },
+};
+
+static void me_old_checked(void *ud, const struct auth_identity *id)
+{
+	struct user_op *op = ud;
+
+	/* Only the password itself proves it: never a token. */
+	if (!id || id->api_token || id->session_token || strcmp(id->user, op->name)) {
+		api_reply_error(op->call, 400, "Incorrect old password.", "");
+		json_decref(op->body);
+		free(op);
+		return;
+	}
+	auth_hash_async(op->call->srv->auth, json_string_value(json_object_get(op->body, "password")),
+			user_hashed, op);
+}
+
+void api_me_put(struct api_call *call)
+{
+	const char *name, *pw, *old;
+	struct user_op *op;
+	json_t *body;
+	char *cred = NULL, *hdr = NULL;
+	size_t clen, b64len;
+
+	if (api_body(call, me_fields, sizeof me_fields / sizeof me_fields[0], &body))
+		return;
+	name = json_string_value(json_object_get(body, "username"));
+	pw = json_string_value(json_object_get(body, "password"));
+	old = json_string_value(json_object_get(body, "old_password"));
+	if (name && *name && strcmp(name, call->user)) {
+		json_decref(body);
+		api_reply_error(call, 400, "Invalid user.", "the username cannot be changed");
+		return;
+	}
+	if (!pw || !*pw) {
+		json_decref(body);
+		api_reply(call, 204, NULL);   /* nothing to change */
+		return;
+	}
+	if (strlen(pw) < 8 || strlen(pw) > 512) {
+		json_decref(body);
+		api_reply_error(call, 400, "Invalid password.", "8 to 512 characters");
+		return;
+	}
+	if (!old || !*old) {
+		json_decref(body);
+		api_reply_error(call, 400, "Missing old password.",
+				"old_password is required to change the password");
+		return;
+	}
+	/* The old password is checked as a login would be (off the loop). */
+	clen = strlen(call->user) + 1 + strlen(old);
+	b64len = sodium_base64_ENCODED_LEN(clen, sodium_base64_VARIANT_ORIGINAL);
+	op = calloc(1, sizeof *op);
+	cred = malloc(clen + 1);
+	hdr = malloc(b64len + 6);
+	if (!op || !cred || !hdr) {
+		free(op);
+		free(cred);
+		free(hdr);
+		json_decref(body);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
+	snprintf(cred, clen + 1, "%s:%s", call->user, old);
+	memcpy(hdr, "Basic ", 6);
+	sodium_bin2base64(hdr + 6, b64len, (const unsigned char *)cred, clen,
+			  sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(cred, clen);
+	free(cred);
+	/* Only the password changes: groups and locked stay as they are. */
+	json_object_del(body, "username");
+	json_object_del(body, "old_password");
+	json_object_del(body, "two_fa_send_to");
+	op->call = call;
+	op->body = body;
+	util_strlcpy(op->name, call->user, sizeof op->name);
+	auth_api_check(call->srv->auth, hdr, NULL, me_old_checked, op);
+	free(hdr);
 }
 
 void api_users_delete(struct api_call *call)

@@ -307,6 +307,10 @@ int ws_api_accept(struct ws_api *w, net_conn *c)
 		log_warn("ws: refused a connection from origin %.200s", net_ws_origin(c));
 		return 403;
 	}
+	if (!net_ws_authorization(c) && !net_ws_query(c, "access_token")) {
+		net_ws_set_refusal(c, "token required");   /* rport's words */
+		return 401;
+	}
 	{
 		char name[128];
 		enum guard_verdict v;
