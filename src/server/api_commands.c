@@ -353,7 +353,7 @@ static int insert_apply(struct store *st, void *arg)
 {
 	struct run_ctx *rc = arg;
 	struct audit_entry e = { 0 };
-	json_t *req;
+	json_t *req, *resp;
 	int err;
 
 	if (rc->idem_key) {
@@ -376,9 +376,12 @@ static int insert_apply(struct store *st, void *arg)
 	e.affected_id = rc->j.jid;
 	e.client_id = rc->j.client_id;
 	e.request = req;
+	resp = json_pack("{s:s}", "jid", rc->j.jid);
+	e.response = resp;
 	e.success = true;
 	err = audit_insert(st, &e);
 	json_decref(req);
+	json_decref(resp);
 	if (err)
 		return err;
 	return store_job_insert(st, &rc->j);

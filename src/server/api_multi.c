@@ -449,8 +449,12 @@ static json_t *multi_start(struct server *srv, json_t *body, bool is_script, boo
 		e.action = "execute.start";
 		e.affected_id = jid;
 		e.request = body;
+		e.response = json_pack("{s:s}", "jid", jid);
 		e.success = true;
-		if (audit_insert(srv->store, &e)) {
+		int arc = audit_insert(srv->store, &e);
+
+		json_decref(e.response);
+		if (arc) {
 			json_decref(rec);
 			rec = NULL;
 			api_err_set(err, 500, "Failed to write the audit log.",

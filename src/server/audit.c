@@ -27,6 +27,8 @@ int audit_insert(struct store *st, const struct audit_entry *e)
 		return TE_NOMEM;
 	if (e->request)
 		json_object_set(rec, "request", e->request);
+	if (e->response)
+		json_object_set(rec, "response", e->response);
 	rc = store_audit_put(st, rec);
 	json_decref(rec);
 	return rc;
@@ -149,7 +151,8 @@ void api_auditlog_list(struct api_call *call)
 	}
 	{
 		/* rport's AuditLog: request as the JSON text (a string),
-		 * client_hostname, response (tether keeps none: null). */
+		 * client_hostname, response as JSON text too ("" when the
+		 * action recorded none, e.g. a failed login). */
 		size_t i;
 		json_t *rec;
 
@@ -172,8 +175,15 @@ void api_auditlog_list(struct api_call *call)
 			if (c)
 				hub_client_field(c, "hostname", &host, &list, num, sizeof num);
 			json_object_set_new(rec, "client_hostname", json_string(host ? host : ""));
-			if (!json_object_get(rec, "response"))
-				json_object_set_new(rec, "response", json_null());
+			req = json_object_get(rec, "response");
+			if (req && !json_is_null(req)) {
+				char *text = json_dumps(req, JSON_COMPACT | JSON_ENCODE_ANY);
+
+				json_object_set_new(rec, "response", json_string(text ? text : ""));
+				free(text);
+			} else {
+				json_object_set_new(rec, "response", json_string(""));
+			}
 		}
 	}
 	api_reply_list(call, arr, total);

@@ -20,6 +20,7 @@ struct audit_entry {
 	const char *affected_id;   /* a jid, token prefix, credential id... */
 	const char *client_id;
 	json_t *request;           /* borrowed; may be NULL */
+	json_t *response;          /* borrowed; may be NULL: what the action answered */
 	bool success;
 };
 

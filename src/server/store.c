@@ -180,7 +180,13 @@ static const char schema_v3[] =
 	"PRAGMA user_version = 3;";
 
 /* Each step takes the database from version i to i + 1, in a transaction. */
-static const char *const migrations[] = { schema_v1, schema_v2, schema_v3 };
+/* Version 4: an audit record's response (JSON text: what the action
+ * answered, e.g. a submission's jid), as rport's AuditLog has it. */
+static const char schema_v4[] =
+	"ALTER TABLE auditlog ADD COLUMN response TEXT;"
+	"PRAGMA user_version = 4;";
+
+static const char *const migrations[] = { schema_v1, schema_v2, schema_v3, schema_v4 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 struct wq_entry {
@@ -1209,9 +1215,9 @@ int store_audit_put(struct store *st, const json_t *rec)
 {
 	static const char sql[] =
 		"INSERT INTO auditlog (timestamp, username, remote_ip, application, action,"
-		" affected_id, client_id, success, request) VALUES (?,?,?,?,?,?,?,?,?)";
+		" affected_id, client_id, success, request, response) VALUES (?,?,?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *s = NULL;
-	char *req = NULL;
+	char *req = NULL, *resp = NULL;
 	int rc;
 
 	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
@@ -1229,9 +1235,14 @@ int store_audit_put(struct store *st, const json_t *rec)
 		req = json_dumps(json_object_get(rec, "request"), JSON_COMPACT);
 		sqlite3_bind_text(s, 9, req, -1, SQLITE_TRANSIENT);
 	}
+	if (json_object_get(rec, "response")) {
+		resp = json_dumps(json_object_get(rec, "response"), JSON_COMPACT | JSON_ENCODE_ANY);
+		sqlite3_bind_text(s, 10, resp, -1, SQLITE_TRANSIENT);
+	}
 	rc = step_done(st, s, "audit");
 	sqlite3_finalize(s);
 	free(req);
+	free(resp);
 	return rc;
 }
 
@@ -1259,7 +1270,7 @@ int store_audit_query(struct store *st, const struct audit_query *q, json_t **ou
 			buf_appendf(&sql, "SELECT count(*) FROM auditlog%s", where.data);
 		else
 			buf_appendf(&sql, "SELECT timestamp, username, remote_ip, application, action,"
-					  " affected_id, client_id, success, request FROM auditlog%s"
+					  " affected_id, client_id, success, request, response FROM auditlog%s"
 					  " ORDER BY timestamp %s, id %s LIMIT ? OFFSET ?",
 				    where.data, q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC");
 		if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK)
@@ -1294,6 +1305,9 @@ int store_audit_query(struct store *st, const struct audit_query *q, json_t **ou
 				json_object_set_new(o, "client_id", text_col(s, 6));
 				json_object_set_new(o, "success", json_boolean(sqlite3_column_int(s, 7)));
 				json_object_set_new(o, "request", req ? json_loads(req, 0, NULL) : json_null());
+				req = (const char *)sqlite3_column_text(s, 9);
+				json_object_set_new(o, "response",
+						    req ? json_loads(req, JSON_DECODE_ANY, NULL) : json_null());
 				json_array_append_new(arr, o);
 			}
 			*out = arr;

@@ -289,6 +289,10 @@ def test_status_me_and_routes_as_rport(tether, my_client):
     e = [e for e in log() if e["application"] == "client.command"][0]
     assert isinstance(e["request"], str) and json.loads(e["request"])["command"] == "echo audited"
     assert e["client_hostname"] and "response" in e, e
+    # the response is what the submission answered, as JSON text
+    assert json.loads(e["response"]) == {"jid": e["affected_id"]}, e
+    failed = [x for x in log() if x["action"] == "failed_login"]
+    assert all(x["response"] == "" for x in failed), failed
 
 
 def test_put_me_changes_ones_own_password(tether, tether_server):

@@ -1142,7 +1142,7 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(rs.n, 1);
 	assert_int_equal(rs.last.delivery_timeout_sec, 0);
 	assert_false(rs.last.started);
-	/* version 2 now, and it stays so when opened again */
+	/* the newest version (4) now, and it stays so when opened again */
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
@@ -1152,7 +1152,7 @@ static void test_migrate_from_v1(void **state)
 
 		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		assert_int_equal(sqlite3_column_int(s, 0), 3);
+		assert_int_equal(sqlite3_column_int(s, 0), 4);
 		sqlite3_finalize(s);
 	}
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
@@ -1161,7 +1161,7 @@ static void test_migrate_from_v1(void **state)
 	assert_non_null(strstr(err, "schema version 99"));
 	/* teardown expects an open store */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	reopen(f);
 }
