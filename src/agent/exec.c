@@ -147,25 +147,6 @@ static json_t *time_json(int64_t ns)
 	return json_string(t);
 }
 
-/* Bytes jansson writes for the string (escapes), to pick the smaller
- * encoding: text full of control bytes travels better as base64. */
-static size_t json_escaped_len(const char *s, size_t n)
-{
-	size_t out = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' ||
-		    c == '\f')
-			out += 2;
-		else if (c < 0x20)
-			out += 6;
-		else
-			out++;
-	}
-	return out;
-}
 
 /* Sets key to the bytes as a JSON string when they are valid UTF-8 and
  * not bloated by escapes, else as base64 with enc_key = "base64". */
@@ -177,7 +158,7 @@ static void put_bytes(json_t *m, const char *key, const char *enc_key, const cha
 
 	if (!data)
 		data = "";
-	if (util_utf8_valid(data, len) && json_escaped_len(data, len) <= blen) {
+	if (util_utf8_valid(data, len) && util_json_escaped_len(data, len) <= blen) {
 		json_object_set_new(m, key, json_stringn(data, len));
 		return;
 	}

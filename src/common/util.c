@@ -418,3 +418,21 @@ bool util_utf8_valid(const char *str, size_t n)
 	}
 	return true;
 }
+
+size_t util_json_escaped_len(const char *s, size_t n)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' ||
+		    c == '\f')
+			out += 2;
+		else if (c < 0x20)
+			out += 6;
+		else
+			out++;
+	}
+	return out;
+}

@@ -71,5 +71,9 @@ int util_strlcpy(char *dst, const char *src, size_t size);
 bool util_glob_match(const char *pattern, const char *s);
 /* True if the n bytes are valid UTF-8 with no NUL. */
 bool util_utf8_valid(const char *s, size_t n);
+/* Bytes jansson writes for the string s[0..n), quotes aside (JSON_COMPACT,
+ * no JSON_ENSURE_ASCII): '"', '\\' and \n \r \t \b \f take two, other control
+ * bytes six (\u00XX). Used to pick text or base64 for output. */
+size_t util_json_escaped_len(const char *s, size_t n);
 
 #endif

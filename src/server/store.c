@@ -581,25 +581,6 @@ static json_t *text_col(sqlite3_stmt *s, int col)
 	return json_string(t ? (const char *)t : "");
 }
 
-/* Bytes jansson writes for the string, quotes aside (JSON_COMPACT, no
- * JSON_ENSURE_ASCII): control bytes become \u00XX, six bytes for one. */
-static size_t json_escaped_len(const char *s, size_t n)
-{
-	size_t out = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' ||
-		    c == '\f')
-			out += 2;
-		else if (c < 0x20)
-			out += 6;
-		else
-			out++;
-	}
-	return out;
-}
 
 /* Output bytes: a JSON string when valid UTF-8 and its escapes at most
  * double it; else base64 (a third more) and a flag "<name>_encoding":
@@ -629,7 +610,7 @@ static void put_output(json_t *result, const char *name, sqlite3_stmt *s, int co
 		}
 		return;
 	}
-	if (json_escaped_len(data, len) <= OUTPUT_TEXT_MAX_GROWTH * len &&
+	if (util_json_escaped_len(data, len) <= OUTPUT_TEXT_MAX_GROWTH * len &&
 	    util_utf8_valid(data, len)) {
 		json_object_set_new(result, name, json_stringn(data, len));
 	} else {
