@@ -335,6 +335,8 @@ static void stream_skip(struct jstream *s, bool final)
 {
 	size_t n = stream_ready(s, final, SIZE_MAX);
 
+	if (!n)
+		return;
 	s->lines += count_newlines(s->buf.data + s->streamed, n);
 	s->streamed += n;
 	s->skipped += (int64_t)n;
