@@ -159,7 +159,14 @@ class SlowLink:
                 a, _ = self.ls.accept()
             except OSError:
                 return
-            b = socket.create_connection(("127.0.0.1", self.target))
+            b = socket.socket()
+            b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+            try:
+                b.connect(("127.0.0.1", self.target))
+            except OSError:
+                a.close()
+                b.close()
+                continue
             with self.lock:
                 self.socks += [a, b]
             threading.Thread(target=self._pipe, args=(a, b, self.rate), daemon=True).start()
