@@ -16,6 +16,12 @@
 #include "proto.h"
 #include "util.h"
 
+/* Live output stops being read from the jobs' pipes while more than this
+ * waits on the link (exec.c): a result or a pong queued now waits behind
+ * at most this much output, and the kernel's socket buffer keeps the wire
+ * busy meanwhile. Reading resumes when the queue has drained. */
+#define CONN_LIVE_HIGH_WATER (256 * 1024)
+
 struct outmsg {
 	char jid[UUID_STR_LEN];
 	char *text;
@@ -208,9 +214,9 @@ void conn_report(void *ud, json_t *frame)
 	const char *type = json_string_value(json_object_get(frame, "type"));
 	const char *jid = json_string_value(json_object_get(frame, "jid"));
 	if (strcmp(type, "result") && strcmp(type, "reject")) {
-		/* started, output: useful live, worthless later; live output
-		 * never queues more than 1 MiB (a slow link drops it). */
-		if (c->welcomed && (strcmp(type, "output") || net_ws_queued(c->nc) < 1024 * 1024))
+		/* started, output: useful live, worthless later. exec sends
+		 * output only while conn_link says the link takes it. */
+		if (c->welcomed)
 			send_frame(c, frame);
 		else
 			json_decref(frame);
@@ -233,6 +239,16 @@ void conn_report(void *ud, json_t *frame)
 				  "it is kept in memory only", jidc);
 		outbox_add(c, jidc, text, len);
 	}
+}
+
+/* exec's view of the link: down until welcomed, full above the mark. */
+static enum exec_link conn_link(void *ud)
+{
+	struct conn *c = ud;
+
+	if (!c->nc || !c->welcomed)
+		return EXEC_LINK_DOWN;
+	return net_ws_queued(c->nc) > CONN_LIVE_HIGH_WATER ? EXEC_LINK_FULL : EXEC_LINK_OPEN;
 }
 
 static void schedule_retry(struct conn *c);
@@ -266,6 +282,7 @@ static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len
 		c->attempt = 0;
 		log_info("server accepted client '%s'", c->a->cfg.id);
 		flush_outbox(c);
+		exec_link_changed(c->a->exec);
 		break;
 	case PROTO_RUN:
 		if (c->welcomed)
@@ -304,14 +321,27 @@ static void conn_ws_close(void *ud, net_conn *nc, const char *reason)
 		log_info("connection to %s:%d failed: %s", c->host, c->port, reason);
 	c->nc = NULL;
 	c->welcomed = false;
+	/* Live output that waited for the link is skipped, and the pipes
+	 * are read again: a child never blocks on a disconnected agent. */
+	exec_link_changed(c->a->exec);
 	if (!c->stopped)
 		schedule_retry(c);
+}
+
+/* The send queue is empty: live output that waited goes on. */
+static void conn_ws_drained(void *ud, net_conn *nc)
+{
+	struct conn *c = ud;
+
+	(void)nc;
+	exec_link_changed(c->a->exec);
 }
 
 static const struct net_callbacks conn_callbacks = {
 	.ws_open = conn_ws_open,
 	.ws_message = conn_ws_message,
 	.ws_close = conn_ws_close,
+	.ws_drained = conn_ws_drained,
 };
 
 static void dial(struct conn *c)
@@ -345,6 +375,9 @@ static void hb_cb(uv_timer_t *t)
 
 	if (!c->nc || !c->welcomed)
 		return;
+	/* A safety net: live output never waits longer than a keep-alive
+	 * period for a drain event it missed. */
+	exec_link_changed(c->a->exec);
 	if (util_mono_ms() - c->last_rx_ms > (uint64_t)c->a->cfg.keep_alive_timeout_ms) {
 		log_warn("no answer from the server for %lld ms: reconnecting",
 			 (long long)c->a->cfg.keep_alive_timeout_ms);
@@ -454,6 +487,7 @@ int conn_create(struct agent *a, struct conn **out, char *err, size_t errlen)
 
 void conn_start(struct conn *c)
 {
+	exec_set_link(c->a->exec, conn_link, c);
 	uv_timer_start(&c->hb, hb_cb, (uint64_t)c->a->cfg.keep_alive_ms,
 		       (uint64_t)c->a->cfg.keep_alive_ms);
 	dial(c);

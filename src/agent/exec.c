@@ -14,6 +14,16 @@
  *   DETACHED    reported "unknown" at the timeout; no timer, it keeps
  *               running and its output is read and thrown away
  *
+ * Live output ("stream": true) is paced by the agent's link, never
+ * dropped for a burst: while the link has more queued than its high-water
+ * mark (exec_link_fn says FULL) a live job's pipes stop being read, so the
+ * child blocks in write(); when the link drains (exec_link_changed) the
+ * streams that waited go on in the order they stopped, one frame each per
+ * turn, so one noisy job cannot starve another. With no link at all
+ * (DOWN) the pipes are read anyway, the child never blocks on a
+ * disconnected agent, and what is read is skipped: the offset of the next
+ * frame shows the gap. See docs/internals/protocol.md, "Live output".
+ *
  * See docs/execution.md for what users see. */
 #include "exec.h"
 
@@ -33,6 +43,7 @@
 
 #include <sodium.h>
 #include <uthash.h>
+#include <utlist.h>
 
 #include "exec_interp.h"
 #include "exec_script.h"
@@ -44,6 +55,8 @@
 extern char **environ;
 
 #define READ_CHUNK (64 * 1024)
+/* Largest live output frame: one read's worth. */
+#define LIVE_FRAME_MAX READ_CHUNK
 #define DRAIN_AFTER_EXIT_MS 1000
 /* Most words of a command run without the shell (exec_interp_direct). */
 #define EXEC_DIRECT_MAX 64
@@ -55,14 +68,24 @@ extern char **environ;
 enum job_phase { PH_RUNNING, PH_TERM_SENT, PH_KILL_SENT, PH_DRAINING, PH_DETACHED };
 enum kill_reason { KILL_NONE, KILL_TIMEOUT, KILL_CANCEL };
 
+struct job;
+
 /* One output stream: what is kept (at most send_back_limit) and what is
- * only counted. */
+ * only counted. Live output is buf[0..streamed) sent or skipped, and
+ * buf[streamed..len) still to go. */
 struct jstream {
 	uv_pipe_t pipe;
 	struct buf buf;
 	int64_t dropped;
-	size_t streamed;     /* bytes of buf already sent as live output */
+	size_t streamed;     /* bytes of buf already handled as live output */
+	int64_t lines;       /* newlines in buf[0..streamed) */
+	int64_t skipped;     /* of those, bytes never sent: no link */
 	bool eof;
+	bool paused;         /* reading stopped until the link drains */
+	bool waiting;        /* on the exec's waitq */
+	int idx;             /* 0 stdout, 1 stderr */
+	struct job *job;
+	struct jstream *prev, *next;  /* the waitq */
 };
 
 struct job {
@@ -108,6 +131,9 @@ struct exec {
 	struct seen *seen_tail;
 	size_t nseen;
 	uv_signal_t *sigchld;     /* its own allocation: closed after e is freed */
+	exec_link_fn link;        /* NULL: always open */
+	void *link_ud;
+	struct jstream *waitq;    /* live streams waiting for the link, in turn */
 	char readbuf[READ_CHUNK];
 };
 
@@ -192,6 +218,8 @@ static void reject(struct exec *e, const char *jid, const char *fmt, ...)
 	e->report(e->ud, m);
 }
 
+static void job_live_end(struct job *j);
+
 static void job_report(struct job *j, const char *status, bool with_exit, int64_t code,
 		       const char *error)
 {
@@ -215,6 +243,7 @@ static void job_report(struct job *j, const char *status, bool with_exit, int64_
 	/* The output is in the frame now; what still comes is thrown away. */
 	buf_free(&j->io[0].buf);
 	buf_free(&j->io[1].buf);
+	job_live_end(j);
 }
 
 /* Length of the longest prefix of s[0..n) that does not end inside a
@@ -235,28 +264,208 @@ static size_t utf8_whole_prefix(const char *s, size_t n)
 	return n;
 }
 
-/* Sends the kept output not yet sent live (best effort, at most
- * send_back_limit per stream in all). */
-static void job_stream_flush(struct job *j, int i, bool final)
+/* ---- live output ---------------------------------------------------- */
+
+static enum exec_link link_state(const struct exec *e)
+{
+	return e->link ? e->link(e->link_ud) : EXEC_LINK_OPEN;
+}
+
+/* Bytes of s ready to go live, at most max: whole characters only unless
+ * final (the last bytes of a stream go as they are). */
+static size_t stream_ready(const struct jstream *s, bool final, size_t max)
+{
+	size_t n = s->buf.len > s->streamed ? s->buf.len - s->streamed : 0;
+
+	if (n > max) {
+		n = max;
+		final = false;
+	}
+	return final || !n ? n : utf8_whole_prefix(s->buf.data + s->streamed, n);
+}
+
+static int64_t count_newlines(const char *p, size_t n)
+{
+	int64_t lines = 0;
+
+	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+		lines++;
+	return lines;
+}
+
+/* Sends the next n bytes of stream i as one output frame, with where they
+ * start in the stream (offset, and the newlines before them). */
+static void stream_send(struct job *j, int i, size_t n)
 {
 	struct jstream *s = &j->io[i];
-	size_t end, n;
-	json_t *m;
+	json_t *m = proto_new(PROTO_OUTPUT);
 
-	if (!j->live || j->reported || s->streamed >= s->buf.len)
-		return;
-	end = final ? s->buf.len
-		    : s->streamed + utf8_whole_prefix(s->buf.data + s->streamed,
-						      s->buf.len - s->streamed);
-	n = end - s->streamed;
-	if (!n)
-		return;
-	m = proto_new(PROTO_OUTPUT);
 	json_object_set_new(m, "jid", json_string(j->jid));
 	json_object_set_new(m, "stream", json_string(stream_names[i]));
+	json_object_set_new(m, "offset", json_integer((json_int_t)s->streamed));
+	json_object_set_new(m, "offset_lines", json_integer(s->lines));
 	put_bytes(m, "data", "encoding", s->buf.data + s->streamed, n);
-	s->streamed = end;
+	s->lines += count_newlines(s->buf.data + s->streamed, n);
+	s->streamed += n;
 	j->e->report(j->e->ud, m);
+}
+
+/* No link: the bytes can never be live. They stay kept for the result;
+ * the offset of the next frame tells the server about the gap. */
+static void stream_skip(struct jstream *s, bool final)
+{
+	size_t n = stream_ready(s, final, SIZE_MAX);
+
+	if (!n)
+		return;
+	s->lines += count_newlines(s->buf.data + s->streamed, n);
+	s->streamed += n;
+	s->skipped += (int64_t)n;
+}
+
+/* A stream whose reads follow the link: live, running, and with room
+ * left in what is kept (past send_back_limit nothing more goes live, so
+ * there is no reason to slow the child). */
+static bool stream_gated(const struct job *j, const struct jstream *s)
+{
+	return j->live && !j->reported && !j->exited && s->buf.len < s->buf.cap;
+}
+
+static void waitq_add(struct exec *e, struct jstream *s)
+{
+	if (!s->waiting) {
+		DL_APPEND(e->waitq, s);
+		s->waiting = true;
+	}
+}
+
+static void waitq_del(struct exec *e, struct jstream *s)
+{
+	if (s->waiting) {
+		DL_DELETE(e->waitq, s);
+		s->waiting = false;
+		s->prev = s->next = NULL;
+	}
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+
+static void stream_pause(struct jstream *s)
+{
+	if (!s->paused && !s->eof) {
+		uv_read_stop((uv_stream_t *)&s->pipe);
+		s->paused = true;
+	}
+}
+
+static void stream_resume(struct jstream *s)
+{
+	if (s->paused) {
+		s->paused = false;
+		if (!s->eof && !uv_is_closing((uv_handle_t *)&s->pipe))
+			uv_read_start((uv_stream_t *)&s->pipe, alloc_cb, read_cb);
+	}
+}
+
+/* After a read: sends what is ready while the link takes it and nobody
+ * waits ahead; else takes a place at the end of the line and, while the
+ * stream is gated, stops reading its pipe (the child blocks). */
+static void stream_service(struct job *j, int i)
+{
+	struct exec *e = j->e;
+	struct jstream *s = &j->io[i];
+	enum exec_link st;
+	size_t n;
+
+	if (!j->live || j->reported)
+		return;
+	st = link_state(e);
+	if (st == EXEC_LINK_DOWN) {
+		stream_skip(s, false);
+		return;
+	}
+	while (st == EXEC_LINK_OPEN && !e->waitq && (n = stream_ready(s, false, LIVE_FRAME_MAX))) {
+		stream_send(j, i, n);
+		st = link_state(e);
+	}
+	if (st == EXEC_LINK_OPEN && !e->waitq)
+		return;
+	if (stream_gated(j, s))
+		stream_pause(s);
+	if (s->paused || stream_ready(s, false, SIZE_MAX))
+		waitq_add(e, s);
+}
+
+/* The end of a stream's live output (the job is being reported): what is
+ * left goes now, whatever the link's queue, just before the result that
+ * follows it (at most one read, plus what came after the exit). */
+static void stream_final(struct job *j, int i)
+{
+	struct jstream *s = &j->io[i];
+	size_t n;
+
+	waitq_del(j->e, s);
+	if (!j->live || j->reported)
+		return;
+	if (link_state(j->e) == EXEC_LINK_DOWN) {
+		stream_skip(s, true);
+		return;
+	}
+	while ((n = stream_ready(s, true, LIVE_FRAME_MAX)))
+		stream_send(j, i, n);
+}
+
+/* The job is reported: its streams leave the line and are read (and
+ * thrown away) until they close, so that a detached child never blocks. */
+static void job_live_end(struct job *j)
+{
+	for (int i = 0; i < 2; i++) {
+		waitq_del(j->e, &j->io[i]);
+		stream_resume(&j->io[i]);
+		if (j->io[i].skipped)
+			log_info("job %s: %lld bytes of %s were not sent live (the agent had no "
+				 "connection); the result has them", j->jid,
+				 (long long)j->io[i].skipped, stream_names[i]);
+	}
+}
+
+void exec_set_link(struct exec *e, exec_link_fn fn, void *ud)
+{
+	if (!e)
+		return;
+	e->link = fn;
+	e->link_ud = ud;
+}
+
+void exec_link_changed(struct exec *e)
+{
+	struct jstream *s, *tmp;
+	size_t n;
+
+	if (!e)
+		return;
+	if (link_state(e) == EXEC_LINK_DOWN) {
+		DL_FOREACH_SAFE(e->waitq, s, tmp) {
+			stream_skip(s, false);
+			waitq_del(e, s);
+			stream_resume(s);
+		}
+		return;
+	}
+	/* In turn, one frame each; a stream with more goes to the back. */
+	while (e->waitq && link_state(e) == EXEC_LINK_OPEN) {
+		s = e->waitq;
+		waitq_del(e, s);
+		n = stream_ready(s, false, LIVE_FRAME_MAX);
+		if (n)
+			stream_send(s->job, s->idx, n);
+		if (stream_ready(s, false, SIZE_MAX)) {
+			waitq_add(e, s);
+			continue;
+		}
+		stream_resume(s);
+	}
 }
 
 /* ---- end of a job ------------------------------------------------- */
@@ -340,8 +549,8 @@ static void job_report_outcome(struct job *j)
 static void job_finish(struct job *j)
 {
 	if (!j->reported) {
-		job_stream_flush(j, 0, true);
-		job_stream_flush(j, 1, true);
+		stream_final(j, 0);
+		stream_final(j, 1);
 		job_report_outcome(j);
 	}
 	exec_script_remove(j->script);
@@ -385,12 +594,13 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 			take = 0;
 		s->dropped += n - (ssize_t)take;
 		if (take)
-			job_stream_flush(j, i, false);
+			stream_service(j, i);
 		return;
 	}
 	if (n < 0) {
 		uv_read_stop(st);
 		s->eof = true;
+		s->paused = false;
 		job_maybe_finish(j);
 	}
 }
@@ -446,8 +656,8 @@ static void timer_cb(uv_timer_t *t)
 		}
 		/* rport semantics: the job is "unknown", the process keeps
 		 * running; we stop waiting for it. */
-		job_stream_flush(j, 0, true);
-		job_stream_flush(j, 1, true);
+		stream_final(j, 0);
+		stream_final(j, 1);
 		snprintf(error, sizeof error,
 			 "timeout: the command did not finish within %lld seconds; it keeps "
 			 "running (pid %d)", (long long)j->timeout_sec, j->pid);
@@ -463,8 +673,8 @@ static void timer_cb(uv_timer_t *t)
 		return;
 	case PH_KILL_SENT:
 		/* Uninterruptible sleep, or a setuid child we may not signal. */
-		job_stream_flush(j, 0, true);
-		job_stream_flush(j, 1, true);
+		stream_final(j, 0);
+		stream_final(j, 1);
 		snprintf(error, sizeof error,
 			 "%s: SIGKILL sent to process group %d, but the process did not exit",
 			 j->kill_reason == KILL_CANCEL ? "cancel" : "timeout", j->pid);
@@ -477,6 +687,7 @@ static void timer_cb(uv_timer_t *t)
 		for (int i = 0; i < 2; i++) {
 			uv_read_stop((uv_stream_t *)&j->io[i].pipe);
 			j->io[i].eof = true;
+			j->io[i].paused = false;
 		}
 		job_finish(j);
 		return;
@@ -491,6 +702,10 @@ static void job_exited(struct job *j, int64_t status, int term_signal)
 	j->exited = true;
 	j->exit_status = status;
 	j->term_signal = term_signal;
+	/* What is left in the pipes is read at once (not gated any more): the
+	 * drain deadline below is for grandchildren, not for the link. */
+	stream_resume(&j->io[0]);
+	stream_resume(&j->io[1]);
 	if (j->kill_reason != KILL_NONE && j->phase != PH_DETACHED) {
 		/* Its leader is gone: what is left of the group goes now,
 		 * before its pgid could be reused. */
@@ -827,6 +1042,8 @@ static struct job *job_new(struct exec *e, const struct run_req *r)
 	j->live = r->live;
 	for (int i = 0; i < 2; i++) {
 		buf_init(&j->io[i].buf, (size_t)a->cfg.send_back_limit);
+		j->io[i].idx = i;
+		j->io[i].job = j;
 		uv_pipe_init(a->loop, &j->io[i].pipe, 0);
 		j->io[i].pipe.data = j;
 	}
@@ -1065,6 +1282,8 @@ void exec_destroy(struct exec *e)
 		/* Children keep running; only our supervision ends. */
 		HASH_DEL(e->jobs, j);
 		j->reported = true;
+		waitq_del(e, &j->io[0]);
+		waitq_del(e, &j->io[1]);
 		exec_script_remove(j->script);
 		job_close_all(j);
 	}

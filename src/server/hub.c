@@ -1437,6 +1437,8 @@ static void on_output(struct session *s, json_t *m)
 	const char *jid = json_string_value(json_object_get(m, "jid"));
 	const char *stream = json_string_value(json_object_get(m, "stream"));
 	const char *enc = json_string_value(json_object_get(m, "encoding"));
+	json_t *off = json_object_get(m, "offset");
+	json_t *offl = json_object_get(m, "offset_lines");
 	const char *mjid;
 
 	if (!srv->ws || !srv->fanout || (strcmp(stream, "stdout") && strcmp(stream, "stderr")))
@@ -1445,7 +1447,13 @@ static void on_output(struct session *s, json_t *m)
 	mjid = fanout_multi_of(srv->fanout, jid, s->client->id);
 	if (mjid)
 		ws_api_output(srv->ws, mjid, jid, s->client, stream, json_object_get(m, "data"),
-			      enc && !strcmp(enc, "base64"));
+			      enc && !strcmp(enc, "base64"),
+			      /* Where the frame starts in its stream; -1 from an
+			       * agent that does not say (no gap check then). */
+			      json_is_integer(off) && json_integer_value(off) >= 0 ?
+				      json_integer_value(off) : -1,
+			      json_is_integer(offl) && json_integer_value(offl) >= 0 ?
+				      json_integer_value(offl) : -1);
 }
 
 static void on_ping(struct session *s, json_t *m)

@@ -12,9 +12,12 @@
  * and counted per job and stream. Once it catches up (its queue drains, or
  * the next partial goes out), or before the job's final, a frame
  * {"type":"dropped", jid, multi_job_id, client_id, client_name, stream,
- * bytes, lines} says what it missed; the final job always has the whole
- * output. A reader more than WS_HARD_CAP behind is disconnected (close
- * 1008). */
+ * offset, bytes, lines} says what it missed; the final job always has the
+ * whole output. Output the agent could not send live (it had no
+ * connection) shows as a gap in the agents' frame offsets and is reported
+ * the same way, at once. Partials carry their offset too, so a reader can
+ * place every byte. A reader more than WS_HARD_CAP behind is disconnected
+ * (close 1008). */
 #include "ws_api.h"
 
 #include <stdio.h>
@@ -49,6 +52,7 @@ struct jstat {
 	int64_t sent_bytes, sent_lines;
 	int64_t dropped_bytes, dropped_lines;  /* reported or pending */
 	int64_t pend_bytes, pend_lines;
+	int64_t pend_offset;                   /* where the pending drop starts */
 	bool pending;                          /* on the watcher's pend list */
 	struct jstat *next_pend;
 	UT_hash_handle hh;
@@ -477,13 +481,33 @@ static struct jstat *stat_get(struct watcher *wt, const char *jid, const char *s
 }
 
 static void send_dropped(struct watcher *wt, const char *jid, const char *client_id,
-			 const char *client_name, const char *stream, int64_t bytes,
-			 int64_t lines)
+			 const char *client_name, const char *stream, int64_t offset,
+			 int64_t bytes, int64_t lines)
 {
-	send_json(wt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "type", "dropped",
-				"jid", jid, "multi_job_id", wt->mjid, "client_id", client_id,
-				"client_name", client_name, "stream", stream, "bytes",
-				(json_int_t)bytes, "lines", (json_int_t)lines));
+	send_json(wt, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "type",
+				"dropped", "jid", jid, "multi_job_id", wt->mjid, "client_id",
+				client_id, "client_name", client_name, "stream", stream,
+				"offset", (json_int_t)offset, "bytes", (json_int_t)bytes,
+				"lines", (json_int_t)lines));
+}
+
+/* Counts bytes (and lines) of st's stream as missed by the reader, from
+ * where it is now; reported by drops_report or drops_final. */
+static void drop_add(struct watcher *wt, struct jstat *st, int64_t bytes, int64_t lines)
+{
+	if (!st->pending) {
+		st->pend_offset = st->sent_bytes + st->dropped_bytes;
+		st->pending = true;
+		if (wt->pend_tail)
+			wt->pend_tail->next_pend = st;
+		else
+			wt->pend_head = st;
+		wt->pend_tail = st;
+	}
+	st->dropped_bytes += bytes;
+	st->dropped_lines += lines;
+	st->pend_bytes += bytes;
+	st->pend_lines += lines;
 }
 
 /* Takes st off the pend list (the list is short: jobs with fresh drops). */
@@ -513,7 +537,7 @@ static void drops_report(struct watcher *wt)
 	for (st = wt->pend_head; st; st = next) {
 		next = st->next_pend;
 		send_dropped(wt, st->jid, st->client_id, st->client_name, st->stream,
-			     st->pend_bytes, st->pend_lines);
+			     st->pend_offset, st->pend_bytes, st->pend_lines);
 		st->pend_bytes = st->pend_lines = 0;
 		st->pending = false;
 		st->next_pend = NULL;
@@ -535,19 +559,22 @@ static void drops_final(struct watcher *wt, const char *jid, json_t *job)
 		json_t *out = json_object_get(res, streams[i]);
 		char key[32];
 		const char *enc;
-		int64_t bytes = 0, lines = 0, mb, ml;
+		int64_t bytes = 0, lines = 0, mb, ml, at;
 
 		snprintf(key, sizeof key, "%s_encoding", streams[i]);
 		enc = json_string_value(json_object_get(res, key));
 		count_output(json_string_value(out), json_string_length(out),
 			     enc && !strcmp(enc, "base64"), &bytes, &lines);
-		mb = bytes - (st ? st->sent_bytes + st->dropped_bytes : 0);
+		at = st ? st->sent_bytes + st->dropped_bytes : 0;
+		mb = bytes - at;
 		ml = lines - (st ? st->sent_lines + st->dropped_lines : 0);
 		if (mb < 0)
 			mb = 0;
 		if (ml < 0)
 			ml = 0;
-		if (st) {
+		/* The pending drop ends where the unseen tail starts: one range. */
+		if (st && st->pending) {
+			at = st->pend_offset;
 			mb += st->pend_bytes;
 			ml += st->pend_lines;
 		}
@@ -557,7 +584,7 @@ static void drops_final(struct watcher *wt, const char *jid, json_t *job)
 					  json_string_value(json_object_get(job, "client_id")),
 				     st ? st->client_name :
 					  json_string_value(json_object_get(job, "client_name")),
-				     streams[i], mb, ml);
+				     streams[i], at, mb, ml);
 		if (st) {
 			pend_unlink(wt, st);
 			HASH_DEL(wt->stats, st);
@@ -576,33 +603,32 @@ void ws_api_drained(struct ws_api *w, net_conn *c)
 }
 
 void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
-		   const struct client *c, const char *stream, json_t *data, bool base64)
+		   const struct client *c, const char *stream, json_t *data, bool base64,
+		   int64_t offset, int64_t offset_lines)
 {
 	struct watcher *wt;
 	struct jstat *st;
 	json_t *m, *res;
-	int64_t bytes, lines;
+	int64_t bytes, lines, at = 0;
 
 	HASH_FIND_STR(w->by_multi, mjid, wt);
 	if (!wt || !wt->conn)
 		return;
 	st = stat_get(wt, jid, stream, hub_client_id(c), hub_client_name(c));
 	count_output(json_string_value(data), json_string_length(data), base64, &bytes, &lines);
-	if (net_ws_queued(wt->conn) > WS_PARTIAL_CAP) {
-		if (st) {
-			st->dropped_bytes += bytes;
-			st->dropped_lines += lines;
-			st->pend_bytes += bytes;
-			st->pend_lines += lines;
-			if (!st->pending) {
-				st->pending = true;
-				if (wt->pend_tail)
-					wt->pend_tail->next_pend = st;
-				else
-					wt->pend_head = st;
-				wt->pend_tail = st;
-			}
+	if (st) {
+		at = st->sent_bytes + st->dropped_bytes;
+		/* The agent skipped output (it had no connection): a gap. */
+		if (offset > at) {
+			int64_t gl = offset_lines - (st->sent_lines + st->dropped_lines);
+
+			drop_add(wt, st, offset - at, gl > 0 ? gl : 0);
+			at = offset;
 		}
+	}
+	if (net_ws_queued(wt->conn) > WS_PARTIAL_CAP) {
+		if (st)
+			drop_add(wt, st, bytes, lines);
 		return;
 	}
 	/* Caught up: first say what was missed, then go on. */
@@ -622,6 +648,10 @@ void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
 	}
 	m = json_pack("{s:s, s:s, s:s, s:s, s:o}", "jid", jid, "multi_job_id", mjid, "client_id",
 		      hub_client_id(c), "client_name", hub_client_name(c), "result", res);
+	/* Where these bytes start in the stream (tether): with the dropped
+	 * frames' offsets, every byte has its place. */
+	if (st && m)
+		json_object_set_new(m, "offset", json_integer((json_int_t)at));
 	send_json(wt, m);
 }
 

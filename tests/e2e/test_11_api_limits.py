@@ -270,7 +270,9 @@ def test_stream_reports_what_a_paused_reader_missed(fleet):
     assert job["status"] == "successful" and job["result"]["stdout"] == text
     assert s.job("c1", job["jid"])["result"]["stdout"] == text
     drops, got = check_accounting(frames, job["jid"], text)
-    assert len(got) < len(text) - MiB  # the reader really missed output
+    # the reader really missed output (how much depends on the socket
+    # buffers: the agent no longer drops any of it, tetherd alone does)
+    assert len(got) < len(text)
     # reported before the final
     assert max(frames.index(d) for d in drops) < final[0]
 

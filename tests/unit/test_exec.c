@@ -28,7 +28,13 @@ struct fixture {
 	json_t *frames;
 	char dir[64];
 	int seq;
+	enum exec_link link;
 };
+
+static enum exec_link link_stub(void *ud)
+{
+	return ((struct fixture *)ud)->link;
+}
 
 static void collect(void *ud, json_t *frame)
 {
@@ -322,6 +328,80 @@ static void test_live_output(void **state)
 	buf_free(&all);
 }
 
+static size_t count_type(struct fixture *f, const char *type)
+{
+	size_t i, n = 0;
+	json_t *v;
+
+	json_array_foreach(f->frames, i, v)
+		n += !strcmp(json_string_value(json_object_get(v, "type")), type);
+	return n;
+}
+
+static void run_loop_ms(struct fixture *f, uint64_t ms)
+{
+	uint64_t end = util_mono_ms() + ms;
+	uv_timer_t t;
+
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, deadline_cb, 20, 20);
+	while (util_mono_ms() < end)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* While the link is full a live job's pipe is not read: the child blocks
+ * and nothing is lost; once the link drains every byte goes live, each
+ * frame placed by its offset. */
+static void test_live_output_paced_by_the_link(void **state)
+{
+	struct fixture *f = *state;
+	json_t *run = json_pack("{s:s, s:s, s:s, s:I, s:b}", "type", "run", "jid",
+				"6f1c2b1e-2222-4222-8222-222222222222", "command",
+				"head -c 1000000 /dev/zero | tr '\\0' a", "timeout_sec",
+				(json_int_t)10, "stream", 1);
+	json_int_t at = 0;
+	json_t *m, *v;
+	size_t i;
+
+	exec_set_link(f->a.exec, link_stub, f);
+	f->link = EXEC_LINK_FULL;
+	exec_run(f->a.exec, run);
+	json_decref(run);
+	run_loop_ms(f, 300);
+	/* 1 MB does not fit in a pipe: it waits for us */
+	assert_int_equal(count_type(f, "output"), 0);
+	assert_null(final_of(f, "6f1c2b1e-2222-4222-8222-222222222222"));
+	f->link = EXEC_LINK_OPEN;
+	exec_link_changed(f->a.exec);
+	while (!(m = final_of(f, "6f1c2b1e-2222-4222-8222-222222222222")))
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_int_equal(json_string_length(json_object_get(m, "stdout")), 1000000);
+	json_array_foreach(f->frames, i, v) {
+		if (strcmp(json_string_value(json_object_get(v, "type")), "output"))
+			continue;
+		assert_int_equal(json_integer_value(json_object_get(v, "offset")), at);
+		at += (json_int_t)json_string_length(json_object_get(v, "data"));
+	}
+	assert_int_equal(at, 1000000);
+}
+
+/* Without a link the pipes are read anyway (the child never blocks) and
+ * nothing goes live; the result has it all. */
+static void test_live_output_without_a_link(void **state)
+{
+	struct fixture *f = *state;
+	json_t *m;
+
+	exec_set_link(f->a.exec, link_stub, f);
+	f->link = EXEC_LINK_DOWN;
+	m = run_job(f, "head -c 1000000 /dev/zero | tr '\\0' a", json_pack("{s:b}", "stream", 1));
+	assert_string_equal(json_string_value(json_object_get(m, "status")), "successful");
+	assert_int_equal(json_string_length(json_object_get(m, "stdout")), 1000000);
+	assert_int_equal(count_type(f, "output"), 0);
+}
+
 static void test_run_twice_runs_once(void **state)
 {
 	struct fixture *f = *state;
@@ -357,6 +437,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_leftover_scripts_swept, setup, teardown),
 		cmocka_unit_test(test_shebang_parsing),
 		cmocka_unit_test_setup_teardown(test_live_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_output_paced_by_the_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_output_without_a_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_twice_runs_once, setup, teardown),
 	};
 
