@@ -94,6 +94,36 @@ static int parse_sort(const struct fieldmap *t, struct job_query *q, const char 
 }
 
 /* name is "filter[field]" or "filter[field][op]". */
+/* Splits list (modified) at commas into values[*n...], each strdup'ed;
+ * trim drops leading spaces. label names the parameter in errors: too
+ * many values, or none. */
+static int values_add(char **values, size_t *n, char *list, bool trim, const char *label,
+		      char *err, size_t errlen)
+{
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (trim && *tok == ' ')
+			tok++;
+		if (*n == QUERY_MAX_VALUES) {
+			snprintf(err, errlen, "too many values in %.64s (maximum %d)", label,
+				 QUERY_MAX_VALUES);
+			return -1;
+		}
+		values[*n] = strdup(tok);
+		if (!values[*n]) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		(*n)++;
+	}
+	if (!*n) {
+		snprintf(err, errlen, "%.64s has no value", label);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_filter(const struct fieldmap *t, struct job_query *q, const char *name,
 			const char *v, char *err, size_t errlen)
 {
@@ -165,32 +195,15 @@ static int parse_filter(const struct fieldmap *t, struct job_query *q, const cha
 	/* Count the filter first so query_jobs_free sees its values. */
 	q->nfilters++;
 	{
-		char tmp[2048];
-		char *save = NULL, *tok;
+		char tmp[2048], label[96];
 
 		if (util_strlcpy(tmp, v, sizeof tmp)) {
 			snprintf(err, errlen, "filter[%s] is too long", field);
 			return -1;
 		}
-		for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			if (f->nvalues == QUERY_MAX_VALUES) {
-				snprintf(err, errlen, "too many values in filter[%s] (maximum %d)",
-					 field, QUERY_MAX_VALUES);
-				return -1;
-			}
-			f->values[f->nvalues] = strdup(tok);
-			if (!f->values[f->nvalues]) {
-				snprintf(err, errlen, "out of memory");
-				return -1;
-			}
-			f->nvalues++;
-		}
+		snprintf(label, sizeof label, "filter[%s]", field);
+		return values_add(f->values, &f->nvalues, tmp, false, label, err, errlen);
 	}
-	if (!f->nvalues) {
-		snprintf(err, errlen, "filter[%s] has no value", field);
-		return -1;
-	}
-	return 0;
 }
 
 static int parse_list(const struct fieldmap *t, const char *const *names,
@@ -325,7 +338,6 @@ static int split_values(struct client_filter *f, const char *v, const char *name
 			size_t errlen)
 {
 	char tmp[2048];
-	char *save = NULL, *tok;
 	size_t len;
 
 	if (util_strlcpy(tmp, v, sizeof tmp)) {
@@ -342,26 +354,7 @@ static int split_values(struct client_filter *f, const char *v, const char *name
 		tmp[len - 1] = '\0';
 		memmove(tmp, tmp + skip, len - skip);
 	}
-	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		while (*tok == ' ')
-			tok++;
-		if (f->nvalues == QUERY_MAX_VALUES) {
-			snprintf(err, errlen, "too many values in %.64s (maximum %d)", name,
-				 QUERY_MAX_VALUES);
-			return -1;
-		}
-		f->values[f->nvalues] = strdup(tok);
-		if (!f->values[f->nvalues]) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		f->nvalues++;
-	}
-	if (!f->nvalues) {
-		snprintf(err, errlen, "%.64s has no value", name);
-		return -1;
-	}
-	return 0;
+	return values_add(f->values, &f->nvalues, tmp, true, name, err, errlen);
 }
 
 static int client_filter_parse(struct client_query *q, const char *name, const char *v,
