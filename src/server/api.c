@@ -722,14 +722,3 @@ bool api_job_visible(struct api_call *call, const char *created_by)
 	api_reply_error(call, 403, "forbidden", "the job belongs to another user");
 	return false;
 }
-
-void api_status_get(struct api_call *call)
-{
-	uint64_t commits, writes;
-
-	store_stats(call->srv->store, &commits, &writes);
-	api_reply_data(call, 200,
-		       json_pack("{s:s, s:I, s:{s:I, s:I}}", "version", call->srv->version,
-				 "clients", (json_int_t)hub_client_count(call->srv->hub), "store",
-				 "commits", (json_int_t)commits, "writes", (json_int_t)writes));
-}

@@ -157,7 +157,6 @@ int api_job_validate(json_t *body, bool is_script, const char **command, char **
  * absolute path. Returns 0, or -1 with err set (400). */
 int api_job_validate_target(const struct client *c, const char *interp, struct api_err *err);
 void api_client_commands_get(struct api_call *call);
-void api_status_get(struct api_call *call);
 /* Queues an audit record for the caller's action (who, from where). */
 void api_audit(struct api_call *call, const char *application, const char *action,
 	       const char *affected_id, const char *client_id, bool success);
