@@ -394,7 +394,7 @@ static int notconn_apply(struct store *st, void *arg)
 	struct job_result r = { 0 };
 	int err;
 
-	r.status = "failed";
+	r.status = JOB_FAILED;
 	r.error = "client is not connected";
 	r.state = "withdrawn";
 	r.finished_at = util_now_ns();

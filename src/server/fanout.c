@@ -7,11 +7,11 @@
 
 #include <uthash.h>
 
+#include "core/events.h"
 #include "hub.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
-#include "ws_api.h"
 
 /* After a restart, agents need a moment to reconnect before unfinished
  * multi jobs dispatch their remaining targets. */
@@ -100,6 +100,15 @@ static void inv_stop(struct fanout *f, struct inv *v, const char *reason)
 	}
 }
 
+static void child_done_publish(struct fanout *f, const char *inv_id, const char *jid,
+			       const char *client_id, enum job_status status, enum event_kind kind)
+{
+	struct event e = { .kind = kind, .jid = jid, .invocation_id = inv_id,
+			   .client_id = client_id, .status = status };
+
+	events_publish(f->srv->events, &e);
+}
+
 static void inv_finish(struct fanout *f, struct inv *v)
 {
 	char t[TIME_STR_LEN];
@@ -107,19 +116,17 @@ static void inv_finish(struct fanout *f, struct inv *v)
 	util_time_format(util_now_ns(), t);
 	json_object_set_new(v->rec, "finished_at", json_string(t));
 	inv_save(f, v);
-	if (f->srv->ws)
-		ws_api_multi_done(f->srv->ws, v->jid);
+	child_done_publish(f, v->jid, NULL, NULL, JOB_UNKNOWN, EV_INVOCATION_DONE);
 	HASH_DEL(f->invs, v);
 	inv_free(v);
 }
 
 /* Records a child's outcome in the counters; may stop the job. */
-static void inv_account(struct fanout *f, struct inv *v, const char *client_id,
-			const char *status)
+static void inv_account(struct fanout *f, struct inv *v, const char *client_id, bool failed)
 {
 	char why[300];
 
-	if (strcmp(status, "failed"))
+	if (!failed)
 		return;
 	v->failed++;
 	if (!v->concurrent && v->abort_on_err) {
@@ -159,7 +166,7 @@ static int fail_apply(struct store *st, void *arg)
 	struct dispatch *d = arg;
 	struct job_result res = { 0 };
 
-	res.status = "failed";
+	res.status = JOB_FAILED;
 	res.error = "client is not connected";
 	res.finished_at = util_now_ns();
 	return store_job_finish(st, d->j.jid, NULL, &res);
@@ -171,8 +178,8 @@ static void fail_after(void *arg, int rc)
 	struct inv *v = d->v;
 
 	(void)rc;
-	if (d->f->srv->ws)
-		ws_api_child_done(d->f->srv->ws, v->jid, d->j.jid);
+	child_done_publish(d->f, v->jid, d->j.jid, d->client_id, JOB_FAILED,
+			   EV_INVOCATION_CHILD_DONE);
 	v->running--;
 	/* rport: a disconnected target does not abort the cycle; it counts
 	 * as a failure for max_errors. */
@@ -265,27 +272,23 @@ static void inv_pump(struct fanout *f, struct inv *v)
 		inv_finish(f, v);
 }
 
-static void on_job_done(void *ud, const char *jid, const char *status)
+static void on_job_done(void *ud, const struct event *e)
 {
 	struct fanout *f = ud;
 	struct child *c;
 	struct inv *v;
 	char client_id[256] = "";
-	char st[16];
 
-	HASH_FIND_STR(f->children, jid, c);
+	HASH_FIND_STR(f->children, e->jid, c);
 	if (!c)
 		return;
 	v = c->inv;
+	util_strlcpy(client_id, c->client_id, sizeof client_id);
 	HASH_DEL(f->children, c);
 	child_free(c);
-	if (f->srv->ws)
-		ws_api_child_done(f->srv->ws, v->jid, jid);
+	child_done_publish(f, v->jid, e->jid, client_id, e->status, EV_INVOCATION_CHILD_DONE);
 	v->running--;
-	/* The client's id only matters for the message of an abort. */
-	if (!strcmp(status, "failed"))
-		store_job_status(f->srv->store, jid, client_id, sizeof client_id, st);
-	inv_account(f, v, client_id, status);
+	inv_account(f, v, client_id, e->status == JOB_FAILED);
 	inv_pump(f, v);
 }
 
@@ -348,7 +351,7 @@ static void resume_child(void *ud, const char *client_id, const char *jid, const
 		r->v->running++;
 		child_add(r->f, r->v, jid, client_id);
 	} else {
-		inv_account(r->f, r->v, client_id, status);
+		inv_account(r->f, r->v, client_id, !strcmp(status, "failed"));
 	}
 }
 
@@ -402,7 +405,11 @@ int fanout_create(struct server *srv, struct fanout **out)
 		return TE_NOMEM;
 	f->srv = srv;
 	f->to_resume = json_array();
-	hub_set_done_cb(srv->hub, on_job_done, f);
+	if (events_subscribe(srv->events, EV_MASK(EV_JOB_DONE), on_job_done, f)) {
+		json_decref(f->to_resume);
+		free(f);
+		return TE_NOMEM;
+	}
 	store_multi_each_unfinished(srv->store, collect_unfinished, f);
 	uv_timer_init(srv->loop, &f->resume);
 	f->resume.data = f;
@@ -426,6 +433,7 @@ void fanout_destroy(struct fanout *f)
 
 	if (!f)
 		return;
+	events_unsubscribe(f->srv->events, on_job_done, f);
 	HASH_ITER(hh, f->invs, v, vtmp) {
 		HASH_DEL(f->invs, v);
 		inv_free(v);

@@ -10,9 +10,8 @@
 
 #include "audit.h"
 #include "auth.h"
-#include "fanout.h"
+#include "core/events.h"
 #include "guard.h"
-#include "ws_api.h"
 #include "log.h"
 #include "proto.h"
 #include "util.h"
@@ -95,8 +94,6 @@ struct hub {
 	struct server *srv;
 	struct guard *guard;
 	struct tracked *tracked;
-	hub_done_cb done_cb;
-	void *done_ud;
 	struct client *clients;
 	size_t nclients;
 	struct pending *pending;
@@ -555,25 +552,22 @@ static void untrack(struct hub *h, const char *jid)
 	}
 }
 
-static void job_done(struct hub *h, const char *jid, const char *status)
+static void job_done(struct hub *h, const char *jid, const char *client_id,
+		     enum job_status status)
 {
+	struct event e = { .kind = EV_JOB_DONE, .jid = jid, .status = status };
+
 	untrack(h, jid);
-	if (h->done_cb)
-		h->done_cb(h->done_ud, jid, status);
+	e.client_id = client_id && *client_id ? client_id : NULL;
+	events_publish(h->srv->events, &e);
 }
 
-void hub_set_done_cb(struct hub *h, hub_done_cb cb, void *ud)
-{
-	h->done_cb = cb;
-	h->done_ud = ud;
-}
-
-static void queue_fail(struct hub *h, const char *jid, const char *status, const char *error,
+static void queue_fail(struct hub *h, const char *jid, enum job_status status, const char *error,
 		       const char *state);
 static void queue_expire(struct hub *h, const char *jid, const char *client_id,
 			 int64_t delivery);
 
-void hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error)
+void hub_job_fail(struct hub *h, const char *jid, enum job_status status, const char *error)
 {
 	queue_fail(h, jid, status, error, NULL);
 }
@@ -682,7 +676,7 @@ static void sweep_cb(uv_timer_t *t)
 				tr->deadline_ns = now_ns + 5 * NS_PER_SEC;
 				if (tr->started) {
 					log_warn("hub: job %s: no result in time, finishing it as unknown", jid);
-					queue_fail(h, jid, "unknown",
+					queue_fail(h, jid, JOB_UNKNOWN,
 						   "no result from the client within timeout_sec plus a grace period",
 						   "lost");
 					continue;
@@ -696,7 +690,7 @@ static void sweep_cb(uv_timer_t *t)
 					 tr->client_id, (long long)tr->delivery_sec,
 					 hub_client_connected(c) ? "" : " and is not connected");
 				log_warn("hub: job %s: %s", jid, why);
-				queue_fail(h, jid, "unknown", why, "unconfirmed");
+				queue_fail(h, jid, JOB_UNKNOWN, why, "unconfirmed");
 			}
 		}
 	}
@@ -1165,7 +1159,7 @@ static void write_after(void *arg, int rc)
 		if (p && rc != TE_NOTFOUND)
 			pending_resolve(h, p, TE_STATE, w->r.error, 0);
 		if (rc == 0)
-			job_done(h, w->jid, "failed");
+			job_done(h, w->jid, w->client_id, JOB_FAILED);
 		if (rc != TE_IO)
 			send_ack(h, w->client_id, w->jid);
 		break;
@@ -1181,7 +1175,7 @@ static void write_after(void *arg, int rc)
 			break;
 		}
 		if (rc == 0)
-			job_done(h, w->jid, w->r.status);
+			job_done(h, w->jid, w->client_id, w->r.status);
 		else if (rc == TE_STATE)
 			log_info("hub: duplicate result for job %s ignored", w->jid);
 		else if (rc == TE_NOTFOUND)
@@ -1191,7 +1185,7 @@ static void write_after(void *arg, int rc)
 	case W_FAIL:
 	case W_EXPIRE:
 		if (rc == 0)
-			job_done(h, w->jid, w->r.status);
+			job_done(h, w->jid, w->client_id, w->r.status);
 		else if (rc != TE_IO)
 			untrack(h, w->jid);
 		break;
@@ -1310,7 +1304,7 @@ static void on_reject(struct session *s, json_t *m)
 
 	if (!w)
 		return;
-	w->r.status = "failed";
+	w->r.status = JOB_FAILED;
 	w->r.error = json_string_value(json_object_get(m, "error"));
 	w->r.finished_at = util_now_ns();
 	store_queue(h->srv->store, write_apply, write_after, w);
@@ -1337,8 +1331,10 @@ static void on_result(struct session *s, json_t *m)
 	size_t declen[2] = { 0, 0 };
 	struct hub_write *w;
 
-	if (strcmp(status, "successful") && strcmp(status, "failed") &&
-	    strcmp(status, "unknown")) {
+	enum job_status st;
+
+	if (!job_status_parse(status, &st) ||
+	    (st != JOB_SUCCESSFUL && st != JOB_FAILED && st != JOB_UNKNOWN)) {
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "result with an invalid status");
 		return;
 	}
@@ -1346,7 +1342,7 @@ static void on_result(struct session *s, json_t *m)
 	if (!w)
 		return;
 	starts_drop(h, jid);
-	w->r.status = status;
+	w->r.status = st;
 	w->r.error = json_string_value(json_object_get(m, "error"));
 	if (json_is_integer(exit_code)) {
 		w->r.has_exit_code = true;
@@ -1384,7 +1380,7 @@ static void on_result(struct session *s, json_t *m)
 	store_queue(h->srv->store, write_apply, write_after, w);
 }
 
-static void queue_fail(struct hub *h, const char *jid, const char *status, const char *error,
+static void queue_fail(struct hub *h, const char *jid, enum job_status status, const char *error,
 		       const char *state)
 {
 	struct hub_write *w = write_new(h, W_FAIL, jid, NULL, NULL);
@@ -1392,9 +1388,8 @@ static void queue_fail(struct hub *h, const char *jid, const char *status, const
 	if (!w)
 		return;
 	starts_drop(h, jid);
-	w->hold = json_pack("{s:s, s:s, s:s}", "status", status, "error", error ? error : "",
-			    "state", state ? state : "");
-	w->r.status = json_string_value(json_object_get(w->hold, "status"));
+	w->hold = json_pack("{s:s, s:s}", "error", error ? error : "", "state", state ? state : "");
+	w->r.status = status;
 	w->r.error = json_string_value(json_object_get(w->hold, "error"));
 	w->r.state = state ? json_string_value(json_object_get(w->hold, "state")) : NULL;
 	w->r.finished_at = util_now_ns();
@@ -1415,7 +1410,7 @@ static void queue_expire(struct hub *h, const char *jid, const char *client_id,
 		 client_id, (long long)delivery_sec(h, delivery));
 	log_warn("hub: job %s: %s", jid, why);
 	w->hold = json_pack("{s:s}", "error", why);
-	w->r.status = "failed";
+	w->r.status = JOB_FAILED;
 	w->r.state = "expired";
 	w->r.error = json_string_value(json_object_get(w->hold, "error"));
 	w->r.finished_at = util_now_ns();
@@ -1430,30 +1425,35 @@ static void queue_client(struct hub *h, const char *id, json_t *rec)
 		store_queue(h->srv->store, write_apply, write_after, w);
 }
 
-/* Live output: only for a child whose multi job someone watches. */
+/* Live output: published for whoever listens (nothing is stored). The
+ * client is the session's own: a subscriber checks that the job is this
+ * client's before it believes the frame. */
 static void on_output(struct session *s, json_t *m)
 {
 	struct server *srv = s->hub->srv;
-	const char *jid = json_string_value(json_object_get(m, "jid"));
 	const char *stream = json_string_value(json_object_get(m, "stream"));
 	const char *enc = json_string_value(json_object_get(m, "encoding"));
+	json_t *data = json_object_get(m, "data");
 	json_t *off = json_object_get(m, "offset");
 	json_t *offl = json_object_get(m, "offset_lines");
-	const char *mjid;
+	struct event e = { .kind = EV_JOB_OUTPUT };
 
-	if (!srv->ws || !srv->fanout || (strcmp(stream, "stdout") && strcmp(stream, "stderr")))
+	if (!events_wanted(srv->events, EV_JOB_OUTPUT) ||
+	    (strcmp(stream, "stdout") && strcmp(stream, "stderr")))
 		return;
-	/* Only the job's own agent speaks for its output. */
-	mjid = fanout_multi_of(srv->fanout, jid, s->client->id);
-	if (mjid)
-		ws_api_output(srv->ws, mjid, jid, s->client, stream, json_object_get(m, "data"),
-			      enc && !strcmp(enc, "base64"),
-			      /* Where the frame starts in its stream; -1 from an
-			       * agent that does not say (no gap check then). */
-			      json_is_integer(off) && json_integer_value(off) >= 0 ?
-				      json_integer_value(off) : -1,
-			      json_is_integer(offl) && json_integer_value(offl) >= 0 ?
-				      json_integer_value(offl) : -1);
+	e.jid = json_string_value(json_object_get(m, "jid"));
+	e.client_id = s->client->id;
+	e.client_name = hub_client_name(s->client);
+	e.stream = strcmp(stream, "stderr") ? JOB_STDOUT : JOB_STDERR;
+	e.data = json_string_value(data);
+	e.len = json_string_length(data);
+	e.base64 = enc && !strcmp(enc, "base64");
+	/* Where the frame starts in its stream; -1 from an agent that does
+	 * not say (no gap check then). */
+	e.offset = json_is_integer(off) && json_integer_value(off) >= 0 ? json_integer_value(off) : -1;
+	e.offset_lines = json_is_integer(offl) && json_integer_value(offl) >= 0 ?
+				 json_integer_value(offl) : -1;
+	events_publish(srv->events, &e);
 }
 
 static void on_ping(struct session *s, json_t *m)
@@ -1677,7 +1677,7 @@ static void fail_running_of(void *ud, const struct job_running *r)
 	struct del_ctx *d = ud;
 
 	if (!strcmp(r->client_id, d->id))
-		queue_fail(d->h, r->jid, "failed", "client deleted", NULL);
+		queue_fail(d->h, r->jid, JOB_FAILED, "client deleted", NULL);
 }
 
 static int del_apply(struct store *st, void *arg)

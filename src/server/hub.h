@@ -54,13 +54,12 @@ bool hub_client_has_label(const struct client *c, const char *label);
 /* Services the agent declares (consul-style filters). */
 json_t *hub_client_services(const struct client *c);
 
-/* Called for every job that reaches a final state, whatever the path
- * (result, refusal, lost client, server-side timeout). */
-typedef void (*hub_done_cb)(void *ud, const char *jid, const char *status);
-void hub_set_done_cb(struct hub *h, hub_done_cb cb, void *ud);
+/* Every job that reaches a final state, whatever the path (result,
+ * refusal, lost client, server-side timeout), is published as EV_JOB_DONE
+ * once it is stored (core/events.h). */
 /* Finishes a running job from the server side (lost client, timeouts);
- * the done callback follows once it is stored. */
-void hub_job_fail(struct hub *h, const char *jid, const char *status, const char *error);
+ * EV_JOB_DONE follows once it is stored. */
+void hub_job_fail(struct hub *h, const char *jid, enum job_status status, const char *error);
 
 /* A running job read from the store whose start is known but not yet
  * written (its record waits a moment, see hub.c): sets its pid and

@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "core/events.h"
 #include "fanout.h"
 #include "groups.h"
 #include "hub.h"
@@ -233,7 +234,7 @@ int main(int argc, char **argv)
 	if (store_attach_loop(srv.store, &loop))
 		goto out;
 	auth_attach_store(srv.auth, srv.store);
-	if (hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
+	if (events_create(&srv.events) || hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
 	    api_create(&srv, &srv.api))
 		goto out;
@@ -274,6 +275,7 @@ out:
 	api_destroy(srv.api);
 	store_close(srv.store);
 	auth_destroy(srv.auth);
+	events_destroy(srv.events);
 	if (uv_loop_close(&loop) == UV_EBUSY)
 		log_debug("loop still had handles at exit");
 	return rc;

@@ -14,6 +14,7 @@ struct api;
 struct groups;
 struct fanout;
 struct ws_api;
+struct events;
 
 struct server {
 	uv_loop_t *loop;
@@ -28,6 +29,7 @@ struct server {
 	struct groups *groups;
 	struct fanout *fanout;
 	struct ws_api *ws;
+	struct events *events;
 	const char *version;
 };
 

@@ -523,7 +523,7 @@ int store_job_finish(struct store *st, const char *jid, const char *client_id,
 	sqlite3_stmt *s = stmt_get(st, S_JOB_FINISH);
 	int rc;
 
-	sqlite3_bind_text(s, 1, r->status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, job_status_name(r->status), -1, SQLITE_STATIC);
 	if (r->has_exit_code)
 		sqlite3_bind_int64(s, 2, r->exit_code);
 	sqlite3_bind_text(s, 3, r->error ? r->error : "", -1, SQLITE_STATIC);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "core/model.h"
 #include "proto.h"
 #include "query.h"
 #include "util.h"
@@ -39,7 +40,7 @@ struct job_spec {
 
 /* A finished job's outcome (from an agent's result frame, or the server). */
 struct job_result {
-	const char *status;          /* successful | failed | unknown */
+	enum job_status status;      /* a final status */
 	bool has_exit_code;
 	int64_t exit_code;
 	const char *error;           /* "" if none */

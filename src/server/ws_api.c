@@ -30,6 +30,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "core/events.h"
 #include "fanout.h"
 #include "guard.h"
 #include "hub.h"
@@ -602,20 +603,24 @@ void ws_api_drained(struct ws_api *w, net_conn *c)
 		drops_report(wt);
 }
 
-void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
-		   const struct client *c, const char *stream, json_t *data, bool base64,
-		   int64_t offset, int64_t offset_lines)
+/* Live output of child jid of multi job mjid. offset and offset_lines:
+ * the bytes and newlines of the stream before the frame's first byte, as
+ * the agent says (-1: unknown); a frame that starts past what the reader
+ * got is a gap, reported at once as dropped. */
+static void ws_output(struct ws_api *w, const char *mjid, const struct event *e)
 {
 	struct watcher *wt;
 	struct jstat *st;
 	json_t *m, *res;
-	int64_t bytes, lines, at = 0;
+	int64_t bytes, lines, at = 0, offset = e->offset, offset_lines = e->offset_lines;
+	const char *jid = e->jid, *stream = job_stream_name(e->stream);
+	bool base64 = e->base64;
 
 	HASH_FIND_STR(w->by_multi, mjid, wt);
 	if (!wt || !wt->conn)
 		return;
-	st = stat_get(wt, jid, stream, hub_client_id(c), hub_client_name(c));
-	count_output(json_string_value(data), json_string_length(data), base64, &bytes, &lines);
+	st = stat_get(wt, jid, stream, e->client_id, e->client_name);
+	count_output(e->data, e->len, base64, &bytes, &lines);
 	if (st) {
 		at = st->sent_bytes + st->dropped_bytes;
 		/* The agent skipped output (it had no connection): a gap. */
@@ -639,7 +644,8 @@ void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
 		st->sent_lines += lines;
 	}
 	res = json_object();
-	json_object_set(res, stream, data);
+	/* The agent's frame was checked as UTF-8 when it was parsed. */
+	json_object_set_new(res, stream, json_stringn_nocheck(e->data, e->len));
 	if (base64) {
 		char key[32];
 
@@ -647,7 +653,7 @@ void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
 		json_object_set_new(res, key, json_string("base64"));
 	}
 	m = json_pack("{s:s, s:s, s:s, s:s, s:o}", "jid", jid, "multi_job_id", mjid, "client_id",
-		      hub_client_id(c), "client_name", hub_client_name(c), "result", res);
+		      e->client_id, "client_name", e->client_name, "result", res);
 	/* Where these bytes start in the stream (tether): with the dropped
 	 * frames' offsets, every byte has its place. */
 	if (st && m)
@@ -655,7 +661,8 @@ void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
 	send_json(wt, m);
 }
 
-void ws_api_child_done(struct ws_api *w, const char *mjid, const char *jid)
+/* A child job is final (stored). */
+static void ws_child_done(struct ws_api *w, const char *mjid, const char *jid)
 {
 	struct watcher *wt;
 	json_t *job;
@@ -672,7 +679,8 @@ void ws_api_child_done(struct ws_api *w, const char *mjid, const char *jid)
 		net_ws_close(wt->conn, 1000, "done");
 }
 
-void ws_api_multi_done(struct ws_api *w, const char *mjid)
+/* The multi job is finished. */
+static void ws_multi_done(struct ws_api *w, const char *mjid)
 {
 	struct watcher *wt;
 
@@ -682,6 +690,32 @@ void ws_api_multi_done(struct ws_api *w, const char *mjid)
 		net_ws_close(wt->conn, 1000, "done");
 }
 
+static void on_event(void *ud, const struct event *e)
+{
+	struct ws_api *w = ud;
+	const char *mjid;
+
+	switch (e->kind) {
+	case EV_JOB_OUTPUT:
+		/* Only for a child whose multi job someone watches, and only
+		 * from the job's own agent. */
+		if (!w->by_multi)
+			return;
+		mjid = fanout_multi_of(w->srv->fanout, e->jid, e->client_id);
+		if (mjid)
+			ws_output(w, mjid, e);
+		break;
+	case EV_INVOCATION_CHILD_DONE:
+		ws_child_done(w, e->invocation_id, e->jid);
+		break;
+	case EV_INVOCATION_DONE:
+		ws_multi_done(w, e->invocation_id);
+		break;
+	default:
+		break;
+	}
+}
+
 int ws_api_create(struct server *srv, struct ws_api **out)
 {
 	struct ws_api *w = calloc(1, sizeof *w);
@@ -689,6 +723,13 @@ int ws_api_create(struct server *srv, struct ws_api **out)
 	if (!w)
 		return TE_NOMEM;
 	w->srv = srv;
+	if (events_subscribe(srv->events,
+			     EV_MASK(EV_JOB_OUTPUT) | EV_MASK(EV_INVOCATION_CHILD_DONE) |
+				     EV_MASK(EV_INVOCATION_DONE),
+			     on_event, w)) {
+		free(w);
+		return TE_NOMEM;
+	}
 	uv_timer_init(srv->loop, &w->check);
 	w->check.data = w;
 	uv_timer_start(&w->check, check_cb, 2000, 2000);
@@ -703,6 +744,7 @@ void ws_api_destroy(struct ws_api *w)
 
 	if (!w)
 		return;
+	events_unsubscribe(w->srv->events, on_event, w);
 	HASH_ITER(hh, w->by_multi, wt, tmp)
 		HASH_DEL(w->by_multi, wt);
 	free(w->all);

@@ -25,17 +25,8 @@ void ws_api_close(struct ws_api *w, net_conn *c);
 /* c's send queue has drained: reports output dropped meanwhile. */
 void ws_api_drained(struct ws_api *w, net_conn *c);
 
-/* Live output of child jid of multi job mjid (data: a JSON string).
- * offset and offset_lines: the bytes and newlines of the stream before the
- * frame's first byte, as the agent says (-1: unknown); a frame that starts
- * past what the reader got is a gap, reported at once as dropped. */
-void ws_api_output(struct ws_api *w, const char *mjid, const char *jid,
-		   const struct client *c, const char *stream, json_t *data, bool base64,
-		   int64_t offset, int64_t offset_lines);
-/* A child job is final (stored). */
-void ws_api_child_done(struct ws_api *w, const char *mjid, const char *jid);
-/* The multi job is finished. */
-void ws_api_multi_done(struct ws_api *w, const char *mjid);
+/* Live output and the ends of children and multi jobs come as events
+ * (core/events.h): the streaming API subscribes when it is created. */
 
 /* Closes the open streams of a deleted or locked user, or of a revoked
  * token, at once. */

@@ -430,7 +430,7 @@ static void test_store_jobs(void **state)
 	json_decref(job);
 
 	memset(&r, 0, sizeof r);
-	r.status = "failed";
+	r.status = JOB_FAILED;
 	r.has_exit_code = true;
 	r.exit_code = 3;
 	r.error = "exit status 3";
@@ -439,7 +439,7 @@ static void test_store_jobs(void **state)
 	r.stdout_dropped = 7;
 	r.finished_at = util_now_ns();
 	assert_int_equal(store_job_finish(st, j.jid, NULL, &r), 0);
-	r.status = "successful";
+	r.status = JOB_SUCCESSFUL;
 	assert_int_equal(store_job_finish(st, j.jid, NULL, &r), TE_STATE);
 	assert_int_equal(store_job_finish(st, "nope", NULL, &r), TE_NOTFOUND);
 	assert_int_equal(store_job_get(st, j.jid, &job), 0);

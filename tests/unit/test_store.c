@@ -369,7 +369,7 @@ static struct job_result result_ok(void)
 	struct job_result r;
 
 	memset(&r, 0, sizeof r);
-	r.status = "successful";
+	r.status = JOB_SUCCESSFUL;
 	r.has_exit_code = true;
 	r.exit_code = 0;
 	r.error = "";
@@ -391,7 +391,7 @@ static void test_finish(void **state)
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	assert_int_equal(store_job_started(f->st, "f1", "c1", 99, T0 + NS), 0);
-	r.status = "failed";
+	r.status = JOB_FAILED;
 	r.exit_code = 3;
 	r.error = "exit status 3";
 	r.stderr_data = "oops\n";
@@ -446,7 +446,7 @@ static void test_finish_without_exit_code(void **state)
 	json_t *job;
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
-	r.status = "unknown";
+	r.status = JOB_UNKNOWN;
 	r.has_exit_code = false;
 	r.error = "no result from the client within the timeout";
 	r.stdout_data = NULL;
@@ -473,7 +473,7 @@ static void test_finish_twice(void **state)
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	assert_int_equal(store_job_finish(f->st, "twice", "c1", &r), 0);
 	before = get_job(f->st, "twice");
-	r2.status = "failed";
+	r2.status = JOB_FAILED;
 	r2.exit_code = 9;
 	r2.error = "second";
 	r2.stdout_data = "other";
@@ -525,7 +525,7 @@ static void test_other_clients_job(void **state)
 	json_decref(job);
 	/* Once final, another client's result is still not its to report. */
 	assert_int_equal(store_job_finish(f->st, "mine", "c2", &r), TE_NOTFOUND);
-	r.status = "failed";
+	r.status = JOB_FAILED;
 	assert_int_equal(store_job_finish(f->st, "verdict", NULL, &r), 0);
 	job = get_job(f->st, "verdict");
 	assert_string_equal(jstr(job, "status"), "failed");
@@ -995,7 +995,7 @@ static void test_verdicts_give_way_to_the_agent(void **state)
 		snprintf(jid, sizeof jid, "verdict-%d", i);
 		j = spec(jid, "c1", T0);
 		assert_int_equal(store_job_insert(f->st, &j), 0);
-		v.status = "unknown";
+		v.status = JOB_UNKNOWN;
 		v.error = "server verdict";
 		v.state = states[i];
 		assert_int_equal(store_job_finish(f->st, jid, NULL, &v), 0);
@@ -1041,7 +1041,7 @@ static void test_expire(void **state)
 	assert_string_equal(st, "expired");
 	assert_int_equal(store_job_expire(f->st, "exp-a", "again", T0 + NS), TE_STATE);
 	/* unconfirmed: listed for its client, then expired by its hello */
-	v.status = "unknown";
+	v.status = JOB_UNKNOWN;
 	v.state = "unconfirmed";
 	assert_int_equal(store_job_finish(f->st, "exp-b", NULL, &v), 0);
 	assert_int_equal(store_job_each_unconfirmed_of(f->st, "c2", collect_unconfirmed, &rs), 0);
