@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api.h"
+#include "dialects/rport/api.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,18 +9,18 @@
 #include <sodium.h>
 #include <uv.h>
 
-#include "api.h"
-#include "auth.h"
+#include "dialects/rport/api.h"
+#include "auth/auth.h"
 #include "core/events.h"
-#include "fanout.h"
-#include "groups.h"
-#include "hub.h"
+#include "core/fanout.h"
+#include "core/groups.h"
+#include "agents/hub.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
-#include "store.h"
+#include "store/store.h"
 #include "util.h"
-#include "ws_api.h"
+#include "dialects/rport/ws_api.h"
 
 static struct server srv;
 static uv_signal_t sig_term, sig_int;

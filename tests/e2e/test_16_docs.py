@@ -66,7 +66,7 @@ def agent_doc_keys(doc):
 
 
 def routes():
-    src = read("src/server/api.c")
+    src = read("src/server/dialects/rport/api.c")
     rows = re.findall(r'\{ "(GET|POST|PUT|DELETE|PATCH)", "(/api/v1/[^"]*)"', src)
     assert len(rows) > 30, rows
     return ["%s %s" % (m, p[len("/api/v1"):]) for m, p in rows]

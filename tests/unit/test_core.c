@@ -17,8 +17,8 @@
 #include "config.h"
 #include "policy.h"
 #include "proto.h"
-#include "query.h"
-#include "store.h"
+#include "core/query.h"
+#include "store/store.h"
 #include "toml.h"
 #include "util.h"
 

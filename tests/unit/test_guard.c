@@ -16,9 +16,9 @@
 #include <sodium.h>
 #include <uv.h>
 
-#include "auth.h"
+#include "auth/auth.h"
 #include "config.h"
-#include "guard.h"
+#include "auth/guard.h"
 #include "util.h"
 
 struct seen {

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "query.h"
+#include "core/query.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

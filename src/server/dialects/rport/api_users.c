@@ -5,11 +5,11 @@
 
 #include <sodium.h>
 
-#include "api.h"
-#include "audit.h"
-#include "auth.h"
+#include "dialects/rport/api.h"
+#include "core/audit.h"
+#include "auth/auth.h"
 #include "util.h"
-#include "ws_api.h"
+#include "dialects/rport/ws_api.h"
 
 static const struct api_field user_fields[] = {
 	{ "username", AF_STRING },

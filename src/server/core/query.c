@@ -1,5 +1,5 @@
 /* query: parsing of rport's job list parameters. */
-#include "query.h"
+#include "core/query.h"
 
 #include <stdio.h>
 #include <stdlib.h>

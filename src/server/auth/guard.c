@@ -1,6 +1,6 @@
 /* guard: failure counters and bans per address and per name, bounded in
  * size, on the guard's own clock (monotonic, plus a test offset). */
-#include "guard.h"
+#include "auth/guard.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 
 #include "core/model.h"
 #include "proto.h"
-#include "query.h"
+#include "core/query.h"
 #include "util.h"
 
 struct store;

@@ -1,13 +1,13 @@
 /* groups: client groups and rport's matching rules. */
-#include "groups.h"
+#include "core/groups.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "hub.h"
-#include "store.h"
+#include "agents/hub.h"
+#include "store/store.h"
 #include "util.h"
 
 #define MAX_GROUP_PATTERNS 256

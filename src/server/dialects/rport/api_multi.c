@@ -5,14 +5,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api.h"
-#include "auth.h"
-#include "audit.h"
-#include "fanout.h"
-#include "groups.h"
-#include "hub.h"
-#include "query.h"
-#include "store.h"
+#include "dialects/rport/api.h"
+#include "auth/auth.h"
+#include "core/audit.h"
+#include "core/fanout.h"
+#include "core/groups.h"
+#include "agents/hub.h"
+#include "core/query.h"
+#include "store/store.h"
 #include "util.h"
 
 #define MAX_TARGET_IDS 100000

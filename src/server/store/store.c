@@ -1,5 +1,5 @@
 /* store: SQLite with WAL. One connection, used only from the loop. */
-#include "store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* auth: API users and agent credentials. */
-#include "auth.h"
+#include "auth/auth.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <uthash.h>
 
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 #include "util.h"
 
 #define AUTH_CACHE_TTL_MS (5 * 60 * 1000)

@@ -1,21 +1,21 @@
 /* api: routing, authentication and rport's envelopes. */
-#include "api.h"
+#include "dialects/rport/api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
-#include "auth.h"
-#include "groups.h"
-#include "guard.h"
-#include "hub.h"
-#include "store.h"
+#include "core/audit.h"
+#include "auth/auth.h"
+#include "core/groups.h"
+#include "auth/guard.h"
+#include "agents/hub.h"
+#include "store/store.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
 #include "util.h"
-#include "ws_api.h"
+#include "dialects/rport/ws_api.h"
 
 struct api {
 	struct server *srv;

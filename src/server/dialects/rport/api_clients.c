@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "api.h"
-#include "audit.h"
-#include "auth.h"
-#include "groups.h"
-#include "hub.h"
-#include "query.h"
+#include "dialects/rport/api.h"
+#include "core/audit.h"
+#include "auth/auth.h"
+#include "core/groups.h"
+#include "agents/hub.h"
+#include "core/query.h"
 #include "util.h"
 
 /* One client of a list being built, with its sort keys read once. */

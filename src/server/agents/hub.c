@@ -1,5 +1,5 @@
 /* hub: agent sessions, the client registry, and job dispatch to agents. */
-#include "hub.h"
+#include "agents/hub.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +8,10 @@
 #include <sodium.h>
 #include <uthash.h>
 
-#include "audit.h"
-#include "auth.h"
+#include "core/audit.h"
+#include "auth/auth.h"
 #include "core/events.h"
-#include "guard.h"
+#include "auth/guard.h"
 #include "log.h"
 #include "proto.h"
 #include "util.h"

@@ -18,7 +18,7 @@
  * the same way, at once. Partials carry their offset too, so a reader can
  * place every byte. A reader more than WS_HARD_CAP behind is disconnected
  * (close 1008). */
-#include "ws_api.h"
+#include "dialects/rport/ws_api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +28,14 @@
 #include <sodium.h>
 #include <uthash.h>
 
-#include "api.h"
-#include "auth.h"
+#include "dialects/rport/api.h"
+#include "auth/auth.h"
 #include "core/events.h"
-#include "fanout.h"
-#include "guard.h"
-#include "hub.h"
+#include "core/fanout.h"
+#include "auth/guard.h"
+#include "agents/hub.h"
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 #include "util.h"
 
 #define WS_PARTIAL_CAP (1024 * 1024)

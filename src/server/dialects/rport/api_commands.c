@@ -5,11 +5,11 @@
 
 #include <sodium.h>
 
-#include "api.h"
-#include "audit.h"
-#include "hub.h"
+#include "dialects/rport/api.h"
+#include "core/audit.h"
+#include "agents/hub.h"
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 #include "util.h"
 
 #define MAX_COMMAND_LEN (64 * 1024)

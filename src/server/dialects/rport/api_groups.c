@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
-#include "groups.h"
+#include "dialects/rport/api.h"
+#include "core/groups.h"
 #include "util.h"
 
 static const struct api_field group_fields[] = {

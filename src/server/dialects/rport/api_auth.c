@@ -6,14 +6,14 @@
 
 #include <sodium.h>
 
-#include "api.h"
-#include "audit.h"
-#include "auth.h"
-#include "guard.h"
-#include "hub.h"
-#include "store.h"
+#include "dialects/rport/api.h"
+#include "core/audit.h"
+#include "auth/auth.h"
+#include "auth/guard.h"
+#include "agents/hub.h"
+#include "store/store.h"
 #include "util.h"
-#include "ws_api.h"
+#include "dialects/rport/ws_api.h"
 
 static const struct api_field login_fields[] = {
 	{ "username", AF_STRING },

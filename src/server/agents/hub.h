@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #include "server.h"
-#include "store.h"
+#include "store/store.h"
 
 struct hub;
 struct client;

@@ -1,5 +1,5 @@
 /* fanout: dispatching a multi job's targets and following its children. */
-#include "fanout.h"
+#include "core/fanout.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +8,9 @@
 #include <uthash.h>
 
 #include "core/events.h"
-#include "hub.h"
+#include "agents/hub.h"
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 #include "util.h"
 
 /* After a restart, agents need a moment to reconnect before unfinished

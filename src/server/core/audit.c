@@ -1,13 +1,13 @@
 /* audit: records and the query endpoint. */
-#include "audit.h"
+#include "core/audit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "hub.h"
-#include "store.h"
+#include "dialects/rport/api.h"
+#include "agents/hub.h"
+#include "store/store.h"
 #include "util.h"
 
 int audit_insert(struct store *st, const struct audit_entry *e)
