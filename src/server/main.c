@@ -10,8 +10,10 @@
 #include <uv.h>
 
 #include "dialects/rport/api.h"
+#include "dialects/rport/listener.h"
 #include "auth/auth.h"
 #include "core/events.h"
+#include "core/registry.h"
 #include "core/fanout.h"
 #include "core/groups.h"
 #include "agents/hub.h"
@@ -234,7 +236,7 @@ int main(int argc, char **argv)
 	if (store_attach_loop(srv.store, &loop))
 		goto out;
 	auth_attach_store(srv.auth, srv.store);
-	if (events_create(&srv.events) || hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
+	if (events_create(&srv.events) || registry_create(&srv.registry) || hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
 	    api_create(&srv, &srv.api))
 		goto out;
@@ -244,7 +246,7 @@ int main(int argc, char **argv)
 	srv.agent_listener = listen_on(srv.cfg.agent_address, hub_net_callbacks(), srv.hub,
 				       0, (size_t)srv.cfg.max_agent_message,
 				       PROTO_SUBPROTOCOL, srv.cfg.tls_cert, srv.cfg.tls_key);
-	srv.api_listener = listen_on(srv.cfg.api_address, api_net_callbacks(), srv.api,
+	srv.api_listener = listen_on(srv.cfg.api_address, rport_listener_callbacks(), &srv,
 				     (size_t)srv.cfg.max_request_bytes, 1024 * 1024,
 				     "tether-api", srv.cfg.api_tls_cert, srv.cfg.api_tls_key);
 	if (!srv.agent_listener || !srv.api_listener) {
@@ -275,6 +277,7 @@ out:
 	api_destroy(srv.api);
 	store_close(srv.store);
 	auth_destroy(srv.auth);
+	registry_destroy(srv.registry);
 	events_destroy(srv.events);
 	if (uv_loop_close(&loop) == UV_EBUSY)
 		log_debug("loop still had handles at exit");

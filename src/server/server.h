@@ -15,6 +15,7 @@ struct groups;
 struct fanout;
 struct ws_api;
 struct events;
+struct registry;
 
 struct server {
 	uv_loop_t *loop;
@@ -30,6 +31,7 @@ struct server {
 	struct fanout *fanout;
 	struct ws_api *ws;
 	struct events *events;
+	struct registry *registry;
 	const char *version;
 };
 

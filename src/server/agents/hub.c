@@ -11,6 +11,7 @@
 #include "core/audit.h"
 #include "auth/auth.h"
 #include "core/events.h"
+#include "core/registry.h"
 #include "auth/guard.h"
 #include "log.h"
 #include "proto.h"
@@ -32,7 +33,7 @@ struct session;
 
 struct pending {
 	char jid[UUID_STR_LEN];
-	hub_run_cb cb;
+	registry_run_cb cb;
 	void *ud;
 	struct session *s;
 	uint64_t deadline;
@@ -54,23 +55,6 @@ struct session {
 	uint64_t probe_ms;           /* ping sent to test it for a duplicate id */
 };
 
-struct client {
-	char *id;
-	char *name;
-	char *auth_id;
-	char *version;
-	json_t *facts;               /* object from hello */
-	json_t *tags;                /* array of strings */
-	json_t *labels;              /* object of strings */
-	json_t *interpreters;        /* array of strings */
-	json_t *services;            /* array of strings */
-	char address[64];
-	int64_t connected_at;
-	int64_t disconnected_at;
-	int64_t last_seen;
-	struct session *s;           /* the live connection, or NULL */
-	UT_hash_handle hh;
-};
 
 /* A job sent and not yet final, and its deadline for a server-side
  * finish (docs/internals/delivery.md):
@@ -94,8 +78,6 @@ struct hub {
 	struct server *srv;
 	struct guard *guard;
 	struct tracked *tracked;
-	struct client *clients;
-	size_t nclients;
 	struct pending *pending;
 	struct session *unauth;
 	size_t nunauth;
@@ -137,277 +119,30 @@ static void session_fail(struct session *s, int code, const char *why)
 
 /* ---- clients -------------------------------------------------------- */
 
-static void client_free(struct client *c)
-{
-	if (!c)
-		return;
-	free(c->id);
-	free(c->name);
-	free(c->auth_id);
-	free(c->version);
-	json_decref(c->facts);
-	json_decref(c->tags);
-	json_decref(c->labels);
-	json_decref(c->interpreters);
-	json_decref(c->services);
-	free(c);
-}
 
-static struct client *client_get_or_add(struct hub *h, const char *id)
-{
-	struct client *c;
 
-	HASH_FIND_STR(h->clients, id, c);
-	if (c)
-		return c;
-	c = calloc(1, sizeof *c);
-	if (!c || !(c->id = strdup(id))) {
-		free(c);
-		return NULL;
-	}
-	c->facts = json_object();
-	c->tags = json_array();
-	c->labels = json_object();
-	c->interpreters = json_array();
-	c->services = json_array();
-	HASH_ADD_KEYPTR(hh, h->clients, c->id, strlen(c->id), c);
-	h->nclients++;
-	return c;
-}
 
-static const char *fact_str(const struct client *c, const char *key)
-{
-	const char *v = json_string_value(json_object_get(c->facts, key));
 
-	return v ? v : "";
-}
 
-static json_t *time_json(int64_t ns)
-{
-	char t[TIME_STR_LEN];
 
-	if (!ns)
-		return json_null();
-	util_time_format(ns, t);
-	return json_string(t);
-}
 
-json_t *hub_client_json(const struct client *c)
-{
-	static const char *const str_facts[] = {
-		"os", "os_full_name", "os_version", "os_arch", "os_family",
-		"os_kernel", "os_virtualization_system", "os_virtualization_role",
-		"hostname", "cpu_family", "cpu_model", "cpu_vendor",
-		"cpu_model_name", "timezone",
-	};
-	json_t *j = json_object();
-	json_t *v;
 
-	json_object_set_new(j, "id", json_string(c->id));
-	json_object_set_new(j, "name", json_string(c->name ? c->name : c->id));
-	for (size_t i = 0; i < sizeof str_facts / sizeof str_facts[0]; i++)
-		json_object_set_new(j, str_facts[i], json_string(fact_str(c, str_facts[i])));
-	v = json_object_get(c->facts, "num_cpus");
-	json_object_set_new(j, "num_cpus", json_integer(json_integer_value(v)));
-	v = json_object_get(c->facts, "mem_total");
-	json_object_set_new(j, "mem_total", json_integer(json_integer_value(v)));
-	v = json_object_get(c->facts, "ipv4");
-	json_object_set_new(j, "ipv4", json_is_array(v) ? json_deep_copy(v) : json_array());
-	v = json_object_get(c->facts, "ipv6");
-	json_object_set_new(j, "ipv6", json_is_array(v) ? json_deep_copy(v) : json_array());
-	json_object_set_new(j, "tags", json_deep_copy(c->tags));
-	json_object_set_new(j, "labels", json_deep_copy(c->labels));
-	json_object_set_new(j, "version", json_string(c->version ? c->version : ""));
-	json_object_set_new(j, "address", json_string(c->address));
-	json_object_set_new(j, "connection_state",
-			    json_string(c->s ? "connected" : "disconnected"));
-	json_object_set_new(j, "connected_at", time_json(c->connected_at));
-	json_object_set_new(j, "disconnected_at",
-			    c->s ? json_null() : time_json(c->disconnected_at));
-	json_object_set_new(j, "last_heartbeat_at", time_json(c->last_seen));
-	json_object_set_new(j, "client_auth_id", json_string(c->auth_id ? c->auth_id : ""));
-	json_object_set_new(j, "interpreters", json_deep_copy(c->interpreters));
-	json_object_set_new(j, "services", json_deep_copy(c->services));
-	return j;
-}
 
-static int client_id_cmp(const void *a, const void *b)
-{
-	const struct client *ca = *(struct client *const *)a;
-	const struct client *cb = *(struct client *const *)b;
 
-	return strcmp(ca->id, cb->id);
-}
 
-json_t *hub_clients_json(struct hub *h)
-{
-	struct client **all = malloc((h->nclients + 1) * sizeof *all);
-	struct client *c, *tmp;
-	json_t *arr = json_array();
-	size_t n = 0;
 
-	if (!all)
-		return arr;
-	HASH_ITER(hh, h->clients, c, tmp)
-		all[n++] = c;
-	qsort(all, n, sizeof *all, client_id_cmp);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, hub_client_json(all[i]));
-	free(all);
-	return arr;
-}
 
-size_t hub_client_count(const struct hub *h) { return h->nclients; }
 
-struct client *hub_client_find(struct hub *h, const char *id)
-{
-	struct client *c;
 
-	HASH_FIND_STR(h->clients, id, c);
-	return c;
-}
 
-bool hub_client_connected(const struct client *c) { return c && c->s; }
-const char *hub_client_id(const struct client *c) { return c->id; }
-const char *hub_client_name(const struct client *c) { return c->name ? c->name : c->id; }
 
-bool hub_client_has_interpreter(const struct client *c, const char *interp)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(c->interpreters, i, v)
-		if (json_string_value(v) && !strcmp(json_string_value(v), interp))
-			return true;
-	return false;
-}
-
-void hub_client_each(struct hub *h, void (*fn)(void *ud, struct client *c), void *ud)
-{
-	struct client *c, *tmp;
-
-	HASH_ITER(hh, h->clients, c, tmp)
-		fn(ud, c);
-}
-
-static bool array_glob(json_t *arr, const char *pattern)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(arr, i, v)
-		if (json_string_value(v) && util_glob_match(pattern, json_string_value(v)))
-			return true;
-	return false;
-}
-
-bool hub_client_attr_match(const struct client *c, const char *key, const char *pattern)
-{
-	static const char *const facts[] = { "os", "os_arch", "os_family", "os_kernel",
-					     "hostname" };
-	const char *v = NULL;
-
-	if (!strcmp(key, "client_id"))
-		v = c->id;
-	else if (!strcmp(key, "name"))
-		v = c->name ? c->name : c->id;
-	else if (!strcmp(key, "version"))
-		v = c->version ? c->version : "";
-	else if (!strcmp(key, "address"))
-		v = c->address;
-	else if (!strcmp(key, "client_auth_id"))
-		v = c->auth_id ? c->auth_id : "";
-	else if (!strcmp(key, "connection_state"))
-		v = c->s ? "connected" : "disconnected";
-	else if (!strcmp(key, "tag"))
-		return array_glob(c->tags, pattern);
-	else if (!strcmp(key, "ipv4") || !strcmp(key, "ipv6"))
-		return array_glob(json_object_get(c->facts, key), pattern);
-	else
-		for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
-			if (!strcmp(key, facts[i]))
-				v = fact_str(c, key);
-	return v && util_glob_match(pattern, v);
-}
-
-bool hub_client_field(const struct client *c, const char *field, const char **str,
-		      const json_t **list, char *num, size_t numlen)
-{
-	static const char *const str_facts[] = {
-		"os", "os_full_name", "os_version", "os_arch", "os_family", "os_kernel",
-		"os_virtualization_system", "os_virtualization_role", "hostname", "cpu_family",
-		"cpu_model", "cpu_vendor", "cpu_model_name", "timezone",
-	};
-
-	*str = NULL;
-	*list = NULL;
-	if (!strcmp(field, "id") || !strcmp(field, "client_id"))
-		*str = c->id;
-	else if (!strcmp(field, "name"))
-		*str = c->name ? c->name : c->id;
-	else if (!strcmp(field, "version"))
-		*str = c->version ? c->version : "";
-	else if (!strcmp(field, "address"))
-		*str = c->address;
-	else if (!strcmp(field, "client_auth_id"))
-		*str = c->auth_id ? c->auth_id : "";
-	else if (!strcmp(field, "connection_state"))
-		*str = c->s ? "connected" : "disconnected";
-	else if (!strcmp(field, "tags"))
-		*list = c->tags;
-	else if (!strcmp(field, "ipv4") || !strcmp(field, "ipv6"))
-		*list = json_object_get(c->facts, field);
-	else if (!strcmp(field, "num_cpus") || !strcmp(field, "mem_total")) {
-		snprintf(num, numlen, "%lld",
-			 (long long)json_integer_value(json_object_get(c->facts, field)));
-		*str = num;
-	} else
-		for (size_t i = 0; i < sizeof str_facts / sizeof str_facts[0]; i++)
-			if (!strcmp(field, str_facts[i]))
-				*str = fact_str(c, field);
-	return *str || *list || !strcmp(field, "ipv4") || !strcmp(field, "ipv6");
-}
-
-bool hub_client_has_tag(const struct client *c, const char *tag)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(c->tags, i, v)
-		if (json_string_value(v) && !strcmp(json_string_value(v), tag))
-			return true;
-	return false;
-}
-
-bool hub_client_has_label(const struct client *c, const char *label)
-{
-	const char *colon = strchr(label, ':');
-	char key[MAX_TAG_LEN + 1];
-	size_t kl;
-	const char *v;
-
-	if (!colon)
-		return false;
-	kl = (size_t)(colon - label);
-	if (kl > MAX_TAG_LEN)
-		return false;
-	memcpy(key, label, kl);
-	key[kl] = '\0';
-	v = json_string_value(json_object_get(c->labels, key));
-	return v && !strcmp(v, colon + 1);
-}
-
-json_t *hub_client_services(const struct client *c)
-{
-	return c->services;
-}
 
 static void queue_client(struct hub *h, const char *id, json_t *rec);
 
 /* Persists the client record (what the API shows, with state). */
 static void client_save(struct hub *h, struct client *c)
 {
-	json_t *j = hub_client_json(c);
+	json_t *j = registry_client_record(c);
 
 	json_object_set_new(j, "facts", json_deep_copy(c->facts));
 	json_object_set_new(j, "connected_at_ns", json_integer(c->connected_at));
@@ -417,56 +152,13 @@ static void client_save(struct hub *h, struct client *c)
 	json_decref(j);
 }
 
+
+
 static char *dup_str(json_t *v)
 {
 	const char *s = json_string_value(v);
 
 	return s ? strdup(s) : NULL;
-}
-
-static void client_load_cb(void *ud, const char *id, json_t *j)
-{
-	struct hub *h = ud;
-	struct client *c = client_get_or_add(h, id);
-	json_t *v;
-
-	if (!c)
-		return;
-	free(c->name);
-	c->name = dup_str(json_object_get(j, "name"));
-	free(c->auth_id);
-	c->auth_id = dup_str(json_object_get(j, "client_auth_id"));
-	free(c->version);
-	c->version = dup_str(json_object_get(j, "version"));
-	if (json_is_object(v = json_object_get(j, "facts"))) {
-		json_decref(c->facts);
-		c->facts = json_deep_copy(v);
-	}
-	if (json_is_array(v = json_object_get(j, "tags"))) {
-		json_decref(c->tags);
-		c->tags = json_deep_copy(v);
-	}
-	if (json_is_object(v = json_object_get(j, "labels"))) {
-		json_decref(c->labels);
-		c->labels = json_deep_copy(v);
-	}
-	if (json_is_array(v = json_object_get(j, "services"))) {
-		json_decref(c->services);
-		c->services = json_deep_copy(v);
-	}
-	if (json_is_array(v = json_object_get(j, "interpreters"))) {
-		json_decref(c->interpreters);
-		c->interpreters = json_deep_copy(v);
-	}
-	util_strlcpy(c->address, json_string_value(json_object_get(j, "address")) ?
-			 json_string_value(json_object_get(j, "address")) : "",
-		     sizeof c->address);
-	c->connected_at = json_integer_value(json_object_get(j, "connected_at_ns"));
-	c->disconnected_at = json_integer_value(json_object_get(j, "disconnected_at_ns"));
-	c->last_seen = json_integer_value(json_object_get(j, "last_seen_ns"));
-	/* It was connected when the server stopped: it is not now. */
-	if (!c->disconnected_at || c->disconnected_at < c->connected_at)
-		c->disconnected_at = c->last_seen ? c->last_seen : util_now_ns();
 }
 
 /* ---- tracked jobs and completion ----------------------------------- */
@@ -627,6 +319,26 @@ static void unauth_remove(struct hub *h, struct session *s)
 	h->nunauth--;
 }
 
+struct silent_ctx {
+	struct hub *h;
+	uint64_t now, limit;
+};
+
+static void drop_silent(void *ud, struct client *c)
+{
+	struct silent_ctx *sc = ud;
+
+	if (c->s && sc->now - c->s->last_rx_ms > sc->limit) {
+		struct session *dead = c->s;
+
+		log_warn("hub: client '%s' silent for %llu s: dropping its connection", c->id,
+			 (unsigned long long)(sc->now - dead->last_rx_ms) / 1000);
+		/* Disconnected now, not when TCP gives up. */
+		session_detach(sc->h, dead, "heartbeat timeout");
+		net_ws_drop(dead->conn);
+	}
+}
+
 static void sweep_cb(uv_timer_t *t)
 {
 	struct hub *h = t->data;
@@ -645,20 +357,9 @@ static void sweep_cb(uv_timer_t *t)
 	/* Connections that went silent (a half-open TCP connection never
 	 * closes by itself): agents ping every keep_alive. */
 	{
-		struct client *c, *ctmp;
-		uint64_t limit = (uint64_t)h->srv->cfg.heartbeat_timeout_sec * 1000;
+		struct silent_ctx sc = { h, now, (uint64_t)h->srv->cfg.heartbeat_timeout_sec * 1000 };
 
-		HASH_ITER(hh, h->clients, c, ctmp) {
-			if (c->s && now - c->s->last_rx_ms > limit) {
-				struct session *dead = c->s;
-
-				log_warn("hub: client '%s' silent for %llu s: dropping its connection",
-					 c->id, (unsigned long long)(now - dead->last_rx_ms) / 1000);
-				/* Disconnected now, not when TCP gives up. */
-				session_detach(h, dead, "heartbeat timeout");
-				net_ws_drop(dead->conn);
-			}
-		}
+		registry_each(h->srv->registry, drop_silent, &sc);
 	}
 	/* Jobs whose result never came. One pass a second over the jobs in
 	 * flight, not over the fleet. */
@@ -669,7 +370,7 @@ static void sweep_cb(uv_timer_t *t)
 		HASH_ITER(hh, h->tracked, tr, ttmp) {
 			if (tr->deadline_ns < now_ns) {
 				char jid[UUID_STR_LEN], why[400];
-				struct client *c = hub_client_find(h, tr->client_id);
+				struct client *c = registry_find(h->srv->registry, tr->client_id);
 
 				util_strlcpy(jid, tr->jid, sizeof jid);
 				/* Checked again later unless the write lands. */
@@ -688,7 +389,7 @@ static void sweep_cb(uv_timer_t *t)
 					 "not confirmed: client \"%.128s\" did not confirm the start within %lld s%s;"
 					 " whether the command ran is not known",
 					 tr->client_id, (long long)tr->delivery_sec,
-					 hub_client_connected(c) ? "" : " and is not connected");
+					 registry_client_connected(c) ? "" : " and is not connected");
 				log_warn("hub: job %s: %s", jid, why);
 				queue_fail(h, jid, JOB_UNKNOWN, why, "unconfirmed");
 			}
@@ -878,7 +579,7 @@ static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *
 		if (spec.command) {
 			log_info("hub: job %s never reached '%s': sending it again", spec.jid,
 				 c->id);
-			hub_run(h, c, &spec, NULL, NULL);
+			registry_run(h->srv->registry, c, &spec, NULL, NULL);
 		}
 		json_decref(job);
 	}
@@ -999,7 +700,7 @@ static void on_hello(struct session *s, json_t *m)
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "invalid hello: bad tags, labels or facts");
 		return;
 	}
-	c = client_get_or_add(h, id);
+	c = registry_get_or_add(h->srv->registry, id);
 	if (!c) {
 		session_fail(s, 1011, "out of memory");
 		return;
@@ -1133,7 +834,7 @@ static int write_apply(struct store *st, void *arg)
 
 static void send_ack(struct hub *h, const char *client_id, const char *jid)
 {
-	struct client *c = hub_client_find(h, client_id);
+	struct client *c = registry_find(h->srv->registry, client_id);
 	json_t *ack;
 
 	/* To whatever connection the client has now: the agent keeps the
@@ -1443,7 +1144,7 @@ static void on_output(struct session *s, json_t *m)
 		return;
 	e.jid = json_string_value(json_object_get(m, "jid"));
 	e.client_id = s->client->id;
-	e.client_name = hub_client_name(s->client);
+	e.client_name = registry_client_name(s->client);
 	e.stream = strcmp(stream, "stderr") ? JOB_STDOUT : JOB_STDERR;
 	e.data = json_string_value(data);
 	e.len = json_string_length(data);
@@ -1598,9 +1299,11 @@ struct guard *hub_guard(struct hub *h)
 
 /* ---- dispatch ------------------------------------------------------- */
 
-int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
-	    hub_run_cb cb, void *ud)
+static int hub_run(void *impl, struct client *c, const struct job_spec *j, registry_run_cb cb,
+		   void *ud)
 {
+	struct hub *h = impl;
+
 	struct session *s = c ? c->s : NULL;
 	struct pending *p;
 	json_t *m;
@@ -1648,23 +1351,33 @@ int hub_run(struct hub *h, struct client *c, const struct job_spec *j,
 	return 0;
 }
 
+struct revoke_ctx {
+	struct hub *h;
+	const char *auth_id;
+	int n;
+};
+
+static void revoke_one(void *ud, struct client *c)
+{
+	struct revoke_ctx *r = ud;
+
+	if (c->s && c->auth_id && !strcmp(c->auth_id, r->auth_id)) {
+		struct session *s = c->s;
+
+		log_warn("hub: client '%s': its credential '%s' was deleted, disconnecting", c->id,
+			 r->auth_id);
+		session_detach(r->h, s, "credential deleted");
+		session_fail(s, PROTO_CLOSE_REVOKED, "credential deleted");
+		r->n++;
+	}
+}
+
 int hub_disconnect_auth(struct hub *h, const char *auth_id)
 {
-	struct client *c, *tmp;
-	int n = 0;
+	struct revoke_ctx r = { h, auth_id, 0 };
 
-	HASH_ITER(hh, h->clients, c, tmp) {
-		if (c->s && c->auth_id && !strcmp(c->auth_id, auth_id)) {
-			struct session *s = c->s;
-
-			log_warn("hub: client '%s': its credential '%s' was deleted, disconnecting",
-				 c->id, auth_id);
-			session_detach(h, s, "credential deleted");
-			session_fail(s, PROTO_CLOSE_REVOKED, "credential deleted");
-			n++;
-		}
-	}
-	return n;
+	registry_each(h->srv->registry, revoke_one, &r);
+	return r.n;
 }
 
 struct del_ctx {
@@ -1697,7 +1410,7 @@ int hub_client_delete(struct hub *h, const char *id)
 	struct del_ctx d = { h, id };
 	char *copy;
 
-	HASH_FIND_STR(h->clients, id, c);
+	c = registry_find(h->srv->registry, id);
 	if (!c)
 		return TE_NOTFOUND;
 	if (c->s)
@@ -1706,24 +1419,24 @@ int hub_client_delete(struct hub *h, const char *id)
 	copy = strdup(id);
 	if (copy)
 		store_queue(h->srv->store, del_apply, del_after, copy);
-	HASH_DEL(h->clients, c);
-	h->nclients--;
-	client_free(c);
+	registry_remove(h->srv->registry, c);
 	return 0;
 }
 
-int hub_cancel(struct hub *h, struct client *c, const char *jid, const char *by)
+static int hub_cancel(void *impl, struct client *c, const char *jid, const char *by)
 {
 	json_t *m;
 
+	(void)impl;
 	if (!c || !c->s)
 		return TE_STATE;
 	m = proto_new(PROTO_CANCEL);
 	json_object_set_new(m, "jid", json_string(jid));
 	json_object_set_new(m, "by", json_string(by));
-	(void)h;
 	return session_send(c->s, m);
 }
+
+static const struct registry_router hub_router = { hub_run, hub_cancel };
 
 /* ---- lifecycle ------------------------------------------------------ */
 
@@ -1742,7 +1455,8 @@ int hub_create(struct server *srv, struct hub **out)
 		return TE_NOMEM;
 	}
 	guard_set_scope(h->guard, "agents", false);
-	store_client_each(srv->store, client_load_cb, h);
+	registry_load(srv->registry, srv->store);
+	registry_set_router(srv->registry, &hub_router, h);
 	store_job_each_running(srv->store, track_loaded, h);
 	uv_timer_init(srv->loop, &h->sweep);
 	h->sweep.data = h;
@@ -1753,9 +1467,17 @@ int hub_create(struct server *srv, struct hub **out)
 	return 0;
 }
 
+static void save_disconnected(void *ud, struct client *c)
+{
+	if (c->s) {
+		c->disconnected_at = util_now_ns();
+		c->last_seen = c->disconnected_at;
+		client_save(ud, c);
+	}
+}
+
 void hub_stop(struct hub *h)
 {
-	struct client *c, *tmp;
 
 	if (!h)
 		return;
@@ -1767,18 +1489,11 @@ void hub_stop(struct hub *h)
 	uv_close((uv_handle_t *)&h->start_timer, NULL);
 	/* Record every live client as disconnected now: the sessions are
 	 * about to go with the context. */
-	HASH_ITER(hh, h->clients, c, tmp) {
-		if (c->s) {
-			c->disconnected_at = util_now_ns();
-			c->last_seen = c->disconnected_at;
-			client_save(h, c);
-		}
-	}
+	registry_each(h->srv->registry, save_disconnected, h);
 }
 
 void hub_destroy(struct hub *h)
 {
-	struct client *c, *tmp;
 	struct pending *p, *ptmp;
 
 	if (!h)
@@ -1787,10 +1502,6 @@ void hub_destroy(struct hub *h)
 		HASH_DEL(h->pending, p);
 		p->cb(p->ud, TE_IO, "server shutting down", 0);
 		free(p);
-	}
-	HASH_ITER(hh, h->clients, c, tmp) {
-		HASH_DEL(h->clients, c);
-		client_free(c);
 	}
 	{
 		struct tracked *t, *ttmp;

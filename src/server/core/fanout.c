@@ -8,7 +8,7 @@
 #include <uthash.h>
 
 #include "core/events.h"
-#include "agents/hub.h"
+#include "core/registry.h"
 #include "log.h"
 #include "store/store.h"
 #include "util.h"
@@ -209,8 +209,8 @@ static void dispatch_after(void *arg, int rc)
 		free(d);
 		return;
 	}
-	c = hub_client_find(f->srv->hub, d->client_id);
-	if (hub_client_connected(c) && hub_run(f->srv->hub, c, &d->j, NULL, NULL) == 0) {
+	c = registry_find(f->srv->registry, d->client_id);
+	if (registry_client_connected(c) && registry_run(f->srv->registry, c, &d->j, NULL, NULL) == 0) {
 		child_add(f, d->v, d->j.jid, d->client_id);
 		free(d);
 		return;
@@ -220,7 +220,7 @@ static void dispatch_after(void *arg, int rc)
 
 static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 {
-	struct client *c = hub_client_find(f->srv->hub, client_id);
+	struct client *c = registry_find(f->srv->registry, client_id);
 	struct dispatch *d = calloc(1, sizeof *d);
 	json_t *r = v->rec;
 
@@ -231,7 +231,7 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	d->f = f;
 	d->v = v;
 	util_strlcpy(d->client_id, client_id, sizeof d->client_id);
-	util_strlcpy(d->client_name, c ? hub_client_name(c) : client_id, sizeof d->client_name);
+	util_strlcpy(d->client_name, c ? registry_client_name(c) : client_id, sizeof d->client_name);
 	util_uuid7(d->j.jid);
 	d->j.multi_job_id = v->jid;
 	d->j.client_id = d->client_id;
@@ -559,7 +559,7 @@ int fanout_cancel(struct fanout *f, const char *jid, const char *by)
 	HASH_ITER(hh, f->children, c, tmp) {
 		if (c->inv != v)
 			continue;
-		if (!hub_cancel(f->srv->hub, hub_client_find(f->srv->hub, c->client_id), c->jid, by))
+		if (!registry_cancel(f->srv->registry, registry_find(f->srv->registry, c->client_id), c->jid, by))
 			n++;
 	}
 	return n;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agents/hub.h"
+#include "core/registry.h"
 #include "store/store.h"
 #include "util.h"
 
@@ -180,7 +180,7 @@ static bool any_pattern(const struct client *c, const char *key, json_t *pattern
 	json_t *p;
 
 	json_array_foreach(patterns, i, p)
-		if (hub_client_attr_match(c, key, json_string_value(p)))
+		if (registry_client_attr_match(c, key, json_string_value(p)))
 			return true;
 	return false;
 }
@@ -209,7 +209,7 @@ static bool group_matches(const json_t *group, const struct client *c)
 				any = true;
 				if (and_op) {
 					json_array_foreach(list, i, p)
-						if (!hub_client_attr_match(c, "tag", json_string_value(p)))
+						if (!registry_client_attr_match(c, "tag", json_string_value(p)))
 							return false;
 				} else if (!any_pattern(c, "tag", list)) {
 					return false;
@@ -236,7 +236,7 @@ static void member_cb(void *ud, struct client *c)
 	struct member_ctx *m = ud;
 
 	if (group_matches(m->group, c))
-		json_array_append_new(m->ids, json_string(hub_client_id(c)));
+		json_array_append_new(m->ids, json_string(registry_client_id(c)));
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -251,7 +251,7 @@ void groups_members(struct groups *g, const json_t *group, json_t *ids)
 	const char **sorted;
 	json_t *v;
 
-	hub_client_each(g->srv->hub, member_cb, &m);
+	registry_each(g->srv->registry, member_cb, &m);
 	n = json_array_size(m.ids);
 	sorted = malloc((n + 1) * sizeof *sorted);
 	if (sorted) {

@@ -15,7 +15,6 @@
 #include "net.h"
 #include "proto.h"
 #include "util.h"
-#include "dialects/rport/ws_api.h"
 
 struct api {
 	struct server *srv;
@@ -568,7 +567,7 @@ static void auth_done(void *ud, const struct auth_identity *id)
 
 /* The head of a request: credentials are checked before its body is read
  * (this is the one place where the API checks them). */
-static void api_http_headers(void *ud, net_http_req *req)
+void api_http_headers(void *ud, net_http_req *req)
 {
 	struct api *a = ud;
 	struct api_call *call = calloc(1, sizeof *call);
@@ -602,59 +601,18 @@ static void api_http_headers(void *ud, net_http_req *req)
 }
 
 /* The body is read: route it. */
-static void api_http_request(void *ud, net_http_req *req)
+void api_http_request(void *ud, net_http_req *req)
 {
 	(void)ud;
 	dispatch(net_http_user(req));
 }
 
 /* The body never came whole (net answered): drop the call. */
-static void api_http_abort(void *ud, net_http_req *req)
+void api_http_abort(void *ud, net_http_req *req)
 {
 	(void)ud;
 	call_free(net_http_user(req));
 }
-
-static int api_ws_accept(void *ud, net_conn *c)
-{
-	struct api *a = ud;
-
-	return ws_api_accept(a->srv->ws, c);
-}
-
-static void api_ws_message(void *ud, net_conn *c, const char *data, size_t len)
-{
-	struct api *a = ud;
-
-	ws_api_message(a->srv->ws, c, data, len);
-}
-
-static void api_ws_close(void *ud, net_conn *c, const char *reason)
-{
-	struct api *a = ud;
-
-	(void)reason;
-	ws_api_close(a->srv->ws, c);
-}
-
-static void api_ws_drained(void *ud, net_conn *c)
-{
-	struct api *a = ud;
-
-	ws_api_drained(a->srv->ws, c);
-}
-
-static const struct net_callbacks api_callbacks = {
-	.http_headers = api_http_headers,
-	.http_request = api_http_request,
-	.http_abort = api_http_abort,
-	.ws_accept = api_ws_accept,
-	.ws_message = api_ws_message,
-	.ws_close = api_ws_close,
-	.ws_drained = api_ws_drained,
-};
-
-const struct net_callbacks *api_net_callbacks(void) { return &api_callbacks; }
 
 const struct api_route *api_routes(size_t *n)
 {

@@ -47,7 +47,10 @@ const struct api_route *api_routes(size_t *n);
 
 int api_create(struct server *srv, struct api **out);
 void api_destroy(struct api *a);
-const struct net_callbacks *api_net_callbacks(void);
+/* The listener's HTTP side (dialects/rport/listener.c); ud is the api. */
+void api_http_headers(void *ud, net_http_req *req);
+void api_http_request(void *ud, net_http_req *req);
+void api_http_abort(void *ud, net_http_req *req);
 
 /* Replies (each frees the call). payload is stolen. */
 void api_reply(struct api_call *call, int status, json_t *payload);

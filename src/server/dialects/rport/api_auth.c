@@ -380,7 +380,7 @@ static void count_state(void *ud, struct client *c)
 {
 	size_t *n = ud;
 
-	n[hub_client_connected(c) ? 0 : 1]++;
+	n[registry_client_connected(c) ? 0 : 1]++;
 }
 
 /* SHA-256 of the agent listener's certificate (the first PEM block), as
@@ -424,7 +424,7 @@ void api_status_rport(struct api_call *call)
 	char fp[3 * crypto_hash_sha256_BYTES + 1], url[300];
 	json_t *urls = json_array();
 
-	hub_client_each(call->srv->hub, count_state, counts);
+	registry_each(call->srv->registry, count_state, counts);
 	store_stats(call->srv->store, &commits, &writes);
 	cert_fingerprint(cfg->tls_cert, fp, sizeof fp);
 	snprintf(url, sizeof url, "%s://%s", cfg->tls_cert[0] ? "wss" : "ws", cfg->agent_address);
@@ -445,7 +445,7 @@ void api_status_rport(struct api_call *call)
 				 "two_fa_enabled", 0, "tunnel_proxy_enabled", 0,
 				 "used_ports", "excluded_ports",
 				 "password_min_length", 8,
-				 "clients", (json_int_t)hub_client_count(call->srv->hub),
+				 "clients", (json_int_t)registry_count(call->srv->registry),
 				 "store", "commits", (json_int_t)commits, "writes",
 				 (json_int_t)writes));
 }

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "dialects/rport/api.h"
+#include "dialects/rport/client_json.h"
 #include "core/audit.h"
 #include "auth/auth.h"
 #include "core/groups.h"
@@ -80,7 +81,7 @@ static bool field_match(struct server *srv, struct client *c, const char *field,
 		}
 		return list_match(!strcmp(field, "groups") ? *groups : *ugroups, pattern);
 	}
-	if (!hub_client_field(c, field, &str, &list, num, sizeof num))
+	if (!rport_client_field(c, field, &str, &list, num, sizeof num))
 		return false;
 	return str ? util_glob_match(pattern, str) : list && list_match(list, pattern);
 }
@@ -126,7 +127,7 @@ static int centry_cmp(const void *pa, const void *pb)
 		if (r)
 			return sort_q->sort[i].desc ? -r : r;
 	}
-	return strcmp(hub_client_id(a->c), hub_client_id(b->c));
+	return strcmp(registry_client_id(a->c), registry_client_id(b->c));
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -151,7 +152,7 @@ static json_t *sorted_strings(json_t *arr)
 
 json_t *api_client_json(struct server *srv, const struct client *c)
 {
-	json_t *j = hub_client_json(c), *g = json_array(), *u = json_array();
+	json_t *j = rport_client_json(c), *g = json_array(), *u = json_array();
 
 	groups_of_client(srv->groups, c, g, u);
 	json_object_set_new(j, "groups", sorted_strings(g));
@@ -211,7 +212,7 @@ void api_clients_list(struct api_call *call)
 	}
 	free(names);
 	free(values);
-	hub_client_each(srv->hub, collect_cb, &l);
+	registry_each(srv->registry, collect_cb, &l);
 	if (l.failed) {
 		query_clients_free(&q);
 		free(l.v);
@@ -233,7 +234,7 @@ void api_clients_list(struct api_call *call)
 			const json_t *list;
 			char num[32];
 
-			hub_client_field(e->c, q.sort[k].column, &e->key[k], &list, num, sizeof num);
+			rport_client_field(e->c, q.sort[k].column, &e->key[k], &list, num, sizeof num);
 			if (!e->key[k])
 				e->key[k] = "";
 			e->num[k] = strtoll(num, NULL, 10);
@@ -261,7 +262,7 @@ void api_clients_list(struct api_call *call)
 
 void api_clients_get(struct api_call *call)
 {
-	struct client *c = hub_client_find(call->srv->hub, call->params[0]);
+	struct client *c = registry_find(call->srv->registry, call->params[0]);
 	char title[256];
 
 	if (!c) {
@@ -337,7 +338,7 @@ static void tag_cb(void *ud, struct client *c)
 	json_t *v;
 
 	if (!api_client_allowed(t->call, c) ||
-	    !hub_client_field(c, "tags", &str, &list, num, sizeof num))
+	    !rport_client_field(c, "tags", &str, &list, num, sizeof num))
 		return;
 	json_array_foreach((json_t *)list, i, v) {
 		const char *tag = json_string_value(v);
@@ -350,7 +351,7 @@ static void tag_cb(void *ud, struct client *c)
 			ids = json_array();
 			json_object_set_new(t->by_tag, tag, ids);
 		}
-		json_array_append_new(ids, json_string(hub_client_id(c)));
+		json_array_append_new(ids, json_string(registry_client_id(c)));
 	}
 }
 
@@ -369,7 +370,7 @@ void api_client_tags_list(struct api_call *call)
 		json_decref(page);
 		return;
 	}
-	hub_client_each(call->srv->hub, tag_cb, &t);
+	registry_each(call->srv->registry, tag_cb, &t);
 	json_object_foreach(t.by_tag, k, v)
 		json_array_append_new(names, json_string(k));
 	sorted = sorted_strings(names);

@@ -260,7 +260,7 @@ int api_job_validate_target(const struct client *c, const char *interp, struct a
 	 * or a name the agent offers (its built-ins and aliases). */
 	if (!interp || !*interp || interp[0] == '/' || !strcmp(interp, "cmd") ||
 	    !strcmp(interp, "powershell") || !strcmp(interp, "tacoscript") ||
-	    hub_client_has_interpreter(c, interp))
+	    registry_client_has_interpreter(c, interp))
 		return 0;
 	snprintf(detail, sizeof detail,
 		 "expected interpreter to be one of: [cmd powershell tacoscript], actual: %.256s",
@@ -431,7 +431,7 @@ static void insert_after(void *arg, int err)
 		run_ctx_free(rc);
 		return;
 	}
-	if (hub_run(srv->hub, rc->c, &rc->j, run_started, rc))
+	if (registry_run(srv->registry, rc->c, &rc->j, run_started, rc))
 		store_queue(srv->store, notconn_apply, notconn_after, rc);
 }
 
@@ -471,8 +471,8 @@ static void run_single(struct api_call *call, bool is_script)
 		api_reply_err(call, &aerr);
 		return;
 	}
-	c = hub_client_find(srv->hub, id);
-	if (!hub_client_connected(c)) {
+	c = registry_find(srv->registry, id);
+	if (!registry_client_connected(c)) {
 		json_decref(body);
 		free(script);
 		reply_client_not_found(call, id);
@@ -507,8 +507,8 @@ static void run_single(struct api_call *call, bool is_script)
 		return;
 	}
 	util_uuid7(j.jid);
-	j.client_id = hub_client_id(c);
-	j.client_name = hub_client_name(c);
+	j.client_id = registry_client_id(c);
+	j.client_name = registry_client_name(c);
 	j.command = command;
 	j.argv = script && !is_script ? json_object_get(body, "argv") : NULL;
 	j.is_sudo = json_is_true(json_object_get(body, "is_sudo"));
@@ -626,8 +626,8 @@ void api_client_commands_delete(struct api_call *call)
 		api_reply_error(call, 409, title, "");
 		return;
 	}
-	c = hub_client_find(srv->hub, cid);
-	if (hub_cancel(srv->hub, c, call->params[1], call->user)) {
+	c = registry_find(srv->registry, cid);
+	if (registry_cancel(srv->registry, c, call->params[1], call->user)) {
 		snprintf(title, sizeof title,
 			 "Active client with id=\"%.128s\" not found.", cid);
 		api_reply_error(call, 409, title,

@@ -143,11 +143,11 @@ static void select_cb(void *ud, struct client *c)
 	json_array_foreach(s->list, i, v) {
 		const char *x = json_string_value(v);
 
-		if (s->labels ? hub_client_has_label(c, x) : hub_client_has_tag(c, x))
+		if (s->labels ? registry_client_has_label(c, x) : registry_client_has_tag(c, x))
 			hits++;
 	}
 	if (s->and_op ? hits == n : hits > 0)
-		json_array_append_new(s->matched, json_string(hub_client_id(c)));
+		json_array_append_new(s->matched, json_string(registry_client_id(c)));
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -219,7 +219,7 @@ static json_t *resolve_targets(struct server *srv, struct api_err *call, json_t 
 			json_decref(s.matched);
 			goto fail_replied;
 		}
-		hub_client_each(srv->hub, select_cb, &s);
+		registry_each(srv->registry, select_cb, &s);
 		sort_ids(s.matched);
 		json_array_foreach(s.matched, i, v)
 			add_unique(targets, seen, json_string_value(v));
@@ -240,7 +240,7 @@ static json_t *resolve_targets(struct server *srv, struct api_err *call, json_t 
 			api_err_set(call, 400, "Invalid JSON data.", "client_ids must be strings");
 			goto fail_replied;
 		}
-		if (!hub_client_find(srv->hub, id)) {
+		if (!registry_find(srv->registry, id)) {
 			snprintf(title, sizeof title, "Client with id=\"%.128s\" not found.", id);
 			api_err_set(call, 404, title, "");
 			goto fail_replied;
@@ -353,7 +353,7 @@ static json_t *multi_start(struct server *srv, json_t *body, bool is_script, boo
 		json_t *tv;
 
 		json_array_foreach(targets, i, tv) {
-			struct client *c = hub_client_find(srv->hub, json_string_value(tv));
+			struct client *c = registry_find(srv->registry, json_string_value(tv));
 			char detail[300];
 
 			if (!c || !groups_client_allowed(srv->groups, ug, c)) {
@@ -373,9 +373,9 @@ static json_t *multi_start(struct server *srv, json_t *body, bool is_script, boo
 		json_t *tv;
 
 		json_array_foreach(targets, i, tv) {
-			struct client *c = hub_client_find(srv->hub, json_string_value(tv));
+			struct client *c = registry_find(srv->registry, json_string_value(tv));
 
-			if (hub_client_connected(c) && api_job_validate_target(c, interp, err))
+			if (registry_client_connected(c) && api_job_validate_target(c, interp, err))
 				goto out;
 		}
 	}
