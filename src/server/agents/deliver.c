@@ -1,0 +1,719 @@
+/* deliver: runs in flight to agents: tracking, server-side deadlines,
+ * redelivery after a reconnect, and the writes of starts and outcomes
+ * through the store's group commit (docs/internals/delivery.md). */
+#include "agents/hub_priv.h"
+
+/* ---- tracked jobs and completion ----------------------------------- */
+
+/* base_ns + sec seconds, saturating: no timeout can wrap a deadline. */
+int64_t deadline_after(int64_t base_ns, int64_t sec)
+{
+	int64_t add;
+
+	if (sec < 0)
+		sec = 0;
+	if (sec > INT64_MAX / NS_PER_SEC)
+		return INT64_MAX;
+	add = sec * NS_PER_SEC;
+	if (base_ns > 0 && add > INT64_MAX - base_ns)
+		return INT64_MAX;
+	return base_ns + add;
+}
+
+
+
+/* A job's delivery deadline (0 from rows older than the setting). */
+int64_t delivery_sec(const struct hub *h, int64_t sec)
+{
+	return sec > 0 ? sec : h->srv->cfg.delivery_timeout_sec;
+}
+
+struct tracked *tracked_find(struct hub *h, const char *jid)
+{
+	struct tracked *t;
+
+	HASH_FIND_STR(h->tracked, jid, t);
+	return t;
+}
+
+/* Starts following a job that is (or may be) on its way to client_id. */
+static struct tracked *track(struct hub *h, const char *jid, const char *client_id,
+			     int64_t created_at, int64_t timeout_sec, int64_t delivery)
+{
+	struct tracked *t = tracked_find(h, jid);
+
+	if (created_at <= 0)
+		created_at = util_now_ns();
+	if (!t) {
+		t = calloc(1, sizeof *t);
+		if (!t || !(t->client_id = strdup(client_id))) {
+			free(t);
+			return NULL;
+		}
+		util_strlcpy(t->jid, jid, sizeof t->jid);
+		HASH_ADD_STR(h->tracked, jid, t);
+	}
+	t->created_at = created_at;
+	t->timeout_sec = timeout_sec;
+	t->delivery_sec = delivery_sec(h, delivery);
+	if (!t->started)
+		t->deadline_ns = deadline_after(created_at, t->delivery_sec);
+	return t;
+}
+
+/* Its agent runs it (a start frame, or its hello lists it): from now on
+ * the deadline counts from the start. */
+void track_started(struct hub *h, const char *jid, const char *client_id)
+{
+	struct tracked *t = tracked_find(h, jid);
+
+	if (!t || t->started || strcmp(t->client_id, client_id))
+		return;
+	t->started = true;
+	t->deadline_ns = deadline_after(util_now_ns(), t->timeout_sec + grace_sec(h));
+}
+
+static void untrack(struct hub *h, const char *jid)
+{
+	struct tracked *t = tracked_find(h, jid);
+
+	if (t) {
+		HASH_DEL(h->tracked, t);
+		free(t->client_id);
+		free(t);
+	}
+}
+
+static void job_done(struct hub *h, const char *jid, const char *client_id,
+		     enum job_status status)
+{
+	struct event e = { .kind = EV_JOB_DONE, .jid = jid, .status = status };
+
+	untrack(h, jid);
+	e.client_id = client_id && *client_id ? client_id : NULL;
+	events_publish(h->srv->events, &e);
+}
+
+static void queue_fail(struct hub *h, const char *jid, enum job_status status, const char *error,
+		       const char *state);
+
+void hub_job_fail(struct hub *h, const char *jid, enum job_status status, const char *error)
+{
+	queue_fail(h, jid, status, error, NULL);
+}
+
+/* At start, from the store. A restart gives every job at least
+ * result_grace_sec for its agent to reconnect and report. */
+void track_loaded(void *ud, const struct job_running *r)
+{
+	struct hub *h = ud;
+	struct tracked *t = track(h, r->jid, r->client_id, r->created_at, r->timeout_sec,
+				  r->delivery_timeout_sec);
+	int64_t now = util_now_ns();
+
+	if (!t)
+		return;
+	if (r->started) {
+		t->started = true;
+		t->deadline_ns = deadline_after(
+			max64(deadline_after(max64(r->started_at, r->created_at), r->timeout_sec), now),
+			grace_sec(h));
+	} else {
+		t->deadline_ns = max64(t->deadline_ns, deadline_after(now, grace_sec(h)));
+	}
+}
+
+/* ---- pending starts ------------------------------------------------- */
+
+void pending_resolve(struct hub *h, struct pending *p, int status,
+			    const char *error, int64_t pid)
+{
+	struct session *s = p->s;
+
+	HASH_DEL(h->pending, p);
+	if (s) {
+		if (p->sprev)
+			p->sprev->snext = p->snext;
+		else
+			s->pend = p->snext;
+		if (p->snext)
+			p->snext->sprev = p->sprev;
+	}
+	p->cb(p->ud, status, error, pid);
+	free(p);
+}
+
+void unauth_remove(struct hub *h, struct session *s)
+{
+	if (!s->in_unauth)
+		return;
+	if (s->uprev)
+		s->uprev->unext = s->unext;
+	else
+		h->unauth = s->unext;
+	if (s->unext)
+		s->unext->uprev = s->uprev;
+	s->in_unauth = false;
+	h->nunauth--;
+}
+
+struct silent_ctx {
+	struct hub *h;
+	uint64_t now, limit;
+};
+
+static void drop_silent(void *ud, struct client *c)
+{
+	struct silent_ctx *sc = ud;
+
+	if (c->s && sc->now - c->s->last_rx_ms > sc->limit) {
+		struct session *dead = c->s;
+
+		log_warn("hub: client '%s' silent for %llu s: dropping its connection", c->id,
+			 (unsigned long long)(sc->now - dead->last_rx_ms) / 1000);
+		/* Disconnected now, not when TCP gives up. */
+		session_detach(sc->h, dead, "heartbeat timeout");
+		net_ws_drop(dead->conn);
+	}
+}
+
+void sweep_cb(uv_timer_t *t)
+{
+	struct hub *h = t->data;
+	uint64_t now = util_mono_ms();
+	struct pending *p, *ptmp;
+	struct session *s, *next;
+
+	for (s = h->unauth; s; s = next) {
+		next = s->unext;
+		if (now - s->opened_ms > HELLO_TIMEOUT_MS) {
+			unauth_remove(h, s);
+			log_info("hub: %s: no hello in time, closing", net_ws_peer(s->conn));
+			net_ws_close(s->conn, PROTO_CLOSE_PROTOCOL, "no hello in time");
+		}
+	}
+	/* Connections that went silent (a half-open TCP connection never
+	 * closes by itself): agents ping every keep_alive. */
+	{
+		struct silent_ctx sc = { h, now, (uint64_t)h->srv->cfg.heartbeat_timeout_sec * 1000 };
+
+		registry_each(h->srv->registry, drop_silent, &sc);
+	}
+	/* Jobs whose result never came. One pass a second over the jobs in
+	 * flight, not over the fleet. */
+	{
+		struct tracked *tr, *ttmp;
+		int64_t now_ns = util_now_ns();
+
+		HASH_ITER(hh, h->tracked, tr, ttmp) {
+			if (tr->deadline_ns < now_ns) {
+				char jid[UUID_STR_LEN], why[400];
+				struct client *c = registry_find(h->srv->registry, tr->client_id);
+
+				util_strlcpy(jid, tr->jid, sizeof jid);
+				/* Checked again later unless the write lands. */
+				tr->deadline_ns = now_ns + 5 * NS_PER_SEC;
+				if (tr->started) {
+					log_warn("hub: job %s: no result in time, finishing it as unknown", jid);
+					queue_fail(h, jid, JOB_UNKNOWN,
+						   "no result from the client within timeout_sec plus a grace period",
+						   "lost");
+					continue;
+				}
+				/* Sent (or perhaps sent, before a restart) and never
+				 * confirmed: only its agent knows whether it ran. Its
+				 * next hello, or a late result, settles it. */
+				snprintf(why, sizeof why,
+					 "not confirmed: client \"%.128s\" did not confirm the start within %lld s%s;"
+					 " whether the command ran is not known",
+					 tr->client_id, (long long)tr->delivery_sec,
+					 registry_client_connected(c) ? "" : " and is not connected");
+				log_warn("hub: job %s: %s", jid, why);
+				queue_fail(h, jid, JOB_UNKNOWN, why, "unconfirmed");
+			}
+		}
+	}
+	/* Pending starts are few (one per job awaiting its start). */
+	HASH_ITER(hh, h->pending, p, ptmp) {
+		if (p->deadline < now)
+			pending_resolve(h, p, TE_IO, "the client did not confirm the start in time", 0);
+	}
+}
+
+/* ---- writes through the store's group commit ------------------------ */
+
+static struct hub_write *write_new(struct hub *h, int kind, const char *jid,
+				   const char *client_id, json_t *hold)
+{
+	struct hub_write *w = calloc(1, sizeof *w);
+
+	if (!w)
+		return NULL;
+	w->h = h;
+	w->kind = kind;
+	util_strlcpy(w->jid, jid ? jid : "", sizeof w->jid);
+	util_strlcpy(w->client_id, client_id ? client_id : "", sizeof w->client_id);
+	w->hold = json_incref(hold);
+	return w;
+}
+
+void write_free(struct hub_write *w)
+{
+	json_decref(w->hold);
+	free(w->dec[0]);
+	free(w->dec[1]);
+	free(w);
+}
+
+static int write_apply(struct store *st, void *arg)
+{
+	struct hub_write *w = arg;
+
+	switch (w->kind) {
+	case W_STARTED:
+		return store_job_started(st, w->jid, w->client_id, w->pid, w->started);
+	case W_CLIENT:
+		return store_client_put(st, w->client_id, w->hold);
+	case W_EXPIRE:
+		return store_job_expire(st, w->jid, w->r.error, w->r.finished_at);
+	default:
+		/* W_FAIL is the server's verdict: it has no client. */
+		return store_job_finish(st, w->jid, w->kind == W_FAIL ? NULL : w->client_id,
+					&w->r);
+	}
+}
+
+static void send_ack(struct hub *h, const char *client_id, const char *jid)
+{
+	struct client *c = registry_find(h->srv->registry, client_id);
+	json_t *ack;
+
+	/* To whatever connection the client has now: the agent keeps the
+	 * result by jid until it sees this. */
+	if (!c || !c->s)
+		return;
+	ack = proto_new(PROTO_ACK);
+	json_object_set_new(ack, "jid", json_string(jid));
+	session_send(c->s, ack);
+}
+
+static void write_after(void *arg, int rc)
+{
+	struct hub_write *w = arg;
+	struct hub *h = w->h;
+	struct pending *p;
+
+	HASH_FIND_STR(h->pending, w->jid, p);
+	switch (w->kind) {
+	case W_STARTED:
+		break;
+	case W_REJECT:
+		if (p && rc != TE_NOTFOUND)
+			pending_resolve(h, p, TE_STATE, w->r.error, 0);
+		if (rc == 0)
+			job_done(h, w->jid, w->client_id, JOB_FAILED);
+		if (rc != TE_IO)
+			send_ack(h, w->client_id, w->jid);
+		break;
+	case W_RESULT:
+		/* A result can come without a start having been seen; only the
+		 * job's own agent answers its pending run. */
+		if (p && rc != TE_NOTFOUND)
+			pending_resolve(h, p, 0, NULL, w->r.pid);
+		if (rc == TE_IO) {
+			/* Not durable: no ack, so the agent keeps it and sends
+			 * it again after its next reconnect. */
+			log_error("hub: result of job %s not stored; it will come again", w->jid);
+			break;
+		}
+		if (rc == 0)
+			job_done(h, w->jid, w->client_id, w->r.status);
+		else if (rc == TE_STATE)
+			log_info("hub: duplicate result for job %s ignored", w->jid);
+		else if (rc == TE_NOTFOUND)
+			log_warn("hub: result for unknown job %s ignored", w->jid);
+		send_ack(h, w->client_id, w->jid);
+		break;
+	case W_FAIL:
+	case W_EXPIRE:
+		if (rc == 0)
+			job_done(h, w->jid, w->client_id, w->r.status);
+		else if (rc != TE_IO)
+			untrack(h, w->jid);
+		break;
+	default:
+		break;
+	}
+	write_free(w);
+}
+
+/* Start records wait this long before they are written: a job that ends
+ * sooner has its pid and start time written with its result, which saves
+ * a write (and, on a quiet server, a commit on the way to the result). */
+#define START_WRITE_DELAY_MS 500
+
+void starts_flush(struct hub *h)
+{
+	struct hub_write *w, *tmp;
+
+	HASH_ITER(hh, h->starts, w, tmp) {
+		HASH_DEL(h->starts, w);
+		store_queue(h->srv->store, write_apply, write_after, w);
+	}
+}
+
+static void start_timer_cb(uv_timer_t *t)
+{
+	starts_flush(t->data);
+}
+
+/* The job's final record is coming: its start needs no write of its own. */
+static void starts_drop(struct hub *h, const char *jid)
+{
+	struct hub_write *w;
+
+	if (!jid)
+		return;
+	HASH_FIND_STR(h->starts, jid, w);
+	if (w) {
+		HASH_DEL(h->starts, w);
+		write_free(w);
+	}
+}
+
+/* A start this hub has seen whose record is not written yet. */
+bool start_waiting(struct hub *h, const char *jid)
+{
+	struct hub_write *w;
+
+	HASH_FIND_STR(h->starts, jid, w);
+	return w != NULL;
+}
+
+void hub_job_overlay(struct hub *h, json_t *job)
+{
+	const char *jid = json_string_value(json_object_get(job, "jid"));
+	struct hub_write *w;
+	char t[TIME_STR_LEN];
+
+	if (!h || !jid || !json_is_null(json_object_get(job, "pid")))
+		return;
+	HASH_FIND_STR(h->starts, jid, w);
+	if (!w)
+		return;
+	util_time_format(w->started, t);
+	json_object_set_new(job, "pid", json_integer(w->pid));
+	json_object_set_new(job, "started_at", json_string(t));
+}
+
+void on_started(struct session *s, json_t *m)
+{
+	struct hub *h = s->hub;
+	const char *jid = json_string_value(json_object_get(m, "jid"));
+	const char *ts = json_string_value(json_object_get(m, "started_at"));
+	struct hub_write *w = write_new(h, W_STARTED, jid, s->client->id, NULL);
+
+	if (!w)
+		return;
+	w->pid = json_integer_value(json_object_get(m, "pid"));
+	w->started = util_now_ns();
+	if (ts)
+		util_time_parse(ts, &w->started);
+	track_started(h, jid, s->client->id);
+	/* The caller waits for the start, not for its record: the job row
+	 * itself was committed before the run was sent. */
+	{
+		struct pending *p;
+
+		HASH_FIND_STR(h->pending, jid, p);
+		if (p && p->s == s)
+			pending_resolve(h, p, 0, NULL, w->pid);
+	}
+	/* A second start for the same jid (a replayed frame) replaces the
+	 * first, unless it comes from another client: not its job. */
+	{
+		struct hub_write *old;
+
+		HASH_FIND_STR(h->starts, w->jid, old);
+		if (old && strcmp(old->client_id, w->client_id)) {
+			log_warn("hub: %s: start of another client's job %s ignored", w->client_id,
+				 w->jid);
+			write_free(w);
+			return;
+		}
+	}
+	starts_drop(h, w->jid);
+	HASH_ADD_STR(h->starts, jid, w);
+	if (!uv_is_active((uv_handle_t *)&h->start_timer))
+		uv_timer_start(&h->start_timer, start_timer_cb, START_WRITE_DELAY_MS, 0);
+}
+
+void on_reject(struct session *s, json_t *m)
+{
+	struct hub *h = s->hub;
+	const char *jid = json_string_value(json_object_get(m, "jid"));
+	struct hub_write *w = write_new(h, W_REJECT, jid, s->client->id, m);
+
+	if (!w)
+		return;
+	w->r.status = JOB_FAILED;
+	w->r.error = json_string_value(json_object_get(m, "error"));
+	w->r.finished_at = util_now_ns();
+	store_queue(h->srv->store, write_apply, write_after, w);
+}
+
+static int64_t time_field(json_t *m, const char *key)
+{
+	const char *ts = json_string_value(json_object_get(m, key));
+	int64_t ns = 0;
+
+	if (ts && util_time_parse(ts, &ns))
+		ns = 0;
+	return ns;
+}
+
+void on_result(struct session *s, json_t *m)
+{
+	struct hub *h = s->hub;
+	const char *jid = json_string_value(json_object_get(m, "jid"));
+	const char *status = json_string_value(json_object_get(m, "status"));
+	json_t *out = json_object_get(m, "stdout"), *err = json_object_get(m, "stderr");
+	json_t *exit_code = json_object_get(m, "exit_code");
+	json_t *streams[2] = { out, err };
+	size_t declen[2] = { 0, 0 };
+	struct hub_write *w;
+
+	enum job_status st;
+
+	if (!job_status_parse(status, &st) ||
+	    (st != JOB_SUCCESSFUL && st != JOB_FAILED && st != JOB_UNKNOWN)) {
+		session_fail(s, PROTO_CLOSE_PROTOCOL, "result with an invalid status");
+		return;
+	}
+	w = write_new(h, W_RESULT, jid, s->client->id, m);
+	if (!w)
+		return;
+	starts_drop(h, jid);
+	w->r.status = st;
+	w->r.error = json_string_value(json_object_get(m, "error"));
+	if (json_is_integer(exit_code)) {
+		w->r.has_exit_code = true;
+		w->r.exit_code = json_integer_value(exit_code);
+	}
+	/* Output arrives as a UTF-8 string, or base64 when flagged so. */
+	for (int i = 0; i < 2; i++) {
+		const char *enc_key = i ? "stderr_encoding" : "stdout_encoding";
+		const char *enc = json_string_value(json_object_get(m, enc_key));
+		const char *text = json_string_value(streams[i]);
+		size_t tlen = json_string_length(streams[i]);
+
+		if (enc && !strcmp(enc, "base64") && text) {
+			w->dec[i] = malloc(tlen + 1);
+			if (!w->dec[i] || sodium_base642bin(w->dec[i], tlen + 1, text, tlen, NULL,
+							    &declen[i], NULL,
+							    sodium_base64_VARIANT_ORIGINAL)) {
+				write_free(w);
+				session_fail(s, PROTO_CLOSE_PROTOCOL, "result with bad base64 output");
+				return;
+			}
+		}
+	}
+	w->r.stdout_data = w->dec[0] ? (const char *)w->dec[0] : json_string_value(out);
+	w->r.stdout_len = w->dec[0] ? declen[0] : json_string_length(out);
+	w->r.stderr_data = w->dec[1] ? (const char *)w->dec[1] : json_string_value(err);
+	w->r.stderr_len = w->dec[1] ? declen[1] : json_string_length(err);
+	w->r.stdout_dropped = json_integer_value(json_object_get(m, "stdout_dropped"));
+	w->r.stderr_dropped = json_integer_value(json_object_get(m, "stderr_dropped"));
+	w->r.pid = json_integer_value(json_object_get(m, "pid"));
+	w->r.started_at = time_field(m, "started_at");
+	w->r.finished_at = time_field(m, "finished_at");
+	if (!w->r.finished_at)
+		w->r.finished_at = util_now_ns();
+	store_queue(h->srv->store, write_apply, write_after, w);
+}
+
+static void queue_fail(struct hub *h, const char *jid, enum job_status status, const char *error,
+		       const char *state)
+{
+	struct hub_write *w = write_new(h, W_FAIL, jid, NULL, NULL);
+
+	if (!w)
+		return;
+	starts_drop(h, jid);
+	w->hold = json_pack("{s:s, s:s}", "error", error ? error : "", "state", state ? state : "");
+	w->r.status = status;
+	w->r.error = json_string_value(json_object_get(w->hold, "error"));
+	w->r.state = state ? json_string_value(json_object_get(w->hold, "state")) : NULL;
+	w->r.finished_at = util_now_ns();
+	store_queue(h->srv->store, write_apply, write_after, w);
+}
+
+/* The job never reached client_id's agent and never will. */
+void queue_expire(struct hub *h, const char *jid, const char *client_id,
+			 int64_t delivery)
+{
+	struct hub_write *w = write_new(h, W_EXPIRE, jid, client_id, NULL);
+	char why[300];
+
+	if (!w)
+		return;
+	snprintf(why, sizeof why,
+		 "not delivered: client \"%.128s\" did not connect within %lld s; the command never ran",
+		 client_id, (long long)delivery_sec(h, delivery));
+	log_warn("hub: job %s: %s", jid, why);
+	w->hold = json_pack("{s:s}", "error", why);
+	w->r.status = JOB_FAILED;
+	w->r.state = "expired";
+	w->r.error = json_string_value(json_object_get(w->hold, "error"));
+	w->r.finished_at = util_now_ns();
+	store_queue(h->srv->store, write_apply, write_after, w);
+}
+
+void queue_client(struct hub *h, const char *id, json_t *rec)
+{
+	struct hub_write *w = write_new(h, W_CLIENT, NULL, id, rec);
+
+	if (w)
+		store_queue(h->srv->store, write_apply, write_after, w);
+}
+
+/* ---- dispatch ------------------------------------------------------- */
+
+static int hub_run(void *impl, struct client *c, const struct job_spec *j, registry_run_cb cb,
+		   void *ud)
+{
+	struct hub *h = impl;
+
+	struct session *s = c ? c->s : NULL;
+	struct pending *p;
+	json_t *m;
+
+	if (!s)
+		return TE_STATE;
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return TE_NOMEM;
+	m = proto_new(PROTO_RUN);
+	json_object_set_new(m, "jid", json_string(j->jid));
+	json_object_set_new(m, "command", json_string(j->command));
+	if (j->argv)
+		json_object_set(m, "argv", j->argv);
+	json_object_set_new(m, "interpreter", json_string(j->interpreter ? j->interpreter : ""));
+	json_object_set_new(m, "cwd", json_string(j->cwd ? j->cwd : ""));
+	json_object_set_new(m, "is_sudo", json_boolean(j->is_sudo));
+	json_object_set_new(m, "is_script", json_boolean(j->is_script));
+	json_object_set_new(m, "kill_on_timeout", json_boolean(j->kill_on_timeout));
+	if (j->stream)
+		json_object_set_new(m, "stream", json_true());
+	json_object_set_new(m, "timeout_sec", json_integer(j->timeout_sec));
+	if (session_send(s, m)) {
+		free(p);
+		return TE_STATE;
+	}
+	track(h, j->jid, j->client_id ? j->client_id : c->id, j->created_at, j->timeout_sec,
+	      j->delivery_timeout_sec);
+	if (!cb) {
+		/* Nobody waits for the start (a multi job's child): the
+		 * outcome comes through the done callback. */
+		free(p);
+		return 0;
+	}
+	util_strlcpy(p->jid, j->jid, sizeof p->jid);
+	p->cb = cb;
+	p->ud = ud;
+	p->s = s;
+	p->deadline = util_mono_ms() + START_TIMEOUT_MS;
+	HASH_ADD_STR(h->pending, jid, p);
+	p->snext = s->pend;
+	if (s->pend)
+		s->pend->sprev = p;
+	s->pend = p;
+	return 0;
+}
+
+struct revoke_ctx {
+	struct hub *h;
+	const char *auth_id;
+	int n;
+};
+
+static void revoke_one(void *ud, struct client *c)
+{
+	struct revoke_ctx *r = ud;
+
+	if (c->s && c->auth_id && !strcmp(c->auth_id, r->auth_id)) {
+		struct session *s = c->s;
+
+		log_warn("hub: client '%s': its credential '%s' was deleted, disconnecting", c->id,
+			 r->auth_id);
+		session_detach(r->h, s, "credential deleted");
+		session_fail(s, PROTO_CLOSE_REVOKED, "credential deleted");
+		r->n++;
+	}
+}
+
+int hub_disconnect_auth(struct hub *h, const char *auth_id)
+{
+	struct revoke_ctx r = { h, auth_id, 0 };
+
+	registry_each(h->srv->registry, revoke_one, &r);
+	return r.n;
+}
+
+struct del_ctx {
+	struct hub *h;
+	const char *id;
+};
+
+static void fail_running_of(void *ud, const struct job_running *r)
+{
+	struct del_ctx *d = ud;
+
+	if (!strcmp(r->client_id, d->id))
+		queue_fail(d->h, r->jid, JOB_FAILED, "client deleted", NULL);
+}
+
+static int del_apply(struct store *st, void *arg)
+{
+	return store_client_delete(st, arg);
+}
+
+static void del_after(void *arg, int rc)
+{
+	(void)rc;
+	free(arg);
+}
+
+int hub_client_delete(struct hub *h, const char *id)
+{
+	struct client *c;
+	struct del_ctx d = { h, id };
+	char *copy;
+
+	c = registry_find(h->srv->registry, id);
+	if (!c)
+		return TE_NOTFOUND;
+	if (c->s)
+		return TE_STATE;
+	store_job_each_running(h->srv->store, fail_running_of, &d);
+	copy = strdup(id);
+	if (copy)
+		store_queue(h->srv->store, del_apply, del_after, copy);
+	registry_remove(h->srv->registry, c);
+	return 0;
+}
+
+static int hub_cancel(void *impl, struct client *c, const char *jid, const char *by)
+{
+	json_t *m;
+
+	(void)impl;
+	if (!c || !c->s)
+		return TE_STATE;
+	m = proto_new(PROTO_CANCEL);
+	json_object_set_new(m, "jid", json_string(jid));
+	json_object_set_new(m, "by", json_string(by));
+	return session_send(c->s, m);
+}
+
+const struct registry_router hub_router = { hub_run, hub_cancel };
