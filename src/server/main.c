@@ -44,6 +44,17 @@ static void usage(FILE *f)
 		"  -V, --version             print the version\n");
 }
 
+/* Closes the timers and connections; the loop then drains and returns. */
+static void stop_subsystems(void)
+{
+	fanout_stop(srv.fanout);
+	ws_api_stop(srv.ws);
+	hub_stop(srv.hub);
+	/* From here on writes are committed at once. */
+	store_detach_loop(srv.store);
+	net_ctx_destroy(srv.net);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	(void)h;
@@ -53,12 +64,27 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("signal %d: shutting down", signum);
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_int, NULL);
-	fanout_stop(srv.fanout);
-	ws_api_stop(srv.ws);
-	hub_stop(srv.hub);
-	/* From here on writes are committed at once. */
-	store_detach_loop(srv.store);
-	net_ctx_destroy(srv.net);
+	stop_subsystems();
+}
+
+/* The route table, for tests that walk every route. */
+static int print_routes(void)
+{
+	size_t n;
+	const struct api_route *r = api_routes(&n);
+
+	for (size_t i = 0; i < n; i++)
+		printf("%s %s%s\n", r[i].method, r[i].pattern,
+		       r[i].flags & ROUTE_SELF_AUTH ? " self-auth" : "");
+	printf("WS /api/v1/ws/commands\nWS /api/v1/ws/scripts\n");
+	return 0;
+}
+
+/* A command-line option wins over the configuration file. */
+static void override(char *dst, size_t size, const char *value)
+{
+	if (value)
+		util_strlcpy(dst, value, size);
 }
 
 static int hash_password_cmd(void)
@@ -171,17 +197,8 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "hash-password"))
 		return hash_password_cmd();
-	if (argc > 1 && !strcmp(argv[1], "routes")) {
-		/* The route table, for tests that walk every route. */
-		size_t n;
-		const struct api_route *r = api_routes(&n);
-
-		for (size_t i = 0; i < n; i++)
-			printf("%s %s%s\n", r[i].method, r[i].pattern,
-			       r[i].flags & ROUTE_SELF_AUTH ? " self-auth" : "");
-		printf("WS /api/v1/ws/commands\nWS /api/v1/ws/scripts\n");
-		return 0;
-	}
+	if (argc > 1 && !strcmp(argv[1], "routes"))
+		return print_routes();
 	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
@@ -204,14 +221,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tetherd: %s\n", err);
 		return 2;
 	}
-	if (data_dir)
-		util_strlcpy(srv.cfg.data_dir, data_dir, sizeof srv.cfg.data_dir);
-	if (api_addr)
-		util_strlcpy(srv.cfg.api_address, api_addr, sizeof srv.cfg.api_address);
-	if (agent_addr)
-		util_strlcpy(srv.cfg.agent_address, agent_addr, sizeof srv.cfg.agent_address);
-	if (level)
-		util_strlcpy(srv.cfg.log_level, level, sizeof srv.cfg.log_level);
+	override(srv.cfg.data_dir, sizeof srv.cfg.data_dir, data_dir);
+	override(srv.cfg.api_address, sizeof srv.cfg.api_address, api_addr);
+	override(srv.cfg.agent_address, sizeof srv.cfg.agent_address, agent_addr);
+	override(srv.cfg.log_level, sizeof srv.cfg.log_level, level);
 	if (log_set_level_name(srv.cfg.log_level)) {
 		fprintf(stderr, "tetherd: unknown log level '%s'\n", srv.cfg.log_level);
 		return 2;
@@ -236,7 +249,8 @@ int main(int argc, char **argv)
 	if (store_attach_loop(srv.store, &loop))
 		goto out;
 	auth_attach_store(srv.auth, srv.store);
-	if (events_create(&srv.events) || registry_create(&srv.registry) || hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
+	if (events_create(&srv.events) || registry_create(&srv.registry) ||
+	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
 	    api_create(&srv, &srv.api))
 		goto out;
@@ -251,11 +265,7 @@ int main(int argc, char **argv)
 				     "tether-api", srv.cfg.api_tls_cert, srv.cfg.api_tls_key);
 	if (!srv.agent_listener || !srv.api_listener) {
 		fprintf(stderr, "tetherd: cannot open the listeners (see the log above)\n");
-		fanout_stop(srv.fanout);
-		ws_api_stop(srv.ws);
-		hub_stop(srv.hub);
-		store_detach_loop(srv.store);
-		net_ctx_destroy(srv.net);
+		stop_subsystems();
 		uv_run(&loop, UV_RUN_DEFAULT);
 		goto out;
 	}
