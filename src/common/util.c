@@ -436,3 +436,14 @@ size_t util_json_escaped_len(const char *s, size_t n)
 	}
 	return out;
 }
+
+static int strs_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void util_sort_strs(const char **v, size_t n)
+{
+	if (n > 1)
+		qsort(v, n, sizeof *v, strs_cmp);
+}

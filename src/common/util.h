@@ -67,6 +67,8 @@ int util_parse_hostport(const char *s, char *host, size_t hostlen, int *port_out
 long long util_parse_duration_ms(const char *s);
 /* Bounded copy that always terminates; returns -1 if truncated. */
 int util_strlcpy(char *dst, const char *src, size_t size);
+/* Sorts strings in byte order (strcmp). */
+void util_sort_strs(const char **v, size_t n);
 /* Case-insensitive glob match with '*' wildcards (rport's client group params). */
 bool util_glob_match(const char *pattern, const char *s);
 /* True if the n bytes are valid UTF-8 with no NUL. */

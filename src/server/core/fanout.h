@@ -21,21 +21,19 @@ int fanout_create(struct server *srv, struct fanout **out);
 void fanout_stop(struct fanout *f);
 void fanout_destroy(struct fanout *f);
 
-/* Stores and starts a multi job. record must hold: jid, started_at,
+/* Starts dispatching a multi job whose record is stored (core/invoke.c
+ * commits it with its audit record). The record holds: jid, started_at,
  * created_by, targets (client ids in order), command, cwd, interpreter,
  * is_sudo, is_script, timeout_sec, concurrent, abort_on_err,
- * max_concurrency (0: no limit), max_errors (-1: no limit), plus the
- * request's targeting as given (client_ids, group_ids, tags, labels); and
- * may hold delivery_timeout_sec, idempotency_key and request_hash.
- * Returns 0, TE_EXISTS (the idempotency key is in use) or TE_IO. */
-int fanout_start(struct fanout *f, json_t *record);
+ * max_concurrency (null: no limit), max_errors (null: no limit), and may
+ * hold argv, kill_on_timeout, stream, delivery_timeout_sec and a dialect's
+ * own fields. Takes its own reference. Returns 0 or TE_NOMEM. */
+int fanout_begin(struct fanout *f, json_t *record);
 
 /* The multi job a running child of client_id belongs to, or NULL (also
  * when the child is another client's). */
 const char *fanout_multi_of(struct fanout *f, const char *child_jid, const char *client_id);
 
-/* The multi job as the API shows it, or NULL if unknown. */
-json_t *fanout_multi_json(struct fanout *f, const char *jid);
 
 /* Cancels every running child and dispatches nothing more. Returns the
  * number of children asked to stop, or TE_NOTFOUND. */

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "core/targets.h"
 #include "net.h"
 #include "server.h"
 
@@ -84,11 +85,19 @@ int api_body(struct api_call *call, const struct api_field *fields, size_t nfiel
 int api_parse_body(const char *body, size_t len, const struct api_field *fields,
 		   size_t nfields, json_t **out, struct api_err *err);
 
-/* Builds and starts a multi-client job from a request body (REST or
- * WebSocket). Returns the new multi job's record (new reference) or NULL
- * with err. stream asks agents for live output. */
-json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
-			const char *user, const char *peer, struct api_err *err);
+/* Parses a multi-client request body (REST or WebSocket) into the core's
+ * terms and prepares it (core/invoke.h): returns the prepared invocation
+ * (its id and target count are known; submit it with invoke_submit) or
+ * NULL with err. stream asks agents for live output. */
+struct invocation *api_multi_prepare(struct server *srv, json_t *body, bool is_script,
+				     bool stream, const char *user, const char *peer,
+				     const char *idem_key, const char *idem_hash,
+				     struct api_err *err);
+/* The core's invocation and targeting errors in rport's words. */
+struct invoke_error;
+void api_invoke_err(const struct invoke_error *ie, bool by_labels, struct api_err *err);
+void api_target_err(enum target_error te, const char *subject, bool by_labels,
+		    struct api_err *err);
 extern const struct api_field api_multi_fields[];
 extern const size_t api_multi_nfields;
 extern const struct api_field api_multi_script_fields[];

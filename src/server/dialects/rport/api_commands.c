@@ -7,13 +7,12 @@
 
 #include "dialects/rport/api.h"
 #include "core/audit.h"
+#include "core/invoke.h"
 #include "agents/hub.h"
 #include "log.h"
 #include "store/store.h"
 #include "util.h"
 
-#define MAX_COMMAND_LEN (64 * 1024)
-#define MAX_CWD_LEN 4096
 
 /* rport's clients send both command and script, one of them empty. */
 static const struct api_field command_fields[] = {
@@ -43,29 +42,129 @@ static const struct api_field script_fields[] = {
 
 #define MAX_IDEM_KEY_LEN 255
 
+/* The core's invocation errors in rport's words. by_labels: the request
+ * targeted by labels (not tags). */
+void api_invoke_err(const struct invoke_error *ie, bool by_labels, struct api_err *err)
+{
+	char t[300], d[400];
+
+	switch (ie->code) {
+	case INVOKE_COMMAND_EMPTY:
+		api_err_set(err, 400, "Command cannot be empty.",
+			    "give \"command\" (a string) or \"argv\" (an array of strings)");
+		break;
+	case INVOKE_COMMAND_TOO_LONG:
+		api_err_set(err, 400, "Command is too long.", "the limit is 65536 bytes");
+		break;
+	case INVOKE_INTERPRETER_NOT_FOR_COMMANDS:
+		api_err_set(err, 400, "Invalid interpreter.",
+			    "tacoscript interpreter can't be used for commands execution");
+		break;
+	case INVOKE_INTERPRETER_INVALID:
+		api_err_set(err, 400, "Invalid interpreter.",
+			    "an interpreter is a name or an absolute path, without spaces or shell characters");
+		break;
+	case INVOKE_CWD_TOO_LONG:
+		api_err_set(err, 400, "Invalid cwd.", "the limit is 4096 bytes");
+		break;
+	case INVOKE_TIMEOUT_INVALID:
+		snprintf(t, sizeof t, "Invalid %s.", ie->subject);
+		snprintf(d, sizeof d, "%s must be between 1 and %lld seconds (30 days), actual: %lld",
+			 ie->subject, (long long)JOB_MAX_TIMEOUT_SEC, ie->value);
+		api_err_set(err, 400, t, d);
+		break;
+	case INVOKE_TARGETS:
+		api_target_err(ie->target, ie->subject, by_labels, err);
+		break;
+	case INVOKE_FORBIDDEN:
+		snprintf(d, sizeof d, "access to client \"%.128s\" is not allowed", ie->subject);
+		api_err_set(err, 403, "forbidden", d);
+		break;
+	case INVOKE_INTERPRETER_UNKNOWN:
+		snprintf(d, sizeof d,
+			 "expected interpreter to be one of: [cmd powershell tacoscript], actual: %.256s",
+			 ie->subject);
+		api_err_set(err, 400, "Invalid interpreter.", d);
+		break;
+	case INVOKE_LIMIT_NEEDS_CONCURRENT:
+		api_err_set(err, 400, "Invalid JSON data.",
+			    "max_concurrency needs \"execute_concurrently\": true (sequential mode runs one client at a time)");
+		break;
+	case INVOKE_LIMIT_INVALID:
+		snprintf(d, sizeof d,
+			 "%s must be a number (at least %lld) or a percentage like \"10%%\"",
+			 ie->subject, ie->value);
+		api_err_set(err, 400, "Invalid JSON data.", d);
+		break;
+	case INVOKE_KEY_IN_USE:
+		api_err_set(err, 409, "Idempotency key in use.", "");
+		break;
+	case INVOKE_AUDIT_FAILED:
+		api_err_set(err, 500, "Failed to write the audit log.", "the job was not started");
+		break;
+	case INVOKE_STORE_FAILED:
+		api_err_set(err, 500, "Failed to store the multi-client job.", "");
+		break;
+	default:
+		api_err_set(err, 500, "Internal error.", "out of memory");
+		break;
+	}
+}
+
+void api_target_err(enum target_error te, const char *subject, bool by_labels,
+		    struct api_err *err)
+{
+	char t[300];
+
+	switch (te) {
+	case TARGET_MISSING:
+		api_err_set(err, 400, "Missing targeting parameters.",
+			    "please specify targeting options, such as client ids, groups ids or tags");
+		break;
+	case TARGET_MULTIPLE:
+		api_err_set(err, 400, "Multiple targeting parameters.",
+			    "multiple targeting options are not supported. Please specify only one");
+		break;
+	case TARGET_TOO_MANY:
+		api_err_set(err, 400, "Too many targets.", "at most 100000 client_ids and 1000 group_ids");
+		break;
+	case TARGET_ID_INVALID:
+		api_err_set(err, 400, "Invalid JSON data.", "client_ids must be strings");
+		break;
+	case TARGET_CLIENT_UNKNOWN:
+		snprintf(t, sizeof t, "Client with id=\"%.128s\" not found.", subject);
+		api_err_set(err, 404, t, "");
+		break;
+	case TARGET_GROUP_UNKNOWN:
+		snprintf(t, sizeof t, "Unknown group with id=\"%.128s\".", subject);
+		api_err_set(err, 400, t, "");
+		break;
+	case TARGET_GROUP_EMPTY:
+		api_err_set(err, 400, "no active clients belong to the selected group(s)", "");
+		break;
+	case TARGET_SELECTOR_NO_MATCH:
+		api_err_set(err, 400, "at least 1 client should be specified",
+			    by_labels ? "no client has the given labels" : "no client has the given tags");
+		break;
+	case TARGET_NONE:
+		api_err_set(err, 400, "at least 1 client should be specified", "");
+		break;
+	default:
+		api_err_set(err, 500, "Internal error.", "out of memory");
+		break;
+	}
+}
+
 int api_job_timeouts(const struct server *srv, json_t *body, int64_t *timeout,
 		     int64_t *delivery, struct api_err *err)
 {
-	static const char *const names[2] = { "timeout_sec", "delivery_timeout_sec" };
-	int64_t defaults[2] = { srv->cfg.run_remote_cmd_timeout_sec,
-				srv->cfg.delivery_timeout_sec };
-	int64_t *out[2] = { timeout, delivery };
-	char title[64], detail[200];
+	struct invoke_error ie;
 
-	for (int i = 0; i < 2; i++) {
-		json_int_t v = json_integer_value(json_object_get(body, names[i]));
-
-		/* rport: timeout_sec <= 0 (or none) is the server's default. The
-		 * new field is stricter: only 0 or none means the default. */
-		if (v > JOB_MAX_TIMEOUT_SEC || (i == 1 && v < 0)) {
-			snprintf(title, sizeof title, "Invalid %s.", names[i]);
-			snprintf(detail, sizeof detail,
-				 "%s must be between 1 and %lld seconds (30 days), actual: %lld",
-				 names[i], (long long)JOB_MAX_TIMEOUT_SEC, (long long)v);
-			api_err_set(err, 400, title, detail);
-			return -1;
-		}
-		*out[i] = v > 0 ? v : defaults[i];
+	if (invoke_timeouts(srv, json_integer_value(json_object_get(body, "timeout_sec")),
+			    json_integer_value(json_object_get(body, "delivery_timeout_sec")),
+			    timeout, delivery, &ie)) {
+		api_invoke_err(&ie, false, err);
+		return -1;
 	}
 	return 0;
 }
@@ -138,14 +237,6 @@ int api_idem_replay(struct api_call *call, const char *key, const char *hash)
 	return 1;
 }
 
-static bool blank(const char *s)
-{
-	for (; s && *s; s++)
-		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
-			return false;
-	return true;
-}
-
 static void reply_client_not_found(struct api_call *call, const char *id)
 {
 	char title[256];
@@ -216,31 +307,17 @@ int api_job_validate(json_t *body, bool is_script, const char **command, char **
 		cmd = dec;
 	} else {
 		cmd = json_string_value(json_object_get(body, "command"));
-		if (blank(cmd)) {
-			api_err_set(err, 400, "Command cannot be empty.",
-				    "give \"command\" (a string) or \"argv\" (an array of strings)");
-			return -1;
-		}
-		if (strlen(cmd) > MAX_COMMAND_LEN) {
-			api_err_set(err, 400, "Command is too long.", "the limit is 65536 bytes");
-			return -1;
-		}
 	}
-	if (interp && *interp) {
-		if (!is_script && !strcmp(interp, "tacoscript")) {
-			api_err_set(err, 400, "Invalid interpreter.",
-				    "tacoscript interpreter can't be used for commands execution");
+	{
+		struct invoke_error ie;
+		bool from_text = !is_script && !dec;
+
+		/* The core's checks, in the core's order: the command (when it
+		 * is the text given), the interpreter, the cwd. */
+		if (invoke_check_job(is_script, !from_text, cmd, interp, cwd, &ie)) {
+			api_invoke_err(&ie, false, err);
 			goto fail;
 		}
-		if (strlen(interp) > 256 || strpbrk(interp, " \t\r\n;|&<>`$")) {
-			api_err_set(err, 400, "Invalid interpreter.",
-				    "an interpreter is a name or an absolute path, without spaces or shell characters");
-			goto fail;
-		}
-	}
-	if (cwd && strlen(cwd) > MAX_CWD_LEN) {
-		api_err_set(err, 400, "Invalid cwd.", "the limit is 4096 bytes");
-		goto fail;
 	}
 	*command = cmd;
 	*script = dec;
@@ -252,200 +329,63 @@ fail:
 
 int api_job_validate_target(const struct client *c, const char *interp, struct api_err *err)
 {
-	char detail[400];
+	struct invoke_error ie;
 
-	/* rport's names pass whatever the agent offers: the agent decides
-	 * (and refuses with a client error). tacoscript for a command was
-	 * refused before (api_job_validate). Beyond rport: an absolute path,
-	 * or a name the agent offers (its built-ins and aliases). */
-	if (!interp || !*interp || interp[0] == '/' || !strcmp(interp, "cmd") ||
-	    !strcmp(interp, "powershell") || !strcmp(interp, "tacoscript") ||
-	    registry_client_has_interpreter(c, interp))
-		return 0;
-	snprintf(detail, sizeof detail,
-		 "expected interpreter to be one of: [cmd powershell tacoscript], actual: %.256s",
-		 interp);
-	api_err_set(err, 400, "Invalid interpreter.", detail);
-	return -1;
+	if (invoke_check_interpreter(c, interp, &ie)) {
+		api_invoke_err(&ie, false, err);
+		return -1;
+	}
+	return 0;
 }
 
-struct run_ctx {
+/* The REST answer of a single-client run, in rport's words. */
+struct single_reply {
 	struct api_call *call;
-	char peer[64];
-	struct client *c;
-	struct job_spec j;
-	char jid[UUID_STR_LEN];
-	json_t *body;       /* holds the strings in j */
-	char *script;
-	const char *idem_key;   /* in body, or NULL */
+	const char *idem_key;      /* in body */
 	char idem_hash[STORE_IDEM_HASH_LEN];
-	int reply_status;       /* an error to send once the key is released */
-	char reply_title[600];
-	char reply_detail[300];
+	json_t *body;
 };
 
-static void run_ctx_free(struct run_ctx *rc)
+static void single_replied(void *ud, enum invoke_outcome o, const char *jid, const char *error)
 {
-	json_decref(rc->body);
-	free(rc->script);
-	free(rc);
-}
-
-/* An error answer means no job for the caller: its idempotency key is
- * released (in the same commit as the verdict when there is one), so a
- * retry with the key runs anew. */
-static int release_apply(struct store *st, void *arg)
-{
-	struct run_ctx *rc = arg;
-
-	return rc->idem_key ? store_idem_delete(st, rc->call->user, rc->idem_key) : 0;
-}
-
-static void release_after(void *arg, int err)
-{
-	struct run_ctx *rc = arg;
-
-	(void)err;
-	api_reply_error(rc->call, rc->reply_status, rc->reply_title, rc->reply_detail);
-	run_ctx_free(rc);
-}
-
-static void reply_released(struct run_ctx *rc, int status, const char *title, const char *detail)
-{
-	rc->reply_status = status;
-	util_strlcpy(rc->reply_title, title, sizeof rc->reply_title);
-	util_strlcpy(rc->reply_detail, detail ? detail : "", sizeof rc->reply_detail);
-	if (!rc->idem_key) {
-		release_after(rc, 0);
-		return;
-	}
-	store_queue(rc->call->srv->store, release_apply, release_after, rc);
-}
-
-static void run_started(void *ud, int status, const char *error, int64_t pid)
-{
-	struct run_ctx *rc = ud;
-	struct api_call *call = rc->call;
+	struct single_reply *r = ud;
 	char title[600];
 
-	(void)pid;
-	if (status == TE_STATE) {
-		/* Refused by the agent: final, it never runs. */
-		snprintf(title, sizeof title, "client error: %.500s", error ? error : "refused");
-		reply_released(rc, 409, title, "");
-		return;
+	switch (o) {
+	case INVOKE_STARTED:
+	case INVOKE_ACCEPTED:
+		api_reply_data(r->call, 200, json_pack("{s:s}", "jid", jid));
+		break;
+	case INVOKE_REFUSED:
+		snprintf(title, sizeof title, "client error: %.500s", error);
+		api_reply_error(r->call, 409, title, "");
+		break;
+	case INVOKE_NOT_CONNECTED:
+		api_reply_error(r->call, 500, "Failed to execute remote command.",
+				"client is not connected");
+		break;
+	case INVOKE_KEY_TAKEN:
+		if (!api_idem_replay(r->call, r->idem_key, r->idem_hash))
+			api_reply_error(r->call, 500, "Failed to store the job.", "");
+		break;
+	default:
+		api_reply_error(r->call, 500, "Failed to store the job.", "");
+		break;
 	}
-	if (status != 0)
-		/* The run left the server and no answer came (the connection
-		 * dropped, or no start in time): the job is accepted all the
-		 * same. It is sent again when the client is back, or ends
-		 * "not delivered" after its delivery deadline; it never runs
-		 * twice. A 500 here would invite a retry that runs it twice. */
-		log_info("api: job %s on '%s' accepted without a start (%s)", rc->jid,
-			 rc->j.client_id, error ? error : "no answer");
-	api_reply_data(call, 200, json_pack("{s:s}", "jid", rc->jid));
-	run_ctx_free(rc);
-}
-
-/* The audit record, the job and its idempotency key commit together, or
- * none does. */
-static int insert_apply(struct store *st, void *arg)
-{
-	struct run_ctx *rc = arg;
-	struct audit_entry e = { 0 };
-	json_t *req, *resp;
-	int err;
-
-	if (rc->idem_key) {
-		/* A twin request in flight took the key first. */
-		err = store_idem_put(st, rc->j.created_by, rc->idem_key, rc->jid, rc->idem_hash,
-				     rc->j.created_at);
-		if (err)
-			return err;
-	}
-	req = json_pack("{s:s, s:s, s:s, s:b, s:I}", "command", rc->j.command,
-			"interpreter", rc->j.interpreter ? rc->j.interpreter : "",
-			"cwd", rc->j.cwd ? rc->j.cwd : "", "is_sudo", rc->j.is_sudo,
-			"timeout_sec", (json_int_t)rc->j.timeout_sec);
-	if (req && rc->j.argv)
-		json_object_set(req, "argv", rc->j.argv);
-	e.username = rc->j.created_by;
-	e.remote_ip = rc->peer;
-	e.application = rc->j.is_script ? "client.script" : "client.command";
-	e.action = "execute.start";
-	e.affected_id = rc->j.jid;
-	e.client_id = rc->j.client_id;
-	e.request = req;
-	resp = json_pack("{s:s}", "jid", rc->j.jid);
-	e.response = resp;
-	e.success = true;
-	err = audit_insert(st, &e);
-	json_decref(req);
-	json_decref(resp);
-	if (err)
-		return err;
-	return store_job_insert(st, &rc->j);
-}
-
-/* The run never left the server: the job is withdrawn for good. */
-static int notconn_apply(struct store *st, void *arg)
-{
-	struct run_ctx *rc = arg;
-	struct job_result r = { 0 };
-	int err;
-
-	r.status = JOB_FAILED;
-	r.error = "client is not connected";
-	r.state = "withdrawn";
-	r.finished_at = util_now_ns();
-	err = store_job_finish(st, rc->jid, NULL, &r);
-	if (!err && rc->idem_key)
-		err = store_idem_delete(st, rc->call->user, rc->idem_key);
-	return err;
-}
-
-static void notconn_after(void *arg, int err)
-{
-	struct run_ctx *rc = arg;
-
-	(void)err;
-	api_reply_error(rc->call, 500, "Failed to execute remote command.",
-			"client is not connected");
-	run_ctx_free(rc);
-}
-
-/* The job is durable: now send it. */
-static void insert_after(void *arg, int err)
-{
-	struct run_ctx *rc = arg;
-	struct server *srv = rc->call->srv;
-
-	if (err == TE_EXISTS && rc->idem_key) {
-		if (!api_idem_replay(rc->call, rc->idem_key, rc->idem_hash))
-			api_reply_error(rc->call, 500, "Failed to store the job.", "");
-		run_ctx_free(rc);
-		return;
-	}
-	if (err) {
-		api_reply_error(rc->call, 500, "Failed to store the job.", "");
-		run_ctx_free(rc);
-		return;
-	}
-	if (registry_run(srv->registry, rc->c, &rc->j, run_started, rc))
-		store_queue(srv->store, notconn_apply, notconn_after, rc);
+	json_decref(r->body);
+	free(r);
 }
 
 static void run_single(struct api_call *call, bool is_script)
 {
 	struct server *srv = call->srv;
 	const char *id = call->params[0];
+	struct invocation_request req;
+	struct invoke_error ie;
+	struct single_reply *r;
 	struct client *c;
-	struct job_spec j;
-	struct run_ctx *rc;
 	json_t *body;
-	const char *command;
 	char *script = NULL;
-	int64_t timeout = 0, delivery = 0;
 	const char *idem_key = NULL;
 	char idem_hash[STORE_IDEM_HASH_LEN] = "";
 	struct api_err aerr;
@@ -465,8 +405,9 @@ static void run_single(struct api_call *call, bool is_script)
 		json_decref(body);
 		return;
 	}
+	memset(&req, 0, sizeof req);
 	/* The same checks and words as multi-client jobs (api_multi.c). */
-	if (api_job_validate(body, is_script, &command, &script, &aerr)) {
+	if (api_job_validate(body, is_script, &req.command, &script, &aerr)) {
 		json_decref(body);
 		api_reply_err(call, &aerr);
 		return;
@@ -484,51 +425,38 @@ static void run_single(struct api_call *call, bool is_script)
 		api_reply_error(call, 403, "forbidden", "access to this client is not allowed");
 		return;
 	}
-	memset(&j, 0, sizeof j);
-	j.interpreter = json_string_value(json_object_get(body, "interpreter"));
-	if (api_job_validate_target(c, j.interpreter, &aerr)) {
-		json_decref(body);
-		free(script);
-		api_reply_err(call, &aerr);
-		return;
-	}
-	j.cwd = json_string_value(json_object_get(body, "cwd"));
-	if (api_job_timeouts(srv, body, &timeout, &delivery, &aerr)) {
-		json_decref(body);
-		free(script);
-		api_reply_err(call, &aerr);
-		return;
-	}
-	rc = calloc(1, sizeof *rc);
-	if (!rc) {
+	r = calloc(1, sizeof *r);
+	if (!r) {
 		json_decref(body);
 		free(script);
 		api_reply_error(call, 500, "Internal error.", "out of memory");
 		return;
 	}
-	util_uuid7(j.jid);
-	j.client_id = registry_client_id(c);
-	j.client_name = registry_client_name(c);
-	j.command = command;
-	j.argv = script && !is_script ? json_object_get(body, "argv") : NULL;
-	j.is_sudo = json_is_true(json_object_get(body, "is_sudo"));
-	j.is_script = is_script;
-	j.kill_on_timeout = json_is_true(json_object_get(body, "kill_on_timeout"));
-	j.timeout_sec = timeout;
-	j.delivery_timeout_sec = delivery;
-	j.created_by = call->user;
-	j.created_at = util_now_ns();
-	rc->call = call;
-	util_strlcpy(rc->peer, net_http_peer(call->req), sizeof rc->peer);
-	rc->c = c;
-	rc->j = j;
-	rc->body = body;
-	rc->script = script;
-	rc->idem_key = idem_key;
-	util_strlcpy(rc->idem_hash, idem_hash, sizeof rc->idem_hash);
-	util_strlcpy(rc->jid, j.jid, sizeof rc->jid);
-	/* Durable before it is sent (group commit, then insert_after). */
-	store_queue(srv->store, insert_apply, insert_after, rc);
+	r->call = call;
+	r->idem_key = idem_key;
+	util_strlcpy(r->idem_hash, idem_hash, sizeof r->idem_hash);
+	r->body = body;
+	req.argv = script && !is_script ? json_object_get(body, "argv") : NULL;
+	req.is_script = is_script;
+	req.interpreter = json_string_value(json_object_get(body, "interpreter"));
+	req.cwd = json_string_value(json_object_get(body, "cwd"));
+	req.is_sudo = json_is_true(json_object_get(body, "is_sudo"));
+	req.kill_on_timeout = json_is_true(json_object_get(body, "kill_on_timeout"));
+	req.timeout_sec = json_integer_value(json_object_get(body, "timeout_sec"));
+	req.delivery_timeout_sec = json_integer_value(json_object_get(body, "delivery_timeout_sec"));
+	req.created_by = call->user;
+	req.peer = net_http_peer(call->req);
+	req.idempotency_key = idem_key;
+	req.request_hash = idem_hash;
+	if (invoke_single(srv, c, &req, single_replied, r, &ie)) {
+		free(r);
+		json_decref(body);
+		free(script);
+		api_invoke_err(&ie, false, &aerr);
+		api_reply_err(call, &aerr);
+		return;
+	}
+	free(script);
 }
 
 void api_client_commands_post(struct api_call *call)

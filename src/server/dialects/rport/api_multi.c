@@ -1,5 +1,4 @@
 /* api_multi: multi-client commands (POST/GET /commands...), targeting. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +8,14 @@
 #include "auth/auth.h"
 #include "core/audit.h"
 #include "core/fanout.h"
+#include "core/invoke.h"
+#include "dialects/rport/multi_json.h"
 #include "core/groups.h"
 #include "agents/hub.h"
 #include "core/query.h"
 #include "store/store.h"
 #include "util.h"
 
-#define MAX_TARGET_IDS 100000
 
 const struct api_field api_multi_fields[] = {
 	{ "command", AF_STRING },
@@ -71,16 +71,8 @@ static bool nonempty_array(json_t *v)
 	return json_is_array(v) && json_array_size(v) > 0;
 }
 
-static void add_unique(json_t *targets, json_t *seen, const char *id)
-{
-	if (json_object_get(seen, id))
-		return;
-	json_object_set_new(seen, id, json_true());
-	json_array_append_new(targets, json_string(id));
-}
-
 /* {operator: "AND"|"OR", tags|labels: [...]}. Returns the list or NULL
- * after replying 400. */
+ * with err. */
 static json_t *selector_list(struct api_err *call, json_t *sel, const char *what,
 			     bool *and_op)
 {
@@ -127,373 +119,149 @@ static json_t *selector_list(struct api_err *call, json_t *sel, const char *what
 	return list;
 }
 
-struct select_ctx {
-	json_t *list;
-	bool and_op;
-	bool labels;
-	json_t *matched;     /* client ids */
-};
-
-static void select_cb(void *ud, struct client *c)
+/* The strings of a JSON array (NULL for an entry that is not one); the
+ * vector borrows them from arr. */
+static const char **strings_of(json_t *arr, size_t *n)
 {
-	struct select_ctx *s = ud;
-	size_t i, hits = 0, n = json_array_size(s->list);
-	json_t *v;
+	size_t i, len = json_is_array(arr) ? json_array_size(arr) : 0;
+	const char **v = calloc(len ? len : 1, sizeof *v);
 
-	json_array_foreach(s->list, i, v) {
-		const char *x = json_string_value(v);
+	for (i = 0; v && i < len; i++)
+		v[i] = json_string_value(json_array_get(arr, i));
+	*n = v ? len : 0;
+	return v;
+}
 
-		if (s->labels ? registry_client_has_label(c, x) : registry_client_has_tag(c, x))
-			hits++;
+static struct invoke_limit limit_of(json_t *v)
+{
+	struct invoke_limit l = { LIMIT_NONE, 0, NULL };
+
+	if (!v || json_is_null(v))
+		return l;
+	if (json_is_integer(v)) {
+		l.kind = LIMIT_NUMBER;
+		l.n = json_integer_value(v);
+	} else if (json_is_string(v)) {
+		l.kind = LIMIT_TEXT;
+		l.text = json_string_value(v);
+	} else {
+		l.kind = LIMIT_INVALID;
 	}
-	if (s->and_op ? hits == n : hits > 0)
-		json_array_append_new(s->matched, json_string(registry_client_id(c)));
+	return l;
 }
 
-static int str_cmp(const void *a, const void *b)
+/* The targeting as the request gave it, kept with the record (GET
+ * /commands/{id} shows it). */
+static json_t *targeting_as_given(json_t *body)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	json_t *meta = json_object(), *v;
+
+	v = json_object_get(body, "client_ids");
+	json_object_set(meta, "client_ids", nonempty_array(v) ? v : json_null());
+	v = json_object_get(body, "group_ids");
+	json_object_set(meta, "group_ids", nonempty_array(v) ? v : json_null());
+	if (json_is_object(v = json_object_get(body, "tags")))
+		json_object_set(meta, "tags", v);
+	if (json_is_object(v = json_object_get(body, "labels")))
+		json_object_set(meta, "labels", v);
+	return meta;
 }
 
-static void sort_ids(json_t *ids)
+struct invocation *api_multi_prepare(struct server *srv, json_t *body, bool is_script,
+				     bool stream, const char *user, const char *peer,
+				     const char *idem_key, const char *idem_hash,
+				     struct api_err *err)
 {
-	size_t n = json_array_size(ids), i;
-	const char **v = malloc((n + 1) * sizeof *v);
-	json_t *copy = json_deep_copy(ids);
+	struct invocation_request req;
+	struct invocation *inv = NULL;
+	struct invoke_error ie;
+	json_t *tags = json_object_get(body, "tags"), *labels = json_object_get(body, "labels");
+	json_t *ids = json_object_get(body, "client_ids"), *gids = json_object_get(body, "group_ids");
+	json_t *list = NULL, *meta = NULL, *v;
+	const char **idv = NULL, **gidv = NULL, **selv = NULL;
+	char *script = NULL;
+	enum target_error te;
 
-	if (!v || !copy) {
-		free(v);
-		json_decref(copy);
+	memset(&req, 0, sizeof req);
+	/* The same checks and words as single-client jobs (api_commands.c). */
+	if (api_job_validate(body, is_script, &req.command, &script, err))
+		return NULL;
+	if (nonempty_array(ids))
+		idv = strings_of(ids, &req.targets.nclient_ids);
+	if (nonempty_array(gids))
+		gidv = strings_of(gids, &req.targets.ngroup_ids);
+	req.targets.client_ids = idv;
+	req.targets.group_ids = gidv;
+	req.targets.by_selector = json_is_object(tags) || json_is_object(labels);
+	req.targets.by_labels = !json_is_object(tags) && json_is_object(labels);
+	te = targets_check(&req.targets);
+	if (te == TARGET_OK && json_is_object(tags) && json_is_object(labels))
+		te = TARGET_MULTIPLE;
+	if (te != TARGET_OK) {
+		api_target_err(te, "", req.targets.by_labels, err);
+		goto out;
+	}
+	if (req.targets.by_selector) {
+		list = selector_list(err, req.targets.by_labels ? labels : tags,
+				     req.targets.by_labels ? "labels" : "tags", &req.targets.all_of);
+		if (!list)
+			goto out;
+		selv = strings_of(list, &req.targets.nselectors);
+		req.targets.selectors = selv;
+	}
+	req.argv = script && !is_script ? json_object_get(body, "argv") : NULL;
+	req.is_script = is_script;
+	req.interpreter = json_string_value(json_object_get(body, "interpreter"));
+	req.cwd = json_string_value(json_object_get(body, "cwd"));
+	req.is_sudo = json_is_true(json_object_get(body, "is_sudo"));
+	req.kill_on_timeout = json_is_true(json_object_get(body, "kill_on_timeout"));
+	req.stream = stream;
+	req.timeout_sec = json_integer_value(json_object_get(body, "timeout_sec"));
+	req.delivery_timeout_sec = json_integer_value(json_object_get(body, "delivery_timeout_sec"));
+	req.concurrent = json_is_true(json_object_get(body, "execute_concurrently"));
+	v = json_object_get(body, "abort_on_error");
+	req.abort_on_error = json_is_boolean(v) ? json_is_true(v) : true;
+	req.max_concurrency = limit_of(json_object_get(body, "max_concurrency"));
+	req.max_errors = limit_of(json_object_get(body, "max_errors"));
+	req.metadata = meta = targeting_as_given(body);
+	req.created_by = user;
+	req.peer = peer;
+	req.idempotency_key = idem_key;
+	req.request_hash = idem_hash;
+	req.audit_application = is_script ? "client.script" : "client.command";
+	req.audit_request = body;
+	if (invoke_prepare(srv, &req, &inv, &ie)) {
+		api_invoke_err(&ie, req.targets.by_labels, err);
+		inv = NULL;
+	}
+out:
+	json_decref(meta);
+	free(idv);
+	free(gidv);
+	free(selv);
+	free(script);
+	return inv;
+}
+
+/* The REST answer once the invocation is durable (or not). */
+static void multi_submitted(void *ud, int rc, const char *id, const struct invoke_error *ie)
+{
+	struct api_call *call = ud;
+	struct api_err err;
+
+	if (rc) {
+		api_invoke_err(ie, false, &err);
+		api_reply_err(call, &err);
 		return;
 	}
-	for (i = 0; i < n; i++)
-		v[i] = json_string_value(json_array_get(copy, i));
-	qsort(v, n, sizeof *v, str_cmp);
-	json_array_clear(ids);
-	for (i = 0; i < n; i++)
-		json_array_append_new(ids, json_string(v[i]));
-	free(v);
-	json_decref(copy);
-}
-
-/* Resolves the request's targets into ordered, unique client ids, with
- * rport's validation and messages. Returns NULL after replying. */
-static json_t *resolve_targets(struct server *srv, struct api_err *call, json_t *body)
-{
-	json_t *ids = json_object_get(body, "client_ids");
-	json_t *gids = json_object_get(body, "group_ids");
-	json_t *tags = json_object_get(body, "tags");
-	json_t *labels = json_object_get(body, "labels");
-	bool has_ids = nonempty_array(ids), has_groups = nonempty_array(gids);
-	bool has_tags = json_is_object(tags), has_labels = json_is_object(labels);
-	json_t *targets, *seen;
-	char title[300];
-	size_t i;
-	json_t *v;
-
-	if (!has_ids && !has_groups && !has_tags && !has_labels) {
-		api_err_set(call, 400, "Missing targeting parameters.",
-				"please specify targeting options, such as client ids, groups ids or tags");
-		return NULL;
-	}
-	if ((has_tags && (has_ids || has_groups || has_labels)) ||
-	    (has_labels && (has_ids || has_groups))) {
-		api_err_set(call, 400, "Multiple targeting parameters.",
-				"multiple targeting options are not supported. Please specify only one");
-		return NULL;
-	}
-	if ((has_ids && json_array_size(ids) > MAX_TARGET_IDS) ||
-	    (has_groups && json_array_size(gids) > 1000)) {
-		api_err_set(call, 400, "Too many targets.",
-				"at most 100000 client_ids and 1000 group_ids");
-		return NULL;
-	}
-	targets = json_array();
-	seen = json_object();
-	if (has_tags || has_labels) {
-		struct select_ctx s = { NULL, false, has_labels, json_array() };
-
-		s.list = selector_list(call, has_tags ? tags : labels,
-				       has_tags ? "tags" : "labels", &s.and_op);
-		if (!s.list) {
-			json_decref(s.matched);
-			goto fail_replied;
-		}
-		registry_each(srv->registry, select_cb, &s);
-		sort_ids(s.matched);
-		json_array_foreach(s.matched, i, v)
-			add_unique(targets, seen, json_string_value(v));
-		json_decref(s.matched);
-		if (!json_array_size(targets)) {
-			api_err_set(call, 400, "at least 1 client should be specified",
-					has_tags ? "no client has the given tags" :
-						   "no client has the given labels");
-			goto fail_replied;
-		}
-		json_decref(seen);
-		return targets;
-	}
-	json_array_foreach(ids, i, v) {
-		const char *id = json_string_value(v);
-
-		if (!id) {
-			api_err_set(call, 400, "Invalid JSON data.", "client_ids must be strings");
-			goto fail_replied;
-		}
-		if (!registry_find(srv->registry, id)) {
-			snprintf(title, sizeof title, "Client with id=\"%.128s\" not found.", id);
-			api_err_set(call, 404, title, "");
-			goto fail_replied;
-		}
-		add_unique(targets, seen, id);
-	}
-	if (has_groups) {
-		size_t before = json_array_size(targets);
-		json_t *members = json_array();
-
-		json_array_foreach(gids, i, v) {
-			const char *gid = json_string_value(v);
-			const json_t *g = gid ? groups_get(srv->groups, gid) : NULL;
-
-			if (!g) {
-				snprintf(title, sizeof title, "Unknown group with id=\"%.128s\".",
-					 gid ? gid : "");
-				api_err_set(call, 400, title, "");
-				json_decref(members);
-				goto fail_replied;
-			}
-			groups_members(srv->groups, g, members);
-		}
-		json_array_foreach(members, i, v)
-			add_unique(targets, seen, json_string_value(v));
-		json_decref(members);
-		if (json_array_size(targets) == before && !has_ids) {
-			api_err_set(call, 400, "no active clients belong to the selected group(s)", "");
-			goto fail_replied;
-		}
-	}
-	if (!json_array_size(targets)) {
-		api_err_set(call, 400, "at least 1 client should be specified", "");
-		goto fail_replied;
-	}
-	json_decref(seen);
-	return targets;
-fail_replied:
-	json_decref(seen);
-	json_decref(targets);
-	return NULL;
-}
-
-/* "N" or "N%" of total; -1 after replying 400. */
-static long long limit_value(struct api_err *call, json_t *v, const char *name, size_t total,
-			     long long min)
-{
-	char detail[200];
-	long long n;
-
-	if (json_is_integer(v)) {
-		n = json_integer_value(v);
-	} else if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		size_t len = strlen(s);
-
-		if (len > 1 && s[len - 1] == '%') {
-			char num[32];
-
-			if (len - 1 >= sizeof num)
-				goto bad;
-			memcpy(num, s, len - 1);
-			num[len - 1] = '\0';
-			if (util_parse_int(num, 0, 100, &n))
-				goto bad;
-			/* Concurrency rounds up (never 0); errors round down. */
-			n = min ? (long long)ceil((double)total * (double)n / 100.0) :
-				  (long long)floor((double)total * (double)n / 100.0);
-			if (n < min)
-				n = min;
-			return n;
-		}
-		if (util_parse_int(s, 0, INT32_MAX, &n))
-			goto bad;
-	} else {
-		goto bad;
-	}
-	if (n < min || n > INT32_MAX)
-		goto bad;
-	return n;
-bad:
-	snprintf(detail, sizeof detail,
-		 "%s must be a number (at least %lld) or a percentage like \"10%%\"", name, min);
-	api_err_set(call, 400, "Invalid JSON data.", detail);
-	return -1;
-}
-
-static json_t *multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
-			   const char *user, const char *peer, const char *idem_key,
-			   const char *idem_hash, struct api_err *err)
-{
-	json_t *targets = NULL, *rec = NULL, *v;
-	const char *command, *interp;
-	char *script = NULL;
-	int64_t timeout, delivery;
-	bool concurrent, abort_on_err;
-	long long maxc = 0, maxe = -1;
-	char jid[UUID_STR_LEN], t[TIME_STR_LEN];
-
-	/* The same checks and words as single-client jobs (api_commands.c). */
-	if (api_job_validate(body, is_script, &command, &script, err))
-		return NULL;
-	targets = resolve_targets(srv, err, body);
-	if (!targets)
-		goto out;
-	if (!auth_user_is_admin(srv->auth, user)) {
-		/* Every target must be one this user may use. */
-		const json_t *ug = auth_user_groups(srv->auth, user);
-		size_t i;
-		json_t *tv;
-
-		json_array_foreach(targets, i, tv) {
-			struct client *c = registry_find(srv->registry, json_string_value(tv));
-			char detail[300];
-
-			if (!c || !groups_client_allowed(srv->groups, ug, c)) {
-				snprintf(detail, sizeof detail,
-					 "access to client \"%.128s\" is not allowed",
-					 json_string_value(tv));
-				api_err_set(err, 403, "forbidden", detail);
-				goto out;
-			}
-		}
-	}
-	interp = json_string_value(json_object_get(body, "interpreter"));
-	{
-		/* Each connected target must offer the interpreter, as for a
-		 * single job; a disconnected one fails as not connected. */
-		size_t i;
-		json_t *tv;
-
-		json_array_foreach(targets, i, tv) {
-			struct client *c = registry_find(srv->registry, json_string_value(tv));
-
-			if (registry_client_connected(c) && api_job_validate_target(c, interp, err))
-				goto out;
-		}
-	}
-	concurrent = json_is_true(json_object_get(body, "execute_concurrently"));
-	v = json_object_get(body, "abort_on_error");
-	abort_on_err = concurrent ? false : (json_is_boolean(v) ? json_is_true(v) : true);
-	v = json_object_get(body, "max_concurrency");
-	if (v && !json_is_null(v)) {
-		if (!concurrent) {
-			api_err_set(err, 400, "Invalid JSON data.",
-				    "max_concurrency needs \"execute_concurrently\": true (sequential mode runs one client at a time)");
-			goto out;
-		}
-		maxc = limit_value(err, v, "max_concurrency", json_array_size(targets), 1);
-		if (maxc < 0)
-			goto out;
-	}
-	v = json_object_get(body, "max_errors");
-	if (v && !json_is_null(v)) {
-		maxe = limit_value(err, v, "max_errors", json_array_size(targets), 0);
-		if (maxe < 0)
-			goto out;
-	}
-	if (api_job_timeouts(srv, body, &timeout, &delivery, err))
-		goto out;
-
-	util_uuid7(jid);
-	util_time_format(util_now_ns(), t);
-	rec = json_object();
-	json_object_set_new(rec, "jid", json_string(jid));
-	json_object_set_new(rec, "started_at", json_string(t));
-	json_object_set_new(rec, "created_by", json_string(user));
-	v = json_object_get(body, "client_ids");
-	json_object_set(rec, "client_ids", nonempty_array(v) ? v : json_null());
-	v = json_object_get(body, "group_ids");
-	json_object_set(rec, "group_ids", nonempty_array(v) ? v : json_null());
-	if (json_is_object(v = json_object_get(body, "tags")))
-		json_object_set(rec, "tags", v);
-	if (json_is_object(v = json_object_get(body, "labels")))
-		json_object_set(rec, "labels", v);
-	json_object_set_new(rec, "command", json_string(command));
-	if (script && !is_script)
-		json_object_set(rec, "argv", json_object_get(body, "argv"));
-	v = json_object_get(body, "cwd");
-	json_object_set_new(rec, "cwd", json_string(json_string_value(v) ? json_string_value(v) : ""));
-	json_object_set_new(rec, "is_sudo", json_boolean(json_is_true(json_object_get(body, "is_sudo"))));
-	json_object_set_new(rec, "is_script", json_boolean(is_script));
-	json_object_set_new(rec, "kill_on_timeout",
-			    json_boolean(json_is_true(json_object_get(body, "kill_on_timeout"))));
-	json_object_set_new(rec, "interpreter", json_string(interp ? interp : ""));
-	json_object_set_new(rec, "timeout_sec", json_integer(timeout));
-	json_object_set_new(rec, "delivery_timeout_sec", json_integer(delivery));
-	if (idem_key) {
-		json_object_set_new(rec, "idempotency_key", json_string(idem_key));
-		json_object_set_new(rec, "request_hash", json_string(idem_hash));
-	}
-	json_object_set_new(rec, "concurrent", json_boolean(concurrent));
-	json_object_set_new(rec, "abort_on_err", json_boolean(abort_on_err));
-	json_object_set_new(rec, "max_concurrency", maxc ? json_integer(maxc) : json_null());
-	json_object_set_new(rec, "max_errors", maxe >= 0 ? json_integer(maxe) : json_null());
-	if (stream)
-		json_object_set_new(rec, "stream", json_true());
-	json_object_set(rec, "targets", targets);
-	{
-		/* Recorded before anything runs; no record, no run. */
-		struct audit_entry e = { 0 };
-
-		e.username = user;
-		e.remote_ip = peer;
-		e.application = is_script ? "client.script" : "client.command";
-		e.action = "execute.start";
-		e.affected_id = jid;
-		e.request = body;
-		e.response = json_pack("{s:s}", "jid", jid);
-		e.success = true;
-		int arc = audit_insert(srv->store, &e);
-
-		json_decref(e.response);
-		if (arc) {
-			json_decref(rec);
-			rec = NULL;
-			api_err_set(err, 500, "Failed to write the audit log.",
-				    "the job was not started");
-			goto out;
-		}
-	}
-	json_incref(rec);
-	{
-		int rc = fanout_start(srv->fanout, rec);
-
-		if (rc) {
-			json_decref(rec);
-			json_decref(rec);
-			rec = NULL;
-			api_err_set(err, rc == TE_EXISTS ? 409 : 500, rc == TE_EXISTS ?
-				    "Idempotency key in use." : "Failed to store the multi-client job.",
-				    "");
-			goto out;
-		}
-	}
-	/* The caller's reference; fanout keeps its own. */
-	json_decref(rec);
-out:
-	json_decref(targets);
-	free(script);
-	return rec;
-}
-
-json_t *api_multi_start(struct server *srv, json_t *body, bool is_script, bool stream,
-			const char *user, const char *peer, struct api_err *err)
-{
-	return multi_start(srv, body, is_script, stream, user, peer, NULL, NULL, err);
+	api_reply_data(call, 200, json_pack("{s:s}", "jid", id));
 }
 
 static void run_multi(struct api_call *call, bool is_script)
 {
 	struct api_err err;
-	json_t *body, *rec;
+	json_t *body;
+	struct invocation *inv;
 	const char *idem_key;
 	char idem_hash[STORE_IDEM_HASH_LEN];
 
@@ -511,15 +279,14 @@ static void run_multi(struct api_call *call, bool is_script)
 		json_decref(body);
 		return;
 	}
-	rec = multi_start(call->srv, body, is_script, false, call->user,
-			  net_http_peer(call->req), idem_key, idem_hash, &err);
+	inv = api_multi_prepare(call->srv, body, is_script, false, call->user,
+				net_http_peer(call->req), idem_key, idem_hash, &err);
 	json_decref(body);
-	if (!rec) {
+	if (!inv) {
 		api_reply_err(call, &err);
 		return;
 	}
-	api_reply_data(call, 200, json_pack("{s:O}", "jid", json_object_get(rec, "jid")));
-	json_decref(rec);
+	invoke_submit(call->srv, inv, multi_submitted, call);
 }
 
 void api_commands_post(struct api_call *call)
@@ -699,7 +466,7 @@ void api_commands_list(struct api_call *call)
 
 void api_commands_get(struct api_call *call)
 {
-	json_t *m = fanout_multi_json(call->srv->fanout, call->params[0]);
+	json_t *m = rport_multi_json(call->srv, call->params[0]);
 	char title[200];
 
 	if (!m) {

@@ -31,6 +31,7 @@
 #include "dialects/rport/api.h"
 #include "auth/auth.h"
 #include "core/events.h"
+#include "core/invoke.h"
 #include "core/fanout.h"
 #include "auth/guard.h"
 #include "agents/hub.h"
@@ -79,6 +80,7 @@ struct watcher {
 	char mjid[UUID_STR_LEN];
 	size_t targets;
 	size_t finals;
+	json_t *announce_ids;    /* the targets, until the announce is sent */
 	struct jstat *stats;     /* by key, until the job's final */
 	struct jstat *pend_head; /* with drops to report, oldest first */
 	struct jstat *pend_tail;
@@ -177,11 +179,42 @@ static bool ws_targeting_missing(json_t *body, struct api_err *err)
 	return true;
 }
 
+/* The invocation is durable and dispatching, or it failed to commit. */
+static void job_submitted(void *ud, int rc, const char *id, const struct invoke_error *ie)
+{
+	struct watcher *wt = ud;
+	json_t *ids = wt->announce_ids;
+
+	wt->announce_ids = NULL;
+	if (rc) {
+		struct api_err err;
+		struct watcher *found;
+
+		HASH_FIND_STR(wt->w->by_multi, wt->mjid, found);
+		if (found == wt)
+			HASH_DEL(wt->w->by_multi, wt);
+		wt->mjid[0] = '\0';
+		api_invoke_err(ie, false, &err);
+		send_error(wt, &err);
+	} else {
+		if (ids) {
+			/* Opt-in (?announce=1): the multi job and its targets
+			 * first, so a client can cancel it or wait for every
+			 * target. */
+			send_json(wt, json_pack("{s:s, s:O}", "multi_job_id", id, "client_ids", ids));
+		}
+		log_info("ws: %s streams multi job %s (%zu clients)", wt->user, id, wt->targets);
+	}
+	json_decref(ids);
+	watcher_unref(wt);
+}
+
 static void start_job(struct watcher *wt, const char *data, size_t len)
 {
 	struct server *srv = wt->w->srv;
 	struct api_err err;
-	json_t *body, *rec;
+	struct invocation *inv;
+	json_t *body;
 
 	wt->started = true;
 	if (!len || !data[strspn(data, " \t\r\n")]) {
@@ -203,25 +236,21 @@ static void start_job(struct watcher *wt, const char *data, size_t len)
 		send_error(wt, &err);
 		return;
 	}
-	rec = api_multi_start(srv, body, wt->is_script, true, wt->user,
-			      wt->conn ? net_ws_peer(wt->conn) : "", &err);
+	inv = api_multi_prepare(srv, body, wt->is_script, true, wt->user,
+				wt->conn ? net_ws_peer(wt->conn) : "", NULL, NULL, &err);
 	json_decref(body);
-	if (!rec) {
+	if (!inv) {
 		send_error(wt, &err);
 		return;
 	}
-	util_strlcpy(wt->mjid, json_string_value(json_object_get(rec, "jid")), sizeof wt->mjid);
-	wt->targets = json_array_size(json_object_get(rec, "targets"));
+	/* Watching from now on: no child can end before the commit. */
+	util_strlcpy(wt->mjid, invocation_id(inv), sizeof wt->mjid);
+	wt->targets = invocation_target_count(inv);
 	HASH_ADD_STR(wt->w->by_multi, mjid, wt);
-	if (wt->announce) {
-		/* Opt-in (?announce=1): the multi job and its targets first,
-		 * so a client can cancel it or wait for every target. */
-		json_t *a = json_pack("{s:s, s:O}", "multi_job_id", wt->mjid, "client_ids",
-				      json_object_get(rec, "targets"));
-		send_json(wt, a);
-	}
-	log_info("ws: %s streams multi job %s (%zu clients)", wt->user, wt->mjid, wt->targets);
-	json_decref(rec);
+	if (wt->announce)
+		wt->announce_ids = json_deep_copy(invocation_targets(inv));
+	wt->refs++;
+	invoke_submit(srv, inv, job_submitted, wt);
 }
 
 static void auth_checked(void *ud, const struct auth_identity *id)
