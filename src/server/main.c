@@ -74,7 +74,7 @@ static int print_routes(void)
 	const struct api_route *r = api_routes(&n);
 
 	for (size_t i = 0; i < n; i++)
-		printf("%s %s%s\n", r[i].method, r[i].pattern,
+		printf("%s %s%s\n", r[i].r.method, r[i].r.pattern,
 		       r[i].flags & ROUTE_SELF_AUTH ? " self-auth" : "");
 	printf("WS /api/v1/ws/commands\nWS /api/v1/ws/scripts\n");
 	return 0;

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "core/audit.h"
+#include "http/body.h"
+#include "http/router.h"
 #include "auth/auth.h"
 #include "core/groups.h"
 #include "auth/guard.h"
@@ -23,51 +25,51 @@ struct api {
 
 /* Every route requires an authenticated user; there is no open route. */
 static const struct api_route routes[] = {
-	{ "POST", "/api/v1/login", api_login, ROUTE_SELF_AUTH },
-	{ "GET", "/api/v1/login", api_login, ROUTE_SELF_AUTH },
-	{ "DELETE", "/api/v1/logout", api_logout, 0 },
-	{ "GET", "/api/v1/me", api_me_get, 0 },
-	{ "GET", "/api/v1/me/ip", api_me_ip_get, 0 },
-	{ "PUT", "/api/v1/me", api_me_put, 0 },
-	{ "GET", "/api/v1/me/tokens", api_me_tokens_list, 0 },
-	{ "POST", "/api/v1/me/tokens", api_me_tokens_post, 0 },
-	{ "DELETE", "/api/v1/me/tokens/{}", api_me_tokens_delete, 0 },
-	{ "GET", "/api/v1/status", api_status_rport, 0 },
-	{ "GET", "/api/v1/auditlog", api_auditlog_list, ROUTE_ADMIN },
-	{ "GET", "/api/v1/clients", api_clients_list, 0 },
-	{ "GET", "/api/v1/clients/{}", api_clients_get, 0 },
-	{ "DELETE", "/api/v1/clients/{}", api_clients_delete, ROUTE_ADMIN },
-	{ "GET", "/api/v1/clients-auth", api_clients_auth_list, ROUTE_ADMIN },
-	{ "GET", "/api/v1/clients-auth/{}", api_clients_auth_get, ROUTE_ADMIN },
-	{ "GET", "/api/v1/client-tags", api_client_tags_list, 0 },
-	{ "POST", "/api/v1/clients-auth", api_clients_auth_post, ROUTE_ADMIN },
-	{ "DELETE", "/api/v1/clients-auth/{}", api_clients_auth_delete, ROUTE_ADMIN },
-	{ "POST", "/api/v1/clients/{}/commands", api_client_commands_post, ROUTE_COMMANDS },
-	{ "GET", "/api/v1/clients/{}/commands", api_client_commands_list, 0 },
-	{ "GET", "/api/v1/clients/{}/commands/{}", api_client_commands_get, 0 },
-	{ "DELETE", "/api/v1/clients/{}/commands/{}", api_client_commands_delete, ROUTE_COMMANDS },
-	{ "POST", "/api/v1/clients/{}/scripts", api_client_scripts_post, ROUTE_SCRIPTS },
-	{ "POST", "/api/v1/scripts", api_scripts_post, ROUTE_SCRIPTS },
-	{ "DELETE", "/api/v1/commands/{}", api_commands_delete, ROUTE_COMMANDS },
-	{ "POST", "/api/v1/commands", api_commands_post, ROUTE_COMMANDS },
-	{ "GET", "/api/v1/commands", api_commands_list, 0 },
-	{ "GET", "/api/v1/commands/{}", api_commands_get, 0 },
-	{ "GET", "/api/v1/commands/{}/jobs", api_commands_jobs, 0 },
-	{ "GET", "/api/v1/client-groups", api_groups_list, 0 },
-	{ "POST", "/api/v1/client-groups", api_groups_post, ROUTE_ADMIN },
-	{ "GET", "/api/v1/client-groups/{}", api_groups_get, 0 },
-	{ "PUT", "/api/v1/client-groups/{}", api_groups_put, ROUTE_ADMIN },
-	{ "DELETE", "/api/v1/client-groups/{}", api_groups_delete, ROUTE_ADMIN },
-	{ "GET", "/api/v1/users", api_users_list, ROUTE_ADMIN },
-	{ "POST", "/api/v1/users", api_users_post, ROUTE_ADMIN },
-	{ "PUT", "/api/v1/users/{}", api_users_put, ROUTE_ADMIN },
-	{ "DELETE", "/api/v1/users/{}", api_users_delete, ROUTE_ADMIN },
-	{ "GET", "/api/v1/user-groups", api_user_groups_list, ROUTE_ADMIN },
-	{ "GET", "/api/v1/user-groups/{}", api_user_groups_get, ROUTE_ADMIN },
-	{ "PUT", "/api/v1/user-groups/{}", api_user_groups_put, ROUTE_ADMIN },
-	{ "DELETE", "/api/v1/user-groups/{}", api_user_groups_delete, ROUTE_ADMIN },
-	{ "GET", "/api/v1/bans", api_bans_list, ROUTE_ADMIN },
-	{ "DELETE", "/api/v1/bans/{}/{}", api_bans_delete, ROUTE_ADMIN },
+	{ { "POST", "/api/v1/login" }, api_login, ROUTE_SELF_AUTH },
+	{ { "GET", "/api/v1/login" }, api_login, ROUTE_SELF_AUTH },
+	{ { "DELETE", "/api/v1/logout" }, api_logout, 0 },
+	{ { "GET", "/api/v1/me" }, api_me_get, 0 },
+	{ { "GET", "/api/v1/me/ip" }, api_me_ip_get, 0 },
+	{ { "PUT", "/api/v1/me" }, api_me_put, 0 },
+	{ { "GET", "/api/v1/me/tokens" }, api_me_tokens_list, 0 },
+	{ { "POST", "/api/v1/me/tokens" }, api_me_tokens_post, 0 },
+	{ { "DELETE", "/api/v1/me/tokens/{}" }, api_me_tokens_delete, 0 },
+	{ { "GET", "/api/v1/status" }, api_status_rport, 0 },
+	{ { "GET", "/api/v1/auditlog" }, api_auditlog_list, ROUTE_ADMIN },
+	{ { "GET", "/api/v1/clients" }, api_clients_list, 0 },
+	{ { "GET", "/api/v1/clients/{}" }, api_clients_get, 0 },
+	{ { "DELETE", "/api/v1/clients/{}" }, api_clients_delete, ROUTE_ADMIN },
+	{ { "GET", "/api/v1/clients-auth" }, api_clients_auth_list, ROUTE_ADMIN },
+	{ { "GET", "/api/v1/clients-auth/{}" }, api_clients_auth_get, ROUTE_ADMIN },
+	{ { "GET", "/api/v1/client-tags" }, api_client_tags_list, 0 },
+	{ { "POST", "/api/v1/clients-auth" }, api_clients_auth_post, ROUTE_ADMIN },
+	{ { "DELETE", "/api/v1/clients-auth/{}" }, api_clients_auth_delete, ROUTE_ADMIN },
+	{ { "POST", "/api/v1/clients/{}/commands" }, api_client_commands_post, ROUTE_COMMANDS },
+	{ { "GET", "/api/v1/clients/{}/commands" }, api_client_commands_list, 0 },
+	{ { "GET", "/api/v1/clients/{}/commands/{}" }, api_client_commands_get, 0 },
+	{ { "DELETE", "/api/v1/clients/{}/commands/{}" }, api_client_commands_delete, ROUTE_COMMANDS },
+	{ { "POST", "/api/v1/clients/{}/scripts" }, api_client_scripts_post, ROUTE_SCRIPTS },
+	{ { "POST", "/api/v1/scripts" }, api_scripts_post, ROUTE_SCRIPTS },
+	{ { "DELETE", "/api/v1/commands/{}" }, api_commands_delete, ROUTE_COMMANDS },
+	{ { "POST", "/api/v1/commands" }, api_commands_post, ROUTE_COMMANDS },
+	{ { "GET", "/api/v1/commands" }, api_commands_list, 0 },
+	{ { "GET", "/api/v1/commands/{}" }, api_commands_get, 0 },
+	{ { "GET", "/api/v1/commands/{}/jobs" }, api_commands_jobs, 0 },
+	{ { "GET", "/api/v1/client-groups" }, api_groups_list, 0 },
+	{ { "POST", "/api/v1/client-groups" }, api_groups_post, ROUTE_ADMIN },
+	{ { "GET", "/api/v1/client-groups/{}" }, api_groups_get, 0 },
+	{ { "PUT", "/api/v1/client-groups/{}" }, api_groups_put, ROUTE_ADMIN },
+	{ { "DELETE", "/api/v1/client-groups/{}" }, api_groups_delete, ROUTE_ADMIN },
+	{ { "GET", "/api/v1/users" }, api_users_list, ROUTE_ADMIN },
+	{ { "POST", "/api/v1/users" }, api_users_post, ROUTE_ADMIN },
+	{ { "PUT", "/api/v1/users/{}" }, api_users_put, ROUTE_ADMIN },
+	{ { "DELETE", "/api/v1/users/{}" }, api_users_delete, ROUTE_ADMIN },
+	{ { "GET", "/api/v1/user-groups" }, api_user_groups_list, ROUTE_ADMIN },
+	{ { "GET", "/api/v1/user-groups/{}" }, api_user_groups_get, ROUTE_ADMIN },
+	{ { "PUT", "/api/v1/user-groups/{}" }, api_user_groups_put, ROUTE_ADMIN },
+	{ { "DELETE", "/api/v1/user-groups/{}" }, api_user_groups_delete, ROUTE_ADMIN },
+	{ { "GET", "/api/v1/bans" }, api_bans_list, ROUTE_ADMIN },
+	{ { "DELETE", "/api/v1/bans/{}/{}" }, api_bans_delete, ROUTE_ADMIN },
 };
 
 static void call_free(struct api_call *call)
@@ -117,85 +119,6 @@ void api_reply_error(struct api_call *call, int status, const char *title,
 			    "detail", detail ? detail : ""));
 }
 
-static const char *ftype_name(enum api_ftype t)
-{
-	switch (t) {
-	case AF_STRING: return "a string";
-	case AF_BOOL: return "a boolean";
-	case AF_INT: return "an integer";
-	case AF_ARRAY: return "an array";
-	case AF_OBJECT: return "an object";
-	default: return "a value";
-	}
-}
-
-static bool ftype_ok(enum api_ftype t, json_t *v)
-{
-	if (json_is_null(v))
-		return true; /* null means "not given", as Go decodes it */
-	switch (t) {
-	case AF_STRING: return json_is_string(v);
-	case AF_BOOL: return json_is_boolean(v);
-	case AF_INT: return json_is_integer(v);
-	case AF_ARRAY: return json_is_array(v);
-	case AF_OBJECT: return json_is_object(v);
-	default: return true;
-	}
-}
-
-/* rport's own docs write {operator: "OR", tags: [...]} with bare keys.
- * Quote a bare identifier that stands where an object key must be, so
- * those examples work verbatim; everything else stays strict JSON. */
-static int relax_bare_keys(const char *in, size_t len, struct buf *out)
-{
-	bool in_str = false, esc = false;
-	char last = 0;  /* last significant char outside strings */
-
-	for (size_t i = 0; i < len; i++) {
-		char ch = in[i];
-
-		if (in_str) {
-			if (esc)
-				esc = false;
-			else if (ch == '\\')
-				esc = true;
-			else if (ch == '"')
-				in_str = false;
-			if (buf_append(out, &ch, 1))
-				return -1;
-			continue;
-		}
-		if ((last == '{' || last == ',') &&
-		    ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_')) {
-			size_t j = i, k;
-
-			while (j < len && ((in[j] >= 'A' && in[j] <= 'Z') ||
-					   (in[j] >= 'a' && in[j] <= 'z') ||
-					   (in[j] >= '0' && in[j] <= '9') || in[j] == '_'))
-				j++;
-			k = j;
-			while (k < len && (in[k] == ' ' || in[k] == '\t' || in[k] == '\n' ||
-					   in[k] == '\r'))
-				k++;
-			if (k < len && in[k] == ':') {
-				if (buf_append(out, "\"", 1) || buf_append(out, in + i, j - i) ||
-				    buf_append(out, "\"", 1))
-					return -1;
-				i = j - 1;
-				last = '"';
-				continue;
-			}
-		}
-		if (ch == '"')
-			in_str = true;
-		if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
-			last = ch;
-		if (buf_append(out, &ch, 1))
-			return -1;
-	}
-	return 0;
-}
-
 void api_err_set(struct api_err *e, int status, const char *title, const char *detail)
 {
 	e->status = status;
@@ -214,73 +137,43 @@ void api_reply_err(struct api_call *call, const struct api_err *e)
 	api_reply_error(call, e->status, e->title, e->detail);
 }
 
-int api_parse_body(const char *body, size_t len, const struct api_field *fields,
+int api_parse_body(const char *body, size_t len, const struct http_field *fields,
 		   size_t nfields, json_t **out, struct api_err *err)
 {
-	json_error_t jerr;
-	const char *key;
-	json_t *root, *v;
-	char detail[300];
+	struct http_body_err e;
+	char detail[400];
 
-	while (len && (body[0] == ' ' || body[0] == '\n' || body[0] == '\r' || body[0] == '\t')) {
-		body++;
-		len--;
-	}
-	if (!len) {
+	if (!http_body_parse(body, len, fields, nfields, HTTP_BODY_BARE_KEYS, out, &e))
+		return 0;
+	switch (e.code) {
+	case HB_EMPTY:
 		api_err_set(err, 400, "Missing body with json data.", "");
-		return -1;
-	}
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		struct buf relaxed;
-
-		buf_init(&relaxed, len * 2 + 16);
-		if (!relax_bare_keys(body, len, &relaxed))
-			root = json_loadb(relaxed.data ? relaxed.data : "", relaxed.len,
-					  JSON_REJECT_DUPLICATES, NULL);
-		buf_free(&relaxed);
-	}
-	if (!root) {
-		snprintf(detail, sizeof detail, "%s (line %d, column %d)", jerr.text,
-			 jerr.line, jerr.column);
+		break;
+	case HB_SYNTAX:
+		snprintf(detail, sizeof detail, "%s (line %d, column %d)", e.detail, e.line,
+			 e.column);
 		api_err_set(err, 400, "Invalid JSON data.", detail);
-		return -1;
-	}
-	if (!json_is_object(root)) {
-		json_decref(root);
+		break;
+	case HB_NOT_OBJECT:
 		api_err_set(err, 400, "Invalid JSON data.", "the body must be a JSON object");
-		return -1;
-	}
-	if (proto_json_limits(root, 16, 100000, detail, sizeof detail)) {
-		json_decref(root);
+		break;
+	case HB_UNKNOWN_FIELD:
+		snprintf(detail, sizeof detail, "json: unknown field \"%.100s\"", e.field);
 		api_err_set(err, 400, "Invalid JSON data.", detail);
-		return -1;
+		break;
+	case HB_WRONG_TYPE:
+		snprintf(detail, sizeof detail, "json: field \"%s\" must be %s", e.field,
+			 http_ftype_name(e.type));
+		api_err_set(err, 400, "Invalid JSON data.", detail);
+		break;
+	default:
+		api_err_set(err, 400, "Invalid JSON data.", e.detail);
+		break;
 	}
-	json_object_foreach(root, key, v) {
-		size_t i;
-
-		for (i = 0; i < nfields; i++)
-			if (!strcmp(fields[i].name, key))
-				break;
-		if (i == nfields) {
-			snprintf(detail, sizeof detail, "json: unknown field \"%.100s\"", key);
-			json_decref(root);
-			api_err_set(err, 400, "Invalid JSON data.", detail);
-			return -1;
-		}
-		if (!ftype_ok(fields[i].type, v)) {
-			snprintf(detail, sizeof detail, "json: field \"%s\" must be %s", key,
-				 ftype_name(fields[i].type));
-			json_decref(root);
-			api_err_set(err, 400, "Invalid JSON data.", detail);
-			return -1;
-		}
-	}
-	*out = root;
-	return 0;
+	return -1;
 }
 
-int api_body(struct api_call *call, const struct api_field *fields, size_t nfields,
+int api_body(struct api_call *call, const struct http_field *fields, size_t nfields,
 	     json_t **out)
 {
 	size_t len;
@@ -333,93 +226,22 @@ int api_page_max(struct api_call *call, int64_t *limit, int64_t *offset, int64_t
 	return 0;
 }
 
-/* Matches the raw path (plen bytes) against a pattern, segment by segment.
- * Literal segments match as sent: an escape never matches a literal
- * character, and "%2f" never splits a segment. "{}" segments are decoded
- * after the split, into call->pathbuf, and call->params point at them.
- * Returns 1 (a match), 0 (none) or -1 (a match whose {} segment is no
- * valid value: a bad escape, NUL, "/", "." or ".."). */
-static int route_match(const char *pattern, const char *path, size_t plen,
-		       struct api_call *call, size_t bufsize)
-{
-	const char *p = pattern, *s = path, *end = path + plen;
-	char *out = call->pathbuf;
-	size_t left = bufsize;
-	bool bad = false;
-	int np = 0;
-
-	memset(call->params, 0, sizeof call->params);
-	while (*p) {
-		const char *pe, *se;
-		size_t pl, sl;
-
-		if (*p != '/' || s >= end || *s != '/')
-			return 0;
-		p++;
-		s++;
-		pe = strchr(p, '/');
-		if (!pe)
-			pe = p + strlen(p);
-		se = memchr(s, '/', (size_t)(end - s));
-		if (!se)
-			se = end;
-		pl = (size_t)(pe - p);
-		sl = (size_t)(se - s);
-		if (pl == 2 && p[0] == '{' && p[1] == '}') {
-			int n;
-
-			if (!sl || np == API_MAX_PARAMS)
-				return 0;
-			n = net_path_segment_decode(s, sl, out, left);
-			if (n < 0 || memchr(out, '/', (size_t)n)) {
-				bad = true;
-			} else {
-				call->params[np++] = out;
-				out += n + 1;
-				left -= (size_t)n + 1;
-			}
-		} else if (pl != sl || memcmp(p, s, pl)) {
-			return 0;
-		}
-		p = pe;
-		s = se;
-	}
-	if (s != end)
-		return 0;
-	return bad ? -1 : 1;
-}
-
 /* The route for the request: its index, or -1 with *path_found (another
  * method would match) and *bad (a {} segment is no valid value). */
 static int route_find(struct api_call *call, bool *path_found, bool *bad)
 {
-	const char *method = net_http_method(call->req);
-	const char *path = net_http_path(call->req);
-	size_t plen = strlen(path), bufsize = plen + API_MAX_PARAMS + 1;
+	struct http_params pp = { { NULL }, NULL };
+	size_t i;
+	enum http_match m = http_route_find(routes, sizeof routes / sizeof routes[0],
+					    sizeof routes[0], net_http_method(call->req),
+					    net_http_path(call->req), &i, &pp);
 
-	*path_found = *bad = false;
 	free(call->pathbuf);
-	call->pathbuf = malloc(bufsize);
-	if (!call->pathbuf)
-		return -1;
-	/* A trailing slash is tolerated, as most routers do. */
-	if (plen > 1 && path[plen - 1] == '/')
-		plen--;
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-		int m = route_match(routes[i].pattern, path, plen, call, bufsize);
-
-		if (!m)
-			continue;
-		*path_found = true;
-		if (strcmp(routes[i].method, method))
-			continue;
-		if (m < 0) {
-			*bad = true;
-			return -1;
-		}
-		return (int)i;
-	}
-	return -1;
+	call->pathbuf = pp.buf;         /* the call owns the decoded segments */
+	memcpy(call->params, pp.v, sizeof call->params);
+	*path_found = m == HTTP_NO_METHOD || m == HTTP_BAD_PARAM;
+	*bad = m == HTTP_BAD_PARAM;
+	return m == HTTP_MATCHED ? (int)i : -1;
 }
 
 static void reply_unauthorized(struct api_call *call);

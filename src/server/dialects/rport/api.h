@@ -8,10 +8,12 @@
 #include <jansson.h>
 
 #include "core/targets.h"
+#include "http/body.h"
+#include "http/router.h"
 #include "net.h"
 #include "server.h"
 
-#define API_MAX_PARAMS 4
+#define API_MAX_PARAMS HTTP_MAX_PARAMS
 
 /* One request in flight. Freed by the reply functions. */
 struct api_call {
@@ -37,8 +39,7 @@ enum {
 };
 
 struct api_route {
-	const char *method;
-	const char *pattern;      /* "/api/v1/clients/{}/commands/{}" */
+	struct http_route r;      /* method and pattern ("/api/v1/clients/{}/commands/{}") */
 	api_handler handler;
 	int flags;
 };
@@ -71,18 +72,13 @@ void api_err_set(struct api_err *e, int status, const char *title, const char *d
 json_t *api_err_json(const struct api_err *e);
 void api_reply_err(struct api_call *call, const struct api_err *e);
 
-/* Body schema: allowed fields and their JSON types. */
-enum api_ftype { AF_STRING, AF_BOOL, AF_INT, AF_ARRAY, AF_OBJECT, AF_ANY };
-struct api_field {
-	const char *name;
-	enum api_ftype type;
-};
+/* Body schemas are http/body.h's (struct http_field, HF_* types). */
 /* Parses the body as a JSON object with only the listed fields (rport's
  * DisallowUnknownFields). On failure it replies 400 itself and returns -1. */
-int api_body(struct api_call *call, const struct api_field *fields, size_t nfields,
+int api_body(struct api_call *call, const struct http_field *fields, size_t nfields,
 	     json_t **out);
 /* The same on any text (WebSocket frames). Returns 0 or -1 with err. */
-int api_parse_body(const char *body, size_t len, const struct api_field *fields,
+int api_parse_body(const char *body, size_t len, const struct http_field *fields,
 		   size_t nfields, json_t **out, struct api_err *err);
 
 /* Parses a multi-client request body (REST or WebSocket) into the core's
@@ -98,9 +94,9 @@ struct invoke_error;
 void api_invoke_err(const struct invoke_error *ie, bool by_labels, struct api_err *err);
 void api_target_err(enum target_error te, const char *subject, bool by_labels,
 		    struct api_err *err);
-extern const struct api_field api_multi_fields[];
+extern const struct http_field api_multi_fields[];
 extern const size_t api_multi_nfields;
-extern const struct api_field api_multi_script_fields[];
+extern const struct http_field api_multi_script_fields[];
 extern const size_t api_multi_script_nfields;
 
 /* timeout_sec and delivery_timeout_sec of a submission, checked against

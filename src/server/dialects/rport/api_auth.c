@@ -15,14 +15,14 @@
 #include "util.h"
 #include "dialects/rport/ws_api.h"
 
-static const struct api_field login_fields[] = {
-	{ "username", AF_STRING },
-	{ "password", AF_STRING },
+static const struct http_field login_fields[] = {
+	{ "username", HF_STRING },
+	{ "password", HF_STRING },
 };
 
-static const struct api_field token_fields[] = {
-	{ "name", AF_STRING },
-	{ "scope", AF_STRING },
+static const struct http_field token_fields[] = {
+	{ "name", HF_STRING },
+	{ "scope", HF_STRING },
 };
 
 /* token-lifetime (rport's name) or token_lifetime, in seconds. */

@@ -296,9 +296,9 @@ void api_clients_delete(struct api_call *call)
 	api_reply(call, 204, NULL);
 }
 
-static const struct api_field cred_fields[] = {
-	{ "id", AF_STRING },
-	{ "password", AF_STRING },
+static const struct http_field cred_fields[] = {
+	{ "id", HF_STRING },
+	{ "password", HF_STRING },
 };
 
 /* GET /clients-auth/{id} (without the password, as rport). */

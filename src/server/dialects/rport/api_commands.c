@@ -15,29 +15,29 @@
 
 
 /* rport's clients send both command and script, one of them empty. */
-static const struct api_field command_fields[] = {
-	{ "command", AF_STRING },
-	{ "script", AF_STRING },
-	{ "interpreter", AF_STRING },
-	{ "cwd", AF_STRING },
-	{ "is_sudo", AF_BOOL },
-	{ "timeout_sec", AF_INT },
-	{ "kill_on_timeout", AF_BOOL },
-	{ "delivery_timeout_sec", AF_INT },
-	{ "argv", AF_ARRAY },     /* tether: run without a shell (api_job_argv) */
-	{ "idempotency_key", AF_STRING },
+static const struct http_field command_fields[] = {
+	{ "command", HF_STRING },
+	{ "script", HF_STRING },
+	{ "interpreter", HF_STRING },
+	{ "cwd", HF_STRING },
+	{ "is_sudo", HF_BOOL },
+	{ "timeout_sec", HF_INT },
+	{ "kill_on_timeout", HF_BOOL },
+	{ "delivery_timeout_sec", HF_INT },
+	{ "argv", HF_ARRAY },     /* tether: run without a shell (api_job_argv) */
+	{ "idempotency_key", HF_STRING },
 };
 
-static const struct api_field script_fields[] = {
-	{ "script", AF_STRING },
-	{ "command", AF_STRING },
-	{ "interpreter", AF_STRING },
-	{ "cwd", AF_STRING },
-	{ "is_sudo", AF_BOOL },
-	{ "timeout_sec", AF_INT },
-	{ "kill_on_timeout", AF_BOOL },
-	{ "delivery_timeout_sec", AF_INT },
-	{ "idempotency_key", AF_STRING },
+static const struct http_field script_fields[] = {
+	{ "script", HF_STRING },
+	{ "command", HF_STRING },
+	{ "interpreter", HF_STRING },
+	{ "cwd", HF_STRING },
+	{ "is_sudo", HF_BOOL },
+	{ "timeout_sec", HF_INT },
+	{ "kill_on_timeout", HF_BOOL },
+	{ "delivery_timeout_sec", HF_INT },
+	{ "idempotency_key", HF_STRING },
 };
 
 #define MAX_IDEM_KEY_LEN 255

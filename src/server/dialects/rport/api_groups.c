@@ -7,12 +7,12 @@
 #include "core/groups.h"
 #include "util.h"
 
-static const struct api_field group_fields[] = {
-	{ "id", AF_STRING },
-	{ "description", AF_STRING },
-	{ "params", AF_OBJECT },
-	{ "allowed_user_groups", AF_ARRAY },
-	{ "client_ids", AF_ARRAY },   /* read-only: accepted and ignored */
+static const struct http_field group_fields[] = {
+	{ "id", HF_STRING },
+	{ "description", HF_STRING },
+	{ "params", HF_OBJECT },
+	{ "allowed_user_groups", HF_ARRAY },
+	{ "client_ids", HF_ARRAY },   /* read-only: accepted and ignored */
 };
 
 static void not_found(struct api_call *call, const char *id)

@@ -17,47 +17,47 @@
 #include "util.h"
 
 
-const struct api_field api_multi_fields[] = {
-	{ "command", AF_STRING },
-	{ "script", AF_STRING },   /* rport's clients send both, one empty */
-	{ "client_ids", AF_ARRAY },
-	{ "group_ids", AF_ARRAY },
-	{ "tags", AF_OBJECT },
-	{ "labels", AF_OBJECT },
-	{ "cwd", AF_STRING },
-	{ "is_sudo", AF_BOOL },
-	{ "interpreter", AF_STRING },
-	{ "timeout_sec", AF_INT },
-	{ "execute_concurrently", AF_BOOL },
-	{ "abort_on_error", AF_BOOL },
-	{ "max_concurrency", AF_ANY },
-	{ "max_errors", AF_ANY },
-	{ "kill_on_timeout", AF_BOOL },
-	{ "delivery_timeout_sec", AF_INT },
-	{ "argv", AF_ARRAY },     /* tether: run without a shell (api_commands.c) */
+const struct http_field api_multi_fields[] = {
+	{ "command", HF_STRING },
+	{ "script", HF_STRING },   /* rport's clients send both, one empty */
+	{ "client_ids", HF_ARRAY },
+	{ "group_ids", HF_ARRAY },
+	{ "tags", HF_OBJECT },
+	{ "labels", HF_OBJECT },
+	{ "cwd", HF_STRING },
+	{ "is_sudo", HF_BOOL },
+	{ "interpreter", HF_STRING },
+	{ "timeout_sec", HF_INT },
+	{ "execute_concurrently", HF_BOOL },
+	{ "abort_on_error", HF_BOOL },
+	{ "max_concurrency", HF_ANY },
+	{ "max_errors", HF_ANY },
+	{ "kill_on_timeout", HF_BOOL },
+	{ "delivery_timeout_sec", HF_INT },
+	{ "argv", HF_ARRAY },     /* tether: run without a shell (api_commands.c) */
 	/* REST only (a WebSocket stream is not replayed): keep it last. */
-	{ "idempotency_key", AF_STRING },
+	{ "idempotency_key", HF_STRING },
 };
 
 /* POST /scripts: the same body with "script" (base64) for "command". */
-const struct api_field api_multi_script_fields[] = {
-	{ "script", AF_STRING },
-	{ "command", AF_STRING },
-	{ "client_ids", AF_ARRAY },
-	{ "group_ids", AF_ARRAY },
-	{ "tags", AF_OBJECT },
-	{ "labels", AF_OBJECT },
-	{ "cwd", AF_STRING },
-	{ "is_sudo", AF_BOOL },
-	{ "interpreter", AF_STRING },
-	{ "timeout_sec", AF_INT },
-	{ "execute_concurrently", AF_BOOL },
-	{ "abort_on_error", AF_BOOL },
-	{ "max_concurrency", AF_ANY },
-	{ "max_errors", AF_ANY },
-	{ "kill_on_timeout", AF_BOOL },
-	{ "delivery_timeout_sec", AF_INT },
-	{ "idempotency_key", AF_STRING },
+const struct http_field api_multi_script_fields[] = {
+	{ "script", HF_STRING },
+	{ "command", HF_STRING },
+	{ "client_ids", HF_ARRAY },
+	{ "group_ids", HF_ARRAY },
+	{ "tags", HF_OBJECT },
+	{ "labels", HF_OBJECT },
+	{ "cwd", HF_STRING },
+	{ "is_sudo", HF_BOOL },
+	{ "interpreter", HF_STRING },
+	{ "timeout_sec", HF_INT },
+	{ "execute_concurrently", HF_BOOL },
+	{ "abort_on_error", HF_BOOL },
+	{ "max_concurrency", HF_ANY },
+	{ "max_errors", HF_ANY },
+	{ "kill_on_timeout", HF_BOOL },
+	{ "delivery_timeout_sec", HF_INT },
+	{ "idempotency_key", HF_STRING },
 };
 
 /* The WebSocket API's lists leave out the last field, idempotency_key. */

@@ -11,16 +11,16 @@
 #include "util.h"
 #include "dialects/rport/ws_api.h"
 
-static const struct api_field user_fields[] = {
-	{ "username", AF_STRING },
-	{ "password", AF_STRING },
-	{ "groups", AF_ARRAY },
-	{ "locked", AF_BOOL },
+static const struct http_field user_fields[] = {
+	{ "username", HF_STRING },
+	{ "password", HF_STRING },
+	{ "groups", HF_ARRAY },
+	{ "locked", HF_BOOL },
 };
 
-static const struct api_field group_fields[] = {
-	{ "name", AF_STRING },
-	{ "permissions", AF_OBJECT },
+static const struct http_field group_fields[] = {
+	{ "name", HF_STRING },
+	{ "permissions", HF_OBJECT },
 };
 
 static void audit_user(struct api_call *call, const char *app, const char *action,
@@ -172,11 +172,11 @@ void api_users_put(struct api_call *call)
 /* PUT /me (rport): a user changes their own password, proving the old one.
  * The username cannot change here; two_fa_send_to is accepted and ignored
  * (tether has no 2FA yet). */
-static const struct api_field me_fields[] = {
-	{ "username", AF_STRING },
-	{ "password", AF_STRING },
-	{ "old_password", AF_STRING },
-	{ "two_fa_send_to", AF_STRING },
+static const struct http_field me_fields[] = {
+	{ "username", HF_STRING },
+	{ "password", HF_STRING },
+	{ "old_password", HF_STRING },
+	{ "two_fa_send_to", HF_STRING },
 };
 
 static void me_old_checked(void *ud, const struct auth_identity *id)
