@@ -1,6 +1,6 @@
-/* Unit tests for src/server/guard.c (bans per address and per name, the
+/* Unit tests for src/server/auth/guard.c (bans per address and per name, the
  * delay, tokens passing, lifting, expiry on the test clock) and for the
- * parts of src/server/auth.c the guard relies on (auth_basic_user with an
+ * parts of src/server/auth/ the guard relies on (auth_basic_user with an
  * API token, credentials bound to client ids). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +267,28 @@ static void test_credentials_bound_to_ids(void **state)
 	auth_destroy(a);
 }
 
+/* guard_admit: guard_check's verdict, and rport's words for a refusal. */
+static void test_admit_gives_the_refusal(void **state)
+{
+	struct guard *g = guard_create(2, 3600 * 1000, 60 * 1000);
+	const char *why = "unset";
+
+	(void)state;
+	assert_int_equal(guard_admit(g, "10.0.0.1", "u1", &why), GUARD_OK);
+	assert_string_equal(why, "unset");
+	guard_failed(g, "10.0.0.1", "u1");
+	assert_int_equal(guard_admit(g, "10.0.0.2", "u1", &why), 429);
+	assert_string_equal(why, "too many requests, please try later");
+	guard_failed(g, "10.0.0.1", "u2");
+	assert_int_equal(guard_admit(g, "10.0.0.1", "u3", &why), 423);
+	assert_string_equal(why, "Too many bad attempts. Please try later.");
+	/* No words wanted (the WebSocket accept answers a status only). */
+	assert_int_equal(guard_admit(g, "10.0.0.1", "u3", NULL), GUARD_BANNED);
+	/* A token is never refused. */
+	assert_int_equal(guard_admit(g, "10.0.0.1", NULL, &why), GUARD_OK);
+	guard_destroy(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_table_is_bounded),
 		cmocka_unit_test(test_basic_user_of_a_token_is_empty),
 		cmocka_unit_test(test_credentials_bound_to_ids),
+		cmocka_unit_test(test_admit_gives_the_refusal),
 	};
 
 	if (sodium_init() < 0)

@@ -188,6 +188,17 @@ enum guard_verdict guard_check(struct guard *g, const char *ip, const char *name
 	return GUARD_OK;
 }
 
+enum guard_verdict guard_admit(struct guard *g, const char *ip, const char *name,
+			       const char **why)
+{
+	enum guard_verdict v = guard_check(g, ip, name);
+
+	if (v != GUARD_OK && why)
+		*why = v == GUARD_BANNED ? "Too many bad attempts. Please try later." :
+					   "too many requests, please try later";
+	return v;
+}
+
 static void count_failure(struct guard *g, enum guard_kind kind, const char *key, uint64_t now)
 {
 	struct entry *e = get(g, kind, key, true, now);

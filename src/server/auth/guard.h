@@ -38,6 +38,12 @@ void guard_set_scope(struct guard *g, const char *label, bool ban_names);
  * tried (a token), never refused. GUARD_BANNED if the address or the name
  * is banned, GUARD_WAIT if the name failed less than user_wait ago. */
 enum guard_verdict guard_check(struct guard *g, const char *ip, const char *name);
+/* guard_check with the decision every login path makes on it: GUARD_OK,
+ * or the refusal, whose value is also the HTTP status to answer (423 or
+ * 429); then *why (if why is not NULL) is set to its words, as rport's
+ * (static strings), for a dialect's error or an agent's close reason. */
+enum guard_verdict guard_admit(struct guard *g, const char *ip, const char *name,
+			       const char **why);
 /* A password for name (NULL: a bad token) from ip was wrong. */
 void guard_failed(struct guard *g, const char *ip, const char *name);
 /* A login as name from ip succeeded: the consecutive failures of both are

@@ -30,4 +30,10 @@ int audit_insert(struct store *st, const struct audit_entry *e);
  * themselves writes (failed logins). */
 void audit_queue(struct server *srv, const struct audit_entry *e);
 
+/* Queues the record of a failed login (action "failed_login", success
+ * false) of user (a user name or client auth id, may be "") from peer;
+ * application: "auth" for the API, "agent" for agents. */
+void audit_failed_login(struct server *srv, const char *user, const char *peer,
+			const char *application);
+
 #endif

@@ -329,17 +329,11 @@ static void reply_unauthorized(struct api_call *call)
 void api_login_failed(struct server *srv, const char *peer, const char *authorization)
 {
 	char name[128] = "";
-	struct audit_entry e = { 0 };
 
 	if (authorization)
 		auth_basic_user(authorization, name, sizeof name);
 	guard_failed(srv->api->guard, peer, name[0] ? name : NULL);
-	e.username = name;
-	e.remote_ip = peer;
-	e.application = "auth";
-	e.action = "failed_login";
-	e.success = false;
-	audit_queue(srv, &e);
+	audit_failed_login(srv, name, peer, "auth");
 }
 
 void api_login_succeeded(struct server *srv, const char *peer, const struct auth_identity *id)
@@ -406,16 +400,13 @@ void api_http_headers(void *ud, net_http_req *req)
 	net_http_set_user(req, call);
 	if (net_http_authorization(req)) {
 		char name[128];
+		const char *why;
 		enum guard_verdict v;
 
 		auth_basic_user(net_http_authorization(req), name, sizeof name);
-		v = guard_check(a->guard, net_http_peer(req), name[0] ? name : NULL);
-		if (v == GUARD_BANNED) {
-			api_reply_error(call, 423, "Too many bad attempts. Please try later.", "");
-			return;
-		}
-		if (v == GUARD_WAIT) {
-			api_reply_error(call, 429, "too many requests, please try later", "");
+		v = guard_admit(a->guard, net_http_peer(req), name[0] ? name : NULL, &why);
+		if (v != GUARD_OK) {
+			api_reply_error(call, v, why, "");
 			return;
 		}
 	}

@@ -126,14 +126,13 @@ void api_login(struct api_call *call)
 		return;
 	}
 	{
-		enum guard_verdict v = guard_check(api_guard(call->srv->api), net_http_peer(call->req),
-						   user);
+		const char *why;
+		enum guard_verdict v = guard_admit(api_guard(call->srv->api), net_http_peer(call->req),
+						   user, &why);
 
 		if (v != GUARD_OK) {
 			json_decref(body);
-			api_reply_error(call, v, v == GUARD_BANNED ?
-					"Too many bad attempts. Please try later." :
-					"too many requests, please try later", "");
+			api_reply_error(call, v, why, "");
 			return;
 		}
 	}

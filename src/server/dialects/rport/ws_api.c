@@ -350,7 +350,7 @@ int ws_api_accept(struct ws_api *w, net_conn *c)
 		enum guard_verdict v;
 
 		auth_basic_user(net_ws_authorization(c), name, sizeof name);
-		v = guard_check(api_guard(w->srv->api), net_ws_peer(c), name[0] ? name : NULL);
+		v = guard_admit(api_guard(w->srv->api), net_ws_peer(c), name[0] ? name : NULL, NULL);
 		if (v != GUARD_OK)
 			return v;
 	}
