@@ -327,7 +327,7 @@ def ids(s, path):
 @pytest.fixture
 def jobs(fleet):
     """Four jobs on c1 (and one on c2), told apart by every field:
-    A admin 'sleep 1' (created first, finishes third), B admin 'exit 3'
+    A admin 'sleep 4' (created first, finishes third), B admin 'exit 3'
     (failed), C bob 'true', D a multi job's child on c1 (c2 has the other)."""
     s = fleet.server().start()
     fleet.agent(s, "c1")
@@ -337,7 +337,7 @@ def jobs(fleet):
     assert s.api("PUT", "/api/v1/user-groups/ops", {"permissions": {"commands": True}})[0] == 200  # rport: 200 with the group (issue 13)
     assert s.api("POST", "/api/v1/client-groups", {"id": "all", "params": {"client_id": ["c*"]},
                                                    "allowed_user_groups": ["ops"]})[0] == 201
-    a = s.run("c1", {"command": "sleep 1"})
+    a = s.run("c1", {"command": "sleep 4"})
     b = s.run("c1", {"command": "exit 3"})
     s.wait_job("c1", b)
     st, j = s.api("POST", "/api/v1/clients/c1/commands", {"command": "true"}, auth=BOB)

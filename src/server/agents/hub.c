@@ -308,6 +308,44 @@ static bool session_answers(struct session *old, uint64_t *silent)
 	return true;
 }
 
+/* The client's record from its agent's hello (checked by on_hello). */
+static void client_take_hello(struct client *c, struct session *s, json_t *m)
+{
+	const char *name = json_string_value(json_object_get(m, "name"));
+	json_t *tags = json_object_get(m, "tags");
+	json_t *labels = json_object_get(m, "labels");
+	json_t *facts = json_object_get(m, "facts");
+	json_t *interps = json_object_get(m, "interpreters");
+	json_t *services = json_object_get(m, "services");
+
+	free(c->name);
+	c->name = strdup(name && *name ? name : c->id);
+	free(c->auth_id);
+	c->auth_id = dup_str(json_object_get(m, "auth_id"));
+	free(c->version);
+	c->version = dup_str(json_object_get(m, "version"));
+	if (facts) {
+		json_decref(c->facts);
+		c->facts = json_deep_copy(facts);
+	}
+	json_decref(c->tags);
+	c->tags = tags ? json_deep_copy(tags) : json_array();
+	json_decref(c->labels);
+	c->labels = labels ? json_deep_copy(labels) : json_object();
+	json_decref(c->interpreters);
+	c->interpreters = interps ? json_deep_copy(interps) : json_array();
+	json_decref(c->services);
+	c->services = services ? json_deep_copy(services) : json_array();
+	{
+		/* An IPv4 peer on a dual-stack socket: show it as IPv4. */
+		const char *peer = net_ws_peer(s->conn);
+
+		if (!strncmp(peer, "::ffff:", 7) && strchr(peer, '.'))
+			peer += 7;
+		util_strlcpy(c->address, peer, sizeof c->address);
+	}
+}
+
 void on_hello(struct session *s, json_t *m)
 {
 	struct hub *h = s->hub;
@@ -328,27 +366,18 @@ void on_hello(struct session *s, json_t *m)
 		return;
 	}
 	{
-		enum guard_verdict v = guard_check(h->guard, net_ws_peer(s->conn), auth_id);
+		const char *why;
 
-		if (v != GUARD_OK) {
-			session_fail(s, PROTO_CLOSE_AUTH, v == GUARD_BANNED ?
-				     "Too many bad attempts. Please try later." :
-				     "too many requests, please try later");
+		if (guard_admit(h->guard, net_ws_peer(s->conn), auth_id, &why) != GUARD_OK) {
+			session_fail(s, PROTO_CLOSE_AUTH, why);
 			return;
 		}
 	}
 	if (!auth_agent_check(h->srv->auth, auth_id, password)) {
-		struct audit_entry e = { 0 };
-
 		log_warn("hub: %s: authentication failed for client auth id '%.64s'",
 			 net_ws_peer(s->conn), auth_id);
 		guard_failed(h->guard, net_ws_peer(s->conn), auth_id);
-		e.username = auth_id;
-		e.remote_ip = net_ws_peer(s->conn);
-		e.application = "agent";
-		e.action = "failed_login";
-		e.success = false;
-		audit_queue(h->srv, &e);
+		audit_failed_login(h->srv, auth_id, net_ws_peer(s->conn), "agent");
 		session_fail(s, PROTO_CLOSE_AUTH, "authentication failed");
 		return;
 	}
@@ -405,32 +434,7 @@ void on_hello(struct session *s, json_t *m)
 	unauth_remove(h, s);
 	s->client = c;
 	c->s = s;
-	free(c->name);
-	c->name = strdup(name && *name ? name : id);
-	free(c->auth_id);
-	c->auth_id = strdup(auth_id);
-	free(c->version);
-	c->version = dup_str(json_object_get(m, "version"));
-	if (facts) {
-		json_decref(c->facts);
-		c->facts = json_deep_copy(facts);
-	}
-	json_decref(c->tags);
-	c->tags = tags ? json_deep_copy(tags) : json_array();
-	json_decref(c->labels);
-	c->labels = labels ? json_deep_copy(labels) : json_object();
-	json_decref(c->interpreters);
-	c->interpreters = interps ? json_deep_copy(interps) : json_array();
-	json_decref(c->services);
-	c->services = services ? json_deep_copy(services) : json_array();
-	{
-		/* An IPv4 peer on a dual-stack socket: show it as IPv4. */
-		const char *peer = net_ws_peer(s->conn);
-
-		if (!strncmp(peer, "::ffff:", 7) && strchr(peer, '.'))
-			peer += 7;
-		util_strlcpy(c->address, peer, sizeof c->address);
-	}
+	client_take_hello(c, s, m);
 	c->connected_at = util_now_ns();
 	c->last_seen = c->connected_at;
 	client_save(h, c);
