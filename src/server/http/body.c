@@ -97,7 +97,8 @@ static void fail(struct http_body_err *err, enum http_body_error code, const cha
 }
 
 int http_body_parse(const char *body, size_t len, const struct http_field *fields,
-		    size_t nfields, unsigned flags, json_t **out, struct http_body_err *err)
+		    size_t nfields, unsigned kind, unsigned flags, json_t **out,
+		    struct http_body_err *err)
 {
 	json_error_t jerr;
 	const char *key;
@@ -143,7 +144,8 @@ int http_body_parse(const char *body, size_t len, const struct http_field *field
 		size_t i;
 
 		for (i = 0; i < nfields; i++)
-			if (!strcmp(fields[i].name, key))
+			if (!strcmp(fields[i].name, key) &&
+			    (!fields[i].kinds || (fields[i].kinds & kind)))
 				break;
 		if (i == nfields) {
 			json_decref(root);

@@ -13,6 +13,7 @@ enum http_ftype { HF_STRING, HF_BOOL, HF_INT, HF_ARRAY, HF_OBJECT, HF_ANY };
 struct http_field {
 	const char *name;
 	enum http_ftype type;
+	unsigned kinds;        /* the kinds of request that may give it; 0: all */
 };
 
 enum http_body_error {
@@ -37,11 +38,13 @@ struct http_body_err {
  * own docs write them; everything else stays strict JSON. */
 #define HTTP_BODY_BARE_KEYS 1u
 
-/* Parses body (len bytes) into a JSON object with only the listed fields,
- * each of its type or null (null means "not given"). Returns 0 with *out
- * (new reference), or -1 with err. */
+/* Parses body (len bytes) into a JSON object with only the listed fields
+ * that a request of this kind (the dialect's bits) may give, each of its
+ * type or null (null means "not given"). Returns 0 with *out (new
+ * reference), or -1 with err. */
 int http_body_parse(const char *body, size_t len, const struct http_field *fields,
-		    size_t nfields, unsigned flags, json_t **out, struct http_body_err *err);
+		    size_t nfields, unsigned kind, unsigned flags, json_t **out,
+		    struct http_body_err *err);
 /* "a string", "a boolean", "an integer", "an array", "an object", "a value". */
 const char *http_ftype_name(enum http_ftype t);
 

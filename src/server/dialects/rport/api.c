@@ -138,12 +138,12 @@ void api_reply_err(struct api_call *call, const struct api_err *e)
 }
 
 int api_parse_body(const char *body, size_t len, const struct http_field *fields,
-		   size_t nfields, json_t **out, struct api_err *err)
+		   size_t nfields, unsigned kind, json_t **out, struct api_err *err)
 {
 	struct http_body_err e;
 	char detail[400];
 
-	if (!http_body_parse(body, len, fields, nfields, HTTP_BODY_BARE_KEYS, out, &e))
+	if (!http_body_parse(body, len, fields, nfields, kind, HTTP_BODY_BARE_KEYS, out, &e))
 		return 0;
 	switch (e.code) {
 	case HB_EMPTY:
@@ -173,18 +173,24 @@ int api_parse_body(const char *body, size_t len, const struct http_field *fields
 	return -1;
 }
 
-int api_body(struct api_call *call, const struct http_field *fields, size_t nfields,
-	     json_t **out)
+int api_body_kind(struct api_call *call, const struct http_field *fields, size_t nfields,
+		  unsigned kind, json_t **out)
 {
 	size_t len;
 	const char *body = net_http_body(call->req, &len);
 	struct api_err err;
 
-	if (api_parse_body(body, len, fields, nfields, out, &err)) {
+	if (api_parse_body(body, len, fields, nfields, kind, out, &err)) {
 		api_reply_err(call, &err);
 		return -1;
 	}
 	return 0;
+}
+
+int api_body(struct api_call *call, const struct http_field *fields, size_t nfields,
+	     json_t **out)
+{
+	return api_body_kind(call, fields, nfields, 0, out);
 }
 
 int api_page(struct api_call *call, int64_t *limit, int64_t *offset)

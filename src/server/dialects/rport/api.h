@@ -77,9 +77,16 @@ void api_reply_err(struct api_call *call, const struct api_err *e);
  * DisallowUnknownFields). On failure it replies 400 itself and returns -1. */
 int api_body(struct api_call *call, const struct http_field *fields, size_t nfields,
 	     json_t **out);
+/* The kinds of rport request a field may be limited to (http_field.kinds). */
+#define API_KIND_COMMAND 1u   /* runs a command (not a script) */
+#define API_KIND_SCRIPT 2u    /* runs a script */
+#define API_KIND_REST 4u      /* over REST (not the WebSocket API) */
+/* api_body for a request of these kinds. */
+int api_body_kind(struct api_call *call, const struct http_field *fields, size_t nfields,
+		  unsigned kind, json_t **out);
 /* The same on any text (WebSocket frames). Returns 0 or -1 with err. */
 int api_parse_body(const char *body, size_t len, const struct http_field *fields,
-		   size_t nfields, json_t **out, struct api_err *err);
+		   size_t nfields, unsigned kind, json_t **out, struct api_err *err);
 
 /* Parses a multi-client request body (REST or WebSocket) into the core's
  * terms and prepares it (core/invoke.h): returns the prepared invocation
@@ -94,10 +101,10 @@ struct invoke_error;
 void api_invoke_err(const struct invoke_error *ie, bool by_labels, struct api_err *err);
 void api_target_err(enum target_error te, const char *subject, bool by_labels,
 		    struct api_err *err);
+/* The fields of a multi-client request (commands and scripts, REST and
+ * the WebSocket API: see API_KIND_*). */
 extern const struct http_field api_multi_fields[];
 extern const size_t api_multi_nfields;
-extern const struct http_field api_multi_script_fields[];
-extern const size_t api_multi_script_nfields;
 
 /* timeout_sec and delivery_timeout_sec of a submission, checked against
  * JOB_MAX_TIMEOUT_SEC, with the server's defaults. Returns 0 or -1 with

@@ -16,13 +16,13 @@
 #include "dialects/rport/ws_api.h"
 
 static const struct http_field login_fields[] = {
-	{ "username", HF_STRING },
-	{ "password", HF_STRING },
+	{ "username", HF_STRING, 0 },
+	{ "password", HF_STRING, 0 },
 };
 
 static const struct http_field token_fields[] = {
-	{ "name", HF_STRING },
-	{ "scope", HF_STRING },
+	{ "name", HF_STRING, 0 },
+	{ "scope", HF_STRING, 0 },
 };
 
 /* token-lifetime (rport's name) or token_lifetime, in seconds. */

@@ -297,8 +297,8 @@ void api_clients_delete(struct api_call *call)
 }
 
 static const struct http_field cred_fields[] = {
-	{ "id", HF_STRING },
-	{ "password", HF_STRING },
+	{ "id", HF_STRING, 0 },
+	{ "password", HF_STRING, 0 },
 };
 
 /* GET /clients-auth/{id} (without the password, as rport). */

@@ -15,29 +15,19 @@
 
 
 /* rport's clients send both command and script, one of them empty. */
-static const struct http_field command_fields[] = {
-	{ "command", HF_STRING },
-	{ "script", HF_STRING },
-	{ "interpreter", HF_STRING },
-	{ "cwd", HF_STRING },
-	{ "is_sudo", HF_BOOL },
-	{ "timeout_sec", HF_INT },
-	{ "kill_on_timeout", HF_BOOL },
-	{ "delivery_timeout_sec", HF_INT },
-	{ "argv", HF_ARRAY },     /* tether: run without a shell (api_job_argv) */
-	{ "idempotency_key", HF_STRING },
-};
-
-static const struct http_field script_fields[] = {
-	{ "script", HF_STRING },
-	{ "command", HF_STRING },
-	{ "interpreter", HF_STRING },
-	{ "cwd", HF_STRING },
-	{ "is_sudo", HF_BOOL },
-	{ "timeout_sec", HF_INT },
-	{ "kill_on_timeout", HF_BOOL },
-	{ "delivery_timeout_sec", HF_INT },
-	{ "idempotency_key", HF_STRING },
+/* The fields of a single-client request (commands and scripts). */
+static const struct http_field job_fields[] = {
+	{ "command", HF_STRING, 0 },
+	{ "script", HF_STRING, 0 },
+	{ "interpreter", HF_STRING, 0 },
+	{ "cwd", HF_STRING, 0 },
+	{ "is_sudo", HF_BOOL, 0 },
+	{ "timeout_sec", HF_INT, 0 },
+	{ "kill_on_timeout", HF_BOOL, 0 },
+	{ "delivery_timeout_sec", HF_INT, 0 },
+	/* tether: run without a shell (api_job_argv); commands only */
+	{ "argv", HF_ARRAY, API_KIND_COMMAND },
+	{ "idempotency_key", HF_STRING, 0 },
 };
 
 #define MAX_IDEM_KEY_LEN 255
@@ -390,10 +380,8 @@ static void run_single(struct api_call *call, bool is_script)
 	char idem_hash[STORE_IDEM_HASH_LEN] = "";
 	struct api_err aerr;
 
-	if (is_script ? api_body(call, script_fields,
-				 sizeof script_fields / sizeof script_fields[0], &body) :
-			api_body(call, command_fields,
-				 sizeof command_fields / sizeof command_fields[0], &body))
+	if (api_body_kind(call, job_fields, sizeof job_fields / sizeof job_fields[0],
+			  is_script ? API_KIND_SCRIPT : API_KIND_COMMAND, &body))
 		return;
 	/* A repeat of a request with a key gets the first one's job. */
 	if (api_idem_key(body, net_http_path(call->req), &idem_key, idem_hash, &aerr)) {

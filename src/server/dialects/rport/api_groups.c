@@ -8,11 +8,11 @@
 #include "util.h"
 
 static const struct http_field group_fields[] = {
-	{ "id", HF_STRING },
-	{ "description", HF_STRING },
-	{ "params", HF_OBJECT },
-	{ "allowed_user_groups", HF_ARRAY },
-	{ "client_ids", HF_ARRAY },   /* read-only: accepted and ignored */
+	{ "id", HF_STRING, 0 },
+	{ "description", HF_STRING, 0 },
+	{ "params", HF_OBJECT, 0 },
+	{ "allowed_user_groups", HF_ARRAY, 0 },
+	{ "client_ids", HF_ARRAY, 0 },   /* read-only: accepted and ignored */
 };
 
 static void not_found(struct api_call *call, const char *id)

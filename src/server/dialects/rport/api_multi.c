@@ -18,53 +18,28 @@
 
 
 const struct http_field api_multi_fields[] = {
-	{ "command", HF_STRING },
-	{ "script", HF_STRING },   /* rport's clients send both, one empty */
-	{ "client_ids", HF_ARRAY },
-	{ "group_ids", HF_ARRAY },
-	{ "tags", HF_OBJECT },
-	{ "labels", HF_OBJECT },
-	{ "cwd", HF_STRING },
-	{ "is_sudo", HF_BOOL },
-	{ "interpreter", HF_STRING },
-	{ "timeout_sec", HF_INT },
-	{ "execute_concurrently", HF_BOOL },
-	{ "abort_on_error", HF_BOOL },
-	{ "max_concurrency", HF_ANY },
-	{ "max_errors", HF_ANY },
-	{ "kill_on_timeout", HF_BOOL },
-	{ "delivery_timeout_sec", HF_INT },
-	{ "argv", HF_ARRAY },     /* tether: run without a shell (api_commands.c) */
-	/* REST only (a WebSocket stream is not replayed): keep it last. */
-	{ "idempotency_key", HF_STRING },
+	{ "command", HF_STRING, 0 },
+	{ "script", HF_STRING, 0 },   /* rport's clients send both, one empty */
+	{ "client_ids", HF_ARRAY, 0 },
+	{ "group_ids", HF_ARRAY, 0 },
+	{ "tags", HF_OBJECT, 0 },
+	{ "labels", HF_OBJECT, 0 },
+	{ "cwd", HF_STRING, 0 },
+	{ "is_sudo", HF_BOOL, 0 },
+	{ "interpreter", HF_STRING, 0 },
+	{ "timeout_sec", HF_INT, 0 },
+	{ "execute_concurrently", HF_BOOL, 0 },
+	{ "abort_on_error", HF_BOOL, 0 },
+	{ "max_concurrency", HF_ANY, 0 },
+	{ "max_errors", HF_ANY, 0 },
+	{ "kill_on_timeout", HF_BOOL, 0 },
+	{ "delivery_timeout_sec", HF_INT, 0 },
+	/* tether: run without a shell (api_commands.c); commands only */
+	{ "argv", HF_ARRAY, API_KIND_COMMAND },
+	/* REST only: a WebSocket stream is not replayed */
+	{ "idempotency_key", HF_STRING, API_KIND_REST },
 };
-
-/* POST /scripts: the same body with "script" (base64) for "command". */
-const struct http_field api_multi_script_fields[] = {
-	{ "script", HF_STRING },
-	{ "command", HF_STRING },
-	{ "client_ids", HF_ARRAY },
-	{ "group_ids", HF_ARRAY },
-	{ "tags", HF_OBJECT },
-	{ "labels", HF_OBJECT },
-	{ "cwd", HF_STRING },
-	{ "is_sudo", HF_BOOL },
-	{ "interpreter", HF_STRING },
-	{ "timeout_sec", HF_INT },
-	{ "execute_concurrently", HF_BOOL },
-	{ "abort_on_error", HF_BOOL },
-	{ "max_concurrency", HF_ANY },
-	{ "max_errors", HF_ANY },
-	{ "kill_on_timeout", HF_BOOL },
-	{ "delivery_timeout_sec", HF_INT },
-	{ "idempotency_key", HF_STRING },
-};
-
-/* The WebSocket API's lists leave out the last field, idempotency_key. */
-#define REST_MULTI_NFIELDS (sizeof api_multi_fields / sizeof api_multi_fields[0])
-const size_t api_multi_nfields = REST_MULTI_NFIELDS - 1;
-const size_t api_multi_script_nfields =
-	sizeof api_multi_script_fields / sizeof api_multi_script_fields[0] - 1;
+const size_t api_multi_nfields = sizeof api_multi_fields / sizeof api_multi_fields[0];
 
 static bool nonempty_array(json_t *v)
 {
@@ -265,9 +240,8 @@ static void run_multi(struct api_call *call, bool is_script)
 	const char *idem_key;
 	char idem_hash[STORE_IDEM_HASH_LEN];
 
-	/* The two lists differ in length ("argv" is for commands only). */
-	if (is_script ? api_body(call, api_multi_script_fields, api_multi_script_nfields + 1, &body) :
-			api_body(call, api_multi_fields, REST_MULTI_NFIELDS, &body))
+	if (api_body_kind(call, api_multi_fields, api_multi_nfields,
+			  API_KIND_REST | (is_script ? API_KIND_SCRIPT : API_KIND_COMMAND), &body))
 		return;
 	if (api_idem_key(body, net_http_path(call->req), &idem_key, idem_hash, &err)) {
 		json_decref(body);

@@ -12,15 +12,15 @@
 #include "dialects/rport/ws_api.h"
 
 static const struct http_field user_fields[] = {
-	{ "username", HF_STRING },
-	{ "password", HF_STRING },
-	{ "groups", HF_ARRAY },
-	{ "locked", HF_BOOL },
+	{ "username", HF_STRING, 0 },
+	{ "password", HF_STRING, 0 },
+	{ "groups", HF_ARRAY, 0 },
+	{ "locked", HF_BOOL, 0 },
 };
 
 static const struct http_field group_fields[] = {
-	{ "name", HF_STRING },
-	{ "permissions", HF_OBJECT },
+	{ "name", HF_STRING, 0 },
+	{ "permissions", HF_OBJECT, 0 },
 };
 
 static void audit_user(struct api_call *call, const char *app, const char *action,
@@ -173,10 +173,10 @@ void api_users_put(struct api_call *call)
  * The username cannot change here; two_fa_send_to is accepted and ignored
  * (tether has no 2FA yet). */
 static const struct http_field me_fields[] = {
-	{ "username", HF_STRING },
-	{ "password", HF_STRING },
-	{ "old_password", HF_STRING },
-	{ "two_fa_send_to", HF_STRING },
+	{ "username", HF_STRING, 0 },
+	{ "password", HF_STRING, 0 },
+	{ "old_password", HF_STRING, 0 },
+	{ "two_fa_send_to", HF_STRING, 0 },
 };
 
 static void me_old_checked(void *ud, const struct auth_identity *id)

@@ -224,10 +224,8 @@ static void start_job(struct watcher *wt, const char *data, size_t len)
 		send_error(wt, &err);
 		return;
 	}
-	if (wt->is_script ? api_parse_body(data, len, api_multi_script_fields,
-					   api_multi_script_nfields, &body, &err) :
-			    api_parse_body(data, len, api_multi_fields, api_multi_nfields, &body,
-					   &err)) {
+	if (api_parse_body(data, len, api_multi_fields, api_multi_nfields,
+			   wt->is_script ? API_KIND_SCRIPT : API_KIND_COMMAND, &body, &err)) {
 		send_error(wt, &err);
 		return;
 	}
