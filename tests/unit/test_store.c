@@ -1,4 +1,4 @@
-/* Unit tests for src/server/store.c on a throwaway directory: the file and
+/* Unit tests for src/server/store/ on a throwaway directory: the file and
  * its mode, WAL, jobs (rport's Job JSON, start, finish, duplicates, binary
  * output, truncation, paging), restarts and client records. */
 #include <stdarg.h>

@@ -1,5 +1,7 @@
-/* store: the embedded SQLite store ({data_dir}/tether.db, WAL). All calls
- * run on the loop and are short; see docs/internals/store.md. */
+/* store: the server's durable state. Asynchronous in shape: writes complete
+ * through store_queue's after, reads through a store_read_cb. The backend
+ * is SQLite ({data_dir}/tether.db, WAL): its calls run on the loop and are
+ * short. See docs/internals/store.md. */
 #ifndef TETHER_STORE_H
 #define TETHER_STORE_H
 
