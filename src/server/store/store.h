@@ -1,5 +1,7 @@
-/* store: the embedded SQLite store ({data_dir}/tether.db, WAL). All calls
- * run on the loop and are short; see docs/internals/store.md. */
+/* store: the server's durable state. Asynchronous in shape: writes complete
+ * through store_queue's after, reads through a store_read_cb. The backend
+ * is SQLite ({data_dir}/tether.db, WAL): its calls run on the loop and are
+ * short. See docs/internals/store.md. */
 #ifndef TETHER_STORE_H
 #define TETHER_STORE_H
 
@@ -81,6 +83,40 @@ void store_queue(struct store *st, store_apply_fn apply, store_after_fn after, v
 void store_flush(struct store *st);
 /* Figures for benchmarks: transactions committed and writes applied. */
 void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes);
+
+/* ---- reads that complete through a callback -------------------------
+ * The store's interface is asynchronous in shape: a write completes through
+ * store_queue's after, a read through a store_read_cb. A backend that talks
+ * to a server (PostgreSQL through libpq's asynchronous API) sends the query
+ * and calls cb from the loop when the answer has come; the SQLite backend
+ * answers a read at once, so it runs the query and calls cb before the
+ * store_read_* call returns. A caller must be right either way: it does
+ * nothing after the call that cb may have undone, and keeps ud alive until
+ * cb. The arguments (jid, q and its strings) are borrowed for the call
+ * only: a backend that answers later copies what it needs.
+ *
+ * cb is called exactly once: with rc 0 and result (a new reference, owned by
+ * cb: decref it), or with rc < 0 (TE_NOTFOUND, TE_IO, TE_NOMEM) and result
+ * NULL. total is the number of matching rows for a list (before paging),
+ * 1 for a single record found, 0 on error. cb may call into the store.
+ *
+ * New callers use these forms. The synchronous reads further down
+ * (store_job_get, store_job_query, store_audit_query, store_multi_get) are
+ * what the SQLite backend does inside them; callers move over to the
+ * callback forms in a later step, and then the synchronous forms become
+ * private to the SQLite backend. */
+typedef void (*store_read_cb)(void *ud, int rc, json_t *result, int64_t total);
+/* The job as store_job_get has it. */
+void store_read_job(struct store *st, const char *jid, store_read_cb cb, void *ud);
+/* A page of jobs (an array) as store_job_query has it; total as *total. */
+void store_read_job_query(struct store *st, const char *base_column, const char *base_value,
+			  const struct job_query *q, store_read_cb cb, void *ud);
+struct audit_query;
+/* A page of audit records (an array) as store_audit_query has it. */
+void store_read_audit_query(struct store *st, const struct audit_query *q, store_read_cb cb,
+			    void *ud);
+/* A multi job's record as store_multi_get has it. */
+void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void *ud);
 
 /* Inserts a job in status running. Returns 0 or TE_IO/TE_EXISTS. */
 int store_job_insert(struct store *st, const struct job_spec *j);

@@ -1,0 +1,657 @@
+/* jobs: the jobs table (a job per client: insert, start, finish, the
+ * server's verdicts, rport's Job JSON, queries), multi-client jobs and
+ * idempotency keys. */
+#include "store/store_priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "util.h"
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+int store_job_insert(struct store *st, const struct job_spec *j)
+{
+	sqlite3_stmt *s = store_stmt(st, S_JOB_INSERT);
+
+	sqlite3_bind_text(s, 1, j->jid, -1, SQLITE_STATIC);
+	if (j->multi_job_id)
+		sqlite3_bind_text(s, 2, j->multi_job_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, j->client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, j->client_name ? j->client_name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, j->command, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, j->cwd ? j->cwd : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, j->interpreter ? j->interpreter : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, j->is_sudo);
+	sqlite3_bind_int(s, 9, j->is_script);
+	sqlite3_bind_int64(s, 10, j->timeout_sec);
+	sqlite3_bind_text(s, 11, j->created_by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 12, j->created_at);
+	sqlite3_bind_int64(s, 13, j->created_at);
+	sqlite3_bind_int(s, 14, j->kill_on_timeout);
+	sqlite3_bind_int64(s, 15, j->delivery_timeout_sec);
+	if (j->argv) {
+		char *text = json_dumps(j->argv, JSON_COMPACT);
+
+		if (!text)
+			return TE_NOMEM;
+		sqlite3_bind_text(s, 16, text, -1, SQLITE_TRANSIENT);
+		free(text);
+	}
+	return store_step_done(st, s, "insert job");
+}
+
+int store_job_started(struct store *st, const char *jid, const char *client_id, int64_t pid,
+		      int64_t started_at)
+{
+	sqlite3_stmt *s = store_stmt(st, S_JOB_STARTED);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, pid);
+	sqlite3_bind_int64(s, 2, started_at);
+	sqlite3_bind_text(s, 3, jid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, client_id, -1, SQLITE_STATIC);
+	rc = store_step_done(st, s, "job started");
+	if (!rc && sqlite3_changes(st->db) == 0)
+		return TE_NOTFOUND;
+	return rc;
+}
+
+int store_job_finish(struct store *st, const char *jid, const char *client_id,
+		     const struct job_result *r)
+{
+	sqlite3_stmt *s = store_stmt(st, S_JOB_FINISH);
+	int rc;
+
+	sqlite3_bind_text(s, 1, job_status_name(r->status), -1, SQLITE_STATIC);
+	if (r->has_exit_code)
+		sqlite3_bind_int64(s, 2, r->exit_code);
+	sqlite3_bind_text(s, 3, r->error ? r->error : "", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, r->stdout_data ? r->stdout_data : "", (int)r->stdout_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, r->stderr_data ? r->stderr_data : "", (int)r->stderr_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, r->stdout_dropped);
+	sqlite3_bind_int64(s, 7, r->stderr_dropped);
+	sqlite3_bind_int64(s, 8, r->pid);
+	sqlite3_bind_int64(s, 9, r->pid);
+	sqlite3_bind_int64(s, 10, r->started_at);
+	sqlite3_bind_int64(s, 11, r->started_at);
+	sqlite3_bind_int64(s, 12, r->finished_at);
+	sqlite3_bind_text(s, 13, jid, -1, SQLITE_STATIC);
+	if (client_id)
+		sqlite3_bind_text(s, 14, client_id, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 14);
+	/* An agent's result is authoritative: it clears a server verdict. */
+	if (client_id || !r->state)
+		sqlite3_bind_null(s, 15);
+	else
+		sqlite3_bind_text(s, 15, r->state, -1, SQLITE_STATIC);
+	rc = store_step_done(st, s, "finish job");
+	if (rc)
+		return rc;
+	if (sqlite3_changes(st->db) == 0) {
+		char cid[256]; /* client ids are at most 128 bytes */
+		char status[16];
+
+		/* Another client's job is not this agent's to finish. */
+		if (store_job_status(st, jid, cid, sizeof cid, status) == TE_NOTFOUND ||
+		    (client_id && strcmp(cid, client_id)))
+			return TE_NOTFOUND;
+		return TE_STATE;
+	}
+	return 0;
+}
+
+/* Output bytes: a JSON string when valid UTF-8 and its escapes at most
+ * double it; else base64 (a third more) and a flag "<name>_encoding":
+ * "base64" (docs/api.md). So a response is never much more than its
+ * stored bytes: 4 MiB of \x01 would be 24 MiB of \u0001 as text. */
+#define OUTPUT_TEXT_MAX_GROWTH 2
+
+/* A list (GET .../commands, /commands/{jid}/jobs, the jobs of
+ * /commands/{jid}) carries at most this much stored output: 1,000 jobs of
+ * 8 MiB would be an 8 GiB answer. Past it a job's output is left out and
+ * "<name>_omitted": true says so; GET the job itself to read it. */
+#define LIST_OUTPUT_BUDGET (16 * 1024 * 1024)
+
+static void put_output(json_t *result, const char *name, sqlite3_stmt *s, int col,
+		       bool omit)
+{
+	const char *data = sqlite3_column_blob(s, col);
+	size_t len = (size_t)sqlite3_column_bytes(s, col);
+
+	if (!data || !len || omit) {
+		char key[32];
+
+		json_object_set_new(result, name, json_string(""));
+		if (data && len) {
+			snprintf(key, sizeof key, "%s_omitted", name);
+			json_object_set_new(result, key, json_true());
+		}
+		return;
+	}
+	if (util_json_escaped_len(data, len) <= OUTPUT_TEXT_MAX_GROWTH * len &&
+	    util_utf8_valid(data, len)) {
+		json_object_set_new(result, name, json_stringn(data, len));
+	} else {
+		size_t blen = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+		char *b = malloc(blen);
+		char key[32];
+
+		if (!b)
+			return;
+		sodium_bin2base64(b, blen, (const unsigned char *)data, len,
+				  sodium_base64_VARIANT_ORIGINAL);
+		json_object_set_new(result, name, json_string(b));
+		snprintf(key, sizeof key, "%s_encoding", name);
+		json_object_set_new(result, key, json_string("base64"));
+		free(b);
+	}
+}
+
+/* Column order of SELECT * on jobs (schema_v1, then what later versions
+ * added at the end). */
+enum {
+	C_JID, C_MULTI, C_CLIENT, C_CLIENT_NAME, C_STATUS, C_COMMAND, C_CWD,
+	C_INTERP, C_SUDO, C_SCRIPT, C_TIMEOUT, C_CREATED_BY, C_CREATED_AT,
+	C_STARTED_AT, C_FINISHED_AT, C_PID, C_EXIT, C_ERROR, C_STDOUT, C_STDERR,
+	C_STDOUT_DROPPED, C_STDERR_DROPPED, C_KILL_ON_TIMEOUT,
+	/* schema_v2 */
+	C_STATE, C_DELIVERY_TIMEOUT,
+	/* schema_v3 */
+	C_ARGV
+};
+
+/* budget: NULL for one job; for a list, the output bytes it may still
+ * carry (LIST_OUTPUT_BUDGET at first), lowered by what this job carries. */
+static json_t *job_row_json(sqlite3_stmt *s, int64_t *budget)
+{
+	json_t *j = json_object(), *res = json_object();
+	const char *interp = (const char *)sqlite3_column_text(s, C_INTERP);
+
+	json_object_set_new(j, "jid", store_col_text(s, C_JID));
+	json_object_set_new(j, "status", store_col_text(s, C_STATUS));
+	json_object_set_new(j, "finished_at", store_col_time(s, C_FINISHED_AT));
+	json_object_set_new(j, "client_id", store_col_text(s, C_CLIENT));
+	json_object_set_new(j, "client_name", store_col_text(s, C_CLIENT_NAME));
+	json_object_set_new(j, "command", store_col_text(s, C_COMMAND));
+	if (sqlite3_column_type(s, C_ARGV) == SQLITE_TEXT) {
+		json_t *argv = json_loads((const char *)sqlite3_column_text(s, C_ARGV), 0, NULL);
+
+		if (json_is_array(argv))
+			json_object_set_new(j, "argv", argv);
+		else
+			json_decref(argv);
+	}
+	json_object_set_new(j, "cwd", store_col_text(s, C_CWD));
+	json_object_set_new(j, "is_sudo", json_boolean(sqlite3_column_int(s, C_SUDO)));
+	json_object_set_new(j, "is_script", json_boolean(sqlite3_column_int(s, C_SCRIPT)));
+	/* The agent's default is reported as rport does. */
+	json_object_set_new(j, "interpreter",
+			    json_string(interp && *interp ? interp : "/bin/sh"));
+	if (sqlite3_column_type(s, C_PID) == SQLITE_NULL)
+		json_object_set_new(j, "pid", json_null());
+	else
+		json_object_set_new(j, "pid", json_integer(sqlite3_column_int64(s, C_PID)));
+	json_object_set_new(j, "started_at", store_col_time(s, C_STARTED_AT));
+	json_object_set_new(j, "created_by", store_col_text(s, C_CREATED_BY));
+	json_object_set_new(j, "timeout_sec", json_integer(sqlite3_column_int64(s, C_TIMEOUT)));
+	json_object_set_new(j, "kill_on_timeout",
+			    json_boolean(sqlite3_column_int(s, C_KILL_ON_TIMEOUT)));
+	if (sqlite3_column_type(s, C_MULTI) == SQLITE_NULL)
+		json_object_set_new(j, "multi_job_id", json_null());
+	else
+		json_object_set_new(j, "multi_job_id", store_col_text(s, C_MULTI));
+	/* rport's field; tether has no schedules (see query.c). */
+	json_object_set_new(j, "schedule_id", json_null());
+	json_object_set_new(j, "error", store_col_text(s, C_ERROR));
+	if (sqlite3_column_type(s, C_EXIT) == SQLITE_NULL)
+		json_object_set_new(j, "exit_code", json_null());
+	else
+		json_object_set_new(j, "exit_code", json_integer(sqlite3_column_int64(s, C_EXIT)));
+	{
+		int64_t out_len = (int64_t)sqlite3_column_bytes(s, C_STDOUT) +
+				  (int64_t)sqlite3_column_bytes(s, C_STDERR);
+		/* The first job of a list always comes whole. */
+		bool omit = budget && *budget < LIST_OUTPUT_BUDGET && out_len > *budget;
+
+		put_output(res, "stdout", s, C_STDOUT, omit);
+		put_output(res, "stderr", s, C_STDERR, omit);
+		if (budget && !omit)
+			*budget = out_len > *budget ? 0 : *budget - out_len;
+	}
+	if (sqlite3_column_int64(s, C_STDOUT_DROPPED) > 0) {
+		json_object_set_new(res, "stdout_truncated", json_true());
+		json_object_set_new(res, "stdout_dropped_bytes",
+				    json_integer(sqlite3_column_int64(s, C_STDOUT_DROPPED)));
+	}
+	if (sqlite3_column_int64(s, C_STDERR_DROPPED) > 0) {
+		json_object_set_new(res, "stderr_truncated", json_true());
+		json_object_set_new(res, "stderr_dropped_bytes",
+				    json_integer(sqlite3_column_int64(s, C_STDERR_DROPPED)));
+	}
+	json_object_set_new(j, "result", res);
+	return j;
+}
+
+int store_job_get(struct store *st, const char *jid, json_t **out)
+{
+	sqlite3_stmt *s = store_stmt(st, S_JOB_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = job_row_json(s, NULL);
+		sqlite3_reset(s);
+		return 0;
+	}
+	if (rc != SQLITE_DONE)
+		log_error("store: get job: %s", sqlite3_errmsg(st->db));
+	sqlite3_reset(s);
+	return TE_NOTFOUND;
+}
+
+int store_job_list_client(struct store *st, const char *client_id, int64_t limit,
+			  int64_t offset, json_t **out, int64_t *total)
+{
+	sqlite3_stmt *s = store_stmt(st, S_JOB_COUNT_CLIENT);
+	json_t *arr;
+
+	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
+	*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	s = store_stmt(st, S_JOB_LIST_CLIENT);
+	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, limit);
+	sqlite3_bind_int64(s, 3, offset);
+	arr = json_array();
+	{
+		int64_t budget = LIST_OUTPUT_BUDGET;
+
+		while (sqlite3_step(s) == SQLITE_ROW)
+			json_array_append_new(arr, job_row_json(s, &budget));
+	}
+	sqlite3_reset(s);
+	*out = arr;
+	return 0;
+}
+
+int store_job_status(struct store *st, const char *jid, char *client_id, size_t cidlen,
+		     char status[16])
+{
+	sqlite3_stmt *s = store_stmt(st, S_JOB_STATUS);
+	int rc = TE_NOTFOUND;
+
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		util_strlcpy(client_id, (const char *)sqlite3_column_text(s, 0), cidlen);
+		util_strlcpy(status, (const char *)sqlite3_column_text(s, 1), 16);
+		rc = 0;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+
+int store_job_query(struct store *st, const char *base_column, const char *base_value,
+		    const struct job_query *q, json_t **out, int64_t *total)
+{
+	struct buf where, sql;
+	sqlite3_stmt *s = NULL;
+	int bind = 1, rc = TE_IO;
+	json_t *arr;
+
+	/* Columns come from query.c's whitelist, values are bound. */
+	buf_init(&where, 64 * 1024);
+	buf_init(&sql, 64 * 1024);
+	buf_appendf(&where, " WHERE %s = ?", !strcmp(base_column, "multi_job_id") ?
+			    "multi_job_id" : "client_id");
+	for (size_t i = 0; i < q->nfilters; i++) {
+		const struct query_filter *f = &q->filters[i];
+		static const char *const ops[] = { "", ">", "<", ">=", "<=" };
+
+		if (f->op == QOP_EQ) {
+			buf_appendf(&where, " AND %s = ?", f->column);
+			continue;
+		}
+		if (f->op != QOP_IN) {
+			buf_appendf(&where, " AND %s %s ?", f->column, ops[f->op]);
+			continue;
+		}
+		buf_appendf(&where, " AND (");
+		for (size_t k = 0; k < f->nvalues; k++)
+			buf_appendf(&where, "%s%s LIKE ? ESCAPE '\\'", k ? " OR " : "",
+				    f->column);
+		buf_appendf(&where, ")");
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		buf_reset(&sql);
+		if (pass == 0) {
+			buf_appendf(&sql, "SELECT count(*) FROM jobs%s", where.data);
+		} else {
+			bool by_jid = false;
+
+			buf_appendf(&sql, "SELECT * FROM jobs%s ORDER BY ", where.data);
+			if (!q->nsort)
+				buf_appendf(&sql, "created_at DESC, jid");
+			for (size_t i = 0; i < q->nsort; i++) {
+				buf_appendf(&sql, "%s%s %s", i ? ", " : "", q->sort[i].column,
+					    q->sort[i].desc ? "DESC" : "ASC");
+				by_jid = by_jid || !strcmp(q->sort[i].column, "jid");
+			}
+			/* Ties in creation order (jids are UUIDv7), so pages
+			 * never overlap. */
+			if (q->nsort && !by_jid)
+				buf_appendf(&sql, ", jid");
+			buf_appendf(&sql, " LIMIT ? OFFSET ?");
+		}
+		if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {
+			log_error("store: job query: %s", sqlite3_errmsg(st->db));
+			goto out;
+		}
+		bind = 1;
+		sqlite3_bind_text(s, bind++, base_value, -1, SQLITE_TRANSIENT);
+		for (size_t i = 0; i < q->nfilters; i++) {
+			const struct query_filter *f = &q->filters[i];
+
+			if (f->op == QOP_EQ) {
+				sqlite3_bind_text(s, bind++, f->values[0], -1, SQLITE_TRANSIENT);
+				continue;
+			}
+			if (f->op != QOP_IN) {
+				sqlite3_bind_int64(s, bind++, f->time_ns);
+				continue;
+			}
+			for (size_t k = 0; k < f->nvalues; k++) {
+				/* '*' is the wildcard; LIKE's own % and _ are escaped. */
+				char pat[512];
+
+				store_like_pattern(f->values[k], pat, sizeof pat);
+				sqlite3_bind_text(s, bind++, pat, -1, SQLITE_TRANSIENT);
+			}
+		}
+		if (pass == 0) {
+			*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+		} else {
+			int64_t budget = LIST_OUTPUT_BUDGET;
+
+			sqlite3_bind_int64(s, bind++, q->limit);
+			sqlite3_bind_int64(s, bind++, q->offset);
+			arr = json_array();
+			while (sqlite3_step(s) == SQLITE_ROW)
+				json_array_append_new(arr, job_row_json(s, &budget));
+			*out = arr;
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	rc = 0;
+out:
+	buf_free(&where);
+	buf_free(&sql);
+	return rc;
+}
+
+/* Steps a prepared S_JOB_RUNNING-shaped query. */
+static int each_running_row(sqlite3_stmt *s, store_running_fn fn, void *ud)
+{
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct job_running r;
+
+		r.jid = (const char *)sqlite3_column_text(s, 0);
+		r.client_id = (const char *)sqlite3_column_text(s, 1);
+		r.created_at = sqlite3_column_int64(s, 2);
+		r.timeout_sec = sqlite3_column_int64(s, 3);
+		r.delivery_timeout_sec = sqlite3_column_int64(s, 4);
+		r.started = sqlite3_column_type(s, 5) != SQLITE_NULL;
+		r.started_at = sqlite3_column_int64(s, 6);
+		fn(ud, &r);
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_job_each_running(struct store *st, store_running_fn fn, void *ud)
+{
+	return each_running_row(store_stmt(st, S_JOB_RUNNING), fn, ud);
+}
+
+int store_job_each_running_of(struct store *st, const char *client_id, store_running_fn fn,
+			      void *ud)
+{
+	sqlite3_stmt *s = store_stmt(st, S_JOB_RUNNING_OF);
+
+	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_TRANSIENT);
+	return each_running_row(s, fn, ud);
+}
+
+int store_job_each_unconfirmed_of(struct store *st, const char *client_id,
+				  void (*fn)(void *ud, const char *jid, int64_t delivery_timeout_sec),
+				  void *ud)
+{
+	sqlite3_stmt *s = store_stmt(st, S_JOB_UNCONFIRMED_OF);
+
+	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_job_expire(struct store *st, const char *jid, const char *error, int64_t finished_at)
+{
+	static const char sql[] =
+		"UPDATE jobs SET status = 'failed', state = 'expired', error = ?, finished_at = ?"
+		" WHERE jid = ? AND pid IS NULL AND (status = 'running' OR state = 'unconfirmed')";
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, finished_at);
+	sqlite3_bind_text(s, 3, jid, -1, SQLITE_STATIC);
+	rc = store_step_done(st, s, "expire job");
+	if (!rc && sqlite3_changes(st->db) == 0)
+		rc = TE_STATE;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_job_state(struct store *st, const char *jid, char state[16])
+{
+	sqlite3_stmt *s = NULL;
+	int rc = TE_NOTFOUND;
+
+	state[0] = '\0';
+	if (sqlite3_prepare_v2(st->db, "SELECT state FROM jobs WHERE jid = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+			util_strlcpy(state, (const char *)sqlite3_column_text(s, 0), 16);
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- idempotency keys ---------------------------------------------------- */
+
+int store_idem_get(struct store *st, const char *user, const char *key,
+		   char jid[UUID_STR_LEN], char hash[STORE_IDEM_HASH_LEN])
+{
+	sqlite3_stmt *s = store_stmt(st, S_IDEM_GET);
+	int rc = TE_NOTFOUND;
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		util_strlcpy(jid, (const char *)sqlite3_column_text(s, 0), UUID_STR_LEN);
+		util_strlcpy(hash, (const char *)sqlite3_column_text(s, 1), STORE_IDEM_HASH_LEN);
+		rc = 0;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_idem_put(struct store *st, const char *user, const char *key, const char *jid,
+		   const char *hash, int64_t created_at)
+{
+	sqlite3_stmt *s = store_stmt(st, S_IDEM_PUT);
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, jid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, created_at);
+	return store_step_done(st, s, "put idempotency key");
+}
+
+int store_idem_delete(struct store *st, const char *user, const char *key)
+{
+	sqlite3_stmt *s = store_stmt(st, S_IDEM_DELETE);
+
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	return store_step_done(st, s, "delete idempotency key");
+}
+
+void store_idem_prune(struct store *st, int64_t before_ns)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM idempotency WHERE created_at < ?", -1, &s,
+			       NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(s, 1, before_ns);
+	store_step_done(st, s, "prune idempotency keys");
+	sqlite3_finalize(s);
+}
+
+int store_job_each_child(struct store *st, const char *multi_jid,
+			 void (*fn)(void *ud, const char *client_id, const char *jid,
+				    const char *status),
+			 void *ud)
+{
+	sqlite3_stmt *s = store_stmt(st, S_JOB_CHILDREN);
+
+	sqlite3_bind_text(s, 1, multi_jid, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn(ud, (const char *)sqlite3_column_text(s, 0),
+		   (const char *)sqlite3_column_text(s, 1),
+		   (const char *)sqlite3_column_text(s, 2));
+	sqlite3_reset(s);
+	return 0;
+}
+
+/* ---- multi-client jobs -------------------------------------------------- */
+
+int store_multi_put(struct store *st, const char *jid, int64_t created_at,
+		    const char *created_by, const json_t *data)
+{
+	sqlite3_stmt *s = store_stmt(st, S_MULTI_PUT);
+	char *text = json_dumps(data, JSON_COMPACT);
+	int rc;
+
+	if (!text)
+		return TE_NOMEM;
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, created_at);
+	sqlite3_bind_text(s, 3, created_by, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
+	rc = store_step_done(st, s, "put multi job");
+	sqlite3_reset(s);
+	free(text);
+	return rc;
+}
+
+int store_multi_create(struct store *st, const char *jid, int64_t created_at,
+		       const char *created_by, const json_t *data, const char *idem_key,
+		       const char *idem_hash)
+{
+	int rc;
+
+	if (!idem_key)
+		return store_multi_put(st, jid, created_at, created_by, data);
+	/* Both rows or neither: a savepoint is its own transaction here, or
+	 * nests in the group commit's. */
+	if (sqlite3_exec(st->db, "SAVEPOINT multi_create", NULL, NULL, NULL) != SQLITE_OK)
+		return TE_IO;
+	rc = store_idem_put(st, created_by, idem_key, jid, idem_hash, created_at);
+	if (!rc)
+		rc = store_multi_put(st, jid, created_at, created_by, data);
+	if (rc)
+		sqlite3_exec(st->db, "ROLLBACK TO multi_create", NULL, NULL, NULL);
+	if (sqlite3_exec(st->db, "RELEASE multi_create", NULL, NULL, NULL) != SQLITE_OK && !rc)
+		rc = TE_IO;
+	return rc;
+}
+
+int store_multi_get(struct store *st, const char *jid, json_t **data)
+{
+	sqlite3_stmt *s = store_stmt(st, S_MULTI_GET);
+	int rc = TE_NOTFOUND;
+
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*data = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+		rc = *data ? 0 : TE_IO;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_multi_list(struct store *st, const char *created_by, int64_t limit, int64_t offset,
+		     json_t **out, int64_t *total)
+{
+	sqlite3_stmt *s = store_stmt(st, S_MULTI_COUNT);
+	json_t *arr = json_array();
+
+	if (created_by)
+		sqlite3_bind_text(s, 1, created_by, -1, SQLITE_STATIC);
+	*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	s = store_stmt(st, S_MULTI_LIST);
+	if (created_by)
+		sqlite3_bind_text(s, 1, created_by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, limit);
+	sqlite3_bind_int64(s, 3, offset);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "jid", store_col_text(s, 0));
+		json_object_set_new(o, "started_at", store_col_time(s, 1));
+		json_object_set_new(o, "created_by", store_col_text(s, 2));
+		json_array_append_new(arr, o);
+	}
+	sqlite3_reset(s);
+	*out = arr;
+	return 0;
+}
+
+int store_multi_each_unfinished(struct store *st,
+				void (*fn)(void *ud, const char *jid, json_t *data),
+				void *ud)
+{
+	sqlite3_stmt *s = store_stmt(st, S_MULTI_ALL);
+
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *d = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
+
+		if (d)
+			fn(ud, (const char *)sqlite3_column_text(s, 0), d);
+		json_decref(d);
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+

@@ -1,0 +1,174 @@
+/* migrate: the schema as numbered migrations. SQLite's user_version is the
+ * schema version of a database: 0 for a new file, N once migration N has
+ * run. At open, each step from the database's version to the newest one
+ * runs in its own transaction, which also writes the new user_version, so a
+ * crash leaves the database at a whole version. A database newer than
+ * this program is refused with a message that says so. How to add a step:
+ * docs/internals/store.md. */
+#include "store/store_priv.h"
+
+#include <stdio.h>
+
+#include "log.h"
+
+/* Version 1: the first schema. */
+static const char schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS jobs ("
+	" jid TEXT PRIMARY KEY,"
+	" multi_job_id TEXT,"
+	" client_id TEXT NOT NULL,"
+	" client_name TEXT NOT NULL DEFAULT '',"
+	" status TEXT NOT NULL,"
+	" command TEXT NOT NULL,"
+	" cwd TEXT NOT NULL DEFAULT '',"
+	" interpreter TEXT NOT NULL DEFAULT '',"
+	" is_sudo INTEGER NOT NULL DEFAULT 0,"
+	" is_script INTEGER NOT NULL DEFAULT 0,"
+	" timeout_sec INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" started_at INTEGER,"
+	" finished_at INTEGER,"
+	" pid INTEGER,"
+	" exit_code INTEGER,"
+	" error TEXT NOT NULL DEFAULT '',"
+	" stdout BLOB,"
+	" stderr BLOB,"
+	" stdout_dropped INTEGER NOT NULL DEFAULT 0,"
+	" stderr_dropped INTEGER NOT NULL DEFAULT 0,"
+	" kill_on_timeout INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client_id, created_at);"
+	"CREATE INDEX IF NOT EXISTS jobs_multi ON jobs (multi_job_id);"
+	"CREATE TABLE IF NOT EXISTS clients ("
+	" id TEXT PRIMARY KEY,"
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS multi_jobs ("
+	" jid TEXT PRIMARY KEY,"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" data TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS multi_jobs_created ON multi_jobs (created_at);"
+	"CREATE TABLE IF NOT EXISTS client_groups ("
+	" id TEXT PRIMARY KEY,"
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS tokens ("
+	" id TEXT PRIMARY KEY,"      /* hex of the token's hash */
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS auditlog ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" timestamp INTEGER NOT NULL,"
+	" username TEXT NOT NULL,"
+	" remote_ip TEXT NOT NULL,"
+	" application TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" affected_id TEXT NOT NULL,"
+	" client_id TEXT NOT NULL,"
+	" success INTEGER NOT NULL,"
+	" request TEXT);"
+	"CREATE INDEX IF NOT EXISTS auditlog_ts ON auditlog (timestamp);"
+	"CREATE TABLE IF NOT EXISTS client_auth ("
+	" id TEXT PRIMARY KEY,"
+	" data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS user_groups (id TEXT PRIMARY KEY, data TEXT NOT NULL);";
+
+/* Version 2: delivery deadlines, server verdicts and idempotency keys.
+ * state is NULL for a job that is running or finished by its agent, else
+ * the server's verdict (docs/internals/delivery.md): 'expired' (never
+ * delivered, never ran), 'unconfirmed' (sent, its start never confirmed),
+ * 'lost' (started, no result in time), 'withdrawn' (the API call failed
+ * and the job was cancelled before it left the server). */
+static const char schema_v2[] =
+	"ALTER TABLE jobs ADD COLUMN state TEXT;"
+	"ALTER TABLE jobs ADD COLUMN delivery_timeout_sec INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state) WHERE state IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS idempotency ("
+	" created_by TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" jid TEXT NOT NULL,"
+	" request_hash TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" PRIMARY KEY (created_by, key));"
+	"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);";
+
+/* Version 3: a job's argv (a JSON array of strings) when it runs without a
+ * shell; NULL for a command or a script. */
+static const char schema_v3[] =
+	"ALTER TABLE jobs ADD COLUMN argv TEXT;";
+
+/* Version 4: an audit record's response (JSON text: what the action
+ * answered, e.g. a submission's jid), as rport's AuditLog has it. */
+static const char schema_v4[] =
+	"ALTER TABLE auditlog ADD COLUMN response TEXT;";
+
+struct migration {
+	int version;      /* user_version once it has run */
+	const char *sql;  /* one SQL block, run in the step's transaction */
+};
+
+/* In order; a step is never edited once released, only added. */
+static const struct migration migrations[] = {
+	{ 1, schema_v1 },
+	{ 2, schema_v2 },
+	{ 3, schema_v3 },
+	{ 4, schema_v4 },
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* The database's user_version, or -1. */
+static int migrate_version_get(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* Runs migration m and records its version, all or nothing. */
+static int migrate_step(sqlite3 *db, const struct migration *m, char **msg)
+{
+	char pragma[48];
+
+	/* PRAGMA takes no bound parameter; the version is our own number. */
+	snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", m->version);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, msg) != SQLITE_OK)
+		return -1;
+	if (sqlite3_exec(db, m->sql, NULL, NULL, msg) != SQLITE_OK ||
+	    sqlite3_exec(db, pragma, NULL, NULL, msg) != SQLITE_OK ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, msg) != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int store_migrate(sqlite3 *db, char **msg)
+{
+	int v = migrate_version_get(db), from = v;
+
+	*msg = NULL;
+	if (v < 0)
+		return -1;
+	if (v > SCHEMA_VERSION) {
+		*msg = sqlite3_mprintf("the database is of schema version %d, newer than this "
+				       "tetherd, which knows versions up to %d: run a tetherd at "
+				       "least as new as the one that wrote it", v, SCHEMA_VERSION);
+		return -1;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		if (migrations[v].version != v + 1) {
+			*msg = sqlite3_mprintf("migration %d is out of order", v + 1);
+			return -1;
+		}
+		if (migrate_step(db, &migrations[v], msg))
+			return -1;
+		if (from > 0)
+			log_info("store: schema migrated from version %d to %d", v,
+				 migrations[v].version);
+	}
+	return 0;
+}

@@ -1,0 +1,53 @@
+/* read: the callback reads of store.h over the SQLite backend's
+ * synchronous ones. SQLite answers from the page cache or the file without
+ * a round trip, so each read runs at once and calls cb before returning;
+ * a PostgreSQL backend replaces this file (docs/internals/store.md). */
+#include "store/store_priv.h"
+
+/* Hands a synchronous read's outcome to cb: the result on success (cb owns
+ * it), NULL and total 0 on failure, whatever the read left in them. */
+static void read_done(store_read_cb cb, void *ud, int rc, json_t *result, int64_t total)
+{
+	if (rc) {
+		json_decref(result);
+		cb(ud, rc, NULL, 0);
+		return;
+	}
+	cb(ud, 0, result, total);
+}
+
+void store_read_job(struct store *st, const char *jid, store_read_cb cb, void *ud)
+{
+	json_t *job = NULL;
+	int rc = store_job_get(st, jid, &job);
+
+	read_done(cb, ud, rc, job, 1);
+}
+
+void store_read_job_query(struct store *st, const char *base_column, const char *base_value,
+			  const struct job_query *q, store_read_cb cb, void *ud)
+{
+	json_t *jobs = NULL;
+	int64_t total = 0;
+	int rc = store_job_query(st, base_column, base_value, q, &jobs, &total);
+
+	read_done(cb, ud, rc, jobs, total);
+}
+
+void store_read_audit_query(struct store *st, const struct audit_query *q, store_read_cb cb,
+			    void *ud)
+{
+	json_t *recs = NULL;
+	int64_t total = 0;
+	int rc = store_audit_query(st, q, &recs, &total);
+
+	read_done(cb, ud, rc, recs, total);
+}
+
+void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void *ud)
+{
+	json_t *data = NULL;
+	int rc = store_multi_get(st, jid, &data);
+
+	read_done(cb, ud, rc, data, 1);
+}

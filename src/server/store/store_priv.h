@@ -1,0 +1,86 @@
+/* store_priv: what the store's files share and nobody else sees. The
+ * SQLite backend is sqlite.c (the connection, the group commit, the
+ * statement helpers), migrate.c (the schema), jobs.c (jobs, multi jobs,
+ * idempotency keys), records.c (clients, keyed records, audit) and read.c
+ * (the callback reads). See docs/internals/store.md. */
+#ifndef TETHER_STORE_PRIV_H
+#define TETHER_STORE_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "store/store.h"
+
+/* The statements prepared once at open (their SQL is in sqlite.c). */
+enum stmt_id {
+	S_JOB_INSERT,
+	S_JOB_STARTED,
+	S_JOB_FINISH,
+	S_JOB_GET,
+	S_JOB_LIST_CLIENT,
+	S_JOB_COUNT_CLIENT,
+	S_JOB_STATUS,
+	S_CLIENT_PUT,
+	S_CLIENT_ALL,
+	S_JOB_RUNNING,
+	S_JOB_RUNNING_OF,
+	S_JOB_CHILDREN,
+	S_MULTI_PUT,
+	S_MULTI_GET,
+	S_MULTI_LIST,
+	S_MULTI_COUNT,
+	S_MULTI_ALL,
+	S_JOB_UNCONFIRMED_OF,
+	S_IDEM_GET,
+	S_IDEM_PUT,
+	S_IDEM_DELETE,
+	S_COUNT
+};
+
+struct wq_entry;
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT];
+	uv_prepare_t prep;
+	uv_timer_t pace;          /* a deferred flush (commit pacing) */
+	uint64_t last_commit_us;  /* monotonic end of the last commit */
+	uint64_t last_start_us;   /* monotonic start of the last commit */
+	int streak;               /* commits in a row that came close together */
+	bool attached;
+	bool flushing;
+	struct wq_entry *head;    /* the group commit queue */
+	struct wq_entry *tail;
+	uint64_t commits;
+	uint64_t writes;
+};
+
+/* Idempotency keys are kept a day (docs/api.md). */
+#define STORE_IDEM_KEEP_NS (86400LL * 1000000000LL)
+
+/* migrate.c: brings the schema to the newest version this program knows,
+ * one numbered step at a time, and refuses a newer database. Returns 0 or
+ * -1 with *msg (sqlite3_free it) set to why, or NULL. */
+int store_migrate(sqlite3 *db, char **msg);
+
+/* sqlite.c: the prepared statement id, reset and with no bindings. */
+sqlite3_stmt *store_stmt(struct store *st, enum stmt_id id);
+/* Steps a statement that returns no rows: 0, TE_EXISTS (a constraint) or
+ * TE_IO (logged with what). */
+int store_step_done(struct store *st, sqlite3_stmt *s, const char *what);
+/* Column col as rport's time string, or JSON null when NULL. New ref. */
+json_t *store_col_time(sqlite3_stmt *s, int col);
+/* Column col as a JSON string ("" when NULL). New ref. */
+json_t *store_col_text(sqlite3_stmt *s, int col);
+/* A '*' wildcard pattern as a LIKE pattern (escape '\\'), into out. */
+void store_like_pattern(const char *in, char *out, size_t outlen);
+
+/* jobs.c: deletes idempotency keys created before before_ns (at open). */
+void store_idem_prune(struct store *st, int64_t before_ns);
+
+#endif
