@@ -104,6 +104,71 @@ int cmd_clients(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* tether groups [list]: the groups and their clients. */
+static int groups_list(struct cli *c, bool json)
+{
+	json_t *resp = NULL, *g;
+	size_t i;
+	int rc;
+
+	if ((rc = cli_get(c, "/api/v1/client-groups", "listing groups", &resp)))
+		goto out;
+	if (json) {
+		print_json(json_object_get(resp, "data"));
+	} else {
+		printf("%-24s %-40s %s\n", "ID", "DESCRIPTION", "CLIENTS");
+		json_array_foreach(json_object_get(resp, "data"), i, g) {
+			char members[512];
+
+			join(json_object_get(g, "client_ids"), members, sizeof members);
+			printf("%-24s %-40s %s\n", cli_str(g, "id"), cli_str(g, "description"), members);
+		}
+	}
+out:
+	json_decref(resp);
+	return rc;
+}
+
+/* tether groups create ID: a group of the clients the patterns match. */
+static int groups_create(struct cli *c, const char *id, const char *desc, json_t *tags,
+			 json_t *ids, json_t *names)
+{
+	json_t *params = json_object(), *body, *resp = NULL;
+	long status = 0;
+	char *text;
+	int rc = 0;
+
+	if (tags)
+		json_object_set(params, "tag", tags);
+	if (ids)
+		json_object_set(params, "client_id", ids);
+	if (names)
+		json_object_set(params, "name", names);
+	if (!json_object_size(params)) {
+		fprintf(stderr, "tether groups create: give at least one of -tag, -client, -name\n");
+		json_decref(params);
+		return CLI_USAGE;
+	}
+	body = json_pack("{s:s, s:s, s:o}", "id", id, "description", desc ? desc : "", "params",
+			 params);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (cli_http(c, "POST", "/api/v1/client-groups", text, &status, &resp)) {
+		free(text);
+		rc = CLI_TRANSPORT;
+		goto out;
+	}
+	free(text);
+	if (status != 201) {
+		rc = cli_http_fail(status, resp, "creating the group");
+		goto out;
+	}
+	printf("group %s created\n", id);
+out:
+	json_decref(resp);
+	return rc;
+}
+
 int cmd_groups(struct cli *c, int argc, char **argv)
 {
 	bool json = false;
@@ -117,10 +182,9 @@ int cmd_groups(struct cli *c, int argc, char **argv)
 		{ "name", CF_LIST, &names, "create: clients whose name matches this pattern", "PATTERN" },
 	};
 	const size_t nflags = sizeof flags / sizeof flags[0];
-	json_t *resp = NULL, *g;
+	json_t *resp = NULL;
 	long status = 0;
 	int rest, rc;
-	size_t i;
 
 	/* tether groups [create|delete|list] ID [flags]: the subcommand and id
 	 * come first, flags after them. */
@@ -153,19 +217,7 @@ int cmd_groups(struct cli *c, int argc, char **argv)
 	if (rc)
 		goto out;
 	if (rest >= argc || !strcmp(argv[rest], "list")) {
-		if ((rc = cli_get(c, "/api/v1/client-groups", "listing groups", &resp)))
-			goto out;
-		if (json) {
-			print_json(json_object_get(resp, "data"));
-		} else {
-			printf("%-24s %-40s %s\n", "ID", "DESCRIPTION", "CLIENTS");
-			json_array_foreach(json_object_get(resp, "data"), i, g) {
-				char members[512];
-
-				join(json_object_get(g, "client_ids"), members, sizeof members);
-				printf("%-24s %-40s %s\n", cli_str(g, "id"), cli_str(g, "description"), members);
-			}
-		}
+		rc = groups_list(c, json);
 		goto out;
 	}
 	if (rest + 1 >= argc) {
@@ -174,36 +226,7 @@ int cmd_groups(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	if (!strcmp(argv[rest], "create")) {
-		json_t *params = json_object(), *body;
-		char *text;
-
-		if (tags)
-			json_object_set(params, "tag", tags);
-		if (ids)
-			json_object_set(params, "client_id", ids);
-		if (names)
-			json_object_set(params, "name", names);
-		if (!json_object_size(params)) {
-			fprintf(stderr, "tether groups create: give at least one of -tag, -client, -name\n");
-			json_decref(params);
-			rc = CLI_USAGE;
-			goto out;
-		}
-		body = json_pack("{s:s, s:s, s:o}", "id", argv[rest + 1], "description",
-				 desc ? desc : "", "params", params);
-		text = json_dumps(body, JSON_COMPACT);
-		json_decref(body);
-		if (cli_http(c, "POST", "/api/v1/client-groups", text, &status, &resp)) {
-			free(text);
-			rc = CLI_TRANSPORT;
-			goto out;
-		}
-		free(text);
-		if (status != 201) {
-			rc = cli_http_fail(status, resp, "creating the group");
-			goto out;
-		}
-		printf("group %s created\n", argv[rest + 1]);
+		rc = groups_create(c, argv[rest + 1], desc, tags, ids, names);
 	} else if (!strcmp(argv[rest], "delete")) {
 		char path[300];
 

@@ -431,14 +431,41 @@ static bool head_has(const char *head, size_t len, const char *name, const char 
 	return ok;
 }
 
+/* Sends the upgrade request (with the credentials, wiped from memory
+ * once sent). Returns 0, or -1 (message printed). */
+static int send_upgrade(const struct cli *c, CURL *h, curl_socket_t fd, const char *host,
+			const char *target, const char *key)
+{
+	char auth[1200];
+	struct buf req;
+	int rc = 0;
+
+	buf_init(&req, 16 * 1024);
+	buf_appendf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+			  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+			  "Sec-WebSocket-Version: 13\r\nUser-Agent: tether-cli\r\n",
+		    target, host, key);
+	if (!cli_auth_header(c, auth, sizeof auth) && auth[0])
+		buf_appendf(&req, "Authorization: %s\r\n", auth);
+	sodium_memzero(auth, sizeof auth);
+	if (buf_appendf(&req, "\r\n") ||
+	    send_all(h, fd, (const unsigned char *)req.data, req.len)) {
+		fprintf(stderr, "tether: cannot send the WebSocket upgrade to %s\n", c->addr);
+		rc = -1;
+	}
+	sodium_memzero(req.data, req.len);
+	buf_free(&req);
+	return rc;
+}
+
 int wsc_connect(const struct cli *c, uv_loop_t *loop, const char *path,
 		const struct wsc_callbacks *cb, void *ud, wsc **out, char **body)
 {
 	CURL *h = curl_easy_init();
-	char errbuf[CURL_ERROR_SIZE] = "", host[600], target[2400], auth[1200], key[32];
+	char errbuf[CURL_ERROR_SIZE] = "", host[600], target[2400], key[32];
 	char expect[64];
 	unsigned char nonce[16];
-	struct buf req, in;
+	struct buf in;
 	curl_socket_t fd = CURL_SOCKET_BAD;
 	size_t head_len = 0;
 	CURLcode rc;
@@ -475,24 +502,10 @@ int wsc_connect(const struct cli *c, uv_loop_t *loop, const char *path,
 	randombytes_buf(nonce, sizeof nonce);
 	sodium_bin2base64(key, sizeof key, nonce, sizeof nonce, sodium_base64_VARIANT_ORIGINAL);
 	accept_of(key, expect, sizeof expect);
-	buf_init(&req, 16 * 1024);
-	buf_appendf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-			  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-			  "Sec-WebSocket-Version: 13\r\nUser-Agent: tether-cli\r\n",
-		    target, host, key);
-	if (!cli_auth_header(c, auth, sizeof auth) && auth[0])
-		buf_appendf(&req, "Authorization: %s\r\n", auth);
-	sodium_memzero(auth, sizeof auth);
-	if (buf_appendf(&req, "\r\n") ||
-	    send_all(h, fd, (const unsigned char *)req.data, req.len)) {
-		fprintf(stderr, "tether: cannot send the WebSocket upgrade to %s\n", c->addr);
-		sodium_memzero(req.data, req.len);
-		buf_free(&req);
+	if (send_upgrade(c, h, fd, host, target, key)) {
 		curl_easy_cleanup(h);
 		return -1;
 	}
-	sodium_memzero(req.data, req.len);
-	buf_free(&req);
 	buf_init(&in, WSC_MAX_HEADER + 65536);
 	if (read_head(h, fd, &in, &head_len)) {
 		fprintf(stderr, "tether: %s did not answer the WebSocket upgrade\n", c->addr);

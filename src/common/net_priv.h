@@ -2,11 +2,13 @@
  *
  * net.c         context, public dispatch between the two sides, log limits
  * net_server.c  the server: libuv listeners and connections, timers
+ * net_server_http.c  HTTP requests and WebSocket sessions over them
  * net_http.c    HTTP/1.1 request reader (http-parser), requests, answers
  * net_ws.c      WebSocket framing (RFC 6455) and the upgrade handshake
  * net_tls.c     TLS over memory BIOs (OpenSSL), ALPN http/1.1 only
  * net_client.c  the client side (libwebsockets, dials agents' servers)
- * net_srv.h has what the server's files share besides.
+ * net_srv.h has what the server's files share besides, net_sconn.h
+ * what net_server.c and net_server_http.c share.
  */
 #ifndef TETHER_NET_PRIV_H
 #define TETHER_NET_PRIV_H
@@ -37,7 +39,7 @@ int net_query_parse(const char *s, size_t n, struct kv **out, size_t *nout);
  * second, then one line saying the rest is dropped. */
 void net_log_limited(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- the server's parts that net.c calls (net_server.c) ------------- */
+/* ---- the server's parts that net.c calls (net_server*.c) ------------ */
 
 void net_server_init(net_ctx *ctx);
 void net_server_destroy(net_ctx *ctx);

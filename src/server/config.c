@@ -1,4 +1,5 @@
-/* config: table-driven reader for tetherd's TOML file. */
+/* config: table-driven reader for tetherd's TOML file (the walker is
+ * toml_keys, shared with the agent). */
 #include "config.h"
 
 #include <stddef.h>
@@ -6,32 +7,19 @@
 #include <string.h>
 
 #include "toml.h"
+#include "toml_keys.h"
 #include "util.h"
 
-/* CFG_LIST: a TOML array of strings, kept comma-separated. */
-enum cfg_type { CFG_STR, CFG_INT, CFG_FLOAT, CFG_LIST };
+/* LIST: a TOML array of strings, kept comma-separated (set_list). */
+static int set_list(void *base, const struct toml_key *k, const toml_value *v,
+		    const struct toml_key_at *at);
 
-struct cfg_key {
-	const char *section;
-	const char *name;
-	enum cfg_type type;
-	size_t offset;
-	size_t size;       /* strings: buffer size */
-	int64_t min, max;  /* integers */
-};
+#define STR(sec, key, field) TOML_KEY_STR_OF(struct server_config, sec, key, field)
+#define LIST(sec, key, field) TOML_KEY_SET_OF(struct server_config, sec, key, field, set_list)
+#define FLT(sec, key, field, lo, hi) TOML_KEY_FLOAT_OF(struct server_config, sec, key, field, lo, hi)
+#define INT(sec, key, field, lo, hi) TOML_KEY_INT_OF(struct server_config, sec, key, field, lo, hi)
 
-#define STR(sec, key, field) \
-	{ sec, key, CFG_STR, offsetof(struct server_config, field), \
-	  sizeof(((struct server_config *)0)->field), 0, 0 }
-#define LIST(sec, key, field) \
-	{ sec, key, CFG_LIST, offsetof(struct server_config, field), \
-	  sizeof(((struct server_config *)0)->field), 0, 0 }
-#define FLT(sec, key, field, lo, hi) \
-	{ sec, key, CFG_FLOAT, offsetof(struct server_config, field), 0, lo, hi }
-#define INT(sec, key, field, lo, hi) \
-	{ sec, key, CFG_INT, offsetof(struct server_config, field), 0, lo, hi }
-
-static const struct cfg_key server_keys[] = {
+static const struct toml_key server_keys[] = {
 	STR("server", "address", agent_address),
 	STR("server", "auth", agent_auth),
 	STR("server", "auth_file", agent_auth_file),
@@ -100,15 +88,6 @@ void server_config_defaults(struct server_config *c)
 	c->body_timeout_sec = 30;
 }
 
-static const struct cfg_key *find_key(const char *section, const char *name)
-{
-	for (size_t i = 0; i < sizeof server_keys / sizeof server_keys[0]; i++)
-		if (!strcmp(server_keys[i].section, section) &&
-		    !strcmp(server_keys[i].name, name))
-			return &server_keys[i];
-	return NULL;
-}
-
 /* An array of non-empty strings without ',' into out as "a,b,c". On error
  * err says what is wrong (without the key's name). */
 static int load_list(const toml_value *v, char *out, size_t outlen, char *err, size_t errlen)
@@ -140,89 +119,33 @@ static int load_list(const toml_value *v, char *out, size_t outlen, char *err, s
 	return 0;
 }
 
+static int set_list(void *base, const struct toml_key *k, const toml_value *v,
+		    const struct toml_key_at *at)
+{
+	if (load_list(v, (char *)base + k->offset, k->size, at->err, at->errlen)) {
+		char why[200];
+
+		util_strlcpy(why, at->err, sizeof why);
+		snprintf(at->err, at->errlen, "%s: line %d: %s %s", at->path, toml_line(v), at->what,
+			 why);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct toml_keys server_spec = {
+	server_keys, sizeof server_keys / sizeof server_keys[0], NULL, true,
+};
+
 int server_config_load(struct server_config *c, const char *path, char *err,
 		       size_t errlen)
 {
 	toml_value *root = NULL;
-	int rc = -1;
+	int rc;
 
 	if (toml_parse_file(path, &root, err, errlen))
 		return -1;
-	for (size_t s = 0; s < toml_len(root); s++) {
-		const char *sec = toml_key_at(root, s);
-		const toml_value *tab = toml_at(root, s);
-
-		if (toml_type_of(tab) != TOML_TABLE) {
-			snprintf(err, errlen, "%s: line %d: unknown key '%s' outside a section",
-				 path, toml_line(tab), sec);
-			goto out;
-		}
-		if (strcmp(sec, "server") && strcmp(sec, "api")) {
-			snprintf(err, errlen, "%s: line %d: unknown section [%s]", path,
-				 toml_line(tab), sec);
-			goto out;
-		}
-		for (size_t k = 0; k < toml_len(tab); k++) {
-			const char *name = toml_key_at(tab, k);
-			const toml_value *v = toml_at(tab, k);
-			const struct cfg_key *key = find_key(sec, name);
-			char *base = (char *)c;
-
-			if (!key) {
-				snprintf(err, errlen, "%s: line %d: unknown key '%s' in [%s]",
-					 path, toml_line(v), name, sec);
-				goto out;
-			}
-			if (key->type == CFG_LIST) {
-				if (load_list(v, base + key->offset, key->size, err, errlen)) {
-					char why[200];
-
-					util_strlcpy(why, err, sizeof why);
-					snprintf(err, errlen, "%s: line %d: %s.%s %s", path,
-						 toml_line(v), sec, name, why);
-					goto out;
-				}
-			} else if (key->type == CFG_STR) {
-				const char *sv = toml_string(v);
-
-				if (!sv) {
-					snprintf(err, errlen, "%s: line %d: %s.%s must be a string",
-						 path, toml_line(v), sec, name);
-					goto out;
-				}
-				if (util_strlcpy(base + key->offset, sv, key->size)) {
-					snprintf(err, errlen, "%s: line %d: %s.%s is too long (max %zu)",
-						 path, toml_line(v), sec, name, key->size - 1);
-					goto out;
-				}
-			} else if (key->type == CFG_FLOAT) {
-				double dv;
-
-				if (toml_float(v, &dv) ||
-				    !(dv >= (double)key->min && dv <= (double)key->max)) {
-					snprintf(err, errlen,
-						 "%s: line %d: %s.%s must be a number from %lld to %lld",
-						 path, toml_line(v), sec, name,
-						 (long long)key->min, (long long)key->max);
-					goto out;
-				}
-				memcpy(base + key->offset, &dv, sizeof dv);
-			} else {
-				int64_t iv;
-
-				if (toml_int(v, &iv) || iv < key->min || iv > key->max) {
-					snprintf(err, errlen,
-						 "%s: line %d: %s.%s must be an integer from %lld to %lld",
-						 path, toml_line(v), sec, name,
-						 (long long)key->min, (long long)key->max);
-					goto out;
-				}
-				memcpy(base + key->offset, &iv, sizeof iv);
-			}
-		}
-	}
-	rc = 0;
-out:
+	rc = toml_keys_load(&server_spec, root, c, path, err, errlen);
 	toml_destroy(root);
 	return rc;
 }

@@ -1,6 +1,6 @@
 """The user docs name every configuration key of both programs and every API
 route, read from the code's own tables (tetherd's key table and route table,
-the agent's key chain), so the docs cannot drift from the code again.
+the agent's key table), so the docs cannot drift from the code again.
 
 Parsing is over the C sources, which hold the tables; a key or a route
 added to the code without a line in docs/configuration.md or docs/api.md
@@ -16,29 +16,40 @@ def read(rel):
         return f.read()
 
 
+def source_with(marker, under):
+    """The source file under a folder that holds marker (the table), so
+    that the test follows a file moved to a subfolder."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, under)):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.endswith(".c"):
+                rel = os.path.relpath(os.path.join(dirpath, name), ROOT)
+                if marker in read(rel):
+                    found.append(rel)
+    assert len(found) == 1, "%r in %s: %s" % (marker, under, found)
+    return read(found[0])
+
+
+# One row of a key table (toml_keys.h): MACRO("section", "key", ...). A
+# catch-all row (NULL for the key, [interpreter-aliases]) names no key.
+KEY_ROW = re.compile(r'\b(?:STR|INT|FLT|LIST|BOOL|SET)\("([\w-]+)", "(\w+)"')
+
+
+def table_keys(src, table):
+    body = src[src.index(table + "[] = {"):]
+    body = body[:body.index("};")]
+    return ["%s.%s" % k for k in KEY_ROW.findall(body)]
+
+
 def server_keys():
-    src = read("src/server/config.c")
-    table = src[src.index("server_keys[] = {"):]
-    table = table[:table.index("};")]
-    keys = re.findall(r'\b(?:STR|INT|FLT|LIST)\("([\w-]+)", "(\w+)"', table)
+    keys = table_keys(source_with("server_keys[] = {", "src/server"), "server_keys")
     assert len(keys) > 20, keys
-    return ["%s.%s" % k for k in keys]
+    return keys
 
 
 def agent_keys():
-    """[client] keys from load_client, the others from the section chain."""
-    src = read("src/agent/config.c")
-    keys = []
-    sec = None
-    for ln in src.splitlines():
-        if re.match(r"^static int load_client\b", ln):
-            sec = "client"
-        m = re.search(r'!strcmp\(sec, "([\w-]+)"\)', ln)
-        if m:
-            sec = m.group(1)
-        for k in re.findall(r'!strcmp\(k, "(\w+)"\)', ln):
-            if sec:
-                keys.append("%s.%s" % (sec, k))
+    keys = table_keys(read("src/agent/config.c"), "agent_keys")
     assert len(keys) > 15, keys
     return sorted(set(keys))
 
@@ -66,7 +77,7 @@ def agent_doc_keys(doc):
 
 
 def routes():
-    src = read("src/server/dialects/rport/api.c")
+    src = source_with("api_route routes[] = {", "src/server")
     rows = re.findall(r'\{ "(GET|POST|PUT|DELETE|PATCH)", "(/api/v1/[^"]*)"', src)
     assert len(rows) > 30, rows
     return ["%s %s" % (m, p[len("/api/v1"):]) for m, p in rows]
