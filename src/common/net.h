@@ -56,6 +56,13 @@ struct net_callbacks {
 	void (*ws_close)(void *ud, net_conn *c, const char *reason);
 	/* The send queue drained below the low-water mark (optional). */
 	void (*ws_drained)(void *ud, net_conn *c);
+	/* The body of an answer that net gives by itself (a request that broke
+	 * the protocol or a limit, a refused upgrade), in the owner's
+	 * envelope: writes at most outlen bytes into out, sets *type to its
+	 * content type, and returns its length. Optional: without it the
+	 * answer is "title: detail" as text/plain. */
+	size_t (*error_body)(void *ud, int status, const char *title, const char *detail,
+			     char *out, size_t outlen, const char **type);
 };
 
 struct net_listen_cfg {

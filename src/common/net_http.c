@@ -638,35 +638,3 @@ char *net_http_format(int status, const char *ctype, const char *body, size_t le
 	}
 	return buf_steal(&b, out_len);
 }
-
-static size_t json_escape(char *out, size_t outlen, const char *s)
-{
-	size_t o = 0;
-
-	for (; *s && o + 7 < outlen; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20) {
-			o += (size_t)snprintf(out + o, outlen - o, "\\u%04x", ch);
-		} else {
-			out[o++] = (char)ch;
-		}
-	}
-	out[o] = '\0';
-	return o;
-}
-
-size_t net_http_error_json(char *out, size_t outlen, const char *title, const char *detail)
-{
-	char t[160], d[400];
-	int n;
-
-	json_escape(t, sizeof t, title ? title : "");
-	json_escape(d, sizeof d, detail ? detail : "");
-	n = snprintf(out, outlen, "{\"errors\":[{\"code\":\"\",\"title\":\"%s\",\"detail\":\"%s\"}]}",
-		     t, d);
-	return n < 0 ? 0 : (size_t)n >= outlen ? outlen - 1 : (size_t)n;
-}

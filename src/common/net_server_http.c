@@ -40,10 +40,20 @@ static void http_write(struct net_sconn *c, int status, const char *ctype, const
 static void http_write_error(struct net_sconn *c, int status, const char *title,
 			     const char *detail, bool final, const char *extra)
 {
+	const struct net_callbacks *cb = c->l->cb;
+	const char *type = "text/plain; charset=utf-8";
 	char body[700];
-	size_t n = net_http_error_json(body, sizeof body, title, detail);
+	size_t n;
 
-	http_write(c, status, "application/json", body, n, final, false, extra);
+	if (cb->error_body) {
+		n = cb->error_body(c->l->ud, status, title, detail, body, sizeof body, &type);
+	} else {
+		int k = snprintf(body, sizeof body, "%s%s%s\n", title ? title : "",
+				 detail && *detail ? ": " : "", detail ? detail : "");
+
+		n = k < 0 ? 0 : (size_t)k >= sizeof body ? sizeof body - 1 : (size_t)k;
+	}
+	http_write(c, status, type, body, n, final, false, extra);
 }
 
 /* The owner's hold on a request that will never be answered by it ends. */

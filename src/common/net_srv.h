@@ -92,8 +92,6 @@ const char *net_http_reason(int status);
  * Returns a malloc'ed buffer and its length, or NULL. */
 char *net_http_format(int status, const char *ctype, const char *body, size_t len,
 		      bool close, bool head, const char *extra_headers, size_t *out_len);
-/* {"errors":[{"code":"","title":...,"detail":...}]} into out. */
-size_t net_http_error_json(char *out, size_t outlen, const char *title, const char *detail);
 
 /* ---- WebSocket framing (net_ws.c) ------------------------------------ */
 

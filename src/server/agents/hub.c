@@ -605,7 +605,25 @@ static void hub_ws_close(void *ud, net_conn *conn, const char *reason)
 	free(s);
 }
 
+/* What the agent listener answers by itself (a plain HTTP request, a
+ * broken upgrade): {"errors":[{"code":"","title":...,"detail":...}]}, the
+ * shape agents and operators have always seen there. */
+static size_t hub_error_body(void *ud, int status, const char *title, const char *detail,
+			     char *out, size_t outlen, const char **type)
+{
+	json_t *j = json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", "", "title",
+			      title ? title : "", "detail", detail ? detail : "");
+	size_t n = j ? json_dumpb(j, out, outlen, JSON_COMPACT) : 0;
+
+	(void)ud;
+	(void)status;
+	json_decref(j);
+	*type = "application/json";
+	return n <= outlen ? n : 0;
+}
+
 static const struct net_callbacks hub_callbacks = {
+	.error_body = hub_error_body,
 	.ws_open = hub_ws_open,
 	.ws_message = hub_ws_message,
 	.ws_close = hub_ws_close,

@@ -56,7 +56,25 @@ static void on_ws_drained(void *ud, net_conn *c)
 	ws_api_drained(srv->ws, c);
 }
 
+/* Answers the network layer gives by itself, in rport's error envelope. */
+static size_t on_error_body(void *ud, int status, const char *title, const char *detail,
+			    char *out, size_t outlen, const char **type)
+{
+	struct api_err e;
+	json_t *j;
+	size_t n;
+
+	(void)ud;
+	api_err_set(&e, status, title, detail);
+	j = api_err_json(&e);
+	n = j ? json_dumpb(j, out, outlen, JSON_COMPACT) : 0;
+	json_decref(j);
+	*type = "application/json";
+	return n <= outlen ? n : 0;
+}
+
 static const struct net_callbacks callbacks = {
+	.error_body = on_error_body,
 	.http_headers = on_headers,
 	.http_request = on_request,
 	.http_abort = on_abort,
