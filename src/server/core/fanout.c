@@ -8,6 +8,7 @@
 #include <uthash.h>
 
 #include "core/events.h"
+#include "core/outcome.h"
 #include "core/registry.h"
 #include "log.h"
 #include "store/store.h"
@@ -163,12 +164,8 @@ static int dispatch_apply(struct store *st, void *arg)
 static int fail_apply(struct store *st, void *arg)
 {
 	struct dispatch *d = arg;
-	struct job_result res = { 0 };
 
-	res.status = JOB_FAILED;
-	res.error = "client is not connected";
-	res.finished_at = util_now_ns();
-	return store_job_finish(st, d->j.jid, NULL, &res);
+	return outcome_not_connected(st, d->j.jid, NULL);
 }
 
 static void fail_after(void *arg, int rc)

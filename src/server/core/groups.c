@@ -239,10 +239,6 @@ static void member_cb(void *ud, struct client *c)
 		json_array_append_new(m->ids, json_string(registry_client_id(c)));
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 void groups_members(struct groups *g, const json_t *group, json_t *ids)
 {
@@ -257,7 +253,7 @@ void groups_members(struct groups *g, const json_t *group, json_t *ids)
 	if (sorted) {
 		json_array_foreach(m.ids, i, v)
 			sorted[i] = json_string_value(v);
-		qsort(sorted, n, sizeof *sorted, str_cmp);
+		util_sort_strs(sorted, n);
 		for (i = 0; i < n; i++)
 			json_array_append_new(ids, json_string(sorted[i]));
 		free(sorted);
@@ -291,7 +287,7 @@ json_t *groups_list_json(struct groups *g)
 		return arr;
 	json_object_foreach(g->all, k, v)
 		keys[i++] = k;
-	qsort(keys, n, sizeof *keys, str_cmp);
+	util_sort_strs(keys, n);
 	for (i = 0; i < n; i++)
 		json_array_append_new(arr, groups_get_json(g, keys[i]));
 	free(keys);

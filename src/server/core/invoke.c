@@ -10,6 +10,7 @@
 #include "core/audit.h"
 #include "core/fanout.h"
 #include "core/groups.h"
+#include "core/outcome.h"
 #include "core/registry.h"
 #include "log.h"
 #include "server.h"
@@ -518,14 +519,8 @@ static int single_apply(struct store *st, void *arg)
 static int withdraw_apply(struct store *st, void *arg)
 {
 	struct single *s = arg;
-	struct job_result r = { 0 };
-	int rc;
+	int rc = outcome_not_connected(st, s->jid, "withdrawn");
 
-	r.status = JOB_FAILED;
-	r.error = "client is not connected";
-	r.state = "withdrawn";
-	r.finished_at = util_now_ns();
-	rc = store_job_finish(st, s->jid, NULL, &r);
 	if (!rc && s->idem_key)
 		rc = store_idem_delete(st, s->j.created_by, s->idem_key);
 	return rc;
