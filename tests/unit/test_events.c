@@ -274,6 +274,43 @@ static void test_wanted(void **state)
 	events_destroy(ev);
 }
 
+struct dropper {
+	struct events *ev;
+	struct tap *victim;
+	bool wanted_after;
+};
+
+static void drop_and_look(void *ud, const struct event *e)
+{
+	struct dropper *d = ud;
+
+	(void)e;
+	events_unsubscribe(d->ev, on_event, d->victim);
+	d->wanted_after = events_wanted(d->ev, EV_INVOCATION_DONE);
+}
+
+static void test_wanted_during_publish(void **state)
+{
+	/* Inside a publish, a removed subscriber's kinds stop being wanted at
+	 * once (a publisher asking then builds nothing for nobody). */
+	struct events *ev;
+	char log[64] = "";
+	struct tap b = { .name = 'b', .log = log, .cap = sizeof log, .done = true };
+	struct dropper d = { 0 };
+
+	(void)state;
+	assert_int_equal(events_create(&ev), 0);
+	d.ev = ev;
+	d.victim = &b;
+	assert_int_equal(events_subscribe(ev, EV_MASK(EV_JOB_DONE), drop_and_look, &d), 0);
+	assert_int_equal(events_subscribe(ev, EV_MASK(EV_INVOCATION_DONE), on_event, &b), 0);
+	d.wanted_after = true;
+	publish(ev, EV_JOB_DONE, "1");
+	assert_false(d.wanted_after);
+	assert_false(events_wanted(ev, EV_INVOCATION_DONE));
+	events_destroy(ev);
+}
+
 static void test_wanted_after_unsubscribe_during_publish(void **state)
 {
 	/* A subscriber removed during a publish stops being wanted at once,
@@ -310,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_subscribe_many_during_publish),
 		cmocka_unit_test(test_nested_publish),
 		cmocka_unit_test(test_wanted),
+		cmocka_unit_test(test_wanted_during_publish),
 		cmocka_unit_test(test_wanted_after_unsubscribe_during_publish),
 	};
 

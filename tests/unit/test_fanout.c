@@ -252,11 +252,21 @@ static void test_concurrent_unlimited(void **state)
 	fx_client(fx, "c3", true, NULL, NULL);
 	begin(fx, "c1,c2,c3", (struct opts){ true, false, -1, -1 }, jid);
 	assert_string_equal(run_clients(fx), "c1,c2,c3");
-	/* abort_on_err has no say in concurrent mode. */
 	done(fx, 0, JOB_FAILED);
 	done(fx, 1, JOB_FAILED);
 	done(fx, 2, JOB_SUCCESSFUL);
 	assert_string_equal(inv_events(fx, jid), "c1:failed c2:failed c3:successful DONE");
+	/* abort_on_err has no say in concurrent mode: a failure frees a slot
+	 * for the next target. */
+	fx->nruns = 0;
+	begin(fx, "c1,c2,c3", (struct opts){ true, true, 2, -1 }, jid);
+	assert_string_equal(run_clients(fx), "c1,c2");
+	done(fx, 0, JOB_FAILED);
+	assert_string_equal(run_clients(fx), "c1,c2,c3");
+	done(fx, 1, JOB_SUCCESSFUL);
+	done(fx, 2, JOB_SUCCESSFUL);
+	assert_string_equal(inv_events(fx, jid), "c1:failed c2:successful c3:successful DONE");
+	assert_null(rec_field(fx, jid, "stop_reason"));
 }
 
 static void test_abort_on_err(void **state)
