@@ -111,6 +111,28 @@ static void test_success_resets_the_count(void **state)
 	guard_destroy(g);
 }
 
+static void test_success_forgets_the_address_but_not_a_ban(void **state)
+{
+	struct guard *g = guard_create(3, 3600 * 1000, 0);
+
+	(void)state;
+	/* Failures under several names from one address: a success from that
+	 * address forgets its count. */
+	guard_failed(g, "10.0.0.1", "u1");
+	guard_failed(g, "10.0.0.1", "u2");
+	guard_succeeded(g, "10.0.0.1", "admin");
+	guard_failed(g, "10.0.0.1", "u3");
+	guard_failed(g, "10.0.0.1", "u4");
+	assert_int_equal(guard_check(g, "10.0.0.1", "admin"), GUARD_OK);
+	/* A banned name stays banned after a success. */
+	guard_failed(g, "10.0.0.2", "bob");
+	guard_failed(g, "10.0.0.3", "bob");
+	guard_failed(g, "10.0.0.4", "bob");
+	guard_succeeded(g, "10.0.0.5", "bob");
+	assert_int_equal(guard_check(g, "10.0.0.5", "bob"), GUARD_BANNED);
+	guard_destroy(g);
+}
+
 static void test_agent_scope_bans_addresses_only(void **state)
 {
 	struct guard *g = guard_create(2, 3600 * 1000, 0);
@@ -295,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_address_ban_and_tokens),
 		cmocka_unit_test(test_name_ban_across_addresses),
 		cmocka_unit_test(test_success_resets_the_count),
+		cmocka_unit_test(test_success_forgets_the_address_but_not_a_ban),
 		cmocka_unit_test(test_agent_scope_bans_addresses_only),
 		cmocka_unit_test(test_delay_per_name),
 		cmocka_unit_test(test_bans_end_on_the_test_clock),

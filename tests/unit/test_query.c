@@ -364,6 +364,74 @@ static void test_multi_fields(void **state)
 	query_jobs_free(&q);
 }
 
+/* query_fields_parse directly: fields[<resource>] lists checked against
+ * the known names, resources skipped or refused, and the caps. */
+static void test_fields_parse(void **state)
+{
+	static const char *const accepted[] = { "jobs", NULL }, *const skip[] = { "result", NULL };
+	static const char *const known[] = { "jid", "status", "client_id", NULL };
+	const char *out[4];
+	char err[256] = "", long_value[1100];
+
+	(void)state;
+	{
+		const char *names[] = { "sort", "fields[jobs]", "fields[result]" };
+		const char *values[] = { "jid", "status,jid", "whatever" };
+
+		/* Pointers into known, in the order given; skipped resources and
+		 * other arguments are left alone. */
+		assert_int_equal(query_fields_parse(names, values, 3, accepted, skip, known, out, 4,
+						    err, sizeof err), 2);
+		assert_ptr_equal(out[0], known[1]);
+		assert_ptr_equal(out[1], known[0]);
+		/* Not given: 0. */
+		assert_int_equal(query_fields_parse(names, values, 1, accepted, skip, known, out, 4,
+						    err, sizeof err), 0);
+		/* Without skip, another resource is refused. */
+		assert_int_equal(query_fields_parse(names, values, 3, accepted, NULL, known, out, 4,
+						    err, sizeof err), -1);
+		assert_string_equal(err, "unsupported resource in fields: \"result\"");
+	}
+	{
+		const char *names[] = { "fields[jobs]" }, *values[] = { "jid,colour" };
+
+		assert_int_equal(query_fields_parse(names, values, 1, accepted, NULL, known, out, 4,
+						    err, sizeof err), -1);
+		assert_string_equal(err, "unsupported field \"colour\" for resource \"jobs\"");
+	}
+	{
+		const char *names[] = { "fields[jobs]" }, *values[] = { "jid,status,client_id" };
+
+		assert_int_equal(query_fields_parse(names, values, 1, accepted, NULL, known, out, 2,
+						    err, sizeof err), -1);
+		assert_string_equal(err, "too many fields (maximum 2)");
+		/* A NULL value is an empty list. */
+		values[0] = NULL;
+		assert_int_equal(query_fields_parse(names, values, 1, accepted, NULL, known, out, 2,
+						    err, sizeof err), 0);
+	}
+	{
+		const char *names[] = { "fields[jobs" }, *values[] = { "jid" };
+
+		assert_int_equal(query_fields_parse(names, values, 1, accepted, NULL, known, out, 4,
+						    err, sizeof err), -1);
+		assert_string_equal(err, "invalid fields parameter 'fields[jobs'");
+		names[0] = "fields[jobs]x";
+		assert_int_equal(query_fields_parse(names, values, 1, accepted, NULL, known, out, 4,
+						    err, sizeof err), -1);
+		assert_string_equal(err, "invalid fields parameter 'fields[jobs]x'");
+	}
+	{
+		const char *names[] = { "fields[jobs]" }, *values[] = { long_value };
+
+		memset(long_value, 'j', sizeof long_value - 1);
+		long_value[sizeof long_value - 1] = '\0';
+		assert_int_equal(query_fields_parse(names, values, 1, accepted, NULL, known, out, 4,
+						    err, sizeof err), -1);
+		assert_string_equal(err, "fields[jobs] is too long");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_client_filters),
 		cmocka_unit_test(test_client_sort_fields_pages),
 		cmocka_unit_test(test_multi_fields),
+		cmocka_unit_test(test_fields_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
