@@ -484,6 +484,47 @@ static void test_cancel_counts_only_reached_children(void **state)
 	assert_null(rec_field(fx, other, "stop_reason"));
 }
 
+static void test_cancel_before_the_commit(void **state)
+{
+	/* Children whose rows wait for the group commit when the invocation
+	 * is cancelled are never sent: they end failed, withdrawn. */
+	struct fixture *fx = *state;
+	char jid[UUID_STR_LEN];
+
+	fx_client(fx, "c1", true, NULL, NULL);
+	fx_client(fx, "c2", true, NULL, NULL);
+	fx->st->manual = true;
+	begin(fx, "c1,c2", (struct opts){ true, false, -1, -1 }, jid);
+	assert_int_equal(stub_store_pending(fx->st), 2);
+	assert_int_equal(fanout_cancel(fx->srv.fanout, jid, "alice"), 0);
+	store_flush(fx->st);
+	assert_int_equal(fx->nruns, 0);
+	assert_string_equal(inv_events(fx, jid), "c1:failed c2:failed DONE");
+	for (size_t i = 0; i < fx->nevents; i++)
+		if (fx->events[i].kind == EV_INVOCATION_CHILD_DONE) {
+			assert_string_equal(stub_store_job_status(fx->st, fx->events[i].jid), "failed");
+			assert_string_equal(stub_store_job_field(fx->st, fx->events[i].jid, "error"),
+					    "cancelled before it was sent");
+		}
+}
+
+static void test_unstored_child_counts(void **state)
+{
+	/* A child whose row cannot be written is a failure like any other:
+	 * its end is published and it counts for max_errors. */
+	struct fixture *fx = *state;
+	char jid[UUID_STR_LEN];
+
+	fx_client(fx, "c1", true, NULL, NULL);
+	fx_client(fx, "c2", true, NULL, NULL);
+	fx_client(fx, "c3", true, NULL, NULL);
+	fx->st->fail[STUB_JOB_INSERT] = TE_IO;
+	begin(fx, "c1,c2,c3", (struct opts){ false, false, -1, 0 }, jid);
+	assert_int_equal(fx->nruns, 0);
+	assert_string_equal(inv_events(fx, jid), "c1:failed DONE");
+	assert_string_equal(rec_field(fx, jid, "stop_reason"), "stopped: 1 failures exceed max_errors 0");
+}
+
 static void test_multi_of(void **state)
 {
 	struct fixture *fx = *state;
@@ -539,6 +580,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_counts_only_reached_children, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_before_the_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unstored_child_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multi_of, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_while_running, setup, teardown),
 	};

@@ -30,6 +30,7 @@ struct inv {
 	bool concurrent;
 	bool abort_on_err;
 	bool stopped;           /* nothing more is dispatched */
+	bool cancelled;         /* stopped by a cancel */
 	bool pumping;
 	UT_hash_handle hh;
 };
@@ -150,6 +151,7 @@ struct dispatch {
 	struct job_spec j;
 	char client_id[256];
 	char client_name[256];
+	bool cancelled;         /* its invocation was cancelled before it was sent */
 };
 
 static void inv_pump(struct fanout *f, struct inv *v);
@@ -165,17 +167,16 @@ static int fail_apply(struct store *st, void *arg)
 {
 	struct dispatch *d = arg;
 
+	if (d->cancelled)
+		return outcome_fail(st, d->j.jid, "cancelled before it was sent", "withdrawn");
 	return outcome_not_connected(st, d->j.jid, NULL);
 }
 
-static void fail_after(void *arg, int rc)
+/* A child that never ran (its client was not connected, it could not be
+ * stored, or the job was cancelled before it was sent) is final now. */
+static void child_failed(struct fanout *f, struct inv *v, const char *jid, const char *client_id)
 {
-	struct dispatch *d = arg;
-	struct inv *v = d->v;
-
-	(void)rc;
-	child_done_publish(d->f, v->jid, d->j.jid, d->client_id, JOB_FAILED,
-			   EV_INVOCATION_CHILD_DONE);
+	child_done_publish(f, v->jid, jid, client_id, JOB_FAILED, EV_INVOCATION_CHILD_DONE);
 	v->running--;
 	/* rport: a disconnected target does not abort the cycle; it counts
 	 * as a failure for max_errors. */
@@ -185,9 +186,17 @@ static void fail_after(void *arg, int rc)
 
 		snprintf(why, sizeof why, "stopped: %d failures exceed max_errors %d", v->failed,
 			 v->max_errors);
-		inv_stop(d->f, v, why);
+		inv_stop(f, v, why);
 	}
-	inv_pump(d->f, v);
+	inv_pump(f, v);
+}
+
+static void fail_after(void *arg, int rc)
+{
+	struct dispatch *d = arg;
+
+	(void)rc;
+	child_failed(d->f, d->v, d->j.jid, d->client_id);
 	free(d);
 }
 
@@ -199,10 +208,14 @@ static void dispatch_after(void *arg, int rc)
 
 	if (rc) {
 		log_error("multi job %s: cannot store the job for %s", d->v->jid, d->client_id);
-		d->v->running--;
-		d->v->failed++;
-		inv_pump(f, d->v);
+		child_failed(f, d->v, d->j.jid, d->client_id);
 		free(d);
+		return;
+	}
+	/* Cancelled while its record waited for the commit: never sent. */
+	if (d->v->stopped && d->v->cancelled) {
+		d->cancelled = true;
+		store_queue(f->srv->store, fail_apply, fail_after, d);
 		return;
 	}
 	c = registry_find(f->srv->registry, d->client_id);
@@ -451,6 +464,7 @@ int fanout_cancel(struct fanout *f, const char *jid, const char *by)
 	if (!v)
 		return TE_NOTFOUND;
 	snprintf(why, sizeof why, "cancelled by %.128s", by);
+	v->cancelled = true;
 	inv_stop(f, v, why);
 	/* Each running child ends through its agent's result. No store read
 	 * per child: the child knows its client. */

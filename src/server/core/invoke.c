@@ -336,7 +336,7 @@ void invocation_free(struct invocation *inv)
 
 /* The audit record, the invocation's record and its idempotency key commit
  * together, or none does: no record, no run. */
-static int submit_apply(struct store *st, void *arg)
+static int submit_rows(struct store *st, void *arg)
 {
 	struct invocation *inv = arg;
 	struct audit_entry e = { 0 };
@@ -359,6 +359,11 @@ static int submit_apply(struct store *st, void *arg)
 	}
 	return store_multi_create(st, inv->id, inv->created_at, inv->created_by, inv->record,
 				  inv->idem_key, inv->idem_hash);
+}
+
+static int submit_apply(struct store *st, void *arg)
+{
+	return store_atomic(st, submit_rows, arg);
 }
 
 static void submit_after(void *arg, int rc)
@@ -478,7 +483,7 @@ static void single_started(void *ud, int status, const char *error, int64_t pid)
 
 /* The audit record, the job and its idempotency key commit together, or
  * none does. */
-static int single_apply(struct store *st, void *arg)
+static int single_rows(struct store *st, void *arg)
 {
 	struct single *s = arg;
 	struct audit_entry e = { 0 };
@@ -513,6 +518,11 @@ static int single_apply(struct store *st, void *arg)
 	if (rc)
 		return rc;
 	return store_job_insert(st, &s->j);
+}
+
+static int single_apply(struct store *st, void *arg)
+{
+	return store_atomic(st, single_rows, arg);
 }
 
 /* The run never left the server: the job is withdrawn for good. */

@@ -11,5 +11,7 @@ struct store;
  * store transaction (an apply of store_queue). Returns store_job_finish's
  * code. */
 int outcome_not_connected(struct store *st, const char *jid, const char *state);
+/* The same with another reason (error) for a run that never left. */
+int outcome_fail(struct store *st, const char *jid, const char *error, const char *state);
 
 #endif

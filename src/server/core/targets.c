@@ -46,8 +46,9 @@ static void select_cb(void *ud, struct client *c)
 	for (i = 0; i < s->spec->nselectors; i++) {
 		const char *x = s->spec->selectors[i];
 
-		if (s->spec->by_labels ? registry_client_has_label(c, x) :
-					 registry_client_has_tag(c, x))
+		/* A NULL selector (not a string in the request) never matches. */
+		if (x && (s->spec->by_labels ? registry_client_has_label(c, x) :
+					      registry_client_has_tag(c, x)))
 			hits++;
 	}
 	if (!(s->spec->all_of ? hits == s->spec->nselectors : hits > 0))
@@ -72,6 +73,9 @@ static enum target_error by_selector(struct server *srv, const struct target_spe
 	struct select_ctx s = { .spec = spec };
 	enum target_error rc = TARGET_OK;
 
+	/* No selector selects nothing (all of none would be every client). */
+	if (!spec->nselectors)
+		return TARGET_SELECTOR_NO_MATCH;
 	registry_each(srv->registry, select_cb, &s);
 	if (s.nomem) {
 		free(s.matched);

@@ -222,6 +222,19 @@ void store_queue(struct store *st, store_apply_fn apply, store_after_fn after, v
 		store_flush(st);
 }
 
+int store_atomic(struct store *st, store_apply_fn fn, void *arg)
+{
+	int rc;
+
+	if (sqlite3_exec(st->db, "SAVEPOINT atomic", NULL, NULL, NULL) != SQLITE_OK)
+		return TE_IO;
+	rc = fn(st, arg);
+	if (rc)
+		sqlite3_exec(st->db, "ROLLBACK TO atomic", NULL, NULL, NULL);
+	sqlite3_exec(st->db, "RELEASE atomic", NULL, NULL, NULL);
+	return rc;
+}
+
 void store_flush(struct store *st)
 {
 	if (st->flushing)

@@ -79,6 +79,10 @@ typedef void (*store_after_fn)(void *arg, int rc);
 int store_attach_loop(struct store *st, uv_loop_t *loop);
 void store_detach_loop(struct store *st);
 void store_queue(struct store *st, store_apply_fn apply, store_after_fn after, void *arg);
+/* Inside an apply: runs fn(st, arg) as one unit: if it returns non-zero,
+ * whatever it wrote is undone (a savepoint), and its code is returned.
+ * For writes of several rows that commit together or not at all. */
+int store_atomic(struct store *st, store_apply_fn fn, void *arg);
 /* Commits whatever is queued now (also called by the loop). */
 void store_flush(struct store *st);
 /* Figures for benchmarks: transactions committed and writes applied. */
