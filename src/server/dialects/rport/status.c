@@ -1,0 +1,20 @@
+/* status: rport's status words; see status.h. */
+#include "dialects/rport/status.h"
+
+const char *rport_job_status(enum job_status s)
+{
+	switch (s) {
+	case JOB_QUEUED:
+	case JOB_DISPATCHED:
+	case JOB_RUNNING:
+		return "running";
+	case JOB_SUCCESSFUL:
+		return "successful";
+	case JOB_FAILED:
+	case JOB_CANCELLED:
+	case JOB_EXPIRED:
+		return "failed";
+	default:
+		return "unknown";
+	}
+}
