@@ -147,14 +147,15 @@ int http_body_parse(const char *body, size_t len, const struct http_field *field
 			if (!strcmp(fields[i].name, key) &&
 			    (!fields[i].kinds || (fields[i].kinds & kind)))
 				break;
+		/* key belongs to root: copied before root goes. */
 		if (i == nfields) {
-			json_decref(root);
 			fail(err, HB_UNKNOWN_FIELD, key, HF_ANY, NULL);
+			json_decref(root);
 			return -1;
 		}
 		if (!ftype_ok(fields[i].type, v)) {
-			json_decref(root);
 			fail(err, HB_WRONG_TYPE, key, fields[i].type, NULL);
+			json_decref(root);
 			return -1;
 		}
 	}
