@@ -1,21 +1,16 @@
-"""pytest fixtures for tether's end-to-end tests (see tether_harness.py).
+"""pytest fixtures for tether's end-to-end tests (the harness is harness.py).
 
 Fixtures:
-  tether         a Tether owning every process of the test; stopped at teardown
-  tether_server  a started tetherd (API answering), default config
-  my_client      an agent "my-client" (tags linux, demo; label zone=EU),
-                 started and connected to tether_server
+  fleet         a harness.Fleet owning every process the test starts
+  module_fleet  the same for processes a whole test file shares
+  server        a started tetherd (API answering), default config, in `fleet`
+  my_client     an agent "my-client" (tags linux, demo; label zone=EU),
+                started and connected to `server`
 
-Later test files start their own variants, e.g.
-
-    def test_fanout(tether):
-        tether.server(extra=RELAXED_LOGIN + "[server]\\nrun_remote_cmd_timeout_sec = 5")
-        tether.start_agents(4, tags=["linux"], labels={"zone": "EU"})
-
-When a test fails, the stderr (and stdout) of every process it ran is added
-to the failure report as a "tether processes" section.
-With TETHER_VALGRIND=1 a process that exits 99 (valgrind errors) fails the
-test at teardown.
+At the end of the test the fleet stops everything; a process that exited 99
+under valgrind (TETHER_VALGRIND=1), died of a signal nobody sent it, or had to
+be killed under valgrind fails the test with its log. When a test fails, the
+log of every process it ran is added to the report ("tether processes").
 """
 import os
 import sys
@@ -24,41 +19,41 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from tether_harness import Tether  # noqa: E402
+import harness  # noqa: E402
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
-    t = getattr(item, "_tether", None)
-    if t is not None and rep.failed:
-        try:
-            logs = t.logs()
-        except Exception as e:  # noqa: BLE001
-            logs = "(could not read the process logs: %r)" % (e,)
+    if rep.failed and rep.when in ("setup", "call"):
+        logs = "".join(f.logs() for f in harness._open_fleets)
         if logs:
             rep.sections.append(("tether processes (%s)" % rep.when, logs))
 
 
-@pytest.fixture
-def tether(tmp_path, request):
-    t = Tether(tmp_path)
-    request.node._tether = t
-    yield t
-    t.close()
-    bad = t.valgrind_failures()
+def _own(fleet):
+    yield fleet
+    bad = fleet.close()
     if bad:
-        pytest.fail("valgrind reported errors in %s\n%s"
-                    % (", ".join(p.name for p in bad), "".join(p.logs() for p in bad)))
+        pytest.fail("tether processes misbehaved:\n" + bad, pytrace=False)
 
 
 @pytest.fixture
-def tether_server(tether):
-    return tether.server()
+def fleet(tmp_path):
+    yield from _own(harness.Fleet(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def module_fleet(tmp_path_factory):
+    yield from _own(harness.Fleet(tmp_path_factory.mktemp("fleet")))
 
 
 @pytest.fixture
-def my_client(tether, tether_server):
-    return tether.agent("my-client", tags=("linux", "demo"), labels={"zone": "EU"})
+def server(fleet):
+    return fleet.server().start()
 
+
+@pytest.fixture
+def my_client(fleet, server):
+    return fleet.agent(server, "my-client", tags=("linux", "demo"), labels={"zone": "EU"})

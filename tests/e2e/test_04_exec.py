@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import stat
-import subprocess
 import tempfile
 import time
 import uuid
@@ -26,62 +25,39 @@ class Env:
     pass
 
 
-class ProcWithFd(harness.Proc):
-    """harness.Proc, but the agent inherits one more descriptor without
-    close-on-exec (as from a careless parent): it must not reach jobs."""
-
-    def __init__(self, argv, name, fd):
-        self.name = name
-        self.log = tempfile.NamedTemporaryFile(prefix=name + "-", suffix=".log", delete=False)
-        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, pass_fds=(fd,))
-
-
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("exec")
-    fleet = harness.Fleet(tmp)
+def env(module_fleet):
+    fleet = module_fleet
     e = Env()
     e.fleet = fleet
+    e.s = fleet.server().start()
+    specs = {
+        "x": dict(extra=ALIASES),
+        # A real policy: only /usr/bin programs, never touch.
+        "pol": dict(policy="allow = ['^/usr/bin/.*']\ndeny = ['touch']"),
+        # The same policy, applied to scripts too (an explicit option).
+        "polscripts": dict(policy="allow = ['^/usr/bin/.*']\ndeny = ['touch']",
+                           extra="[remote-scripts]\ncheck_command_policy = true\n"),
+        "off": dict(extra="[remote-commands]\nenabled = false\n"),
+        "noscripts": dict(extra="[remote-scripts]\nenabled = false\n"),
+        # No sudo in the agent's PATH.
+        "nosudo": dict(env={"PATH": "/nonexistent-bin"}),
+        # A fresh agent whose peak memory only the flood test sees.
+        "flood": dict(),
+    }
+    e.agents = {}
+    for cid, kw in specs.items():
+        e.agents[cid] = fleet.agent(e.s, cid, start=(cid != "x"), wait=False, **kw)
+    # Agent x inherits one more descriptor without close-on-exec (as from a
+    # careless parent): it must not reach jobs.
+    fd = os.open("/dev/null", os.O_RDONLY)
     try:
-        e.s = fleet.server().start()
-        specs = {
-            "x": dict(extra=ALIASES),
-            # A real policy: only /usr/bin programs, never touch.
-            "pol": dict(policy="allow = ['^/usr/bin/.*']\ndeny = ['touch']"),
-            # The same policy, applied to scripts too (an explicit option).
-            "polscripts": dict(policy="allow = ['^/usr/bin/.*']\ndeny = ['touch']",
-                               extra="[remote-scripts]\ncheck_command_policy = true\n"),
-            "off": dict(extra="[remote-commands]\nenabled = false\n"),
-            "noscripts": dict(extra="[remote-scripts]\nenabled = false\n"),
-            # No sudo in the agent's PATH.
-            "nosudo": dict(env={"PATH": "/nonexistent-bin"}),
-            # A fresh agent whose peak memory only the flood test sees.
-            "flood": dict(),
-        }
-        e.agents = {}
-        for cid, kw in specs.items():
-            e.agents[cid] = fleet.agent(e.s, cid, start=(cid != "x"), wait=False, **kw)
-        fd = os.open("/dev/null", os.O_RDONLY)
-        a = e.agents["x"]
-        a.proc = ProcWithFd([harness.binary("tether-agent"), "-c", a.config], "agent-x", fd)
-        os.close(fd)
-        for cid in specs:
-            e.s.wait_connected(cid)
-        yield e
-    except Exception:
-        fleet.dump()
-        raise
+        e.agents["x"].start(pass_fds=(fd,))
     finally:
-        fleet.close()
-
-
-@pytest.fixture(autouse=True)
-def dump_on_failure(env, request):
-    before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > before:
-        env.fleet.dump()
+        os.close(fd)
+    for cid in specs:
+        e.s.wait_connected(cid)
+    return e
 
 
 # ---- helpers ---------------------------------------------------------
@@ -312,9 +288,8 @@ def test_sudo_needing_a_password_fails_at_once(env, tmp_path_factory):
             for n in [root] + [os.path.join(root, f) for f in dirs + files]:
                 os.chown(n, 65534, 65534)
         env.fleet.procs.append(a)
-        a.proc = harness.Proc(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-                               "--clear-groups", harness.binary("tether-agent"), "-c", a.config],
-                              "agent-nobody")
+        a.start(argv=["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                      harness.binary("tether-agent"), "-c", a.config])
         env.s.wait_connected("nobody")
         t0 = time.monotonic()
         _, job = run_wait(env, "nobody", {"command": "id -u", "is_sudo": True, "timeout_sec": 20})

@@ -15,11 +15,6 @@ from harness import cli, wait_until
 
 
 @pytest.fixture
-def fleet(tmp_path, request):
-    yield from harness.fleet_fixture(tmp_path, request)
-
-
-@pytest.fixture
 def three(fleet):
     s = fleet.server().start()
     fleet.agent(s, "web-1", tags=("web",), services=("nginx",))

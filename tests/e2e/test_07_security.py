@@ -13,11 +13,6 @@ import harness
 from harness import wait_until
 
 
-@pytest.fixture
-def fleet(tmp_path, request):
-    yield from harness.fleet_fixture(tmp_path, request)
-
-
 def routes():
     out = subprocess.run([harness.binary("tetherd"), "routes"], capture_output=True, text=True).stdout
     return [l.split() for l in out.splitlines() if l.strip()]

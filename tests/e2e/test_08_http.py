@@ -21,11 +21,6 @@ from harness import wait_until
 AUTH = "Basic " + base64.b64encode(b"admin:foobaz").decode()
 
 
-@pytest.fixture
-def fleet(tmp_path, request):
-    yield from harness.fleet_fixture(tmp_path, request)
-
-
 def answers(host, port, timeout=3):
     """True if something accepts a TCP connection there."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -17,15 +17,10 @@ import collections
 import json
 import os
 import random
-import signal
 import sqlite3
-import subprocess
 import threading
 import time
 
-import pytest
-
-import harness
 from harness import wait_until
 
 KILLS = int(os.environ.get("TETHER_KILLS", "32"))
@@ -34,11 +29,6 @@ REAL = 3
 TIMEOUT_SEC = 5
 SHORT_DELIVERY_SEC = 4
 LONG_OUTAGE_SEC = 6.5           # longer than timeout_sec and the short delivery deadline
-
-
-@pytest.fixture
-def fleet(tmp_path, request):
-    yield from harness.fleet_fixture(tmp_path, request)
 
 
 def lines(path):
@@ -113,15 +103,13 @@ def test_kill9_campaign(fleet, tmp_path, capsys):
     s = fleet.server(extra="[server]\nresult_grace_sec = 3\n").start()
     swarm_runs = str(tmp_path / "swarm-runs.txt")
     real_runs = str(tmp_path / "real-runs.txt")
-    sw = subprocess.Popen([harness.binary("tether-swarm"), "--server", "127.0.0.1:%d" % s.agent_port,
-                           "--auth", "clientAuth1:1234", "--count", str(SWARM),
-                           "--delay-ms", "200", "--jitter-ms", "800",
-                           "--min-retry-ms", "100", "--max-retry-ms", "800",
-                           "--runs-file", swarm_runs],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sw = fleet.swarm(s, SWARM, "--delay-ms", "200", "--jitter-ms", "800",
+                     "--min-retry-ms", "100", "--max-retry-ms", "800", "--runs-file", swarm_runs)
     sub = None
     try:
-        assert sw.stdout.readline().strip() == "swarm: all %d connected" % SWARM
+        said = lambda: [l for l in sw.lines() if l.startswith("swarm: ")]  # noqa: E731
+        wait_until(said, 60, "the swarm's first line", procs=[sw.proc])
+        assert said()[0] == "swarm: all %d connected" % SWARM
         real = [fleet.agent(s, "real-%d" % i) for i in range(REAL)]
         swarm_ids = ["swarm-%05d" % i for i in range(SWARM)]
         sub = Submitter(s, random.Random(seed + 1), swarm_ids, [a.cid for a in real], real_runs)
@@ -207,8 +195,4 @@ def test_kill9_campaign(fleet, tmp_path, capsys):
     finally:
         if sub:
             sub.stop.set()
-        sw.send_signal(signal.SIGTERM)
-        try:
-            sw.wait(20)
-        except subprocess.TimeoutExpired:
-            sw.kill()
+        sw.stop(20)

@@ -13,15 +13,9 @@ import signal
 import sqlite3
 import time
 
-import pytest
 
 import harness
 from harness import wait_until
-
-
-@pytest.fixture
-def fleet(tmp_path, request):
-    yield from harness.fleet_fixture(tmp_path, request)
 
 
 def api_from(server, source, method, path, auth=None, bearer=None, body=None):

@@ -19,16 +19,10 @@ import time
 import pytest
 import websockets
 
-import harness
 from harness import wait_until
 
 MiB = 1024 * 1024
 AUTH = "Basic " + base64.b64encode(b"admin:foobaz").decode()
-
-
-@pytest.fixture
-def fleet(tmp_path, request):
-    yield from harness.fleet_fixture(tmp_path, request)
 
 
 def status_kb(pid, key):

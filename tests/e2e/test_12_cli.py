@@ -21,11 +21,6 @@ from harness import cli, wait_until
 
 
 @pytest.fixture
-def fleet(tmp_path, request):
-    yield from harness.fleet_fixture(tmp_path, request)
-
-
-@pytest.fixture
 def two(fleet):
     s = fleet.server().start()
     fleet.agent(s, "c1")

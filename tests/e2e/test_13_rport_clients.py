@@ -13,23 +13,15 @@ import asyncio
 import base64
 import json
 
-import pytest
 import websockets
 
-from tether_harness import error_title, poll
+from harness import error_title, wait_until
 
 AUTH = "Basic " + base64.b64encode(b"admin:foobaz").decode()
 
 
 def b64(s):
     return base64.b64encode(s.encode()).decode()
-
-
-@pytest.fixture
-def my_client(tether, tether_server):
-    """The conftest agent, with scripts enabled."""
-    return tether.agent("my-client", tags=("linux", "demo"),
-                        extra="[remote-scripts]\nenabled = true\n")
 
 
 def ws_exchange(srv, path, body, headers=None):
@@ -55,8 +47,8 @@ def finals(frames):
 
 # ---- item 1: command and script in one request ---------------------------
 
-def test_command_and_script_fields_together(tether, my_client):
-    s = tether.srv
+def test_command_and_script_fields_together(server, my_client):
+    s = server
     # rportcli's shapes: both fields, the other one empty.
     jid = s.run("my-client", "echo from-command", script="")
     assert s.wait_job("my-client", jid)["result"]["stdout"] == "from-command\n"
@@ -70,7 +62,7 @@ def test_command_and_script_fields_together(tether, my_client):
         st, j = s.api("POST", path, dict(body, client_ids=["my-client"]))
         assert st == 200, (path, st, j)
         mj = j["data"]["jid"]
-        poll(lambda: s.api("GET", "/api/v1/commands/%s/jobs" % mj)[1]["meta"]["count"] == 1 and
+        wait_until(lambda: s.api("GET", "/api/v1/commands/%s/jobs" % mj)[1]["meta"]["count"] == 1 and
              s.api("GET", "/api/v1/commands/%s/jobs" % mj)[1]["data"][0]["status"] != "running",
              20, "multi job %s" % mj)
         jobs = s.api("GET", "/api/v1/commands/%s/jobs?fields[jobs]=status,result" % mj)[1]
@@ -96,8 +88,8 @@ def test_command_and_script_fields_together(tether, my_client):
 
 # ---- item 2: GET /login --------------------------------------------------
 
-def test_get_login_with_basic_auth(tether_server):
-    s = tether_server
+def test_get_login_with_basic_auth(server):
+    s = server
     st, j = s.api("GET", "/api/v1/login?token-lifetime=120")
     assert st == 200, (st, j)
     assert set(j["data"]) >= {"token", "two_fa"} and j["data"]["two_fa"] is None
@@ -122,12 +114,12 @@ def ids(result):
     return [c.get("id") or c.get("jid") for c in j["data"]], j["meta"]["count"]
 
 
-def test_clients_list_parameters(tether):
-    s = tether.server()
-    tether.agent("web-1", tags=("linux", "web"))
-    tether.agent("web-2", tags=("linux", "web"))
-    tether.agent("db-1", tags=("linux", "db"))
-    tether.agent("Other", tags=("windows",))
+def test_clients_list_parameters(fleet, server):
+    s = server
+    fleet.agent(s, "web-1", tags=("linux", "web"))
+    fleet.agent(s, "web-2", tags=("linux", "web"))
+    fleet.agent(s, "db-1", tags=("linux", "db"))
+    fleet.agent(s, "Other", tags=("windows",))
     c = "/api/v1/clients?"
     assert ids(s.api("GET", c + "filter[name]=web-1")) == (["web-1"], 1)
     assert ids(s.api("GET", c + "filter[name]=web*")) == (["web-1", "web-2"], 2)
@@ -165,8 +157,8 @@ def test_clients_list_parameters(tether):
         assert r[0] == 400 and error_title(r) == title, (q, r)
 
 
-def test_job_lists_parameters(tether, my_client):
-    s = tether.srv
+def test_job_lists_parameters(server, my_client):
+    s = server
     jids = [s.run("my-client", "echo %d" % i) for i in range(3)]
     for j in jids:
         s.wait_job("my-client", j)
@@ -201,8 +193,8 @@ def test_job_lists_parameters(tether, my_client):
 
 # ---- item 6: interpreters --------------------------------------------------
 
-def test_interpreter_rule_as_rport(tether, my_client):
-    s = tether.srv
+def test_interpreter_rule_as_rport(server, my_client):
+    s = server
     # cmd and powershell pass the server: the Linux agent decides (409).
     for name in ["cmd", "powershell"]:
         r = s.api("POST", "/api/v1/clients/my-client/commands",
@@ -221,8 +213,8 @@ def test_interpreter_rule_as_rport(tether, my_client):
 
 # ---- item 4: shapes and titles ---------------------------------------------
 
-def test_script_and_ws_titles_as_rport(tether, my_client):
-    s = tether.srv
+def test_script_and_ws_titles_as_rport(server, my_client):
+    s = server
     r = s.api("POST", "/api/v1/clients/my-client/scripts", {"script": ""})
     assert r[0] == 400 and error_title(r) == "Missing script body", r
     r = s.api("POST", "/api/v1/clients/my-client/scripts", {"script": "!!!!"})
@@ -233,10 +225,9 @@ def test_script_and_ws_titles_as_rport(tether, my_client):
     assert st == 200 and j["data"] == [] and j["meta"]["count"] == 0, (st, j)
 
 
-def test_status_me_and_routes_as_rport(tether, my_client):
-    s = tether.srv
-    tether.agent("gone", tags=("linux", "old"))
-    tether.agents[-1].stop()
+def test_status_me_and_routes_as_rport(fleet, server, my_client):
+    s = server
+    fleet.agent(s, "gone", tags=("linux", "old")).stop()
     s.wait_disconnected("gone")
     st, j = s.api("GET", "/api/v1/status")
     d = j["data"]
@@ -280,7 +271,7 @@ def test_status_me_and_routes_as_rport(tether, my_client):
 
     def log():
         return s.api("GET", "/api/v1/auditlog?page[limit]=100")[1]["data"]
-    poll(lambda: any(e["application"] == "client.command" for e in log()), 10, "audit")
+    wait_until(lambda: any(e["application"] == "client.command" for e in log()), 10, "audit")
     apps = {(e["application"], e["action"]) for e in log()}
     for want in [("client.group", "create"), ("client.group", "delete"),
                  ("client.auth", "create"), ("auth.user.group", "update"),
@@ -295,8 +286,8 @@ def test_status_me_and_routes_as_rport(tether, my_client):
     assert all(x["response"] == "" for x in failed), failed
 
 
-def test_put_me_changes_ones_own_password(tether, tether_server):
-    s = tether.srv
+def test_put_me_changes_ones_own_password(server):
+    s = server
     assert s.api("POST", "/api/v1/users", {"username": "carol", "password": "carol-pass-1"})[0] \
         in (200, 201)
     carol = ("carol", "carol-pass-1")
@@ -330,9 +321,9 @@ def test_put_me_changes_ones_own_password(tether, tether_server):
     assert st == 400 and j["errors"][0]["title"] == "User from the configuration file.", j
 
 
-def test_websocket_without_credentials_is_401_token_required(tether, tether_server):
+def test_websocket_without_credentials_is_401_token_required(server):
     import socket
-    s = tether.srv
+    s = server
     sock = socket.create_connection(("127.0.0.1", s.api_port), timeout=15)
     try:
         sock.sendall(b"GET /api/v1/ws/commands HTTP/1.1\r\nHost: x\r\n"

@@ -291,6 +291,7 @@ static void test_type_not_a_string(void **state)
 	parse_bad("{\"type\":{\"name\":\"ping\"}}", "\"type\"");
 	parse_bad("{\"type\":true}", "\"type\"");
 	parse_bad("{\"jid\":\"j\"}", "\"type\"");
+	parse_bad("{\"jid\":\"x\"}", "no string \"type\"");
 	parse_bad("{}", "\"type\"");
 }
 
@@ -330,6 +331,8 @@ static void test_duplicate_keys(void **state)
 {
 	(void)state;
 	parse_bad("{\"type\":\"ack\",\"jid\":\"a\",\"jid\":\"b\"}", "duplicate");
+	/* A duplicate is refused as invalid JSON. */
+	parse_bad("{\"type\":\"ack\",\"jid\":\"a\",\"jid\":\"b\"}", "invalid JSON");
 	parse_bad("{\"type\":\"ping\",\"type\":\"pong\"}", "duplicate");
 	/* Also in nested objects. */
 	parse_bad("{\"type\":\"ping\",\"x\":{\"a\":1,\"a\":2}}", "duplicate");

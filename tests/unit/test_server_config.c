@@ -305,6 +305,7 @@ static void test_unknown_key(void **state)
 {
 	(void)state;
 	load_bad("[server]\naddress = \"0.0.0.0:8080\"\nadress = \"x\"\n", 3, "adress", "[server]");
+	load_bad("[server]\nadress = \"x\"\n", 2, "unknown key 'adress' in [server]", NULL);
 	load_bad("[api]\nuser = \"a\"\n\n\npasswd = \"b\"\n", 5, "passwd", "[api]");
 	/* A key of the other section. */
 	load_bad("[server]\nuser = \"admin\"\n", 2, "user", "[server]");
@@ -339,6 +340,7 @@ static void test_out_of_range(void **state)
 	(void)state;
 	load_bad("[server]\nheartbeat_timeout_sec = 1\n", 2, "server.heartbeat_timeout_sec",
 		 "2 to 86400");
+	load_bad("[server]\nheartbeat_timeout_sec = 1\n", 2, "must be an integer from 2", NULL);
 	load_bad("[server]\nheartbeat_timeout_sec = 86401\n", 2, "heartbeat_timeout_sec", NULL);
 	load_bad("[server]\nrun_remote_cmd_timeout_sec = 0\n", 2, "run_remote_cmd_timeout_sec",
 		 NULL);

@@ -874,6 +874,10 @@ static void test_queue_without_loop(void **state)
 	store_queue(f->st, apply_insert, after_insert, &q1);
 	assert_int_equal(q1.after_calls, 1);
 	assert_int_equal(q1.after_rc, 0);
+	/* One write, one commit of its own. */
+	store_stats(f->st, &commits, &writes);
+	assert_int_equal(commits - commits0, 1);
+	assert_int_equal(writes - writes0, 1);
 	job = get_job(f->st, "q1");
 	json_decref(job);
 	/* The apply's error reaches after. */

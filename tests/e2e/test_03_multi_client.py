@@ -4,13 +4,7 @@ import time
 
 import pytest
 
-import harness
 from harness import wait_until
-
-
-@pytest.fixture
-def fleet(tmp_path, request):
-    yield from harness.fleet_fixture(tmp_path, request)
 
 
 @pytest.fixture
