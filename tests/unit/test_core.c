@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "proto.h"
 #include "core/query.h"
+#include "dialects/rport/job_json.h"
 #include "store/store.h"
 #include "toml.h"
 #include "util.h"
@@ -401,8 +402,9 @@ static void test_store_jobs(void **state)
 	struct store *st;
 	struct job_spec j;
 	struct job_result r;
-	json_t *job, *list;
-	int64_t total;
+	json_t *job;
+	struct job_row row;
+	struct job_rows list;
 	struct stat sb;
 
 	(void)state;
@@ -422,7 +424,9 @@ static void test_store_jobs(void **state)
 	j.created_at = util_now_ns();
 	assert_int_equal(store_job_insert(st, &j), 0);
 	assert_int_equal(store_job_insert(st, &j), TE_EXISTS);
-	assert_int_equal(store_job_get(st, j.jid, &job), 0);
+	assert_int_equal(store_job_get(st, j.jid, &row), 0);
+	job = rport_job_json(&row);
+	store_job_row_free(&row);
 	assert_string_equal(json_string_value(json_object_get(job, "status")), "running");
 	assert_string_equal(json_string_value(json_object_get(job, "interpreter")), "/bin/sh");
 	assert_true(json_is_null(json_object_get(job, "exit_code")));
@@ -442,7 +446,9 @@ static void test_store_jobs(void **state)
 	r.status = JOB_SUCCESSFUL;
 	assert_int_equal(store_job_finish(st, j.jid, NULL, &r), TE_STATE);
 	assert_int_equal(store_job_finish(st, "nope", NULL, &r), TE_NOTFOUND);
-	assert_int_equal(store_job_get(st, j.jid, &job), 0);
+	assert_int_equal(store_job_get(st, j.jid, &row), 0);
+	job = rport_job_json(&row);
+	store_job_row_free(&row);
 	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
 	assert_int_equal(json_integer_value(json_object_get(job, "exit_code")), 3);
 	{
@@ -458,10 +464,10 @@ static void test_store_jobs(void **state)
 	/* survives a restart */
 	store_close(st);
 	assert_int_equal(store_open(dir, &st, err, sizeof err), 0);
-	assert_int_equal(store_job_list_client(st, "c1", 10, 0, &list, &total), 0);
-	assert_int_equal(total, 1);
-	assert_int_equal(json_array_size(list), 1);
-	json_decref(list);
+	assert_int_equal(store_job_list_client(st, "c1", 10, 0, -1, &list), 0);
+	assert_int_equal(list.total, 1);
+	assert_int_equal(list.n, 1);
+	store_job_rows_free(&list);
 	store_close(st);
 	snprintf(path, sizeof path, "rm -rf %s", dir);
 	assert_int_equal(system(path), 0);
