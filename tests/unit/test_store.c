@@ -111,13 +111,57 @@ static struct job_spec spec(const char *jid, const char *client, int64_t created
 	return j;
 }
 
-static json_t *get_job(struct store *st, const char *jid)
+static struct job_row get_job(struct store *st, const char *jid)
 {
-	json_t *j = NULL;
+	struct job_row r;
 
-	assert_int_equal(store_job_get(st, jid, &j), 0);
-	assert_non_null(j);
-	return j;
+	memset(&r, 0, sizeof r);
+	assert_int_equal(store_job_get(st, jid, &r), 0);
+	assert_non_null(r.jid);
+	return r;
+}
+
+/* The row's output bytes are exactly want (len bytes, NUL-terminated). */
+static void assert_bytes(const char *data, size_t len, const char *want, size_t wlen)
+{
+	assert_non_null(data);
+	assert_int_equal(len, wlen);
+	if (wlen)
+		assert_memory_equal(data, want, wlen);
+	assert_int_equal(data[len], '\0');
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool bytes_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && (!alen || (a && b && !memcmp(a, b, alen)));
+}
+
+/* Every field of two rows (what a reader of the store can see). */
+static bool rows_equal(const struct job_row *a, const struct job_row *b)
+{
+	return str_eq(a->jid, b->jid) && str_eq(a->multi_job_id, b->multi_job_id) &&
+	       str_eq(a->client_id, b->client_id) && str_eq(a->client_name, b->client_name) &&
+	       str_eq(a->command, b->command) &&
+	       ((!a->argv && !b->argv) || (a->argv && b->argv && json_equal(a->argv, b->argv))) &&
+	       str_eq(a->cwd, b->cwd) &&
+	       str_eq(a->interpreter, b->interpreter) && a->is_sudo == b->is_sudo &&
+	       a->is_script == b->is_script && a->kill_on_timeout == b->kill_on_timeout &&
+	       a->timeout_sec == b->timeout_sec &&
+	       a->delivery_timeout_sec == b->delivery_timeout_sec &&
+	       str_eq(a->created_by, b->created_by) && a->created_at == b->created_at &&
+	       a->started_at == b->started_at && a->finished_at == b->finished_at &&
+	       a->has_pid == b->has_pid && a->pid == b->pid && a->status == b->status &&
+	       !strcmp(a->state, b->state) && a->has_exit_code == b->has_exit_code &&
+	       a->exit_code == b->exit_code && str_eq(a->error, b->error) &&
+	       bytes_eq(a->stdout_data, a->stdout_len, b->stdout_data, b->stdout_len) &&
+	       bytes_eq(a->stderr_data, a->stderr_len, b->stderr_data, b->stderr_len) &&
+	       a->output_omitted == b->output_omitted &&
+	       a->stdout_dropped == b->stdout_dropped && a->stderr_dropped == b->stderr_dropped;
 }
 
 static const char *jstr(const json_t *o, const char *key)
@@ -252,47 +296,51 @@ static void test_insert_get(void **state)
 {
 	struct fixture *f = *state;
 	struct job_spec j = spec("11111111-1111-4111-8111-111111111111", "client-1", T0);
-	char t[TIME_STR_LEN];
-	json_t *job, *res;
+	struct job_row job;
 
 	j.cwd = "/tmp";
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	job = get_job(f->st, j.jid);
-	assert_string_equal(jstr(job, "jid"), j.jid);
-	assert_string_equal(jstr(job, "status"), "running");
-	assert_string_equal(jstr(job, "client_id"), "client-1");
-	assert_string_equal(jstr(job, "client_name"), "my-client");
-	assert_string_equal(jstr(job, "command"), "/usr/bin/date");
-	assert_string_equal(jstr(job, "cwd"), "/tmp");
-	assert_true(json_is_false(jget(job, "is_sudo")));
-	assert_true(json_is_false(jget(job, "is_script")));
-	/* An empty interpreter is reported as the agent's default. */
-	assert_string_equal(jstr(job, "interpreter"), "/bin/sh");
-	assert_string_equal(jstr(job, "created_by"), "admin");
-	assert_true(json_is_integer(jget(job, "timeout_sec")));
-	assert_int_equal(json_integer_value(jget(job, "timeout_sec")), 60);
-	assert_true(json_is_null(jget(job, "multi_job_id")));
-	assert_true(json_is_null(jget(job, "exit_code")));
-	assert_true(json_is_null(jget(job, "finished_at")));
-	assert_true(json_is_null(jget(job, "pid")));
-	assert_string_equal(jstr(job, "error"), "");
+	assert_string_equal(job.jid, j.jid);
+	assert_int_equal(job.status, JOB_RUNNING);
+	assert_string_equal(job.client_id, "client-1");
+	assert_string_equal(job.client_name, "my-client");
+	assert_string_equal(job.command, "/usr/bin/date");
+	assert_string_equal(job.cwd, "/tmp");
+	assert_false(job.is_sudo);
+	assert_false(job.is_script);
+	assert_false(job.kill_on_timeout);
+	/* An empty interpreter: the agent's default (the dialect names it). */
+	assert_string_equal(job.interpreter, "");
+	assert_string_equal(job.created_by, "admin");
+	assert_int_equal(job.timeout_sec, 60);
+	assert_null(job.multi_job_id);
+	assert_null(job.argv);
+	assert_false(job.has_exit_code);
+	assert_int_equal(job.finished_at, 0);
+	assert_false(job.has_pid);
+	assert_string_equal(job.error, "");
+	assert_string_equal(job.state, "");
+	assert_int_equal(job.created_at, T0);
 	/* started_at: when the job was created, until the agent says more. */
-	time_str(T0, t);
-	assert_string_equal(jstr(job, "started_at"), t);
-	res = json_object_get(job, "result");
-	assert_true(json_is_object(res));
-	assert_string_equal(jstr(res, "stdout"), "");
-	assert_string_equal(jstr(res, "stderr"), "");
-	assert_null(json_object_get(res, "stdout_encoding"));
-	assert_null(json_object_get(res, "stdout_truncated"));
-	json_decref(job);
+	assert_int_equal(job.started_at, T0);
+	assert_bytes(job.stdout_data, job.stdout_len, "", 0);
+	assert_bytes(job.stderr_data, job.stderr_len, "", 0);
+	assert_false(job.output_omitted);
+	assert_int_equal(job.stdout_dropped, 0);
+	assert_int_equal(job.stderr_dropped, 0);
+	store_job_row_free(&job);
+	/* A freed row is cleared; freeing again, or NULL, is a no-op. */
+	assert_null(job.jid);
+	store_job_row_free(&job);
+	store_job_row_free(NULL);
 }
 
 static void test_insert_all_fields(void **state)
 {
 	struct fixture *f = *state;
 	struct job_spec j = spec("job-multi-1", "client-2", T0);
-	json_t *job;
+	struct job_row job;
 
 	j.multi_job_id = "22222222-2222-4222-8222-222222222222";
 	j.interpreter = "bash";
@@ -300,47 +348,50 @@ static void test_insert_all_fields(void **state)
 	j.is_script = true;
 	j.kill_on_timeout = true;
 	j.timeout_sec = 3600;
+	j.delivery_timeout_sec = 120;
 	j.command = "echo \"h\xc3\xa9llo\" | tr a-z A-Z; exit 3";
 	j.client_name = NULL;
 	j.cwd = NULL;
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	job = get_job(f->st, j.jid);
-	assert_string_equal(jstr(job, "multi_job_id"), j.multi_job_id);
-	assert_string_equal(jstr(job, "interpreter"), "bash");
-	assert_true(json_is_true(jget(job, "is_sudo")));
-	assert_true(json_is_true(jget(job, "is_script")));
-	assert_true(json_is_true(jget(job, "kill_on_timeout")));
-	assert_int_equal(json_integer_value(jget(job, "timeout_sec")), 3600);
-	assert_string_equal(jstr(job, "command"), j.command);
-	assert_string_equal(jstr(job, "client_name"), "");
-	assert_string_equal(jstr(job, "cwd"), "");
-	json_decref(job);
+	assert_string_equal(job.multi_job_id, j.multi_job_id);
+	assert_string_equal(job.interpreter, "bash");
+	assert_true(job.is_sudo);
+	assert_true(job.is_script);
+	assert_true(job.kill_on_timeout);
+	assert_int_equal(job.timeout_sec, 3600);
+	assert_int_equal(job.delivery_timeout_sec, 120);
+	assert_string_equal(job.command, j.command);
+	assert_string_equal(job.client_name, "");
+	assert_string_equal(job.cwd, "");
+	store_job_row_free(&job);
 }
 
 static void test_get_unknown(void **state)
 {
 	struct fixture *f = *state;
-	json_t *sentinel = json_object(), *out = sentinel;
+	struct job_row out;
 
+	memset(&out, 0x5a, sizeof out);
 	assert_int_equal(store_job_get(f->st, "nope", &out), TE_NOTFOUND);
-	assert_ptr_equal(out, sentinel);
-	json_decref(sentinel);
+	/* Untouched on error. */
+	assert_int_equal(((unsigned char *)&out)[0], 0x5a);
 }
 
 static void test_insert_duplicate(void **state)
 {
 	struct fixture *f = *state;
 	struct job_spec a = spec("dup", "c1", T0), b = spec("dup", "c2", T0 + NS);
-	json_t *job;
+	struct job_row job;
 
 	b.command = "/usr/bin/uptime";
 	assert_int_equal(store_job_insert(f->st, &a), 0);
 	assert_int_equal(store_job_insert(f->st, &b), TE_EXISTS);
 	/* The first one is untouched, and the store keeps working. */
 	job = get_job(f->st, "dup");
-	assert_string_equal(jstr(job, "command"), "/usr/bin/date");
-	assert_string_equal(jstr(job, "client_id"), "c1");
-	json_decref(job);
+	assert_string_equal(job.command, "/usr/bin/date");
+	assert_string_equal(job.client_id, "c1");
+	store_job_row_free(&job);
 	b.jid[0] = 'D';
 	assert_int_equal(store_job_insert(f->st, &b), 0);
 }
@@ -350,17 +401,18 @@ static void test_started(void **state)
 	struct fixture *f = *state;
 	struct job_spec j = spec("s1", "c1", T0);
 	char t[TIME_STR_LEN];
-	json_t *job;
+	struct job_row job;
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	assert_int_equal(store_job_started(f->st, "s1", "c1", 4242, T0 + 1500000000LL), 0);
 	job = get_job(f->st, "s1");
-	assert_int_equal(json_integer_value(jget(job, "pid")), 4242);
-	time_str(T0 + 1500000000LL, t);
-	assert_string_equal(jstr(job, "started_at"), t);
+	assert_true(job.has_pid);
+	assert_int_equal(job.pid, 4242);
+	assert_int_equal(job.started_at, T0 + 1500000000LL);
+	time_str(job.started_at, t);
 	assert_string_equal(t, "2020-10-15T15:30:13.500000000Z");
-	assert_string_equal(jstr(job, "status"), "running");
-	json_decref(job);
+	assert_int_equal(job.status, JOB_RUNNING);
+	store_job_row_free(&job);
 	assert_int_equal(store_job_started(f->st, "unknown", "c1", 1, T0), TE_NOTFOUND);
 }
 
@@ -386,8 +438,7 @@ static void test_finish(void **state)
 	struct fixture *f = *state;
 	struct job_spec j = spec("f1", "c1", T0);
 	struct job_result r = result_ok();
-	char t[TIME_STR_LEN];
-	json_t *job, *res;
+	struct job_row job;
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	assert_int_equal(store_job_started(f->st, "f1", "c1", 99, T0 + NS), 0);
@@ -398,22 +449,17 @@ static void test_finish(void **state)
 	r.stderr_len = 5;
 	assert_int_equal(store_job_finish(f->st, "f1", "c1", &r), 0);
 	job = get_job(f->st, "f1");
-	assert_string_equal(jstr(job, "status"), "failed");
-	assert_true(json_is_integer(jget(job, "exit_code")));
-	assert_int_equal(json_integer_value(jget(job, "exit_code")), 3);
-	assert_string_equal(jstr(job, "error"), "exit status 3");
-	time_str(T0 + 2 * NS, t);
-	assert_string_equal(jstr(job, "finished_at"), t);
+	assert_int_equal(job.status, JOB_FAILED);
+	assert_true(job.has_exit_code);
+	assert_int_equal(job.exit_code, 3);
+	assert_string_equal(job.error, "exit status 3");
+	assert_int_equal(job.finished_at, T0 + 2 * NS);
 	/* pid 0 and started_at 0 in the result keep what the start recorded. */
-	assert_int_equal(json_integer_value(jget(job, "pid")), 99);
-	time_str(T0 + NS, t);
-	assert_string_equal(jstr(job, "started_at"), t);
-	res = json_object_get(job, "result");
-	assert_string_equal(jstr(res, "stdout"), "Thu Oct 15 15:30:14 UTC 2020\n");
-	assert_string_equal(jstr(res, "stderr"), "oops\n");
-	assert_null(json_object_get(res, "stdout_encoding"));
-	assert_null(json_object_get(res, "stderr_encoding"));
-	json_decref(job);
+	assert_int_equal(job.pid, 99);
+	assert_int_equal(job.started_at, T0 + NS);
+	assert_bytes(job.stdout_data, job.stdout_len, "Thu Oct 15 15:30:14 UTC 2020\n", 29);
+	assert_bytes(job.stderr_data, job.stderr_len, "oops\n", 5);
+	store_job_row_free(&job);
 }
 
 static void test_finish_sets_pid_and_start(void **state)
@@ -421,8 +467,7 @@ static void test_finish_sets_pid_and_start(void **state)
 	struct fixture *f = *state;
 	struct job_spec j = spec("f2", "c1", T0);
 	struct job_result r = result_ok();
-	char t[TIME_STR_LEN];
-	json_t *job;
+	struct job_row job;
 
 	/* A result that arrives with no "started" before it. */
 	assert_int_equal(store_job_insert(f->st, &j), 0);
@@ -430,12 +475,13 @@ static void test_finish_sets_pid_and_start(void **state)
 	r.started_at = T0 + NS / 2;
 	assert_int_equal(store_job_finish(f->st, "f2", "c1", &r), 0);
 	job = get_job(f->st, "f2");
-	assert_int_equal(json_integer_value(jget(job, "pid")), 777);
-	time_str(T0 + NS / 2, t);
-	assert_string_equal(jstr(job, "started_at"), t);
-	assert_string_equal(jstr(job, "status"), "successful");
-	assert_int_equal(json_integer_value(jget(job, "exit_code")), 0);
-	json_decref(job);
+	assert_true(job.has_pid);
+	assert_int_equal(job.pid, 777);
+	assert_int_equal(job.started_at, T0 + NS / 2);
+	assert_int_equal(job.status, JOB_SUCCESSFUL);
+	assert_true(job.has_exit_code);
+	assert_int_equal(job.exit_code, 0);
+	store_job_row_free(&job);
 }
 
 static void test_finish_without_exit_code(void **state)
@@ -443,7 +489,7 @@ static void test_finish_without_exit_code(void **state)
 	struct fixture *f = *state;
 	struct job_spec j = spec("f3", "c1", T0);
 	struct job_result r = result_ok();
-	json_t *job;
+	struct job_row job;
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	r.status = JOB_UNKNOWN;
@@ -454,12 +500,12 @@ static void test_finish_without_exit_code(void **state)
 	r.stderr_data = NULL;
 	assert_int_equal(store_job_finish(f->st, "f3", "c1", &r), 0);
 	job = get_job(f->st, "f3");
-	assert_string_equal(jstr(job, "status"), "unknown");
-	assert_true(json_is_null(jget(job, "exit_code")));
-	assert_string_equal(jstr(job, "error"), r.error);
-	assert_string_equal(jstr(json_object_get(job, "result"), "stdout"), "");
-	assert_string_equal(jstr(json_object_get(job, "result"), "stderr"), "");
-	json_decref(job);
+	assert_int_equal(job.status, JOB_UNKNOWN);
+	assert_false(job.has_exit_code);
+	assert_string_equal(job.error, r.error);
+	assert_bytes(job.stdout_data, job.stdout_len, "", 0);
+	assert_bytes(job.stderr_data, job.stderr_len, "", 0);
+	store_job_row_free(&job);
 }
 
 static void test_finish_twice(void **state)
@@ -467,7 +513,7 @@ static void test_finish_twice(void **state)
 	struct fixture *f = *state;
 	struct job_spec j = spec("twice", "c1", T0);
 	struct job_result r = result_ok(), r2 = result_ok();
-	json_t *before, *after;
+	struct job_row before, after;
 	char status[16], cid[64];
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
@@ -484,21 +530,15 @@ static void test_finish_twice(void **state)
 	r2.finished_at = T0 + 9 * NS;
 	assert_int_equal(store_job_finish(f->st, "twice", "c1", &r2), TE_STATE);
 	after = get_job(f->st, "twice");
-	if (!json_equal(before, after)) {
-		char *a = json_dumps(before, JSON_SORT_KEYS), *b = json_dumps(after, JSON_SORT_KEYS);
-
-		print_error("before %s\nafter  %s\n", a, b);
-		free(a);
-		free(b);
+	if (!rows_equal(&before, &after))
 		fail_msg("a duplicate result changed the job");
-	}
 	/* Also a duplicate of the very same result. */
 	assert_int_equal(store_job_finish(f->st, "twice", "c1", &r), TE_STATE);
 	assert_int_equal(store_job_status(f->st, "twice", cid, sizeof cid, status), 0);
 	assert_string_equal(status, "successful");
 	assert_string_equal(cid, "c1");
-	json_decref(before);
-	json_decref(after);
+	store_job_row_free(&before);
+	store_job_row_free(&after);
 }
 
 /* An agent reports only its own jobs: a start or result for another
@@ -509,27 +549,27 @@ static void test_other_clients_job(void **state)
 	struct fixture *f = *state;
 	struct job_spec a = spec("mine", "c1", T0), b = spec("verdict", "c1", T0);
 	struct job_result r = result_ok();
-	json_t *job;
+	struct job_row job;
 
 	assert_int_equal(store_job_insert(f->st, &a), 0);
 	assert_int_equal(store_job_insert(f->st, &b), 0);
 	assert_int_equal(store_job_started(f->st, "mine", "c2", 666, T0 + NS), TE_NOTFOUND);
 	assert_int_equal(store_job_finish(f->st, "mine", "c2", &r), TE_NOTFOUND);
 	job = get_job(f->st, "mine");
-	assert_string_equal(jstr(job, "status"), "running");
-	assert_true(json_is_null(jget(job, "pid")));
-	json_decref(job);
+	assert_int_equal(job.status, JOB_RUNNING);
+	assert_false(job.has_pid);
+	store_job_row_free(&job);
 	assert_int_equal(store_job_finish(f->st, "mine", "c1", &r), 0);
 	job = get_job(f->st, "mine");
-	assert_string_equal(jstr(job, "status"), "successful");
-	json_decref(job);
+	assert_int_equal(job.status, JOB_SUCCESSFUL);
+	store_job_row_free(&job);
 	/* Once final, another client's result is still not its to report. */
 	assert_int_equal(store_job_finish(f->st, "mine", "c2", &r), TE_NOTFOUND);
 	r.status = JOB_FAILED;
 	assert_int_equal(store_job_finish(f->st, "verdict", NULL, &r), 0);
 	job = get_job(f->st, "verdict");
-	assert_string_equal(jstr(job, "status"), "failed");
-	json_decref(job);
+	assert_int_equal(job.status, JOB_FAILED);
+	store_job_row_free(&job);
 }
 
 static void test_finish_unknown(void **state)
@@ -543,18 +583,20 @@ static void test_finish_unknown(void **state)
 			 TE_NOTFOUND);
 	/* Nothing was created by the attempt. */
 	{
-		json_t *out = NULL;
+		struct job_row out;
 
 		assert_int_equal(store_job_get(f->st, "no-such-job", &out), TE_NOTFOUND);
 	}
 }
 
+/* Output comes back byte for byte, whatever it holds (how a dialect
+ * shows binary output is its own affair: test_rport_job_json.c). */
 static void test_binary_output(void **state)
 {
 	struct fixture *f = *state;
 	struct job_spec j = spec("bin", "c1", T0);
 	struct job_result r = result_ok();
-	json_t *job, *res;
+	struct job_row job;
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	r.stdout_data = "\xff\xfe\x00" "a";
@@ -563,24 +605,19 @@ static void test_binary_output(void **state)
 	r.stderr_len = 6;
 	assert_int_equal(store_job_finish(f->st, "bin", "c1", &r), 0);
 	job = get_job(f->st, "bin");
-	res = json_object_get(job, "result");
-	assert_string_equal(jstr(res, "stdout"), "//4AYQ==");
-	assert_string_equal(jstr(res, "stdout_encoding"), "base64");
-	/* Valid UTF-8 stays text, with no encoding flag. */
-	assert_string_equal(jstr(res, "stderr"), "caf\xc3\xa9\n");
-	assert_null(json_object_get(res, "stderr_encoding"));
-	json_decref(job);
+	assert_bytes(job.stdout_data, job.stdout_len, "\xff\xfe\x00" "a", 4);
+	assert_bytes(job.stderr_data, job.stderr_len, "caf\xc3\xa9\n", 6);
+	store_job_row_free(&job);
 }
 
-static void test_output_with_nul_is_base64(void **state)
+static void test_output_with_nul(void **state)
 {
 	struct fixture *f = *state;
 	struct job_spec j = spec("nul", "c1", T0);
 	struct job_result r = result_ok();
-	json_t *job, *res;
+	struct job_row job;
 
-	/* Valid UTF-8 but with a NUL: a JSON string could hold it, C code
-	 * reading it could not, so it comes back as base64. */
+	/* Valid UTF-8 but with a NUL: every byte past it comes back too. */
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	r.stdout_data = "a\0b";
 	r.stdout_len = 3;
@@ -588,12 +625,9 @@ static void test_output_with_nul_is_base64(void **state)
 	r.stderr_len = 1;
 	assert_int_equal(store_job_finish(f->st, "nul", "c1", &r), 0);
 	job = get_job(f->st, "nul");
-	res = json_object_get(job, "result");
-	assert_string_equal(jstr(res, "stdout"), "YQBi");
-	assert_string_equal(jstr(res, "stdout_encoding"), "base64");
-	assert_string_equal(jstr(res, "stderr"), "gA==");
-	assert_string_equal(jstr(res, "stderr_encoding"), "base64");
-	json_decref(job);
+	assert_bytes(job.stdout_data, job.stdout_len, "a\0b", 3);
+	assert_bytes(job.stderr_data, job.stderr_len, "\x80", 1);
+	store_job_row_free(&job);
 }
 
 static void test_large_output(void **state)
@@ -603,7 +637,7 @@ static void test_large_output(void **state)
 	struct job_result r = result_ok();
 	size_t n = 4 * 1024 * 1024;
 	char *data = malloc(n);
-	json_t *job, *res;
+	struct job_row job;
 
 	assert_non_null(data);
 	for (size_t i = 0; i < n; i++)
@@ -613,10 +647,8 @@ static void test_large_output(void **state)
 	r.stdout_len = n;
 	assert_int_equal(store_job_finish(f->st, "big", "c1", &r), 0);
 	job = get_job(f->st, "big");
-	res = json_object_get(job, "result");
-	assert_int_equal(json_string_length(jget(res, "stdout")), n);
-	assert_memory_equal(json_string_value(jget(res, "stdout")), data, n);
-	json_decref(job);
+	assert_bytes(job.stdout_data, job.stdout_len, data, n);
+	store_job_row_free(&job);
 	free(data);
 }
 
@@ -625,31 +657,25 @@ static void test_dropped_bytes(void **state)
 	struct fixture *f = *state;
 	struct job_spec j = spec("trunc", "c1", T0), j2 = spec("trunc2", "c1", T0);
 	struct job_result r = result_ok();
-	json_t *job, *res;
+	struct job_row job;
 
 	assert_int_equal(store_job_insert(f->st, &j), 0);
 	r.stdout_dropped = 1048576;
 	assert_int_equal(store_job_finish(f->st, "trunc", "c1", &r), 0);
 	job = get_job(f->st, "trunc");
-	res = json_object_get(job, "result");
-	assert_true(json_is_true(jget(res, "stdout_truncated")));
-	assert_int_equal(json_integer_value(jget(res, "stdout_dropped_bytes")), 1048576);
-	/* Nothing dropped from stderr: no flags for it. */
-	assert_null(json_object_get(res, "stderr_truncated"));
-	assert_null(json_object_get(res, "stderr_dropped_bytes"));
-	json_decref(job);
+	assert_int_equal(job.stdout_dropped, 1048576);
+	/* Nothing dropped from stderr. */
+	assert_int_equal(job.stderr_dropped, 0);
+	store_job_row_free(&job);
 
 	assert_int_equal(store_job_insert(f->st, &j2), 0);
 	r.stdout_dropped = 0;
 	r.stderr_dropped = 5;
 	assert_int_equal(store_job_finish(f->st, "trunc2", "c1", &r), 0);
 	job = get_job(f->st, "trunc2");
-	res = json_object_get(job, "result");
-	assert_null(json_object_get(res, "stdout_truncated"));
-	assert_null(json_object_get(res, "stdout_dropped_bytes"));
-	assert_true(json_is_true(jget(res, "stderr_truncated")));
-	assert_int_equal(json_integer_value(jget(res, "stderr_dropped_bytes")), 5);
-	json_decref(job);
+	assert_int_equal(job.stdout_dropped, 0);
+	assert_int_equal(job.stderr_dropped, 5);
+	store_job_row_free(&job);
 }
 
 /* ---- listing ------------------------------------------------------------ */
@@ -657,24 +683,25 @@ static void test_dropped_bytes(void **state)
 static void check_page(struct store *st, const char *client, int64_t limit, int64_t offset,
 		       int64_t want_total, const char *const *want, size_t nwant)
 {
-	json_t *arr = NULL;
-	int64_t total = -1;
+	struct job_rows rows;
 
-	assert_int_equal(store_job_list_client(st, client, limit, offset, &arr, &total), 0);
-	assert_true(json_is_array(arr));
-	assert_int_equal(total, want_total);
-	if (json_array_size(arr) != nwant)
+	memset(&rows, 0, sizeof rows);
+	rows.total = -1;
+	assert_int_equal(store_job_list_client(st, client, limit, offset, -1, &rows), 0);
+	assert_int_equal(rows.total, want_total);
+	if (rows.n != nwant)
 		fail_msg("%s limit %lld offset %lld: %zu jobs, want %zu", client,
-			 (long long)limit, (long long)offset, json_array_size(arr), nwant);
+			 (long long)limit, (long long)offset, rows.n, nwant);
 	for (size_t i = 0; i < nwant; i++) {
-		json_t *job = json_array_get(arr, i);
+		const struct job_row *job = &rows.row[i];
 
-		assert_string_equal(jstr(job, "jid"), want[i]);
-		assert_string_equal(jstr(job, "client_id"), client);
-		/* Each entry is a full Job. */
-		assert_true(json_is_object(json_object_get(job, "result")));
+		assert_string_equal(job->jid, want[i]);
+		assert_string_equal(job->client_id, client);
+		/* Each entry is a full row. */
+		assert_string_equal(job->command, "/usr/bin/date");
+		assert_non_null(job->stdout_data);
 	}
-	json_decref(arr);
+	store_job_rows_free(&rows);
 }
 
 static void test_list_client(void **state)
@@ -720,15 +747,76 @@ static void test_list_client(void **state)
 	/* A finished job is listed with its result. */
 	{
 		struct job_result r = result_ok();
-		json_t *arr = NULL;
-		int64_t total = 0;
+		struct job_rows rows;
 
 		assert_int_equal(store_job_finish(f->st, "j4", "cl-a", &r), 0);
-		assert_int_equal(store_job_list_client(f->st, "cl-a", 2, 0, &arr, &total), 0);
-		assert_string_equal(jstr(json_array_get(arr, 1), "status"), "successful");
-		assert_string_equal(jstr(json_array_get(arr, 0), "status"), "running");
-		json_decref(arr);
+		assert_int_equal(store_job_list_client(f->st, "cl-a", 2, 0, -1, &rows), 0);
+		assert_int_equal(rows.row[1].status, JOB_SUCCESSFUL);
+		assert_bytes(rows.row[1].stdout_data, rows.row[1].stdout_len, r.stdout_data,
+			     r.stdout_len);
+		assert_int_equal(rows.row[0].status, JOB_RUNNING);
+		store_job_rows_free(&rows);
 	}
+}
+
+/* A list read carries at most its output budget: the first row always
+ * whole, a later one that would pass what is left without its bytes
+ * (output_omitted, lengths kept), one with no output never omitted. */
+static void test_list_output_budget(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { const char *jid; size_t out, err; } jobs[] = {
+		{ "o1", 60, 0 }, { "o2", 30, 20 }, { "o3", 0, 0 }, { "o4", 30, 0 }, { "o5", 10, 0 },
+	};
+	static const bool omitted_95[] = { false, true, false, false, true };
+	char data[64];
+	struct job_rows rows;
+	struct job_query q;
+
+	memset(data, 'x', sizeof data);
+	for (size_t i = 0; i < 5; i++) {
+		struct job_spec j = spec(jobs[i].jid, "c1", T0 - (int64_t)i * NS);
+		struct job_result r = result_ok();
+
+		r.stdout_data = data;
+		r.stdout_len = jobs[i].out;
+		r.stderr_data = data;
+		r.stderr_len = jobs[i].err;
+		assert_int_equal(store_job_insert(f->st, &j), 0);
+		assert_int_equal(store_job_finish(f->st, jobs[i].jid, "c1", &r), 0);
+	}
+	/* Budget 50: o1 (60 bytes) whole as the first, leaving 0; o2 (50)
+	 * is left out; o3 has nothing to leave out; o4 (30), o5 (10) out. */
+	assert_int_equal(store_job_list_client(f->st, "c1", 10, 0, 50, &rows), 0);
+	assert_int_equal(rows.n, 5);
+	for (size_t i = 0; i < 5; i++) {
+		const struct job_row *r = &rows.row[i];
+		bool want = i != 0 && i != 2;
+
+		assert_string_equal(r->jid, jobs[i].jid);
+		assert_int_equal(r->output_omitted, want);
+		assert_int_equal(r->stdout_len, jobs[i].out);
+		assert_int_equal(r->stderr_len, jobs[i].err);
+		if (want)
+			assert_null(r->stdout_data);
+		else
+			assert_bytes(r->stdout_data, r->stdout_len, data, jobs[i].out);
+	}
+	store_job_rows_free(&rows);
+	/* Budget 95 (a filtered query reads the same way): o1 leaves 35, o2
+	 * (50) is left out, o4 (30) fits and leaves 5, o5 (10) is left out. */
+	memset(&q, 0, sizeof q);
+	q.limit = 10;
+	assert_int_equal(store_job_query(f->st, "client_id", "c1", &q, 95, &rows), 0);
+	assert_int_equal(rows.total, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(rows.row[i].output_omitted, omitted_95[i]);
+	store_job_rows_free(&rows);
+	/* No budget: everything whole. */
+	assert_int_equal(store_job_query(f->st, "client_id", "c1", &q, -1, &rows), 0);
+	for (size_t i = 0; i < 5; i++)
+		assert_false(rows.row[i].output_omitted);
+	store_job_rows_free(&rows);
 }
 
 /* ---- restart ------------------------------------------------------------ */
@@ -752,9 +840,10 @@ static void test_restart_keeps_data(void **state)
 	struct fixture *f = *state;
 	struct job_spec a = spec("r-running", "c1", T0), b = spec("r-done", "c1", T0 + NS);
 	struct job_result r = result_ok();
-	json_t *ja, *jb, *ja2, *jb2, *arr = NULL, *client;
+	struct job_row ja, jb, ja2, jb2;
+	struct job_rows rows;
+	json_t *client;
 	struct clients_seen cs = { json_object(), 0 };
-	int64_t total = 0;
 
 	assert_int_equal(store_job_insert(f->st, &a), 0);
 	assert_int_equal(store_job_insert(f->st, &b), 0);
@@ -773,12 +862,13 @@ static void test_restart_keeps_data(void **state)
 
 	ja2 = get_job(f->st, "r-running");
 	jb2 = get_job(f->st, "r-done");
-	assert_true(json_equal(ja, ja2));
-	assert_true(json_equal(jb, jb2));
-	assert_string_equal(jstr(json_object_get(jb2, "result"), "stdout_encoding"), "base64");
-	assert_int_equal(store_job_list_client(f->st, "c1", 10, 0, &arr, &total), 0);
-	assert_int_equal(total, 2);
-	json_decref(arr);
+	assert_true(rows_equal(&ja, &ja2));
+	assert_true(rows_equal(&jb, &jb2));
+	assert_bytes(jb2.stdout_data, jb2.stdout_len, "\xff binary", 8);
+	assert_int_equal(jb2.stderr_dropped, 12);
+	assert_int_equal(store_job_list_client(f->st, "c1", 10, 0, -1, &rows), 0);
+	assert_int_equal(rows.total, 2);
+	store_job_rows_free(&rows);
 	assert_int_equal(store_client_each(f->st, collect_client, &cs), 0);
 	assert_int_equal(cs.calls, 1);
 	assert_true(json_equal(json_object_get(cs.all, "c1"), client));
@@ -786,10 +876,10 @@ static void test_restart_keeps_data(void **state)
 	assert_int_equal(store_job_finish(f->st, "r-done", "c1", &r), TE_STATE);
 	/* And a running one can still be finished. */
 	assert_int_equal(store_job_finish(f->st, "r-running", "c1", &r), 0);
-	json_decref(ja);
-	json_decref(jb);
-	json_decref(ja2);
-	json_decref(jb2);
+	store_job_row_free(&ja);
+	store_job_row_free(&jb);
+	store_job_row_free(&ja2);
+	store_job_row_free(&jb2);
 	json_decref(client);
 	json_decref(cs.all);
 }
@@ -867,7 +957,7 @@ static void test_queue_without_loop(void **state)
 	struct fixture *f = *state;
 	struct queued q1 = { spec("q1", "c1", T0), 99, 0 }, q2 = { spec("q1", "c1", T0), 99, 0 };
 	uint64_t commits0, writes0, commits, writes;
-	json_t *job;
+	struct job_row job;
 
 	store_stats(f->st, &commits0, &writes0);
 	/* Not attached to a loop: each write is applied and committed at once. */
@@ -879,7 +969,7 @@ static void test_queue_without_loop(void **state)
 	assert_int_equal(commits - commits0, 1);
 	assert_int_equal(writes - writes0, 1);
 	job = get_job(f->st, "q1");
-	json_decref(job);
+	store_job_row_free(&job);
 	/* The apply's error reaches after. */
 	store_queue(f->st, apply_insert, after_insert, &q2);
 	assert_int_equal(q2.after_calls, 1);
@@ -993,7 +1083,7 @@ static void test_verdicts_give_way_to_the_agent(void **state)
 		char jid[32];
 		struct job_spec j;
 		struct job_result v = result_ok(), r = result_ok();
-		json_t *job;
+		struct job_row job;
 		bool gives_way = i < 2;
 
 		snprintf(jid, sizeof jid, "verdict-%d", i);
@@ -1010,8 +1100,9 @@ static void test_verdicts_give_way_to_the_agent(void **state)
 		assert_int_equal(store_job_finish(f->st, jid, "c2", &r), TE_NOTFOUND);
 		assert_int_equal(store_job_finish(f->st, jid, "c1", &r), gives_way ? 0 : TE_STATE);
 		job = get_job(f->st, jid);
-		assert_string_equal(jstr(job, "status"), gives_way ? "successful" : "unknown");
-		json_decref(job);
+		assert_int_equal(job.status, gives_way ? JOB_SUCCESSFUL : JOB_UNKNOWN);
+		assert_string_equal(job.state, gives_way ? "" : states[i] ? states[i] : "");
+		store_job_row_free(&job);
 		assert_int_equal(store_job_state(f->st, jid, st), 0);
 		assert_string_equal(st, gives_way ? "" : states[i] ? states[i] : "");
 		/* The agent's result, once in, is final. */
@@ -1029,7 +1120,7 @@ static void test_expire(void **state)
 	struct job_result v = result_ok();
 	struct running_seen rs = { 0 };
 	char st[16];
-	json_t *job;
+	struct job_row job;
 
 	b.delivery_timeout_sec = 77;
 	assert_int_equal(store_job_insert(f->st, &a), 0);
@@ -1038,9 +1129,11 @@ static void test_expire(void **state)
 	assert_int_equal(store_job_insert(f->st, &d), 0);
 	assert_int_equal(store_job_expire(f->st, "exp-a", "never ran", T0 + NS), 0);
 	job = get_job(f->st, "exp-a");
-	assert_string_equal(jstr(job, "status"), "failed");
-	assert_string_equal(jstr(job, "error"), "never ran");
-	json_decref(job);
+	assert_int_equal(job.status, JOB_FAILED);
+	assert_string_equal(job.error, "never ran");
+	assert_string_equal(job.state, "expired");
+	assert_int_equal(job.finished_at, T0 + NS);
+	store_job_row_free(&job);
 	assert_int_equal(store_job_state(f->st, "exp-a", st), 0);
 	assert_string_equal(st, "expired");
 	assert_int_equal(store_job_expire(f->st, "exp-a", "again", T0 + NS), TE_STATE);
@@ -1120,7 +1213,7 @@ static void test_migrate_from_v1(void **state)
 	sqlite3 *db;
 	struct running_seen rs = { 0 };
 	struct store *st2 = NULL;
-	json_t *job;
+	struct job_row job;
 	char sst[16];
 
 	store_close(f->st);
@@ -1137,9 +1230,13 @@ static void test_migrate_from_v1(void **state)
 	if (store_open(f->dir, &f->st, err, sizeof err))
 		fail_msg("open v1: %s", err);
 	job = get_job(f->st, "old-1");
-	assert_string_equal(jstr(job, "status"), "running");
-	assert_int_equal(json_integer_value(jget(job, "timeout_sec")), 5);
-	json_decref(job);
+	assert_int_equal(job.status, JOB_RUNNING);
+	assert_int_equal(job.timeout_sec, 5);
+	/* Columns a v1 row never had read as none. */
+	assert_int_equal(job.delivery_timeout_sec, 0);
+	assert_string_equal(job.state, "");
+	assert_null(job.argv);
+	store_job_row_free(&job);
 	assert_int_equal(store_job_state(f->st, "old-1", sst), 0);
 	assert_string_equal(sst, "");
 	assert_int_equal(store_job_each_running(f->st, collect_running, &rs), 0);
@@ -1177,7 +1274,7 @@ static void test_argv_stored(void **state)
 	struct fixture *f = *state;
 	struct job_spec j = spec("job-argv", "c1", T0), k = spec("job-plain", "c1", T0 + NS);
 	json_t *argv = json_pack("[s, s, s]", "/usr/bin/printf", "%s|\n", "a b");
-	json_t *job;
+	struct job_row job;
 
 	j.argv = argv;
 	j.command = "/usr/bin/printf '%s|\n' 'a b'";
@@ -1185,12 +1282,13 @@ static void test_argv_stored(void **state)
 	assert_int_equal(store_job_insert(f->st, &k), 0);
 	reopen(f);
 	job = get_job(f->st, "job-argv");
-	assert_true(json_equal(jget(job, "argv"), argv));
-	assert_string_equal(jstr(job, "command"), j.command);
-	json_decref(job);
+	assert_true(json_is_array(job.argv));
+	assert_true(json_equal(job.argv, argv));
+	assert_string_equal(job.command, j.command);
+	store_job_row_free(&job);
 	job = get_job(f->st, "job-plain");
-	assert_null(json_object_get(job, "argv"));
-	json_decref(job);
+	assert_null(job.argv);
+	store_job_row_free(&job);
 	json_decref(argv);
 }
 
@@ -1320,27 +1418,31 @@ static void check_old_data(struct store *st, int version)
 {
 	struct kv_seen k;
 	struct audit_query aq;
-	json_t *job = get_job(st, "old-done"), *res = json_object_get(job, "result"), *m = NULL;
-	json_t *audit = NULL;
+	struct job_row job = get_job(st, "old-done");
+	json_t *m = NULL, *audit = NULL;
+	char t[TIME_STR_LEN];
 	int64_t total;
 	char sst[16], jid[UUID_STR_LEN], hash[STORE_IDEM_HASH_LEN];
 
-	assert_string_equal(jstr(job, "status"), "successful");
-	assert_string_equal(jstr(job, "client_name"), "host-1");
-	assert_string_equal(jstr(job, "command"), "uname -a");
-	assert_string_equal(jstr(job, "cwd"), "/tmp");
-	assert_string_equal(jstr(job, "interpreter"), "bash");
-	assert_string_equal(jstr(job, "multi_job_id"), "old-multi");
-	assert_true(json_is_true(jget(job, "is_sudo")));
-	assert_true(json_is_true(jget(job, "kill_on_timeout")));
-	assert_int_equal(json_integer_value(jget(job, "pid")), 4242);
-	assert_int_equal(json_integer_value(jget(job, "exit_code")), 0);
-	assert_string_equal(jstr(job, "started_at"), "2020-10-15T15:30:13.000000000Z");
-	assert_string_equal(jstr(res, "stdout"), "hello");
-	assert_string_equal(jstr(res, "stderr"), "warn");
-	assert_int_equal(json_integer_value(jget(res, "stdout_dropped_bytes")), 7);
-	assert_null(json_object_get(job, "argv"));
-	json_decref(job);
+	assert_int_equal(job.status, JOB_SUCCESSFUL);
+	assert_string_equal(job.client_name, "host-1");
+	assert_string_equal(job.command, "uname -a");
+	assert_string_equal(job.cwd, "/tmp");
+	assert_string_equal(job.interpreter, "bash");
+	assert_string_equal(job.multi_job_id, "old-multi");
+	assert_true(job.is_sudo);
+	assert_true(job.kill_on_timeout);
+	assert_true(job.has_pid);
+	assert_int_equal(job.pid, 4242);
+	assert_true(job.has_exit_code);
+	assert_int_equal(job.exit_code, 0);
+	time_str(job.started_at, t);
+	assert_string_equal(t, "2020-10-15T15:30:13.000000000Z");
+	assert_bytes(job.stdout_data, job.stdout_len, "hello", 5);
+	assert_bytes(job.stderr_data, job.stderr_len, "warn", 4);
+	assert_int_equal(job.stdout_dropped, 7);
+	assert_null(job.argv);
+	store_job_row_free(&job);
 	assert_int_equal(store_job_state(st, "old-done", sst), 0);
 	assert_string_equal(sst, "");
 
@@ -1393,10 +1495,10 @@ static void check_old_data(struct store *st, int version)
 	}
 	if (version >= 3) {
 		job = get_job(st, "old-argv");
-		assert_int_equal(json_array_size(jget(job, "argv")), 2);
-		assert_string_equal(json_string_value(json_array_get(jget(job, "argv"), 0)),
+		assert_int_equal(json_array_size(job.argv), 2);
+		assert_string_equal(json_string_value(json_array_get(job.argv, 0)),
 				    "/usr/bin/printf");
-		json_decref(job);
+		store_job_row_free(&job);
 	}
 }
 
@@ -1488,6 +1590,53 @@ static void read_cb(void *ud, int rc, json_t *result, int64_t total)
 		r->status[0] = '\0';
 }
 
+/* What a job read's callback saw: whether each row it was lent equals the
+ * synchronous read's (want), and whether it could call into the store. */
+struct job_read_seen {
+	int calls;
+	int rc;
+	bool got;               /* a row or rows came */
+	bool equal;             /* ...equal to want */
+	int64_t total;
+	const struct job_rows *want;
+	struct store *st;
+	char status[16];
+};
+
+static void job_read_status(struct job_read_seen *r)
+{
+	char cid[64];
+
+	if (r->st && store_job_status(r->st, "job-r1", cid, sizeof cid, r->status))
+		r->status[0] = '\0';
+}
+
+static void job_read_cb(void *ud, int rc, struct job_row *row)
+{
+	struct job_read_seen *r = ud;
+
+	r->calls++;
+	r->rc = rc;
+	r->got = row != NULL;
+	r->equal = row && r->want && r->want->n == 1 && rows_equal(row, &r->want->row[0]);
+	r->total = row ? 1 : 0;
+	job_read_status(r);
+}
+
+static void jobs_read_cb(void *ud, int rc, struct job_rows *rows)
+{
+	struct job_read_seen *r = ud;
+
+	r->calls++;
+	r->rc = rc;
+	r->got = rows != NULL;
+	r->total = rows ? rows->total : 0;
+	r->equal = rows && r->want && rows->n == r->want->n && rows->total == r->want->total;
+	for (size_t i = 0; r->equal && i < rows->n; i++)
+		r->equal = rows_equal(&rows->row[i], &r->want->row[i]);
+	job_read_status(r);
+}
+
 /* Clears r for the next read and returns what it held (to free its result). */
 static struct read_seen read_seen_reset(struct read_seen *r)
 {
@@ -1507,6 +1656,9 @@ static void test_read_callbacks_match_the_sync_reads(void **state)
 	struct job_query q;
 	struct audit_query aq;
 	struct read_seen r = { 0 };
+	struct job_read_seen jr = { 0 };
+	struct job_row one;
+	struct job_rows want_rows = { 0 };
 	json_t *multi = json_pack("{s:s, s:[s]}", "jid", "m-r1", "client_ids", "c1");
 	json_t *want = NULL, *rec;
 	int64_t total = -1;
@@ -1525,29 +1677,36 @@ static void test_read_callbacks_match_the_sync_reads(void **state)
 		json_decref(rec);
 	}
 
-	r.st = f->st;
-	store_read_job(f->st, "job-r1", read_cb, &r);
-	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.rc, 0);
-	assert_int_equal(r.total, 1);
-	assert_string_equal(r.status, "running");
-	assert_int_equal(store_job_get(f->st, "job-r1", &want), 0);
-	assert_true(json_equal(r.result, want));
-	json_decref(want);
-	json_decref(read_seen_reset(&r).result);
+	jr.st = f->st;
+	want_rows.n = 1;
+	want_rows.row = &one;
+	assert_int_equal(store_job_get(f->st, "job-r1", &one), 0);
+	jr.want = &want_rows;
+	store_read_job(f->st, "job-r1", job_read_cb, &jr);
+	assert_int_equal(jr.calls, 1);
+	assert_int_equal(jr.rc, 0);
+	assert_true(jr.got);
+	assert_int_equal(jr.total, 1);
+	assert_string_equal(jr.status, "running");
+	assert_true(jr.equal);
+	store_job_row_free(&one);
 
+	memset(&want_rows, 0, sizeof want_rows);
+	memset(&jr, 0, sizeof jr);
 	memset(&q, 0, sizeof q);
 	q.limit = 1;
-	store_read_job_query(f->st, "multi_job_id", "m-r1", &q, read_cb, &r);
-	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.rc, 0);
-	assert_int_equal(store_job_query(f->st, "multi_job_id", "m-r1", &q, &want, &total), 0);
-	assert_int_equal(r.total, 2);
-	assert_int_equal(r.total, total);
-	assert_int_equal(json_array_size(r.result), 1);
-	assert_true(json_equal(r.result, want));
-	json_decref(want);
-	json_decref(read_seen_reset(&r).result);
+	assert_int_equal(store_job_query(f->st, "multi_job_id", "m-r1", &q, -1, &want_rows), 0);
+	assert_int_equal(want_rows.total, 2);
+	assert_int_equal(want_rows.n, 1);
+	jr.want = &want_rows;
+	jr.st = f->st;
+	store_read_job_query(f->st, "multi_job_id", "m-r1", &q, -1, jobs_read_cb, &jr);
+	assert_int_equal(jr.calls, 1);
+	assert_int_equal(jr.rc, 0);
+	assert_int_equal(jr.total, 2);
+	assert_true(jr.equal);
+	assert_string_equal(jr.status, "running");
+	store_job_rows_free(&want_rows);
 
 	memset(&aq, 0, sizeof aq);
 	aq.filters[0].field = "username";
@@ -1582,15 +1741,17 @@ static void test_read_callbacks_pass_errors(void **state)
 	struct job_query q;
 	struct audit_query aq;
 	struct read_seen r = { 0 };
+	struct job_read_seen jr = { 0 };
+	struct job_rows rows;
 	json_t *out = NULL;
 	int64_t total;
 
-	store_read_job(f->st, "no-such-job", read_cb, &r);
-	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.rc, TE_NOTFOUND);
-	assert_null(r.result);
-	assert_int_equal(r.total, 0);
-	read_seen_reset(&r);
+	store_read_job(f->st, "no-such-job", job_read_cb, &jr);
+	assert_int_equal(jr.calls, 1);
+	assert_int_equal(jr.rc, TE_NOTFOUND);
+	assert_false(jr.got);
+	assert_int_equal(jr.total, 0);
+	memset(&jr, 0, sizeof jr);
 
 	store_read_multi(f->st, "no-such-multi", read_cb, &r);
 	assert_int_equal(r.calls, 1);
@@ -1606,13 +1767,12 @@ static void test_read_callbacks_pass_errors(void **state)
 	q.filters[0].nvalues = 1;
 	q.nfilters = 1;
 	q.limit = 10;
-	assert_int_equal(store_job_query(f->st, "client_id", "c1", &q, &out, &total), TE_IO);
-	store_read_job_query(f->st, "client_id", "c1", &q, read_cb, &r);
-	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.rc, TE_IO);
-	assert_null(r.result);
-	assert_int_equal(r.total, 0);
-	read_seen_reset(&r);
+	assert_int_equal(store_job_query(f->st, "client_id", "c1", &q, -1, &rows), TE_IO);
+	store_read_job_query(f->st, "client_id", "c1", &q, -1, jobs_read_cb, &jr);
+	assert_int_equal(jr.calls, 1);
+	assert_int_equal(jr.rc, TE_IO);
+	assert_false(jr.got);
+	assert_int_equal(jr.total, 0);
 
 	memset(&aq, 0, sizeof aq);
 	aq.filters[0].field = "no_such_field";
@@ -1646,10 +1806,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_finish_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_clients_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binary_output, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_output_with_nul_is_base64, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_with_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dropped_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_output_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_without_loop, setup, teardown),

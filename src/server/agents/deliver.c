@@ -390,20 +390,18 @@ bool start_waiting(struct hub *h, const char *jid)
 	return w != NULL;
 }
 
-void hub_job_overlay(struct hub *h, json_t *job)
+void hub_job_overlay(struct hub *h, struct job_row *row)
 {
-	const char *jid = json_string_value(json_object_get(job, "jid"));
 	struct hub_write *w;
-	char t[TIME_STR_LEN];
 
-	if (!h || !jid || !json_is_null(json_object_get(job, "pid")))
+	if (!h || !row || !row->jid || row->has_pid)
 		return;
-	HASH_FIND_STR(h->starts, jid, w);
+	HASH_FIND_STR(h->starts, row->jid, w);
 	if (!w)
 		return;
-	util_time_format(w->started, t);
-	json_object_set_new(job, "pid", json_integer(w->pid));
-	json_object_set_new(job, "started_at", json_string(t));
+	row->has_pid = true;
+	row->pid = w->pid;
+	row->started_at = w->started;
 }
 
 void on_started(struct session *s, json_t *m)

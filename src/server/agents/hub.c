@@ -218,39 +218,35 @@ static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *
 		queue_expire(h, json_string_value(json_array_get(v, 0)), c->id,
 			     json_integer_value(json_array_get(v, 1)));
 	json_array_foreach(d.resend, i, v) {
-		json_t *job = NULL;
+		struct job_row job;
 		struct job_spec spec;
-		const char *interp;
 		const char *jid = json_string_value(json_array_get(v, 0));
 
 		if (store_job_get(h->srv->store, jid, &job))
 			continue;
-		if (!json_is_null(json_object_get(job, "pid"))) {
+		if (job.has_pid) {
 			/* Its agent confirmed it: sending it again could run
 			 * it twice on an agent whose journal was lost. */
-			json_decref(job);
+			store_job_row_free(&job);
 			continue;
 		}
 		memset(&spec, 0, sizeof spec);
 		util_strlcpy(spec.jid, jid, sizeof spec.jid);
 		spec.client_id = c->id;
-		spec.command = json_string_value(json_object_get(job, "command"));
-		spec.argv = json_object_get(job, "argv");
-		spec.cwd = json_string_value(json_object_get(job, "cwd"));
-		interp = json_string_value(json_object_get(job, "interpreter"));
-		spec.interpreter = interp && strcmp(interp, "/bin/sh") ? interp : "";
-		spec.is_sudo = json_is_true(json_object_get(job, "is_sudo"));
-		spec.is_script = json_is_true(json_object_get(job, "is_script"));
-		spec.kill_on_timeout = json_is_true(json_object_get(job, "kill_on_timeout"));
+		spec.command = job.command;
+		spec.argv = job.argv;
+		spec.cwd = job.cwd;
+		/* "/bin/sh" is the agent's default: sent as none, as before. */
+		spec.interpreter = strcmp(job.interpreter, "/bin/sh") ? job.interpreter : "";
+		spec.is_sudo = job.is_sudo;
+		spec.is_script = job.is_script;
+		spec.kill_on_timeout = job.kill_on_timeout;
 		spec.created_at = json_integer_value(json_array_get(v, 1));
 		spec.timeout_sec = json_integer_value(json_array_get(v, 2));
 		spec.delivery_timeout_sec = json_integer_value(json_array_get(v, 3));
-		if (spec.command) {
-			log_info("hub: job %s never reached '%s': sending it again", spec.jid,
-				 c->id);
-			registry_run(h->srv->registry, c, &spec, NULL, NULL);
-		}
-		json_decref(job);
+		log_info("hub: job %s never reached '%s': sending it again", spec.jid, c->id);
+		registry_run(h->srv->registry, c, &spec, NULL, NULL);
+		store_job_row_free(&job);
 	}
 out:
 	json_decref(d.resend);

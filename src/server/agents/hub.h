@@ -35,9 +35,9 @@ const struct net_callbacks *hub_net_callbacks(void);
 void hub_job_fail(struct hub *h, const char *jid, enum job_status status, const char *error);
 
 /* A running job read from the store whose start is known but not yet
- * written (its record waits a moment, see hub.c): sets its pid and
- * started_at in job (a job JSON object). */
-void hub_job_overlay(struct hub *h, json_t *job);
+ * written (its record waits a moment, see hub.c): sets its pid (has_pid)
+ * and started_at in row. A row with a pid is left as it is. */
+void hub_job_overlay(struct hub *h, struct job_row *row);
 
 /* Closes every connection that logged in with this client auth id (its
  * credential was deleted). Returns how many. */

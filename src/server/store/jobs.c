@@ -1,13 +1,12 @@
 /* jobs: the jobs table (a job per client: insert, start, finish, the
- * server's verdicts, rport's Job JSON, queries), multi-client jobs and
- * idempotency keys. */
+ * server's verdicts, rows in the model's terms, queries), multi-client
+ * jobs and idempotency keys. */
 #include "store/store_priv.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "log.h"
 #include "util.h"
@@ -108,53 +107,6 @@ int store_job_finish(struct store *st, const char *jid, const char *client_id,
 	return 0;
 }
 
-/* Output bytes: a JSON string when valid UTF-8 and its escapes at most
- * double it; else base64 (a third more) and a flag "<name>_encoding":
- * "base64" (docs/api.md). So a response is never much more than its
- * stored bytes: 4 MiB of \x01 would be 24 MiB of \u0001 as text. */
-#define OUTPUT_TEXT_MAX_GROWTH 2
-
-/* A list (GET .../commands, /commands/{jid}/jobs, the jobs of
- * /commands/{jid}) carries at most this much stored output: 1,000 jobs of
- * 8 MiB would be an 8 GiB answer. Past it a job's output is left out and
- * "<name>_omitted": true says so; GET the job itself to read it. */
-#define LIST_OUTPUT_BUDGET (16 * 1024 * 1024)
-
-static void put_output(json_t *result, const char *name, sqlite3_stmt *s, int col,
-		       bool omit)
-{
-	const char *data = sqlite3_column_blob(s, col);
-	size_t len = (size_t)sqlite3_column_bytes(s, col);
-
-	if (!data || !len || omit) {
-		char key[32];
-
-		json_object_set_new(result, name, json_string(""));
-		if (data && len) {
-			snprintf(key, sizeof key, "%s_omitted", name);
-			json_object_set_new(result, key, json_true());
-		}
-		return;
-	}
-	if (util_json_escaped_len(data, len) <= OUTPUT_TEXT_MAX_GROWTH * len &&
-	    util_utf8_valid(data, len)) {
-		json_object_set_new(result, name, json_stringn(data, len));
-	} else {
-		size_t blen = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
-		char *b = malloc(blen);
-		char key[32];
-
-		if (!b)
-			return;
-		sodium_bin2base64(b, blen, (const unsigned char *)data, len,
-				  sodium_base64_VARIANT_ORIGINAL);
-		json_object_set_new(result, name, json_string(b));
-		snprintf(key, sizeof key, "%s_encoding", name);
-		json_object_set_new(result, key, json_string("base64"));
-		free(b);
-	}
-}
-
 /* Column order of SELECT * on jobs (schema_v1, then what later versions
  * added at the end). */
 enum {
@@ -168,79 +120,155 @@ enum {
 	C_ARGV
 };
 
-/* budget: NULL for one job; for a list, the output bytes it may still
- * carry (LIST_OUTPUT_BUDGET at first), lowered by what this job carries. */
-static json_t *job_row_json(sqlite3_stmt *s, int64_t *budget)
+/* The text columns a row copies into its memory, and where each goes. */
+static const struct { int col; size_t off; } text_cols[] = {
+	{ C_JID, offsetof(struct job_row, jid) },
+	{ C_CLIENT, offsetof(struct job_row, client_id) },
+	{ C_CLIENT_NAME, offsetof(struct job_row, client_name) },
+	{ C_COMMAND, offsetof(struct job_row, command) },
+	{ C_CWD, offsetof(struct job_row, cwd) },
+	{ C_INTERP, offsetof(struct job_row, interpreter) },
+	{ C_CREATED_BY, offsetof(struct job_row, created_by) },
+	{ C_ERROR, offsetof(struct job_row, error) },
+	{ C_MULTI, offsetof(struct job_row, multi_job_id) },
+};
+#define N_TEXT_COLS (sizeof text_cols / sizeof text_cols[0])
+
+static int64_t col_int_or_0(sqlite3_stmt *s, int col)
 {
-	json_t *j = json_object(), *res = json_object();
-	const char *interp = (const char *)sqlite3_column_text(s, C_INTERP);
-
-	json_object_set_new(j, "jid", store_col_text(s, C_JID));
-	json_object_set_new(j, "status", store_col_text(s, C_STATUS));
-	json_object_set_new(j, "finished_at", store_col_time(s, C_FINISHED_AT));
-	json_object_set_new(j, "client_id", store_col_text(s, C_CLIENT));
-	json_object_set_new(j, "client_name", store_col_text(s, C_CLIENT_NAME));
-	json_object_set_new(j, "command", store_col_text(s, C_COMMAND));
-	if (sqlite3_column_type(s, C_ARGV) == SQLITE_TEXT) {
-		json_t *argv = json_loads((const char *)sqlite3_column_text(s, C_ARGV), 0, NULL);
-
-		if (json_is_array(argv))
-			json_object_set_new(j, "argv", argv);
-		else
-			json_decref(argv);
-	}
-	json_object_set_new(j, "cwd", store_col_text(s, C_CWD));
-	json_object_set_new(j, "is_sudo", json_boolean(sqlite3_column_int(s, C_SUDO)));
-	json_object_set_new(j, "is_script", json_boolean(sqlite3_column_int(s, C_SCRIPT)));
-	/* The agent's default is reported as rport does. */
-	json_object_set_new(j, "interpreter",
-			    json_string(interp && *interp ? interp : "/bin/sh"));
-	if (sqlite3_column_type(s, C_PID) == SQLITE_NULL)
-		json_object_set_new(j, "pid", json_null());
-	else
-		json_object_set_new(j, "pid", json_integer(sqlite3_column_int64(s, C_PID)));
-	json_object_set_new(j, "started_at", store_col_time(s, C_STARTED_AT));
-	json_object_set_new(j, "created_by", store_col_text(s, C_CREATED_BY));
-	json_object_set_new(j, "timeout_sec", json_integer(sqlite3_column_int64(s, C_TIMEOUT)));
-	json_object_set_new(j, "kill_on_timeout",
-			    json_boolean(sqlite3_column_int(s, C_KILL_ON_TIMEOUT)));
-	if (sqlite3_column_type(s, C_MULTI) == SQLITE_NULL)
-		json_object_set_new(j, "multi_job_id", json_null());
-	else
-		json_object_set_new(j, "multi_job_id", store_col_text(s, C_MULTI));
-	/* rport's field; tether has no schedules (see query.c). */
-	json_object_set_new(j, "schedule_id", json_null());
-	json_object_set_new(j, "error", store_col_text(s, C_ERROR));
-	if (sqlite3_column_type(s, C_EXIT) == SQLITE_NULL)
-		json_object_set_new(j, "exit_code", json_null());
-	else
-		json_object_set_new(j, "exit_code", json_integer(sqlite3_column_int64(s, C_EXIT)));
-	{
-		int64_t out_len = (int64_t)sqlite3_column_bytes(s, C_STDOUT) +
-				  (int64_t)sqlite3_column_bytes(s, C_STDERR);
-		/* The first job of a list always comes whole. */
-		bool omit = budget && *budget < LIST_OUTPUT_BUDGET && out_len > *budget;
-
-		put_output(res, "stdout", s, C_STDOUT, omit);
-		put_output(res, "stderr", s, C_STDERR, omit);
-		if (budget && !omit)
-			*budget = out_len > *budget ? 0 : *budget - out_len;
-	}
-	if (sqlite3_column_int64(s, C_STDOUT_DROPPED) > 0) {
-		json_object_set_new(res, "stdout_truncated", json_true());
-		json_object_set_new(res, "stdout_dropped_bytes",
-				    json_integer(sqlite3_column_int64(s, C_STDOUT_DROPPED)));
-	}
-	if (sqlite3_column_int64(s, C_STDERR_DROPPED) > 0) {
-		json_object_set_new(res, "stderr_truncated", json_true());
-		json_object_set_new(res, "stderr_dropped_bytes",
-				    json_integer(sqlite3_column_int64(s, C_STDERR_DROPPED)));
-	}
-	json_object_set_new(j, "result", res);
-	return j;
+	return sqlite3_column_type(s, col) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, col);
 }
 
-int store_job_get(struct store *st, const char *jid, json_t **out)
+/* Copies column col (text or blob, len bytes) to *at, NUL-terminated. */
+static const char *copy_col(sqlite3_stmt *s, int col, bool blob, char **at)
+{
+	const void *v = blob ? sqlite3_column_blob(s, col) : sqlite3_column_text(s, col);
+	size_t len = (size_t)sqlite3_column_bytes(s, col);
+	char *p = *at;
+
+	if (len)
+		memcpy(p, v, len);
+	p[len] = '\0';
+	*at = p + len + 1;
+	return p;
+}
+
+/* The row at s into *r. budget: NULL for one job; for a list, the output
+ * bytes it may still carry (negative: no limit), lowered by what this row
+ * carries; start is the budget the list began with. */
+static int job_row_read(sqlite3_stmt *s, struct job_row *r, int64_t *budget, int64_t start)
+{
+	size_t out_len = (size_t)sqlite3_column_bytes(s, C_STDOUT);
+	size_t err_len = (size_t)sqlite3_column_bytes(s, C_STDERR);
+	int64_t both = (int64_t)out_len + (int64_t)err_len;
+	/* The first row of a list always comes whole. */
+	bool omit = budget && *budget >= 0 && *budget < start && both > *budget;
+	size_t size = 0;
+	char *at;
+
+	memset(r, 0, sizeof *r);
+	for (size_t i = 0; i < N_TEXT_COLS; i++)
+		size += (size_t)sqlite3_column_bytes(s, text_cols[i].col) + 1;
+	if (!omit)
+		size += out_len + err_len;
+	size += 2;
+	r->mem_ = malloc(size);
+	if (!r->mem_)
+		return TE_NOMEM;
+	at = r->mem_;
+	for (size_t i = 0; i < N_TEXT_COLS; i++)
+		*(const char **)((char *)r + text_cols[i].off) =
+			copy_col(s, text_cols[i].col, false, &at);
+	if (sqlite3_column_type(s, C_MULTI) == SQLITE_NULL)
+		r->multi_job_id = NULL;
+	r->stdout_len = out_len;
+	r->stderr_len = err_len;
+	r->output_omitted = omit && both > 0;
+	if (!omit) {
+		r->stdout_data = copy_col(s, C_STDOUT, true, &at);
+		r->stderr_data = copy_col(s, C_STDERR, true, &at);
+		if (budget && *budget >= 0)
+			*budget = both > *budget ? 0 : *budget - both;
+	}
+	if (sqlite3_column_type(s, C_ARGV) == SQLITE_TEXT) {
+		r->argv = json_loads((const char *)sqlite3_column_text(s, C_ARGV), 0, NULL);
+		if (!json_is_array(r->argv)) {
+			json_decref(r->argv);
+			r->argv = NULL;
+		}
+	}
+	if (!job_status_parse((const char *)sqlite3_column_text(s, C_STATUS), &r->status))
+		r->status = JOB_UNKNOWN;
+	if (sqlite3_column_type(s, C_STATE) != SQLITE_NULL)
+		util_strlcpy(r->state, (const char *)sqlite3_column_text(s, C_STATE),
+			     sizeof r->state);
+	r->is_sudo = sqlite3_column_int(s, C_SUDO) != 0;
+	r->is_script = sqlite3_column_int(s, C_SCRIPT) != 0;
+	r->kill_on_timeout = sqlite3_column_int(s, C_KILL_ON_TIMEOUT) != 0;
+	r->timeout_sec = sqlite3_column_int64(s, C_TIMEOUT);
+	r->delivery_timeout_sec = col_int_or_0(s, C_DELIVERY_TIMEOUT);
+	r->created_at = col_int_or_0(s, C_CREATED_AT);
+	r->started_at = col_int_or_0(s, C_STARTED_AT);
+	r->finished_at = col_int_or_0(s, C_FINISHED_AT);
+	r->has_pid = sqlite3_column_type(s, C_PID) != SQLITE_NULL;
+	r->pid = col_int_or_0(s, C_PID);
+	r->has_exit_code = sqlite3_column_type(s, C_EXIT) != SQLITE_NULL;
+	r->exit_code = col_int_or_0(s, C_EXIT);
+	r->stdout_dropped = sqlite3_column_int64(s, C_STDOUT_DROPPED);
+	r->stderr_dropped = sqlite3_column_int64(s, C_STDERR_DROPPED);
+	return 0;
+}
+
+void store_job_row_free(struct job_row *row)
+{
+	if (!row)
+		return;
+	free(row->mem_);
+	json_decref(row->argv);
+	memset(row, 0, sizeof *row);
+}
+
+void store_job_rows_free(struct job_rows *rows)
+{
+	if (!rows)
+		return;
+	for (size_t i = 0; i < rows->n; i++)
+		store_job_row_free(&rows->row[i]);
+	free(rows->row);
+	memset(rows, 0, sizeof *rows);
+}
+
+/* Steps s to its end, reading every row into *out (n rows at most: the
+ * query's LIMIT). */
+static int job_rows_read(sqlite3_stmt *s, int64_t limit, int64_t budget, struct job_rows *out)
+{
+	int64_t left = budget;
+	size_t cap = limit > 0 && limit < 1024 ? (size_t)limit : 16;
+
+	out->row = NULL;
+	out->n = 0;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (!out->row || out->n == cap) {
+			struct job_row *grown;
+
+			if (out->row)
+				cap *= 2;
+			grown = realloc(out->row, cap * sizeof *grown);
+			if (!grown)
+				goto fail;
+			out->row = grown;
+		}
+		if (job_row_read(s, &out->row[out->n], &left, budget))
+			goto fail;
+		out->n++;
+	}
+	return 0;
+fail:
+	store_job_rows_free(out);
+	return TE_NOMEM;
+}
+
+int store_job_get(struct store *st, const char *jid, struct job_row *out)
 {
 	sqlite3_stmt *s = store_stmt(st, S_JOB_GET);
 	int rc;
@@ -248,9 +276,13 @@ int store_job_get(struct store *st, const char *jid, json_t **out)
 	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		*out = job_row_json(s, NULL);
+		struct job_row r;
+
+		rc = job_row_read(s, &r, NULL, 0);
 		sqlite3_reset(s);
-		return 0;
+		if (!rc)
+			*out = r;
+		return rc;
 	}
 	if (rc != SQLITE_DONE)
 		log_error("store: get job: %s", sqlite3_errmsg(st->db));
@@ -259,28 +291,25 @@ int store_job_get(struct store *st, const char *jid, json_t **out)
 }
 
 int store_job_list_client(struct store *st, const char *client_id, int64_t limit,
-			  int64_t offset, json_t **out, int64_t *total)
+			  int64_t offset, int64_t output_budget, struct job_rows *out)
 {
 	sqlite3_stmt *s = store_stmt(st, S_JOB_COUNT_CLIENT);
-	json_t *arr;
+	struct job_rows rows;
+	int rc;
 
+	memset(&rows, 0, sizeof rows);
 	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
-	*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	rows.total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_reset(s);
 	s = store_stmt(st, S_JOB_LIST_CLIENT);
 	sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, limit);
 	sqlite3_bind_int64(s, 3, offset);
-	arr = json_array();
-	{
-		int64_t budget = LIST_OUTPUT_BUDGET;
-
-		while (sqlite3_step(s) == SQLITE_ROW)
-			json_array_append_new(arr, job_row_json(s, &budget));
-	}
+	rc = job_rows_read(s, limit, output_budget, &rows);
 	sqlite3_reset(s);
-	*out = arr;
-	return 0;
+	if (!rc)
+		*out = rows;
+	return rc;
 }
 
 int store_job_status(struct store *st, const char *jid, char *client_id, size_t cidlen,
@@ -299,38 +328,73 @@ int store_job_status(struct store *st, const char *jid, char *client_id, size_t 
 	return rc;
 }
 
-
-int store_job_query(struct store *st, const char *base_column, const char *base_value,
-		    const struct job_query *q, json_t **out, int64_t *total)
+/* The WHERE clause of a job query: columns from query.c's whitelist,
+ * values as ? (bound by job_query_bind). */
+static void job_query_where(struct buf *where, const char *base_column,
+			    const struct job_query *q)
 {
-	struct buf where, sql;
-	sqlite3_stmt *s = NULL;
-	int bind = 1, rc = TE_IO;
-	json_t *arr;
-
-	/* Columns come from query.c's whitelist, values are bound. */
-	buf_init(&where, 64 * 1024);
-	buf_init(&sql, 64 * 1024);
-	buf_appendf(&where, " WHERE %s = ?", !strcmp(base_column, "multi_job_id") ?
-			    "multi_job_id" : "client_id");
+	buf_appendf(where, " WHERE %s = ?", !strcmp(base_column, "multi_job_id") ?
+			   "multi_job_id" : "client_id");
 	for (size_t i = 0; i < q->nfilters; i++) {
 		const struct query_filter *f = &q->filters[i];
 		static const char *const ops[] = { "", ">", "<", ">=", "<=" };
 
 		if (f->op == QOP_EQ) {
-			buf_appendf(&where, " AND %s = ?", f->column);
+			buf_appendf(where, " AND %s = ?", f->column);
 			continue;
 		}
 		if (f->op != QOP_IN) {
-			buf_appendf(&where, " AND %s %s ?", f->column, ops[f->op]);
+			buf_appendf(where, " AND %s %s ?", f->column, ops[f->op]);
 			continue;
 		}
-		buf_appendf(&where, " AND (");
+		buf_appendf(where, " AND (");
 		for (size_t k = 0; k < f->nvalues; k++)
-			buf_appendf(&where, "%s%s LIKE ? ESCAPE '\\'", k ? " OR " : "",
+			buf_appendf(where, "%s%s LIKE ? ESCAPE '\\'", k ? " OR " : "",
 				    f->column);
-		buf_appendf(&where, ")");
+		buf_appendf(where, ")");
 	}
+}
+
+/* Binds job_query_where's values; returns the next parameter's index. */
+static int job_query_bind(sqlite3_stmt *s, const char *base_value, const struct job_query *q)
+{
+	int bind = 1;
+
+	sqlite3_bind_text(s, bind++, base_value, -1, SQLITE_TRANSIENT);
+	for (size_t i = 0; i < q->nfilters; i++) {
+		const struct query_filter *f = &q->filters[i];
+
+		if (f->op == QOP_EQ) {
+			sqlite3_bind_text(s, bind++, f->values[0], -1, SQLITE_TRANSIENT);
+			continue;
+		}
+		if (f->op != QOP_IN) {
+			sqlite3_bind_int64(s, bind++, f->time_ns);
+			continue;
+		}
+		for (size_t k = 0; k < f->nvalues; k++) {
+			/* '*' is the wildcard; LIKE's own % and _ are escaped. */
+			char pat[512];
+
+			store_like_pattern(f->values[k], pat, sizeof pat);
+			sqlite3_bind_text(s, bind++, pat, -1, SQLITE_TRANSIENT);
+		}
+	}
+	return bind;
+}
+
+int store_job_query(struct store *st, const char *base_column, const char *base_value,
+		    const struct job_query *q, int64_t output_budget, struct job_rows *out)
+{
+	struct buf where, sql;
+	sqlite3_stmt *s = NULL;
+	struct job_rows rows;
+	int bind, rc = TE_IO;
+
+	memset(&rows, 0, sizeof rows);
+	buf_init(&where, 64 * 1024);
+	buf_init(&sql, 64 * 1024);
+	job_query_where(&where, base_column, q);
 	for (int pass = 0; pass < 2; pass++) {
 		buf_reset(&sql);
 		if (pass == 0) {
@@ -356,44 +420,24 @@ int store_job_query(struct store *st, const char *base_column, const char *base_
 			log_error("store: job query: %s", sqlite3_errmsg(st->db));
 			goto out;
 		}
-		bind = 1;
-		sqlite3_bind_text(s, bind++, base_value, -1, SQLITE_TRANSIENT);
-		for (size_t i = 0; i < q->nfilters; i++) {
-			const struct query_filter *f = &q->filters[i];
-
-			if (f->op == QOP_EQ) {
-				sqlite3_bind_text(s, bind++, f->values[0], -1, SQLITE_TRANSIENT);
-				continue;
-			}
-			if (f->op != QOP_IN) {
-				sqlite3_bind_int64(s, bind++, f->time_ns);
-				continue;
-			}
-			for (size_t k = 0; k < f->nvalues; k++) {
-				/* '*' is the wildcard; LIKE's own % and _ are escaped. */
-				char pat[512];
-
-				store_like_pattern(f->values[k], pat, sizeof pat);
-				sqlite3_bind_text(s, bind++, pat, -1, SQLITE_TRANSIENT);
-			}
-		}
+		bind = job_query_bind(s, base_value, q);
 		if (pass == 0) {
-			*total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+			rows.total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 		} else {
-			int64_t budget = LIST_OUTPUT_BUDGET;
-
 			sqlite3_bind_int64(s, bind++, q->limit);
 			sqlite3_bind_int64(s, bind++, q->offset);
-			arr = json_array();
-			while (sqlite3_step(s) == SQLITE_ROW)
-				json_array_append_new(arr, job_row_json(s, &budget));
-			*out = arr;
+			if (job_rows_read(s, q->limit, output_budget, &rows)) {
+				rc = TE_NOMEM;
+				goto out;
+			}
 		}
 		sqlite3_finalize(s);
 		s = NULL;
 	}
+	*out = rows;
 	rc = 0;
 out:
+	sqlite3_finalize(s);
 	buf_free(&where);
 	buf_free(&sql);
 	return rc;

@@ -16,22 +16,32 @@ static void read_done(store_read_cb cb, void *ud, int rc, json_t *result, int64_
 	cb(ud, 0, result, total);
 }
 
-void store_read_job(struct store *st, const char *jid, store_read_cb cb, void *ud)
+void store_read_job(struct store *st, const char *jid, store_job_cb cb, void *ud)
 {
-	json_t *job = NULL;
-	int rc = store_job_get(st, jid, &job);
+	struct job_row row;
+	int rc = store_job_get(st, jid, &row);
 
-	read_done(cb, ud, rc, job, 1);
+	if (rc) {
+		cb(ud, rc, NULL);
+		return;
+	}
+	cb(ud, 0, &row);
+	store_job_row_free(&row);
 }
 
 void store_read_job_query(struct store *st, const char *base_column, const char *base_value,
-			  const struct job_query *q, store_read_cb cb, void *ud)
+			  const struct job_query *q, int64_t output_budget, store_jobs_cb cb,
+			  void *ud)
 {
-	json_t *jobs = NULL;
-	int64_t total = 0;
-	int rc = store_job_query(st, base_column, base_value, q, &jobs, &total);
+	struct job_rows rows;
+	int rc = store_job_query(st, base_column, base_value, q, output_budget, &rows);
 
-	read_done(cb, ud, rc, jobs, total);
+	if (rc) {
+		cb(ud, rc, NULL);
+		return;
+	}
+	cb(ud, 0, &rows);
+	store_job_rows_free(&rows);
 }
 
 void store_read_audit_query(struct store *st, const struct audit_query *q, store_read_cb cb,

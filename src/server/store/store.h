@@ -88,9 +88,63 @@ void store_flush(struct store *st);
 /* Figures for benchmarks: transactions committed and writes applied. */
 void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes);
 
+/* A job as the store holds it: one row of the jobs table, in the model's
+ * terms (no dialect's words or shapes; dialects/rport/job_json.c renders
+ * rport's Job JSON from it). A row owns its memory: store_job_row_free.
+ * Strings are never NULL ("" when the column is empty) except
+ * multi_job_id, NULL for a single-client job. Times are ns since the
+ * epoch, 0 for none. */
+struct job_row {
+	const char *jid;
+	const char *multi_job_id;     /* NULL: a single-client job */
+	const char *client_id;
+	const char *client_name;
+	const char *command;
+	json_t *argv;                 /* a JSON array (run without a shell), or NULL */
+	const char *cwd;
+	const char *interpreter;      /* "": the agent's default */
+	bool is_sudo;
+	bool is_script;
+	bool kill_on_timeout;
+	int64_t timeout_sec;
+	int64_t delivery_timeout_sec; /* 0 in rows older than schema v2 */
+	const char *created_by;
+	int64_t created_at;
+	int64_t started_at;           /* created_at until the agent reports its clock */
+	int64_t finished_at;          /* 0 while running */
+	bool has_pid;                 /* the start (or a result with a pid) is recorded */
+	int64_t pid;
+	enum job_status status;       /* JOB_UNKNOWN for a column the model cannot parse */
+	char state[16];               /* the server's verdict (store_job_finish), "" if none */
+	bool has_exit_code;
+	int64_t exit_code;
+	const char *error;
+	/* The output as stored. In a list read past its output budget, the
+	 * bytes are left out (output_omitted, data NULL) but the lengths stay. */
+	const char *stdout_data;
+	size_t stdout_len;
+	const char *stderr_data;
+	size_t stderr_len;
+	bool output_omitted;
+	int64_t stdout_dropped;       /* bytes cut by send_back_limit */
+	int64_t stderr_dropped;
+	char *mem_;                   /* private: owns the strings and the output */
+};
+
+/* A page of rows and the count of matching rows before paging. */
+struct job_rows {
+	struct job_row *row;
+	size_t n;
+	int64_t total;
+};
+
+/* Frees what a row owns and clears it; NULL is a no-op. */
+void store_job_row_free(struct job_row *row);
+void store_job_rows_free(struct job_rows *rows);
+
 /* ---- reads that complete through a callback -------------------------
  * The store's interface is asynchronous in shape: a write completes through
- * store_queue's after, a read through a store_read_cb. A backend that talks
+ * store_queue's after, a read through a callback. A backend that talks
  * to a server (PostgreSQL through libpq's asynchronous API) sends the query
  * and calls cb from the loop when the answer has come; the SQLite backend
  * answers a read at once, so it runs the query and calls cb before the
@@ -103,6 +157,8 @@ void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes);
  * cb: decref it), or with rc < 0 (TE_NOTFOUND, TE_IO, TE_NOMEM) and result
  * NULL. total is the number of matching rows for a list (before paging),
  * 1 for a single record found, 0 on error. cb may call into the store.
+ * The job reads hand cb rows instead: lent for the call (the store frees
+ * them when cb returns; cb may change them), NULL on error.
  *
  * New callers use these forms. The synchronous reads further down
  * (store_job_get, store_job_query, store_audit_query, store_multi_get) are
@@ -110,11 +166,14 @@ void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes);
  * callback forms in a later step, and then the synchronous forms become
  * private to the SQLite backend. */
 typedef void (*store_read_cb)(void *ud, int rc, json_t *result, int64_t total);
+typedef void (*store_job_cb)(void *ud, int rc, struct job_row *row);
+typedef void (*store_jobs_cb)(void *ud, int rc, struct job_rows *rows);
 /* The job as store_job_get has it. */
-void store_read_job(struct store *st, const char *jid, store_read_cb cb, void *ud);
-/* A page of jobs (an array) as store_job_query has it; total as *total. */
+void store_read_job(struct store *st, const char *jid, store_job_cb cb, void *ud);
+/* A page of jobs as store_job_query has it. */
 void store_read_job_query(struct store *st, const char *base_column, const char *base_value,
-			  const struct job_query *q, store_read_cb cb, void *ud);
+			  const struct job_query *q, int64_t output_budget, store_jobs_cb cb,
+			  void *ud);
 struct audit_query;
 /* A page of audit records (an array) as store_audit_query has it. */
 void store_read_audit_query(struct store *st, const struct audit_query *q, store_read_cb cb,
@@ -137,20 +196,25 @@ int store_job_started(struct store *st, const char *jid, const char *client_id, 
 int store_job_finish(struct store *st, const char *jid, const char *client_id,
 		     const struct job_result *r);
 
-/* The job as rport's Job JSON ({"jid":..., "result":{...}}). Caller decrefs.
- * Returns 0 or TE_NOTFOUND. */
-int store_job_get(struct store *st, const char *jid, json_t **out);
-/* A client's jobs, newest first. Sets *out (array) and *total. */
+/* The job jid: fills *out (free it with store_job_row_free). Returns 0,
+ * TE_NOTFOUND or TE_NOMEM; *out is untouched on error. */
+int store_job_get(struct store *st, const char *jid, struct job_row *out);
+/* A list read carries at most output_budget bytes of output (stdout and
+ * stderr together): the first row always comes whole, and a later one
+ * whose output would pass what is left of the budget comes without it
+ * (output_omitted). A negative budget is no limit. */
+/* A client's jobs, newest first. Fills *out. */
 int store_job_list_client(struct store *st, const char *client_id, int64_t limit,
-			  int64_t offset, json_t **out, int64_t *total);
+			  int64_t offset, int64_t output_budget, struct job_rows *out);
 /* The client id and status of a job (status buffer of 16). */
 int store_job_status(struct store *st, const char *jid, char *client_id, size_t cidlen,
 		     char status[16]);
 
 /* Jobs where base_column ("client_id" or "multi_job_id") = base_value,
- * filtered, sorted and paged by q. Sets *out (array) and *total. */
+ * filtered, sorted and paged by q (in SQL). Fills *out. Returns 0, TE_IO
+ * (the query cannot be prepared) or TE_NOMEM. */
 int store_job_query(struct store *st, const char *base_column, const char *base_value,
-		    const struct job_query *q, json_t **out, int64_t *total);
+		    const struct job_query *q, int64_t output_budget, struct job_rows *out);
 /* A running job as the deadlines need it. */
 struct job_running {
 	const char *jid;

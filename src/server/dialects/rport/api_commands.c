@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "dialects/rport/api.h"
+#include "dialects/rport/job_json.h"
 #include "core/audit.h"
 #include "core/invoke.h"
 #include "agents/hub.h"
@@ -526,12 +527,12 @@ void api_client_commands_delete(struct api_call *call)
 		return;
 	}
 	{
-		json_t *job;
+		struct job_row job;
 		bool ok = true;
 
 		if (store_job_get(srv->store, call->params[1], &job) == 0) {
-			ok = api_job_visible(call, json_string_value(json_object_get(job, "created_by")));
-			json_decref(job);
+			ok = api_job_visible(call, job.created_by);
+			store_job_row_free(&job);
 		}
 		if (!ok)
 			return;
@@ -557,7 +558,8 @@ void api_client_commands_delete(struct api_call *call)
 
 void api_client_commands_get(struct api_call *call)
 {
-	json_t *job;
+	struct job_row job;
+	json_t *out;
 	char title[128];
 
 	if (store_job_get(call->srv->store, call->params[1], &job)) {
@@ -565,12 +567,14 @@ void api_client_commands_get(struct api_call *call)
 		api_reply_error(call, 404, title, "");
 		return;
 	}
-	if (!api_job_visible(call, json_string_value(json_object_get(job, "created_by")))) {
-		json_decref(job);
+	if (!api_job_visible(call, job.created_by)) {
+		store_job_row_free(&job);
 		return;
 	}
-	hub_job_overlay(call->srv->hub, job);
-	api_reply_data(call, 200, job);
+	hub_job_overlay(call->srv->hub, &job);
+	out = rport_job_json(&job);
+	store_job_row_free(&job);
+	api_reply_data(call, 200, out);
 }
 
 void api_client_commands_list(struct api_call *call)

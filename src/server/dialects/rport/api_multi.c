@@ -9,6 +9,7 @@
 #include "core/audit.h"
 #include "core/fanout.h"
 #include "core/invoke.h"
+#include "dialects/rport/job_json.h"
 #include "dialects/rport/multi_json.h"
 #include "core/groups.h"
 #include "agents/hub.h"
@@ -475,8 +476,8 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 	const char **values = calloc(n + 1, sizeof *values);
 	struct job_query q;
 	char err[300];
-	int64_t total = 0;
-	json_t *arr = NULL;
+	struct job_rows rows;
+	json_t *arr;
 
 	if (!names || !values) {
 		free(names);
@@ -500,12 +501,16 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 	}
 	free(names);
 	free(values);
-	if (store_job_query(call->srv->store, base_column, base_value, &q, &arr, &total)) {
+	if (store_job_query(call->srv->store, base_column, base_value, &q,
+			    RPORT_LIST_OUTPUT_BUDGET, &rows)) {
 		query_jobs_free(&q);
 		api_reply_error(call, 500, "Failed to read jobs.", "");
 		return;
 	}
 	query_jobs_free(&q);
+	for (size_t i = 0; i < rows.n; i++)
+		hub_job_overlay(call->srv->hub, &rows.row[i]);
+	arr = rport_jobs_json(&rows);
 	{
 		size_t i;
 		json_t *job;
@@ -513,12 +518,12 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 		/* fields[jobs] (or commands, scripts) and fields[result]: only
 		 * those, when given. */
 		json_array_foreach(arr, i, job) {
-			hub_job_overlay(call->srv->hub, job);
 			api_fields_keep(job, fields, (size_t)nfields);
 			api_fields_keep(json_object_get(job, "result"), rfields, (size_t)nresult);
 		}
 	}
-	api_reply_list(call, arr, total);
+	api_reply_list(call, arr, rows.total);
+	store_job_rows_free(&rows);
 }
 
 void api_commands_jobs(struct api_call *call)

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "dialects/rport/job_json.h"
 #include "server.h"
 #include "store/store.h"
 #include "util.h"
@@ -35,8 +36,8 @@ json_t *rport_multi_json(struct server *srv, const char *jid)
 {
 	struct count_ctx cc = { json_object(), 0, 0, 0, 0 };
 	struct job_query q;
-	json_t *rec, *out, *jobs = NULL, *targets, *left = json_array(), *v;
-	int64_t total = 0;
+	json_t *rec, *out, *jobs, *targets, *left = json_array(), *v;
+	struct job_rows rows;
 	bool finished;
 	size_t i;
 
@@ -69,10 +70,13 @@ json_t *rport_multi_json(struct server *srv, const char *jid)
 	/* Oldest first: the order the targets were dispatched in. */
 	q.sort[0].column = "created_at";
 	q.nsort = 1;
-	if (store_job_query(srv->store, "multi_job_id", jid, &q, &jobs, &total))
-		jobs = json_array();
+	if (store_job_query(srv->store, "multi_job_id", jid, &q, RPORT_LIST_OUTPUT_BUDGET,
+			    &rows))
+		memset(&rows, 0, sizeof rows);
+	jobs = rport_jobs_json(&rows);
 	json_object_set_new(out, "jobs", jobs);
-	json_object_set_new(out, "jobs_total", json_integer(total));
+	json_object_set_new(out, "jobs_total", json_integer(rows.total));
+	store_job_rows_free(&rows);
 	json_object_set_new(out, "status", json_string(
 		!finished ? "running" : json_object_get(rec, "stop_reason") ? "stopped" : "finished"));
 	json_object_set(out, "finished_at", finished ? json_object_get(rec, "finished_at") :

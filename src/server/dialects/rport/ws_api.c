@@ -29,6 +29,7 @@
 #include <uthash.h>
 
 #include "dialects/rport/api.h"
+#include "dialects/rport/job_json.h"
 #include "auth/auth.h"
 #include "core/events.h"
 #include "core/invoke.h"
@@ -692,12 +693,15 @@ static void ws_output(struct ws_api *w, const char *mjid, const struct event *e)
 static void ws_child_done(struct ws_api *w, const char *mjid, const char *jid)
 {
 	struct watcher *wt;
-	json_t *job;
+	struct job_row row;
 
 	HASH_FIND_STR(w->by_multi, mjid, wt);
 	if (!wt || !wt->conn)
 		return;
-	if (store_job_get(w->srv->store, jid, &job) == 0) {
+	if (store_job_get(w->srv->store, jid, &row) == 0) {
+		json_t *job = rport_job_json(&row);
+
+		store_job_row_free(&row);
 		drops_final(wt, jid, job);
 		send_json(wt, job);
 	}

@@ -1,0 +1,25 @@
+/* job_json: rport's Job shape of the store's job rows. */
+#ifndef TETHER_RPORT_JOB_JSON_H
+#define TETHER_RPORT_JOB_JSON_H
+
+#include <jansson.h>
+
+#include "core/model.h"
+#include "store/store.h"
+
+/* A list (GET .../commands, /commands/{jid}/jobs, the jobs of
+ * /commands/{jid}) carries at most this much stored output: 1,000 jobs of
+ * 8 MiB would be an 8 GiB answer. Past it a job's output is left out and
+ * "<name>_omitted": true says so; GET the job itself to read it. The store
+ * leaves those bytes unread (the output_budget of its list reads). */
+#define RPORT_LIST_OUTPUT_BUDGET (16 * 1024 * 1024)
+
+/* rport's word for a job status. */
+const char *rport_job_status(enum job_status s);
+/* The row as rport's Job JSON ({"jid":..., "result":{...}}); new
+ * reference, NULL when out of memory. */
+json_t *rport_job_json(const struct job_row *row);
+/* The rows as an array of Job JSON (new reference). */
+json_t *rport_jobs_json(const struct job_rows *rows);
+
+#endif
