@@ -4,6 +4,8 @@
  * (docs/api.md). */
 #include "dialects/rport/job_json.h"
 
+#include "dialects/rport/status.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,19 +18,6 @@
  * "base64" (docs/api.md). So a response is never much more than its
  * stored bytes: 4 MiB of \x01 would be 24 MiB of \u0001 as text. */
 #define OUTPUT_TEXT_MAX_GROWTH 2
-
-/* rport's words are the model's names today; the table says so once. */
-static const char *const status_words[JOB_STATUS_COUNT] = {
-	[JOB_QUEUED] = "queued",         [JOB_DISPATCHED] = "dispatched",
-	[JOB_RUNNING] = "running",       [JOB_SUCCESSFUL] = "successful",
-	[JOB_FAILED] = "failed",         [JOB_UNKNOWN] = "unknown",
-	[JOB_CANCELLED] = "cancelled",   [JOB_EXPIRED] = "expired",
-};
-
-const char *rport_job_status(enum job_status s)
-{
-	return (unsigned)s < JOB_STATUS_COUNT ? status_words[s] : "unknown";
-}
 
 static json_t *time_json(int64_t ns)
 {

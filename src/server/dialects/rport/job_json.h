@@ -14,8 +14,8 @@
  * leaves those bytes unread (the output_budget of its list reads). */
 #define RPORT_LIST_OUTPUT_BUDGET (16 * 1024 * 1024)
 
-/* rport's word for a job status. */
-const char *rport_job_status(enum job_status s);
+#include "dialects/rport/status.h"
+
 /* The row as rport's Job JSON ({"jid":..., "result":{...}}); new
  * reference, NULL when out of memory. */
 json_t *rport_job_json(const struct job_row *row);
