@@ -556,25 +556,27 @@ void api_client_commands_delete(struct api_call *call)
 					    "cancelling"));
 }
 
-void api_client_commands_get(struct api_call *call)
+static void job_read(void *ud, int rc, struct job_row *job)
 {
-	struct job_row job;
+	struct api_call *call = ud;
 	json_t *out;
 	char title[128];
 
-	if (store_job_get(call->srv->store, call->params[1], &job)) {
+	if (rc) {
 		snprintf(title, sizeof title, "Job[id=\"%.64s\"] not found.", call->params[1]);
 		api_reply_error(call, 404, title, "");
 		return;
 	}
-	if (!api_job_visible(call, job.created_by)) {
-		store_job_row_free(&job);
+	if (!api_job_visible(call, job->created_by))
 		return;
-	}
-	hub_job_overlay(call->srv->hub, &job);
-	out = rport_job_json(&job);
-	store_job_row_free(&job);
+	hub_job_overlay(call->srv->hub, job);
+	out = rport_job_json(job);
 	api_reply_data(call, 200, out);
+}
+
+void api_client_commands_get(struct api_call *call)
+{
+	store_read_job(call->srv->store, call->params[1], job_read, call);
 }
 
 void api_client_commands_list(struct api_call *call)

@@ -457,6 +457,39 @@ void api_commands_get(struct api_call *call)
 	api_reply_data(call, 200, m);
 }
 
+/* A page of jobs being answered (the fields point at the request's own
+ * query strings, alive while the call is). */
+struct jobs_page {
+	struct api_call *call;
+	const char *fields[32], *rfields[8];
+	int nfields, nresult;
+};
+
+static void jobs_page_read(void *ud, int rc, struct job_rows *rows)
+{
+	struct jobs_page *pg = ud;
+	struct api_call *call = pg->call;
+	json_t *arr, *job;
+	size_t i;
+
+	if (rc) {
+		free(pg);
+		api_reply_error(call, 500, "Failed to read jobs.", "");
+		return;
+	}
+	for (i = 0; i < rows->n; i++)
+		hub_job_overlay(call->srv->hub, &rows->row[i]);
+	arr = rport_jobs_json(rows);
+	/* fields[jobs] (or commands, scripts) and fields[result]: only those,
+	 * when given. */
+	json_array_foreach(arr, i, job) {
+		api_fields_keep(job, pg->fields, (size_t)pg->nfields);
+		api_fields_keep(json_object_get(job, "result"), pg->rfields, (size_t)pg->nresult);
+	}
+	api_reply_list(call, arr, rows->total);
+	free(pg);
+}
+
 /* Jobs listed with rport's sort/filter/page parameters. */
 void api_jobs_query(struct api_call *call, const char *base_column, const char *base_value)
 {
@@ -476,8 +509,6 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 	const char **values = calloc(n + 1, sizeof *values);
 	struct job_query q;
 	char err[300];
-	struct job_rows rows;
-	json_t *arr;
 
 	if (!names || !values) {
 		free(names);
@@ -501,29 +532,23 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 	}
 	free(names);
 	free(values);
-	if (store_job_query(call->srv->store, base_column, base_value, &q,
-			    RPORT_LIST_OUTPUT_BUDGET, &rows)) {
-		query_jobs_free(&q);
-		api_reply_error(call, 500, "Failed to read jobs.", "");
-		return;
+	{
+		struct jobs_page *pg = calloc(1, sizeof *pg);
+
+		if (!pg) {
+			query_jobs_free(&q);
+			api_reply_error(call, 500, "Internal error.", "out of memory");
+			return;
+		}
+		pg->call = call;
+		memcpy(pg->fields, fields, sizeof fields);
+		memcpy(pg->rfields, rfields, sizeof rfields);
+		pg->nfields = nfields;
+		pg->nresult = nresult;
+		store_read_job_query(call->srv->store, base_column, base_value, &q,
+				     RPORT_LIST_OUTPUT_BUDGET, jobs_page_read, pg);
 	}
 	query_jobs_free(&q);
-	for (size_t i = 0; i < rows.n; i++)
-		hub_job_overlay(call->srv->hub, &rows.row[i]);
-	arr = rport_jobs_json(&rows);
-	{
-		size_t i;
-		json_t *job;
-
-		/* fields[jobs] (or commands, scripts) and fields[result]: only
-		 * those, when given. */
-		json_array_foreach(arr, i, job) {
-			api_fields_keep(job, fields, (size_t)nfields);
-			api_fields_keep(json_object_get(job, "result"), rfields, (size_t)nresult);
-		}
-	}
-	api_reply_list(call, arr, rows.total);
-	store_job_rows_free(&rows);
 }
 
 void api_commands_jobs(struct api_call *call)
