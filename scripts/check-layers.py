@@ -32,6 +32,8 @@ def files():
 
 
 def layer_of(rel, rules):
+    if rel.replace(os.sep, '/') in rules:
+        return rel.replace(os.sep, '/')  # a file that is a layer of its own
     parts = os.path.dirname(rel).split(os.sep)
     while parts:
         cand = '/'.join(parts)
