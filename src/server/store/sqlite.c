@@ -75,6 +75,10 @@ static const char *const stmt_sql[S_COUNT] = {
 		"INSERT INTO idempotency (created_by, key, jid, request_hash, created_at)"
 		" VALUES (?,?,?,?,?)",
 	[S_IDEM_DELETE] = "DELETE FROM idempotency WHERE created_by = ? AND key = ?",
+	/* store_atomic: prepared once, so a unit costs no SQL parsing. */
+	[S_SAVEPOINT] = "SAVEPOINT atomic",
+	[S_RELEASE] = "RELEASE atomic",
+	[S_ROLLBACK_TO] = "ROLLBACK TO atomic",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, enum stmt_id id)
@@ -226,12 +230,12 @@ int store_atomic(struct store *st, store_apply_fn fn, void *arg)
 {
 	int rc;
 
-	if (sqlite3_exec(st->db, "SAVEPOINT atomic", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_step(store_stmt(st, S_SAVEPOINT)) != SQLITE_DONE)
 		return TE_IO;
 	rc = fn(st, arg);
 	if (rc)
-		sqlite3_exec(st->db, "ROLLBACK TO atomic", NULL, NULL, NULL);
-	sqlite3_exec(st->db, "RELEASE atomic", NULL, NULL, NULL);
+		sqlite3_step(store_stmt(st, S_ROLLBACK_TO));
+	sqlite3_step(store_stmt(st, S_RELEASE));
 	return rc;
 }
 

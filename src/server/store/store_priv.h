@@ -39,6 +39,9 @@ enum stmt_id {
 	S_IDEM_GET,
 	S_IDEM_PUT,
 	S_IDEM_DELETE,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
 	S_COUNT
 };
 
