@@ -193,6 +193,28 @@ int api_body(struct api_call *call, const struct http_field *fields, size_t nfie
 	return api_body_kind(call, fields, nfields, 0, out);
 }
 
+int api_query_get(struct api_call *call, struct api_query *aq)
+{
+	aq->n = net_http_query_count(call->req);
+	aq->names = calloc(aq->n + 1, sizeof *aq->names);
+	aq->values = calloc(aq->n + 1, sizeof *aq->values);
+	if (!aq->names || !aq->values) {
+		api_query_free(aq);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < aq->n; i++)
+		aq->names[i] = net_http_query_at(call->req, i, &aq->values[i]);
+	return 0;
+}
+
+void api_query_free(struct api_query *aq)
+{
+	free(aq->names);
+	free(aq->values);
+	aq->names = aq->values = NULL;
+}
+
 int api_page(struct api_call *call, int64_t *limit, int64_t *offset)
 {
 	return api_page_max(call, limit, offset, 1000);

@@ -88,6 +88,21 @@ int api_body_kind(struct api_call *call, const struct http_field *fields, size_t
 int api_parse_body(const char *body, size_t len, const struct http_field *fields,
 		   size_t nfields, unsigned kind, json_t **out, struct api_err *err);
 
+/* The request's query parameters as two parallel arrays (for the query
+ * parsers of core/query.h). Returns 0, or -1 after replying 500. */
+struct api_query {
+	const char **names, **values;
+	size_t n;
+};
+int api_query_get(struct api_call *call, struct api_query *aq);
+void api_query_free(struct api_query *aq);
+
+/* The body's idempotency key (*key NULL when none) and, when the key was
+ * used before, the answer for it (the first request's job, or 422 for
+ * another request). Returns 1 once it has answered (body released), or 0
+ * to go on. */
+int api_idem_begin(struct api_call *call, json_t *body, const char **key, char hash[65]);
+
 /* Parses a multi-client request body (REST or WebSocket) into the core's
  * terms and prepares it (core/invoke.h): returns the prepared invocation
  * (its id and target count are known; submit it with invoke_submit) or

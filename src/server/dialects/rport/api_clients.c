@@ -186,32 +186,23 @@ void api_fields_keep(json_t *obj, const char *const *fields, size_t n)
 void api_clients_list(struct api_call *call)
 {
 	struct server *srv = call->srv;
-	size_t n = net_http_query_count(call->req), kept = 0;
-	const char **names = calloc(n + 1, sizeof *names);
-	const char **values = calloc(n + 1, sizeof *values);
+	size_t kept = 0;
+	struct api_query aq;
 	struct clist l = { call, NULL, 0, 0, false };
 	struct client_query q;
 	char err[300];
 	json_t *page;
 
-	if (!names || !values) {
-		free(names);
-		free(values);
-		api_reply_error(call, 500, "Internal error.", "out of memory");
+	if (api_query_get(call, &aq))
 		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		names[i] = net_http_query_at(call->req, i, &values[i]);
 	/* Whole fleets are listed by tools: a larger page than for jobs. */
-	if (query_clients_parse(names, values, n, 100, 100000, &q, err, sizeof err)) {
+	if (query_clients_parse(aq.names, aq.values, aq.n, 100, 100000, &q, err, sizeof err)) {
 		query_clients_free(&q);
-		free(names);
-		free(values);
+		api_query_free(&aq);
 		api_reply_error(call, 400, err, "");
 		return;
 	}
-	free(names);
-	free(values);
+	api_query_free(&aq);
 	registry_each(srv->registry, collect_cb, &l);
 	if (l.failed) {
 		query_clients_free(&q);

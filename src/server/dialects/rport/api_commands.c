@@ -211,6 +211,23 @@ int api_idem_key(json_t *body, const char *route, const char **key,
 	return 0;
 }
 
+int api_idem_begin(struct api_call *call, json_t *body, const char **key, char hash[65])
+{
+	struct api_err err;
+
+	if (api_idem_key(body, net_http_path(call->req), key, hash, &err)) {
+		json_decref(body);
+		api_reply_err(call, &err);
+		return 1;
+	}
+	/* A repeat of a request with a key gets the first one's job. */
+	if (api_idem_replay(call, *key, hash)) {
+		json_decref(body);
+		return 1;
+	}
+	return 0;
+}
+
 int api_idem_replay(struct api_call *call, const char *key, const char *hash)
 {
 	char jid[UUID_STR_LEN], first[STORE_IDEM_HASH_LEN], detail[400];
@@ -384,16 +401,8 @@ static void run_single(struct api_call *call, bool is_script)
 	if (api_body_kind(call, job_fields, sizeof job_fields / sizeof job_fields[0],
 			  is_script ? API_KIND_SCRIPT : API_KIND_COMMAND, &body))
 		return;
-	/* A repeat of a request with a key gets the first one's job. */
-	if (api_idem_key(body, net_http_path(call->req), &idem_key, idem_hash, &aerr)) {
-		json_decref(body);
-		api_reply_err(call, &aerr);
+	if (api_idem_begin(call, body, &idem_key, idem_hash))
 		return;
-	}
-	if (api_idem_replay(call, idem_key, idem_hash)) {
-		json_decref(body);
-		return;
-	}
 	memset(&req, 0, sizeof req);
 	/* The same checks and words as multi-client jobs (api_multi.c). */
 	if (api_job_validate(body, is_script, &req.command, &script, &aerr)) {

@@ -244,16 +244,8 @@ static void run_multi(struct api_call *call, bool is_script)
 	if (api_body_kind(call, api_multi_fields, api_multi_nfields,
 			  API_KIND_REST | (is_script ? API_KIND_SCRIPT : API_KIND_COMMAND), &body))
 		return;
-	if (api_idem_key(body, net_http_path(call->req), &idem_key, idem_hash, &err)) {
-		json_decref(body);
-		api_reply_err(call, &err);
+	if (api_idem_begin(call, body, &idem_key, idem_hash))
 		return;
-	}
-	/* A repeat of a request with a key gets the first one's job. */
-	if (api_idem_replay(call, idem_key, idem_hash)) {
-		json_decref(body);
-		return;
-	}
 	inv = api_multi_prepare(call->srv, body, is_script, false, call->user,
 				net_http_peer(call->req), idem_key, idem_hash, &err);
 	json_decref(body);
@@ -364,9 +356,8 @@ void api_commands_list(struct api_call *call)
 	static const char *const resources[] = { "commands", "jobs", NULL };
 	static const char *const known[] = { "jid", "started_at", "created_by", "schedule_id",
 					     NULL };
-	size_t n = net_http_query_count(call->req), i;
-	const char **names = calloc(n + 1, sizeof *names);
-	const char **values = calloc(n + 1, sizeof *values);
+	size_t i;
+	struct api_query aq;
 	const char *fields[8];
 	int nfields = 0;
 	struct job_query q;
@@ -374,25 +365,17 @@ void api_commands_list(struct api_call *call)
 	char err[300];
 	json_t *arr, *page, *m;
 
-	if (!names || !values) {
-		free(names);
-		free(values);
-		api_reply_error(call, 500, "Internal error.", "out of memory");
+	if (api_query_get(call, &aq))
 		return;
-	}
-	for (i = 0; i < n; i++)
-		names[i] = net_http_query_at(call->req, i, &values[i]);
-	if (query_multi_parse(names, values, n, &q, err, sizeof err) ||
-	    (nfields = query_fields_parse(names, values, n, resources, NULL, known, fields, 8,
+	if (query_multi_parse(aq.names, aq.values, aq.n, &q, err, sizeof err) ||
+	    (nfields = query_fields_parse(aq.names, aq.values, aq.n, resources, NULL, known, fields, 8,
 					  err, sizeof err)) < 0) {
 		query_jobs_free(&q);
-		free(names);
-		free(values);
+		api_query_free(&aq);
 		api_reply_error(call, 400, err, "");
 		return;
 	}
-	free(names);
-	free(values);
+	api_query_free(&aq);
 	if (!q.nfilters && !q.nsort) {
 		store_multi_list(call->srv->store, call->admin ? NULL : call->user, q.limit,
 				 q.offset, &arr, &total);
@@ -504,34 +487,24 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 	static const char *const result_keys[] = { "stdout", "stderr", "summary", NULL };
 	const char *fields[32], *rfields[8];
 	int nfields = 0, nresult = 0;
-	size_t n = net_http_query_count(call->req);
-	const char **names = calloc(n + 1, sizeof *names);
-	const char **values = calloc(n + 1, sizeof *values);
+	struct api_query aq;
 	struct job_query q;
 	char err[300];
 
-	if (!names || !values) {
-		free(names);
-		free(values);
-		api_reply_error(call, 500, "Internal error.", "out of memory");
+	if (api_query_get(call, &aq))
 		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		names[i] = net_http_query_at(call->req, i, &values[i]);
-	if (query_jobs_parse(names, values, n, &q, err, sizeof err) ||
+	if (query_jobs_parse(aq.names, aq.values, aq.n, &q, err, sizeof err) ||
 	    (!call->admin && query_jobs_only_creator(&q, call->user, err, sizeof err)) ||
-	    (nfields = query_fields_parse(names, values, n, job_resources, result_resource,
+	    (nfields = query_fields_parse(aq.names, aq.values, aq.n, job_resources, result_resource,
 					  job_keys, fields, 32, err, sizeof err)) < 0 ||
-	    (nresult = query_fields_parse(names, values, n, result_resource, job_resources,
+	    (nresult = query_fields_parse(aq.names, aq.values, aq.n, result_resource, job_resources,
 					  result_keys, rfields, 8, err, sizeof err)) < 0) {
 		query_jobs_free(&q);
-		free(names);
-		free(values);
+		api_query_free(&aq);
 		api_reply_error(call, 400, err, "");
 		return;
 	}
-	free(names);
-	free(values);
+	api_query_free(&aq);
 	{
 		struct jobs_page *pg = calloc(1, sizeof *pg);
 

@@ -5,17 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dialects/rport/status.h"
 #include "util.h"
 
-static json_t *time_json(int64_t ns)
-{
-	char t[TIME_STR_LEN];
-
-	if (!ns)
-		return json_null();
-	util_time_format(ns, t);
-	return json_string(t);
-}
 
 json_t *rport_client_json(const struct client *c)
 {
@@ -46,10 +38,10 @@ json_t *rport_client_json(const struct client *c)
 	json_object_set_new(j, "address", json_string(c->address));
 	json_object_set_new(j, "connection_state",
 			    json_string(registry_client_connected(c) ? "connected" : "disconnected"));
-	json_object_set_new(j, "connected_at", time_json(c->connected_at));
+	json_object_set_new(j, "connected_at", rport_time_json(c->connected_at));
 	json_object_set_new(j, "disconnected_at",
-			    registry_client_connected(c) ? json_null() : time_json(c->disconnected_at));
-	json_object_set_new(j, "last_heartbeat_at", time_json(c->last_seen));
+			    registry_client_connected(c) ? json_null() : rport_time_json(c->disconnected_at));
+	json_object_set_new(j, "last_heartbeat_at", rport_time_json(c->last_seen));
 	json_object_set_new(j, "client_auth_id", json_string(c->auth_id ? c->auth_id : ""));
 	json_object_set_new(j, "interpreters", json_deep_copy(c->interpreters));
 	json_object_set_new(j, "services", json_deep_copy(c->services));

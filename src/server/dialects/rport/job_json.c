@@ -19,15 +19,6 @@
  * stored bytes: 4 MiB of \x01 would be 24 MiB of \u0001 as text. */
 #define OUTPUT_TEXT_MAX_GROWTH 2
 
-static json_t *time_json(int64_t ns)
-{
-	char t[TIME_STR_LEN];
-
-	if (!ns)
-		return json_null();
-	util_time_format(ns, t);
-	return json_string(t);
-}
 
 static void put_output(json_t *result, const char *name, const char *data, size_t len,
 		       bool omitted)
@@ -93,7 +84,7 @@ json_t *rport_job_json(const struct job_row *r)
 		return NULL;
 	json_object_set_new(j, "jid", json_string(r->jid));
 	json_object_set_new(j, "status", json_string(rport_job_status(r->status)));
-	json_object_set_new(j, "finished_at", time_json(r->finished_at));
+	json_object_set_new(j, "finished_at", rport_time_json(r->finished_at));
 	json_object_set_new(j, "client_id", json_string(r->client_id));
 	json_object_set_new(j, "client_name", json_string(r->client_name));
 	json_object_set_new(j, "command", json_string(r->command));
@@ -106,7 +97,7 @@ json_t *rport_job_json(const struct job_row *r)
 	json_object_set_new(j, "interpreter",
 			    json_string(*r->interpreter ? r->interpreter : "/bin/sh"));
 	json_object_set_new(j, "pid", r->has_pid ? json_integer(r->pid) : json_null());
-	json_object_set_new(j, "started_at", time_json(r->started_at));
+	json_object_set_new(j, "started_at", rport_time_json(r->started_at));
 	json_object_set_new(j, "created_by", json_string(r->created_by));
 	json_object_set_new(j, "timeout_sec", json_integer(r->timeout_sec));
 	json_object_set_new(j, "kill_on_timeout", json_boolean(r->kill_on_timeout));

@@ -1,6 +1,8 @@
 /* status: rport's status words; see status.h. */
 #include "dialects/rport/status.h"
 
+#include "util.h"
+
 const char *rport_job_status(enum job_status s)
 {
 	switch (s) {
@@ -17,4 +19,14 @@ const char *rport_job_status(enum job_status s)
 	default:
 		return "unknown";
 	}
+}
+
+json_t *rport_time_json(int64_t ns)
+{
+	char t[TIME_STR_LEN];
+
+	if (!ns)
+		return json_null();
+	util_time_format(ns, t);
+	return json_string(t);
 }
