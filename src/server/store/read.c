@@ -61,3 +61,13 @@ void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void 
 
 	read_done(cb, ud, rc, data, 1);
 }
+
+void store_read_multi_list(struct store *st, const char *created_by, int64_t limit,
+			   int64_t offset, store_read_cb cb, void *ud)
+{
+	json_t *arr = NULL;
+	int64_t total = 0;
+	int rc = store_multi_list(st, created_by, limit, offset, &arr, &total);
+
+	read_done(cb, ud, rc, arr, total);
+}

@@ -180,6 +180,9 @@ void store_read_audit_query(struct store *st, const struct audit_query *q, store
 			    void *ud);
 /* A multi job's record as store_multi_get has it. */
 void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void *ud);
+/* A page of multi jobs (an array) as store_multi_list has it. */
+void store_read_multi_list(struct store *st, const char *created_by, int64_t limit,
+			   int64_t offset, store_read_cb cb, void *ud);
 
 /* Inserts a job in status running. Returns 0 or TE_IO/TE_EXISTS. */
 int store_job_insert(struct store *st, const struct job_spec *j);

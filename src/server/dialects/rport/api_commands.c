@@ -523,46 +523,43 @@ int api_decode_script(struct api_call *call, json_t *v, char **out)
 	return 0;
 }
 
-void api_client_commands_delete(struct api_call *call)
+/* The job to cancel has been read. */
+static void cancel_read(void *ud, int rc, struct job_row *job)
 {
+	struct api_call *call = ud;
 	struct server *srv = call->srv;
-	char cid[256], status[16], title[300];
+	char title[300];
 	struct client *c;
 
-	if (store_job_status(srv->store, call->params[1], cid, sizeof cid, status) ||
-	    strcmp(cid, call->params[0])) {
+	if (rc || strcmp(job->client_id, call->params[0])) {
 		snprintf(title, sizeof title, "Job[id=\"%.64s\"] not found.", call->params[1]);
 		api_reply_error(call, 404, title, "");
 		return;
 	}
-	{
-		struct job_row job;
-		bool ok = true;
-
-		if (store_job_get(srv->store, call->params[1], &job) == 0) {
-			ok = api_job_visible(call, job.created_by);
-			store_job_row_free(&job);
-		}
-		if (!ok)
-			return;
-	}
-	if (strcmp(status, "running")) {
+	if (!api_job_visible(call, job->created_by))
+		return;
+	if (job->status != JOB_RUNNING) {
 		snprintf(title, sizeof title, "Job[id=\"%.64s\"] is not running (status: %s).",
-			 call->params[1], status);
+			 call->params[1], rport_job_status(job->status));
 		api_reply_error(call, 409, title, "");
 		return;
 	}
-	c = registry_find(srv->registry, cid);
+	c = registry_find(srv->registry, job->client_id);
 	if (registry_cancel(srv->registry, c, call->params[1], call->user)) {
 		snprintf(title, sizeof title,
-			 "Active client with id=\"%.128s\" not found.", cid);
+			 "Active client with id=\"%.128s\" not found.", job->client_id);
 		api_reply_error(call, 409, title,
 				"the client is not connected: the job cannot be cancelled now");
 		return;
 	}
-	api_audit(call, "client.command", "cancel", call->params[1], cid, true);
+	api_audit(call, "client.command", "cancel", call->params[1], job->client_id, true);
 	api_reply_data(call, 202, json_pack("{s:s, s:s}", "jid", call->params[1], "status",
 					    "cancelling"));
+}
+
+void api_client_commands_delete(struct api_call *call)
+{
+	store_read_job(call->srv->store, call->params[1], cancel_read, call);
 }
 
 static void job_read(void *ud, int rc, struct job_row *job)

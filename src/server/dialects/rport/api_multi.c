@@ -351,75 +351,113 @@ static int multi_cmp(const void *pa, const void *pb)
 /* GET /commands with rport's sort, filter[...], fields[commands] and page
  * parameters. Without sort or filter the store pages; otherwise the list
  * (the user's multi jobs, kept by retention) is filtered here. */
+/* A page of multi jobs being answered. */
+struct multi_page {
+	struct api_call *call;
+	struct job_query q;          /* owned: filters and sorts of the request */
+	const char *fields[8];
+	int nfields;
+};
+
+/* Filters, sorts and pages the whole list (a request with filters or a
+ * sort reads every multi job the user may see). Returns a new page and
+ * sets *total, or NULL. */
+static json_t *multi_page_select(json_t *arr, const struct job_query *q, int64_t *total)
+{
+	json_t **v = calloc(json_array_size(arr) + 1, sizeof *v), *page, *m;
+	size_t kept = 0, i;
+
+	if (!v)
+		return NULL;
+	page = json_array();
+	json_array_foreach(arr, i, m) {
+		bool ok = true;
+
+		for (size_t f = 0; f < q->nfilters && ok; f++)
+			ok = multi_filter_ok(m, &q->filters[f]);
+		if (ok)
+			v[kept++] = m;
+	}
+	if (q->nsort) {
+		multi_sort_q = q;
+		qsort(v, kept, sizeof *v, multi_cmp);
+		multi_sort_q = NULL;
+	}
+	for (i = (size_t)q->offset; i < kept && i < (size_t)(q->offset + q->limit); i++)
+		json_array_append(page, v[i]);
+	*total = (int64_t)kept;
+	free(v);
+	return page;
+}
+
+static void multi_page_read(void *ud, int rc, json_t *arr, int64_t total)
+{
+	struct multi_page *mp = ud;
+	struct api_call *call = mp->call;
+	json_t *page, *m;
+	size_t i;
+
+	if (rc) {
+		query_jobs_free(&mp->q);
+		free(mp);
+		api_reply_error(call, 500, "Failed to read the multi-client jobs.", "");
+		return;
+	}
+	if (!mp->q.nfilters && !mp->q.nsort) {
+		page = arr;
+	} else {
+		page = multi_page_select(arr, &mp->q, &total);
+		json_decref(arr);
+		if (!page) {
+			query_jobs_free(&mp->q);
+			free(mp);
+			api_reply_error(call, 500, "Internal error.", "out of memory");
+			return;
+		}
+	}
+	json_array_foreach(page, i, m) {
+		json_object_set_new(m, "schedule_id", json_null());
+		api_fields_keep(m, mp->fields, (size_t)mp->nfields);
+	}
+	query_jobs_free(&mp->q);
+	free(mp);
+	api_reply_list(call, page, total);
+}
+
 void api_commands_list(struct api_call *call)
 {
 	static const char *const resources[] = { "commands", "jobs", NULL };
 	static const char *const known[] = { "jid", "started_at", "created_by", "schedule_id",
 					     NULL };
-	size_t i;
+	struct multi_page *mp = calloc(1, sizeof *mp);
 	struct api_query aq;
-	const char *fields[8];
-	int nfields = 0;
-	struct job_query q;
-	int64_t total;
 	char err[300];
-	json_t *arr, *page, *m;
+	bool all;
 
-	if (api_query_get(call, &aq))
+	if (!mp) {
+		api_reply_error(call, 500, "Internal error.", "out of memory");
 		return;
-	if (query_multi_parse(aq.names, aq.values, aq.n, &q, err, sizeof err) ||
-	    (nfields = query_fields_parse(aq.names, aq.values, aq.n, resources, NULL, known, fields, 8,
-					  err, sizeof err)) < 0) {
-		query_jobs_free(&q);
+	}
+	if (api_query_get(call, &aq)) {
+		free(mp);
+		return;
+	}
+	mp->call = call;
+	if (query_multi_parse(aq.names, aq.values, aq.n, &mp->q, err, sizeof err) ||
+	    (mp->nfields = query_fields_parse(aq.names, aq.values, aq.n, resources, NULL, known,
+					      mp->fields, 8, err, sizeof err)) < 0) {
+		query_jobs_free(&mp->q);
 		api_query_free(&aq);
+		free(mp);
 		api_reply_error(call, 400, err, "");
 		return;
 	}
 	api_query_free(&aq);
-	if (!q.nfilters && !q.nsort) {
-		store_multi_list(call->srv->store, call->admin ? NULL : call->user, q.limit,
-				 q.offset, &arr, &total);
-		page = arr;
-	} else {
-		json_t **v;
-		size_t kept = 0;
-
-		store_multi_list(call->srv->store, call->admin ? NULL : call->user, INT64_MAX, 0,
-				 &arr, &total);
-		v = calloc(json_array_size(arr) + 1, sizeof *v);
-		page = json_array();
-		if (!v) {
-			query_jobs_free(&q);
-			json_decref(arr);
-			json_decref(page);
-			api_reply_error(call, 500, "Internal error.", "out of memory");
-			return;
-		}
-		json_array_foreach(arr, i, m) {
-			bool ok = true;
-
-			for (size_t f = 0; f < q.nfilters && ok; f++)
-				ok = multi_filter_ok(m, &q.filters[f]);
-			if (ok)
-				v[kept++] = m;
-		}
-		if (q.nsort) {
-			multi_sort_q = &q;
-			qsort(v, kept, sizeof *v, multi_cmp);
-			multi_sort_q = NULL;
-		}
-		for (i = (size_t)q.offset; i < kept && i < (size_t)(q.offset + q.limit); i++)
-			json_array_append(page, v[i]);
-		total = (int64_t)kept;
-		free(v);
-		json_decref(arr);
-	}
-	query_jobs_free(&q);
-	json_array_foreach(page, i, m) {
-		json_object_set_new(m, "schedule_id", json_null());
-		api_fields_keep(m, fields, (size_t)nfields);
-	}
-	api_reply_list(call, page, total);
+	/* With filters or a sort the whole list is read, then paged here. */
+	all = mp->q.nfilters || mp->q.nsort;
+	store_read_multi_list(call->srv->store, call->admin ? NULL : call->user,
+			      all ? INT64_MAX : mp->q.limit, all ? 0 : mp->q.offset,
+			      multi_page_read, mp);
 }
 
 void api_commands_get(struct api_call *call)
