@@ -71,3 +71,15 @@ void store_read_multi_list(struct store *st, const char *created_by, int64_t lim
 
 	read_done(cb, ud, rc, arr, total);
 }
+
+void store_read_idem(struct store *st, const char *user, const char *key, store_idem_cb cb,
+		     void *ud)
+{
+	char jid[UUID_STR_LEN], hash[STORE_IDEM_HASH_LEN];
+	int rc = store_idem_get(st, user, key, jid, hash);
+
+	if (rc)
+		cb(ud, rc, NULL, NULL);
+	else
+		cb(ud, 0, jid, hash);
+}

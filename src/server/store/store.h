@@ -180,6 +180,12 @@ void store_read_audit_query(struct store *st, const struct audit_query *q, store
 			    void *ud);
 /* A multi job's record as store_multi_get has it. */
 void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void *ud);
+/* The job an idempotency key of user's created, and the hash of the
+ * request it stood for (store_idem_get): rc TE_NOTFOUND when the key is
+ * unused. The strings are lent for the call. */
+typedef void (*store_idem_cb)(void *ud, int rc, const char *jid, const char *hash);
+void store_read_idem(struct store *st, const char *user, const char *key, store_idem_cb cb,
+		     void *ud);
 /* A page of multi jobs (an array) as store_multi_list has it. */
 void store_read_multi_list(struct store *st, const char *created_by, int64_t limit,
 			   int64_t offset, store_read_cb cb, void *ud);

@@ -97,11 +97,14 @@ struct api_query {
 int api_query_get(struct api_call *call, struct api_query *aq);
 void api_query_free(struct api_query *aq);
 
-/* The body's idempotency key (*key NULL when none) and, when the key was
- * used before, the answer for it (the first request's job, or 422 for
- * another request). Returns 1 once it has answered (body released), or 0
- * to go on. */
-int api_idem_begin(struct api_call *call, json_t *body, const char **key, char hash[65]);
+/* The body's idempotency key, looked up in the store: when it was used
+ * before, the answer is the first request's job (or 422 for another
+ * request); otherwise next goes on with the body (it owns it), the key
+ * (NULL when none; it points into body) and the request's hash (lent for
+ * the call). Bad keys are answered 400. */
+typedef void (*api_idem_next)(struct api_call *call, json_t *body, const char *key,
+			      const char *hash, void *ud);
+void api_idem_begin(struct api_call *call, json_t *body, api_idem_next next, void *ud);
 
 /* Parses a multi-client request body (REST or WebSocket) into the core's
  * terms and prepares it (core/invoke.h): returns the prepared invocation
@@ -131,9 +134,9 @@ int api_job_timeouts(const struct server *srv, json_t *body, int64_t *timeout,
  * err. */
 int api_idem_key(json_t *body, const char *route, const char **key, char hash[65],
 		 struct api_err *err);
-/* When call's user used key before: replies (200 with that job, or 422
- * for another request) and returns 1; else 0. */
-int api_idem_replay(struct api_call *call, const char *key, const char *hash);
+/* Answers with the job that call's user created with key (200, or 422
+ * for another request), or 500 when the key names none. */
+void api_idem_replay(struct api_call *call, const char *key, const char *hash);
 
 /* Reads page[limit] (default 100, max 1000) and page[offset]. Replies 400
  * and returns -1 on bad values. */

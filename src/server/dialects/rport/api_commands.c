@@ -211,38 +211,94 @@ int api_idem_key(json_t *body, const char *route, const char **key,
 	return 0;
 }
 
-int api_idem_begin(struct api_call *call, json_t *body, const char **key, char hash[65])
+/* A request with an idempotency key, waiting for the key's lookup. */
+struct idem_wait {
+	struct api_call *call;
+	json_t *body;
+	const char *key;                  /* in body */
+	char hash[STORE_IDEM_HASH_LEN];
+	api_idem_next next;               /* NULL: only answer a replay */
+	void *ud;
+};
+
+/* Answers a key already used: the first request's job, or 422 for
+ * another request. */
+static void idem_answer(struct api_call *call, const char *key, const char *hash,
+			const char *jid, const char *first)
 {
-	struct api_err err;
+	char detail[400];
 
-	if (api_idem_key(body, net_http_path(call->req), key, hash, &err)) {
-		json_decref(body);
-		api_reply_err(call, &err);
-		return 1;
-	}
-	/* A repeat of a request with a key gets the first one's job. */
-	if (api_idem_replay(call, *key, hash)) {
-		json_decref(body);
-		return 1;
-	}
-	return 0;
-}
-
-int api_idem_replay(struct api_call *call, const char *key, const char *hash)
-{
-	char jid[UUID_STR_LEN], first[STORE_IDEM_HASH_LEN], detail[400];
-
-	if (!key || store_idem_get(call->srv->store, call->user, key, jid, first))
-		return 0;
 	if (strcmp(first, hash)) {
 		snprintf(detail, sizeof detail,
 			 "idempotency_key \"%.200s\" was used for another request (job %s)", key, jid);
 		api_reply_error(call, 422, "Idempotency key reused.", detail);
-		return 1;
+		return;
 	}
 	/* The same request again: its job, nothing new. */
 	api_reply_data(call, 200, json_pack("{s:s}", "jid", jid));
-	return 1;
+}
+
+static void idem_read(void *ud, int rc, const char *jid, const char *first)
+{
+	struct idem_wait *w = ud;
+
+	if (rc == 0) {
+		idem_answer(w->call, w->key, w->hash, jid, first);
+	} else if (w->next) {
+		/* Unused: the request goes on (the body passes to next). */
+		w->next(w->call, w->body, w->key, w->hash, w->ud);
+		w->body = NULL;
+	} else {
+		api_reply_error(w->call, 500, "Failed to store the job.", "");
+	}
+	json_decref(w->body);
+	free(w);
+}
+
+void api_idem_begin(struct api_call *call, json_t *body, api_idem_next next, void *ud)
+{
+	struct api_err err;
+	const char *key;
+	struct idem_wait *w;
+	char hash[STORE_IDEM_HASH_LEN] = "";
+
+	if (api_idem_key(body, net_http_path(call->req), &key, hash, &err)) {
+		json_decref(body);
+		api_reply_err(call, &err);
+		return;
+	}
+	if (!key) {
+		next(call, body, NULL, "", ud);
+		return;
+	}
+	w = calloc(1, sizeof *w);
+	if (!w) {
+		json_decref(body);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
+	w->call = call;
+	w->body = body;
+	w->key = key;
+	util_strlcpy(w->hash, hash, sizeof w->hash);
+	w->next = next;
+	w->ud = ud;
+	/* A repeat of a request with a key gets the first one's job. */
+	store_read_idem(call->srv->store, call->user, key, idem_read, w);
+}
+
+void api_idem_replay(struct api_call *call, const char *key, const char *hash)
+{
+	struct idem_wait *w = calloc(1, sizeof *w);
+
+	if (!w) {
+		api_reply_error(call, 500, "Failed to store the job.", "");
+		return;
+	}
+	w->call = call;
+	w->key = key;
+	util_strlcpy(w->hash, hash, sizeof w->hash);
+	store_read_idem(call->srv->store, call->user, key, idem_read, w);
 }
 
 static void reply_client_not_found(struct api_call *call, const char *id)
@@ -373,8 +429,8 @@ static void single_replied(void *ud, enum invoke_outcome o, const char *jid, con
 				"client is not connected");
 		break;
 	case INVOKE_KEY_TAKEN:
-		if (!api_idem_replay(r->call, r->idem_key, r->idem_hash))
-			api_reply_error(r->call, 500, "Failed to store the job.", "");
+		/* A twin request took the key first: its job is the answer. */
+		api_idem_replay(r->call, r->idem_key, r->idem_hash);
 		break;
 	default:
 		api_reply_error(r->call, 500, "Failed to store the job.", "");
@@ -384,25 +440,22 @@ static void single_replied(void *ud, enum invoke_outcome o, const char *jid, con
 	free(r);
 }
 
-static void run_single(struct api_call *call, bool is_script)
+static const bool single_script[2] = { false, true };
+
+/* A single-client run whose idempotency key (if any) is unused. */
+static void single_go(struct api_call *call, json_t *body, const char *idem_key,
+		      const char *idem_hash, void *ud)
 {
 	struct server *srv = call->srv;
 	const char *id = call->params[0];
+	bool is_script = *(const bool *)ud;
 	struct invocation_request req;
 	struct invoke_error ie;
 	struct single_reply *r;
 	struct client *c;
-	json_t *body;
 	char *script = NULL;
-	const char *idem_key = NULL;
-	char idem_hash[STORE_IDEM_HASH_LEN] = "";
 	struct api_err aerr;
 
-	if (api_body_kind(call, job_fields, sizeof job_fields / sizeof job_fields[0],
-			  is_script ? API_KIND_SCRIPT : API_KIND_COMMAND, &body))
-		return;
-	if (api_idem_begin(call, body, &idem_key, idem_hash))
-		return;
 	memset(&req, 0, sizeof req);
 	/* The same checks and words as multi-client jobs (api_multi.c). */
 	if (api_job_validate(body, is_script, &req.command, &script, &aerr)) {
@@ -455,6 +508,16 @@ static void run_single(struct api_call *call, bool is_script)
 		return;
 	}
 	free(script);
+}
+
+static void run_single(struct api_call *call, bool is_script)
+{
+	json_t *body;
+
+	if (api_body_kind(call, job_fields, sizeof job_fields / sizeof job_fields[0],
+			  is_script ? API_KIND_SCRIPT : API_KIND_COMMAND, &body))
+		return;
+	api_idem_begin(call, body, single_go, (void *)&single_script[is_script]);
 }
 
 void api_client_commands_post(struct api_call *call)

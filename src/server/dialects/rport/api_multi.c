@@ -233,20 +233,16 @@ static void multi_submitted(void *ud, int rc, const char *id, const struct invok
 	api_reply_data(call, 200, json_pack("{s:s}", "jid", id));
 }
 
-static void run_multi(struct api_call *call, bool is_script)
+static const bool multi_script[2] = { false, true };
+
+/* A multi-client run whose idempotency key (if any) is unused. */
+static void multi_go(struct api_call *call, json_t *body, const char *idem_key,
+		     const char *idem_hash, void *ud)
 {
 	struct api_err err;
-	json_t *body;
 	struct invocation *inv;
-	const char *idem_key;
-	char idem_hash[STORE_IDEM_HASH_LEN];
 
-	if (api_body_kind(call, api_multi_fields, api_multi_nfields,
-			  API_KIND_REST | (is_script ? API_KIND_SCRIPT : API_KIND_COMMAND), &body))
-		return;
-	if (api_idem_begin(call, body, &idem_key, idem_hash))
-		return;
-	inv = api_multi_prepare(call->srv, body, is_script, false, call->user,
+	inv = api_multi_prepare(call->srv, body, *(const bool *)ud, false, call->user,
 				net_http_peer(call->req), idem_key, idem_hash, &err);
 	json_decref(body);
 	if (!inv) {
@@ -254,6 +250,16 @@ static void run_multi(struct api_call *call, bool is_script)
 		return;
 	}
 	invoke_submit(call->srv, inv, multi_submitted, call);
+}
+
+static void run_multi(struct api_call *call, bool is_script)
+{
+	json_t *body;
+
+	if (api_body_kind(call, api_multi_fields, api_multi_nfields,
+			  API_KIND_REST | (is_script ? API_KIND_SCRIPT : API_KIND_COMMAND), &body))
+		return;
+	api_idem_begin(call, body, multi_go, (void *)&multi_script[is_script]);
 }
 
 void api_commands_post(struct api_call *call)
