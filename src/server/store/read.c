@@ -83,3 +83,31 @@ void store_read_idem(struct store *st, const char *user, const char *key, store_
 	else
 		cb(ud, 0, jid, hash);
 }
+
+void store_read_each_running_of(struct store *st, const char *client_id,
+				void (*fn)(void *ud, const struct job_running *r), store_done_cb done,
+				void *ud)
+{
+	done(ud, store_job_each_running_of(st, client_id, fn, ud));
+}
+
+void store_read_each_unconfirmed_of(struct store *st, const char *client_id,
+				    void (*fn)(void *ud, const char *jid, int64_t delivery_sec),
+				    store_done_cb done, void *ud)
+{
+	done(ud, store_job_each_unconfirmed_of(st, client_id, fn, ud));
+}
+
+void store_read_each_running(struct store *st, void (*fn)(void *ud, const struct job_running *r),
+			     store_done_cb done, void *ud)
+{
+	done(ud, store_job_each_running(st, fn, ud));
+}
+
+void store_read_each_child(struct store *st, const char *multi_jid,
+			   void (*fn)(void *ud, const char *client_id, const char *jid,
+				      const char *status),
+			   store_done_cb done, void *ud)
+{
+	done(ud, store_job_each_child(st, multi_jid, fn, ud));
+}

@@ -186,6 +186,22 @@ void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void 
 typedef void (*store_idem_cb)(void *ud, int rc, const char *jid, const char *hash);
 void store_read_idem(struct store *st, const char *user, const char *key, store_idem_cb cb,
 		     void *ud);
+/* The "each" reads: fn for every row (its arguments lent for the call; fn
+ * must not call into the store), then done once with the read's code. */
+typedef void (*store_done_cb)(void *ud, int rc);
+struct job_running;
+void store_read_each_running_of(struct store *st, const char *client_id,
+				void (*fn)(void *ud, const struct job_running *r), store_done_cb done,
+				void *ud);
+void store_read_each_unconfirmed_of(struct store *st, const char *client_id,
+				    void (*fn)(void *ud, const char *jid, int64_t delivery_sec),
+				    store_done_cb done, void *ud);
+void store_read_each_running(struct store *st, void (*fn)(void *ud, const struct job_running *r),
+			     store_done_cb done, void *ud);
+void store_read_each_child(struct store *st, const char *multi_jid,
+			   void (*fn)(void *ud, const char *client_id, const char *jid,
+				      const char *status),
+			   store_done_cb done, void *ud);
 /* A page of multi jobs (an array) as store_multi_list has it. */
 void store_read_multi_list(struct store *st, const char *created_by, int64_t limit,
 			   int64_t offset, store_read_cb cb, void *ud);

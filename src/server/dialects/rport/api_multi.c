@@ -272,13 +272,14 @@ void api_scripts_post(struct api_call *call)
 	run_multi(call, true);
 }
 
-void api_commands_delete(struct api_call *call)
+static void multi_cancel_read(void *ud, int rc, json_t *rec, int64_t total)
 {
+	struct api_call *call = ud;
 	char title[200];
-	json_t *rec;
 	int n;
 
-	if (store_multi_get(call->srv->store, call->params[0], &rec) == 0) {
+	(void)total;
+	if (rc == 0) {
 		bool ok = api_job_visible(call, json_string_value(json_object_get(rec, "created_by")));
 
 		json_decref(rec);
@@ -287,21 +288,21 @@ void api_commands_delete(struct api_call *call)
 	}
 	n = fanout_cancel(call->srv->fanout, call->params[0], call->user);
 	if (n == TE_NOTFOUND) {
-		if (store_multi_get(call->srv->store, call->params[0], &rec)) {
-			snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] not found.",
-				 call->params[0]);
-			api_reply_error(call, 404, title, "");
-			return;
-		}
-		json_decref(rec);
-		snprintf(title, sizeof title, "Multi-client Job[id=\"%.64s\"] has finished.",
+		/* Not running: unknown, or finished already. */
+		snprintf(title, sizeof title, rc ? "Multi-client Job[id=\"%.64s\"] not found." :
+						   "Multi-client Job[id=\"%.64s\"] has finished.",
 			 call->params[0]);
-		api_reply_error(call, 409, title, "");
+		api_reply_error(call, rc ? 404 : 409, title, "");
 		return;
 	}
 	api_audit(call, "client.command", "cancel", call->params[0], NULL, true);
 	api_reply_data(call, 202, json_pack("{s:s, s:s, s:i}", "jid", call->params[0], "status",
 					    "cancelling", "cancelled_jobs", n));
+}
+
+void api_commands_delete(struct api_call *call)
+{
+	store_read_multi(call->srv->store, call->params[0], multi_cancel_read, call);
 }
 
 /* Does a multi job summary pass filter f (query.c's, on jid, created_by,
@@ -466,9 +467,9 @@ void api_commands_list(struct api_call *call)
 			      multi_page_read, mp);
 }
 
-void api_commands_get(struct api_call *call)
+static void multi_get_read(void *ud, json_t *m)
 {
-	json_t *m = rport_multi_json(call->srv, call->params[0]);
+	struct api_call *call = ud;
 	char title[200];
 
 	if (!m) {
@@ -482,6 +483,11 @@ void api_commands_get(struct api_call *call)
 		return;
 	}
 	api_reply_data(call, 200, m);
+}
+
+void api_commands_get(struct api_call *call)
+{
+	rport_multi_json_read(call->srv, call->params[0], multi_get_read, call);
 }
 
 /* A page of jobs being answered (the fields point at the request's own
@@ -568,12 +574,13 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 	query_jobs_free(&q);
 }
 
-void api_commands_jobs(struct api_call *call)
+static void multi_jobs_visible(void *ud, int rc, json_t *rec, int64_t total)
 {
-	json_t *rec;
+	struct api_call *call = ud;
 
+	(void)total;
 	/* An unknown multi job has no jobs: rport answers 200 with []. */
-	if (store_multi_get(call->srv->store, call->params[0], &rec) == 0) {
+	if (rc == 0) {
 		if (!api_job_visible(call, json_string_value(json_object_get(rec, "created_by")))) {
 			json_decref(rec);
 			return;
@@ -581,4 +588,9 @@ void api_commands_jobs(struct api_call *call)
 		json_decref(rec);
 	}
 	api_jobs_query(call, "multi_job_id", call->params[0]);
+}
+
+void api_commands_jobs(struct api_call *call)
+{
+	store_read_multi(call->srv->store, call->params[0], multi_jobs_visible, call);
 }

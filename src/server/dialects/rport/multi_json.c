@@ -2,6 +2,7 @@
  * its stored record and its children's jobs. */
 #include "dialects/rport/multi_json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "dialects/rport/job_json.h"
@@ -32,51 +33,51 @@ static void count_child(void *ud, const char *client_id, const char *jid, const 
 		c->unknown++;
 }
 
-json_t *rport_multi_json(struct server *srv, const char *jid)
-{
-	struct count_ctx cc = { json_object(), 0, 0, 0, 0 };
-	struct job_query q;
-	json_t *rec, *out, *jobs, *targets, *left = json_array(), *v;
-	struct job_rows rows;
-	bool finished;
-	size_t i;
+/* One GET of a multi job: its record, its children's statuses, then its
+ * first jobs, each read through the store's callbacks. */
+struct multi_read {
+	struct server *srv;
+	char jid[UUID_STR_LEN];
+	json_t *rec;
+	struct count_ctx cc;
+	rport_multi_cb cb;
+	void *ud;
+};
 
-	if (store_multi_get(srv->store, jid, &rec)) {
-		json_decref(cc.seen);
-		json_decref(left);
-		return NULL;
-	}
-	finished = json_object_get(rec, "finished_at") != NULL;
-	out = json_object();
+static void multi_read_end(struct multi_read *mr, json_t *out)
+{
+	mr->cb(mr->ud, out);
+	json_decref(mr->rec);
+	json_decref(mr->cc.seen);
+	free(mr);
+}
+
+/* The whole MultiJob from the record, the counts and the jobs. */
+static json_t *multi_render(const json_t *rec, const struct count_ctx *cc,
+			    const struct job_rows *rows)
+{
 	/* rport's fields first, in its order; then ours. */
 	static const char *const keys[] = {
 		"jid", "started_at", "created_by", "client_ids", "group_ids", "tags", "labels",
 		"command", "cwd", "is_sudo", "is_script", "interpreter", "timeout_sec",
 		"concurrent", "abort_on_err", "max_concurrency", "max_errors",
 	};
+	bool finished = json_object_get(rec, "finished_at") != NULL;
+	json_t *out = json_object(), *left = json_array(), *targets, *v;
+	size_t i;
+
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		v = json_object_get(rec, keys[i]);
 		json_object_set(out, keys[i], v ? v : json_null());
 	}
 	if ((v = json_object_get(rec, "argv")))
 		json_object_set(out, "argv", v);
-	store_job_each_child(srv->store, jid, count_child, &cc);
 	targets = json_object_get(rec, "targets");
 	json_array_foreach(targets, i, v)
-		if (!json_object_get(cc.seen, json_string_value(v)))
+		if (!json_object_get(cc->seen, json_string_value(v)))
 			json_array_append(left, v);
-	memset(&q, 0, sizeof q);
-	q.limit = MULTI_JSON_MAX_JOBS;
-	/* Oldest first: the order the targets were dispatched in. */
-	q.sort[0].column = "created_at";
-	q.nsort = 1;
-	if (store_job_query(srv->store, "multi_job_id", jid, &q, RPORT_LIST_OUTPUT_BUDGET,
-			    &rows))
-		memset(&rows, 0, sizeof rows);
-	jobs = rport_jobs_json(&rows);
-	json_object_set_new(out, "jobs", jobs);
-	json_object_set_new(out, "jobs_total", json_integer(rows.total));
-	store_job_rows_free(&rows);
+	json_object_set_new(out, "jobs", rport_jobs_json(rows));
+	json_object_set_new(out, "jobs_total", json_integer(rows->total));
 	json_object_set_new(out, "status", json_string(
 		!finished ? "running" : json_object_get(rec, "stop_reason") ? "stopped" : "finished"));
 	json_object_set(out, "finished_at", finished ? json_object_get(rec, "finished_at") :
@@ -87,15 +88,78 @@ json_t *rport_multi_json(struct server *srv, const char *jid)
 			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				      "total", (json_int_t)json_array_size(targets),
 				      "pending", (json_int_t)(finished ? 0 : json_array_size(left)),
-				      "running", (json_int_t)cc.running,
-				      "successful", (json_int_t)cc.successful,
-				      "failed", (json_int_t)cc.failed,
-				      "unknown", (json_int_t)cc.unknown,
+				      "running", (json_int_t)cc->running,
+				      "successful", (json_int_t)cc->successful,
+				      "failed", (json_int_t)cc->failed,
+				      "unknown", (json_int_t)cc->unknown,
 				      "not_run", (json_int_t)(finished ? json_array_size(left) : 0)));
 	json_object_set(out, finished ? "not_run" : "pending", left);
 	json_object_set_new(out, finished ? "pending" : "not_run", json_array());
 	json_decref(left);
-	json_decref(cc.seen);
-	json_decref(rec);
 	return out;
+}
+
+static void multi_jobs_read(void *ud, int rc, struct job_rows *rows)
+{
+	struct multi_read *mr = ud;
+	struct job_rows none;
+
+	if (rc) {
+		memset(&none, 0, sizeof none);
+		rows = &none;
+	}
+	multi_read_end(mr, multi_render(mr->rec, &mr->cc, rows));
+}
+
+static void multi_child_counted(void *ud, const char *client_id, const char *jid,
+				const char *status)
+{
+	struct multi_read *mr = ud;
+
+	count_child(&mr->cc, client_id, jid, status);
+}
+
+static void multi_children_read(void *ud, int rc)
+{
+	struct multi_read *mr = ud;
+	struct job_query q;
+
+	(void)rc;
+	memset(&q, 0, sizeof q);
+	q.limit = MULTI_JSON_MAX_JOBS;
+	/* Oldest first: the order the targets were dispatched in. */
+	q.sort[0].column = "created_at";
+	q.nsort = 1;
+	store_read_job_query(mr->srv->store, "multi_job_id", mr->jid, &q,
+			     RPORT_LIST_OUTPUT_BUDGET, multi_jobs_read, mr);
+}
+
+static void multi_record_read(void *ud, int rc, json_t *rec, int64_t total)
+{
+	struct multi_read *mr = ud;
+
+	(void)total;
+	if (rc) {
+		multi_read_end(mr, NULL);
+		return;
+	}
+	mr->rec = rec;
+	store_read_each_child(mr->srv->store, mr->jid, multi_child_counted, multi_children_read,
+			      mr);
+}
+
+void rport_multi_json_read(struct server *srv, const char *jid, rport_multi_cb cb, void *ud)
+{
+	struct multi_read *mr = calloc(1, sizeof *mr);
+
+	if (!mr || !(mr->cc.seen = json_object())) {
+		free(mr);
+		cb(ud, NULL);
+		return;
+	}
+	mr->srv = srv;
+	util_strlcpy(mr->jid, jid, sizeof mr->jid);
+	mr->cb = cb;
+	mr->ud = ud;
+	store_read_multi(srv->store, jid, multi_record_read, mr);
 }

@@ -82,6 +82,8 @@ struct watcher {
 	size_t targets;
 	size_t finals;
 	json_t *announce_ids;    /* the targets, until the announce is sent */
+	int reading;             /* finals being read from the store */
+	bool multi_done;         /* the multi job ended while finals were read */
 	struct jstat *stats;     /* by key, until the job's final */
 	struct jstat *pend_head; /* with drops to report, oldest first */
 	struct jstat *pend_tail;
@@ -689,25 +691,50 @@ static void ws_output(struct ws_api *w, const char *mjid, const struct event *e)
 	send_json(wt, m);
 }
 
-/* A child job is final (stored). */
+/* A final being read from the store, for a watcher. */
+struct final_read {
+	struct watcher *wt;
+	char jid[UUID_STR_LEN];
+};
+
+static void final_read(void *ud, int rc, struct job_row *row)
+{
+	struct final_read *fr = ud;
+	struct watcher *wt = fr->wt;
+
+	if (rc == 0 && wt->conn) {
+		json_t *job = rport_job_json(row);
+
+		drops_final(wt, fr->jid, job);
+		send_json(wt, job);
+	}
+	wt->finals++;
+	wt->reading--;
+	if (wt->conn && (wt->finals >= wt->targets || (wt->multi_done && !wt->reading)))
+		net_ws_close(wt->conn, 1000, "done");
+	free(fr);
+	watcher_unref(wt);
+}
+
+/* A child job is final (stored): its Job is read and sent. */
 static void ws_child_done(struct ws_api *w, const char *mjid, const char *jid)
 {
 	struct watcher *wt;
-	struct job_row row;
+	struct final_read *fr;
 
 	HASH_FIND_STR(w->by_multi, mjid, wt);
 	if (!wt || !wt->conn)
 		return;
-	if (store_job_get(w->srv->store, jid, &row) == 0) {
-		json_t *job = rport_job_json(&row);
-
-		store_job_row_free(&row);
-		drops_final(wt, jid, job);
-		send_json(wt, job);
+	fr = calloc(1, sizeof *fr);
+	if (!fr) {
+		wt->finals++;
+		return;
 	}
-	wt->finals++;
-	if (wt->conn && wt->finals >= wt->targets)
-		net_ws_close(wt->conn, 1000, "done");
+	fr->wt = wt;
+	util_strlcpy(fr->jid, jid, sizeof fr->jid);
+	wt->refs++;
+	wt->reading++;
+	store_read_job(w->srv->store, jid, final_read, fr);
 }
 
 /* The multi job is finished. */
@@ -715,9 +742,14 @@ static void ws_multi_done(struct ws_api *w, const char *mjid)
 {
 	struct watcher *wt;
 
-	/* Aborted or stopped early: targets never run get no final. */
+	/* Aborted or stopped early: targets never run get no final. A final
+	 * still being read is sent first. */
 	HASH_FIND_STR(w->by_multi, mjid, wt);
-	if (wt && wt->conn)
+	if (!wt || !wt->conn)
+		return;
+	if (wt->reading)
+		wt->multi_done = true;
+	else
 		net_ws_close(wt->conn, 1000, "done");
 }
 
