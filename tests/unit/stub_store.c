@@ -365,3 +365,12 @@ int store_atomic(struct store *st, store_apply_fn fn, void *arg)
 {
 	return fn(st, arg);
 }
+
+/* The callback forms of the reads the core makes: at once, like SQLite. */
+void store_read_each_child(struct store *st, const char *multi_jid,
+			   void (*fn)(void *ud, const char *client_id, const char *jid,
+				      const char *status),
+			   store_done_cb done, void *ud)
+{
+	done(ud, store_job_each_child(st, multi_jid, fn, ud));
+}

@@ -660,44 +660,69 @@ int hub_disconnect_auth(struct hub *h, const char *auth_id)
 
 struct del_ctx {
 	struct hub *h;
-	const char *id;
+	char *id;
+	json_t *jids;                /* its running jobs */
 };
 
-static void fail_running_of(void *ud, const struct job_running *r)
+static void running_of_deleted(void *ud, const struct job_running *r)
 {
 	struct del_ctx *d = ud;
 
-	if (!strcmp(r->client_id, d->id))
-		queue_fail(d->h, r->jid, JOB_FAILED, "client deleted", NULL);
+	json_array_append_new(d->jids, json_string(r->jid));
 }
 
 static int del_apply(struct store *st, void *arg)
 {
-	return store_client_delete(st, arg);
+	struct del_ctx *d = arg;
+
+	return store_client_delete(st, d->id);
 }
 
 static void del_after(void *arg, int rc)
 {
+	struct del_ctx *d = arg;
+
 	(void)rc;
-	free(arg);
+	json_decref(d->jids);
+	free(d->id);
+	free(d);
+}
+
+/* The deleted client's running jobs are known: each ends failed, then
+ * its record goes. */
+static void deleted_running_read(void *ud, int rc)
+{
+	struct del_ctx *d = ud;
+	size_t i;
+	json_t *v;
+
+	(void)rc;
+	json_array_foreach(d->jids, i, v)
+		queue_fail(d->h, json_string_value(v), JOB_FAILED, "client deleted", NULL);
+	store_queue(d->h->srv->store, del_apply, del_after, d);
 }
 
 int hub_client_delete(struct hub *h, const char *id)
 {
 	struct client *c;
-	struct del_ctx d = { h, id };
-	char *copy;
+	struct del_ctx *d;
 
 	c = registry_find(h->srv->registry, id);
 	if (!c)
 		return TE_NOTFOUND;
 	if (c->s)
 		return TE_STATE;
-	store_job_each_running(h->srv->store, fail_running_of, &d);
-	copy = strdup(id);
-	if (copy)
-		store_queue(h->srv->store, del_apply, del_after, copy);
+	d = calloc(1, sizeof *d);
+	if (!d || !(d->id = strdup(id)) || !(d->jids = json_array())) {
+		if (d)
+			free(d->id);
+		free(d);
+		return TE_NOMEM;
+	}
+	d->h = h;
 	registry_remove(h->srv->registry, c);
+	store_read_each_running_of(h->srv->store, d->id, running_of_deleted, deleted_running_read,
+				   d);
 	return 0;
 }
 

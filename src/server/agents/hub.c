@@ -116,10 +116,11 @@ static bool valid_labels(json_t *o)
 
 struct redeliver_ctx {
 	struct hub *h;
-	struct client *c;
+	char client_id[MAX_ID_LEN + 1];
 	json_t *agent_known[2];      /* jids the agent runs, and holds results of */
 	json_t *resend;              /* collected: [jid, created_at, timeout, delivery] */
 	json_t *expire;              /* collected: [jid, delivery] */
+	size_t next;                 /* the next of resend to read and send */
 };
 
 static bool listed(json_t *arr, const char *jid)
@@ -155,7 +156,7 @@ static void redeliver_collect(void *ud, const struct job_running *r)
 		return;
 	where = agent_has(d, r->jid);
 	if (where == 1) {
-		track_started(h, r->jid, d->c->id);
+		track_started(h, r->jid, d->client_id);
 		return;
 	}
 	if (where == 2) {
@@ -191,6 +192,84 @@ static void unconfirmed_collect(void *ud, const char *jid, int64_t delivery)
 		json_array_append_new(d->expire, json_pack("[s, I]", jid, (json_int_t)delivery));
 }
 
+static void redeliver_free(struct redeliver_ctx *d)
+{
+	json_decref(d->agent_known[0]);
+	json_decref(d->agent_known[1]);
+	json_decref(d->resend);
+	json_decref(d->expire);
+	free(d);
+}
+
+static void resend_next(struct redeliver_ctx *d);
+
+/* A job to send again has been read: sent unless its start is known. */
+static void resend_read(void *ud, int rc, struct job_row *job)
+{
+	struct redeliver_ctx *d = ud;
+	json_t *v = json_array_get(d->resend, d->next - 1);
+	struct client *c = registry_find(d->h->srv->registry, d->client_id);
+	struct job_spec spec;
+
+	/* Its agent confirmed it: sending it again could run it twice on an
+	 * agent whose journal was lost. */
+	if (rc || job->has_pid || !registry_client_connected(c)) {
+		resend_next(d);
+		return;
+	}
+	memset(&spec, 0, sizeof spec);
+	util_strlcpy(spec.jid, job->jid, sizeof spec.jid);
+	spec.client_id = c->id;
+	spec.command = job->command;
+	spec.argv = job->argv;
+	spec.cwd = job->cwd;
+	/* "/bin/sh" is the agent's default: sent as none, as before. */
+	spec.interpreter = strcmp(job->interpreter, "/bin/sh") ? job->interpreter : "";
+	spec.is_sudo = job->is_sudo;
+	spec.is_script = job->is_script;
+	spec.kill_on_timeout = job->kill_on_timeout;
+	spec.created_at = json_integer_value(json_array_get(v, 1));
+	spec.timeout_sec = json_integer_value(json_array_get(v, 2));
+	spec.delivery_timeout_sec = json_integer_value(json_array_get(v, 3));
+	log_info("hub: job %s never reached '%s': sending it again", spec.jid, c->id);
+	registry_run(d->h->srv->registry, c, &spec, NULL, NULL);
+	resend_next(d);
+}
+
+static void resend_next(struct redeliver_ctx *d)
+{
+	json_t *v = json_array_get(d->resend, d->next);
+
+	if (!v) {
+		redeliver_free(d);
+		return;
+	}
+	d->next++;
+	store_read_job(d->h->srv->store, json_string_value(json_array_get(v, 0)), resend_read, d);
+}
+
+static void unconfirmed_read(void *ud, int rc)
+{
+	struct redeliver_ctx *d = ud;
+	size_t i;
+	json_t *v;
+
+	(void)rc;
+	json_array_foreach(d->expire, i, v)
+		queue_expire(d->h, json_string_value(json_array_get(v, 0)), d->client_id,
+			     json_integer_value(json_array_get(v, 1)));
+	resend_next(d);
+}
+
+static void running_read(void *ud, int rc)
+{
+	struct redeliver_ctx *d = ud;
+
+	(void)rc;
+	store_read_each_unconfirmed_of(d->h->srv->store, d->client_id, unconfirmed_collect,
+				       unconfirmed_read, d);
+}
+
 /* At every hello the agent's word settles the jobs the store has as
  * running on this client with no start recorded or waiting: one it runs
  * is started (its deadline counts from now); one whose result it holds
@@ -200,57 +279,26 @@ static void unconfirmed_collect(void *ud, const char *jid, int64_t delivery)
  * never ran. A job the server finished "unconfirmed" that the agent has
  * never had expires too. The agent runs a jid at most once (its journal):
  * one it never received runs now, one it finished gets its held result
- * sent again, one it ran when it crashed is reported unknown. */
+ * sent again, one it ran when it crashed is reported unknown. The store
+ * is read through its callbacks: running jobs, then unconfirmed ones, then
+ * each job to send again. */
 static void redeliver(struct hub *h, struct client *c, json_t *running, json_t *held)
 {
-	struct redeliver_ctx d = { h, c,
-				   { json_is_array(running) ? running : NULL,
-				     json_is_array(held) ? held : NULL },
-				   json_array(), json_array() };
-	size_t i;
-	json_t *v;
+	struct redeliver_ctx *d = calloc(1, sizeof *d);
 
-	if (!d.resend || !d.expire)
-		goto out;
-	store_job_each_running_of(h->srv->store, c->id, redeliver_collect, &d);
-	store_job_each_unconfirmed_of(h->srv->store, c->id, unconfirmed_collect, &d);
-	json_array_foreach(d.expire, i, v)
-		queue_expire(h, json_string_value(json_array_get(v, 0)), c->id,
-			     json_integer_value(json_array_get(v, 1)));
-	json_array_foreach(d.resend, i, v) {
-		struct job_row job;
-		struct job_spec spec;
-		const char *jid = json_string_value(json_array_get(v, 0));
-
-		if (store_job_get(h->srv->store, jid, &job))
-			continue;
-		if (job.has_pid) {
-			/* Its agent confirmed it: sending it again could run
-			 * it twice on an agent whose journal was lost. */
-			store_job_row_free(&job);
-			continue;
-		}
-		memset(&spec, 0, sizeof spec);
-		util_strlcpy(spec.jid, jid, sizeof spec.jid);
-		spec.client_id = c->id;
-		spec.command = job.command;
-		spec.argv = job.argv;
-		spec.cwd = job.cwd;
-		/* "/bin/sh" is the agent's default: sent as none, as before. */
-		spec.interpreter = strcmp(job.interpreter, "/bin/sh") ? job.interpreter : "";
-		spec.is_sudo = job.is_sudo;
-		spec.is_script = job.is_script;
-		spec.kill_on_timeout = job.kill_on_timeout;
-		spec.created_at = json_integer_value(json_array_get(v, 1));
-		spec.timeout_sec = json_integer_value(json_array_get(v, 2));
-		spec.delivery_timeout_sec = json_integer_value(json_array_get(v, 3));
-		log_info("hub: job %s never reached '%s': sending it again", spec.jid, c->id);
-		registry_run(h->srv->registry, c, &spec, NULL, NULL);
-		store_job_row_free(&job);
+	if (!d)
+		return;
+	d->h = h;
+	util_strlcpy(d->client_id, c->id, sizeof d->client_id);
+	d->agent_known[0] = json_is_array(running) ? json_incref(running) : NULL;
+	d->agent_known[1] = json_is_array(held) ? json_incref(held) : NULL;
+	d->resend = json_array();
+	d->expire = json_array();
+	if (!d->resend || !d->expire) {
+		redeliver_free(d);
+		return;
 	}
-out:
-	json_decref(d.resend);
-	json_decref(d.expire);
+	store_read_each_running_of(h->srv->store, c->id, redeliver_collect, running_read, d);
 }
 
 /* Refuses a hello: an error frame with the whole message, then a close

@@ -351,27 +351,43 @@ static void resume_child(void *ud, const char *client_id, const char *jid, const
 	}
 }
 
+/* The children of a resumed multi job are known: dispatching goes on
+ * from the first target without one. */
+static void resume_children_read(void *ud, int rc)
+{
+	struct resume_ctx *r = ud;
+	json_t *targets = json_object_get(r->v->rec, "targets");
+
+	(void)rc;
+	/* Targets are dispatched in order: the first without a child is next. */
+	while (r->v->next < r->v->ntargets &&
+	       json_object_get(r->seen, json_string_value(json_array_get(targets, r->v->next))))
+		r->v->next++;
+	log_info("multi job %s: resumed after a restart (%zu of %zu targets dispatched)",
+		 r->v->jid, r->v->next, r->v->ntargets);
+	inv_pump(r->f, r->v);
+	json_decref(r->seen);
+	free(r);
+}
+
 static void resume_one(struct fanout *f, json_t *rec)
 {
-	struct resume_ctx r = { f, NULL, json_object() };
-	json_t *targets = json_object_get(rec, "targets");
+	struct resume_ctx *r = calloc(1, sizeof *r);
 
-	r.v = inv_new(f, rec);
-	if (!r.v) {
-		json_decref(r.seen);
+	if (!r || !(r->seen = json_object())) {
+		free(r);
+		return;
+	}
+	r->f = f;
+	r->v = inv_new(f, rec);
+	if (!r->v) {
+		json_decref(r->seen);
+		free(r);
 		return;
 	}
 	if (json_object_get(rec, "stop_reason"))
-		r.v->stopped = true;
-	store_job_each_child(f->srv->store, r.v->jid, resume_child, &r);
-	/* Targets are dispatched in order: the first without a child is next. */
-	while (r.v->next < r.v->ntargets &&
-	       json_object_get(r.seen, json_string_value(json_array_get(targets, r.v->next))))
-		r.v->next++;
-	json_decref(r.seen);
-	log_info("multi job %s: resumed after a restart (%zu of %zu targets dispatched)",
-		 r.v->jid, r.v->next, r.v->ntargets);
-	inv_pump(f, r.v);
+		r->v->stopped = true;
+	store_read_each_child(f->srv->store, r->v->jid, resume_child, resume_children_read, r);
 }
 
 static void resume_cb(uv_timer_t *t)

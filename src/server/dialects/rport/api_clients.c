@@ -284,6 +284,10 @@ void api_clients_delete(struct api_call *call)
 				"only disconnected clients can be deleted");
 		return;
 	}
+	if (rc) {
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
 	api_reply(call, 204, NULL);
 }
 
