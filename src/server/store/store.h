@@ -160,11 +160,9 @@ void store_job_rows_free(struct job_rows *rows);
  * The job reads hand cb rows instead: lent for the call (the store frees
  * them when cb returns; cb may change them), NULL on error.
  *
- * New callers use these forms. The synchronous reads further down
- * (store_job_get, store_job_query, store_audit_query, store_multi_get) are
- * what the SQLite backend does inside them; callers move over to the
- * callback forms in a later step, and then the synchronous forms become
- * private to the SQLite backend. */
+ * Every read made while the server serves uses these forms. The
+ * synchronous reads further down are what the SQLite backend does inside
+ * them, and what the loaders use once at start, before the loop runs. */
 typedef void (*store_read_cb)(void *ud, int rc, json_t *result, int64_t total);
 typedef void (*store_job_cb)(void *ud, int rc, struct job_row *row);
 typedef void (*store_jobs_cb)(void *ud, int rc, struct job_rows *rows);
