@@ -222,6 +222,37 @@ int query_multi_parse(const char *const *names, const char *const *values, size_
 	return parse_list(multi_fields, names, values, n, q, err, errlen);
 }
 
+/* page[limit] (1..max_limit) and page[offset]; any other page[...] is
+ * refused. Returns 0 or -1 with err. */
+static int page_param(const char *name, const char *v, int64_t max_limit, int64_t *limit,
+		      int64_t *offset, char *err, size_t errlen)
+{
+	long long num;
+
+	if (!strcmp(name, "page[limit]")) {
+		if (util_parse_int(v, 1, INT64_MAX, &num)) {
+			snprintf(err, errlen, "invalid page[limit] '%.32s': expected a positive integer", v);
+			return -1;
+		}
+		if (num > max_limit) {
+			snprintf(err, errlen, "pagination limit too big (%lld) maximum is %lld", num,
+				 (long long)max_limit);
+			return -1;
+		}
+		*limit = num;
+	} else if (!strcmp(name, "page[offset]")) {
+		if (util_parse_int(v, 0, INT64_MAX, &num)) {
+			snprintf(err, errlen, "invalid page[offset] '%.32s': expected a non-negative integer", v);
+			return -1;
+		}
+		*offset = num;
+	} else {
+		snprintf(err, errlen, "unsupported pagination parameter '%.32s'", name);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_list(const struct fieldmap *t, const char *const *names,
 		      const char *const *values, size_t n, struct job_query *q, char *err,
 		      size_t errlen)
@@ -230,7 +261,6 @@ static int parse_list(const struct fieldmap *t, const char *const *names,
 	q->limit = QUERY_DEFAULT_LIMIT;
 	for (size_t i = 0; i < n; i++) {
 		const char *name = names[i], *v = values[i] ? values[i] : "";
-		long long num;
 
 		if (!strcmp(name, "sort")) {
 			if (parse_sort(t, q, v, err, errlen))
@@ -238,26 +268,9 @@ static int parse_list(const struct fieldmap *t, const char *const *names,
 		} else if (!strncmp(name, "filter[", 7)) {
 			if (parse_filter(t, q, name, v, err, errlen))
 				return -1;
-		} else if (!strcmp(name, "page[limit]")) {
-			if (util_parse_int(v, 1, INT64_MAX, &num)) {
-				snprintf(err, errlen, "invalid page[limit] '%.32s': expected a positive integer", v);
-				return -1;
-			}
-			if (num > QUERY_MAX_LIMIT) {
-				snprintf(err, errlen, "pagination limit too big (%lld) maximum is %d",
-					 num, QUERY_MAX_LIMIT);
-				return -1;
-			}
-			q->limit = num;
-		} else if (!strcmp(name, "page[offset]")) {
-			if (util_parse_int(v, 0, INT64_MAX, &num)) {
-				snprintf(err, errlen, "invalid page[offset] '%.32s': expected a non-negative integer", v);
-				return -1;
-			}
-			q->offset = num;
 		} else if (!strncmp(name, "page[", 5)) {
-			snprintf(err, errlen, "unsupported pagination parameter '%.32s'", name);
-			return -1;
+			if (page_param(name, v, QUERY_MAX_LIMIT, &q->limit, &q->offset, err, errlen))
+				return -1;
 		}
 		/* fields[...] and anything else: accepted and ignored. */
 	}
@@ -490,7 +503,6 @@ int query_clients_parse(const char *const *names, const char *const *values, siz
 	q->limit = default_limit;
 	for (size_t i = 0; i < n; i++) {
 		const char *name = names[i], *v = values[i] ? values[i] : "";
-		long long num;
 
 		if (!strcmp(name, "sort")) {
 			if (client_sort_parse(q, v, err, errlen))
@@ -498,26 +510,9 @@ int query_clients_parse(const char *const *names, const char *const *values, siz
 		} else if (!strncmp(name, "filter[", 7)) {
 			if (client_filter_parse(q, name, v, err, errlen))
 				return -1;
-		} else if (!strcmp(name, "page[limit]")) {
-			if (util_parse_int(v, 1, INT64_MAX, &num)) {
-				snprintf(err, errlen, "invalid page[limit] '%.32s': expected a positive integer", v);
-				return -1;
-			}
-			if (num > max_limit) {
-				snprintf(err, errlen, "pagination limit too big (%lld) maximum is %lld",
-					 num, (long long)max_limit);
-				return -1;
-			}
-			q->limit = num;
-		} else if (!strcmp(name, "page[offset]")) {
-			if (util_parse_int(v, 0, INT64_MAX, &num)) {
-				snprintf(err, errlen, "invalid page[offset] '%.32s': expected a non-negative integer", v);
-				return -1;
-			}
-			q->offset = num;
 		} else if (!strncmp(name, "page[", 5)) {
-			snprintf(err, errlen, "unsupported pagination parameter '%.32s'", name);
-			return -1;
+			if (page_param(name, v, max_limit, &q->limit, &q->offset, err, errlen))
+				return -1;
 		}
 	}
 	nf = query_fields_parse(names, values, n, resources, NULL, client_fields, q->fields,
