@@ -127,6 +127,11 @@ const char *net_http_authorization(const net_http_req *r); /* or NULL */
 const char *net_http_origin(const net_http_req *r);        /* or NULL */
 const char *net_http_content_type(const net_http_req *r);  /* or NULL */
 const char *net_http_peer(const net_http_req *r);          /* peer IP */
+/* Any header by name (case-insensitive; the first if given twice), or NULL. */
+const char *net_http_header(const net_http_req *r, const char *name);
+size_t net_http_header_count(const net_http_req *r);
+/* i-th header as received: returns its name (lowercased), sets *value. */
+const char *net_http_header_at(const net_http_req *r, size_t i, const char **value);
 const char *net_http_body(const net_http_req *r, size_t *len);
 /* Always false: a body over the cap is answered 413 by net. */
 bool net_http_body_too_big(const net_http_req *r);
@@ -141,6 +146,10 @@ void *net_http_user(const net_http_req *r);
 /* Sends the answer and releases the request. body is copied. */
 void net_http_respond(net_http_req *r, int status, const char *content_type,
 		      const char *body, size_t len);
+/* The same, with extra header lines ("Name: value\r\n"..., at most 500
+ * bytes, written as given: the caller makes them safe). */
+void net_http_respond_ex(net_http_req *r, int status, const char *content_type,
+			 const char *extra_headers, const char *body, size_t len);
 
 /* --- WebSocket connections -------------------------------------------- */
 /* Queues a text message (copied). Returns 0, or TE_TOOBIG when the queue

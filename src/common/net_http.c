@@ -7,12 +7,14 @@
  * next pipelined one waits until this one is answered). */
 #include "net_srv.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define NH_FIELD_MAX 256
+#define NH_HEADERS_MAX 100
 
 /* ---- query and key-value helpers ------------------------------------- */
 
@@ -184,6 +186,7 @@ void net_req_free(net_http_req *r)
 	free(r->ws_version);
 	free(r->ws_protocol);
 	free(r->expect);
+	net_kv_free(r->headers, r->nheaders);
 	buf_free(&r->body);
 	free(r);
 }
@@ -266,6 +269,39 @@ static int on_url(http_parser *p, const char *at, size_t n)
 	return 0;
 }
 
+/* Every header, in the order received, for net_http_header. */
+static int header_keep_any(struct nh *h, const char *name, const char *v, size_t vl)
+{
+	net_http_req *r = h->req;
+	struct kv *nk;
+	char *n, *val;
+
+	if (r->nheaders >= NH_HEADERS_MAX) {
+		nh_error(h, 431, "Request Header Fields Too Large", "too many headers");
+		return -1;
+	}
+	nk = realloc(r->headers, (r->nheaders + 1) * sizeof *nk);
+	if (!nk) {
+		nh_error(h, 503, "Service Unavailable", "out of memory");
+		return -1;
+	}
+	r->headers = nk;
+	n = strdup(name);
+	val = strndup(v, vl);
+	if (!n || !val) {
+		free(n);
+		free(val);
+		nh_error(h, 503, "Service Unavailable", "out of memory");
+		return -1;
+	}
+	for (char *p = n; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	nk[r->nheaders].name = n;
+	nk[r->nheaders].value = val;
+	r->nheaders++;
+	return 0;
+}
+
 /* One header is whole: keep the ones the server reads. */
 static int header_commit(struct nh *h)
 {
@@ -296,6 +332,8 @@ static int header_commit(struct nh *h)
 		v++;
 		vl--;
 	}
+	if (header_keep_any(h, name, v, vl))
+		return -1;
 	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
 		char **slot;
 

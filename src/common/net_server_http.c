@@ -446,6 +446,12 @@ int net_http_read_body(net_http_req *r)
 void net_http_respond(net_http_req *r, int status, const char *content_type, const char *body,
 		      size_t len)
 {
+	net_http_respond_ex(r, status, content_type, NULL, body, len);
+}
+
+void net_http_respond_ex(net_http_req *r, int status, const char *content_type,
+			 const char *extra_headers, const char *body, size_t len)
+{
 	struct net_sconn *c = r->conn;
 	bool final, unread;
 
@@ -467,7 +473,7 @@ void net_http_respond(net_http_req *r, int status, const char *content_type, con
 		c->http->req = NULL;
 	net_req_unreserve(r, &c->l->lim);
 	http_write(c, status, content_type ? content_type : "application/json", body, len,
-		   final, r->method == HTTP_HEAD, NULL);
+		   final, r->method == HTTP_HEAD, extra_headers);
 	net_req_free(r);
 	if (c->dead)
 		return;
@@ -542,6 +548,21 @@ const char *net_http_authorization(const net_http_req *r) { return r->authorizat
 const char *net_http_origin(const net_http_req *r) { return r->origin; }
 const char *net_http_content_type(const net_http_req *r) { return r->content_type; }
 const char *net_http_peer(const net_http_req *r) { return r->peer; }
+const char *net_http_header(const net_http_req *r, const char *name)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+size_t net_http_header_count(const net_http_req *r) { return r->nheaders; }
+const char *net_http_header_at(const net_http_req *r, size_t i, const char **value)
+{
+	if (i >= r->nheaders)
+		return NULL;
+	*value = r->headers[i].value;
+	return r->headers[i].name;
+}
 const char *net_http_body(const net_http_req *r, size_t *len)
 {
 	*len = r->body.len;

@@ -33,6 +33,8 @@ struct net_http_req {
 	size_t nquery;
 	char *authorization, *origin, *content_type, *host;
 	char *upgrade, *connection, *ws_key, *ws_version, *ws_protocol, *expect;
+	struct kv *headers;          /* every header as received, names lowercased */
+	size_t nheaders;
 	char peer[64];
 	int64_t content_length;      /* -1: none */
 	bool chunked;

@@ -10,7 +10,7 @@
 #include <uv.h>
 
 #include "dialects/rport/api.h"
-#include "dialects/rport/listener.h"
+#include "front/front.h"
 #include "auth/auth.h"
 #include "core/events.h"
 #include "core/registry.h"
@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 	srv.agent_listener = listen_on(srv.cfg.agent_address, hub_net_callbacks(), srv.hub,
 				       0, (size_t)srv.cfg.max_agent_message,
 				       PROTO_SUBPROTOCOL, srv.cfg.tls_cert, srv.cfg.tls_key);
-	srv.api_listener = listen_on(srv.cfg.api_address, rport_listener_callbacks(), &srv,
+	srv.api_listener = listen_on(srv.cfg.api_address, front_callbacks(), &srv,
 				     (size_t)srv.cfg.max_request_bytes, 1024 * 1024,
 				     "tether-api", srv.cfg.api_tls_cert, srv.cfg.api_tls_key);
 	if (!srv.agent_listener || !srv.api_listener) {
