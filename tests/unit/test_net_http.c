@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +216,51 @@ static int ev_control(void *ud, int op, const uint8_t *d, size_t n)
 
 static const struct net_ws_events ev = { ev_end, ev_control, ev_data };
 
+static void test_any_header_by_name(void **state)
+{
+	const char *in = "POST / HTTP/1.1\r\nHost: h:1\r\nX-TC-Action:  RunCommand \r\n"
+			 "kbn-xsrf: true\r\nX-Twice: a\r\nx-twice: b\r\nContent-Length: 0\r\n\r\n";
+	struct nh h;
+	size_t used;
+	const char *v, *name;
+
+	(void)state;
+	nh_init(&h, &lim);
+	assert_int_equal(feed(&h, in, &used), NH_HEAD);
+	assert_string_equal(net_http_header(h.req, "x-tc-action"), "RunCommand");
+	assert_string_equal(net_http_header(h.req, "KBN-XSRF"), "true");
+	assert_string_equal(net_http_header(h.req, "host"), "h:1");
+	assert_string_equal(net_http_header(h.req, "x-twice"), "a");
+	assert_null(net_http_header(h.req, "x-missing"));
+	assert_int_equal(net_http_header_count(h.req), 6);
+	name = net_http_header_at(h.req, 1, &v);
+	assert_string_equal(name, "x-tc-action");
+	assert_string_equal(v, "RunCommand");
+	assert_null(net_http_header_at(h.req, 6, &v));
+	nh_release(&h);
+}
+
+static void test_too_many_headers(void **state)
+{
+	char in[4096] = "GET / HTTP/1.1\r\n";
+	struct nh h;
+	size_t used;
+
+	(void)state;
+	for (int i = 0; i < 101; i++)
+		snprintf(in + strlen(in), sizeof in - strlen(in), "a%d: b\r\n", i);
+	strcat(in, "\r\n");
+	{
+		struct net_limits big = lim;
+
+		big.max_header = 8192;
+		nh_init(&h, &big);
+		assert_int_equal(feed(&h, in, &used), NH_ERROR);
+		assert_int_equal(h.err.status, 431);
+		nh_release(&h);
+	}
+}
+
 static void test_ws_frames(void **state)
 {
 	/* RFC 6455 5.7: a masked "Hello", then a fragmented "Hel" "lo" with a
@@ -263,6 +309,8 @@ int main(void)
 		cmocka_unit_test(test_limits_and_malformed_requests),
 		cmocka_unit_test(test_bodies_in_flight_budget),
 		cmocka_unit_test(test_path_segments),
+		cmocka_unit_test(test_any_header_by_name),
+		cmocka_unit_test(test_too_many_headers),
 		cmocka_unit_test(test_ws_frames),
 		cmocka_unit_test(test_ws_accept_key),
 	};
