@@ -11,6 +11,7 @@
 
 #include "dialects/rport/api.h"
 #include "front/front.h"
+#include "front/health.h"
 #include "auth/auth.h"
 #include "core/events.h"
 #include "core/registry.h"
@@ -61,6 +62,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (stopping)
 		return;
 	stopping = true;
+	health_stopping();
 	log_info("signal %d: shutting down", signum);
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_int, NULL);
@@ -77,6 +79,7 @@ static int print_routes(void)
 		printf("%s %s%s\n", r[i].r.method, r[i].r.pattern,
 		       r[i].flags & ROUTE_SELF_AUTH ? " self-auth" : "");
 	printf("WS /api/v1/ws/commands\nWS /api/v1/ws/scripts\n");
+	printf("GET /healthz unauthenticated\nGET /readyz unauthenticated\n");
 	return 0;
 }
 

@@ -33,6 +33,12 @@ def test_route_walk_refuses_bad_credentials(fleet):
         method, path = r[0], fill(r[1])
         if method == "WS":
             continue
+        if "unauthenticated" in r:
+            # the probes: no credentials needed, and none looked at
+            for cred in bad:
+                st, _ = s.api(method, path, auth=cred if not isinstance(cred, str) else None)
+                assert st == 200, (method, path, cred, st)
+            continue
         for cred in bad:
             if isinstance(cred, str):
                 st, _ = s.api(method, path, body={} if method != "GET" else None, auth=None,
@@ -48,6 +54,8 @@ def test_route_walk_refuses_bad_credentials(fleet):
             st, j = s.api(method, path, body={}, auth=("admin", ro))
             assert st == 403, (method, path, st)
             assert j["errors"][0]["title"] == "the scope of the provided token is not authorized for this operation"
+    # only the health probes go without credentials
+    assert sorted(r[1] for r in table if "unauthenticated" in r) == ["/healthz", "/readyz"]
     # WebSocket routes: no credentials, 401
     for r in table:
         if r[0] != "WS":
@@ -817,3 +825,20 @@ def test_damaged_http_requests_get_clear_answers(fleet, case):
     assert s.api("GET", "/api/v1/status")[0] == 200
     m = s.multi({"command": "echo still here", "client_ids": ["good"]})
     assert s.wait_multi(m, timeout=30)["jobs"][0]["status"] == "successful"
+
+
+def test_health_probes_answer_without_credentials_and_say_nothing_else(fleet):
+    s = fleet.server().start()
+    for path, body in (("/healthz", {"status": "ok"}), ("/readyz", {"status": "ready"})):
+        st, j = s.api("GET", path, auth=None)
+        assert (st, j) == (200, body)
+        # a flood of probes: each answered, none left waiting
+        for _ in range(50):
+            assert s.api("GET", path, auth=None)[0] == 200
+        st, j = s.api("POST", path, body={}, auth=None)
+        assert st == 405
+        st, _ = s.api("GET", path + "/x", auth=None)
+        assert st == 401   # not a probe: an API route, which needs credentials
+    out = subprocess.run(["curl", "-sS", "-I", "http://127.0.0.1:%d/readyz" % s.api_port],
+                         capture_output=True, text=True).stdout
+    assert out.startswith("HTTP/1.1 200")
