@@ -25,6 +25,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tether-agent -c FILE [options]\n"
+		"       tether-agent check-config -c FILE   (checks the configuration and the policy,\n"
+		"                                           without connecting or running anything)\n"
 		"\n"
 		"  -c, --config FILE       TOML configuration ([client], [remote-commands]...);\n"
 		"                          see docs/configuration.md\n"
@@ -72,6 +74,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	uv_loop_t loop;
 	int opt, rc = 1;
+	bool check_only = false;
 
 	log_set_ident("tether-agent");
 	/* libuv's thread pool only fsyncs journaled results here: one thread
@@ -79,6 +82,11 @@ int main(int argc, char **argv)
 	setenv("UV_THREADPOOL_SIZE", "1", 0);
 	if (sodium_init() < 0)
 		return 1;
+	if (argc > 1 && !strcmp(argv[1], "check-config")) {
+		check_only = true;
+		argv++;
+		argc--;
+	}
 	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
@@ -107,7 +115,7 @@ int main(int argc, char **argv)
 		agent_config_free(&agent.cfg);
 		return 2;
 	}
-	if (geteuid() == 0 && !agent.cfg.allow_root) {
+	if (!check_only && geteuid() == 0 && !agent.cfg.allow_root) {
 		fprintf(stderr,
 			"tether-agent: refusing to run as root: every command would run as root.\n"
 			"Run it as an unprivileged user (see README), or set allow_root = true in [client].\n");
@@ -118,6 +126,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tether-agent: [remote-commands]: %s\n", err);
 		agent_config_free(&agent.cfg);
 		return 2;
+	}
+	if (check_only) {
+		printf("tether-agent: the configuration %s is valid\n", config);
+		if (geteuid() == 0 && !agent.cfg.allow_root)
+			printf("tether-agent: note: running as root needs allow_root = true in [client]\n");
+		agent_config_free(&agent.cfg);
+		return 0;
 	}
 	if (mkdir(agent.cfg.data_dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "tether-agent: cannot create data_dir %s: %s\n", agent.cfg.data_dir,

@@ -1,0 +1,81 @@
+"""The operator's kit: checking configurations without starting.
+
+`tetherd check-config` and `tether-agent check-config` read and check a
+configuration (and the files it names: user and credential files, the
+agent's policy) with the same line-numbered errors as a start, and open
+nothing: no store, no listener, no connection.
+"""
+import os
+import socket
+import subprocess
+
+import harness
+
+
+def run(*args):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+def server_conf(tmp_path, extra=""):
+    api_port, agent_port = harness.free_port(), harness.free_port()
+    data = tmp_path / "data"
+    p = tmp_path / "tetherd.conf"
+    p.write_text('[server]\naddress = "127.0.0.1:%d"\nauth = "a:b"\ndata_dir = "%s"\n'
+                 '[api]\naddress = "127.0.0.1:%d"\nuser = "admin"\npassword = "foobaz"\n%s'
+                 % (agent_port, data, api_port, extra))
+    return p, data, (api_port, agent_port)
+
+
+def test_tetherd_check_config_valid_opens_nothing(tmp_path):
+    p, data, ports = server_conf(tmp_path)
+    r = run(harness.binary("tetherd"), "check-config", "-c", str(p))
+    assert r.returncode == 0, r.stderr
+    assert "is valid" in r.stdout
+    assert not data.exists()            # no store was created
+    for port in ports:                  # and nothing was bound
+        s = socket.socket()
+        s.bind(("127.0.0.1", port))
+        s.close()
+
+
+def test_tetherd_check_config_errors_name_file_and_line(tmp_path):
+    p, data, _ = server_conf(tmp_path, "bogus = 3\n")
+    r = run(harness.binary("tetherd"), "check-config", "-c", str(p))
+    assert r.returncode == 2
+    assert "%s: line 9: unknown key 'bogus' in [api]" % p in r.stderr
+    # a bad value in a checked field
+    p.write_text(p.read_text().replace("bogus = 3\n", "").replace("127.0.0.1:", "nohostport", 1))
+    r = run(harness.binary("tetherd"), "check-config", "-c", str(p))
+    assert r.returncode == 2 and "is not HOST:PORT" in r.stderr
+    # the user file it names is read too
+    users = tmp_path / "users.json"
+    users.write_text("{not json")
+    p2, _, _ = server_conf(tmp_path)
+    p2.write_text(p2.read_text().replace('user = "admin"\npassword = "foobaz"\n',
+                                         'auth_file = "%s"\n' % users))
+    r = run(harness.binary("tetherd"), "check-config", "-c", str(p2))
+    assert r.returncode == 2 and str(users) in r.stderr, r.stderr
+    assert not data.exists()
+
+
+def agent_conf(tmp_path, policy):
+    p = tmp_path / "agent.conf"
+    p.write_text('[client]\nserver = "ws://127.0.0.1:%d"\nid = "c1"\nauth = "c1:pw"\n'
+                 'data_dir = "%s"\nallow_root = true\n[remote-commands]\n%s'
+                 % (harness.free_port(), tmp_path / "adata", policy))
+    return p
+
+
+def test_agent_check_config(tmp_path):
+    p = agent_conf(tmp_path, 'allow = ["^echo"]\n')
+    r = run(harness.binary("tether-agent"), "check-config", "-c", str(p))
+    assert r.returncode == 0, r.stderr
+    assert "is valid" in r.stdout
+    assert not (tmp_path / "adata").exists()
+    p = agent_conf(tmp_path, 'allow = ["(("]\n')
+    r = run(harness.binary("tether-agent"), "check-config", "-c", str(p))
+    assert r.returncode == 2 and "invalid allow regex '(('" in r.stderr
+    p = agent_conf(tmp_path, 'allow = ["^echo"]\nnope = 1\n')
+    r = run(harness.binary("tether-agent"), "check-config", "-c", str(p))
+    assert r.returncode == 2 and "line 9: unknown key 'nope'" in r.stderr, r.stderr
