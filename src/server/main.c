@@ -35,6 +35,8 @@ static void usage(FILE *f)
 		"usage: tetherd [-c FILE] [options]\n"
 		"       tetherd hash-password   (reads a password on stdin, prints an argon2id hash)\n"
 		"       tetherd routes          (prints the API's route table)\n"
+		"       tetherd backup [-c FILE] [--data-dir DIR] DEST\n"
+		"                               (a consistent copy of the store, while the server runs)\n"
 		"       tetherd check-config [-c FILE] [options]\n"
 		"                               (checks the configuration and the files it names,\n"
 		"                               without opening the store or any listener)\n"
@@ -217,7 +219,8 @@ int main(int argc, char **argv)
 	char err[1024];
 	uv_loop_t loop;
 	int opt, rc = 1;
-	bool check_only = false;
+	bool check_only = false, backup = false;
+	const char *backup_dest = NULL;
 
 	log_set_ident("tetherd");
 	if (sodium_init() < 0) {
@@ -230,6 +233,10 @@ int main(int argc, char **argv)
 		return print_routes();
 	if (argc > 1 && !strcmp(argv[1], "check-config")) {
 		check_only = true;
+		argv++;
+		argc--;
+	} else if (argc > 1 && !strcmp(argv[1], "backup")) {
+		backup = true;
 		argv++;
 		argc--;
 	}
@@ -245,6 +252,13 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (backup && optind < argc)
+		backup_dest = argv[optind++];
+	if (backup && !backup_dest) {
+		fprintf(stderr, "tetherd: backup needs a destination file\n");
+		usage(stderr);
+		return 2;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "tetherd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
@@ -259,6 +273,15 @@ int main(int argc, char **argv)
 	override(srv.cfg.api_address, sizeof srv.cfg.api_address, api_addr);
 	override(srv.cfg.agent_address, sizeof srv.cfg.agent_address, agent_addr);
 	override(srv.cfg.log_level, sizeof srv.cfg.log_level, level);
+	/* A backup needs only the data directory. */
+	if (backup) {
+		if (store_backup(srv.cfg.data_dir, backup_dest, err, sizeof err)) {
+			fprintf(stderr, "tetherd: backup: %s\n", err);
+			return 1;
+		}
+		printf("tetherd: the store of %s is copied to %s\n", srv.cfg.data_dir, backup_dest);
+		return 0;
+	}
 	if (log_set_level_name(srv.cfg.log_level)) {
 		fprintf(stderr, "tetherd: unknown log level '%s'\n", srv.cfg.log_level);
 		return 2;

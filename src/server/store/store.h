@@ -68,6 +68,10 @@ struct job_result {
 
 int store_open(const char *dir, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);   /* NULL is a no-op */
+/* tetherd backup: copies the store in dir (a server may be running on it)
+ * to dest, consistent as of one moment, atomically replacing dest.
+ * Returns 0, or -1 with err set. */
+int store_backup(const char *dir, const char *dest, char *err, size_t errlen);
 
 /* Group commit. A write is queued as apply (run inside a transaction with
  * the other queued writes) and after (run once that transaction has
