@@ -28,6 +28,7 @@ struct agent_config {
 	char tls_ca[512];              /* verify the server with this CA file */
 	char fingerprint[160];         /* or pin its certificate (SHA-256 hex) */
 	char log_level[16];
+	char log_format[16];         /* text, json, journal, auto */
 	/* [connection] */
 	int64_t min_retry_ms;
 	int64_t max_retry_ms;

@@ -15,6 +15,7 @@ void agent_config_defaults(struct agent_config *c)
 	memset(c, 0, sizeof *c);
 	util_strlcpy(c->data_dir, "/var/lib/tether-agent", sizeof c->data_dir);
 	util_strlcpy(c->log_level, "info", sizeof c->log_level);
+	util_strlcpy(c->log_format, "auto", sizeof c->log_format);
 	c->tags = json_array();
 	c->labels = json_object();
 	c->services = json_array();
@@ -224,6 +225,7 @@ static const struct toml_key agent_keys[] = {
 	STR("client", "name", name),
 	STR("client", "data_dir", data_dir),
 	STR("client", "log_level", log_level),
+	STR("client", "log_format", log_format),
 	SET("client", "tags", tags, set_json_strings),
 	SET("client", "services", services, set_json_strings),
 	STR("client", "tls_ca", tls_ca),

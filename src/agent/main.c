@@ -115,6 +115,13 @@ int main(int argc, char **argv)
 		agent_config_free(&agent.cfg);
 		return 2;
 	}
+	if (log_set_format_name(agent.cfg.log_format)) {
+		fprintf(stderr,
+			"tether-agent: client.log_format '%s' is not text, json, journal or auto\n",
+			agent.cfg.log_format);
+		agent_config_free(&agent.cfg);
+		return 2;
+	}
 	if (!check_only && geteuid() == 0 && !agent.cfg.allow_root) {
 		fprintf(stderr,
 			"tether-agent: refusing to run as root: every command would run as root.\n"

@@ -3,6 +3,7 @@
 #define TETHER_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
@@ -10,6 +11,11 @@ extern int log_current_level;
 
 /* Sets the level from a name ("error", "warn", "info", "debug"); returns 0 or -1. */
 int log_set_level_name(const char *name);
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON, LOG_FORMAT_JOURNAL };
+/* Sets the format from a name: "text", "json", "journal", or "auto"
+ * (journal when stderr is the systemd journal's stream, else text).
+ * Returns 0 or -1. The default, before any call, is text. */
+int log_set_format_name(const char *name);
 /* Prefix for every line, e.g. the program name. The string must outlive logging. */
 void log_set_ident(const char *ident);
 

@@ -29,6 +29,7 @@ static const struct toml_key server_keys[] = {
 	STR("api", "tls_cert", api_tls_cert),
 	STR("api", "tls_key", api_tls_key),
 	STR("server", "log_level", log_level),
+	STR("server", "log_format", log_format),
 	INT("server", "max_request_bytes_client", max_agent_message, 1024,
 	    1024LL * 1024 * 1024),
 	INT("server", "run_remote_cmd_timeout_sec", run_remote_cmd_timeout_sec, 1,
@@ -66,6 +67,7 @@ void server_config_defaults(struct server_config *c)
 	util_strlcpy(c->api_address, "0.0.0.0:3000", sizeof c->api_address);
 	util_strlcpy(c->data_dir, "/var/lib/tether", sizeof c->data_dir);
 	util_strlcpy(c->log_level, "info", sizeof c->log_level);
+	util_strlcpy(c->log_format, "auto", sizeof c->log_format);
 	/* 4 MiB per stream, JSON-escaped, plus room: see docs/configuration.md. */
 	c->max_agent_message = 64LL * 1024 * 1024;
 	c->run_remote_cmd_timeout_sec = 60;

@@ -22,6 +22,7 @@ struct server_config {
 	int64_t max_concurrent_handshakes;
 	char shared_client_auth[2048]; /* credential ids any client id may use: "a,b" */
 	char log_level[16];
+	char log_format[16];         /* text, json, journal, auto */
 	/* [api] */
 	char api_address[256];         /* "0.0.0.0:3000" */
 	char api_user[128];

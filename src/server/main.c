@@ -286,6 +286,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tetherd: unknown log level '%s'\n", srv.cfg.log_level);
 		return 2;
 	}
+	if (log_set_format_name(srv.cfg.log_format)) {
+		fprintf(stderr, "tetherd: server.log_format '%s' is not text, json, journal or auto\n",
+			srv.cfg.log_format);
+		return 2;
+	}
 	if (server_config_check(&srv.cfg, err, sizeof err)) {
 		fprintf(stderr, "tetherd: configuration: %s\n", err);
 		return 2;

@@ -79,6 +79,10 @@ def test_agent_check_config(tmp_path):
     p = agent_conf(tmp_path, 'allow = ["^echo"]\nnope = 1\n')
     r = run(harness.binary("tether-agent"), "check-config", "-c", str(p))
     assert r.returncode == 2 and "line 9: unknown key 'nope'" in r.stderr, r.stderr
+    p = agent_conf(tmp_path, "")
+    p.write_text(p.read_text().replace("[client]\n", '[client]\nlog_format = "xml"\n'))
+    r = run(harness.binary("tether-agent"), "check-config", "-c", str(p))
+    assert r.returncode == 2 and "client.log_format 'xml'" in r.stderr, r.stderr
 
 
 def test_backup_while_running_and_restore(fleet, tmp_path):
@@ -120,3 +124,60 @@ def test_backup_errors(tmp_path):
     assert not (tmp_path / "x.db").exists()
     r = run(harness.binary("tetherd"), "backup")
     assert r.returncode == 2 and "needs a destination" in r.stderr
+
+
+def start_logging(tmp_path, extra, env_extra=None, name="log"):
+    """Starts tetherd with stderr in a file; returns (proc, path, api_port)."""
+    p, _, (api_port, _) = server_conf(tmp_path, "")
+    text = p.read_text().replace("[server]\n", "[server]\n" + extra, 1)
+    p.write_text(text)
+    path = tmp_path / name
+    f = open(path, "wb")
+    env = dict(os.environ)
+    if env_extra:
+        st = os.fstat(f.fileno())
+        env["JOURNAL_STREAM"] = env_extra(st)
+    proc = subprocess.Popen([harness.binary("tetherd"), "-c", str(p)], stderr=f,
+                            stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
+    f.close()
+    harness.wait_until(lambda: harness.http_request(api_port, "GET", "/healthz", auth=None)[0]
+                       == 200 if proc.poll() is None else True, 20, "tetherd to answer")
+    assert proc.poll() is None
+    return proc, path
+
+
+def stop_and_read(proc, path):
+    proc.terminate()
+    proc.wait(timeout=20)
+    return [l for l in path.read_text().splitlines() if l]
+
+
+def test_log_format_json(tmp_path):
+    import json
+    proc, path = start_logging(tmp_path, 'log_format = "json"\n')
+    lines = stop_and_read(proc, path)
+    assert lines
+    recs = [json.loads(l) for l in lines]          # every line is one JSON object
+    assert all(r["program"] == "tetherd" and r["level"] in ("error", "warn", "info", "debug")
+               and r["time"].endswith("Z") for r in recs)
+    assert any("shutting down" in r["msg"] for r in recs)
+
+
+def test_log_format_auto_under_the_journal(tmp_path):
+    """Under systemd (JOURNAL_STREAM names stderr): no timestamps of our own,
+    the priority as a <N> prefix; a JOURNAL_STREAM naming another file
+    changes nothing."""
+    proc, path = start_logging(tmp_path, "", lambda st: "%d:%d" % (st.st_dev, st.st_ino))
+    lines = stop_and_read(proc, path)
+    assert lines and all(l.startswith(("<3>", "<4>", "<6>", "<7>")) for l in lines), lines
+    assert any(l.startswith("<6>info: ") for l in lines)
+    proc, path = start_logging(tmp_path, "", lambda st: "1:1", name="log2")
+    lines = stop_and_read(proc, path)
+    assert lines and all(l[:4].isdigit() and " tetherd " in l for l in lines), lines
+
+
+def test_log_format_bad_value(tmp_path):
+    p, _, _ = server_conf(tmp_path)
+    p.write_text(p.read_text().replace("[server]\n", '[server]\nlog_format = "xml"\n', 1))
+    r = run(harness.binary("tetherd"), "check-config", "-c", str(p))
+    assert r.returncode == 2 and "server.log_format 'xml'" in r.stderr
