@@ -9,10 +9,13 @@ pkgs=(
 	libjansson-dev libsqlite3-dev libsodium-dev libpcre2-dev uthash-dev
 	libcmocka-dev libcurl4-openssl-dev libhttp-parser-dev
 	python3 python3-pytest python3-websockets python3-requests python3-websocket chromium
-	curl jq sqlite3 sudo procps
+	curl jq sqlite3 sudo procps scdoc
 )
 if [ "${TETHER_FUZZ_DEPS:-0}" = 1 ]; then
 	pkgs+=(clang libclang-rt-14-dev)
+fi
+if [ "${TETHER_PACKAGE_DEPS:-0}" = 1 ]; then
+	pkgs+=(debhelper lintian fakeroot dpkg-dev systemd)
 fi
 if [ "${TETHER_VALGRIND_DEPS:-0}" = 1 ]; then
 	pkgs+=(valgrind)

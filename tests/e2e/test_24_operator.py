@@ -181,3 +181,36 @@ def test_log_format_bad_value(tmp_path):
     p.write_text(p.read_text().replace("[server]\n", '[server]\nlog_format = "xml"\n', 1))
     r = run(harness.binary("tetherd"), "check-config", "-c", str(p))
     assert r.returncode == 2 and "server.log_format 'xml'" in r.stderr
+
+
+def complete(words, env):
+    """COMPREPLY of the tether completion for the command line `words`
+    (the last word is the one being completed)."""
+    script = os.path.join(harness.ROOT, "packaging", "tether.bash-completion")
+    line = " ".join(words)
+    cmd = ('source %s; COMP_WORDS=(%s); COMP_CWORD=%d; COMP_LINE=%s; _tether; '
+           'printf "%%s\\n" "${COMPREPLY[@]}"'
+           % (script, " ".join("'%s'" % w for w in words), len(words) - 1, "'%s'" % line))
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return [l for l in r.stdout.splitlines() if l]
+
+
+def test_bash_completion_commands_flags_and_client_ids(fleet):
+    s = fleet.server().start()
+    fleet.agent(s, "web-1")
+    fleet.agent(s, "web-2")
+    fleet.agent(s, "db-1")
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(harness.binary("tether")) + ":" + env["PATH"]
+    env.update(TETHER_ADDR="http://127.0.0.1:%d" % s.api_port, TETHER_USER="admin",
+               TETHER_PASSWORD="foobaz")
+    assert complete(["tether", "ex"], env) == ["exec"]
+    assert {"clients", "jobs", "cancel", "groups"} <= set(complete(["tether", ""], env))
+    assert "-concurrent" in complete(["tether", "exec", "-con"], env)
+    assert complete(["tether", "-addr", "http://x", "exec", "-abort"], env) == ["-abort-on-error"]
+    assert sorted(complete(["tether", "exec", "-client", "web"], env)) == ["web-1", "web-2"]
+    assert complete(["tether", "exec", "-client", ""], env) != []
+    # without credentials the server tells nothing: no ids, no error
+    env2 = dict(env, TETHER_PASSWORD="wrong")
+    assert complete(["tether", "exec", "-client", "web"], env2) == []
