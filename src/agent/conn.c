@@ -46,18 +46,19 @@ struct conn {
 	uint64_t last_rx_ms;
 };
 
-static int parse_server(struct conn *c, const char *server, char *err, size_t errlen)
+int conn_parse_server(const char *server, struct server_url *u, char *err, size_t errlen)
 {
 	const char *p = server;
 	const char *slash;
 	char hp[300];
 	size_t n;
 
+	memset(u, 0, sizeof *u);
 	if (!strncasecmp(p, "ws://", 5)) {
 		p += 5;
 	} else if (!strncasecmp(p, "wss://", 6)) {
 		p += 6;
-		c->tls = true;
+		u->tls = true;
 	} else if (strstr(p, "://")) {
 		snprintf(err, errlen, "client.server '%s': only ws:// and wss:// are supported", server);
 		return -1;
@@ -70,13 +71,26 @@ static int parse_server(struct conn *c, const char *server, char *err, size_t er
 	}
 	memcpy(hp, p, n);
 	hp[n] = '\0';
-	util_strlcpy(c->path, slash ? slash : "/", sizeof c->path);
-	if (util_parse_hostport(hp, c->host, sizeof c->host, &c->port) || !c->host[0] ||
-	    c->port == 0) {
+	util_strlcpy(u->path, slash ? slash : "/", sizeof u->path);
+	if (util_parse_hostport(hp, u->host, sizeof u->host, &u->port) || !u->host[0] ||
+	    u->port == 0) {
 		snprintf(err, errlen, "client.server '%s' must be HOST:PORT, optionally with ws:// or wss://",
 			 server);
 		return -1;
 	}
+	return 0;
+}
+
+static int parse_server(struct conn *c, const char *server, char *err, size_t errlen)
+{
+	struct server_url u;
+
+	if (conn_parse_server(server, &u, err, errlen))
+		return -1;
+	util_strlcpy(c->host, u.host, sizeof c->host);
+	util_strlcpy(c->path, u.path, sizeof c->path);
+	c->port = u.port;
+	c->tls = u.tls;
 	return 0;
 }
 

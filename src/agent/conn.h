@@ -4,9 +4,21 @@
 #ifndef TETHER_CONN_H
 #define TETHER_CONN_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "agent.h"
+
+/* A server address as client.server takes it: HOST:PORT, ws://HOST:PORT/PATH
+ * or wss://... */
+struct server_url {
+	char host[256];
+	int port;
+	char path[256];
+	bool tls;
+};
+int conn_parse_server(const char *server, struct server_url *u, char *err, size_t errlen);
 
 int conn_create(struct agent *a, struct conn **out, char *err, size_t errlen);
 void conn_start(struct conn *c);

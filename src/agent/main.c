@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "conn.h"
+#include "enroll.h"
 #include "exec.h"
 #include "log.h"
 #include "util.h"
@@ -25,6 +26,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tether-agent -c FILE [options]\n"
+		"       tether-agent enroll --server URL --code CODE [options]\n"
+		"                                           (gets a credential, writes the configuration)\n"
 		"       tether-agent check-config -c FILE   (checks the configuration and the policy,\n"
 		"                                           without connecting or running anything)\n"
 		"\n"
@@ -82,6 +85,8 @@ int main(int argc, char **argv)
 	setenv("UV_THREADPOOL_SIZE", "1", 0);
 	if (sodium_init() < 0)
 		return 1;
+	if (argc > 1 && !strcmp(argv[1], "enroll"))
+		return enroll_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "check-config")) {
 		check_only = true;
 		argv++;

@@ -29,6 +29,7 @@ static const struct {
 	{ "audit", cmd_audit, "show the audit log (admins)" },
 	{ "login", cmd_login, "get a token and store it for later commands" },
 	{ "bans", cmd_bans, "list or lift brute-force bans (administrators)" },
+	{ "enrollment", cmd_enrollment, "create, list or revoke agent enrollment codes (administrators)" },
 	{ "logout", cmd_logout, "revoke the stored token and forget it" },
 };
 

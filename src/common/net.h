@@ -178,6 +178,10 @@ const char *net_ws_origin(const net_conn *c);
  * a generic one for the status. */
 void net_ws_set_refusal(net_conn *c, const char *title);
 
+/* SHA-256 of the first certificate in a PEM file (what a client pins),
+ * as 64 lowercase hex digits. Returns 0, or -1 (unreadable, no certificate). */
+int net_tls_cert_fingerprint(const char *pem_path, char out[65]);
+
 /* --- client side ------------------------------------------------------ */
 struct net_client_cfg {
 	const char *host;

@@ -4,9 +4,12 @@
  * would wait for frames that never come. */
 #include "net_srv.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "log.h"
 
@@ -76,4 +79,25 @@ SSL *net_tls_new(SSL_CTX *ctx)
 	SSL_set_bio(ssl, rbio, wbio);
 	SSL_set_accept_state(ssl);
 	return ssl;
+}
+
+int net_tls_cert_fingerprint(const char *pem_path, char out[65])
+{
+	FILE *f = fopen(pem_path, "r");
+	X509 *x;
+	unsigned char md[32];
+	unsigned int n = 0;
+	int rc = -1;
+
+	if (!f)
+		return -1;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x && X509_digest(x, EVP_sha256(), md, &n) && n == 32) {
+		for (unsigned int i = 0; i < 32; i++)
+			snprintf(out + 2 * i, 3, "%02x", md[i]);
+		rc = 0;
+	}
+	X509_free(x);
+	return rc;
 }

@@ -24,6 +24,8 @@ static const struct {
 	[PROTO_PING] = { "ping", NULL },
 	[PROTO_PONG] = { "pong", NULL },
 	[PROTO_ERROR] = { "error", "{s:s}" },                /* message */
+	[PROTO_ENROLL] = { "enroll", "{s:s, s:s}" },         /* code, id */
+	[PROTO_ENROLLED] = { "enrolled", "{s:s, s:s, s:s}" }, /* auth_id, password, id */
 };
 
 static const char *const proto_keys[PROTO_TYPE_COUNT][3] = {
@@ -36,6 +38,8 @@ static const char *const proto_keys[PROTO_TYPE_COUNT][3] = {
 	[PROTO_CANCEL] = { "jid", NULL, NULL },
 	[PROTO_ACK] = { "jid", NULL, NULL },
 	[PROTO_ERROR] = { "message", NULL, NULL },
+	[PROTO_ENROLL] = { "code", "id", NULL },
+	[PROTO_ENROLLED] = { "auth_id", "password", "id" },
 };
 
 static int limits_walk(const json_t *v, int depth, int max_depth, size_t max_items,

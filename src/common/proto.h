@@ -33,6 +33,8 @@ enum proto_type {
 	PROTO_PING,     /* either way: heartbeat */
 	PROTO_PONG,
 	PROTO_ERROR,    /* either way: a protocol error, then close */
+	PROTO_ENROLL,   /* agent -> server, first frame instead of hello: code, id */
+	PROTO_ENROLLED, /* server -> agent: its own credential; then close */
 	PROTO_TYPE_COUNT
 };
 

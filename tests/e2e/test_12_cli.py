@@ -434,14 +434,20 @@ def test_install_puts_the_programs_in_prefix_and_the_agent_runs_unprivileged(fle
         r = subprocess.run(["cmake", "--install", build, "--prefix", prefix],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
-        assert sorted(os.listdir(os.path.join(prefix, "bin"))) == ["tether", "tether-agent", "tetherd"]
+        # daemons in sbin, the CLI in bin (as the Debian packages have them)
+        assert sorted(os.listdir(os.path.join(prefix, "bin"))) == ["tether"]
+        assert sorted(os.listdir(os.path.join(prefix, "sbin"))) == ["tether-agent", "tetherd"]
+        assert os.path.exists(os.path.join(prefix, "share/bash-completion/completions/tether"))
+        assert os.path.exists(os.path.join(prefix, "share/tether/tetherd.conf.example"))
+        if shutil.which("scdoc"):
+            assert os.path.exists(os.path.join(prefix, "share/man/man8/tetherd.8"))
         staged = os.path.join(root, "stage")
         r = subprocess.run(["cmake", "--install", build, "--prefix", "/usr/local"],
                            capture_output=True, text=True, timeout=120,
                            env=dict(os.environ, DESTDIR=staged))
         assert r.returncode == 0, r.stderr
-        assert os.access(os.path.join(staged, "usr/local/bin/tether-agent"), os.X_OK)
-        agent = os.path.join(prefix, "bin", "tether-agent")
+        assert os.access(os.path.join(staged, "usr/local/sbin/tether-agent"), os.X_OK)
+        agent = os.path.join(prefix, "sbin", "tether-agent")
         r = subprocess.run([agent, "--version"], capture_output=True, text=True, timeout=10)
         assert r.returncode == 0 and r.stdout.startswith("tether-agent ")
         r = subprocess.run([os.path.join(prefix, "bin", "tether"), "-version"],

@@ -550,6 +550,7 @@ static void (*const frame_handlers[PROTO_TYPE_COUNT])(struct session *, json_t *
 	[PROTO_PING] = on_ping,
 	[PROTO_PONG] = on_ignore,
 	[PROTO_ERROR] = on_error_frame,
+	[PROTO_ENROLL] = on_enroll,
 };
 
 /* The session no longer speaks for its client: the client is
@@ -614,15 +615,15 @@ static void hub_ws_message(void *ud, net_conn *conn, const char *data, size_t le
 	json_t *m;
 
 	(void)ud;
-	if (!s || (!s->client && !s->in_unauth))
-		return; /* detached: being dropped */
+	if (!s || (!s->client && !s->in_unauth) || s->enroll_done)
+		return; /* detached: being dropped, or an enrollment is closing */
 	if (proto_parse(data, len, &m, &type, err, sizeof err)) {
 		log_warn("hub: %s: bad frame: %s", net_ws_peer(conn), err);
 		session_fail(s, PROTO_CLOSE_PROTOCOL, err);
 		return;
 	}
 	s->last_rx_ms = util_mono_ms();
-	if (!s->client && type != PROTO_HELLO) {
+	if (!s->client && type != PROTO_HELLO && type != PROTO_ENROLL) {
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "the first frame must be hello");
 	} else if (!frame_handlers[type]) {
 		char why[96];

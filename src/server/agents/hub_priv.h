@@ -56,6 +56,7 @@ struct session {
 	bool in_unauth;
 	uint64_t last_rx_ms;
 	uint64_t probe_ms;           /* ping sent to test it for a duplicate id */
+	bool enroll_done;            /* an enrollment was answered: closing */
 };
 
 
@@ -110,6 +111,8 @@ struct hub_write {
 
 int session_send(struct session *s, json_t *msg);
 void session_fail(struct session *s, int code, const char *why);
+/* enroll.c: the first frame is an enrollment. */
+void on_enroll(struct session *s, json_t *m);
 void client_save(struct hub *h, struct client *c);
 void on_hello(struct session *s, json_t *m);
 int64_t deadline_after(int64_t base_ns, int64_t sec);

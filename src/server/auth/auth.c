@@ -34,6 +34,7 @@ static const struct {
 	[AUTH_REC_CRED] = { "a client credential change", NULL },
 	[AUTH_REC_USER] = { "a change to users", "users" },
 	[AUTH_REC_USER_GROUP] = { "a change to user_groups", "user_groups" },
+	[AUTH_REC_ENROLL] = { "a change to enrollment codes", "enroll_codes" },
 };
 
 static int write_apply(struct store *st, void *arg)
@@ -47,6 +48,7 @@ static int write_apply(struct store *st, void *arg)
 		return w->rec ? store_cred_put(st, w->id, w->rec) : store_cred_delete(st, w->id);
 	case AUTH_REC_USER:
 	case AUTH_REC_USER_GROUP:
+	case AUTH_REC_ENROLL:
 		break;
 	}
 	return w->rec ? store_kv_put(st, records[w->kind].kv_table, w->id, w->rec) :
@@ -128,6 +130,7 @@ int auth_create(uv_loop_t *loop, struct server_config *cfg, struct auth **out,
 		return -1;
 	a->loop = loop;
 	a->user_groups = json_object();
+	a->enroll_codes = json_object();
 	crypto_generichash_keygen(a->key);
 	{
 		char *d = auth_hash_password("not a password: timing equaliser");
@@ -162,6 +165,7 @@ void auth_destroy(struct auth *a)
 		return;
 	auth_users_free(a);
 	json_decref(a->user_groups);
+	json_decref(a->enroll_codes);
 	auth_creds_free(a);
 	auth_cache_free(a);
 	auth_tokens_free(a);
@@ -176,4 +180,5 @@ void auth_attach_store(struct auth *a, struct store *st)
 	auth_tokens_load(a);
 	auth_creds_load(a);
 	auth_users_load(a);
+	auth_enroll_load(a);
 }

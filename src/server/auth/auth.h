@@ -121,4 +121,41 @@ void auth_hash_async(struct auth *a, const char *password,
  * "$argon2id$..." string or NULL. Slow: not for the loop. */
 char *auth_hash_password(const char *password);
 
+/* ---- enrollment codes (enroll.c) ---- */
+struct enroll_spec {
+	const char *created_by;
+	int64_t expires_in_sec;
+	int64_t max_uses;          /* 0: no limit */
+	const char *id_pattern;    /* NULL: any id; else matched whole (PCRE2) */
+	const json_t *tags;        /* array of strings, or NULL */
+	const json_t *labels;      /* object of strings, or NULL */
+};
+enum enroll_result {
+	ENROLL_OK = 0,
+	ENROLL_BAD_CODE,           /* unknown id or wrong secret */
+	ENROLL_REVOKED,
+	ENROLL_EXPIRED,
+	ENROLL_USED_UP,
+	ENROLL_BAD_ID,
+	ENROLL_ID_NOT_ALLOWED,
+	ENROLL_ID_TAKEN,
+	ENROLL_FAILED,
+};
+/* 0, or -1 with err set: the pattern does not compile or is too long. */
+int auth_enroll_check_pattern(const char *pattern, char *err, size_t errlen);
+/* Creates a code: *code is "<id>.<secret>" (malloc'd; shown once), *shown
+ * the record as the API shows it. Returns 0 or TE_NOMEM. */
+int auth_enroll_create(struct auth *a, const struct enroll_spec *spec, char **code,
+		       json_t **shown);
+json_t *auth_enroll_list(struct auth *a);             /* records, without digests */
+int auth_enroll_revoke(struct auth *a, const char *id); /* 0 or TE_NOTFOUND */
+/* An agent proves code for client_id: on ENROLL_OK a credential
+ * (client_id, password) exists and the use is counted. *rec is the code's
+ * record (borrowed) when the code is known, else NULL. */
+enum enroll_result auth_enroll_use(struct auth *a, const char *code, const char *client_id,
+				   char *password, size_t pwlen, json_t **rec);
+const char *auth_enroll_result_text(enum enroll_result r);
+/* Has any credential this id? */
+bool auth_agent_cred_exists(const struct auth *a, const char *id);
+
 #endif

@@ -79,6 +79,7 @@ struct auth {
 	struct cache_entry *cache;
 	size_t ncache;
 	unsigned char key[crypto_generichash_KEYBYTES];
+	json_t *enroll_codes;  /* id -> record (enroll.c) */
 };
 
 /* ---- auth.c: writes to the store ---- */
@@ -89,6 +90,7 @@ enum auth_record {
 	AUTH_REC_CRED,         /* id: the client auth id */
 	AUTH_REC_USER,         /* id: the user name */
 	AUTH_REC_USER_GROUP,   /* id: the user group name */
+	AUTH_REC_ENROLL,       /* id: the enrollment code's id */
 };
 
 /* Queues the write of record rec (NULL: the deletion) of the given kind
@@ -96,6 +98,9 @@ enum auth_record {
  * of rec in every case. Without a store (tests) nothing is written.
  * Returns 0, or TE_NOMEM (nothing queued). */
 int auth_store_write(struct auth *a, enum auth_record kind, const char *id, json_t *rec);
+
+/* ---- enroll.c ---- */
+void auth_enroll_load(struct auth *a);
 
 /* ---- passwords.c ---- */
 

@@ -177,6 +177,14 @@ void auth_creds_load(struct auth *a)
 	store_cred_each(a->store, cred_load_cb, a);
 }
 
+bool auth_agent_cred_exists(const struct auth *a, const char *id)
+{
+	struct agent_cred *c;
+
+	HASH_FIND_STR(a->creds, id, c);
+	return c != NULL;
+}
+
 int auth_cred_add(struct auth *a, const char *id, const char *password)
 {
 	struct agent_cred *c;

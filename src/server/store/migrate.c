@@ -101,6 +101,11 @@ static const char schema_v3[] =
 static const char schema_v4[] =
 	"ALTER TABLE auditlog ADD COLUMN response TEXT;";
 
+/* Version 5: agent enrollment codes (auth/enroll.c), one JSON record each,
+ * as the other key-value tables. */
+static const char schema_v5[] =
+	"CREATE TABLE enroll_codes (id TEXT PRIMARY KEY, data TEXT NOT NULL);";
+
 struct migration {
 	int version;      /* user_version once it has run */
 	const char *sql;  /* one SQL block, run in the step's transaction */
@@ -112,6 +117,7 @@ static const struct migration migrations[] = {
 	{ 2, schema_v2 },
 	{ 3, schema_v3 },
 	{ 4, schema_v4 },
+	{ 5, schema_v5 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

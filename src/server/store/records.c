@@ -65,7 +65,7 @@ static const char *kv_table(const char *t)
 {
 	/* Table names are never taken from a request. */
 	static const char *const ok[] = { "users", "user_groups", "client_auth", "client_groups",
-					  "tokens" };
+					  "tokens", "enroll_codes" };
 
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
 		if (!strcmp(ok[i], t))
