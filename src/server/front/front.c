@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "dialects/elastic/elastic.h"
 #include "dialects/rport/listener.h"
 #include "http/face.h"
 #include "server.h"
@@ -10,6 +11,7 @@
 /* The faces other than rport's, in the order they are asked; NULL ends
  * the list. */
 static const struct http_face *const faces[] = {
+	&elastic_face,
 	NULL,
 };
 
