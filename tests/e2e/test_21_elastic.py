@@ -359,3 +359,18 @@ def test_offline_pending_then_runs_and_expires(fleet):
     s = fleet.server().start()
     st, j = execute(s, {"endpoint_ids": ["late"], "parameters": {"command": "echo hi"}})
     assert st == 200 and j["data"]["status"] == "pending"
+
+
+def test_apikey_cli(es):
+    r = harness.cli(es, "apikey", "create", "from-cli")
+    assert r.returncode == 0, r.stderr
+    lines = dict(l.split(": ", 1) for l in r.stdout.splitlines() if ": " in l)
+    kid, enc = lines["id"], lines["encoded"]
+    hdr = {"Authorization": "ApiKey " + enc}
+    assert es.api("GET", "/api/endpoint/action", auth=None, headers=hdr)[0] == 200
+    r = harness.cli(es, "apikey", "list")
+    assert r.returncode == 0 and kid in r.stdout and "from-cli" in r.stdout, r.stdout
+    r = harness.cli(es, "apikey", "delete", kid)
+    assert r.returncode == 0, r.stderr
+    assert es.api("GET", "/api/endpoint/action", auth=None, headers=hdr)[0] == 401
+    assert harness.cli(es, "apikey", "delete", kid).returncode == 3
