@@ -62,6 +62,12 @@ agent_conf my-client "'demo'" 'zone = "EU"'
 agent_conf local-test-client-2 "'group-1'" $'zone = "EU"\nenv = "prod1"'
 agent_conf local-test-client-3 "'group-1', 'group-2'" $'zone = "EU"\nenv = "prod1"'
 agent_conf local-test-client-4 "'group-2'" 'zone = "US"'
+# The Elastic docs' endpoint (README: the Elastic Defend API), named after
+# this host; it runs what Kibana's execute sends (any bash command line).
+ES_ID=ed518850-681a-4d60-bb98-e22640cae2a8
+agent_conf $ES_ID "'elastic'" 'zone = "EU"'
+sed -i -e "s/^name = .*/name = \"$(hostname)\"/" \
+	-e "s/^allow = .*/allow = ['.*']/" -e "s/^deny = .*/deny = []/" "$DATA/$ES_ID.conf"
 
 # The seed's multi-client examples run in cwd /users/root (rport's docs
 # machine). Create it so they work as written.
@@ -79,7 +85,7 @@ trap cleanup INT TERM EXIT
 
 ./build/tetherd -c "$DATA/tetherd.conf" &
 pids+=($!)
-for id in my-client local-test-client-2 local-test-client-3 local-test-client-4; do
+for id in my-client local-test-client-2 local-test-client-3 local-test-client-4 $ES_ID; do
 	./build/tether-agent -c "$DATA/$id.conf" 2>>"$DATA/$id.log" &
 	pids+=($!)
 done

@@ -87,6 +87,7 @@ int cmd_groups(struct cli *c, int argc, char **argv);
 int cmd_login(struct cli *c, int argc, char **argv);
 int cmd_bans(struct cli *c, int argc, char **argv);
 int cmd_enrollment(struct cli *c, int argc, char **argv);
+int cmd_apikey(struct cli *c, int argc, char **argv);
 int cmd_logout(struct cli *c, int argc, char **argv);
 int cmd_cancel(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);

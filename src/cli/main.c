@@ -31,6 +31,7 @@ static const struct {
 	{ "bans", cmd_bans, "list or lift brute-force bans (administrators)" },
 	{ "enrollment", cmd_enrollment, "create, list or revoke agent enrollment codes (administrators)" },
 	{ "logout", cmd_logout, "revoke the stored token and forget it" },
+	{ "apikey", cmd_apikey, "create, list or delete API keys (Authorization: ApiKey)" },
 };
 
 static void usage(FILE *f)
@@ -291,6 +292,8 @@ int cli_http(const struct cli *c, const char *method, const char *path, const ch
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	/* Kibana's rule for writes (the Elastic dialect's routes); others ignore it. */
+	hdrs = curl_slist_append(hdrs, "kbn-xsrf: tether");
 	if (!cli_auth_header(c, auth, sizeof auth) && auth[0]) {
 		snprintf(hdr, sizeof hdr, "Authorization: %s", auth);
 		hdrs = curl_slist_append(hdrs, hdr);

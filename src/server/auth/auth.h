@@ -70,6 +70,14 @@ int auth_token_revoke_hash(struct auth *a, const unsigned char hash[32]);
 int auth_token_revoke_prefix(struct auth *a, const char *user, const char *prefix);
 /* The user's API tokens, without secrets (new reference). */
 json_t *auth_tokens_of(struct auth *a, const char *user);
+/* API keys (Authorization: ApiKey base64(id:key), as Elastic's): issue
+ * returns the key (malloc'd, shown once; its hash is stored) and sets
+ * *info (prefix = the key's id, name...). of lists a user's keys (all
+ * users' when user is NULL) as [{id, name, username, creation (ms)}].
+ * revoke: 0 or TE_NOTFOUND (user NULL: any user's key). */
+char *auth_apikey_issue(struct auth *a, const char *user, const char *name, json_t **info);
+json_t *auth_apikeys_of(struct auth *a, const char *user);
+int auth_apikey_revoke(struct auth *a, const char *user, const char *id);
 /* True if the user already has an API token with this name. */
 bool auth_token_name_taken(struct auth *a, const char *user, const char *name);
 

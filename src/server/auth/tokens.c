@@ -317,6 +317,27 @@ static char *basic_decode(const char *b64, unsigned char *raw, size_t *rawlen, b
 	return colon + 1;
 }
 
+/* An API key (Authorization: ApiKey base64(id:key), Elastic's form): the
+ * key is a token of kind "apikey" whose prefix is the id. Answered at
+ * once. */
+static void apikey_check(struct auth *a, const char *b64, auth_cb cb, void *ud)
+{
+	unsigned char raw[AUTH_MAX_HEADER];
+	size_t rawlen = 0;
+	char *key = basic_decode(b64, raw, &rawlen, true);
+	struct token *t = key ? token_find(a, key, "apikey") : NULL;
+	struct auth_identity id;
+	bool ok = t && !strcmp(t->prefix, (char *)raw) && auth_user_active(a, t->user);
+
+	sodium_memzero(raw, rawlen);
+	if (!ok) {
+		cb(ud, NULL);
+		return;
+	}
+	token_identity(t, &id);
+	cb(ud, &id);
+}
+
 void auth_api_check(struct auth *a, const char *authorization, const char *access_token,
 		    auth_cb cb, void *ud)
 {
@@ -337,6 +358,10 @@ void auth_api_check(struct auth *a, const char *authorization, const char *acces
 		while (*tok == ' ')
 			tok++;
 		session_check(a, tok, cb, ud);
+		return;
+	}
+	if (authorization && !strncasecmp(authorization, "ApiKey ", 7)) {
+		apikey_check(a, authorization + 7, cb, ud);
 		return;
 	}
 	if (!authorization || strncasecmp(authorization, "Basic ", 6)) {
@@ -382,4 +407,41 @@ void auth_basic_user(const char *authorization, char *out, size_t outlen)
 	if (password && !api_token_form(password))
 		util_strlcpy(out, (char *)raw, outlen);
 	sodium_memzero(raw, rawlen);
+}
+
+/* ---- API keys (Elastic's ApiKey authorization) ------------------------ */
+
+char *auth_apikey_issue(struct auth *a, const char *user, const char *name, json_t **info)
+{
+	return auth_token_issue(a, user, "apikey", AUTH_SCOPE_READ_WRITE, name, 0, info);
+}
+
+json_t *auth_apikeys_of(struct auth *a, const char *user)
+{
+	json_t *arr = json_array();
+	struct token *t, *tmp;
+
+	HASH_ITER(hh, a->tokens, t, tmp) {
+		if (strcmp(t->kind, "apikey") || (user && strcmp(t->user, user)))
+			continue;
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I}", "id", t->prefix,
+						     "name", t->name ? t->name : "", "username",
+						     t->user, "creation",
+						     (json_int_t)(t->created_at / 1000000)));
+	}
+	return arr;
+}
+
+int auth_apikey_revoke(struct auth *a, const char *user, const char *id)
+{
+	struct token *t, *tmp;
+
+	HASH_ITER(hh, a->tokens, t, tmp) {
+		if (!strcmp(t->kind, "apikey") && (!user || !strcmp(t->user, user)) &&
+		    !strcmp(t->prefix, id)) {
+			auth_token_drop(a, t);
+			return 0;
+		}
+	}
+	return TE_NOTFOUND;
 }

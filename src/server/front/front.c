@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "dialects/elastic/elastic.h"
 #include "dialects/rport/listener.h"
 #include "front/health.h"
 #include "http/face.h"
@@ -12,6 +13,7 @@
  * the list. */
 static const struct http_face *const faces[] = {
 	&health_face,
+	&elastic_face,
 	NULL,
 };
 
