@@ -17,6 +17,7 @@
 #include "core/registry.h"
 #include "core/fanout.h"
 #include "core/groups.h"
+#include "core/metrics.h"
 #include "agents/hub.h"
 #include "log.h"
 #include "proto.h"
@@ -84,7 +85,7 @@ static int print_routes(void)
 		printf("%s %s%s\n", r[i].r.method, r[i].r.pattern,
 		       r[i].flags & ROUTE_SELF_AUTH ? " self-auth" : "");
 	printf("WS /api/v1/ws/commands\nWS /api/v1/ws/scripts\n");
-	printf("GET /healthz unauthenticated\nGET /readyz unauthenticated\n");
+	printf("GET /healthz unauthenticated\nGET /readyz unauthenticated\nGET /metrics tokens-only\n");
 	return 0;
 }
 
@@ -202,7 +203,9 @@ static net_listener *listen_on(const char *address, const struct net_callbacks *
 	return net_listen(srv.net, &lc);
 }
 
-int main(int argc, char **argv)
+/* The command line and the configuration: returns -1 when the server is
+ * to start, else the exit status (a subcommand ran, or an error). */
+static int configure(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -217,16 +220,10 @@ int main(int argc, char **argv)
 	const char *config = NULL, *data_dir = NULL, *api_addr = NULL, *agent_addr = NULL;
 	const char *level = NULL;
 	char err[1024];
-	uv_loop_t loop;
-	int opt, rc = 1;
+	int opt;
 	bool check_only = false, backup = false;
 	const char *backup_dest = NULL;
 
-	log_set_ident("tetherd");
-	if (sodium_init() < 0) {
-		fprintf(stderr, "tetherd: libsodium failed to initialise\n");
-		return 1;
-	}
 	if (argc > 1 && !strcmp(argv[1], "hash-password"))
 		return hash_password_cmd();
 	if (argc > 1 && !strcmp(argv[1], "routes"))
@@ -297,6 +294,24 @@ int main(int argc, char **argv)
 	}
 	if (check_only)
 		return check_config(config);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	char err[1024];
+	uv_loop_t loop;
+	int rc = 1;
+
+	log_set_ident("tetherd");
+	if (sodium_init() < 0) {
+		fprintf(stderr, "tetherd: libsodium failed to initialise\n");
+		return 1;
+	}
+	rc = configure(argc, argv);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 	signal(SIGPIPE, SIG_IGN);
 	srv.version = TETHER_VERSION;
 	uv_loop_init(&loop);
@@ -313,7 +328,8 @@ int main(int argc, char **argv)
 	if (store_attach_loop(srv.store, &loop))
 		goto out;
 	auth_attach_store(srv.auth, srv.store);
-	if (events_create(&srv.events) || registry_create(&srv.registry) ||
+	if (events_create(&srv.events) || metrics_create(&srv, &srv.metrics) ||
+	    registry_create(&srv.registry) ||
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
 	    api_create(&srv, &srv.api))
@@ -352,6 +368,7 @@ out:
 	store_close(srv.store);
 	auth_destroy(srv.auth);
 	registry_destroy(srv.registry);
+	metrics_destroy(srv.metrics);
 	events_destroy(srv.events);
 	if (uv_loop_close(&loop) == UV_EBUSY)
 		log_debug("loop still had handles at exit");

@@ -30,6 +30,8 @@ static const char *const valid_frames[PROTO_TYPE_COUNT] = {
 	[PROTO_PING] = "{\"type\":\"ping\"}",
 	[PROTO_PONG] = "{\"type\":\"pong\"}",
 	[PROTO_ERROR] = "{\"type\":\"error\",\"message\":\"bad frame\"}",
+	[PROTO_ENROLL] = "{\"type\":\"enroll\",\"code\":\"ec1.s\",\"id\":\"c1\"}",
+	[PROTO_ENROLLED] = "{\"type\":\"enrolled\",\"auth_id\":\"c1\",\"password\":\"p\",\"id\":\"c1\"}",
 };
 
 /* The required fields of each type and whether each is an integer. */
@@ -47,11 +49,13 @@ static const struct req_field required[PROTO_TYPE_COUNT][3] = {
 	[PROTO_CANCEL] = { { "jid", 0 } },
 	[PROTO_ACK] = { { "jid", 0 } },
 	[PROTO_ERROR] = { { "message", 0 } },
+	[PROTO_ENROLL] = { { "code", 0 }, { "id", 0 } },
+	[PROTO_ENROLLED] = { { "auth_id", 0 }, { "password", 0 }, { "id", 0 } },
 };
 
 static const char *const type_names[PROTO_TYPE_COUNT] = {
 	"hello", "welcome", "run", "started", "reject", "output",
-	"result", "cancel", "ack", "ping", "pong", "error",
+	"result", "cancel", "ack", "ping", "pong", "error", "enroll", "enrolled",
 };
 
 /* Parses text that must be accepted; returns the document (caller decrefs). */

@@ -19,6 +19,10 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+/* The schema version migrations end at (store/migrate.c). */
+#define LATEST_SCHEMA 5
+#define LATEST_SCHEMA_TEXT "5"
+
 #include "store/store.h"
 #include "util.h"
 
@@ -1206,6 +1210,19 @@ static void test_idempotency_keys(void **state)
 /* A database of schema version 1 (before this issue) opens: it is migrated
  * to the current version (3), its jobs keep their data and get no verdict, and a newer
  * database than the program knows is refused. */
+/* The database file and what SQLite keeps beside it: a stale -wal left
+ * beside a new file would be replayed into it. */
+static void unlink_db(const char *path)
+{
+	char p[160];
+
+	unlink(path);
+	snprintf(p, sizeof p, "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", path);
+	unlink(p);
+}
+
 static void test_migrate_from_v1(void **state)
 {
 	struct fixture *f = *state;
@@ -1219,7 +1236,7 @@ static void test_migrate_from_v1(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	snprintf(path, sizeof path, "%s/tether.db", f->dir);
-	unlink(path);
+	unlink_db(path);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, schema_v1_snapshot, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
@@ -1253,7 +1270,7 @@ static void test_migrate_from_v1(void **state)
 
 		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		assert_int_equal(sqlite3_column_int(s, 0), 4);
+		assert_int_equal(sqlite3_column_int(s, 0), LATEST_SCHEMA);
 		sqlite3_finalize(s);
 	}
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
@@ -1262,7 +1279,7 @@ static void test_migrate_from_v1(void **state)
 	assert_non_null(strstr(err, "schema version 99"));
 	/* teardown expects an open store */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	reopen(f);
 }
@@ -1384,7 +1401,7 @@ static void make_old_db(struct fixture *f, int version, char *path, size_t pathl
 	store_close(f->st);
 	f->st = NULL;
 	snprintf(path, pathlen, "%s/tether.db", f->dir);
-	unlink(path);
+	unlink_db(path);
 	exec_sql(path, schema_v1_snapshot);
 	if (version >= 2)
 		exec_sql(path, schema_v2_snapshot);
@@ -1535,7 +1552,7 @@ static void test_migrate_every_older_version(void **state)
 		json_decref(audit);
 		store_close(f->st);
 		f->st = NULL;
-		assert_int_equal(user_version_of(path), 4);
+		assert_int_equal(user_version_of(path), LATEST_SCHEMA);
 		reopen(f);
 		check_old_data(f->st, version);
 	}
@@ -1553,14 +1570,14 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 5;");
+	exec_sql(path, "PRAGMA user_version = 6;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 5"));
+	assert_non_null(strstr(err, "schema version 6"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 4"));
-	assert_int_equal(user_version_of(path), 5);
-	exec_sql(path, "PRAGMA user_version = 4;");
+	assert_non_null(strstr(err, "versions up to 5"));
+	assert_int_equal(user_version_of(path), 6);
+	exec_sql(path, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";");
 	reopen(f);
 	check_old_data(f->st, 3);
 }

@@ -592,6 +592,7 @@ static int hub_run(void *impl, struct client *c, const struct job_spec *j, regis
 	if (!p)
 		return TE_NOMEM;
 	m = proto_new(PROTO_RUN);
+	metrics_job_sent(s->hub->srv->metrics, j->jid);
 	json_object_set_new(m, "jid", json_string(j->jid));
 	json_object_set_new(m, "command", json_string(j->command));
 	if (j->argv)

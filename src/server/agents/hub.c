@@ -13,6 +13,10 @@ int session_send(struct session *s, json_t *msg)
 	if (!text)
 		return TE_NOMEM;
 	rc = net_ws_send(s->conn, text, len);
+	if (!rc) {
+		metrics_add(s->hub->srv->metrics, MC_AGENT_FRAMES_OUT, 1);
+		metrics_add(s->hub->srv->metrics, MC_AGENT_BYTES_OUT, len);
+	}
 	free(text);
 	if (rc)
 		log_warn("hub: %s: cannot queue a frame (%d)",
@@ -421,11 +425,13 @@ void on_hello(struct session *s, json_t *m)
 		log_warn("hub: %s: authentication failed for client auth id '%.64s'",
 			 net_ws_peer(s->conn), auth_id);
 		guard_failed(h->guard, net_ws_peer(s->conn), auth_id);
+		metrics_add(h->srv->metrics, MC_AGENT_HANDSHAKES_FAILED, 1);
 		audit_failed_login(h->srv, auth_id, net_ws_peer(s->conn), "agent");
 		session_fail(s, PROTO_CLOSE_AUTH, "authentication failed");
 		return;
 	}
 	guard_succeeded(h->guard, net_ws_peer(s->conn), auth_id);
+	metrics_add(h->srv->metrics, MC_AGENT_HANDSHAKES_OK, 1);
 	if (!valid_id(id)) {
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "invalid client id");
 		return;
@@ -623,6 +629,8 @@ static void hub_ws_message(void *ud, net_conn *conn, const char *data, size_t le
 		return;
 	}
 	s->last_rx_ms = util_mono_ms();
+	metrics_add(s->hub->srv->metrics, MC_AGENT_FRAMES_IN, 1);
+	metrics_add(s->hub->srv->metrics, MC_AGENT_BYTES_IN, len);
 	if (!s->client && type != PROTO_HELLO && type != PROTO_ENROLL) {
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "the first frame must be hello");
 	} else if (!frame_handlers[type]) {
@@ -698,6 +706,8 @@ int hub_create(struct server *srv, struct hub **out)
 		return TE_NOMEM;
 	}
 	guard_set_scope(h->guard, "agents", false);
+	metrics_gauge(srv->metrics, "tether_bans_active", "Active brute-force bans, by listener.",
+		      "listener=\"agent\"", guard_ban_count, h->guard);
 	registry_load(srv->registry, srv->store);
 	registry_set_router(srv->registry, &hub_router, h);
 	store_job_each_running(srv->store, track_loaded, h);

@@ -14,6 +14,7 @@
 #include "core/audit.h"
 #include "auth/auth.h"
 #include "core/events.h"
+#include "core/metrics.h"
 #include "core/registry.h"
 #include "auth/guard.h"
 #include "log.h"

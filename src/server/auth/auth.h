@@ -20,7 +20,10 @@ int auth_create(uv_loop_t *loop, struct server_config *cfg, struct auth **out,
 		char *err, size_t errlen);
 void auth_destroy(struct auth *a);
 
-enum auth_scope { AUTH_SCOPE_READ_WRITE = 0, AUTH_SCOPE_READ = 1 };
+/* AUTH_SCOPE_METRICS: an API token for GET /metrics only; auth_api_check
+ * refuses it everywhere else. */
+enum auth_scope { AUTH_SCOPE_READ_WRITE = 0, AUTH_SCOPE_READ = 1, AUTH_SCOPE_METRICS = 2 };
+const char *auth_scope_name(enum auth_scope s);   /* "read+write", "read", "metrics" */
 
 /* Members of this user group may do everything. */
 #define AUTH_ADMIN_GROUP "Administrators"
@@ -50,6 +53,8 @@ void auth_attach_store(struct auth *a, struct store *st);
  * exactly once: at once for tokens, cache hits and malformed input,
  * otherwise from the loop after the password hash was verified on a
  * worker thread. */
+/* As auth_api_check, for /metrics: also accepts tokens of scope metrics. */
+void auth_metrics_check(struct auth *a, const char *authorization, auth_cb cb, void *ud);
 void auth_api_check(struct auth *a, const char *authorization, const char *access_token,
 		    auth_cb cb, void *ud);
 /* Checks a user name and password (POST /login with a JSON body). */

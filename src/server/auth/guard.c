@@ -282,3 +282,23 @@ int guard_lift(struct guard *g, enum guard_kind kind, const char *key)
 	entry_free(&g->t[kind], e);
 	return 0;
 }
+
+static void count_ban(void *ud, enum guard_kind kind, const char *key, int failures,
+		      int64_t until_ns)
+{
+	double *n = ud;
+
+	(void)kind;
+	(void)key;
+	(void)failures;
+	(void)until_ns;
+	(*n)++;
+}
+
+double guard_ban_count(void *g)
+{
+	double n = 0;
+
+	guard_each_ban(g, count_ban, &n);
+	return n;
+}

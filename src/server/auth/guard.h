@@ -56,6 +56,9 @@ void guard_succeeded(struct guard *g, const char *ip, const char *name);
 typedef void (*guard_ban_cb)(void *ud, enum guard_kind kind, const char *key, int failures,
 			     int64_t until_ns);
 void guard_each_ban(struct guard *g, guard_ban_cb cb, void *ud);
+/* The number of active bans (metrics' gauge: the double is the type a
+ * metrics_gauge_fn returns; g is the struct guard). */
+double guard_ban_count(void *g);
 /* Lifts an active ban and forgets its failures. Returns 0 or TE_NOTFOUND
  * (no active ban of that kind and key). */
 int guard_lift(struct guard *g, enum guard_kind kind, const char *key);

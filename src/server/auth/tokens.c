@@ -67,7 +67,7 @@ void auth_tokens_free(struct auth *a)
 static json_t *token_record(const struct token *t)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "user", t->user, "kind", t->kind,
-			 "scope", t->scope == AUTH_SCOPE_READ ? "read" : "read+write", "name",
+			 "scope", auth_scope_name(t->scope), "name",
 			 t->name ? t->name : "", "prefix", t->prefix, "created_at",
 			 (json_int_t)t->created_at, "expires_at", (json_int_t)t->expires_at);
 }
@@ -108,7 +108,9 @@ static void token_load_cb(void *ud, const char *hash_hex, json_t *rec)
 	t->name = strdup(rec_str(rec, "name", ""));
 	util_strlcpy(t->kind, rec_str(rec, "kind", "api"), sizeof t->kind);
 	util_strlcpy(t->prefix, rec_str(rec, "prefix", ""), sizeof t->prefix);
-	t->scope = scope && !strcmp(scope, "read") ? AUTH_SCOPE_READ : AUTH_SCOPE_READ_WRITE;
+	t->scope = scope && !strcmp(scope, "read")      ? AUTH_SCOPE_READ
+		   : scope && !strcmp(scope, "metrics") ? AUTH_SCOPE_METRICS
+							: AUTH_SCOPE_READ_WRITE;
 	t->created_at = json_integer_value(json_object_get(rec, "created_at"));
 	t->expires_at = json_integer_value(json_object_get(rec, "expires_at"));
 	HASH_ADD(hh, a->tokens, hash, DIGEST_LEN, t);
@@ -139,7 +141,7 @@ static json_t *token_info(const struct token *t)
 	if (t->expires_at)
 		util_time_format(t->expires_at, te);
 	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "prefix", t->prefix, "name", t->name,
-			 "scope", t->scope == AUTH_SCOPE_READ ? "read" : "read+write",
+			 "scope", auth_scope_name(t->scope),
 			 "created_at", ts, "expires_at",
 			 t->expires_at ? json_string(te) : json_null());
 }
@@ -338,8 +340,53 @@ static void apikey_check(struct auth *a, const char *b64, auth_cb cb, void *ud)
 	cb(ud, &id);
 }
 
+const char *auth_scope_name(enum auth_scope s)
+{
+	return s == AUTH_SCOPE_READ ? "read" : s == AUTH_SCOPE_METRICS ? "metrics" : "read+write";
+}
+
+/* A metrics token's answer passes only where metrics are asked for. */
+struct scope_gate {
+	auth_cb cb;
+	void *ud;
+};
+
+static void no_metrics_scope(void *ud, const struct auth_identity *id)
+{
+	struct scope_gate *g = ud;
+	auth_cb cb = g->cb;
+	void *cud = g->ud;
+
+	free(g);
+	cb(cud, id && id->scope == AUTH_SCOPE_METRICS ? NULL : id);
+}
+
+static void api_check(struct auth *a, const char *authorization, const char *access_token,
+		      bool tokens_only, auth_cb cb, void *ud);
+
 void auth_api_check(struct auth *a, const char *authorization, const char *access_token,
 		    auth_cb cb, void *ud)
+{
+	struct scope_gate *g = malloc(sizeof *g);
+
+	if (!g) {
+		cb(ud, NULL);
+		return;
+	}
+	g->cb = cb;
+	g->ud = ud;
+	api_check(a, authorization, access_token, false, no_metrics_scope, g);
+}
+
+/* Tokens only: /metrics has no brute-force guard of its own, so it tries
+ * no password. */
+void auth_metrics_check(struct auth *a, const char *authorization, auth_cb cb, void *ud)
+{
+	api_check(a, authorization, NULL, true, cb, ud);
+}
+
+static void api_check(struct auth *a, const char *authorization, const char *access_token,
+		      bool tokens_only, auth_cb cb, void *ud)
 {
 	unsigned char raw[AUTH_MAX_HEADER];
 	size_t rawlen = 0;
@@ -378,6 +425,11 @@ void auth_api_check(struct auth *a, const char *authorization, const char *acces
 	 * a token's form is checked as a token only: it reaches no password
 	 * check, so it may pass the guard's bans (auth_basic_user). */
 	t = token_find(a, password, "api");
+	if (!t && !api_token_form(password) && tokens_only) {
+		sodium_memzero(raw, rawlen);
+		cb(ud, NULL);
+		return;
+	}
 	if (!t && !api_token_form(password)) {
 		auth_password_check(a, (char *)raw, password, cb, ud);
 		sodium_memzero(raw, rawlen);

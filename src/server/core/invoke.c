@@ -1,5 +1,6 @@
 /* invoke: validating, preparing and committing invocations; see invoke.h. */
 #include "core/invoke.h"
+#include "core/metrics.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ struct invocation {
 	char *idem_key, *idem_hash;
 	int64_t created_at;
 	size_t ntargets;
+	const char *dialect;         /* a literal, for metrics */
 	invoke_cb cb;
 	void *ud;
 	int rc;                      /* of the commit */
@@ -297,6 +299,7 @@ int invoke_prepare(struct server *srv, const struct invocation_request *req,
 	targets_free(&t);
 	inv->audit_request = req->audit_request ? json_deep_copy(req->audit_request) : NULL;
 	inv->created_by = dup_or_null(req->created_by);
+	inv->dialect = req->dialect;
 	inv->peer = dup_or_null(req->peer ? req->peer : "");
 	inv->application = dup_or_null(req->audit_application ? req->audit_application :
 				       req->is_script ? "client.script" : "client.command");
@@ -374,6 +377,7 @@ static void submit_after(void *arg, int rc)
 	if (rc == 0) {
 		/* Durable: dispatching starts now (fan-out keeps its own
 		 * reference to the record). */
+		metrics_invocation(inv->srv->metrics, inv->dialect, inv->id);
 		if (fanout_begin(inv->srv->fanout, inv->record)) {
 			log_error("invocation %s: stored but not started (out of memory); it resumes at the next start",
 				  inv->id);
@@ -411,6 +415,7 @@ struct single {
 	char idem_hash[STORE_IDEM_HASH_LEN];
 	enum invoke_outcome outcome; /* an error outcome waiting for the key's release */
 	char error[600];
+	const char *dialect;         /* a literal, for metrics */
 	invoke_single_cb cb;
 	void *ud;
 };
@@ -552,6 +557,7 @@ static void single_after(void *arg, int rc)
 			    NULL);
 		return;
 	}
+	metrics_invocation(s->srv->metrics, s->dialect, NULL);
 	if (registry_run(s->srv->registry, s->c, &s->j, single_started, s))
 		store_queue(s->srv->store, withdraw_apply, withdraw_after, s);
 }
@@ -581,6 +587,7 @@ int invoke_single(struct server *srv, struct client *c, const struct invocation_
 		return -1;
 	}
 	s->srv = srv;
+	s->dialect = req->dialect;
 	s->c = c;
 	s->cb = cb;
 	s->ud = ud;

@@ -55,6 +55,8 @@ struct invocation_request {
 	/* The dialect's own fields, kept in the invocation's record as they
 	 * are (e.g. the targeting as the request gave it); may be NULL. */
 	const json_t *metadata;
+	const char *dialect;             /* who asked: "rport", "elastic"... (a
+					  * literal; NULL: rport), for metrics */
 	const char *created_by;          /* the user */
 	const char *peer;                /* the user's address, for the audit log */
 	const char *idempotency_key;     /* NULL: none */

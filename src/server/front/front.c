@@ -6,6 +6,7 @@
 #include "dialects/elastic/elastic.h"
 #include "dialects/rport/listener.h"
 #include "front/health.h"
+#include "front/metrics_face.h"
 #include "http/face.h"
 #include "server.h"
 
@@ -13,6 +14,7 @@
  * the list. */
 static const struct http_face *const faces[] = {
 	&health_face,
+	&metrics_face,
 	&elastic_face,
 	NULL,
 };

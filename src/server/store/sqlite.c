@@ -239,6 +239,30 @@ int store_atomic(struct store *st, store_apply_fn fn, void *arg)
 	return rc;
 }
 
+static const double commit_bounds[STORE_HIST_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1,
+};
+
+static void commit_timed(struct store *st, uint64_t us)
+{
+	double s = (double)us / 1e6;
+	size_t i = 0;
+
+	while (i < STORE_HIST_BUCKETS && s > commit_bounds[i])
+		i++;
+	st->commit_hist[i]++;
+	st->commit_sum += s;
+}
+
+void store_commit_histogram(const struct store *st, const double **bounds,
+			    const uint64_t **counts, size_t *n, double *sum)
+{
+	*bounds = commit_bounds;
+	*counts = st->commit_hist;
+	*n = STORE_HIST_BUCKETS;
+	*sum = st->commit_sum;
+}
+
 void store_flush(struct store *st)
 {
 	if (st->flushing)
@@ -267,6 +291,7 @@ void store_flush(struct store *st)
 		if (ok)
 			st->commits++;
 		st->last_commit_us = mono_us();
+		commit_timed(st, st->last_commit_us - st->last_start_us);
 		for (e = list; e; e = next) {
 			next = e->next;
 			if (e->after)

@@ -91,6 +91,10 @@ int store_atomic(struct store *st, store_apply_fn fn, void *arg);
 void store_flush(struct store *st);
 /* Figures for benchmarks: transactions committed and writes applied. */
 void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes);
+/* Commit times: n bucket bounds (seconds) and n + 1 counts (the last
+ * above every bound), not cumulative, and their sum in seconds. */
+void store_commit_histogram(const struct store *st, const double **bounds,
+			    const uint64_t **counts, size_t *n, double *sum);
 
 /* A job as the store holds it: one row of the jobs table, in the model's
  * terms (no dialect's words or shapes; dialects/rport/job_json.c renders

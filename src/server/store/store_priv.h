@@ -47,6 +47,8 @@ enum stmt_id {
 
 struct wq_entry;
 
+#define STORE_HIST_BUCKETS 12
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_COUNT];
@@ -61,6 +63,8 @@ struct store {
 	struct wq_entry *tail;
 	uint64_t commits;
 	uint64_t writes;
+	uint64_t commit_hist[STORE_HIST_BUCKETS + 1];  /* commit times, store_commit_histogram */
+	double commit_sum;
 };
 
 /* Idempotency keys are kept a day (docs/api.md). */

@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "auth/auth.h"
 #include "core/groups.h"
+#include "core/metrics.h"
 #include "auth/guard.h"
 #include "agents/hub.h"
 #include "store/store.h"
@@ -477,6 +478,8 @@ int api_create(struct server *srv, struct api **out)
 		free(a);
 		return TE_NOMEM;
 	}
+	metrics_gauge(srv->metrics, "tether_bans_active", "Active brute-force bans, by listener.",
+		      "listener=\"api\"", guard_ban_count, a->guard);
 	*out = a;
 	return 0;
 }

@@ -230,12 +230,16 @@ void api_me_tokens_post(struct api_call *call)
 		api_reply_error(call, 400, "Invalid token name.", "a name of 1 to 250 characters is required");
 		return;
 	}
-	if (!scope || (strcmp(scope, "read") && strcmp(scope, "read+write"))) {
+	if (!scope || (strcmp(scope, "read") && strcmp(scope, "read+write") &&
+		       strcmp(scope, "metrics"))) {
 		json_decref(body);
-		api_reply_error(call, 400, "Invalid token scope.", "scope must be \"read\" or \"read+write\"");
+		api_reply_error(call, 400, "Invalid token scope.",
+				"scope must be \"read\", \"read+write\" or \"metrics\"");
 		return;
 	}
-	sc = !strcmp(scope, "read") ? AUTH_SCOPE_READ : AUTH_SCOPE_READ_WRITE;
+	sc = !strcmp(scope, "read")	 ? AUTH_SCOPE_READ
+	     : !strcmp(scope, "metrics") ? AUTH_SCOPE_METRICS
+					 : AUTH_SCOPE_READ_WRITE;
 	if (auth_token_name_taken(call->srv->auth, call->user, name)) {
 		json_decref(body);
 		api_reply_error(call, 409, "A token with this name exists.", "token names are unique per user");

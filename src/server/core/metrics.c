@@ -1,0 +1,409 @@
+/* metrics: counters, histograms and scrape-time gauges. */
+#include "core/metrics.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "core/events.h"
+#include "core/model.h"
+#include "core/registry.h"
+#include "server.h"
+#include "store/store.h"
+#include "util.h"
+
+/* Seconds: from a run sent to its result, and a fan-out's length. */
+static const double hist_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+				      1, 2.5, 5, 10, 30, 60, 300, 1800 };
+#define NBOUNDS (sizeof hist_bounds / sizeof hist_bounds[0])
+#define MAX_DIALECTS 8
+#define MAX_GAUGES 32
+/* Timers kept for runs and fan-outs in flight; past this many, new ones
+ * are not timed (a fleet-wide burst still counts, just not in the
+ * histogram). */
+#define MAX_TIMED 200000
+
+struct hist {
+	uint64_t counts[NBOUNDS + 1];   /* the last: above every bound */
+	uint64_t n;
+	double sum;
+};
+
+struct timed {
+	char *id;
+	uint64_t start_ms;
+	UT_hash_handle hh;
+};
+
+struct gauge {
+	const char *name, *help, *labels;
+	metrics_gauge_fn fn;
+	void *ud;
+};
+
+struct metrics {
+	struct server *srv;
+	uint64_t counters[MC_COUNT];
+	struct {
+		const char *name;
+		uint64_t n;
+	} dialects[MAX_DIALECTS];
+	uint64_t jobs_done[JOB_STATUS_COUNT];
+	uint64_t invocations_done;
+	struct hist dispatch, fanout;
+	struct timed *runs, *fanouts;
+	size_t nruns, nfanouts;
+	struct gauge gauges[MAX_GAUGES];
+	size_t ngauges;
+};
+
+void metrics_add(struct metrics *m, enum metric_counter c, uint64_t n)
+{
+	if (m)
+		m->counters[c] += n;
+}
+
+static void hist_add(struct hist *h, double v)
+{
+	size_t i = 0;
+
+	while (i < NBOUNDS && v > hist_bounds[i])
+		i++;
+	h->counts[i]++;
+	h->n++;
+	h->sum += v;
+}
+
+static void timer_start(struct timed **set, size_t *n, const char *id)
+{
+	struct timed *t;
+
+	if (*n >= MAX_TIMED)
+		return;
+	HASH_FIND_STR(*set, id, t);
+	if (t)
+		return;
+	t = calloc(1, sizeof *t);
+	if (!t || !(t->id = strdup(id))) {
+		free(t);
+		return;
+	}
+	t->start_ms = util_mono_ms();
+	HASH_ADD_KEYPTR(hh, *set, t->id, strlen(t->id), t);
+	(*n)++;
+}
+
+/* Seconds since the timer started, or -1 when it was not timed. */
+static double timer_stop(struct timed **set, size_t *n, const char *id)
+{
+	struct timed *t;
+	double s;
+
+	if (!id)
+		return -1;
+	HASH_FIND_STR(*set, id, t);
+	if (!t)
+		return -1;
+	s = (double)(util_mono_ms() - t->start_ms) / 1000.0;
+	HASH_DEL(*set, t);
+	free(t->id);
+	free(t);
+	(*n)--;
+	return s;
+}
+
+static void timers_free(struct timed **set)
+{
+	struct timed *t, *tmp;
+
+	HASH_ITER(hh, *set, t, tmp) {
+		HASH_DEL(*set, t);
+		free(t->id);
+		free(t);
+	}
+}
+
+void metrics_invocation(struct metrics *m, const char *dialect, const char *id)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	if (!dialect)
+		dialect = "rport";
+	for (i = 0; i < MAX_DIALECTS && m->dialects[i].name; i++)
+		if (!strcmp(m->dialects[i].name, dialect))
+			break;
+	if (i < MAX_DIALECTS) {
+		m->dialects[i].name = m->dialects[i].name ? m->dialects[i].name : dialect;
+		m->dialects[i].n++;
+	}
+	if (id)
+		timer_start(&m->fanouts, &m->nfanouts, id);
+}
+
+void metrics_job_sent(struct metrics *m, const char *jid)
+{
+	if (m)
+		timer_start(&m->runs, &m->nruns, jid);
+}
+
+static void on_event(void *ud, const struct event *e)
+{
+	struct metrics *m = ud;
+	double s;
+
+	if (e->kind == EV_JOB_DONE) {
+		if (e->status < JOB_STATUS_COUNT)
+			m->jobs_done[e->status]++;
+		s = timer_stop(&m->runs, &m->nruns, e->jid);
+		if (s >= 0)
+			hist_add(&m->dispatch, s);
+	} else if (e->kind == EV_INVOCATION_DONE) {
+		m->invocations_done++;
+		s = timer_stop(&m->fanouts, &m->nfanouts, e->invocation_id);
+		if (s >= 0)
+			hist_add(&m->fanout, s);
+	}
+}
+
+int metrics_gauge(struct metrics *m, const char *name, const char *help, const char *labels,
+		  metrics_gauge_fn fn, void *ud)
+{
+	if (!m)
+		return 0;
+	if (m->ngauges == MAX_GAUGES)
+		return TE_TOOBIG;
+	m->gauges[m->ngauges++] = (struct gauge){ name, help, labels, fn, ud };
+	return 0;
+}
+
+int metrics_create(struct server *srv, struct metrics **out)
+{
+	struct metrics *m = calloc(1, sizeof *m);
+
+	if (!m)
+		return TE_NOMEM;
+	m->srv = srv;
+	if (srv->events &&
+	    events_subscribe(srv->events, EV_MASK(EV_JOB_DONE) | EV_MASK(EV_INVOCATION_DONE),
+			     on_event, m)) {
+		free(m);
+		return TE_NOMEM;
+	}
+	*out = m;
+	return 0;
+}
+
+void metrics_destroy(struct metrics *m)
+{
+	if (!m)
+		return;
+	if (m->srv->events)
+		events_unsubscribe(m->srv->events, on_event, m);
+	timers_free(&m->runs);
+	timers_free(&m->fanouts);
+	free(m);
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->failed = true;
+			return;
+		}
+		if ((size_t)n < o->cap - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = o->cap * 2 + (size_t)n;
+			char *b = realloc(o->buf, cap);
+
+			if (!b) {
+				o->failed = true;
+				return;
+			}
+			o->buf = b;
+			o->cap = cap;
+		}
+	}
+}
+
+static void head(struct out *o, const char *name, const char *type, const char *help)
+{
+	emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void hist_emit(struct out *o, const char *name, const char *help, const struct hist *h)
+{
+	uint64_t cum = 0;
+
+	head(o, name, "histogram", help);
+	for (size_t i = 0; i < NBOUNDS; i++) {
+		cum += h->counts[i];
+		emit(o, "%s_bucket{le=\"%g\"} %llu\n", name, hist_bounds[i], (unsigned long long)cum);
+	}
+	emit(o, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+	     (unsigned long long)h->n, name, h->sum, name, (unsigned long long)h->n);
+}
+
+static void count_connected(void *ud, struct client *c)
+{
+	size_t *n = ud;
+
+	if (registry_client_connected(c))
+		(*n)++;
+}
+
+static void render_agents(struct metrics *m, struct out *o)
+{
+	size_t connected = 0;
+
+	if (m->srv->registry)
+		registry_each(m->srv->registry, count_connected, &connected);
+	head(o, "tether_agents_connected", "gauge", "Agents connected now.");
+	emit(o, "tether_agents_connected %zu\n", connected);
+	head(o, "tether_clients_known", "gauge", "Clients the server knows, connected or not.");
+	emit(o, "tether_clients_known %zu\n",
+	     m->srv->registry ? registry_count(m->srv->registry) : (size_t)0);
+	head(o, "tether_agent_handshakes_total", "counter", "Agent hellos, by result.");
+	emit(o, "tether_agent_handshakes_total{result=\"ok\"} %llu\n"
+		"tether_agent_handshakes_total{result=\"failed\"} %llu\n",
+	     (unsigned long long)m->counters[MC_AGENT_HANDSHAKES_OK],
+	     (unsigned long long)m->counters[MC_AGENT_HANDSHAKES_FAILED]);
+	head(o, "tether_agent_frames_total", "counter", "Frames on the agent listener.");
+	emit(o, "tether_agent_frames_total{direction=\"in\"} %llu\n"
+		"tether_agent_frames_total{direction=\"out\"} %llu\n",
+	     (unsigned long long)m->counters[MC_AGENT_FRAMES_IN],
+	     (unsigned long long)m->counters[MC_AGENT_FRAMES_OUT]);
+	head(o, "tether_agent_bytes_total", "counter",
+	     "Bytes of frames on the agent listener (payloads).");
+	emit(o, "tether_agent_bytes_total{direction=\"in\"} %llu\n"
+		"tether_agent_bytes_total{direction=\"out\"} %llu\n",
+	     (unsigned long long)m->counters[MC_AGENT_BYTES_IN],
+	     (unsigned long long)m->counters[MC_AGENT_BYTES_OUT]);
+}
+
+static void render_jobs(struct metrics *m, struct out *o)
+{
+	head(o, "tether_invocations_total", "counter",
+	     "Submissions accepted (single- and multi-client), by dialect.");
+	for (size_t i = 0; i < MAX_DIALECTS && m->dialects[i].name; i++)
+		emit(o, "tether_invocations_total{dialect=\"%s\"} %llu\n", m->dialects[i].name,
+		     (unsigned long long)m->dialects[i].n);
+	head(o, "tether_invocations_finished_total", "counter",
+	     "Multi-client invocations that dispatch nothing more.");
+	emit(o, "tether_invocations_finished_total %llu\n",
+	     (unsigned long long)m->invocations_done);
+	head(o, "tether_jobs_finished_total", "counter", "Jobs that reached a final status.");
+	for (int s = 0; s < JOB_STATUS_COUNT; s++)
+		if (job_status_final((enum job_status)s))
+			emit(o, "tether_jobs_finished_total{status=\"%s\"} %llu\n",
+			     job_status_name((enum job_status)s),
+			     (unsigned long long)m->jobs_done[s]);
+	head(o, "tether_jobs_in_flight", "gauge", "Runs sent and not yet final (timed).");
+	emit(o, "tether_jobs_in_flight %zu\n", m->nruns);
+	hist_emit(o, "tether_job_dispatch_to_result_seconds",
+		  "From a run sent to its agent to its final status.", &m->dispatch);
+	hist_emit(o, "tether_fanout_duration_seconds",
+		  "From a multi-client invocation's submission to its last dispatch done.",
+		  &m->fanout);
+}
+
+static void render_store(struct metrics *m, struct out *o)
+{
+	const double *bounds;
+	const uint64_t *counts;
+	uint64_t commits = 0, writes = 0, cum = 0, total = 0;
+	size_t n = 0;
+	double sum = 0;
+
+	if (!m->srv->store)
+		return;
+	store_stats(m->srv->store, &commits, &writes);
+	head(o, "tether_store_commits_total", "counter", "Group commits of the store.");
+	emit(o, "tether_store_commits_total %llu\n", (unsigned long long)commits);
+	head(o, "tether_store_writes_total", "counter", "Writes applied in those commits.");
+	emit(o, "tether_store_writes_total %llu\n", (unsigned long long)writes);
+	store_commit_histogram(m->srv->store, &bounds, &counts, &n, &sum);
+	head(o, "tether_store_commit_seconds", "histogram",
+	     "Time of one group commit (BEGIN to COMMIT, fsync included).");
+	for (size_t i = 0; i <= n; i++)
+		total += counts[i];
+	for (size_t i = 0; i < n; i++) {
+		cum += counts[i];
+		emit(o, "tether_store_commit_seconds_bucket{le=\"%g\"} %llu\n", bounds[i],
+		     (unsigned long long)cum);
+	}
+	emit(o, "tether_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
+		"tether_store_commit_seconds_sum %.6f\ntether_store_commit_seconds_count %llu\n",
+	     (unsigned long long)total, sum, (unsigned long long)total);
+}
+
+/* Each family once, its samples together, as the format wants. */
+static void render_gauges(struct metrics *m, struct out *o)
+{
+	for (size_t i = 0; i < m->ngauges; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(m->gauges[j].name, m->gauges[i].name))
+				seen = true;
+		if (seen)
+			continue;
+		head(o, m->gauges[i].name, "gauge", m->gauges[i].help);
+		for (size_t j = i; j < m->ngauges; j++) {
+			const struct gauge *g = &m->gauges[j];
+
+			if (strcmp(g->name, m->gauges[i].name))
+				continue;
+			if (g->labels)
+				emit(o, "%s{%s} %g\n", g->name, g->labels, g->fn(g->ud));
+			else
+				emit(o, "%s %g\n", g->name, g->fn(g->ud));
+		}
+	}
+}
+
+char *metrics_render(struct metrics *m, size_t *len)
+{
+	struct out o = { malloc(16384), 0, 16384, false };
+
+	if (!o.buf)
+		return NULL;
+	head(&o, "tether_build_info", "gauge", "The server's version.");
+	emit(&o, "tether_build_info{version=\"%s\"} 1\n", m->srv->version ? m->srv->version : "");
+	render_agents(m, &o);
+	render_jobs(m, &o);
+	render_store(m, &o);
+	render_gauges(m, &o);
+	if (o.failed) {
+		free(o.buf);
+		return NULL;
+	}
+	*len = o.len;
+	return o.buf;
+}
