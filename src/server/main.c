@@ -15,6 +15,7 @@
 #include "core/events.h"
 #include "core/registry.h"
 #include "core/fanout.h"
+#include "core/offline.h"
 #include "core/groups.h"
 #include "agents/hub.h"
 #include "log.h"
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 static void stop_subsystems(void)
 {
 	fanout_stop(srv.fanout);
+	offline_stop(srv.offline);
 	ws_api_stop(srv.ws);
 	hub_stop(srv.hub);
 	/* From here on writes are committed at once. */
@@ -251,7 +253,7 @@ int main(int argc, char **argv)
 	auth_attach_store(srv.auth, srv.store);
 	if (events_create(&srv.events) || registry_create(&srv.registry) ||
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
-	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
+	    offline_create(&srv, &srv.offline) || fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
 	    api_create(&srv, &srv.api))
 		goto out;
 	srv.net = net_create(&loop);
@@ -282,6 +284,7 @@ out:
 	net_ctx_free(srv.net);
 	ws_api_destroy(srv.ws);
 	fanout_destroy(srv.fanout);
+	offline_destroy(srv.offline);
 	groups_destroy(srv.groups);
 	hub_destroy(srv.hub);
 	api_destroy(srv.api);

@@ -101,6 +101,15 @@ static const char schema_v3[] =
 static const char schema_v4[] =
 	"ALTER TABLE auditlog ADD COLUMN response TEXT;";
 
+/* Version 5: jobs queued for an offline client (docs/api.md, "queue_offline").
+ * A queued job has status 'queued' until its agent says hello; expires_at
+ * (ns) is its deadline, dispatched_at (ns) when it left the queue: its
+ * delivery deadline counts from then, not from created_at. */
+static const char schema_v5[] =
+	"ALTER TABLE jobs ADD COLUMN expires_at INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN dispatched_at INTEGER;"
+	"CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (client_id) WHERE status = 'queued';";
+
 struct migration {
 	int version;      /* user_version once it has run */
 	const char *sql;  /* one SQL block, run in the step's transaction */
@@ -112,6 +121,7 @@ static const struct migration migrations[] = {
 	{ 2, schema_v2 },
 	{ 3, schema_v3 },
 	{ 4, schema_v4 },
+	{ 5, schema_v5 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
