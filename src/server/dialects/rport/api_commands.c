@@ -485,6 +485,20 @@ static void single_go(struct api_call *call, json_t *body, const char *idem_key,
 	}
 	c = registry_find(srv->registry, id);
 	req.queue_offline = json_is_true(json_object_get(body, "queue_offline"));
+	{
+		int64_t expiry;
+
+		/* A bad expiry is the request's fault, whatever the client. */
+		if (invoke_expiry(srv, req.queue_offline,
+				  json_integer_value(json_object_get(body, "expires_in_sec")), &expiry,
+				  &ie)) {
+			json_decref(body);
+			free(script);
+			api_invoke_err(&ie, false, &aerr);
+			api_reply_err(call, &aerr);
+			return;
+		}
+	}
 	if (!c && req.queue_offline) {
 		char title[256];
 
