@@ -5,7 +5,7 @@ counted against max_concurrency only once dispatched. Real agents, a real
 tetherd."""
 import os
 
-from harness import wait_until
+from harness import cli, wait_until
 
 
 def title(j):
@@ -228,3 +228,29 @@ def test_bad_input(fleet):
     # nothing was queued by any of these
     st, j = s.api("GET", "/api/v1/clients/q9/commands")
     assert st == 200 and j["data"] == [], j
+
+
+def test_cli_exec_queue_and_jobs_show_queued(fleet, tmp_path):
+    s = fleet.server().start()
+    a = offline_client(fleet, s, "q10")
+    marker = str(tmp_path / "ran")
+    r = cli(s, "exec", "-queue", "1h", "-client", "q10", "-wait", "1s", "echo x >> %s" % marker)
+    st, j = s.api("GET", "/api/v1/commands")
+    mjid = j["data"][0]["jid"]
+    m = s.api("GET", "/api/v1/commands/" + mjid)[1]["data"]
+    assert m["queue_offline"] is True and m["expires_in_sec"] == 3600, m
+    assert m["summary"]["queued"] == 1, m
+    assert m["jobs"][0]["status"] == "queued" and m["jobs"][0]["expires_at"], m
+    r = cli(s, "jobs")
+    assert r.returncode == 0, r.stderr
+    row = [l for l in r.stdout.splitlines() if l.startswith(mjid)]
+    assert row and "1 queued" in row[0], r.stdout
+    jid = queue(s, "q10", "true", expires_in_sec=600)
+    r = cli(s, "jobs")
+    row = [l for l in r.stdout.splitlines() if l.startswith(jid)]
+    assert row and "queued, expires " in row[0], r.stdout
+    r = cli(s, "exec", "-queue", "soon", "-client", "q10", "true")
+    assert r.returncode == 2 and "-queue 'soon'" in r.stderr, (r.returncode, r.stderr)
+    a.start()
+    s.wait_multi(mjid)
+    assert lines(marker) == ["x"]
