@@ -18,12 +18,16 @@ export TETHER_BUILD=$(cd "$BUILD" && pwd)
 N=${QUEUE_STORM_AGENTS:-10000}
 RUNS=${QUEUE_STORM_RUNS:-3}
 ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-exec /usr/bin/python3 - "$N" "$RUNS" <<'EOF'
+BASELINE=${QUEUE_STORM_BASELINE:-0}
+exec /usr/bin/python3 - "$N" "$RUNS" "$BASELINE" <<'EOF'
 import os, statistics, subprocess, sys, threading, time
 sys.path.insert(0, os.path.join(os.getcwd(), "tests", "e2e"))
 import harness
 
 n, runs = int(sys.argv[1]), int(sys.argv[2])
+# QUEUE_STORM_BASELINE=1: the same reconnect storm without queued jobs (the
+# time until every agent is listed connected), for comparison.
+baseline = sys.argv[3] == "1"
 tmp = "/tmp/tether-queue-storm-%d" % os.getpid()
 os.makedirs(tmp)
 
@@ -48,9 +52,10 @@ def one_run():
     harness.wait_until(lambda: s.api("GET", "/api/v1/clients?filter[connection_state]=connected&page[limit]=1")[1]["meta"]["count"] == 0,
                        120, "every swarm agent disconnected")
     ids = ["swarm-%05d" % i for i in range(n)]
-    jid = s.multi({"command": "x", "client_ids": ids, "execute_concurrently": True,
+    jid = None if baseline else s.multi({"command": "x", "client_ids": ids, "execute_concurrently": True,
                    "queue_offline": True, "expires_in_sec": 3600})
-    harness.wait_until(lambda: count(s, jid, "queued") == n, 120, "every job queued", interval=0.2)
+    if jid:
+        harness.wait_until(lambda: count(s, jid, "queued") == n, 120, "every job queued", interval=0.2)
     lat, stop = [], threading.Event()
 
     def sample():
@@ -64,9 +69,14 @@ def one_run():
     t0 = time.monotonic()
     sw = swarm(s)
     th.start()
-    harness.wait_until(lambda: count(s, jid, "queued") == 0, 120, "every job dispatched", interval=0.1)
+    if baseline:
+        harness.wait_until(lambda: s.api("GET", "/api/v1/clients?filter[connection_state]=connected&page[limit]=1")[1]["meta"]["count"] == n,
+                           120, "every agent connected", interval=0.1)
+    else:
+        harness.wait_until(lambda: count(s, jid, "queued") == 0, 120, "every job dispatched", interval=0.1)
     dispatched = time.monotonic() - t0
-    harness.wait_until(lambda: count(s, jid, "successful") == n, 120, "every result", interval=0.1)
+    if not baseline:
+        harness.wait_until(lambda: count(s, jid, "successful") == n, 120, "every result", interval=0.1)
     done = time.monotonic() - t0
     stop.set()
     th.join()
@@ -80,7 +90,8 @@ def one_run():
 res = [one_run() for _ in range(runs)]
 names = ["all dispatched (s)", "all results stored (s)", "GET latency median (ms)",
          "GET latency p99 (ms)", "GET latency max (ms)"]
-print("queue storm: %d agents reconnecting with one queued job each, %d runs" % (n, runs))
+print("queue storm: %d agents reconnecting %s, %d runs" % (
+    n, "without queued jobs (baseline)" if baseline else "with one queued job each", runs))
 for i, name in enumerate(names):
     v = [r[i] for r in res]
     print("  %-26s median %8.2f   range %.2f - %.2f" % (name, statistics.median(v), min(v), max(v)))
