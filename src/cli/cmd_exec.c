@@ -46,7 +46,7 @@ static int compile(regex_t *re, const char *pat, const char *flag)
 /* consul-style filters, applied to the client list: -node on id or name,
  * -service on declared services, -tag on tags; plus -client ids. */
 static json_t *filter_clients(struct cli *c, const char *node, const char *service,
-			      json_t *tags, json_t *only_ids, int *status)
+			      json_t *tags, json_t *only_ids, bool offline_too, int *status)
 {
 	regex_t rn, rs;
 	regex_t rt[16];
@@ -95,8 +95,9 @@ static json_t *filter_clients(struct cli *c, const char *node, const char *servi
 			json_array_foreach(only_ids, k, v)
 				if (!strcmp(json_string_value(v), id))
 					ok = true;
-		} else if (!state || strcmp(state, "connected")) {
-			/* As consul: the live members. Named clients are kept. */
+		} else if (!offline_too && (!state || strcmp(state, "connected"))) {
+			/* As consul: the live members. Named clients are kept,
+			 * and with -queue the offline ones too (they wait). */
 			ok = false;
 		}
 		if (ok && node)
@@ -156,6 +157,8 @@ struct exec_args {
 	json_t *clients, *groups, *tags, *labels;
 	char *node, *service, *maxc, *cwd, *interp;
 	char *waitd, *maxe;
+	char *queue;           /* -queue DUR: wait for offline targets that long */
+	int64_t queue_sec;
 	bool concurrent, sudo, kill, verbose, json;
 	bool shell;
 	int abort_on_error;
@@ -173,6 +176,16 @@ static int exec_args_check(struct exec_args *a, int argc, char **argv,
 
 	if (a->waitd && parse_duration(a->waitd, &o->wait_ms))
 		return CLI_USAGE;
+	if (a->queue) {
+		long long ms = util_parse_duration_ms(a->queue);
+
+		if (ms < 1000) {
+			fprintf(stderr, "tether exec: -queue '%s' is not a duration of at least 1s "
+				"(like 90s, 30m or 1h)\n", a->queue);
+			return CLI_USAGE;
+		}
+		a->queue_sec = (ms + 999) / 1000;
+	}
 	if (rest >= argc) {
 		fprintf(stderr, "tether exec: give a command, or '-' to read a script from stdin\n");
 		return CLI_USAGE;
@@ -288,7 +301,7 @@ static int exec_request_targets(struct cli *c, const struct exec_args *a, json_t
 			fprintf(stderr, "tether exec: -group cannot be combined with -node, -service or -tag\n");
 			return CLI_USAGE;
 		}
-		ids = filter_clients(c, a->node, a->service, a->tags, a->clients, &rc);
+		ids = filter_clients(c, a->node, a->service, a->tags, a->clients, a->queue_sec > 0, &rc);
 		if (rc) {
 			json_decref(ids);
 			return rc;
@@ -341,6 +354,10 @@ static void exec_request_options(const struct exec_args *a, json_t *req,
 		json_object_set_new(req, "interpreter", json_string(a->interp));
 	if (a->kill)
 		json_object_set_new(req, "kill_on_timeout", json_true());
+	if (a->queue_sec) {
+		json_object_set_new(req, "queue_offline", json_true());
+		json_object_set_new(req, "expires_in_sec", json_integer(a->queue_sec));
+	}
 }
 
 int cmd_exec(struct cli *c, int argc, char **argv)
@@ -363,6 +380,7 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 		{ "interpreter", CF_STR, &a.interp, "interpreter (sh, bash, an alias or a path)", "NAME" },
 		{ "shell", CF_BOOL, &a.shell, "-shell=false: run CMD with ARGs as given, without a shell", NULL },
 		{ "kill-on-timeout", CF_BOOL, &a.kill, "kill the process group at the timeout", NULL },
+		{ "queue", CF_STR, &a.queue, "offline targets wait this long for their agent (e.g. 1h); their jobs are queued", "DUR" },
 		{ "wait", CF_STR, &a.waitd, "give up on targets silent for this long (e.g. 30s)", "DUR" },
 		{ "verbose", CF_BOOL, &a.verbose, "say more about each client", NULL },
 		{ "json", CF_BOOL, &a.json, "one JSON object per event on stdout", NULL },

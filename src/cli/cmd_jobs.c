@@ -43,8 +43,8 @@ static void command_cell(json_t *j, char *out, size_t outlen)
 /* "finished: 3 successful", "running: 1/3 done", "stopped: 1 failed, 2 not run". */
 static void multi_status(json_t *m, char *out, size_t outlen)
 {
-	static const char *const keys[] = { "successful", "failed", "unknown", "running", "pending",
-					    "not_run" };
+	static const char *const keys[] = { "successful", "failed", "unknown", "running", "queued",
+					    "expired", "pending", "not_run" };
 	json_t *sum = json_object_get(m, "summary");
 	size_t l;
 
@@ -89,16 +89,21 @@ static int client_singles(struct cli *c, const char *cid, long limit, json_t *ro
 			break;
 		n = json_array_size(json_object_get(resp, "data"));
 		json_array_foreach(json_object_get(resp, "data"), i, j) {
-			char cmd[64];
+			char cmd[64], st[80];
 
 			if (got >= limit || !json_is_null(json_object_get(j, "multi_job_id")))
 				continue;
 			command_cell(j, cmd, sizeof cmd);
+			/* A queued job shows until when it waits for its client. */
+			if (!strcmp(cli_str(j, "status"), "queued") && cli_str(j, "expires_at")[0])
+				snprintf(st, sizeof st, "queued, expires %s", cli_str(j, "expires_at"));
+			else
+				snprintf(st, sizeof st, "%s", cli_str(j, "status"));
 			json_array_append_new(rows, json_pack(
 				"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "kind", "single",
 				"jid", cli_str(j, "jid"), "started_at", cli_str(j, "started_at"),
 				"created_by", cli_str(j, "created_by"), "targets", cli_str(j, "client_id"),
-				"status", cli_str(j, "status"), "command", cmd, "exit_code",
+				"status", st, "command", cmd, "exit_code",
 				json_object_get(j, "exit_code") ? json_object_get(j, "exit_code") :
 								  json_null()));
 			got++;

@@ -37,6 +37,8 @@ static const struct toml_key server_keys[] = {
 	INT("server", "heartbeat_timeout_sec", heartbeat_timeout_sec, 2, 86400),
 	INT("server", "result_grace_sec", result_grace_sec, 1, 86400),
 	INT("server", "delivery_timeout_sec", delivery_timeout_sec, 1, 86400 * 30),
+	INT("server", "queue_expiry_default_sec", queue_expiry_default_sec, 1, 86400 * 365),
+	INT("server", "queue_expiry_max_sec", queue_expiry_max_sec, 1, 86400 * 365),
 	INT("server", "max_concurrent_handshakes", max_concurrent_handshakes, 1, 1000000),
 	LIST("server", "shared_client_auth", shared_client_auth),
 	STR("api", "address", api_address),
@@ -74,6 +76,8 @@ void server_config_defaults(struct server_config *c)
 	c->heartbeat_timeout_sec = 60;
 	c->result_grace_sec = 30;
 	c->delivery_timeout_sec = 300;
+	c->queue_expiry_default_sec = 14 * 86400;
+	c->queue_expiry_max_sec = 30 * 86400;
 	c->max_concurrent_handshakes = 1000;
 	c->max_request_bytes = 1024 * 1024;
 	c->token_lifetime = 3600;
@@ -179,6 +183,12 @@ int server_config_check(const struct server_config *c, char *err, size_t errlen)
 	}
 	if (!c->tls_cert[0] != !c->tls_key[0] || !c->api_tls_cert[0] != !c->api_tls_key[0]) {
 		snprintf(err, errlen, "tls_cert and tls_key go together");
+		return -1;
+	}
+	if (c->queue_expiry_default_sec > c->queue_expiry_max_sec) {
+		snprintf(err, errlen, "server.queue_expiry_default_sec (%lld) is above "
+			 "server.queue_expiry_max_sec (%lld)", (long long)c->queue_expiry_default_sec,
+			 (long long)c->queue_expiry_max_sec);
 		return -1;
 	}
 	if (!c->data_dir[0]) {

@@ -16,6 +16,7 @@
 #include "core/events.h"
 #include "core/registry.h"
 #include "core/fanout.h"
+#include "core/offline.h"
 #include "core/groups.h"
 #include "core/metrics.h"
 #include "agents/hub.h"
@@ -55,11 +56,29 @@ static void usage(FILE *f)
 static void stop_subsystems(void)
 {
 	fanout_stop(srv.fanout);
+	offline_stop(srv.offline);
 	ws_api_stop(srv.ws);
 	hub_stop(srv.hub);
 	/* From here on writes are committed at once. */
 	store_detach_loop(srv.store);
 	net_ctx_destroy(srv.net);
+}
+
+/* Frees what start created, in reverse (each destroy takes NULL). */
+static void destroy_subsystems(void)
+{
+	net_ctx_free(srv.net);
+	ws_api_destroy(srv.ws);
+	fanout_destroy(srv.fanout);
+	offline_destroy(srv.offline);
+	groups_destroy(srv.groups);
+	hub_destroy(srv.hub);
+	api_destroy(srv.api);
+	store_close(srv.store);
+	auth_destroy(srv.auth);
+	registry_destroy(srv.registry);
+	metrics_destroy(srv.metrics);
+	events_destroy(srv.events);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -331,7 +350,7 @@ int main(int argc, char **argv)
 	if (events_create(&srv.events) || metrics_create(&srv, &srv.metrics) ||
 	    registry_create(&srv.registry) ||
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
-	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
+	    offline_create(&srv, &srv.offline) || fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
 	    api_create(&srv, &srv.api))
 		goto out;
 	srv.net = net_create(&loop);
@@ -359,17 +378,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 	rc = 0;
 out:
-	net_ctx_free(srv.net);
-	ws_api_destroy(srv.ws);
-	fanout_destroy(srv.fanout);
-	groups_destroy(srv.groups);
-	hub_destroy(srv.hub);
-	api_destroy(srv.api);
-	store_close(srv.store);
-	auth_destroy(srv.auth);
-	registry_destroy(srv.registry);
-	metrics_destroy(srv.metrics);
-	events_destroy(srv.events);
+	destroy_subsystems();
 	if (uv_loop_close(&loop) == UV_EBUSY)
 		log_debug("loop still had handles at exit");
 	return rc;

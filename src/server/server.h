@@ -17,6 +17,7 @@ struct ws_api;
 struct events;
 struct registry;
 struct metrics;
+struct offline;
 
 struct server {
 	uv_loop_t *loop;
@@ -34,6 +35,7 @@ struct server {
 	struct events *events;
 	struct registry *registry;
 	struct metrics *metrics;
+	struct offline *offline;       /* jobs queued for offline clients */
 	const char *version;
 };
 

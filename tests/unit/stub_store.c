@@ -155,7 +155,8 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 		return TE_EXISTS;
 	job = json_pack("{s:o, s:o, s:o, s:s, s:s, s:o, s:o, s:I, s:I}", "client_id",
 			str_or_null(j->client_id), "client_name", str_or_null(j->client_name),
-			"multi_job_id", str_or_null(j->multi_job_id), "status", "running", "error",
+			"multi_job_id", str_or_null(j->multi_job_id), "status",
+			j->queued ? "queued" : "running", "error",
 			"", "command", str_or_null(j->command), "created_by",
 			str_or_null(j->created_by), "timeout_sec", (json_int_t)j->timeout_sec,
 			"delivery_timeout_sec", (json_int_t)j->delivery_timeout_sec);
@@ -386,4 +387,75 @@ void store_read_each_child(struct store *st, const char *multi_jid,
 			   store_done_cb done, void *ud)
 {
 	done(ud, store_job_each_child(st, multi_jid, fn, ud));
+}
+
+/* ---- queued jobs (core/offline.c) --------------------------------------- */
+
+static int stub_status_move(struct store *st, const char *jid, const char *from,
+			    const char *to, const char *error)
+{
+	json_t *job = json_object_get(st->jobs, jid);
+
+	if (!job)
+		return TE_NOTFOUND;
+	if (strcmp(json_string_value(json_object_get(job, "status")), from))
+		return TE_STATE;
+	json_object_set_new(job, "status", json_string(to));
+	if (error)
+		json_object_set_new(job, "error", json_string(error));
+	return 0;
+}
+
+int store_job_dispatch(struct store *st, const char *jid, int64_t at)
+{
+	(void)at;
+	return stub_status_move(st, jid, "queued", "running", NULL);
+}
+
+int store_job_requeue(struct store *st, const char *jid)
+{
+	return stub_status_move(st, jid, "running", "queued", NULL);
+}
+
+int store_job_unqueue(struct store *st, const char *jid, enum job_status status,
+		      const char *error, int64_t finished_at)
+{
+	(void)finished_at;
+	return stub_status_move(st, jid, "queued", job_status_name(status), error ? error : "");
+}
+
+int store_job_each_queued(struct store *st,
+			  void (*fn)(void *ud, const char *jid, const char *client_id,
+				     const char *multi_jid, int64_t created_at,
+				     int64_t expires_at),
+			  void *ud)
+{
+	(void)st;
+	(void)fn;
+	(void)ud;
+	return 0;
+}
+
+/* The few fields a dispatch sends (commands only). */
+void store_read_job(struct store *st, const char *jid, store_job_cb cb, void *ud)
+{
+	json_t *job = json_object_get(st->jobs, jid);
+	struct job_row row;
+
+	if (!job) {
+		cb(ud, TE_NOTFOUND, NULL);
+		return;
+	}
+	memset(&row, 0, sizeof row);
+	row.jid = jid;
+	row.client_id = json_string_value(json_object_get(job, "client_id"));
+	row.client_name = json_string_value(json_object_get(job, "client_name"));
+	row.multi_job_id = json_string_value(json_object_get(job, "multi_job_id"));
+	row.command = json_string_value(json_object_get(job, "command"));
+	row.created_by = json_string_value(json_object_get(job, "created_by"));
+	row.cwd = "";
+	row.interpreter = "";
+	row.error = "";
+	row.timeout_sec = json_integer_value(json_object_get(job, "timeout_sec"));
+	cb(ud, 0, &row);
 }

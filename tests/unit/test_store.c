@@ -20,8 +20,8 @@
 #include <sqlite3.h>
 
 /* The schema version migrations end at (store/migrate.c). */
-#define LATEST_SCHEMA 5
-#define LATEST_SCHEMA_TEXT "5"
+#define LATEST_SCHEMA 6
+#define LATEST_SCHEMA_TEXT "6"
 
 #include "store/store.h"
 #include "util.h"
@@ -1260,7 +1260,7 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(rs.n, 1);
 	assert_int_equal(rs.last.delivery_timeout_sec, 0);
 	assert_false(rs.last.started);
-	/* the newest version (4) now, and it stays so when opened again */
+	/* the newest version (5) now, and it stays so when opened again */
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
@@ -1327,6 +1327,7 @@ static const char schema_v2_snapshot[] =
 	" PRIMARY KEY (created_by, key));"
 	"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);";
 static const char schema_v3_snapshot[] = "ALTER TABLE jobs ADD COLUMN argv TEXT;";
+static const char schema_v4_snapshot[] = "ALTER TABLE auditlog ADD COLUMN response TEXT;";
 
 /* A row in every table of version 1. */
 static const char data_v1[] =
@@ -1407,6 +1408,8 @@ static void make_old_db(struct fixture *f, int version, char *path, size_t pathl
 		exec_sql(path, schema_v2_snapshot);
 	if (version >= 3)
 		exec_sql(path, schema_v3_snapshot);
+	if (version >= 4)
+		exec_sql(path, schema_v4_snapshot);
 	exec_sql(path, data_v1);
 	if (version >= 2) {
 		char sql[512];
@@ -1519,14 +1522,14 @@ static void check_old_data(struct store *st, int version)
 	}
 }
 
-/* A database of each older schema version (1, 2, 3), with a row in every
- * table, opens: it reaches the current version (4), every row reads back as
+/* A database of each older schema version (1 to 4), with a row in every
+ * table, opens: it reaches the current version (5), every row reads back as
  * it was, and what the later versions added works on it. */
 static void test_migrate_every_older_version(void **state)
 {
 	struct fixture *f = *state;
 
-	for (int version = 1; version <= 3; version++) {
+	for (int version = 1; version <= 4; version++) {
 		char path[128], err[256] = "";
 		json_t *rec, *audit = NULL;
 		struct audit_query aq;
@@ -1558,7 +1561,7 @@ static void test_migrate_every_older_version(void **state)
 	}
 }
 
-/* A database one version newer than this program (5) is refused with a
+/* A database one version newer than this program (6) is refused with a
  * message that says why, and is left as it was: same version, same rows. */
 static void test_migrate_refuses_the_next_version(void **state)
 {
@@ -1570,13 +1573,13 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 6;");
+	exec_sql(path, "PRAGMA user_version = 7;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 6"));
+	assert_non_null(strstr(err, "schema version 7"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 5"));
-	assert_int_equal(user_version_of(path), 6);
+	assert_non_null(strstr(err, "versions up to 6"));
+	assert_int_equal(user_version_of(path), 7);
 	exec_sql(path, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";");
 	reopen(f);
 	check_old_data(f->st, 3);

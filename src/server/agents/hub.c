@@ -1,6 +1,8 @@
 /* hub: agent sessions: the hello, the frame table, heartbeats. */
 #include "agents/hub_priv.h"
 
+#include "core/offline.h"
+
 /* ---- sending -------------------------------------------------------- */
 
 int session_send(struct session *s, json_t *msg)
@@ -495,6 +497,8 @@ void on_hello(struct session *s, json_t *m)
 	json_object_set_new(w, "protocol", json_integer(PROTO_VERSION));
 	session_send(s, w);
 	redeliver(h, c, json_object_get(m, "running"), json_object_get(m, "held"));
+	/* Jobs that waited for this client go out now (after the welcome). */
+	offline_client_up(h->srv->offline, c->id);
 }
 
 /* Live output: published for whoever listens (nothing is stored). The

@@ -8,6 +8,7 @@
 #include <uthash.h>
 
 #include "core/events.h"
+#include "core/offline.h"
 #include "core/outcome.h"
 #include "core/registry.h"
 #include "log.h"
@@ -23,7 +24,8 @@ struct inv {
 	json_t *rec;
 	size_t ntargets;
 	size_t next;            /* index of the next target to dispatch */
-	int running;
+	int running;            /* dispatched children not yet final */
+	int queued;             /* children queued for offline clients */
 	int failed;
 	int max_conc;           /* 0: no limit */
 	int max_errors;         /* -1: no limit */
@@ -32,6 +34,10 @@ struct inv {
 	bool stopped;           /* nothing more is dispatched */
 	bool cancelled;         /* stopped by a cancel */
 	bool pumping;
+	bool queue_offline;     /* offline targets wait (core/offline.h) */
+	int64_t expires_at;     /* ns: their deadline */
+	json_t *ready;          /* queued children whose agent is back,
+				 * waiting for a slot (jids, in order) */
 	UT_hash_handle hh;
 };
 
@@ -39,6 +45,7 @@ struct child {
 	char jid[UUID_STR_LEN];
 	char *client_id;
 	struct inv *inv;
+	bool queued;            /* waits in the offline queue: no slot taken */
 	UT_hash_handle hh;
 };
 
@@ -53,15 +60,18 @@ struct fanout {
 static void inv_free(struct inv *v)
 {
 	json_decref(v->rec);
+	json_decref(v->ready);
 	free(v);
 }
 
-static void child_add(struct fanout *f, struct inv *v, const char *jid, const char *client_id)
+static void child_add(struct fanout *f, struct inv *v, const char *jid, const char *client_id,
+		      bool queued)
 {
 	struct child *c = calloc(1, sizeof *c);
 
 	if (!c)
 		return;
+	c->queued = queued;
 	c->client_id = strdup(client_id);
 	if (!c->client_id) {
 		free(c);
@@ -89,16 +99,34 @@ static void inv_save(struct fanout *f, struct inv *v)
 			json_string_value(json_object_get(v->rec, "created_by")), v->rec);
 }
 
+/* A stopped invocation dispatches nothing more: its queued children end
+ * "cancelled" with the reason. Returns how many were asked to. */
+static int cancel_queued(struct fanout *f, struct inv *v, const char *reason)
+{
+	struct child *c, *tmp;
+	char why[400];
+	int n = 0;
+
+	snprintf(why, sizeof why, "cancelled before it was dispatched: %.300s", reason);
+	HASH_ITER(hh, f->children, c, tmp) {
+		if (c->inv == v && c->queued && !offline_cancel(f->srv->offline, c->jid, why))
+			n++;
+	}
+	return n;
+}
+
 static void inv_stop(struct fanout *f, struct inv *v, const char *reason)
 {
 	if (v->stopped)
 		return;
 	v->stopped = true;
-	if (v->next < v->ntargets) {
+	if (v->next < v->ntargets || v->queued) {
 		json_object_set_new(v->rec, "stop_reason", json_string(reason));
 		inv_save(f, v);
 		log_info("multi job %s: %s", v->jid, reason);
 	}
+	if (v->queued)
+		cancel_queued(f, v, reason);
 }
 
 static void child_done_publish(struct fanout *f, const char *inv_id, const char *jid,
@@ -122,15 +150,18 @@ static void inv_finish(struct fanout *f, struct inv *v)
 	inv_free(v);
 }
 
-/* Records a child's outcome in the counters; may stop the job. */
-static void inv_account(struct fanout *f, struct inv *v, const char *client_id, bool failed)
+/* Records a child's outcome in the counters; may stop the job. An
+ * expired child (its client never came back) counts as a failure for
+ * max_errors but does not abort, as a target that is not connected. */
+static void inv_account(struct fanout *f, struct inv *v, const char *client_id, bool failed,
+			bool may_abort)
 {
 	char why[300];
 
 	if (!failed)
 		return;
 	v->failed++;
-	if (!v->concurrent && v->abort_on_err) {
+	if (may_abort && !v->concurrent && v->abort_on_err) {
 		snprintf(why, sizeof why,
 			 "aborted: the command failed on client \"%.128s\" (abort_on_error)", client_id);
 		inv_stop(f, v, why);
@@ -167,6 +198,9 @@ static int fail_apply(struct store *st, void *arg)
 {
 	struct dispatch *d = arg;
 
+	if (d->cancelled && d->j.queued)
+		return store_job_unqueue(st, d->j.jid, JOB_CANCELLED, "cancelled before it was sent",
+					 util_now_ns());
 	if (d->cancelled)
 		return outcome_fail(st, d->j.jid, "cancelled before it was sent", "withdrawn");
 	return outcome_not_connected(st, d->j.jid, NULL);
@@ -200,6 +234,39 @@ static void fail_after(void *arg, int rc)
 	free(d);
 }
 
+/* The child's job is stored as queued: it waits for its agent without a
+ * slot (max_concurrency counts it once it is dispatched). */
+static void child_queued(struct fanout *f, struct dispatch *d)
+{
+	struct inv *v = d->v;
+
+	child_add(f, v, d->j.jid, d->client_id, true);
+	v->running--;
+	v->queued++;
+	offline_add(f->srv->offline, d->j.jid, d->client_id, v->jid, d->j.created_at,
+		    d->j.expires_at);
+	inv_pump(f, v);
+}
+
+static int requeue_apply(struct store *st, void *arg)
+{
+	struct dispatch *d = arg;
+
+	return store_job_requeue(st, d->j.jid);
+}
+
+static void requeue_after(void *arg, int rc)
+{
+	struct dispatch *d = arg;
+
+	if (rc) {
+		store_queue(d->f->srv->store, fail_apply, fail_after, d);
+		return;
+	}
+	child_queued(d->f, d);
+	free(d);
+}
+
 static void dispatch_after(void *arg, int rc)
 {
 	struct dispatch *d = arg;
@@ -218,10 +285,20 @@ static void dispatch_after(void *arg, int rc)
 		store_queue(f->srv->store, fail_apply, fail_after, d);
 		return;
 	}
+	if (d->j.queued) {
+		child_queued(f, d);
+		free(d);
+		return;
+	}
 	c = registry_find(f->srv->registry, d->client_id);
 	if (registry_client_connected(c) && registry_run(f->srv->registry, c, &d->j, NULL, NULL) == 0) {
-		child_add(f, d->v, d->j.jid, d->client_id);
+		child_add(f, d->v, d->j.jid, d->client_id, false);
 		free(d);
+		return;
+	}
+	/* Gone before the run was sent: back to waiting, if it may. */
+	if (d->v->queue_offline) {
+		store_queue(f->srv->store, requeue_apply, requeue_after, d);
 		return;
 	}
 	store_queue(f->srv->store, fail_apply, fail_after, d);
@@ -257,11 +334,33 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	d->j.delivery_timeout_sec = json_integer_value(json_object_get(r, "delivery_timeout_sec"));
 	d->j.created_by = json_string_value(json_object_get(r, "created_by"));
 	d->j.created_at = util_now_ns();
+	if (v->queue_offline) {
+		d->j.expires_at = v->expires_at;
+		d->j.queued = !registry_client_connected(c);
+	}
 	v->running++;
 	store_queue(f->srv->store, dispatch_apply, dispatch_after, d);
 }
 
-/* Dispatches what the limits allow; finishes the job when all is done. */
+/* Is there a slot for one more dispatched child? */
+static bool slot_free(const struct inv *v)
+{
+	int limit = !v->concurrent ? 1 : v->max_conc;
+
+	return limit == 0 || v->running < limit;
+}
+
+/* A queued child leaves the queue: it takes a slot from now on. */
+static void child_take_slot(struct inv *v, struct child *c)
+{
+	c->queued = false;
+	v->queued--;
+	v->running++;
+}
+
+/* Dispatches what the limits allow; finishes the job when all is done.
+ * Queued children whose agent is back go first (they come earlier in
+ * the targets' order), then targets not dispatched yet. */
 static void inv_pump(struct fanout *f, struct inv *v)
 {
 	json_t *targets = json_object_get(v->rec, "targets");
@@ -270,6 +369,20 @@ static void inv_pump(struct fanout *f, struct inv *v)
 	if (v->pumping)
 		return;
 	v->pumping = true;
+	while (!v->stopped && json_array_size(v->ready) && slot_free(v)) {
+		char jid[UUID_STR_LEN];
+		struct child *c;
+
+		util_strlcpy(jid, json_string_value(json_array_get(v->ready, 0)), sizeof jid);
+		json_array_remove(v->ready, 0);
+		HASH_FIND_STR(f->children, jid, c);
+		if (!c || !c->queued)
+			continue;
+		child_take_slot(v, c);
+		/* Not queued any more (its cancel or expiry is being written):
+		 * its done event gives the slot back. */
+		offline_dispatch(f->srv->offline, jid);
+	}
 	while (!v->stopped && v->next < v->ntargets && (limit == 0 || v->running < limit)) {
 		const char *id = json_string_value(json_array_get(targets, v->next));
 
@@ -277,7 +390,7 @@ static void inv_pump(struct fanout *f, struct inv *v)
 		dispatch(f, v, id);
 	}
 	v->pumping = false;
-	if (v->running == 0 && (v->stopped || v->next >= v->ntargets))
+	if (v->running == 0 && v->queued == 0 && (v->stopped || v->next >= v->ntargets))
 		inv_finish(f, v);
 }
 
@@ -293,11 +406,17 @@ static void on_job_done(void *ud, const struct event *e)
 		return;
 	v = c->inv;
 	util_strlcpy(client_id, c->client_id, sizeof client_id);
+	if (c->queued)
+		v->queued--;
+	else
+		v->running--;
 	HASH_DEL(f->children, c);
 	child_free(c);
 	child_done_publish(f, v->jid, e->jid, client_id, e->status, EV_INVOCATION_CHILD_DONE);
-	v->running--;
-	inv_account(f, v, client_id, e->status == JOB_FAILED);
+	if (e->status == JOB_EXPIRED)
+		inv_account(f, v, client_id, true, false);
+	else
+		inv_account(f, v, client_id, e->status == JOB_FAILED, true);
 	inv_pump(f, v);
 }
 
@@ -316,6 +435,14 @@ static struct inv *inv_new(struct fanout *f, json_t *rec)
 	v->abort_on_err = json_is_true(json_object_get(rec, "abort_on_err"));
 	v->max_conc = json_is_integer(mc) ? (int)json_integer_value(mc) : 0;
 	v->max_errors = json_is_integer(me) ? (int)json_integer_value(me) : -1;
+	v->queue_offline = json_is_true(json_object_get(rec, "queue_offline"));
+	v->expires_at = json_integer_value(json_object_get(rec, "expires_at"));
+	v->ready = json_array();
+	if (!v->ready) {
+		json_decref(v->rec);
+		free(v);
+		return NULL;
+	}
 	HASH_ADD_STR(f->invs, jid, v);
 	return v;
 }
@@ -345,9 +472,13 @@ static void resume_child(void *ud, const char *client_id, const char *jid, const
 	json_object_set_new(r->seen, client_id, json_true());
 	if (!strcmp(status, "running")) {
 		r->v->running++;
-		child_add(r->f, r->v, jid, client_id);
+		child_add(r->f, r->v, jid, client_id, false);
+	} else if (!strcmp(status, "queued")) {
+		r->v->queued++;
+		child_add(r->f, r->v, jid, client_id, true);
 	} else {
-		inv_account(r->f, r->v, client_id, !strcmp(status, "failed"));
+		inv_account(r->f, r->v, client_id, !strcmp(status, "failed") || !strcmp(status, "expired"),
+			    !strcmp(status, "failed"));
 	}
 }
 
@@ -363,8 +494,21 @@ static void resume_children_read(void *ud, int rc)
 	while (r->v->next < r->v->ntargets &&
 	       json_object_get(r->seen, json_string_value(json_array_get(targets, r->v->next))))
 		r->v->next++;
-	log_info("multi job %s: resumed after a restart (%zu of %zu targets dispatched)",
-		 r->v->jid, r->v->next, r->v->ntargets);
+	log_info("multi job %s: resumed after a restart (%zu of %zu targets dispatched, %d queued)",
+		 r->v->jid, r->v->next, r->v->ntargets, r->v->queued);
+	if (r->v->stopped && r->v->queued) {
+		cancel_queued(r->f, r->v, json_string_value(json_object_get(r->v->rec, "stop_reason")));
+	} else if (r->v->queued) {
+		/* Agents that came back before the resume: their queued
+		 * children wait for a slot like any other. */
+		struct child *c, *tmp;
+
+		HASH_ITER(hh, r->f->children, c, tmp) {
+			if (c->inv == r->v && c->queued &&
+			    registry_client_connected(registry_find(r->f->srv->registry, c->client_id)))
+				json_array_append_new(r->v->ready, json_string(c->jid));
+		}
+	}
 	inv_pump(r->f, r->v);
 	json_decref(r->seen);
 	free(r);
@@ -409,6 +553,46 @@ static void collect_unfinished(void *ud, const char *jid, json_t *data)
 	json_array_append(f->to_resume, data);
 }
 
+/* offline's hooks: a queued child's agent is back. */
+static bool hook_ready(void *ud, const char *multi_jid, const char *jid)
+{
+	struct fanout *f = ud;
+	struct child *c;
+	struct inv *v;
+
+	(void)multi_jid;
+	HASH_FIND_STR(f->children, jid, c);
+	/* Unknown: its invocation resumes shortly and picks it up. */
+	if (!c || !c->queued)
+		return false;
+	v = c->inv;
+	if (v->stopped)
+		return false;
+	if (!v->pumping && !json_array_size(v->ready) && slot_free(v)) {
+		child_take_slot(v, c);
+		return true;
+	}
+	json_array_append_new(v->ready, json_string(jid));
+	return false;
+}
+
+static void hook_requeued(void *ud, const char *multi_jid, const char *jid)
+{
+	struct fanout *f = ud;
+	struct child *c;
+
+	(void)multi_jid;
+	HASH_FIND_STR(f->children, jid, c);
+	if (!c || c->queued)
+		return;
+	c->queued = true;
+	c->inv->running--;
+	c->inv->queued++;
+	inv_pump(f, c->inv);
+}
+
+static const struct offline_hooks fanout_hooks = { hook_ready, hook_requeued };
+
 int fanout_create(struct server *srv, struct fanout **out)
 {
 	struct fanout *f = calloc(1, sizeof *f);
@@ -422,6 +606,8 @@ int fanout_create(struct server *srv, struct fanout **out)
 		free(f);
 		return TE_NOMEM;
 	}
+	if (srv->offline)
+		offline_set_hooks(srv->offline, &fanout_hooks, f);
 	store_multi_each_unfinished(srv->store, collect_unfinished, f);
 	uv_timer_init(srv->loop, &f->resume);
 	f->resume.data = f;
@@ -481,11 +667,13 @@ int fanout_cancel(struct fanout *f, const char *jid, const char *by)
 		return TE_NOTFOUND;
 	snprintf(why, sizeof why, "cancelled by %.128s", by);
 	v->cancelled = true;
+	if (!v->stopped && v->queued)
+		n += v->queued;
 	inv_stop(f, v, why);
 	/* Each running child ends through its agent's result. No store read
 	 * per child: the child knows its client. */
 	HASH_ITER(hh, f->children, c, tmp) {
-		if (c->inv != v)
+		if (c->inv != v || c->queued)
 			continue;
 		if (!registry_cancel(f->srv->registry, registry_find(f->srv->registry, c->client_id), c->jid, by))
 			n++;

@@ -11,6 +11,7 @@
 #include "core/audit.h"
 #include "core/fanout.h"
 #include "core/groups.h"
+#include "core/offline.h"
 #include "core/outcome.h"
 #include "core/registry.h"
 #include "log.h"
@@ -99,6 +100,26 @@ int invoke_timeouts(const struct server *srv, int64_t timeout_sec, int64_t deliv
 	}
 	*timeout_out = timeout_sec > 0 ? timeout_sec : srv->cfg.run_remote_cmd_timeout_sec;
 	*delivery_out = delivery_sec > 0 ? delivery_sec : srv->cfg.delivery_timeout_sec;
+	return 0;
+}
+
+int invoke_expiry(const struct server *srv, bool queue_offline, int64_t expires_in_sec,
+		  int64_t *out, struct invoke_error *err)
+{
+	if (!queue_offline) {
+		if (expires_in_sec) {
+			set_err(err, INVOKE_EXPIRY_NEEDS_QUEUE, "expires_in_sec", expires_in_sec);
+			return -1;
+		}
+		*out = 0;
+		return 0;
+	}
+	if (expires_in_sec < 0 || expires_in_sec > srv->cfg.queue_expiry_max_sec) {
+		set_err(err, INVOKE_EXPIRY_INVALID, "expires_in_sec", expires_in_sec);
+		err->value_max = srv->cfg.queue_expiry_max_sec;
+		return -1;
+	}
+	*out = expires_in_sec ? expires_in_sec : srv->cfg.queue_expiry_default_sec;
 	return 0;
 }
 
@@ -215,7 +236,7 @@ static int check_limits(const struct invocation_request *req, size_t total, long
 /* Fan-out's record: what it needs to dispatch, resume and report. */
 static json_t *record_new(const struct invocation_request *req, const char *id,
 			  int64_t now, const struct target_list *t, int64_t timeout,
-			  int64_t delivery, long long maxc, long long maxe)
+			  int64_t delivery, long long maxc, long long maxe, int64_t expiry)
 {
 	char ts[TIME_STR_LEN];
 	json_t *rec = json_object(), *targets = json_array(), *v;
@@ -248,6 +269,13 @@ static json_t *record_new(const struct invocation_request *req, const char *id,
 	json_object_set_new(rec, "max_errors", maxe >= 0 ? json_integer(maxe) : json_null());
 	if (req->stream)
 		json_object_set_new(rec, "stream", json_true());
+	if (expiry > 0) {
+		/* Offline targets wait until expires_at (ns, absolute). */
+		json_object_set_new(rec, "queue_offline", json_true());
+		json_object_set_new(rec, "expires_in_sec", json_integer(expiry));
+		json_object_set_new(rec, "expires_at",
+				    json_integer(now + expiry * 1000000000LL));
+	}
 	if (req->comment && *req->comment)
 		json_object_set_new(rec, "comment", json_string(req->comment));
 	for (size_t i = 0; i < t->n; i++)
@@ -266,7 +294,7 @@ int invoke_prepare(struct server *srv, const struct invocation_request *req,
 {
 	struct target_list t;
 	struct invocation *inv;
-	int64_t timeout, delivery;
+	int64_t timeout, delivery, expiry;
 	long long maxc, maxe;
 	enum target_error te;
 
@@ -282,7 +310,8 @@ int invoke_prepare(struct server *srv, const struct invocation_request *req,
 	}
 	if (check_targets(srv, req, &t, err) || check_limits(req, t.n, &maxc, &maxe, err) ||
 	    invoke_timeouts(srv, req->timeout_sec, req->delivery_timeout_sec, &timeout, &delivery,
-			    err)) {
+			    err) ||
+	    invoke_expiry(srv, req->queue_offline, req->expires_in_sec, &expiry, err)) {
 		targets_free(&t);
 		return -1;
 	}
@@ -295,7 +324,8 @@ int invoke_prepare(struct server *srv, const struct invocation_request *req,
 	util_uuid7(inv->id);
 	inv->created_at = util_now_ns();
 	inv->ntargets = t.n;
-	inv->record = record_new(req, inv->id, inv->created_at, &t, timeout, delivery, maxc, maxe);
+	inv->record = record_new(req, inv->id, inv->created_at, &t, timeout, delivery, maxc, maxe,
+				 expiry);
 	targets_free(&t);
 	inv->audit_request = req->audit_request ? json_deep_copy(req->audit_request) : NULL;
 	inv->created_by = dup_or_null(req->created_by);
@@ -547,6 +577,28 @@ static void withdraw_after(void *arg, int rc)
 	single_done(arg, INVOKE_NOT_CONNECTED, "client is not connected");
 }
 
+/* A job that may wait: its client went away before the run was sent, so
+ * it goes back to the queue rather than failing. */
+static int requeue_apply(struct store *st, void *arg)
+{
+	struct single *s = arg;
+
+	return store_job_requeue(st, s->jid);
+}
+
+static void queued_after(void *arg, int rc)
+{
+	struct single *s = arg;
+
+	if (rc) {
+		single_done(s, INVOKE_NOT_STORED, NULL);
+		return;
+	}
+	offline_add(s->srv->offline, s->jid, s->j.client_id, NULL, s->j.created_at,
+		    s->j.expires_at);
+	single_done(s, INVOKE_QUEUED, NULL);
+}
+
 /* The job is durable: now send it. */
 static void single_after(void *arg, int rc)
 {
@@ -558,8 +610,17 @@ static void single_after(void *arg, int rc)
 		return;
 	}
 	metrics_invocation(s->srv->metrics, s->dialect, NULL);
-	if (registry_run(s->srv->registry, s->c, &s->j, single_started, s))
-		store_queue(s->srv->store, withdraw_apply, withdraw_after, s);
+	if (s->j.queued) {
+		queued_after(s, 0);
+		return;
+	}
+	if (!registry_client_connected(s->c) ||
+	    registry_run(s->srv->registry, s->c, &s->j, single_started, s)) {
+		if (s->j.expires_at)
+			store_queue(s->srv->store, requeue_apply, queued_after, s);
+		else
+			store_queue(s->srv->store, withdraw_apply, withdraw_after, s);
+	}
 }
 
 static const char *keep(struct single *s, int slot, const char *v)
@@ -573,13 +634,15 @@ static const char *keep(struct single *s, int slot, const char *v)
 int invoke_single(struct server *srv, struct client *c, const struct invocation_request *req,
 		  invoke_single_cb cb, void *ud, struct invoke_error *err)
 {
-	int64_t timeout, delivery;
+	int64_t timeout, delivery, expiry;
 	struct single *s;
 
 	memset(err, 0, sizeof *err);
-	if (invoke_check_interpreter(c, req->interpreter, err) ||
+	/* An offline client's interpreters are checked by its agent. */
+	if ((registry_client_connected(c) && invoke_check_interpreter(c, req->interpreter, err)) ||
 	    invoke_timeouts(srv, req->timeout_sec, req->delivery_timeout_sec, &timeout, &delivery,
-			    err))
+			    err) ||
+	    invoke_expiry(srv, req->queue_offline, req->expires_in_sec, &expiry, err))
 		return -1;
 	s = calloc(1, sizeof *s);
 	if (!s) {
@@ -608,6 +671,10 @@ int invoke_single(struct server *srv, struct client *c, const struct invocation_
 	s->j.timeout_sec = timeout;
 	s->j.delivery_timeout_sec = delivery;
 	s->j.created_at = util_now_ns();
+	if (expiry) {
+		s->j.expires_at = s->j.created_at + expiry * 1000000000LL;
+		s->j.queued = !registry_client_connected(c);
+	}
 	s->peer = strdup(req->peer ? req->peer : "");
 	if (req->idempotency_key) {
 		s->idem_key = strdup(req->idempotency_key);

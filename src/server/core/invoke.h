@@ -51,6 +51,12 @@ struct invocation_request {
 	bool concurrent;                 /* else sequential */
 	bool abort_on_error;             /* sequential mode only */
 	struct invoke_limit max_concurrency, max_errors;
+	/* Wait for offline targets (core/offline.h): a target that is not
+	 * connected gets a job "queued" until its agent says hello, expiring
+	 * expires_in_sec after submission (0: the server's default). Without
+	 * it, an offline target fails at once ("client is not connected"). */
+	bool queue_offline;
+	int64_t expires_in_sec;
 	const char *comment;             /* kept with the record; may be NULL */
 	/* The dialect's own fields, kept in the invocation's record as they
 	 * are (e.g. the targeting as the request gave it); may be NULL. */
@@ -80,6 +86,8 @@ enum invoke_code {
 	INVOKE_INTERPRETER_UNKNOWN,     /* a connected target does not offer it */
 	INVOKE_LIMIT_NEEDS_CONCURRENT,  /* max_concurrency in sequential mode */
 	INVOKE_LIMIT_INVALID,           /* subject: the field; value: its minimum */
+	INVOKE_EXPIRY_INVALID,          /* value: what was given; subject: the field */
+	INVOKE_EXPIRY_NEEDS_QUEUE,      /* expires_in_sec without queue_offline */
 	INVOKE_KEY_IN_USE,              /* the idempotency key took another job */
 	INVOKE_AUDIT_FAILED,            /* no audit record: nothing runs */
 	INVOKE_STORE_FAILED,
@@ -91,6 +99,7 @@ struct invoke_error {
 	enum target_error target;
 	char subject[256];
 	long long value;
+	long long value_max;             /* INVOKE_EXPIRY_INVALID: the maximum */
 };
 
 /* Checks of the job itself, the same for every path: the command (unless
@@ -102,6 +111,12 @@ int invoke_check_job(bool is_script, bool has_argv, const char *command,
  * default; over 30 days or a negative delivery timeout: invalid). */
 int invoke_timeouts(const struct server *srv, int64_t timeout_sec, int64_t delivery_sec,
 		    int64_t *timeout_out, int64_t *delivery_out, struct invoke_error *err);
+/* The expiry of a queued job in seconds (0: the server's default,
+ * [server] queue_expiry_default_sec; negative or above queue_expiry_max_sec:
+ * invalid; given without queue_offline: invalid). *out is 0 when the
+ * request does not queue. Returns 0 or -1 with err set. */
+int invoke_expiry(const struct server *srv, bool queue_offline, int64_t expires_in_sec,
+		  int64_t *out, struct invoke_error *err);
 /* May the user run on client c? */
 bool invoke_client_allowed(struct server *srv, const char *user, const struct client *c);
 /* Does the connected client c offer the interpreter? Returns 0 or -1. */
@@ -137,12 +152,16 @@ enum invoke_outcome {
 				  * expires: it never runs twice) */
 	INVOKE_REFUSED,          /* the agent refused it (error: its words); final */
 	INVOKE_NOT_CONNECTED,    /* never left the server; withdrawn */
+	INVOKE_QUEUED,           /* the client is offline and the request asked
+				  * to wait: stored as queued (core/offline.h) */
 	INVOKE_KEY_TAKEN,        /* a twin request took the idempotency key first */
 	INVOKE_NOT_STORED,       /* the store failed: nothing runs */
 };
 typedef void (*invoke_single_cb)(void *ud, enum invoke_outcome o, const char *jid,
 				 const char *error);
-/* Runs req on the connected client c. Checks the interpreter and the
+/* Runs req on client c: connected, or any known client when
+ * req->queue_offline (then a job for an offline one is queued and cb gets
+ * INVOKE_QUEUED). Checks the interpreter and the
  * timeouts (the job itself was checked with invoke_check_job, the user's
  * access with invoke_client_allowed); returns -1 with err set if they
  * fail. Otherwise writes the audit record, the job and the idempotency key

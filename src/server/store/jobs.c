@@ -41,6 +41,9 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 		sqlite3_bind_text(s, 16, text, -1, SQLITE_TRANSIENT);
 		free(text);
 	}
+	if (j->expires_at > 0)
+		sqlite3_bind_int64(s, 17, j->expires_at);
+	sqlite3_bind_int(s, 18, j->queued);
 	return store_step_done(st, s, "insert job");
 }
 
@@ -117,7 +120,9 @@ enum {
 	/* schema_v2 */
 	C_STATE, C_DELIVERY_TIMEOUT,
 	/* schema_v3 */
-	C_ARGV
+	C_ARGV,
+	/* schema_v5 */
+	C_EXPIRES_AT, C_DISPATCHED_AT
 };
 
 /* The text columns a row copies into its memory, and where each goes. */
@@ -216,6 +221,8 @@ static int job_row_read(sqlite3_stmt *s, struct job_row *r, int64_t *budget, int
 	r->exit_code = col_int_or_0(s, C_EXIT);
 	r->stdout_dropped = sqlite3_column_int64(s, C_STDOUT_DROPPED);
 	r->stderr_dropped = sqlite3_column_int64(s, C_STDERR_DROPPED);
+	r->expires_at = col_int_or_0(s, C_EXPIRES_AT);
+	r->dispatched_at = col_int_or_0(s, C_DISPATCHED_AT);
 	return 0;
 }
 
@@ -507,6 +514,81 @@ int store_job_expire(struct store *st, const char *jid, const char *error, int64
 		rc = TE_STATE;
 	sqlite3_finalize(s);
 	return rc;
+}
+
+/* Runs one UPDATE of a queued job's row (sql binds jid as ?1); TE_STATE
+ * when no row changed. */
+static int queued_update(struct store *st, const char *sql, const char *jid, int64_t at,
+			 const char *text, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+		log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+		return TE_IO;
+	}
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, at);
+	if (sqlite3_bind_parameter_count(s) >= 3)
+		sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
+	rc = store_step_done(st, s, what);
+	if (!rc && sqlite3_changes(st->db) == 0)
+		rc = TE_STATE;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_job_dispatch(struct store *st, const char *jid, int64_t at)
+{
+	return queued_update(st,
+			     "UPDATE jobs SET status = 'running', dispatched_at = ?2, started_at = ?2"
+			     " WHERE jid = ?1 AND status = 'queued'",
+			     jid, at, NULL, "dispatch queued job");
+}
+
+int store_job_requeue(struct store *st, const char *jid)
+{
+	return queued_update(st,
+			     "UPDATE jobs SET status = 'queued', dispatched_at = NULL"
+			     " WHERE jid = ?1 AND status = 'running' AND pid IS NULL"
+			     " AND expires_at IS NOT NULL",
+			     jid, 0, NULL, "requeue job");
+}
+
+int store_job_unqueue(struct store *st, const char *jid, enum job_status status,
+		      const char *error, int64_t finished_at)
+{
+	const char *sql = status == JOB_EXPIRED ?
+		"UPDATE jobs SET status = 'expired', state = 'expired', finished_at = ?2, error = ?3"
+		" WHERE jid = ?1 AND status = 'queued'" :
+		"UPDATE jobs SET status = 'cancelled', finished_at = ?2, error = ?3"
+		" WHERE jid = ?1 AND status = 'queued'";
+
+	return queued_update(st, sql, jid, finished_at, error ? error : "", "end queued job");
+}
+
+int store_job_each_queued(struct store *st,
+			  void (*fn)(void *ud, const char *jid, const char *client_id,
+				     const char *multi_jid, int64_t created_at,
+				     int64_t expires_at),
+			  void *ud)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT jid, client_id, multi_job_id, created_at, expires_at FROM jobs"
+			       " WHERE status = 'queued' ORDER BY created_at, jid",
+			       -1, &s, NULL) != SQLITE_OK)
+		return TE_IO;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn(ud, (const char *)sqlite3_column_text(s, 0),
+		   (const char *)sqlite3_column_text(s, 1),
+		   (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3),
+		   col_int_or_0(s, 4));
+	sqlite3_finalize(s);
+	return 0;
 }
 
 int store_job_state(struct store *st, const char *jid, char state[16])

@@ -101,9 +101,18 @@ static const char schema_v3[] =
 static const char schema_v4[] =
 	"ALTER TABLE auditlog ADD COLUMN response TEXT;";
 
-/* Version 5: agent enrollment codes (auth/enroll.c), one JSON record each,
- * as the other key-value tables. */
+/* Version 5: jobs queued for an offline client (docs/api.md, "queue_offline").
+ * A queued job has status 'queued' until its agent says hello; expires_at
+ * (ns) is its deadline, dispatched_at (ns) when it left the queue: its
+ * delivery deadline counts from then, not from created_at. */
 static const char schema_v5[] =
+	"ALTER TABLE jobs ADD COLUMN expires_at INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN dispatched_at INTEGER;"
+	"CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (client_id) WHERE status = 'queued';";
+
+/* Version 6: agent enrollment codes (auth/enroll.c), one JSON record each,
+ * as the other key-value tables. */
+static const char schema_v6[] =
 	"CREATE TABLE enroll_codes (id TEXT PRIMARY KEY, data TEXT NOT NULL);";
 
 struct migration {
@@ -118,6 +127,7 @@ static const struct migration migrations[] = {
 	{ 3, schema_v3 },
 	{ 4, schema_v4 },
 	{ 5, schema_v5 },
+	{ 6, schema_v6 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

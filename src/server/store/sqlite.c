@@ -27,8 +27,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_INSERT] =
 		"INSERT INTO jobs (jid, multi_job_id, client_id, client_name, status,"
 		" command, cwd, interpreter, is_sudo, is_script, timeout_sec,"
-		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec, argv)"
-		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?)",
+		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec, argv,"
+		" expires_at)"
+		" VALUES (?1,?2,?3,?4,CASE WHEN ?18 THEN 'queued' ELSE 'running' END,"
+		" ?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
 	[S_JOB_STARTED] =
 		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ? AND client_id = ?",
 	[S_JOB_FINISH] =
@@ -49,11 +51,11 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ON CONFLICT(id) DO UPDATE SET data = excluded.data",
 	[S_CLIENT_ALL] = "SELECT id, data FROM clients",
 	[S_JOB_RUNNING] =
-		"SELECT jid, client_id, created_at, timeout_sec, delivery_timeout_sec, pid, started_at"
-		" FROM jobs WHERE status = 'running'",
+		"SELECT jid, client_id, coalesce(dispatched_at, created_at), timeout_sec,"
+		" delivery_timeout_sec, pid, started_at FROM jobs WHERE status = 'running'",
 	[S_JOB_RUNNING_OF] =
-		"SELECT jid, client_id, created_at, timeout_sec, delivery_timeout_sec, pid, started_at"
-		" FROM jobs WHERE client_id = ? AND status = 'running'",
+		"SELECT jid, client_id, coalesce(dispatched_at, created_at), timeout_sec,"
+		" delivery_timeout_sec, pid, started_at FROM jobs WHERE client_id = ? AND status = 'running'",
 	[S_JOB_CHILDREN] =
 		"SELECT client_id, jid, status FROM jobs WHERE multi_job_id = ?"
 		" ORDER BY created_at, jid",

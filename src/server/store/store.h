@@ -38,6 +38,9 @@ struct job_spec {
 	int64_t delivery_timeout_sec; /* from created_at: deliver by then, or it expires */
 	const char *created_by;
 	int64_t created_at;          /* ns since the epoch */
+	bool queued;                 /* its client is offline: stored as queued,
+				      * sent at its agent's hello (core/offline.h) */
+	int64_t expires_at;          /* a queued job's deadline (ns); 0: none */
 };
 
 /* A finished job's outcome (from an agent's result frame, or the server). */
@@ -136,6 +139,9 @@ struct job_row {
 	bool output_omitted;
 	int64_t stdout_dropped;       /* bytes cut by send_back_limit */
 	int64_t stderr_dropped;
+	int64_t expires_at;           /* queued for an offline client: its
+				       * deadline; 0 for a job never queued */
+	int64_t dispatched_at;        /* when it left the queue; 0: never queued */
 	char *mem_;                   /* private: owns the strings and the output */
 };
 
@@ -274,6 +280,25 @@ int store_job_each_unconfirmed_of(struct store *st, const char *client_id,
  * or one finished "unconfirmed". Returns 0, TE_STATE (not applicable) or
  * TE_IO. */
 int store_job_expire(struct store *st, const char *jid, const char *error, int64_t finished_at);
+/* ---- queued jobs (core/offline.h) ----------------------------------- */
+/* A queued job leaves the queue for its agent: status running, its
+ * delivery deadline counting from at. Returns 0, TE_STATE (not queued: it
+ * was cancelled or expired meanwhile) or TE_IO. */
+int store_job_dispatch(struct store *st, const char *jid, int64_t at);
+/* A job dispatched from the queue whose run could not be sent (its agent
+ * went away first) goes back to the queue. Returns 0, TE_STATE or TE_IO. */
+int store_job_requeue(struct store *st, const char *jid);
+/* A queued job ends without running: status (JOB_CANCELLED or
+ * JOB_EXPIRED) with error. Returns 0, TE_STATE (not queued) or TE_IO. */
+int store_job_unqueue(struct store *st, const char *jid, enum job_status status,
+		      const char *error, int64_t finished_at);
+/* Calls fn for every queued job (the loader at start). */
+int store_job_each_queued(struct store *st,
+			  void (*fn)(void *ud, const char *jid, const char *client_id,
+				     const char *multi_jid, int64_t created_at,
+				     int64_t expires_at),
+			  void *ud);
+
 /* The job's server verdict ("" when none). Returns 0 or TE_NOTFOUND. */
 int store_job_state(struct store *st, const char *jid, char state[16]);
 

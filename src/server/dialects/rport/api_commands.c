@@ -9,6 +9,7 @@
 #include "dialects/rport/job_json.h"
 #include "core/audit.h"
 #include "core/invoke.h"
+#include "core/offline.h"
 #include "agents/hub.h"
 #include "log.h"
 #include "store/store.h"
@@ -26,6 +27,9 @@ static const struct http_field job_fields[] = {
 	{ "timeout_sec", HF_INT, 0 },
 	{ "kill_on_timeout", HF_BOOL, 0 },
 	{ "delivery_timeout_sec", HF_INT, 0 },
+	/* tether: wait for an offline client (docs/api.md) */
+	{ "queue_offline", HF_BOOL, 0 },
+	{ "expires_in_sec", HF_INT, 0 },
 	/* tether: run without a shell (api_job_argv); commands only */
 	{ "argv", HF_ARRAY, API_KIND_COMMAND },
 	{ "idempotency_key", HF_STRING, 0 },
@@ -86,6 +90,18 @@ void api_invoke_err(const struct invoke_error *ie, bool by_labels, struct api_er
 			 "%s must be a number (at least %lld) or a percentage like \"10%%\"",
 			 ie->subject, ie->value);
 		api_err_set(err, 400, "Invalid JSON data.", d);
+		break;
+	case INVOKE_EXPIRY_INVALID:
+		snprintf(d, sizeof d,
+			 "expires_in_sec must be between 1 and %lld seconds (the server's "
+			 "queue_expiry_max_sec), or 0 for the server's default, actual: %lld",
+			 (long long)ie->value_max, ie->value);
+		api_err_set(err, 400, "Invalid expires_in_sec.", d);
+		break;
+	case INVOKE_EXPIRY_NEEDS_QUEUE:
+		api_err_set(err, 400, "Invalid expires_in_sec.",
+			    "expires_in_sec needs \"queue_offline\": true (without it an offline client "
+			    "fails at once)");
 		break;
 	case INVOKE_KEY_IN_USE:
 		api_err_set(err, 409, "Idempotency key in use.", "");
@@ -428,6 +444,10 @@ static void single_replied(void *ud, enum invoke_outcome o, const char *jid, con
 		api_reply_error(r->call, 500, "Failed to execute remote command.",
 				"client is not connected");
 		break;
+	case INVOKE_QUEUED:
+		/* tether: the client is offline; the job waits for it. */
+		api_reply_data(r->call, 200, json_pack("{s:s, s:s}", "jid", jid, "status", "queued"));
+		break;
 	case INVOKE_KEY_TAKEN:
 		/* A twin request took the key first: its job is the answer. */
 		api_idem_replay(r->call, r->idem_key, r->idem_hash);
@@ -464,7 +484,33 @@ static void single_go(struct api_call *call, json_t *body, const char *idem_key,
 		return;
 	}
 	c = registry_find(srv->registry, id);
-	if (!registry_client_connected(c)) {
+	req.queue_offline = json_is_true(json_object_get(body, "queue_offline"));
+	{
+		int64_t expiry;
+
+		/* A bad expiry is the request's fault, whatever the client. */
+		if (invoke_expiry(srv, req.queue_offline,
+				  json_integer_value(json_object_get(body, "expires_in_sec")), &expiry,
+				  &ie)) {
+			json_decref(body);
+			free(script);
+			api_invoke_err(&ie, false, &aerr);
+			api_reply_err(call, &aerr);
+			return;
+		}
+	}
+	if (!c && req.queue_offline) {
+		char title[256];
+
+		/* Waiting is for a client the server knows (it said hello once). */
+		json_decref(body);
+		free(script);
+		snprintf(title, sizeof title, "Client with id=\"%.128s\" not found.", id);
+		api_reply_error(call, 404, title,
+				"queue_offline waits only for a client that has connected before");
+		return;
+	}
+	if (!req.queue_offline && !registry_client_connected(c)) {
 		json_decref(body);
 		free(script);
 		reply_client_not_found(call, id);
@@ -495,6 +541,7 @@ static void single_go(struct api_call *call, json_t *body, const char *idem_key,
 	req.kill_on_timeout = json_is_true(json_object_get(body, "kill_on_timeout"));
 	req.timeout_sec = json_integer_value(json_object_get(body, "timeout_sec"));
 	req.delivery_timeout_sec = json_integer_value(json_object_get(body, "delivery_timeout_sec"));
+	req.expires_in_sec = json_integer_value(json_object_get(body, "expires_in_sec"));
 	req.created_by = call->user;
 	req.peer = net_http_peer(call->req);
 	req.idempotency_key = idem_key;
@@ -601,6 +648,25 @@ static void cancel_read(void *ud, int rc, struct job_row *job)
 	}
 	if (!api_job_visible(call, job->created_by))
 		return;
+	if (job->status == JOB_QUEUED) {
+		char why[300];
+
+		/* Waiting for its client: it ends now, it never runs. */
+		snprintf(why, sizeof why, "cancelled by %.128s before it was dispatched", call->user);
+		rc = offline_cancel(srv->offline, job->jid, why);
+		if (rc == 0) {
+			api_audit(call, "client.command", "cancel", call->params[1], job->client_id,
+				  true);
+			api_reply_data(call, 202, json_pack("{s:s, s:s}", "jid", call->params[1],
+							    "status", "cancelling"));
+			return;
+		}
+		snprintf(title, sizeof title,
+			 "Job[id=\"%.64s\"] is being dispatched to its client; cancel it again.",
+			 call->params[1]);
+		api_reply_error(call, 409, title, "");
+		return;
+	}
 	if (job->status != JOB_RUNNING) {
 		snprintf(title, sizeof title, "Job[id=\"%.64s\"] is not running (status: %s).",
 			 call->params[1], rport_job_status(job->status));

@@ -35,6 +35,9 @@ const struct http_field api_multi_fields[] = {
 	{ "max_errors", HF_ANY, 0 },
 	{ "kill_on_timeout", HF_BOOL, 0 },
 	{ "delivery_timeout_sec", HF_INT, 0 },
+	/* tether: wait for offline targets (docs/api.md) */
+	{ "queue_offline", HF_BOOL, 0 },
+	{ "expires_in_sec", HF_INT, 0 },
 	/* tether: run without a shell (api_commands.c); commands only */
 	{ "argv", HF_ARRAY, API_KIND_COMMAND },
 	/* REST only: a WebSocket stream is not replayed */
@@ -194,6 +197,8 @@ struct invocation *api_multi_prepare(struct server *srv, json_t *body, bool is_s
 	req.stream = stream;
 	req.timeout_sec = json_integer_value(json_object_get(body, "timeout_sec"));
 	req.delivery_timeout_sec = json_integer_value(json_object_get(body, "delivery_timeout_sec"));
+	req.queue_offline = json_is_true(json_object_get(body, "queue_offline"));
+	req.expires_in_sec = json_integer_value(json_object_get(body, "expires_in_sec"));
 	req.concurrent = json_is_true(json_object_get(body, "execute_concurrently"));
 	v = json_object_get(body, "abort_on_error");
 	req.abort_on_error = json_is_boolean(v) ? json_is_true(v) : true;

@@ -101,6 +101,9 @@ json_t *rport_job_json(const struct job_row *r)
 	json_object_set_new(j, "created_by", json_string(r->created_by));
 	json_object_set_new(j, "timeout_sec", json_integer(r->timeout_sec));
 	json_object_set_new(j, "kill_on_timeout", json_boolean(r->kill_on_timeout));
+	/* tether: a job that may wait for its client, and until when. */
+	if (r->expires_at)
+		json_object_set_new(j, "expires_at", rport_time_json(r->expires_at));
 	json_object_set_new(j, "multi_job_id",
 			    r->multi_job_id ? json_string(r->multi_job_id) : json_null());
 	/* rport's field; tether has no schedules (see core/query.c). */

@@ -14,7 +14,7 @@
 
 struct count_ctx {
 	json_t *seen;
-	int64_t running, successful, failed, unknown;
+	int64_t running, successful, failed, unknown, queued, expired;
 };
 
 static void count_child(void *ud, const char *client_id, const char *jid, const char *status)
@@ -27,8 +27,12 @@ static void count_child(void *ud, const char *client_id, const char *jid, const 
 		c->running++;
 	else if (!strcmp(status, "successful"))
 		c->successful++;
-	else if (!strcmp(status, "failed"))
+	else if (!strcmp(status, "failed") || !strcmp(status, "cancelled"))
 		c->failed++;
+	else if (!strcmp(status, "queued"))
+		c->queued++;
+	else if (!strcmp(status, "expired"))
+		c->expired++;
 	else
 		c->unknown++;
 }
@@ -93,6 +97,17 @@ static json_t *multi_render(const json_t *rec, const struct count_ctx *cc,
 				      "failed", (json_int_t)cc->failed,
 				      "unknown", (json_int_t)cc->unknown,
 				      "not_run", (json_int_t)(finished ? json_array_size(left) : 0)));
+	if (json_is_true(json_object_get(rec, "queue_offline"))) {
+		/* tether: offline targets wait (docs/api.md). */
+		json_t *sum = json_object_get(out, "summary");
+
+		json_object_set_new(sum, "queued", json_integer(cc->queued));
+		json_object_set_new(sum, "expired", json_integer(cc->expired));
+		json_object_set_new(out, "queue_offline", json_true());
+		json_object_set(out, "expires_in_sec", json_object_get(rec, "expires_in_sec"));
+		json_object_set_new(out, "expires_at",
+				    rport_time_json(json_integer_value(json_object_get(rec, "expires_at"))));
+	}
 	json_object_set(out, finished ? "not_run" : "pending", left);
 	json_object_set_new(out, finished ? "pending" : "not_run", json_array());
 	json_decref(left);

@@ -7,6 +7,10 @@ const char *rport_job_status(enum job_status s)
 {
 	switch (s) {
 	case JOB_QUEUED:
+		/* Only a job that asked to wait for its client is ever queued. */
+		return "queued";
+	case JOB_EXPIRED:
+		return "expired";
 	case JOB_DISPATCHED:
 	case JOB_RUNNING:
 		return "running";
@@ -14,7 +18,6 @@ const char *rport_job_status(enum job_status s)
 		return "successful";
 	case JOB_FAILED:
 	case JOB_CANCELLED:
-	case JOB_EXPIRED:
 		return "failed";
 	default:
 		return "unknown";
