@@ -39,6 +39,7 @@ static const struct toml_key server_keys[] = {
 	INT("server", "delivery_timeout_sec", delivery_timeout_sec, 1, 86400 * 30),
 	INT("server", "queue_expiry_default_sec", queue_expiry_default_sec, 1, 86400 * 365),
 	INT("server", "queue_expiry_max_sec", queue_expiry_max_sec, 1, 86400 * 365),
+	INT("elastic", "action_expiry_sec", elastic_action_expiry_sec, 1, 86400 * 365),
 	INT("server", "max_concurrent_handshakes", max_concurrent_handshakes, 1, 1000000),
 	LIST("server", "shared_client_auth", shared_client_auth),
 	STR("api", "address", api_address),
@@ -78,6 +79,7 @@ void server_config_defaults(struct server_config *c)
 	c->delivery_timeout_sec = 300;
 	c->queue_expiry_default_sec = 14 * 86400;
 	c->queue_expiry_max_sec = 30 * 86400;
+	c->elastic_action_expiry_sec = 14 * 86400;
 	c->max_concurrent_handshakes = 1000;
 	c->max_request_bytes = 1024 * 1024;
 	c->token_lifetime = 3600;

@@ -354,11 +354,40 @@ def test_permissions_and_visibility(es):
     assert st == 200 and j["data"] and j["data"][0]["username"] == "runner", j
 
 
-@pytest.mark.skip(reason="needs the core queue")
 def test_offline_pending_then_runs_and_expires(fleet):
-    s = fleet.server().start()
+    """An offline endpoint's action is pending (the core's queue) and runs
+    when the host connects; one whose host never comes back expires
+    ([elastic] action_expiry_sec, two weeks by default; 3 s here)."""
+    s = fleet.server(extra="[elastic]\naction_expiry_sec = 3\n").start()
+    late = fleet.agent(s, "late")
+    gone = fleet.agent(s, "gone")
+    late.stop()
+    gone.stop()
+    s.wait_disconnected("late")
+    s.wait_disconnected("gone")
     st, j = execute(s, {"endpoint_ids": ["late"], "parameters": {"command": "echo hi"}})
+    assert st == 200, j
+    d = j["data"]
+    assert d["status"] == "pending" and not d["isCompleted"] and not d["isExpired"], d
+    aid = d["id"]
+    st, j = s.api("GET", "/api/endpoint/action_status?agent_ids=late")
+    assert st == 200 and j["data"][0]["pending_actions"]["execute"] == 1, j
+    late.start()
+    s.wait_connected("late")
+    d = wait_done(s, aid)
+    assert d["status"] == "successful" and d["wasSuccessful"] and not d["isExpired"], d
+    assert d["outputs"]["late"]["content"]["stdout"] == "hi\n"
+    # a host that does not come back within the expiry
+    st, j = execute(s, {"endpoint_ids": ["gone"], "parameters": {"command": "echo never"}})
     assert st == 200 and j["data"]["status"] == "pending"
+    gid = j["data"]["id"]
+    d = harness.wait_until(lambda: (lambda d: d if d["isExpired"] else None)(details(s, gid)[1]["data"]),
+                           30, "the action to expire", procs=[s.proc])
+    # as Kibana: expired is not completed, and failed
+    assert d["status"] == "failed" and not d["wasSuccessful"] and not d["isCompleted"], d
+    # a host tether never knew is refused, as before
+    st, j = execute(s, {"endpoint_ids": ["never-seen"], "parameters": {"command": "echo x"}})
+    assert st == 400, j
 
 
 def test_apikey_cli(es):

@@ -331,6 +331,13 @@ void es_execute(struct es_call *call)
 	req.command = json_string_value(json_object_get(p, "command"));
 	req.interpreter = shell;
 	req.kill_on_timeout = true;      /* Elastic kills the command at its timeout */
+	/* An offline host's action is pending until it connects, and expires
+	 * (isExpired) after [elastic] action_expiry_sec: two weeks, as Elastic. */
+	req.queue_offline = true;
+	req.expires_in_sec = call->srv->cfg.elastic_action_expiry_sec;
+	if (req.expires_in_sec > call->srv->cfg.queue_expiry_max_sec)
+		req.expires_in_sec = call->srv->cfg.queue_expiry_max_sec;
+	req.dialect = "elastic";
 	req.timeout_sec = timeout;
 	req.concurrent = true;           /* every endpoint at once, as Elastic */
 	req.abort_on_error = false;
