@@ -10,7 +10,7 @@ pkgs=(
 	libcmocka-dev libcurl4-openssl-dev libhttp-parser-dev
 	python3 python3-pytest python3-websockets python3-requests python3-websocket chromium
 	curl jq sqlite3 sudo procps scdoc
-	libarchive-dev unzip
+	libarchive-dev unzip prometheus
 )
 if [ "${TETHER_FUZZ_DEPS:-0}" = 1 ]; then
 	pkgs+=(clang libclang-rt-14-dev)
