@@ -15,12 +15,14 @@
 #include "agent.h"
 #include "conn.h"
 #include "enroll.h"
+#include "reload.h"
 #include "exec.h"
 #include "log.h"
 #include "util.h"
 
 static struct agent agent;
-static uv_signal_t sig_term, sig_int;
+static uv_signal_t sig_term, sig_int, sig_hup;
+static const char *config_path;
 
 static void usage(FILE *f)
 {
@@ -47,10 +49,24 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("signal %d: stopping", signum);
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_int, NULL);
+	uv_close((uv_handle_t *)&sig_hup, NULL);
 	conn_stop(agent.conn);
 	exec_destroy(agent.exec);
 	agent.exec = NULL;
 	net_ctx_destroy(agent.net);
+}
+
+/* SIGHUP: the policy again from the file (reload.c). */
+static void on_hup(uv_signal_t *h, int signum)
+{
+	char err[1024];
+
+	(void)h;
+	(void)signum;
+	if (agent_reload(&agent, config_path, err, sizeof err))
+		log_error("SIGHUP: %s: not reloaded, the rules in force stay", err);
+	else
+		log_info("SIGHUP: the policy of %s is reloaded", config_path);
 }
 
 static int make_policy(char *err, size_t errlen)
@@ -167,6 +183,9 @@ int main(int argc, char **argv)
 	uv_signal_init(&loop, &sig_int);
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
+	config_path = config;
+	uv_signal_init(&loop, &sig_hup);
+	uv_signal_start(&sig_hup, on_hup, SIGHUP);
 	log_info("tether-agent %s: client '%s', server %s", AGENT_VERSION, agent.cfg.id,
 		 agent.cfg.server);
 	conn_start(agent.conn);

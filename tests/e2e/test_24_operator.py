@@ -214,3 +214,30 @@ def test_bash_completion_commands_flags_and_client_ids(fleet):
     # without credentials the server tells nothing: no ids, no error
     env2 = dict(env, TETHER_PASSWORD="wrong")
     assert complete(["tether", "exec", "-client", "web"], env2) == []
+
+
+def test_agent_sighup_reloads_the_policy(fleet):
+    """SIGHUP: the agent applies the file's [remote-commands] again; a file
+    that no longer parses changes nothing."""
+    import signal
+    s = fleet.server().start()
+    a = fleet.agent(s, "hup", policy="allow = ['^/usr/bin/echo ']\ndeny = []")
+    st, j = s.api("POST", "/api/v1/clients/hup/commands", {"command": "/usr/bin/true"})
+    assert st == 409 and "not allowed" in j["errors"][0]["title"], j
+    text = open(a.config).read()
+    with open(a.config, "w") as f:
+        f.write(text.replace("allow = ['^/usr/bin/echo ']", "allow = ['^/usr/bin/echo ', '^/usr/bin/true$']"))
+    os.kill(a.proc.pid, signal.SIGHUP)
+    wait_until = harness.wait_until
+    wait_until(lambda: "policy of" in a.proc.output() and "reloaded" in a.proc.output(), 10,
+               "the reload", procs=[a.proc])
+    jid = s.run("hup", "/usr/bin/true")
+    assert s.wait_job("hup", jid)["status"] == "successful"
+    # a broken file: logged, and the rules in force stay
+    with open(a.config, "w") as f:
+        f.write(text.replace("[remote-commands]", "[remote-commands]\nnot valid toml ="))
+    os.kill(a.proc.pid, signal.SIGHUP)
+    wait_until(lambda: "not reloaded" in a.proc.output(), 10, "the refused reload", procs=[a.proc])
+    jid = s.run("hup", "/usr/bin/true")
+    assert s.wait_job("hup", jid)["status"] == "successful"
+    assert a.proc.alive() and s.client("hup")["connection_state"] == "connected"
