@@ -36,6 +36,7 @@ static const struct toml_key server_keys[] = {
 	INT("server", "heartbeat_timeout_sec", heartbeat_timeout_sec, 2, 86400),
 	INT("server", "result_grace_sec", result_grace_sec, 1, 86400),
 	INT("server", "delivery_timeout_sec", delivery_timeout_sec, 1, 86400 * 30),
+	INT("server", "schedule_missed_grace_sec", schedule_missed_grace_sec, 0, 86400 * 30),
 	INT("server", "max_concurrent_handshakes", max_concurrent_handshakes, 1, 1000000),
 	LIST("server", "shared_client_auth", shared_client_auth),
 	STR("api", "address", api_address),
@@ -72,6 +73,7 @@ void server_config_defaults(struct server_config *c)
 	c->heartbeat_timeout_sec = 60;
 	c->result_grace_sec = 30;
 	c->delivery_timeout_sec = 300;
+	c->schedule_missed_grace_sec = 600;
 	c->max_concurrent_handshakes = 1000;
 	c->max_request_bytes = 1024 * 1024;
 	c->token_lifetime = 3600;

@@ -19,6 +19,8 @@ struct server_config {
 	int64_t heartbeat_timeout_sec;    /* silent agent connections are closed */
 	int64_t result_grace_sec;         /* after timeout_sec, finish as unknown */
 	int64_t delivery_timeout_sec;     /* a job not delivered by then never runs */
+	int64_t schedule_missed_grace_sec; /* a slot missed while down runs once at
+					    * start if it is at most this old */
 	int64_t max_concurrent_handshakes;
 	char shared_client_auth[2048]; /* credential ids any client id may use: "a,b" */
 	char log_level[16];

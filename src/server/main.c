@@ -15,6 +15,7 @@
 #include "core/events.h"
 #include "core/registry.h"
 #include "core/fanout.h"
+#include "core/schedule.h"
 #include "core/groups.h"
 #include "agents/hub.h"
 #include "log.h"
@@ -47,6 +48,7 @@ static void usage(FILE *f)
 /* Closes the timers and connections; the loop then drains and returns. */
 static void stop_subsystems(void)
 {
+	schedules_stop(srv.schedules);
 	fanout_stop(srv.fanout);
 	ws_api_stop(srv.ws);
 	hub_stop(srv.hub);
@@ -252,7 +254,7 @@ int main(int argc, char **argv)
 	if (events_create(&srv.events) || registry_create(&srv.registry) ||
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
-	    api_create(&srv, &srv.api))
+	    api_create(&srv, &srv.api) || schedules_create(&srv, &srv.schedules))
 		goto out;
 	srv.net = net_create(&loop);
 	if (!srv.net)
@@ -281,6 +283,7 @@ int main(int argc, char **argv)
 out:
 	net_ctx_free(srv.net);
 	ws_api_destroy(srv.ws);
+	schedules_destroy(srv.schedules);
 	fanout_destroy(srv.fanout);
 	groups_destroy(srv.groups);
 	hub_destroy(srv.hub);

@@ -101,6 +101,29 @@ static const char schema_v3[] =
 static const char schema_v4[] =
 	"ALTER TABLE auditlog ADD COLUMN response TEXT;";
 
+/* Version 5: the command and script library, schedules, and the schedule
+ * a job was started by. A library entry and a schedule are the core's
+ * JSON records (core/library.c, core/schedule.c) with the columns a list
+ * or a lookup needs beside them; names are unique per kind of entry.
+ * schedules.last_slot is the time (ns) up to which the schedule's slots
+ * are handled, so a restart runs a missed slot at most once. */
+static const char schema_v5[] =
+	"CREATE TABLE IF NOT EXISTS library ("
+	" id TEXT PRIMARY KEY,"
+	" kind TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" data TEXT NOT NULL);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS library_name ON library (kind, name);"
+	"CREATE TABLE IF NOT EXISTS schedules ("
+	" id TEXT PRIMARY KEY,"
+	" created_at INTEGER NOT NULL,"
+	" last_slot INTEGER NOT NULL DEFAULT 0,"
+	" data TEXT NOT NULL);"
+	"ALTER TABLE jobs ADD COLUMN schedule_id TEXT;"
+	"CREATE INDEX IF NOT EXISTS jobs_schedule ON jobs (schedule_id)"
+	" WHERE schedule_id IS NOT NULL;";
+
 struct migration {
 	int version;      /* user_version once it has run */
 	const char *sql;  /* one SQL block, run in the step's transaction */
@@ -112,6 +135,7 @@ static const struct migration migrations[] = {
 	{ 2, schema_v2 },
 	{ 3, schema_v3 },
 	{ 4, schema_v4 },
+	{ 5, schema_v5 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -27,8 +27,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_INSERT] =
 		"INSERT INTO jobs (jid, multi_job_id, client_id, client_name, status,"
 		" command, cwd, interpreter, is_sudo, is_script, timeout_sec,"
-		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec, argv)"
-		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?)",
+		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec, argv,"
+		" schedule_id)"
+		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[S_JOB_STARTED] =
 		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ? AND client_id = ?",
 	[S_JOB_FINISH] =
@@ -62,7 +63,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ON CONFLICT(jid) DO UPDATE SET data = excluded.data",
 	[S_MULTI_GET] = "SELECT data FROM multi_jobs WHERE jid = ?",
 	[S_MULTI_LIST] =
-		"SELECT jid, created_at, created_by FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)"
+		"SELECT jid, created_at, created_by, json_extract(data, '$.schedule_id')"
+		" FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)"
 		" ORDER BY created_at DESC, jid LIMIT ?2 OFFSET ?3",
 	[S_MULTI_COUNT] = "SELECT count(*) FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)",
 	[S_MULTI_ALL] =
