@@ -57,6 +57,22 @@ static void stop_subsystems(void)
 	net_ctx_destroy(srv.net);
 }
 
+/* Frees them all, after the loop has returned. */
+static void destroy_subsystems(void)
+{
+	net_ctx_free(srv.net);
+	ws_api_destroy(srv.ws);
+	schedules_destroy(srv.schedules);
+	fanout_destroy(srv.fanout);
+	groups_destroy(srv.groups);
+	hub_destroy(srv.hub);
+	api_destroy(srv.api);
+	store_close(srv.store);
+	auth_destroy(srv.auth);
+	registry_destroy(srv.registry);
+	events_destroy(srv.events);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	(void)h;
@@ -281,17 +297,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 	rc = 0;
 out:
-	net_ctx_free(srv.net);
-	ws_api_destroy(srv.ws);
-	schedules_destroy(srv.schedules);
-	fanout_destroy(srv.fanout);
-	groups_destroy(srv.groups);
-	hub_destroy(srv.hub);
-	api_destroy(srv.api);
-	store_close(srv.store);
-	auth_destroy(srv.auth);
-	registry_destroy(srv.registry);
-	events_destroy(srv.events);
+	destroy_subsystems();
 	if (uv_loop_close(&loop) == UV_EBUSY)
 		log_debug("loop still had handles at exit");
 	return rc;

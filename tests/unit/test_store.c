@@ -1243,7 +1243,7 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(rs.n, 1);
 	assert_int_equal(rs.last.delivery_timeout_sec, 0);
 	assert_false(rs.last.started);
-	/* the newest version (4) now, and it stays so when opened again */
+	/* the newest version (5) now, and it stays so when opened again */
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
@@ -1253,7 +1253,7 @@ static void test_migrate_from_v1(void **state)
 
 		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		assert_int_equal(sqlite3_column_int(s, 0), 4);
+		assert_int_equal(sqlite3_column_int(s, 0), 5);
 		sqlite3_finalize(s);
 	}
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
@@ -1262,7 +1262,7 @@ static void test_migrate_from_v1(void **state)
 	assert_non_null(strstr(err, "schema version 99"));
 	/* teardown expects an open store */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 5;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	reopen(f);
 }
@@ -1310,6 +1310,7 @@ static const char schema_v2_snapshot[] =
 	" PRIMARY KEY (created_by, key));"
 	"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);";
 static const char schema_v3_snapshot[] = "ALTER TABLE jobs ADD COLUMN argv TEXT;";
+static const char schema_v4_snapshot[] = "ALTER TABLE auditlog ADD COLUMN response TEXT;";
 
 /* A row in every table of version 1. */
 static const char data_v1[] =
@@ -1390,6 +1391,8 @@ static void make_old_db(struct fixture *f, int version, char *path, size_t pathl
 		exec_sql(path, schema_v2_snapshot);
 	if (version >= 3)
 		exec_sql(path, schema_v3_snapshot);
+	if (version >= 4)
+		exec_sql(path, schema_v4_snapshot);
 	exec_sql(path, data_v1);
 	if (version >= 2) {
 		char sql[512];
@@ -1502,14 +1505,78 @@ static void check_old_data(struct store *st, int version)
 	}
 }
 
-/* A database of each older schema version (1, 2, 3), with a row in every
- * table, opens: it reaches the current version (4), every row reads back as
+struct sched_seen {
+	int n;
+	int64_t last_slot;
+	char name[32];
+};
+
+static void sched_one(void *ud, const char *id, int64_t last_slot, json_t *rec)
+{
+	struct sched_seen *s = ud;
+
+	(void)id;
+	s->n++;
+	s->last_slot = last_slot;
+	snprintf(s->name, sizeof s->name, "%s", json_string_value(json_object_get(rec, "name")));
+}
+
+/* What version 5 added: library entries (names unique per kind), schedules
+ * and a job's schedule_id. */
+static void check_v5(struct store *st)
+{
+	json_t *a = json_pack("{s:s, s:s}", "name", "a", "text", "uptime"), *got = NULL;
+	struct sched_seen ss = { 0, 0, "" };
+	struct job_spec j;
+	struct job_row row;
+
+	assert_int_equal(store_library_put(st, "L1", "command", "a", T0, a), 0);
+	assert_int_equal(store_library_put(st, "L2", "command", "a", T0, a), TE_EXISTS);
+	assert_int_equal(store_library_put(st, "L3", "script", "a", T0, a), 0);
+	assert_int_equal(store_library_get(st, "command", "L1", &got), 0);
+	assert_string_equal(json_string_value(json_object_get(got, "text")), "uptime");
+	json_decref(got);
+	assert_int_equal(store_library_get(st, "script", "L1", &got), TE_NOTFOUND);
+	assert_int_equal(store_library_list(st, "command", &got), 0);
+	assert_int_equal(json_array_size(got), 1);
+	json_decref(got);
+	assert_int_equal(store_library_delete(st, "command", "L1"), 0);
+	assert_int_equal(store_library_delete(st, "command", "L1"), TE_NOTFOUND);
+	assert_int_equal(store_library_delete(st, "script", "L3"), 0);
+	assert_int_equal(store_schedule_put(st, "S1", T0, T0 + 5, a), 0);
+	assert_int_equal(store_schedule_put(st, "S1", T0, T0 + 9, a), 0);
+	assert_int_equal(store_schedule_each(st, sched_one, &ss), 0);
+	assert_int_equal(ss.n, 1);
+	assert_int_equal(ss.last_slot, T0 + 9);
+	assert_string_equal(ss.name, "a");
+	assert_int_equal(store_schedule_delete(st, "S1"), 0);
+	assert_int_equal(store_schedule_delete(st, "S1"), TE_NOTFOUND);
+	json_decref(a);
+	memset(&j, 0, sizeof j);
+	snprintf(j.jid, sizeof j.jid, "v5-sched");
+	j.client_id = "c1";
+	j.command = "date";
+	j.created_by = "admin";
+	j.created_at = T0;
+	j.timeout_sec = 5;
+	j.schedule_id = "S1";
+	assert_int_equal(store_job_insert(st, &j), 0);
+	assert_int_equal(store_job_get(st, "v5-sched", &row), 0);
+	assert_string_equal(row.schedule_id, "S1");
+	store_job_row_free(&row);
+	assert_int_equal(store_job_get(st, "old-done", &row), 0);
+	assert_null(row.schedule_id);
+	store_job_row_free(&row);
+}
+
+/* A database of each older schema version (1 to 4), with a row in every
+ * table, opens: it reaches the current version (5), every row reads back as
  * it was, and what the later versions added works on it. */
 static void test_migrate_every_older_version(void **state)
 {
 	struct fixture *f = *state;
 
-	for (int version = 1; version <= 3; version++) {
+	for (int version = 1; version <= 4; version++) {
 		char path[128], err[256] = "";
 		json_t *rec, *audit = NULL;
 		struct audit_query aq;
@@ -1535,13 +1602,15 @@ static void test_migrate_every_older_version(void **state)
 		json_decref(audit);
 		store_close(f->st);
 		f->st = NULL;
-		assert_int_equal(user_version_of(path), 4);
+		assert_int_equal(user_version_of(path), 5);
+		/* version 5: the library, schedules and a job's schedule_id */
 		reopen(f);
 		check_old_data(f->st, version);
+		check_v5(f->st);
 	}
 }
 
-/* A database one version newer than this program (5) is refused with a
+/* A database one version newer than this program (6) is refused with a
  * message that says why, and is left as it was: same version, same rows. */
 static void test_migrate_refuses_the_next_version(void **state)
 {
@@ -1553,14 +1622,14 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 5;");
+	exec_sql(path, "PRAGMA user_version = 6;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 5"));
+	assert_non_null(strstr(err, "schema version 6"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 4"));
-	assert_int_equal(user_version_of(path), 5);
-	exec_sql(path, "PRAGMA user_version = 4;");
+	assert_non_null(strstr(err, "versions up to 5"));
+	assert_int_equal(user_version_of(path), 6);
+	exec_sql(path, "PRAGMA user_version = 5;");
 	reopen(f);
 	check_old_data(f->st, 3);
 }

@@ -74,6 +74,7 @@ struct saved_query {
 	} sort[SAVED_MAX_SORT];
 	size_t nsort;
 	int64_t limit, offset;
+	char *mem[SAVED_MAX_FILTERS];   /* the owner's copies of the values, if any */
 };
 /* The page of arr's records (objects) that q selects, in its order (ties:
  * arr's order), with the count before paging in *total. New reference, or
