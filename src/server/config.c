@@ -37,6 +37,7 @@ static const struct toml_key server_keys[] = {
 	INT("server", "result_grace_sec", result_grace_sec, 1, 86400),
 	INT("server", "delivery_timeout_sec", delivery_timeout_sec, 1, 86400 * 30),
 	INT("server", "schedule_missed_grace_sec", schedule_missed_grace_sec, 0, 86400 * 30),
+	INT("server", "schedule_missed_delay_sec", schedule_missed_delay_sec, 0, 3600),
 	INT("server", "max_concurrent_handshakes", max_concurrent_handshakes, 1, 1000000),
 	LIST("server", "shared_client_auth", shared_client_auth),
 	STR("api", "address", api_address),
@@ -74,6 +75,7 @@ void server_config_defaults(struct server_config *c)
 	c->result_grace_sec = 30;
 	c->delivery_timeout_sec = 300;
 	c->schedule_missed_grace_sec = 600;
+	c->schedule_missed_delay_sec = 30;
 	c->max_concurrent_handshakes = 1000;
 	c->max_request_bytes = 1024 * 1024;
 	c->token_lifetime = 3600;

@@ -21,6 +21,7 @@ struct server_config {
 	int64_t delivery_timeout_sec;     /* a job not delivered by then never runs */
 	int64_t schedule_missed_grace_sec; /* a slot missed while down runs once at
 					    * start if it is at most this old */
+	int64_t schedule_missed_delay_sec; /* ... once agents had this long to come back */
 	int64_t max_concurrent_handshakes;
 	char shared_client_auth[2048]; /* credential ids any client id may use: "a,b" */
 	char log_level[16];

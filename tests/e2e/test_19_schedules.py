@@ -241,27 +241,36 @@ def test_library_entry_schedule(fleet, clock):
 
 
 def test_missed_run_once_within_grace(fleet, clock):
-    s = fleet.server(extra="[server]\nschedule_missed_grace_sec = 600\n").start()
-    fleet.agent(s, "sch-1")
+    s = fleet.server(extra="[server]\nschedule_missed_grace_sec = 600\n"
+                           "schedule_missed_delay_sec = 3\n").start()
+    agent = fleet.agent(s, "sch-1")
     cron, at = slot(span=5)     # five slots in a row
     st, j = make(s, schedule=cron)
     sid = j["data"]["id"]
     s.stop()
+    agent.stop()
     # down through all five: the last one missed 90 s ago
     clock.at(at + 4 * 60 + 90)
+    t0 = time.monotonic()
     s.start()
+    agent.start()
     s.wait_connected("sch-1")
-    wait_until(lambda: sched_jobs(s, "sch-1", sid), 20, "the missed run")
+    jobs = wait_until(lambda: sched_jobs(s, "sch-1", sid), 20, "the missed run")
+    # after the delay for the agents to come back, so it ran on the agent
+    assert time.monotonic() - t0 >= 3
+    assert s.wait_job("sch-1", jobs[0]["jid"])["status"] == "successful"
     # once, not once per missed slot (the next slot is a day away)
     for _ in range(30):
         assert len(sched_jobs(s, "sch-1", sid)) == 1
         time.sleep(0.1)
     st, j = s.api("GET", "/api/v1/schedules/" + sid)
     assert j["data"]["last_execution"]["status"] in ("running", "successful")
+    assert j["data"]["last_execution"]["client_count"] == 1
 
 
 def test_missed_run_past_grace_is_skipped(fleet, clock):
-    s = fleet.server(extra="[server]\nschedule_missed_grace_sec = 60\n").start()
+    s = fleet.server(extra="[server]\nschedule_missed_grace_sec = 60\n"
+                           "schedule_missed_delay_sec = 0\n").start()
     fleet.agent(s, "sch-1")
     cron, at = slot()
     st, j = make(s, schedule=cron)

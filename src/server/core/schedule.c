@@ -42,6 +42,7 @@ struct schedules {
 	uv_timer_t tick;
 	bool ticking;
 	char *clock_file;
+	uint64_t started_ms;    /* monotonic: when the schedules were loaded */
 };
 
 /* ---- the clock ------------------------------------------------------ */
@@ -424,8 +425,12 @@ static void on_tick(uv_timer_t *t)
 			continue;
 		}
 		if (e->fresh) {
-			/* Missed while the server was down: once, and only if a
-			 * slot lies within the grace period. */
+			/* Missed while the server was down: once, when the agents
+			 * had time to connect again, and only if a slot lies
+			 * within the grace period then. */
+			if (util_mono_ms() < s->started_ms +
+					     (uint64_t)s->srv->cfg.schedule_missed_delay_sec * 1000)
+				continue;
 			int64_t from = now_sec - grace > e->last_slot / NS ? now_sec - grace :
 									     e->last_slot / NS;
 			int64_t recent = cron_next(&e->cron, from - 1);
@@ -511,6 +516,7 @@ int schedules_create(struct server *srv, struct schedules **out)
 	if (!s)
 		return TE_NOMEM;
 	s->srv = srv;
+	s->started_ms = util_mono_ms();
 	if (cf && *cf && !(s->clock_file = strdup(cf))) {
 		free(s);
 		return TE_NOMEM;

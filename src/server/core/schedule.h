@@ -15,7 +15,8 @@
  * Timing: a one-second tick on the loop compares each schedule's next slot
  * (core/cron.h, UTC) with the clock. A slot missed while the server was
  * down runs once at start if it is at most schedule_missed_grace_sec old,
- * never once per missed slot. The clock is the wall clock, plus in tests
+ * never once per missed slot; that run waits schedule_missed_delay_sec after
+ * the start, so the agents can connect again first. The clock is the wall clock, plus in tests
  * the seconds written in the file that TETHER_TEST_SCHEDULE_CLOCK_FILE
  * names. The schedules live in memory (loaded at start) and in the store. */
 #ifndef TETHER_SCHEDULE_H
