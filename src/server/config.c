@@ -40,6 +40,8 @@ static const struct toml_key server_keys[] = {
 	INT("server", "queue_expiry_default_sec", queue_expiry_default_sec, 1, 86400 * 365),
 	INT("server", "queue_expiry_max_sec", queue_expiry_max_sec, 1, 86400 * 365),
 	INT("elastic", "action_expiry_sec", elastic_action_expiry_sec, 1, 86400 * 365),
+	INT("server", "schedule_missed_grace_sec", schedule_missed_grace_sec, 0, 86400 * 30),
+	INT("server", "schedule_missed_delay_sec", schedule_missed_delay_sec, 0, 3600),
 	INT("server", "max_concurrent_handshakes", max_concurrent_handshakes, 1, 1000000),
 	LIST("server", "shared_client_auth", shared_client_auth),
 	STR("api", "address", api_address),
@@ -80,6 +82,8 @@ void server_config_defaults(struct server_config *c)
 	c->queue_expiry_default_sec = 14 * 86400;
 	c->queue_expiry_max_sec = 30 * 86400;
 	c->elastic_action_expiry_sec = 14 * 86400;
+	c->schedule_missed_grace_sec = 600;
+	c->schedule_missed_delay_sec = 30;
 	c->max_concurrent_handshakes = 1000;
 	c->max_request_bytes = 1024 * 1024;
 	c->token_lifetime = 3600;

@@ -22,6 +22,9 @@ struct server_config {
 	int64_t queue_expiry_default_sec; /* a queued job's expiry when none is asked */
 	int64_t queue_expiry_max_sec;     /* the longest expiry a request may ask */
 	int64_t elastic_action_expiry_sec;  /* an Elastic action pending for an offline host */
+	int64_t schedule_missed_grace_sec; /* a slot missed while down runs once at
+					    * start if it is at most this old */
+	int64_t schedule_missed_delay_sec; /* ... once agents had this long to come back */
 	int64_t max_concurrent_handshakes;
 	char shared_client_auth[2048]; /* credential ids any client id may use: "a,b" */
 	char log_level[16];

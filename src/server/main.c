@@ -17,6 +17,7 @@
 #include "core/registry.h"
 #include "core/fanout.h"
 #include "core/offline.h"
+#include "core/schedule.h"
 #include "core/groups.h"
 #include "core/metrics.h"
 #include "agents/hub.h"
@@ -55,6 +56,7 @@ static void usage(FILE *f)
 /* Closes the timers and connections; the loop then drains and returns. */
 static void stop_subsystems(void)
 {
+	schedules_stop(srv.schedules);
 	fanout_stop(srv.fanout);
 	offline_stop(srv.offline);
 	ws_api_stop(srv.ws);
@@ -69,6 +71,7 @@ static void destroy_subsystems(void)
 {
 	net_ctx_free(srv.net);
 	ws_api_destroy(srv.ws);
+	schedules_destroy(srv.schedules);
 	fanout_destroy(srv.fanout);
 	offline_destroy(srv.offline);
 	groups_destroy(srv.groups);
@@ -351,7 +354,7 @@ int main(int argc, char **argv)
 	    registry_create(&srv.registry) ||
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    offline_create(&srv, &srv.offline) || fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
-	    api_create(&srv, &srv.api))
+	    api_create(&srv, &srv.api) || schedules_create(&srv, &srv.schedules))
 		goto out;
 	srv.net = net_create(&loop);
 	if (!srv.net)

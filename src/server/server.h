@@ -18,6 +18,7 @@ struct events;
 struct registry;
 struct metrics;
 struct offline;
+struct schedules;
 
 struct server {
 	uv_loop_t *loop;
@@ -36,6 +37,7 @@ struct server {
 	struct registry *registry;
 	struct metrics *metrics;
 	struct offline *offline;       /* jobs queued for offline clients */
+	struct schedules *schedules;
 	const char *version;
 };
 

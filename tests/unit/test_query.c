@@ -39,13 +39,13 @@ static void test_defaults(void **state)
 }
 
 /* rport's sort fields (and client_id), each as a column of the jobs
- * table; schedule_id is NULL for every job (tether has no schedules). */
+ * table (schedule_id too: the schedule that started a job). */
 static void test_every_sort_field(void **state)
 {
 	static const struct { const char *field, *sql; } fields[] = {
 		{ "jid", "jid" }, { "started_at", "started_at" },
 		{ "finished_at", "finished_at" }, { "status", "status" },
-		{ "multi_job_id", "multi_job_id" }, { "schedule_id", "NULL" },
+		{ "multi_job_id", "multi_job_id" }, { "schedule_id", "schedule_id" },
 		{ "created_by", "created_by" }, { "client_id", "client_id" },
 	};
 	char err[256], v[64];
@@ -77,7 +77,7 @@ static void test_sort_list_keeps_order(void **state)
 	assert_true(q.sort[0].desc);
 	assert_string_equal(q.sort[1].column, "jid");
 	assert_false(q.sort[1].desc);
-	assert_string_equal(q.sort[2].column, "NULL");
+	assert_string_equal(q.sort[2].column, "schedule_id");
 	assert_true(q.sort[2].desc);
 	query_jobs_free(&q);
 }
@@ -107,7 +107,7 @@ static void test_every_value_filter(void **state)
 {
 	static const struct { const char *field, *sql; } fields[] = {
 		{ "jid", "jid" }, { "status", "status" }, { "created_by", "created_by" },
-		{ "multi_job_id", "multi_job_id" }, { "schedule_id", "NULL" },
+		{ "multi_job_id", "multi_job_id" }, { "schedule_id", "schedule_id" },
 		{ "client_id", "client_id" },
 	};
 	char err[256], name[64];

@@ -20,8 +20,8 @@
 #include <sqlite3.h>
 
 /* The schema version migrations end at (store/migrate.c). */
-#define LATEST_SCHEMA 6
-#define LATEST_SCHEMA_TEXT "6"
+#define LATEST_SCHEMA 7
+#define LATEST_SCHEMA_TEXT "7"
 
 #include "store/store.h"
 #include "util.h"
@@ -1522,6 +1522,70 @@ static void check_old_data(struct store *st, int version)
 	}
 }
 
+struct sched_seen {
+	int n;
+	int64_t last_slot;
+	char name[32];
+};
+
+static void sched_one(void *ud, const char *id, int64_t last_slot, json_t *rec)
+{
+	struct sched_seen *s = ud;
+
+	(void)id;
+	s->n++;
+	s->last_slot = last_slot;
+	snprintf(s->name, sizeof s->name, "%s", json_string_value(json_object_get(rec, "name")));
+}
+
+/* What version 6 added: library entries (names unique per kind), schedules
+ * and a job's schedule_id. */
+static void check_v6(struct store *st)
+{
+	json_t *a = json_pack("{s:s, s:s}", "name", "a", "text", "uptime"), *got = NULL;
+	struct sched_seen ss = { 0, 0, "" };
+	struct job_spec j;
+	struct job_row row;
+
+	assert_int_equal(store_library_put(st, "L1", "command", "a", T0, a), 0);
+	assert_int_equal(store_library_put(st, "L2", "command", "a", T0, a), TE_EXISTS);
+	assert_int_equal(store_library_put(st, "L3", "script", "a", T0, a), 0);
+	assert_int_equal(store_library_get(st, "command", "L1", &got), 0);
+	assert_string_equal(json_string_value(json_object_get(got, "text")), "uptime");
+	json_decref(got);
+	assert_int_equal(store_library_get(st, "script", "L1", &got), TE_NOTFOUND);
+	assert_int_equal(store_library_list(st, "command", &got), 0);
+	assert_int_equal(json_array_size(got), 1);
+	json_decref(got);
+	assert_int_equal(store_library_delete(st, "command", "L1"), 0);
+	assert_int_equal(store_library_delete(st, "command", "L1"), TE_NOTFOUND);
+	assert_int_equal(store_library_delete(st, "script", "L3"), 0);
+	assert_int_equal(store_schedule_put(st, "S1", T0, T0 + 5, a), 0);
+	assert_int_equal(store_schedule_put(st, "S1", T0, T0 + 9, a), 0);
+	assert_int_equal(store_schedule_each(st, sched_one, &ss), 0);
+	assert_int_equal(ss.n, 1);
+	assert_int_equal(ss.last_slot, T0 + 9);
+	assert_string_equal(ss.name, "a");
+	assert_int_equal(store_schedule_delete(st, "S1"), 0);
+	assert_int_equal(store_schedule_delete(st, "S1"), TE_NOTFOUND);
+	json_decref(a);
+	memset(&j, 0, sizeof j);
+	snprintf(j.jid, sizeof j.jid, "v5-sched");
+	j.client_id = "c1";
+	j.command = "date";
+	j.created_by = "admin";
+	j.created_at = T0;
+	j.timeout_sec = 5;
+	j.schedule_id = "S1";
+	assert_int_equal(store_job_insert(st, &j), 0);
+	assert_int_equal(store_job_get(st, "v5-sched", &row), 0);
+	assert_string_equal(row.schedule_id, "S1");
+	store_job_row_free(&row);
+	assert_int_equal(store_job_get(st, "old-done", &row), 0);
+	assert_null(row.schedule_id);
+	store_job_row_free(&row);
+}
+
 /* A database of each older schema version (1 to 4), with a row in every
  * table, opens: it reaches the current version (5), every row reads back as
  * it was, and what the later versions added works on it. */
@@ -1556,12 +1620,14 @@ static void test_migrate_every_older_version(void **state)
 		store_close(f->st);
 		f->st = NULL;
 		assert_int_equal(user_version_of(path), LATEST_SCHEMA);
+		/* version 6: the library, schedules and a job's schedule_id */
 		reopen(f);
 		check_old_data(f->st, version);
+		check_v6(f->st);
 	}
 }
 
-/* A database one version newer than this program (6) is refused with a
+/* A database one version newer than this program is refused with a
  * message that says why, and is left as it was: same version, same rows. */
 static void test_migrate_refuses_the_next_version(void **state)
 {
@@ -1573,13 +1639,13 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 7;");
+	exec_sql(path, "PRAGMA user_version = 8;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 7"));
+	assert_non_null(strstr(err, "schema version 8"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 6"));
-	assert_int_equal(user_version_of(path), 7);
+	assert_non_null(strstr(err, "versions up to 7"));
+	assert_int_equal(user_version_of(path), 8);
 	exec_sql(path, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";");
 	reopen(f);
 	check_old_data(f->st, 3);

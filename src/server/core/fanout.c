@@ -320,6 +320,7 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	util_strlcpy(d->client_name, c ? registry_client_name(c) : client_id, sizeof d->client_name);
 	util_uuid7(d->j.jid);
 	d->j.multi_job_id = v->jid;
+	d->j.schedule_id = json_string_value(json_object_get(r, "schedule_id"));
 	d->j.client_id = d->client_id;
 	d->j.client_name = d->client_name;
 	d->j.command = json_string_value(json_object_get(r, "command"));

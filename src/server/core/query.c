@@ -8,10 +8,8 @@
 #include "util.h"
 
 /* The fields rport's job lists sort and filter on (plus client_id), and
- * the SQL each stands for. tether has no schedules: no job has a
- * schedule_id, so it is NULL for all (a sort on it keeps the tie-break
- * order; a filter on it matches nothing), as rport answers for jobs that
- * no schedule started. */
+ * the SQL each stands for. schedule_id is NULL for a job that no
+ * schedule started (a filter on it does not match such a job). */
 struct fieldmap {
 	const char *field;
 	const char *sql;
@@ -22,7 +20,7 @@ static const struct fieldmap job_fields[] = {
 	{ "status", "status" },
 	{ "created_by", "created_by" },
 	{ "multi_job_id", "multi_job_id" },
-	{ "schedule_id", "NULL" },
+	{ "schedule_id", "schedule_id" },
 	{ "client_id", "client_id" },
 	{ "started_at", "started_at" },
 	{ "finished_at", "finished_at" },
@@ -33,7 +31,7 @@ static const struct fieldmap job_fields[] = {
 static const struct fieldmap multi_fields[] = {
 	{ "jid", "jid" },
 	{ "created_by", "created_by" },
-	{ "schedule_id", "NULL" },
+	{ "schedule_id", "schedule_id" },
 	{ "started_at", "started_at" },
 	{ NULL, NULL },
 };

@@ -44,6 +44,8 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 	if (j->expires_at > 0)
 		sqlite3_bind_int64(s, 17, j->expires_at);
 	sqlite3_bind_int(s, 18, j->queued);
+	if (j->schedule_id)
+		sqlite3_bind_text(s, 19, j->schedule_id, -1, SQLITE_STATIC);
 	return store_step_done(st, s, "insert job");
 }
 
@@ -122,7 +124,9 @@ enum {
 	/* schema_v3 */
 	C_ARGV,
 	/* schema_v5 */
-	C_EXPIRES_AT, C_DISPATCHED_AT
+	C_EXPIRES_AT, C_DISPATCHED_AT,
+	/* schema_v6 */
+	C_SCHEDULE
 };
 
 /* The text columns a row copies into its memory, and where each goes. */
@@ -136,6 +140,7 @@ static const struct { int col; size_t off; } text_cols[] = {
 	{ C_CREATED_BY, offsetof(struct job_row, created_by) },
 	{ C_ERROR, offsetof(struct job_row, error) },
 	{ C_MULTI, offsetof(struct job_row, multi_job_id) },
+	{ C_SCHEDULE, offsetof(struct job_row, schedule_id) },
 };
 #define N_TEXT_COLS (sizeof text_cols / sizeof text_cols[0])
 
@@ -186,6 +191,8 @@ static int job_row_read(sqlite3_stmt *s, struct job_row *r, int64_t *budget, int
 			copy_col(s, text_cols[i].col, false, &at);
 	if (sqlite3_column_type(s, C_MULTI) == SQLITE_NULL)
 		r->multi_job_id = NULL;
+	if (sqlite3_column_type(s, C_SCHEDULE) == SQLITE_NULL)
+		r->schedule_id = NULL;
 	r->stdout_len = out_len;
 	r->stderr_len = err_len;
 	r->output_omitted = omit && both > 0;
@@ -757,6 +764,8 @@ int store_multi_list(struct store *st, const char *created_by, int64_t limit, in
 		json_object_set_new(o, "jid", store_col_text(s, 0));
 		json_object_set_new(o, "started_at", store_col_time(s, 1));
 		json_object_set_new(o, "created_by", store_col_text(s, 2));
+		json_object_set_new(o, "schedule_id", sqlite3_column_type(s, 3) == SQLITE_TEXT ?
+				    store_col_text(s, 3) : json_null());
 		json_array_append_new(arr, o);
 	}
 	sqlite3_reset(s);

@@ -110,9 +110,32 @@ static const char schema_v5[] =
 	"ALTER TABLE jobs ADD COLUMN dispatched_at INTEGER;"
 	"CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (client_id) WHERE status = 'queued';";
 
-/* Version 6: agent enrollment codes (auth/enroll.c), one JSON record each,
- * as the other key-value tables. */
+/* Version 6: the command and script library, schedules, and the schedule
+ * a job was started by. A library entry and a schedule are the core's
+ * JSON records (core/library.c, core/schedule.c) with the columns a list
+ * or a lookup needs beside them; names are unique per kind of entry.
+ * schedules.last_slot is the time (ns) up to which the schedule's slots
+ * are handled, so a restart runs a missed slot at most once. */
 static const char schema_v6[] =
+	"CREATE TABLE IF NOT EXISTS library ("
+	" id TEXT PRIMARY KEY,"
+	" kind TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" data TEXT NOT NULL);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS library_name ON library (kind, name);"
+	"CREATE TABLE IF NOT EXISTS schedules ("
+	" id TEXT PRIMARY KEY,"
+	" created_at INTEGER NOT NULL,"
+	" last_slot INTEGER NOT NULL DEFAULT 0,"
+	" data TEXT NOT NULL);"
+	"ALTER TABLE jobs ADD COLUMN schedule_id TEXT;"
+	"CREATE INDEX IF NOT EXISTS jobs_schedule ON jobs (schedule_id)"
+	" WHERE schedule_id IS NOT NULL;";
+
+/* Version 7: agent enrollment codes (auth/enroll.c), one JSON record each,
+ * as the other key-value tables. */
+static const char schema_v7[] =
 	"CREATE TABLE enroll_codes (id TEXT PRIMARY KEY, data TEXT NOT NULL);";
 
 struct migration {
@@ -128,6 +151,7 @@ static const struct migration migrations[] = {
 	{ 4, schema_v4 },
 	{ 5, schema_v5 },
 	{ 6, schema_v6 },
+	{ 7, schema_v7 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

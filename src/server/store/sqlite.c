@@ -28,9 +28,9 @@ static const char *const stmt_sql[S_COUNT] = {
 		"INSERT INTO jobs (jid, multi_job_id, client_id, client_name, status,"
 		" command, cwd, interpreter, is_sudo, is_script, timeout_sec,"
 		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec, argv,"
-		" expires_at)"
+		" expires_at, schedule_id)"
 		" VALUES (?1,?2,?3,?4,CASE WHEN ?18 THEN 'queued' ELSE 'running' END,"
-		" ?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+		" ?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?19)",
 	[S_JOB_STARTED] =
 		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ? AND client_id = ?",
 	[S_JOB_FINISH] =
@@ -64,7 +64,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ON CONFLICT(jid) DO UPDATE SET data = excluded.data",
 	[S_MULTI_GET] = "SELECT data FROM multi_jobs WHERE jid = ?",
 	[S_MULTI_LIST] =
-		"SELECT jid, created_at, created_by FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)"
+		"SELECT jid, created_at, created_by, json_extract(data, '$.schedule_id')"
+		" FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)"
 		" ORDER BY created_at DESC, jid LIMIT ?2 OFFSET ?3",
 	[S_MULTI_COUNT] = "SELECT count(*) FROM multi_jobs WHERE (?1 IS NULL OR created_by = ?1)",
 	[S_MULTI_ALL] =

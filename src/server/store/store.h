@@ -23,6 +23,7 @@ struct store;
 struct job_spec {
 	char jid[37];
 	const char *multi_job_id;    /* NULL for a single-client job */
+	const char *schedule_id;     /* the schedule that started it, or NULL */
 	const char *client_id;
 	const char *client_name;
 	const char *command;         /* command text, or the decoded script */
@@ -108,6 +109,7 @@ void store_commit_histogram(const struct store *st, const double **bounds,
 struct job_row {
 	const char *jid;
 	const char *multi_job_id;     /* NULL: a single-client job */
+	const char *schedule_id;      /* NULL: not started by a schedule */
 	const char *client_id;
 	const char *client_name;
 	const char *command;
@@ -327,7 +329,7 @@ int store_multi_create(struct store *st, const char *jid, int64_t created_at,
 		       const char *created_by, const json_t *data, const char *idem_key,
 		       const char *idem_hash);
 int store_multi_get(struct store *st, const char *jid, json_t **data);
-/* Newest first: [{jid, started_at, created_by}], *total; only those of
+/* Newest first: [{jid, started_at, created_by, schedule_id}], *total; only those of
  * created_by when it is not NULL. */
 int store_multi_list(struct store *st, const char *created_by, int64_t limit, int64_t offset,
 		     json_t **out, int64_t *total);
@@ -381,5 +383,30 @@ int store_client_delete(struct store *st, const char *id);
 /* Calls fn for every stored client. */
 int store_client_each(struct store *st, void (*fn)(void *ud, const char *id, json_t *client),
 		      void *ud);
+
+/* ---- the library and schedules (saved.c) -----------------------------
+ * Rows hold the core's JSON records. A library entry has a kind
+ * ("command" or "script") and a name unique within its kind: put returns
+ * TE_EXISTS for a name another entry has. Deletes return TE_NOTFOUND when
+ * there was no such row. */
+int store_library_put(struct store *st, const char *id, const char *kind, const char *name,
+		      int64_t created_at, const json_t *rec);
+int store_library_delete(struct store *st, const char *kind, const char *id);
+int store_library_get(struct store *st, const char *kind, const char *id, json_t **out);
+/* Every entry of a kind, oldest first (an array). */
+int store_library_list(struct store *st, const char *kind, json_t **out);
+/* Callback forms: one record (total 1), or the array of a kind (total:
+ * its size). */
+void store_read_library(struct store *st, const char *kind, const char *id, store_read_cb cb,
+			void *ud);
+void store_read_library_list(struct store *st, const char *kind, store_read_cb cb, void *ud);
+/* Schedules, with last_slot: the time (ns) up to which its slots are
+ * handled. each is the loader at start. */
+int store_schedule_put(struct store *st, const char *id, int64_t created_at, int64_t last_slot,
+		       const json_t *rec);
+int store_schedule_delete(struct store *st, const char *id);
+int store_schedule_each(struct store *st,
+			void (*fn)(void *ud, const char *id, int64_t last_slot, json_t *rec),
+			void *ud);
 
 #endif

@@ -74,6 +74,24 @@ static const struct api_route routes[] = {
 	{ { "DELETE", "/api/v1/user-groups/{}" }, api_user_groups_delete, ROUTE_ADMIN },
 	{ { "GET", "/api/v1/bans" }, api_bans_list, ROUTE_ADMIN },
 	{ { "DELETE", "/api/v1/bans/{}/{}" }, api_bans_delete, ROUTE_ADMIN },
+	/* the library (api_library.c) and schedules (api_schedules.c) */
+	{ { "GET", "/api/v1/library/commands" }, api_library_commands_list, 0 },
+	{ { "POST", "/api/v1/library/commands" }, api_library_commands_post, ROUTE_COMMANDS },
+	{ { "GET", "/api/v1/library/commands/{}" }, api_library_commands_get, 0 },
+	{ { "PUT", "/api/v1/library/commands/{}" }, api_library_commands_put, ROUTE_COMMANDS },
+	{ { "DELETE", "/api/v1/library/commands/{}" }, api_library_commands_delete, ROUTE_COMMANDS },
+	{ { "POST", "/api/v1/library/commands/{}/run" }, api_library_commands_run, ROUTE_COMMANDS },
+	{ { "GET", "/api/v1/library/scripts" }, api_library_scripts_list, 0 },
+	{ { "POST", "/api/v1/library/scripts" }, api_library_scripts_post, ROUTE_SCRIPTS },
+	{ { "GET", "/api/v1/library/scripts/{}" }, api_library_scripts_get, 0 },
+	{ { "PUT", "/api/v1/library/scripts/{}" }, api_library_scripts_put, ROUTE_SCRIPTS },
+	{ { "DELETE", "/api/v1/library/scripts/{}" }, api_library_scripts_delete, ROUTE_SCRIPTS },
+	{ { "POST", "/api/v1/library/scripts/{}/run" }, api_library_scripts_run, ROUTE_SCRIPTS },
+	{ { "GET", "/api/v1/schedules" }, api_schedules_list, ROUTE_SCHEDULER },
+	{ { "POST", "/api/v1/schedules" }, api_schedules_post, ROUTE_SCHEDULER },
+	{ { "GET", "/api/v1/schedules/{}" }, api_schedules_get, ROUTE_SCHEDULER },
+	{ { "PUT", "/api/v1/schedules/{}" }, api_schedules_put, ROUTE_SCHEDULER },
+	{ { "DELETE", "/api/v1/schedules/{}" }, api_schedules_delete, ROUTE_SCHEDULER },
 };
 
 static void call_free(struct api_call *call)
@@ -283,7 +301,8 @@ static void reply_unauthorized(struct api_call *call);
 static bool route_permitted(struct api_call *call, int flags)
 {
 	const char *perm = flags & ROUTE_COMMANDS ? "commands" :
-			   flags & ROUTE_SCRIPTS ? "scripts" : NULL;
+			   flags & ROUTE_SCRIPTS ? "scripts" :
+			   flags & ROUTE_SCHEDULER ? "scheduler" : NULL;
 
 	if (call->admin)
 		return true;

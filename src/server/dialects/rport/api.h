@@ -36,6 +36,7 @@ enum {
 	ROUTE_ADMIN = 2,       /* administrators only */
 	ROUTE_COMMANDS = 4,    /* user group permission "commands" */
 	ROUTE_SCRIPTS = 8,     /* user group permission "scripts" */
+	ROUTE_SCHEDULER = 16,  /* user group permission "scheduler" */
 };
 
 struct api_route {
@@ -238,6 +239,25 @@ void api_groups_get(struct api_call *call);
 void api_groups_post(struct api_call *call);
 void api_groups_put(struct api_call *call);
 void api_groups_delete(struct api_call *call);
+/* The library and schedules (api_library.c, api_schedules.c). */
+void api_library_commands_list(struct api_call *call);
+void api_library_commands_post(struct api_call *call);
+void api_library_commands_get(struct api_call *call);
+void api_library_commands_put(struct api_call *call);
+void api_library_commands_delete(struct api_call *call);
+void api_library_commands_run(struct api_call *call);
+void api_library_scripts_list(struct api_call *call);
+void api_library_scripts_post(struct api_call *call);
+void api_library_scripts_get(struct api_call *call);
+void api_library_scripts_put(struct api_call *call);
+void api_library_scripts_delete(struct api_call *call);
+void api_library_scripts_run(struct api_call *call);
+
+void api_schedules_list(struct api_call *call);
+void api_schedules_post(struct api_call *call);
+void api_schedules_get(struct api_call *call);
+void api_schedules_put(struct api_call *call);
+void api_schedules_delete(struct api_call *call);
 /* Lists jobs where base_column = base_value with rport's sort/filter/page. */
 void api_jobs_query(struct api_call *call, const char *base_column, const char *base_value);
 

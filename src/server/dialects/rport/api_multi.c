@@ -317,8 +317,6 @@ static bool multi_filter_ok(json_t *m, const struct query_filter *f)
 	const char *v;
 	int64_t t = 0;
 
-	if (!strcmp(f->column, "NULL"))
-		return false; /* schedule_id: no tether job has one */
 	v = json_string_value(json_object_get(m, f->column));
 	if (f->op == QOP_IN) {
 		for (size_t i = 0; i < f->nvalues; i++)
@@ -349,8 +347,6 @@ static int multi_cmp(const void *pa, const void *pb)
 		const char *y = json_string_value(json_object_get(b, col));
 		int r;
 
-		if (!strcmp(col, "NULL"))
-			continue;
 		r = strcmp(x ? x : "", y ? y : "");
 		if (r)
 			return multi_sort_q->sort[i].desc ? -r : r;
@@ -428,7 +424,6 @@ static void multi_page_read(void *ud, int rc, json_t *arr, int64_t total)
 		}
 	}
 	json_array_foreach(page, i, m) {
-		json_object_set_new(m, "schedule_id", json_null());
 		api_fields_keep(m, mp->fields, (size_t)mp->nfields);
 	}
 	query_jobs_free(&mp->q);

@@ -303,11 +303,13 @@ void api_user_groups_put(struct api_call *call)
 	perms = json_object_get(body, "permissions");
 	clean = json_object();
 	json_object_foreach(perms, k, v) {
-		if ((strcmp(k, "commands") && strcmp(k, "scripts")) || !json_is_boolean(v)) {
+		if ((strcmp(k, "commands") && strcmp(k, "scripts") && strcmp(k, "scheduler")) ||
+		    !json_is_boolean(v)) {
 			json_decref(clean);
 			json_decref(body);
 			api_reply_error(call, 400, "Invalid user group.",
-					"permissions are {\"commands\": bool, \"scripts\": bool}");
+					"permissions are {\"commands\": bool, \"scripts\": bool, "
+					"\"scheduler\": bool}");
 			return;
 		}
 		json_object_set(clean, k, v);

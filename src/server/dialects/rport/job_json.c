@@ -107,7 +107,8 @@ json_t *rport_job_json(const struct job_row *r)
 	json_object_set_new(j, "multi_job_id",
 			    r->multi_job_id ? json_string(r->multi_job_id) : json_null());
 	/* rport's field; tether has no schedules (see core/query.c). */
-	json_object_set_new(j, "schedule_id", json_null());
+	json_object_set_new(j, "schedule_id", r->schedule_id ? json_string(r->schedule_id) :
+							      json_null());
 	json_object_set_new(j, "error", json_string(r->error));
 	json_object_set_new(j, "exit_code",
 			    r->has_exit_code ? json_integer(r->exit_code) : json_null());

@@ -62,8 +62,8 @@ static json_t *multi_render(const json_t *rec, const struct count_ctx *cc,
 {
 	/* rport's fields first, in its order; then ours. */
 	static const char *const keys[] = {
-		"jid", "started_at", "created_by", "client_ids", "group_ids", "tags", "labels",
-		"command", "cwd", "is_sudo", "is_script", "interpreter", "timeout_sec",
+		"jid", "started_at", "created_by", "schedule_id", "client_ids", "group_ids", "tags",
+		"labels", "command", "cwd", "is_sudo", "is_script", "interpreter", "timeout_sec",
 		"concurrent", "abort_on_err", "max_concurrency", "max_errors",
 	};
 	bool finished = json_object_get(rec, "finished_at") != NULL;
