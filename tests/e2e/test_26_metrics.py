@@ -42,7 +42,7 @@ def value(text, series):
 def test_metrics_content_and_access(fleet):
     s = fleet.server().start()
     fleet.agent(s, "m1")
-    fleet.agent(s, "m2")
+    m2 = fleet.agent(s, "m2")
     for cmd in ("echo ok", "exit 3"):
         jid = s.run("m1", cmd)
         s.wait_job("m1", jid)
@@ -62,6 +62,13 @@ def test_metrics_content_and_access(fleet):
     assert value(text, "tether_store_commit_seconds_count") >= 1
     assert value(text, 'tether_bans_active{listener="api"}') == 0
     assert value(text, 'tether_agent_frames_total{direction="in"}') > 0
+    assert value(text, "tether_jobs_queued") == 0
+    m2.stop()
+    s.wait_disconnected("m2")
+    st, j = s.api("POST", "/api/v1/clients/m2/commands", {"command": "echo later",
+                                                          "queue_offline": True})
+    assert st == 200 and j["data"]["status"] == "queued", j
+    assert value(get_metrics(s, ("admin", mt))[2], "tether_jobs_queued") == 1
     if shutil.which("promtool"):
         r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                            text=True, timeout=30)

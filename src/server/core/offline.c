@@ -1,5 +1,6 @@
 /* offline: jobs queued for offline clients; see offline.h. */
 #include "core/offline.h"
+#include "core/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +422,11 @@ void offline_set_hooks(struct offline *q, const struct offline_hooks *h, void *u
 	q->hooks_ud = ud;
 }
 
+static double queued_gauge(void *ud)
+{
+	return (double)offline_count(ud);
+}
+
 int offline_create(struct server *srv, struct offline **out)
 {
 	struct offline *q = calloc(1, sizeof *q);
@@ -431,6 +437,8 @@ int offline_create(struct server *srv, struct offline **out)
 	store_job_each_queued(srv->store, load_one, q);
 	if (q->n)
 		log_info("offline: %zu queued jobs waiting for their clients", q->n);
+	metrics_gauge(srv->metrics, "tether_jobs_queued",
+		      "Jobs waiting for their offline client (queue_offline).", NULL, queued_gauge, q);
 	uv_timer_init(srv->loop, &q->sweep);
 	q->sweep.data = q;
 	uv_timer_start(&q->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
