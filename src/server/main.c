@@ -29,7 +29,8 @@
 #include "dialects/rport/ws_api.h"
 
 static struct server srv;
-static uv_signal_t sig_term, sig_int;
+static uv_signal_t sig_term, sig_int, sig_hup;
+static char config_path[4096];   /* -c FILE, for SIGHUP */
 static bool stopping;
 
 static void usage(FILE *f)
@@ -94,7 +95,45 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("signal %d: shutting down", signum);
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_int, NULL);
+	uv_close((uv_handle_t *)&sig_hup, NULL);
 	stop_subsystems();
+}
+
+/* SIGHUP: the users and client credentials of the configuration file
+ * again (auth_reload); agents whose credential is gone are cut off.
+ * Everything else needs a restart. */
+static void on_hup(uv_signal_t *h, int signum)
+{
+	struct server_config *nc = calloc(1, sizeof *nc);
+	json_t *removed = json_array();
+	char err[1024] = "";
+	size_t i;
+	json_t *v;
+
+	(void)h;
+	(void)signum;
+	if (!nc || !removed) {
+		free(nc);
+		json_decref(removed);
+		return;
+	}
+	server_config_defaults(nc);
+	if (!config_path[0]) {
+		snprintf(err, sizeof err, "no configuration file (-c) to read");
+	} else if (!server_config_load(nc, config_path, err, sizeof err) &&
+		   !server_config_check(nc, err, sizeof err) &&
+		   !auth_reload(srv.auth, nc, removed, err, sizeof err)) {
+		json_array_foreach(removed, i, v)
+			hub_disconnect_auth(srv.hub, json_string_value(v));
+		log_info("SIGHUP: users and client credentials of %s reloaded (%zu credential(s) gone)",
+			 config_path, json_array_size(removed));
+		err[0] = '\0';
+	}
+	if (err[0])
+		log_error("SIGHUP: not reloaded: %s", err);
+	sodium_memzero(nc, sizeof *nc);
+	free(nc);
+	json_decref(removed);
 }
 
 /* The route table, for tests that walk every route. */
@@ -261,7 +300,7 @@ static int configure(int argc, char **argv)
 	}
 	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
+		case 'c': config = optarg; util_strlcpy(config_path, optarg, sizeof config_path); break;
 		case 'd': data_dir = optarg; break;
 		case 'a': api_addr = optarg; break;
 		case 'g': agent_addr = optarg; break;
@@ -375,6 +414,8 @@ int main(int argc, char **argv)
 	uv_signal_init(&loop, &sig_int);
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
+	uv_signal_init(&loop, &sig_hup);
+	uv_signal_start(&sig_hup, on_hup, SIGHUP);
 	log_info("tetherd %s: API on %s, agents on %s, data in %s", TETHER_VERSION,
 		 srv.cfg.api_address, srv.cfg.agent_address, srv.cfg.data_dir);
 	uv_run(&loop, UV_RUN_DEFAULT);

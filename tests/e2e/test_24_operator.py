@@ -241,3 +241,38 @@ def test_agent_sighup_reloads_the_policy(fleet):
     jid = s.run("hup", "/usr/bin/true")
     assert s.wait_job("hup", jid)["status"] == "successful"
     assert a.proc.alive() and s.client("hup")["connection_state"] == "connected"
+
+
+def test_tetherd_sighup_reloads_users_and_credentials(fleet, tmp_path):
+    """SIGHUP: api.auth_file and server.auth_file again; a credential that
+    is gone cuts its agents off; a broken file changes nothing."""
+    import json
+    import signal
+    h = subprocess.run([harness.binary("tetherd"), "hash-password"], input="alice-pass-1\n",
+                       capture_output=True, text=True).stdout.strip()
+    users = tmp_path / "users"
+    users.write_text("alice:%s\n" % h)
+    agents = tmp_path / "agents.json"
+    agents.write_text(json.dumps({"ag-1": "secret-one", "ag-2": "secret-two"}))
+    s = fleet.server(extra='[api]\nauth_file = "%s"\n[server]\nauth_file = "%s"\n' % (users, agents))
+    s.start()
+    fleet.agent(s, "ag-1", auth="ag-1:secret-one")
+    fleet.agent(s, "ag-2", auth="ag-2:secret-two")
+    assert s.api("GET", "/api/v1/me", auth=("alice", "alice-pass-1"))[0] == 200
+    assert s.api("GET", "/api/v1/me", auth=("bob", "bob-pass-1"))[0] == 401
+    h2 = subprocess.run([harness.binary("tetherd"), "hash-password"], input="bob-pass-1\n",
+                        capture_output=True, text=True).stdout.strip()
+    users.write_text("bob:%s\n" % h2)
+    agents.write_text(json.dumps({"ag-1": "secret-one"}))
+    os.kill(s.proc.pid, signal.SIGHUP)
+    wait_until = harness.wait_until
+    wait_until(lambda: "credentials of" in s.proc.output(), 20, "the reload", procs=[s.proc])
+    assert s.api("GET", "/api/v1/me", auth=("bob", "bob-pass-1"))[0] == 200
+    assert s.api("GET", "/api/v1/me", auth=("alice", "alice-pass-1"))[0] == 401
+    s.wait_disconnected("ag-2")
+    assert s.client("ag-1")["connection_state"] == "connected"
+    # a broken file: nothing changes
+    users.write_text("no colon here\n")
+    os.kill(s.proc.pid, signal.SIGHUP)
+    wait_until(lambda: "not reloaded" in s.proc.output(), 20, "the refused reload", procs=[s.proc])
+    assert s.api("GET", "/api/v1/me", auth=("bob", "bob-pass-1"))[0] == 200

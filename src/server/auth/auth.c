@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <uthash.h>
 
 #include "auth/auth_priv.h"
 #include "log.h"
@@ -181,4 +182,105 @@ void auth_attach_store(struct auth *a, struct store *st)
 	auth_creds_load(a);
 	auth_users_load(a);
 	auth_enroll_load(a);
+}
+
+/* ---- reload (SIGHUP) ------------------------------------------------------ */
+
+static bool user_named(const struct auth *a, const char *name, bool from_config)
+{
+	for (size_t i = 0; i < a->nusers; i++)
+		if (a->users[i].from_config == from_config && !strcmp(a->users[i].name, name))
+			return true;
+	return false;
+}
+
+/* Checks that nothing of fresh clashes with what the API made in a. */
+static int reload_clashes(const struct auth *a, const struct auth *fresh, char *err,
+			  size_t errlen)
+{
+	struct agent_cred *c, *tmp;
+
+	for (size_t i = 0; i < fresh->nusers; i++)
+		if (user_named(a, fresh->users[i].name, false)) {
+			snprintf(err, errlen, "user '%.64s' exists through the API already",
+				 fresh->users[i].name);
+			return -1;
+		}
+	HASH_ITER(hh, fresh->creds, c, tmp) {
+		struct agent_cred *old;
+
+		HASH_FIND_STR(a->creds, c->id, old);
+		if (old && !old->from_config) {
+			snprintf(err, errlen, "client credential '%.64s' exists through the API already",
+				 c->id);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int auth_reload(struct auth *a, struct server_config *cfg, json_t *removed, char *err,
+		size_t errlen)
+{
+	struct auth *fresh = NULL;
+	struct api_user *nu;
+	struct agent_cred *c, *tmp;
+	size_t n = 0;
+	char *shared;
+
+	if (auth_create(a->loop, cfg, &fresh, err, errlen))
+		return -1;
+	if (reload_clashes(a, fresh, err, errlen)) {
+		auth_destroy(fresh);
+		return -1;
+	}
+	nu = calloc(a->nusers + fresh->nusers + 1, sizeof *nu);
+	shared = strdup(fresh->shared_creds);
+	if (!nu || !shared) {
+		free(nu);
+		free(shared);
+		auth_destroy(fresh);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* Users: the file's, then the API's as they were. */
+	for (size_t i = 0; i < fresh->nusers; i++)
+		nu[n++] = fresh->users[i];
+	for (size_t i = 0; i < a->nusers; i++) {
+		if (a->users[i].from_config) {
+			free(a->users[i].name);
+			json_decref(a->users[i].groups);
+		} else {
+			nu[n++] = a->users[i];
+		}
+	}
+	free(a->users);
+	a->users = nu;
+	a->nusers = n;
+	free(fresh->users);
+	fresh->users = NULL;
+	fresh->nusers = 0;
+	/* Credentials: the configuration's are replaced; ids no longer there
+	 * are reported, for their agents to be cut off. */
+	HASH_ITER(hh, a->creds, c, tmp) {
+		struct agent_cred *keep;
+
+		if (!c->from_config)
+			continue;
+		HASH_FIND_STR(fresh->creds, c->id, keep);
+		if (!keep && removed)
+			json_array_append_new(removed, json_string(c->id));
+		HASH_DEL(a->creds, c);
+		free(c->id);
+		free(c);
+	}
+	HASH_ITER(hh, fresh->creds, c, tmp) {
+		HASH_DEL(fresh->creds, c);
+		HASH_ADD_KEYPTR(hh, a->creds, c->id, strlen(c->id), c);
+	}
+	free(a->shared_creds);
+	a->shared_creds = shared;
+	auth_cache_drop_verified(a);
+	auth_destroy(fresh);
+	return 0;
 }

@@ -19,6 +19,14 @@ struct auth;
 int auth_create(uv_loop_t *loop, struct server_config *cfg, struct auth **out,
 		char *err, size_t errlen);
 void auth_destroy(struct auth *a);
+/* SIGHUP: the users and client credentials of cfg (api.user, api.auth_file,
+ * server.auth, server.auth_file, shared_client_auth) replace those a had
+ * from the configuration; what the API made stays. The ids of credentials
+ * that are gone are appended to removed (may be NULL). Returns 0, or -1
+ * with err (nothing changed: a file does not load, or a name is taken by
+ * the API). */
+int auth_reload(struct auth *a, struct server_config *cfg, json_t *removed, char *err,
+		size_t errlen);
 
 /* AUTH_SCOPE_METRICS: an API token for GET /metrics only; auth_api_check
  * refuses it everywhere else. */

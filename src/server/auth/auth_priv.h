@@ -99,6 +99,10 @@ enum auth_record {
  * Returns 0, or TE_NOMEM (nothing queued). */
 int auth_store_write(struct auth *a, enum auth_record kind, const char *id, json_t *rec);
 
+/* ---- passwords.c: forgets every finished verification (a reload may
+ * have changed passwords); checks in flight stay. ---- */
+void auth_cache_drop_verified(struct auth *a);
+
 /* ---- enroll.c ---- */
 void auth_enroll_load(struct auth *a);
 

@@ -91,6 +91,19 @@ void auth_cache_free(struct auth *a)
 	}
 }
 
+void auth_cache_drop_verified(struct auth *a)
+{
+	struct cache_entry *e, *etmp;
+
+	HASH_ITER(hh, a->cache, e, etmp) {
+		if (e->pending)
+			continue;
+		HASH_DEL(a->cache, e);
+		a->ncache--;
+		free(e);
+	}
+}
+
 /* ---- verification on a worker ------------------------------------------ */
 
 static void verify_work(uv_work_t *w)
