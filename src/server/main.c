@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "util.h"
 #include "dialects/rport/ws_api.h"
+#include "dialects/tat/tat.h"
 
 static struct server srv;
 static uv_signal_t sig_term, sig_int;
@@ -252,7 +253,7 @@ int main(int argc, char **argv)
 	if (events_create(&srv.events) || registry_create(&srv.registry) ||
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
-	    api_create(&srv, &srv.api))
+	    api_create(&srv, &srv.api) || tat_create(&srv, &srv.tat))
 		goto out;
 	srv.net = net_create(&loop);
 	if (!srv.net)
@@ -285,6 +286,7 @@ out:
 	groups_destroy(srv.groups);
 	hub_destroy(srv.hub);
 	api_destroy(srv.api);
+	tat_destroy(srv.tat);
 	store_close(srv.store);
 	auth_destroy(srv.auth);
 	registry_destroy(srv.registry);

@@ -16,6 +16,7 @@ struct fanout;
 struct ws_api;
 struct events;
 struct registry;
+struct tat;
 
 struct server {
 	uv_loop_t *loop;
@@ -32,6 +33,7 @@ struct server {
 	struct ws_api *ws;
 	struct events *events;
 	struct registry *registry;
+	struct tat *tat;                 /* the TAT dialect's state */
 	const char *version;
 };
 

@@ -1243,7 +1243,7 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(rs.n, 1);
 	assert_int_equal(rs.last.delivery_timeout_sec, 0);
 	assert_false(rs.last.started);
-	/* the newest version (4) now, and it stays so when opened again */
+	/* the newest version (5) now, and it stays so when opened again */
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
@@ -1253,7 +1253,7 @@ static void test_migrate_from_v1(void **state)
 
 		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		assert_int_equal(sqlite3_column_int(s, 0), 4);
+		assert_int_equal(sqlite3_column_int(s, 0), 5);
 		sqlite3_finalize(s);
 	}
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
@@ -1262,7 +1262,7 @@ static void test_migrate_from_v1(void **state)
 	assert_non_null(strstr(err, "schema version 99"));
 	/* teardown expects an open store */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 5;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	reopen(f);
 }
@@ -1503,7 +1503,7 @@ static void check_old_data(struct store *st, int version)
 }
 
 /* A database of each older schema version (1, 2, 3), with a row in every
- * table, opens: it reaches the current version (4), every row reads back as
+ * table, opens: it reaches the current version (5), every row reads back as
  * it was, and what the later versions added works on it. */
 static void test_migrate_every_older_version(void **state)
 {
@@ -1535,13 +1535,13 @@ static void test_migrate_every_older_version(void **state)
 		json_decref(audit);
 		store_close(f->st);
 		f->st = NULL;
-		assert_int_equal(user_version_of(path), 4);
+		assert_int_equal(user_version_of(path), 5);
 		reopen(f);
 		check_old_data(f->st, version);
 	}
 }
 
-/* A database one version newer than this program (5) is refused with a
+/* A database one version newer than this program (6) is refused with a
  * message that says why, and is left as it was: same version, same rows. */
 static void test_migrate_refuses_the_next_version(void **state)
 {
@@ -1553,14 +1553,14 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 5;");
+	exec_sql(path, "PRAGMA user_version = 6;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 5"));
+	assert_non_null(strstr(err, "schema version 6"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 4"));
-	assert_int_equal(user_version_of(path), 5);
-	exec_sql(path, "PRAGMA user_version = 4;");
+	assert_non_null(strstr(err, "versions up to 5"));
+	assert_int_equal(user_version_of(path), 6);
+	exec_sql(path, "PRAGMA user_version = 5;");
 	reopen(f);
 	check_old_data(f->st, 3);
 }

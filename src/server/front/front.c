@@ -4,12 +4,14 @@
 #include <stddef.h>
 
 #include "dialects/rport/listener.h"
+#include "dialects/tat/tat.h"
 #include "http/face.h"
 #include "server.h"
 
 /* The faces other than rport's, in the order they are asked; NULL ends
  * the list. */
 static const struct http_face *const faces[] = {
+	&tat_face,
 	NULL,
 };
 

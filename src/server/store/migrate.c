@@ -101,6 +101,26 @@ static const char schema_v3[] =
 static const char schema_v4[] =
 	"ALTER TABLE auditlog ADD COLUMN response TEXT;";
 
+/* Version 5: the TAT dialect's id map and key pairs (store/tat.c). */
+static const char schema_v5[] =
+	"CREATE TABLE IF NOT EXISTS tat_ids ("
+	" id TEXT PRIMARY KEY,"
+	" kind TEXT NOT NULL,"
+	" core_id TEXT NOT NULL,"
+	" parent TEXT NOT NULL DEFAULT '',"
+	" client_id TEXT NOT NULL DEFAULT '',"
+	" created_by TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS tat_ids_kind ON tat_ids (kind, created_at);"
+	"CREATE INDEX IF NOT EXISTS tat_ids_parent ON tat_ids (parent);"
+	"CREATE INDEX IF NOT EXISTS tat_ids_core ON tat_ids (core_id);"
+	"CREATE TABLE IF NOT EXISTS tat_keys ("
+	" secret_id TEXT PRIMARY KEY,"
+	" username TEXT NOT NULL,"
+	" sealed TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS tat_keys_user ON tat_keys (username);";
+
 struct migration {
 	int version;      /* user_version once it has run */
 	const char *sql;  /* one SQL block, run in the step's transaction */
@@ -112,6 +132,7 @@ static const struct migration migrations[] = {
 	{ 2, schema_v2 },
 	{ 3, schema_v3 },
 	{ 4, schema_v4 },
+	{ 5, schema_v5 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
