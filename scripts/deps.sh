@@ -11,6 +11,11 @@ pkgs=(
 	python3 python3-pytest python3-websockets python3-requests python3-websocket chromium
 	curl jq sqlite3 sudo procps
 )
+# Node.js and npm: the TAT test drives Tencent Cloud's official SDK (tests/e2e/tat).
+pkgs+=(nodejs)
+if ! command -v npm >/dev/null 2>&1; then
+	pkgs+=(npm)
+fi
 if [ "${TETHER_FUZZ_DEPS:-0}" = 1 ]; then
 	pkgs+=(clang libclang-rt-14-dev)
 fi

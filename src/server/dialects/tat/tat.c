@@ -17,7 +17,6 @@
 #include "server.h"
 
 #define TAT_VERSION "2020-10-28"
-#define TAT_SERVICE "tat"
 #define TAT_SKEW_SEC 300
 #define TAT_BUCKETS 512
 
@@ -183,6 +182,56 @@ static const char *header_of(void *ud, const char *name)
 	return net_http_header(ud, name);
 }
 
+/* The same, with the Host header's port left out: Tencent's Node.js SDK
+ * signs the endpoint's host name alone ("127.0.0.1" of "127.0.0.1:3000"). */
+struct bare_host {
+	net_http_req *req;
+	char host[256];
+};
+
+static const char *header_bare_host(void *ud, const char *name)
+{
+	struct bare_host *b = ud;
+
+	return strcmp(name, "host") ? net_http_header(b->req, name) : b->host;
+}
+
+/* Host without its port into b->host; false when it has none. */
+static bool host_without_port(net_http_req *req, struct bare_host *b)
+{
+	const char *h = net_http_header(req, "Host");
+	const char *colon = h ? strrchr(h, ':') : NULL;
+	size_t n;
+
+	b->req = req;
+	if (!colon || strchr(colon, ']'))
+		return false;
+	n = (size_t)(colon - h);
+	if (n >= sizeof b->host)
+		return false;
+	memcpy(b->host, h, n);
+	b->host[n] = '\0';
+	return true;
+}
+
+/* Does the signature match with this header lookup? 0 yes, 1 no, or a
+ * canonical request error (TE_NOTFOUND, TE_INVAL, TE_NOMEM). */
+static int signature_matches(struct tat_call *c, const char *secret, tat_header_fn fn, void *ud)
+{
+	const char *ts = net_http_header(c->req, "X-TC-Timestamp");
+	char sig[TAT_HEX_LEN];
+	struct buf canon;
+	size_t len = 0;
+	const char *body = net_http_body(c->req, &len);
+	int rc = tat_canonical_request("POST", c->authz.signed_headers, fn, ud, body, len, &canon);
+
+	if (rc)
+		return rc;
+	rc = tat_signature(secret, ts, c->authz.date, c->authz.service, canon.data, canon.len, sig);
+	buf_free(&canon);
+	return rc || !tat_signature_equal(sig, c->authz.signature) ? 1 : 0;
+}
+
 /* The checks of the signature that need no key. Returns 0, or -1 having
  * answered. */
 static int verify_begin(struct tat_call *c)
@@ -228,11 +277,9 @@ static int verify_begin(struct tat_call *c)
 			 a->date, date);
 		return -1;
 	}
-	if (strcmp(a->service, TAT_SERVICE)) {
-		tat_fail(c, "AuthFailure.SignatureFailure",
-			 "The credential's service is `%s`; this endpoint serves `tat`.", a->service);
-		return -1;
-	}
+	/* The service is what the client signed: SDKs take it from the
+	 * endpoint's first label ("tat" for tat.tencentcloudapi.com, "127" for
+	 * 127.0.0.1), so any is accepted; the signature covers it. */
 	return 0;
 }
 
@@ -240,25 +287,19 @@ static int verify_begin(struct tat_call *c)
  * c->user), or -1 having answered. */
 static int verify_finish(struct tat_call *c, const char *secret, const char *user)
 {
-	const char *ts = net_http_header(c->req, "X-TC-Timestamp");
-	char sig[TAT_HEX_LEN];
-	struct buf canon;
-	size_t len = 0;
-	const char *body = net_http_body(c->req, &len);
-	int rc;
+	struct bare_host bh;
+	int rc = signature_matches(c, secret, header_of, c->req);
 
-	rc = tat_canonical_request("POST", c->authz.signed_headers, header_of, c->req, body, len,
-				   &canon);
-	if (rc) {
+	if (rc == 1 && host_without_port(c->req, &bh))
+		rc = signature_matches(c, secret, header_bare_host, &bh);
+	if (rc < 0) {
 		tat_fail(c, "AuthFailure.SignatureFailure",
 			 rc == TE_NOTFOUND ? "A header named in SignedHeaders is not in the request." :
 					     "SignedHeaders must be lower-case names separated by "
 					     "`;` and include content-type and host.");
 		return -1;
 	}
-	rc = tat_signature(secret, ts, c->authz.date, c->authz.service, canon.data, canon.len, sig);
-	buf_free(&canon);
-	if (rc || !tat_signature_equal(sig, c->authz.signature)) {
+	if (rc) {
 		tat_fail(c, "AuthFailure.SignatureFailure",
 			 "The provided credentials could not be validated. Please check your "
 			 "signature is correct.");
