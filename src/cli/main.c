@@ -30,6 +30,7 @@ static const struct {
 	{ "login", cmd_login, "get a token and store it for later commands" },
 	{ "bans", cmd_bans, "list or lift brute-force bans (administrators)" },
 	{ "logout", cmd_logout, "revoke the stored token and forget it" },
+	{ "tat-keys", cmd_tat_keys, "list, create or delete your TAT key pairs (SecretId/SecretKey)" },
 };
 
 static void usage(FILE *f)

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from harness import ROOT, wait_until
+from harness import ROOT, cli, wait_until
 
 TAT_DIR = os.path.join(ROOT, "tests", "e2e", "tat")
 SDK_JS = os.path.join(TAT_DIR, "sdk.js")
@@ -484,6 +484,17 @@ def test_user_key_pairs_and_visibility(module_fleet, tat):
     assert api("DELETE", "/api/v1/me/tat-keys/" + bid, auth=bob)[0] == 204
     assert api("DELETE", "/api/v1/me/tat-keys/" + bid, auth=bob)[0] == 404
     assert code(tat, "DescribeInvocations", sid=bid, skey=bkey) == "AuthFailure.SecretIdNotFound"
+    # the same through the CLI
+    p = cli(tat, "tat-keys", "create", user="tatbob", password="bob-password")
+    assert p.returncode == 0, p.stderr
+    fields = dict(line.split(":", 1) for line in p.stdout.splitlines()[:2])
+    cid, ckey = fields["SecretId"].strip(), fields["SecretKey"].strip()
+    assert ok(tat, "DescribeInvocations", {}, sid=cid, skey=ckey)["TotalCount"] == 1
+    p = cli(tat, "tat-keys", user="tatbob", password="bob-password")
+    assert p.returncode == 0 and cid in p.stdout and ckey not in p.stdout, p.stdout
+    p = cli(tat, "tat-keys", "delete", cid, user="tatbob", password="bob-password")
+    assert p.returncode == 0, p.stderr
+    assert code(tat, "DescribeInvocations", sid=cid, skey=ckey) == "AuthFailure.SecretIdNotFound"
 
 
 def test_rate_limit_per_action(fleet, sdk_ready):
