@@ -278,6 +278,35 @@ def test_audited_before_dispatch(tat):
     assert recs[0]["application"] == "client.command" and recs[0]["action"] == "execute.start"
 
 
+def test_username_runs_as_that_user(module_fleet, tat):
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
+        pytest.skip("needs root, useradd and setpriv to make a throwaway user")
+    user = "tatu%d" % (os.getpid() % 100000)
+    subprocess.run(["useradd", "-M", "-s", "/bin/sh", user], check=True, capture_output=True)
+    try:
+        a = module_fleet.agent(tat, "ins-runas01",
+                               extra="[remote-commands]\nrun_as = ['%s']\n" % user)
+        r = run(tat, "id -un; id -u", ["ins-runas01"], Username=user, WorkingDirectory="/tmp")
+        i = wait_invocation(tat, r["InvocationId"])
+        assert i["InvocationStatus"] == "SUCCESS" and i["Username"] == user, i
+        t = tasks(tat, r["InvocationId"])[0]
+        assert output(t).split("\n")[0] == user and output(t).split("\n")[1] != "0"
+        assert t["CommandDocument"]["Username"] == user
+        # root, the default, is the agent's own user
+        r = run(tat, "id -u", ["ins-runas01"], Username="root", WorkingDirectory="/tmp")
+        wait_invocation(tat, r["InvocationId"])
+        assert output(tasks(tat, r["InvocationId"])[0]) == "%d\n" % os.geteuid()
+        # an agent whose allow-list lacks the user: refused before anything runs
+        assert code(tat, "RunCommand", {"Content": b64("id"), "InstanceIds": [
+            "ins-runas01", SEED[0]], "Username": user}) == "InvalidParameterValue.InvalidUsername"
+        assert code(tat, "RunCommand", {"Content": b64("id"), "InstanceIds": ["ins-runas01"],
+                                        "Username": "Not A User"}) == \
+            "InvalidParameterValue.InvalidUsername"
+        a.stop()
+    finally:
+        subprocess.run(["userdel", user], capture_output=True)
+
+
 # ---- parameters --------------------------------------------------------------
 
 
@@ -340,6 +369,7 @@ def test_parameter_errors(tat, fields, want):
     ({"CommandType": "BASH"}, "InvalidParameterValue"),
     ({"WorkingDirectory": "relative/dir"}, "InvalidParameterValue.InvalidWorkingDirectory"),
     ({"SaveCommand": True}, "UnsupportedOperation"),
+    ({"Username": "nobody"}, "InvalidParameterValue.InvalidUsername"),
     ({"InstanceIds": ["ins-nosuch01"]}, "ResourceNotFound.InstanceNotFound"),
     ({"InstanceIds": [SEED[0], "ins-offline1"]}, "ResourceUnavailable.AgentStatusNotOnline"),
     ({"InstanceIds": ["ins-%08d" % i for i in range(101)]},

@@ -33,6 +33,8 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 	sqlite3_bind_int64(s, 13, j->created_at);
 	sqlite3_bind_int(s, 14, j->kill_on_timeout);
 	sqlite3_bind_int64(s, 15, j->delivery_timeout_sec);
+	if (j->run_as && *j->run_as)
+		sqlite3_bind_text(s, 17, j->run_as, -1, SQLITE_STATIC);
 	if (j->argv) {
 		char *text = json_dumps(j->argv, JSON_COMPACT);
 
@@ -117,7 +119,9 @@ enum {
 	/* schema_v2 */
 	C_STATE, C_DELIVERY_TIMEOUT,
 	/* schema_v3 */
-	C_ARGV
+	C_ARGV,
+	/* schema_v5 */
+	C_RUN_AS
 };
 
 /* The text columns a row copies into its memory, and where each goes. */
@@ -131,6 +135,7 @@ static const struct { int col; size_t off; } text_cols[] = {
 	{ C_CREATED_BY, offsetof(struct job_row, created_by) },
 	{ C_ERROR, offsetof(struct job_row, error) },
 	{ C_MULTI, offsetof(struct job_row, multi_job_id) },
+	{ C_RUN_AS, offsetof(struct job_row, run_as) },
 };
 #define N_TEXT_COLS (sizeof text_cols / sizeof text_cols[0])
 

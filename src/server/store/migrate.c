@@ -101,7 +101,8 @@ static const char schema_v3[] =
 static const char schema_v4[] =
 	"ALTER TABLE auditlog ADD COLUMN response TEXT;";
 
-/* Version 5: the TAT dialect's id map and key pairs (store/tat.c). */
+/* Version 5: the TAT dialect's id map and key pairs (store/tat.c), and a
+ * job's run-as user. */
 static const char schema_v5[] =
 	"CREATE TABLE IF NOT EXISTS tat_ids ("
 	" id TEXT PRIMARY KEY,"
@@ -119,7 +120,9 @@ static const char schema_v5[] =
 	" username TEXT NOT NULL,"
 	" sealed TEXT NOT NULL,"
 	" created_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS tat_keys_user ON tat_keys (username);";
+	"CREATE INDEX IF NOT EXISTS tat_keys_user ON tat_keys (username);"
+	/* the user a job runs as on its agent (NULL: the agent's own) */
+	"ALTER TABLE jobs ADD COLUMN run_as TEXT;";
 
 struct migration {
 	int version;      /* user_version once it has run */

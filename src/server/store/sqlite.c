@@ -27,8 +27,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_INSERT] =
 		"INSERT INTO jobs (jid, multi_job_id, client_id, client_name, status,"
 		" command, cwd, interpreter, is_sudo, is_script, timeout_sec,"
-		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec, argv)"
-		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?)",
+		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec, argv,"
+		" run_as)"
+		" VALUES (?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[S_JOB_STARTED] =
 		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ? AND client_id = ?",
 	[S_JOB_FINISH] =

@@ -191,6 +191,41 @@ static size_t utf8_chars(const char *s)
 	return n;
 }
 
+/* A POSIX-ish user name: [a-z_][a-z0-9_.-]*, at most 32 bytes. */
+static bool username_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || !((*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      *s == '-' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* The run-as user the request asks for: NULL for root (TAT's default: the
+ * agent's own user) or none. */
+static const char *run_as_of(struct tat_call *c)
+{
+	const char *u = json_string_value(json_object_get(c->params, "Username"));
+
+	return u && strcmp(u, "root") ? u : NULL;
+}
+
+/* Does the agent of cl allow running as user (its hello's run_as_users)? */
+static bool run_as_allowed(const struct client *cl, const char *user)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(cl->facts, "run_as_users"), i, v)
+		if (!strcmp(json_string_value(v), user))
+			return true;
+	return false;
+}
+
 static bool name_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -209,7 +244,8 @@ static bool name_ok(const char *s)
 static int instances_of(struct tat_call *c, struct run *r)
 {
 	json_t *ids = json_object_get(c->params, "InstanceIds"), *v;
-	struct buf unknown, offline;
+	struct buf unknown, offline, refused;
+	const char *run_as = run_as_of(c);
 	size_t i;
 	int rc = 0;
 
@@ -230,6 +266,7 @@ static int instances_of(struct tat_call *c, struct run *r)
 	}
 	buf_init(&unknown, 8192);
 	buf_init(&offline, 8192);
+	buf_init(&refused, 8192);
 	json_array_foreach(ids, i, v) {
 		const char *id = json_string_value(v);
 		struct client *cl;
@@ -258,6 +295,8 @@ static int instances_of(struct tat_call *c, struct run *r)
 			buf_appendf(&unknown, "%s%s", unknown.len ? ", " : "", id);
 		else if (!registry_client_connected(cl))
 			buf_appendf(&offline, "%s%s", offline.len ? ", " : "", id);
+		else if (run_as && !run_as_allowed(cl, run_as))
+			buf_appendf(&refused, "%s%s", refused.len ? ", " : "", id);
 	}
 	if (unknown.len) {
 		tat_fail(c, "ResourceNotFound.InstanceNotFound", "The instances are not found: %s.",
@@ -267,10 +306,16 @@ static int instances_of(struct tat_call *c, struct run *r)
 		tat_fail(c, "ResourceUnavailable.AgentStatusNotOnline",
 			 "The agents of these instances are not online: %s.", offline.data);
 		rc = -1;
+	} else if (refused.len) {
+		tat_fail(c, "InvalidParameterValue.InvalidUsername",
+			 "The user `%s` is not allowed on these instances (their agents' "
+			 "[remote-commands] run_as): %s.", run_as, refused.data);
+		rc = -1;
 	}
 out:
 	buf_free(&unknown);
 	buf_free(&offline);
+	buf_free(&refused);
 	return rc;
 }
 
@@ -406,10 +451,9 @@ static int run_fields_check(struct tat_call *c)
 		tat_fail(c, "InvalidParameter", "Tags are kept only with SaveCommand true.");
 		return -1;
 	}
-	if (user && strcmp(user, "root")) {
+	if (user && !username_ok(user)) {
 		tat_fail(c, "InvalidParameterValue.InvalidUsername",
-			 "The user `%.64s` is not allowed: tether runs TAT commands as the agent's "
-			 "user (Username root).", user);
+			 "`%.64s` is not a user name.", user);
 		return -1;
 	}
 	if ((str_param(c, "OutputCOSBucketUrl") && *str_param(c, "OutputCOSBucketUrl")) ||
@@ -434,7 +478,7 @@ static json_t *run_metadata(struct tat_call *c, const struct run *r, const char 
 	json_object_set_new(t, "CommandType", json_string("SHELL"));
 	json_object_set_new(t, "WorkingDirectory", json_string(cwd));
 	json_object_set_new(t, "Timeout", json_integer(timeout));
-	json_object_set_new(t, "Username", json_string("root"));
+	json_object_set_new(t, "Username", json_string(run_as_of(c) ? run_as_of(c) : "root"));
 	json_object_set_new(t, "EnableParameter",
 			    json_boolean(json_is_true(json_object_get(c->params, "EnableParameter"))));
 	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
@@ -494,6 +538,7 @@ void tat_run_command(struct tat_call *c)
 	req.targets.nclient_ids = r->n;
 	req.command = command;
 	req.cwd = cwd ? cwd : "/root";
+	req.run_as = run_as_of(c);
 	req.kill_on_timeout = true;
 	req.timeout_sec = tsec;
 	req.concurrent = true;
