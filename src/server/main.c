@@ -173,6 +173,13 @@ static net_listener *listen_on(const char *address, const struct net_callbacks *
 	return net_listen(srv.net, &lc);
 }
 
+/* The API listener's faces: rport's REST API and TAT's. */
+static void faces_destroy(void)
+{
+	api_destroy(srv.api);
+	tat_destroy(srv.tat);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -285,8 +292,7 @@ out:
 	fanout_destroy(srv.fanout);
 	groups_destroy(srv.groups);
 	hub_destroy(srv.hub);
-	api_destroy(srv.api);
-	tat_destroy(srv.tat);
+	faces_destroy();
 	store_close(srv.store);
 	auth_destroy(srv.auth);
 	registry_destroy(srv.registry);
