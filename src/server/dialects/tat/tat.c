@@ -168,7 +168,9 @@ static void on_headers(struct server *srv, net_http_req *req)
 	c->req = req;
 	util_uuid4(c->request_id);
 	net_http_set_user(req, c);
-	net_http_read_body(req);
+	/* The peer gone already: the request is freed and nothing follows. */
+	if (net_http_read_body(req))
+		call_free(c);
 }
 
 static void on_abort(struct server *srv, net_http_req *req)
