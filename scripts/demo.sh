@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds, then runs tetherd on :3000 (API,
 # user admin / password foobaz) and :8080 (agents) with its SQLite store in
-# ./demo-data, plus local agents: my-client, local-test-client-2..4.
+# ./demo-data, plus local agents: my-client, local-test-client-2..4, and the
+# TAT seed's instances ins-zj0f57ew, ins-zj0f57ex, ins-zj0f57ev (their
+# demo key pair is in [tat] below; scripts/tat-call signs with it).
 # Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +29,13 @@ data_dir = "$DATA/server"
 address = "$API"
 user = "admin"
 password = "foobaz"
+
+# The TAT dialect's demo key pair (docs/api-tat.md), bound to admin. A demo
+# secret: never use it on a server others can reach.
+[tat]
+secret_id = "AKIDdemoTetherTat00000000000000000"
+secret_key = "demoTetherTatSecretKey0000000000"
+user = "admin"
 CONF
 
 # The agent refuses to run as root unless told so: the demo says so when
@@ -68,6 +77,12 @@ ES_ID=ed518850-681a-4d60-bb98-e22640cae2a8
 agent_conf $ES_ID "'elastic'" 'zone = "EU"'
 sed -i -e "s/^name = .*/name = \"$(hostname)\"/" \
 	-e "s/^allow = .*/allow = ['.*']/" -e "s/^deny = .*/deny = []/" "$DATA/$ES_ID.conf"
+# TAT's instances run scripts as TAT does: any command (no allow list).
+tat_agent_conf() { # id
+	agent_conf "$1" "'tat'" 'zone = "ap-guangzhou"'
+	sed -i "s/^allow = .*/allow = ['.*']/; s/^deny = .*/deny = []/" "$DATA/$1.conf"
+}
+for id in ins-zj0f57ew ins-zj0f57ex ins-zj0f57ev; do tat_agent_conf "$id"; done
 
 # The seed's multi-client examples run in cwd /users/root (rport's docs
 # machine). Create it so they work as written.
@@ -85,7 +100,8 @@ trap cleanup INT TERM EXIT
 
 ./build/tetherd -c "$DATA/tetherd.conf" &
 pids+=($!)
-for id in my-client local-test-client-2 local-test-client-3 local-test-client-4 $ES_ID; do
+for id in my-client local-test-client-2 local-test-client-3 local-test-client-4 $ES_ID \
+	ins-zj0f57ew ins-zj0f57ex ins-zj0f57ev; do
 	./build/tether-agent -c "$DATA/$id.conf" 2>>"$DATA/$id.log" &
 	pids+=($!)
 done

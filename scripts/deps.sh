@@ -12,6 +12,11 @@ pkgs=(
 	curl jq sqlite3 sudo procps scdoc
 	libarchive-dev unzip prometheus
 )
+# Node.js and npm: the TAT test drives Tencent Cloud's official SDK (tests/e2e/tat).
+pkgs+=(nodejs)
+if ! command -v npm >/dev/null 2>&1; then
+	pkgs+=(npm)
+fi
 if [ "${TETHER_FUZZ_DEPS:-0}" = 1 ]; then
 	pkgs+=(clang libclang-rt-14-dev)
 fi

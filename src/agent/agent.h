@@ -42,6 +42,10 @@ struct agent_config {
 	size_t ndeny;
 	policy_order order;
 	int64_t send_back_limit;
+	/* run_as: the users a run may ask to run as (TAT's Username); none
+	 * by default. */
+	char **run_as;
+	size_t nrun_as;
 	/* [remote-scripts] */
 	bool scripts_enabled;
 	/* check_command_policy: scripts also pass the [remote-commands]

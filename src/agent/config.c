@@ -46,6 +46,9 @@ void agent_config_free(struct agent_config *c)
 	json_decref(c->aliases);
 	free_list(c->allow, c->nallow);
 	free_list(c->deny, c->ndeny);
+	free_list(c->run_as, c->nrun_as);
+	c->run_as = NULL;
+	c->nrun_as = 0;
 	c->tags = c->labels = c->services = c->aliases = NULL;
 	c->allow = c->deny = NULL;
 	c->nallow = c->ndeny = 0;
@@ -126,6 +129,15 @@ static int set_deny(void *base, const struct toml_key *k, const toml_value *v,
 
 	(void)k;
 	return get_str_list(v, at, &c->deny, &c->ndeny);
+}
+
+static int set_run_as(void *base, const struct toml_key *k, const toml_value *v,
+		      const struct toml_key_at *at)
+{
+	struct agent_config *c = base;
+
+	(void)k;
+	return get_str_list(v, at, &c->run_as, &c->nrun_as);
 }
 
 /* [client.labels]: a table of strings. */
@@ -241,6 +253,7 @@ static const struct toml_key agent_keys[] = {
 	SET("remote-commands", "deny", deny, set_deny),
 	SET("remote-commands", "order", order, set_order),
 	INT("remote-commands", "send_back_limit", send_back_limit, 0, 64LL * 1024 * 1024),
+	SET("remote-commands", "run_as", run_as, set_run_as),
 	BOOL("remote-scripts", "enabled", scripts_enabled),
 	BOOL("remote-scripts", "check_command_policy", scripts_check_policy),
 	SET("interpreter-aliases", NULL, aliases, set_alias),

@@ -125,6 +125,15 @@ static void send_hello(struct conn *c)
 	json_object_set_new(m, "version", json_string(AGENT_VERSION));
 	json_object_set_new(m, "protocol", json_integer(PROTO_VERSION));
 	json_object_set_new(m, "facts", facts_collect());
+	/* The users a run may ask for (run_as), so that the server refuses
+	 * others before anything is sent. */
+	{
+		json_t *users = json_array();
+
+		for (size_t i = 0; i < a->cfg.nrun_as; i++)
+			json_array_append_new(users, json_string(a->cfg.run_as[i]));
+		json_object_set_new(json_object_get(m, "facts"), "run_as_users", users);
+	}
 	json_object_set_new(m, "tags", json_deep_copy(a->cfg.tags));
 	json_object_set_new(m, "labels", json_deep_copy(a->cfg.labels));
 	json_object_set_new(m, "services", json_deep_copy(a->cfg.services));

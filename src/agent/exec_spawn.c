@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,7 @@ struct run_req {
 	const char *interp_name;
 	const char *cwd;
 	json_t *argv;       /* run without a shell, or NULL (borrowed) */
+	const char *run_as; /* NULL: the agent's own user */
 	bool is_sudo;
 	bool is_script;
 	bool kill_on_timeout;
@@ -220,6 +222,37 @@ static int run_check_argv(struct exec *e, const struct run_req *r)
 		exec_reject(e, r->jid, "command is not allowed: %s", text);
 	free(text);
 	return ok ? 0 : -1;
+}
+
+/* A run as another user: the user is in [remote-commands] run_as and
+ * exists; as root the agent switches to it with setpriv (uid, gid and the
+ * user's groups), otherwise with sudo -n -u. The helper's path goes into
+ * helper. Returns 0, or -1 after sending a reject. */
+static int run_as_check(struct exec *e, const struct run_req *r, char *helper, size_t len)
+{
+	const struct agent_config *cfg = &e->a->cfg;
+	const char *prog = geteuid() == 0 ? "setpriv" : "sudo";
+	bool allowed = false;
+
+	for (size_t i = 0; i < cfg->nrun_as; i++)
+		allowed |= !strcmp(cfg->run_as[i], r->run_as);
+	if (!allowed) {
+		exec_reject(e, r->jid,
+			    "failed to start a command: run_as user '%.64s' is not in the agent's "
+			    "[remote-commands] run_as", r->run_as);
+		return -1;
+	}
+	if (!getpwnam(r->run_as)) {
+		exec_reject(e, r->jid, "failed to start a command: run_as user '%.64s' does not exist",
+			    r->run_as);
+		return -1;
+	}
+	if (!exec_find_in_path(prog, helper, len)) {
+		exec_reject(e, r->jid, "failed to start a command: run_as needs %s (not found in the "
+				       "agent's PATH)", prog);
+		return -1;
+	}
+	return 0;
 }
 
 /* Checks everything before a process exists: the gates, the policy, the
@@ -304,7 +337,9 @@ static int run_checks(struct exec *e, const struct run_req *r, struct exec_inter
 			return -1;
 		}
 	}
-	if (r->is_sudo && !exec_find_in_path("sudo", sudo, sudolen)) {
+	if (r->run_as && run_as_check(e, r, sudo, sudolen))
+		return -1;
+	if (r->is_sudo && !r->run_as && !exec_find_in_path("sudo", sudo, sudolen)) {
 		exec_reject(e, r->jid,
 			    "failed to start a command: is_sudo was requested but sudo is not installed "
 			    "(not found in the agent's PATH)");
@@ -353,6 +388,9 @@ static void run_req_parse(json_t *run, struct run_req *r)
 	if (json_is_null(r->argv))
 		r->argv = NULL;
 	r->is_sudo = json_is_true(json_object_get(run, "is_sudo"));
+	r->run_as = json_string_value(json_object_get(run, "run_as"));
+	if (r->run_as && !*r->run_as)
+		r->run_as = NULL;
 	r->is_script = json_is_true(json_object_get(run, "is_script"));
 	r->kill_on_timeout = json_is_true(json_object_get(run, "kill_on_timeout"));
 	r->live = json_is_true(json_object_get(run, "stream"));
@@ -362,8 +400,9 @@ static void run_req_parse(json_t *run, struct run_req *r)
 /* What a job runs: the program and its argv, with the arrays they live
  * in. */
 struct run_argv {
-	const char *argv[EXEC_ARGV_MAX + 2];
-	const char *aargv[PROTO_ARGV_MAX + 4];
+	const char *argv[EXEC_ARGV_MAX + 6];
+	const char *aargv[PROTO_ARGV_MAX + 7];
+	char uid[40], gid[40];   /* setpriv's --reuid=, --regid= (run_as as root) */
 	const char *dargv[EXEC_DIRECT_MAX];
 	char dbuf[4096], dpath[PATH_MAX];
 	bool direct;
@@ -384,7 +423,31 @@ static int run_argv_build(struct exec *e, const struct run_req *r, const struct 
 	char dir[PATH_MAX];
 
 	ra->direct = false;
-	if (r->is_sudo) {
+	if (r->run_as) {
+		/* Another user: setpriv as root, sudo -n -u otherwise (the
+		 * helper's path is in sudo: run_as_check). */
+		const struct passwd *pw = getpwnam(r->run_as);
+		size_t k = 0;
+
+		if (!pw) {
+			snprintf(err, errlen, "run_as user '%.64s' does not exist", r->run_as);
+			return -1;
+		}
+		ra->argv[k++] = sudo;
+		if (geteuid() == 0) {
+			snprintf(ra->uid, sizeof ra->uid, "--reuid=%u", (unsigned)pw->pw_uid);
+			snprintf(ra->gid, sizeof ra->gid, "--regid=%u", (unsigned)pw->pw_gid);
+			ra->argv[k++] = ra->uid;
+			ra->argv[k++] = ra->gid;
+			ra->argv[k++] = "--init-groups";
+		} else {
+			ra->argv[k++] = "-n";
+			ra->argv[k++] = "-u";
+			ra->argv[k++] = r->run_as;
+		}
+		ra->argv[k++] = "--";
+		iargv = ra->argv + k;
+	} else if (r->is_sudo) {
 		ra->argv[0] = sudo;
 		ra->argv[1] = "-n";
 		iargv = ra->argv + 2;
@@ -409,7 +472,10 @@ static int run_argv_build(struct exec *e, const struct run_req *r, const struct 
 		size_t i, k = 0;
 		json_t *v;
 
-		if (r->is_sudo) {
+		if (r->run_as) {
+			for (const char **p = ra->argv; p < iargv; p++)
+				ra->aargv[k++] = *p;
+		} else if (r->is_sudo) {
 			ra->aargv[k++] = sudo;
 			ra->aargv[k++] = "-n";
 			ra->aargv[k++] = "--";
@@ -421,8 +487,8 @@ static int run_argv_build(struct exec *e, const struct run_req *r, const struct 
 		exec_interp_argv(in, r->command, NULL, iargv);
 		/* One plain simple command: exec it as the shell would, saving
 		 * the shell's own exec (docs/execution.md). Not under sudo,
-		 * whose PATH is its own. */
-		if (!r->is_sudo)
+		 * whose PATH is its own, nor as another user. */
+		if (!r->is_sudo && !r->run_as)
 			ra->direct = exec_interp_direct(in, r->command, r->command_len, ra->dbuf,
 							sizeof ra->dbuf, ra->dargv, EXEC_DIRECT_MAX,
 							ra->dpath, sizeof ra->dpath) > 0;

@@ -91,6 +91,7 @@ int cmd_apikey(struct cli *c, int argc, char **argv);
 int cmd_logout(struct cli *c, int argc, char **argv);
 int cmd_cancel(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
+int cmd_tat_keys(struct cli *c, int argc, char **argv);
 
 /* Output helpers shared by exec and job. */
 /* Decodes a job's result stream ("stdout"/"stderr"), base64 if the job

@@ -32,6 +32,7 @@ static const struct {
 	{ "enrollment", cmd_enrollment, "create, list or revoke agent enrollment codes (administrators)" },
 	{ "logout", cmd_logout, "revoke the stored token and forget it" },
 	{ "apikey", cmd_apikey, "create, list or delete API keys (Authorization: ApiKey)" },
+	{ "tat-keys", cmd_tat_keys, "list, create or delete your TAT key pairs (SecretId/SecretKey)" },
 };
 
 static void usage(FILE *f)

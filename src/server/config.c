@@ -63,6 +63,10 @@ static const struct toml_key server_keys[] = {
 	INT("api", "max_url_bytes", max_url_bytes, 256, 1024 * 1024),
 	INT("api", "max_bodies_bytes", max_bodies_bytes, 1024, 64LL * 1024 * 1024 * 1024),
 	INT("api", "body_timeout_sec", body_timeout_sec, 1, 3600),
+	STR("tat", "secret_id", tat_secret_id),
+	STR("tat", "secret_key", tat_secret_key),
+	STR("tat", "user", tat_user),
+	INT("tat", "rate_limit", tat_rate_limit, 1, 1000000),
 };
 
 void server_config_defaults(struct server_config *c)
@@ -98,6 +102,7 @@ void server_config_defaults(struct server_config *c)
 	c->max_url_bytes = 8192;
 	c->max_bodies_bytes = 64LL * 1024 * 1024;
 	c->body_timeout_sec = 30;
+	c->tat_rate_limit = 20;
 }
 
 /* An array of non-empty strings without ',' into out as "a,b,c". On error

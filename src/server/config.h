@@ -51,6 +51,12 @@ struct server_config {
 	int64_t max_url_bytes;         /* request target (414) */
 	int64_t max_bodies_bytes;      /* all request bodies being read (503) */
 	int64_t body_timeout_sec;      /* a body's deadline (408) */
+	/* [tat]: one key pair bound to a user, and the per-action rate limit
+	 * (requests a second; docs/api-tat.md). */
+	char tat_secret_id[129];
+	char tat_secret_key[129];
+	char tat_user[128];
+	int64_t tat_rate_limit;
 };
 
 /* Fills defaults. */

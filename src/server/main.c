@@ -27,6 +27,7 @@
 #include "store/store.h"
 #include "util.h"
 #include "dialects/rport/ws_api.h"
+#include "dialects/tat/tat.h"
 
 static struct server srv;
 static uv_signal_t sig_term, sig_int, sig_hup;
@@ -68,6 +69,13 @@ static void stop_subsystems(void)
 }
 
 /* Frees what start created, in reverse (each destroy takes NULL). */
+/* The API listener's faces: rport's REST API and TAT's. */
+static void faces_destroy(void)
+{
+	api_destroy(srv.api);
+	tat_destroy(srv.tat);
+}
+
 static void destroy_subsystems(void)
 {
 	net_ctx_free(srv.net);
@@ -77,7 +85,7 @@ static void destroy_subsystems(void)
 	offline_destroy(srv.offline);
 	groups_destroy(srv.groups);
 	hub_destroy(srv.hub);
-	api_destroy(srv.api);
+	faces_destroy();
 	store_close(srv.store);
 	auth_destroy(srv.auth);
 	registry_destroy(srv.registry);
@@ -393,7 +401,8 @@ int main(int argc, char **argv)
 	    registry_create(&srv.registry) ||
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    offline_create(&srv, &srv.offline) || fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
-	    api_create(&srv, &srv.api) || schedules_create(&srv, &srv.schedules))
+	    api_create(&srv, &srv.api) || schedules_create(&srv, &srv.schedules) ||
+	    tat_create(&srv, &srv.tat))
 		goto out;
 	srv.net = net_create(&loop);
 	if (!srv.net)

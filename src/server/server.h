@@ -19,6 +19,7 @@ struct registry;
 struct metrics;
 struct offline;
 struct schedules;
+struct tat;
 
 struct server {
 	uv_loop_t *loop;
@@ -38,6 +39,7 @@ struct server {
 	struct metrics *metrics;
 	struct offline *offline;       /* jobs queued for offline clients */
 	struct schedules *schedules;
+	struct tat *tat;                 /* the TAT dialect's state */
 	const char *version;
 };
 

@@ -20,10 +20,11 @@
 #include <sqlite3.h>
 
 /* The schema version migrations end at (store/migrate.c). */
-#define LATEST_SCHEMA 7
-#define LATEST_SCHEMA_TEXT "7"
+#define LATEST_SCHEMA 8
+#define LATEST_SCHEMA_TEXT "8"
 
 #include "store/store.h"
+#include "store/store_tat.h"
 #include "util.h"
 
 #define NS 1000000000LL
@@ -1586,6 +1587,87 @@ static void check_v6(struct store *st)
 	store_job_row_free(&row);
 }
 
+/* Schema v8: the TAT dialect's id map (filtered, newest first, paged, by
+ * creator), its key pairs (per user), and a job's run-as user. */
+static void tat_rows_read(void *ud, int rc, json_t *rows, int64_t total)
+{
+	json_t **out = ud;
+
+	assert_int_equal(rc, 0);
+	json_object_set_new(*out, "total", json_integer(total));
+	json_object_set_new(*out, "rows", rows);
+}
+
+static void test_tat_tables(void **state)
+{
+	struct fixture *f = *state;
+	struct tat_id_row a = { "inv-aaaaaaaa", "inv", "core-1", "cmd-11111111", "", "alice", T0 };
+	struct tat_id_row b = { "inv-bbbbbbbb", "inv", "core-2", "cmd-22222222", "", "bob", T0 + NS };
+	struct tat_id_row t1 = { "invt-aaaaaaa1", "invt", "core-1", "inv-aaaaaaaa", "c1", "alice", T0 };
+	struct tat_id_row t2 = { "invt-aaaaaaa2", "invt", "core-1", "inv-aaaaaaaa", "c2", "alice", T0 };
+	struct tat_id_query q;
+	struct job_spec j = spec("job-runas", "c1", T0);
+	struct job_row row;
+	json_t *rows = NULL, *out = json_object();
+	int64_t total = 0;
+
+	assert_int_equal(store_tat_id_put(f->st, &a), 0);
+	assert_int_equal(store_tat_id_put(f->st, &b), 0);
+	assert_int_equal(store_tat_id_put(f->st, &t1), 0);
+	assert_int_equal(store_tat_id_put(f->st, &t2), 0);
+	assert_int_equal(store_tat_id_put(f->st, &a), TE_EXISTS);
+	memset(&q, 0, sizeof q);
+	q.kind = "inv";
+	q.limit = 10;
+	assert_int_equal(store_tat_id_query(f->st, &q, &rows, &total), 0);
+	assert_int_equal(total, 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "id")),
+			    "inv-bbbbbbbb");
+	json_decref(rows);
+	q.created_by = "alice";
+	q.parents[q.nparents++] = "cmd-11111111";
+	assert_int_equal(store_tat_id_query(f->st, &q, &rows, &total), 0);
+	assert_int_equal(total, 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "core_id")),
+			    "core-1");
+	json_decref(rows);
+	memset(&q, 0, sizeof q);
+	q.kind = "invt";
+	q.parents[q.nparents++] = "inv-aaaaaaaa";
+	q.client_ids[q.nclient_ids++] = "c2";
+	q.limit = 10;
+	store_read_tat_ids(f->st, &q, tat_rows_read, &out);
+	assert_int_equal(json_integer_value(json_object_get(out, "total")), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(out, "rows"), 0), "id")),
+			    "invt-aaaaaaa2");
+	json_decref(out);
+	q.limit = 1;
+	q.offset = 1;
+	q.nclient_ids = 0;
+	assert_int_equal(store_tat_id_query(f->st, &q, &rows, &total), 0);
+	assert_int_equal(total, 2);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	/* key pairs: only their owner deletes them */
+	assert_int_equal(store_tat_key_put(f->st, "AKID1", "alice", "sealed", T0), 0);
+	assert_int_equal(store_tat_key_put(f->st, "AKID1", "bob", "sealed", T0), TE_EXISTS);
+	assert_int_equal(store_tat_key_delete(f->st, "AKID1", "bob"), TE_NOTFOUND);
+	assert_int_equal(store_tat_key_delete(f->st, "AKID1", "alice"), 0);
+	assert_int_equal(store_tat_key_delete(f->st, "AKID1", NULL), TE_NOTFOUND);
+	/* a job's run-as user comes back; none is "" */
+	j.run_as = "deploy";
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	assert_int_equal(store_job_get(f->st, "job-runas", &row), 0);
+	assert_string_equal(row.run_as, "deploy");
+	store_job_row_free(&row);
+	j = spec("job-plain-v5", "c1", T0);
+	assert_int_equal(store_job_insert(f->st, &j), 0);
+	assert_int_equal(store_job_get(f->st, "job-plain-v5", &row), 0);
+	assert_string_equal(row.run_as, "");
+	store_job_row_free(&row);
+}
+
 /* A database of each older schema version (1 to 4), with a row in every
  * table, opens: it reaches the current version (5), every row reads back as
  * it was, and what the later versions added works on it. */
@@ -1639,13 +1721,13 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 8;");
+	exec_sql(path, "PRAGMA user_version = 9;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 8"));
+	assert_non_null(strstr(err, "schema version 9"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 7"));
-	assert_int_equal(user_version_of(path), 8);
+	assert_non_null(strstr(err, "versions up to 8"));
+	assert_int_equal(user_version_of(path), 9);
 	exec_sql(path, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";");
 	reopen(f);
 	check_old_data(f->st, 3);
@@ -1905,6 +1987,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_argv_stored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tat_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_every_older_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_refuses_the_next_version, setup,
 						teardown),

@@ -600,6 +600,8 @@ static int hub_run(void *impl, struct client *c, const struct job_spec *j, regis
 	json_object_set_new(m, "interpreter", json_string(j->interpreter ? j->interpreter : ""));
 	json_object_set_new(m, "cwd", json_string(j->cwd ? j->cwd : ""));
 	json_object_set_new(m, "is_sudo", json_boolean(j->is_sudo));
+	if (j->run_as && *j->run_as)
+		json_object_set_new(m, "run_as", json_string(j->run_as));
 	json_object_set_new(m, "is_script", json_boolean(j->is_script));
 	json_object_set_new(m, "kill_on_timeout", json_boolean(j->kill_on_timeout));
 	if (j->stream)

@@ -328,6 +328,7 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	d->j.cwd = json_string_value(json_object_get(r, "cwd"));
 	d->j.interpreter = json_string_value(json_object_get(r, "interpreter"));
 	d->j.is_sudo = json_is_true(json_object_get(r, "is_sudo"));
+	d->j.run_as = json_string_value(json_object_get(r, "run_as"));
 	d->j.is_script = json_is_true(json_object_get(r, "is_script"));
 	d->j.kill_on_timeout = json_is_true(json_object_get(r, "kill_on_timeout"));
 	d->j.stream = json_is_true(json_object_get(r, "stream"));

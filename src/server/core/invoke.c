@@ -253,6 +253,8 @@ static json_t *record_new(const struct invocation_request *req, const char *id,
 		json_object_set(rec, "argv", (json_t *)req->argv);
 	json_object_set_new(rec, "cwd", json_string(req->cwd ? req->cwd : ""));
 	json_object_set_new(rec, "is_sudo", json_boolean(req->is_sudo));
+	if (req->run_as && *req->run_as)
+		json_object_set_new(rec, "run_as", json_string(req->run_as));
 	json_object_set_new(rec, "is_script", json_boolean(req->is_script));
 	json_object_set_new(rec, "kill_on_timeout", json_boolean(req->kill_on_timeout));
 	json_object_set_new(rec, "interpreter", json_string(req->interpreter ? req->interpreter : ""));
@@ -665,6 +667,7 @@ int invoke_single(struct server *srv, struct client *c, const struct invocation_
 	s->argv = req->argv && !req->is_script ? json_deep_copy(req->argv) : NULL;
 	s->j.argv = s->argv;
 	s->j.is_sudo = req->is_sudo;
+	s->j.run_as = req->run_as;
 	s->j.is_script = req->is_script;
 	s->j.kill_on_timeout = req->kill_on_timeout;
 	s->j.stream = req->stream;

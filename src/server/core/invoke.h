@@ -44,6 +44,9 @@ struct invocation_request {
 	const char *interpreter;         /* NULL or "": the agent's default */
 	const char *cwd;
 	bool is_sudo;
+	const char *run_as;              /* the user the command runs as on the
+					  * agent (its allow-list decides); NULL
+					  * or "": the agent's own */
 	bool kill_on_timeout;
 	bool stream;                     /* ask the agents for live output */
 	int64_t timeout_sec;             /* 0: the server's default */

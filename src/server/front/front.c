@@ -7,6 +7,7 @@
 #include "dialects/rport/listener.h"
 #include "front/health.h"
 #include "front/metrics_face.h"
+#include "dialects/tat/tat.h"
 #include "http/face.h"
 #include "server.h"
 
@@ -16,6 +17,7 @@ static const struct http_face *const faces[] = {
 	&health_face,
 	&metrics_face,
 	&elastic_face,
+	&tat_face,
 	NULL,
 };
 

@@ -33,6 +33,8 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 	sqlite3_bind_int64(s, 13, j->created_at);
 	sqlite3_bind_int(s, 14, j->kill_on_timeout);
 	sqlite3_bind_int64(s, 15, j->delivery_timeout_sec);
+	if (j->run_as && *j->run_as)
+		sqlite3_bind_text(s, 20, j->run_as, -1, SQLITE_STATIC);
 	if (j->argv) {
 		char *text = json_dumps(j->argv, JSON_COMPACT);
 
@@ -126,7 +128,9 @@ enum {
 	/* schema_v5 */
 	C_EXPIRES_AT, C_DISPATCHED_AT,
 	/* schema_v6 */
-	C_SCHEDULE
+	C_SCHEDULE,
+	/* schema_v8 */
+	C_RUN_AS
 };
 
 /* The text columns a row copies into its memory, and where each goes. */
@@ -141,6 +145,7 @@ static const struct { int col; size_t off; } text_cols[] = {
 	{ C_ERROR, offsetof(struct job_row, error) },
 	{ C_MULTI, offsetof(struct job_row, multi_job_id) },
 	{ C_SCHEDULE, offsetof(struct job_row, schedule_id) },
+	{ C_RUN_AS, offsetof(struct job_row, run_as) },
 };
 #define N_TEXT_COLS (sizeof text_cols / sizeof text_cols[0])
 

@@ -138,6 +138,29 @@ static const char schema_v6[] =
 static const char schema_v7[] =
 	"CREATE TABLE enroll_codes (id TEXT PRIMARY KEY, data TEXT NOT NULL);";
 
+/* Version 8: the TAT dialect's id map and key pairs (store/tat.c), and a
+ * job's run-as user. */
+static const char schema_v8[] =
+	"CREATE TABLE IF NOT EXISTS tat_ids ("
+	" id TEXT PRIMARY KEY,"
+	" kind TEXT NOT NULL,"
+	" core_id TEXT NOT NULL,"
+	" parent TEXT NOT NULL DEFAULT '',"
+	" client_id TEXT NOT NULL DEFAULT '',"
+	" created_by TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS tat_ids_kind ON tat_ids (kind, created_at);"
+	"CREATE INDEX IF NOT EXISTS tat_ids_parent ON tat_ids (parent);"
+	"CREATE INDEX IF NOT EXISTS tat_ids_core ON tat_ids (core_id);"
+	"CREATE TABLE IF NOT EXISTS tat_keys ("
+	" secret_id TEXT PRIMARY KEY,"
+	" username TEXT NOT NULL,"
+	" sealed TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS tat_keys_user ON tat_keys (username);"
+	/* the user a job runs as on its agent (NULL: the agent's own) */
+	"ALTER TABLE jobs ADD COLUMN run_as TEXT;";
+
 struct migration {
 	int version;      /* user_version once it has run */
 	const char *sql;  /* one SQL block, run in the step's transaction */
@@ -152,6 +175,7 @@ static const struct migration migrations[] = {
 	{ 5, schema_v5 },
 	{ 6, schema_v6 },
 	{ 7, schema_v7 },
+	{ 8, schema_v8 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -32,6 +32,7 @@ struct job_spec {
 	const char *cwd;
 	const char *interpreter;
 	bool is_sudo;
+	const char *run_as;          /* NULL or "": the agent's own user */
 	bool is_script;
 	bool kill_on_timeout;        /* kill the process group at the timeout */
 	bool stream;                 /* ask for live output (not stored) */
@@ -117,6 +118,7 @@ struct job_row {
 	const char *cwd;
 	const char *interpreter;      /* "": the agent's default */
 	bool is_sudo;
+	const char *run_as;           /* "": the agent's own user (schema v5) */
 	bool is_script;
 	bool kill_on_timeout;
 	int64_t timeout_sec;

@@ -227,6 +227,10 @@ void api_me_get(struct api_call *call);
 void api_me_tokens_list(struct api_call *call);
 void api_me_tokens_post(struct api_call *call);
 void api_me_tokens_delete(struct api_call *call);
+/* api_tat_keys.c */
+void api_me_tat_keys_list(struct api_call *call);
+void api_me_tat_keys_post(struct api_call *call);
+void api_me_tat_keys_delete(struct api_call *call);
 /* GET /bans, DELETE /bans/{kind}/{key} (administrators). */
 void api_bans_list(struct api_call *call);
 void api_bans_delete(struct api_call *call);

@@ -1,0 +1,73 @@
+/* tat_priv: what the TAT dialect's files share (tat.c: transport,
+ * signature, envelope, dispatch; run.c: RunCommand and its kin;
+ * describe.c: the Describe actions; render.c: TAT's shapes). */
+#ifndef TETHER_TAT_PRIV_H
+#define TETHER_TAT_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/model.h"
+#include "dialects/tat/sign.h"
+#include "net.h"
+#include "store/store.h"
+#include "util.h"
+
+struct server;
+
+/* One request being answered. */
+struct tat_call {
+	struct server *srv;
+	net_http_req *req;
+	char request_id[UUID_STR_LEN];
+	const char *action;
+	const void *def;         /* tat.c's entry of the action */
+	struct tat_authz authz;  /* the Authorization header, parsed */
+	json_t *params;          /* the body, an object */
+	char user[128];
+	bool admin;
+};
+
+/* Answers the call with fields (taken; may be NULL) plus RequestId, and
+ * frees the call. */
+void tat_reply(struct tat_call *c, json_t *fields);
+/* Answers with {"Error": {code, message}} and frees the call. */
+void tat_fail(struct tat_call *c, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Actions (run.c, describe.c). */
+void tat_run_command(struct tat_call *c);
+void tat_preview(struct tat_call *c);
+void tat_cancel_invocation(struct tat_call *c);
+void tat_describe_invocations(struct tat_call *c);
+void tat_describe_tasks(struct tat_call *c);
+void tat_describe_agents(struct tat_call *c);
+
+/* render.c */
+/* ISO-8601 "YYYY-MM-DDThh:mm:ssZ" of ns since the epoch ("" for 0). */
+void tat_time(int64_t ns, char out[32]);
+/* A job row's task status in TAT's words. */
+const char *tat_task_status(const struct job_row *r);
+/* The invocation status from its tasks' statuses (docs/api-tat.md). */
+const char *tat_invocation_status(const char *const *task_status, size_t n);
+/* TaskResult of a row: ExitCode, Output (base64 of the first 24 KB),
+ * Dropped, ExecStartTime, ExecEndTime. New reference. */
+json_t *tat_task_result(const struct job_row *r, bool hide_output);
+/* A fresh TAT id: prefix ("inv", "invt", "cmd") + "-" + 8 of [a-z0-9]. */
+void tat_new_id(const char *prefix, char out[16]);
+/* Base64 (standard, padded) of n bytes; malloc'd, caller frees. */
+char *tat_b64(const void *p, size_t n);
+
+/* Filters: [{"Name", "Values": [...]}] checked against names (NULL-ended):
+ * at most 10 filters and 5 values each. Returns 0, or -1 having answered
+ * the call. */
+int tat_filters_check(struct tat_call *c, const json_t *filters, const char *const *names);
+/* Limit (default 20, 1..100) and Offset (>= 0): 0, or -1 having answered. */
+int tat_paging(struct tat_call *c, int64_t *limit, int64_t *offset);
+
+#define TAT_OUTPUT_MAX (24 * 1024)
+
+#endif

@@ -1,0 +1,545 @@
+"""Issue 17: the Tencent TAT dialect. Tencent Cloud's official Node.js SDK
+(tencentcloud-sdk-nodejs from npm, tests/e2e/tat/) and raw signed requests
+(scripts/tat-call's signer) against a real tetherd and real agents with the
+seed's instance ids: RunCommand (the seed's example verbatim), the Describe
+actions, CancelInvocation, Preview, custom parameters, timeouts, output
+limits, offline and unknown instances, signatures, key pairs of users and
+what they may see, the rate limit, and the same invocation through rport's
+API."""
+import base64
+import importlib.machinery
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from harness import ROOT, cli, wait_until
+
+TAT_DIR = os.path.join(ROOT, "tests", "e2e", "tat")
+SDK_JS = os.path.join(TAT_DIR, "sdk.js")
+SID = "AKIDtestTetherTat000000000000000000"
+SKEY = "testTetherTatSecretKey0000000000"
+SEED = ["ins-zj0f57ew", "ins-zj0f57ex", "ins-zj0f57ev"]
+# The seed's example request, verbatim.
+SEED_BODY = """{
+    "CommandName": "run-command",
+    "SaveCommand": false,
+    "Description": "whoami",
+    "Content": "d2hvYW1p",
+    "CommandType": "SHELL",
+    "WorkingDirectory": "/root/",
+    "Timeout": 60,
+    "InstanceIds": [
+        "ins-zj0f57ew",
+        "ins-zj0f57ex",
+        "ins-zj0f57ev"
+    ]
+}"""
+tat_call = importlib.machinery.SourceFileLoader(
+    "tat_call", os.path.join(ROOT, "scripts", "tat-call")).load_module()
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+@pytest.fixture(scope="module")
+def sdk_ready():
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("node and npm are needed (scripts/deps.sh installs them)")
+    if not os.path.isdir(os.path.join(TAT_DIR, "node_modules", "tencentcloud-sdk-nodejs")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=TAT_DIR, check=True,
+                       timeout=600)
+    return True
+
+
+def tat_conf(rate=1000):
+    return '[tat]\nsecret_id = "%s"\nsecret_key = "%s"\nuser = "admin"\nrate_limit = %d\n' % (
+        SID, SKEY, rate)
+
+
+@pytest.fixture(scope="module")
+def tat(module_fleet, sdk_ready):
+    s = module_fleet.server(extra=tat_conf()).start()
+    for cid in SEED:
+        module_fleet.agent(s, cid)
+    off = module_fleet.agent(s, "ins-offline1")
+    off.stop()
+    s.wait_disconnected("ins-offline1")
+    return s
+
+
+def sdk(srv, action, params=None, sid=SID, skey=SKEY):
+    """One call through the official SDK: ("ok", answer) or ("error", {code, message})."""
+    spec = {"endpoint": "127.0.0.1:%d" % srv.api_port, "protocol": "http://",
+            "secretId": sid, "secretKey": skey, "action": action, "params": params or {}}
+    p = subprocess.run(["node", SDK_JS, json.dumps(spec)], cwd=TAT_DIR, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    return ("ok", out["ok"]) if "ok" in out else ("error", out["error"])
+
+
+def ok(srv, action, params=None, **kw):
+    kind, r = sdk(srv, action, params, **kw)
+    assert kind == "ok", (action, r)
+    return r
+
+
+def code(srv, action, params=None, **kw):
+    kind, r = sdk(srv, action, params, **kw)
+    assert kind == "error", (action, r)
+    assert r["requestId"], r
+    return r["code"]
+
+
+def raw(srv, action, body, headers=None, sid=SID, skey=SKEY, ts=None, tamper=None,
+        drop=()):
+    """A signed POST / as tat-call sends it, with changes; (HTTP status, JSON)."""
+    data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    host = "127.0.0.1:%d" % srv.api_port
+    ts = int(time.time()) if ts is None else ts
+    ct, authz = tat_call.sign(skey, sid, host, action or "", data, ts)
+    h = {"Content-Type": ct, "Host": host, "Authorization": authz, "X-TC-Action": action,
+         "X-TC-Version": "2020-10-28", "X-TC-Timestamp": str(ts)}
+    h.update(headers or {})
+    for k in drop:
+        h.pop(k, None)
+    h = {k: v for k, v in h.items() if v is not None}
+    req = urllib.request.Request("http://%s/" % host, data=tamper or data, headers=h,
+                                 method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def raw_code(srv, action, body, **kw):
+    st, j = raw(srv, action, body, **kw)
+    assert st == 200, (st, j)
+    assert j["Response"]["RequestId"], j
+    return j["Response"]["Error"]["Code"]
+
+
+def run(srv, content, ids=None, **fields):
+    p = {"Content": b64(content), "InstanceIds": ids or SEED[:1]}
+    p.update(fields)
+    return ok(srv, "RunCommand", p)
+
+
+def tasks(srv, inv, hide=False, **kw):
+    r = ok(srv, "DescribeInvocationTasks", {
+        "Filters": [{"Name": "invocation-id", "Values": [inv]}], "HideOutput": hide}, **kw)
+    return r["InvocationTaskSet"]
+
+
+def invocation(srv, inv, **kw):
+    r = ok(srv, "DescribeInvocations", {"InvocationIds": [inv]}, **kw)
+    assert r["TotalCount"] == 1, r
+    return r["InvocationSet"][0]
+
+
+def wait_invocation(srv, inv, timeout=30, **kw):
+    def done():
+        i = invocation(srv, inv, **kw)
+        return i if i["InvocationStatus"] not in ("PENDING", "RUNNING") else None
+    return wait_until(done, timeout, "invocation %s to finish" % inv, interval=0.3)
+
+
+def output(task):
+    return base64.b64decode(task["TaskResult"]["Output"]).decode()
+
+
+# ---- RunCommand and results ----------------------------------------------
+
+
+def test_seed_example_verbatim_through_the_sdk_and_raw(tat):
+    r = ok(tat, "RunCommand", json.loads(SEED_BODY))
+    assert r["CommandId"].startswith("cmd-") and len(r["CommandId"]) == 12
+    assert r["InvocationId"].startswith("inv-") and len(r["InvocationId"]) == 12
+    i = wait_invocation(tat, r["InvocationId"])
+    assert i["InvocationStatus"] == "SUCCESS"
+    assert i["CommandId"] == r["CommandId"] and i["Description"] == "whoami"
+    assert i["CommandContent"] == "d2hvYW1p" and i["Timeout"] == 60
+    assert i["WorkingDirectory"] == "/root/" and i["CommandType"] == "SHELL"
+    assert sorted(t["InstanceId"] for t in i["InvocationTaskBasicInfoSet"]) == sorted(SEED)
+    ts = tasks(tat, r["InvocationId"])
+    assert len(ts) == 3
+    me = subprocess.run(["whoami"], capture_output=True, text=True).stdout
+    for t in ts:
+        assert t["InvocationTaskId"].startswith("invt-") and len(t["InvocationTaskId"]) == 13
+        assert t["TaskStatus"] == "SUCCESS" and t["TaskResult"]["ExitCode"] == 0
+        assert output(t) == me and t["TaskResult"]["Dropped"] == 0
+        assert t["TaskResult"]["ExecStartTime"].endswith("Z")
+        assert t["CommandDocument"]["Content"] == "d2hvYW1p"
+    # HideOutput defaults to true
+    hidden = ok(tat, "DescribeInvocationTasks",
+                {"InvocationTaskIds": [ts[0]["InvocationTaskId"]]})["InvocationTaskSet"]
+    assert len(hidden) == 1 and hidden[0]["TaskResult"]["Output"] == ""
+    # the seed's request as its bytes, signed by scripts/tat-call's signer
+    st, j = raw(tat, "RunCommand", SEED_BODY)
+    assert st == 200 and j["Response"]["InvocationId"].startswith("inv-"), j
+
+
+def test_failed_and_start_failed(tat):
+    r = run(tat, "exit 3")
+    i = wait_invocation(tat, r["InvocationId"])
+    assert i["InvocationStatus"] == "FAILED"
+    t = tasks(tat, r["InvocationId"])[0]
+    assert t["TaskStatus"] == "FAILED" and t["TaskResult"]["ExitCode"] == 3
+    # a working directory that does not exist: the command never starts
+    r = run(tat, "true", SEED[:2], WorkingDirectory="/nonexistent-dir-%d" % os.getpid())
+    i = wait_invocation(tat, r["InvocationId"])
+    assert i["InvocationStatus"] == "FAILED"
+    for t in tasks(tat, r["InvocationId"]):
+        assert t["TaskStatus"] in ("START_FAILED", "FAILED"), t
+        assert t["ErrorInfo"], t
+
+
+def test_partial_failed(module_fleet, tat):
+    a = module_fleet.agent(tat, "ins-partial1", env={"TAT_TEST_FAIL": "1"})
+    try:
+        r = run(tat, 'test -z "$TAT_TEST_FAIL"', [SEED[0], "ins-partial1"])
+        i = wait_invocation(tat, r["InvocationId"])
+        assert i["InvocationStatus"] == "PARTIAL_FAILED"
+        st = {t["InstanceId"]: t["TaskStatus"] for t in i["InvocationTaskBasicInfoSet"]}
+        assert st == {SEED[0]: "SUCCESS", "ins-partial1": "FAILED"}
+    finally:
+        a.stop()
+
+
+def test_timeout_kills_the_command(tat):
+    t0 = time.time()
+    r = run(tat, "sleep 30; echo never", Timeout=1)
+    i = wait_invocation(tat, r["InvocationId"], timeout=25)
+    assert time.time() - t0 < 20
+    assert i["InvocationStatus"] == "TIMEOUT"
+    t = tasks(tat, r["InvocationId"])[0]
+    assert t["TaskStatus"] == "TIMEOUT" and t["TaskResult"]["ExitCode"] == -1
+    assert "never" not in output(t)
+
+
+def test_output_keeps_the_first_24k(tat):
+    r = run(tat, "head -c 30000 /dev/zero | tr '\\0' x; printf END")
+    wait_invocation(tat, r["InvocationId"])
+    t = tasks(tat, r["InvocationId"])[0]
+    out = output(t)
+    assert len(out) == 24 * 1024 and set(out) == {"x"}
+    assert t["TaskResult"]["Dropped"] == 30003 - 24 * 1024
+
+
+def test_visible_and_cancellable_through_rport(tat):
+    r = run(tat, "sleep 60 # tat-rport-%d" % os.getpid(), SEED[:2])
+    st, j = tat.api("GET", "/api/v1/commands?sort=-started_at")
+    assert st == 200, j
+    mine = [m for m in j["data"] if "tat-rport-%d" % os.getpid() in
+            json.dumps(tat.api("GET", "/api/v1/commands/" + m["jid"])[1])]
+    assert len(mine) == 1, j
+    jid = mine[0]["jid"]
+    wait_until(lambda: all(t["TaskStatus"] == "RUNNING" for t in tasks(tat, r["InvocationId"])),
+               20, "tasks to run", interval=0.3)
+    st, j = tat.api("DELETE", "/api/v1/commands/" + jid)
+    assert st in (200, 202), j
+    i = wait_invocation(tat, r["InvocationId"])
+    assert i["InvocationStatus"] == "CANCELLED"
+    assert {t["TaskStatus"] for t in i["InvocationTaskBasicInfoSet"]} == {"TERMINATED"}
+    t = tasks(tat, r["InvocationId"])[0]
+    assert t["TaskResult"]["ExitCode"] == -1
+    # and the other way: TAT's CancelInvocation, seen by rport
+    r = run(tat, "sleep 60", SEED[:1])
+    wait_until(lambda: tasks(tat, r["InvocationId"])[0]["TaskStatus"] == "RUNNING", 20,
+               "task to run", interval=0.3)
+    ok(tat, "CancelInvocation", {"InvocationId": r["InvocationId"]})
+    i = wait_invocation(tat, r["InvocationId"])
+    assert i["InvocationStatus"] == "CANCELLED"
+    st, j = tat.api("GET", "/api/v1/commands?sort=-started_at")
+    newest = tat.api("GET", "/api/v1/commands/" + j["data"][0]["jid"])[1]["data"]
+    assert newest["jobs"][0]["status"] != "running" and newest["jobs"][0]["client_id"] == SEED[0]
+    # nothing left to cancel; unknown ids
+    assert code(tat, "CancelInvocation", {"InvocationId": r["InvocationId"]}) == \
+        "UnsupportedOperation"
+    assert code(tat, "CancelInvocation", {"InvocationId": "inv-00000000"}) == \
+        "ResourceNotFound.InvocationNotFound"
+    assert code(tat, "CancelInvocation", {}) == "MissingParameter"
+
+
+def test_audited_before_dispatch(tat):
+    r = run(tat, "echo audited-%d" % os.getpid())
+    wait_invocation(tat, r["InvocationId"])
+    st, j = tat.api("GET", "/api/v1/auditlog?sort=-timestamp&page[limit]=20")
+    assert st == 200, j
+    recs = [a for a in j["data"] if b64("echo audited-%d" % os.getpid()) in json.dumps(a)]
+    assert recs and recs[0]["username"] == "admin", j
+    assert recs[0]["application"] == "client.command" and recs[0]["action"] == "execute.start"
+
+
+def test_username_runs_as_that_user(module_fleet, tat):
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
+        pytest.skip("needs root, useradd and setpriv to make a throwaway user")
+    user = "tatu%d" % (os.getpid() % 100000)
+    subprocess.run(["useradd", "-M", "-s", "/bin/sh", user], check=True, capture_output=True)
+    try:
+        a = module_fleet.agent(tat, "ins-runas01",
+                               extra="[remote-commands]\nrun_as = ['%s']\n" % user)
+        r = run(tat, "id -un; id -u", ["ins-runas01"], Username=user, WorkingDirectory="/tmp")
+        i = wait_invocation(tat, r["InvocationId"])
+        assert i["InvocationStatus"] == "SUCCESS" and i["Username"] == user, i
+        t = tasks(tat, r["InvocationId"])[0]
+        assert output(t).split("\n")[0] == user and output(t).split("\n")[1] != "0"
+        assert t["CommandDocument"]["Username"] == user
+        # root, the default, is the agent's own user
+        r = run(tat, "id -u", ["ins-runas01"], Username="root", WorkingDirectory="/tmp")
+        wait_invocation(tat, r["InvocationId"])
+        assert output(tasks(tat, r["InvocationId"])[0]) == "%d\n" % os.geteuid()
+        # an agent whose allow-list lacks the user: refused before anything runs
+        assert code(tat, "RunCommand", {"Content": b64("id"), "InstanceIds": [
+            "ins-runas01", SEED[0]], "Username": user}) == "InvalidParameterValue.InvalidUsername"
+        assert code(tat, "RunCommand", {"Content": b64("id"), "InstanceIds": ["ins-runas01"],
+                                        "Username": "Not A User"}) == \
+            "InvalidParameterValue.InvalidUsername"
+        a.stop()
+    finally:
+        subprocess.run(["userdel", user], capture_output=True)
+
+
+# ---- parameters --------------------------------------------------------------
+
+
+def test_custom_parameters(tat):
+    r = run(tat, "echo {{greeting}} {{who}}", EnableParameter=True,
+            DefaultParameters=json.dumps({"greeting": "hello", "who": "nobody"}),
+            Parameters=json.dumps({"who": "world"}))
+    wait_invocation(tat, r["InvocationId"])
+    assert output(tasks(tat, r["InvocationId"])[0]) == "hello world\n"
+    i = invocation(tat, r["InvocationId"])
+    assert json.loads(i["Parameters"]) == {"who": "world"}
+    p = ok(tat, "PreviewReplacedCommandContent", {
+        "Content": "bHMge3thfX0KZWNobyB7e2J9fQ==", "Parameters": '{"a": "/tmp", "b": "x"}'})
+    assert base64.b64decode(p["ReplacedContent"]).decode() == "ls /tmp\necho x"
+    assert code(tat, "PreviewReplacedCommandContent",
+                {"Content": "bHMge3thfX0KZWNobyB7e2J9fQ==", "Parameters": '{"a": "1"}'}) == \
+        "InvalidParameterValue.LackOfParameterInfo"
+
+
+@pytest.mark.parametrize("fields,want", [
+    ({"EnableParameter": True, "Parameters": "{nope"},
+     "InvalidParameterValue.ParameterInvalidJsonFormat"),
+    ({"EnableParameter": True, "Parameters": '{"a": "1", "a": "2"}'},
+     "InvalidParameterValue.ParameterKeyDuplicated"),
+    ({"EnableParameter": True, "Parameters": '{"a": 1}'},
+     "InvalidParameterValue.ParameterValueNotString"),
+    ({"EnableParameter": True, "Parameters": '{"a b": "1"}'},
+     "InvalidParameterValue.ParameterKeyContainsInvalidChar"),
+    ({"EnableParameter": True, "Parameters": json.dumps({"k" * 65: "1"})},
+     "InvalidParameterValue.ParameterKeyLenExceeded"),
+    ({"EnableParameter": True,
+      "Parameters": json.dumps({"k%d" % i: "v" for i in range(21)})},
+     "InvalidParameterValue.ParameterNumberExceeded"),
+    ({"EnableParameter": True, "Parameters": "{}"},
+     "InvalidParameterValue.LackOfParameterInfo"),
+    ({"DefaultParameters": '{"a": "1"}'},
+     "InvalidParameterValue.SupportParametersOnlyIfEnableParameter"),
+    ({"Parameters": '{"a": "1"}'}, "InvalidParameterValue.ParameterDisabled"),
+])
+def test_parameter_errors(tat, fields, want):
+    p = {"Content": b64("echo {{a}}"), "InstanceIds": SEED[:1]}
+    p.update(fields)
+    assert code(tat, "RunCommand", p) == want
+
+
+# ---- field, instance and action errors ---------------------------------------
+
+
+@pytest.mark.parametrize("fields,want", [
+    ({"Content": None}, "MissingParameter"),
+    ({"InstanceIds": None}, "MissingParameter"),
+    ({"Content": "%%%not-base64"}, "InvalidParameterValue.InvalidContent"),
+    ({"Content": "A" * 65540}, "InvalidParameterValue.TooLong"),
+    ({"Timeout": 0}, "InvalidParameterValue.Range"),
+    ({"Timeout": 86401}, "InvalidParameterValue.Range"),
+    ({"CommandName": "bad name!"}, "InvalidParameterValue.InvalidCommandName"),
+    ({"CommandName": "x" * 61}, "InvalidParameterValue.InvalidCommandName"),
+    ({"Description": "d" * 121}, "InvalidParameterValue.TooLong"),
+    ({"CommandType": "POWERSHELL"}, "InvalidParameterValue.AgentUnsupportedCommandType"),
+    ({"CommandType": "BASH"}, "InvalidParameterValue"),
+    ({"WorkingDirectory": "relative/dir"}, "InvalidParameterValue.InvalidWorkingDirectory"),
+    ({"SaveCommand": True}, "UnsupportedOperation"),
+    ({"Username": "nobody"}, "InvalidParameterValue.InvalidUsername"),
+    ({"InstanceIds": ["ins-nosuch01"]}, "ResourceNotFound.InstanceNotFound"),
+    ({"InstanceIds": [SEED[0], "ins-offline1"]}, "ResourceUnavailable.AgentStatusNotOnline"),
+    ({"InstanceIds": ["ins-%08d" % i for i in range(101)]},
+     "InvalidParameterValue.LimitExceeded"),
+    ({"OutputCOSBucketUrl": "https://b-1.cos.ap-beijing.myqcloud.com"},
+     "InvalidParameterValue.InvalidOutputCOSBucketUrl"),
+])
+def test_run_command_errors(tat, fields, want):
+    p = {"Content": b64("true"), "InstanceIds": SEED[:1]}
+    p.update(fields)
+    p = {k: v for k, v in p.items() if v is not None}
+    assert code(tat, "RunCommand", p) == want
+
+
+def test_unknown_and_unsupported_actions(tat):
+    assert code(tat, "CreateCommand", {"CommandName": "x", "Content": b64("true")}) == \
+        "UnsupportedOperation"
+    assert code(tat, "DescribeInvokers") == "UnsupportedOperation"
+    assert raw_code(tat, "NoSuchAction", {}) == "InvalidAction"
+    assert raw_code(tat, "RunCommand", {"Content": b64("true"), "InstanceIds": SEED[:1],
+                                        "Bogus": 1}) == "UnknownParameter"
+    assert raw_code(tat, "RunCommand", {"Content": 5, "InstanceIds": SEED[:1]}) == \
+        "InvalidParameter"
+    assert raw_code(tat, "DescribeInvocations", "[1]") == "InvalidParameter"
+    assert raw_code(tat, "DescribeInvocations", {"InvocationIds": ["inv-1"], "Filters": []}) == \
+        "InvalidParameter"
+    assert raw_code(tat, "DescribeInvocations", {"Limit": 101}) == "InvalidParameterValue.Range"
+    assert raw_code(tat, "DescribeInvocations",
+                    {"Filters": [{"Name": "colour", "Values": ["x"]}]}) == "InvalidFilter"
+
+
+def test_transport_and_signature_errors(tat):
+    body = {"Limit": 1}
+    assert raw_code(tat, "DescribeInvocations", body, drop=("X-TC-Action",)) == \
+        "MissingParameter"
+    assert raw_code(tat, "DescribeInvocations", body,
+                    headers={"X-TC-Version": "2017-03-12"}) == "NoSuchVersion"
+    assert raw_code(tat, "DescribeInvocations", body, ts=int(time.time()) - 400) == \
+        "AuthFailure.SignatureExpire"
+    assert raw_code(tat, "DescribeInvocations", body, ts=int(time.time()) + 400) == \
+        "AuthFailure.SignatureExpire"
+    assert raw_code(tat, "DescribeInvocations", body, skey="wrong-key") == \
+        "AuthFailure.SignatureFailure"
+    assert raw_code(tat, "DescribeInvocations", body, tamper=b'{"Limit": 2}') == \
+        "AuthFailure.SignatureFailure"
+    assert raw_code(tat, "DescribeInvocations", body, headers={"Host": "tat.example"}) == \
+        "AuthFailure.SignatureFailure"
+    assert raw_code(tat, "DescribeInvocations", body, sid="AKIDnobody") == \
+        "AuthFailure.SecretIdNotFound"
+    assert raw_code(tat, "DescribeInvocations", body, drop=("Authorization",)) == \
+        "AuthFailure.InvalidAuthorization"
+    assert raw_code(tat, "DescribeInvocations", body,
+                    headers={"Authorization": "TC3-HMAC-SHA256 garbage"}) == \
+        "AuthFailure.InvalidAuthorization"
+    assert raw_code(tat, "DescribeInvocations", body, drop=("X-TC-Timestamp",)) == \
+        "MissingParameter"
+    # X-TC-Region is accepted
+    st, j = raw(tat, "DescribeInvocations", body, headers={"X-TC-Region": "ap-guangzhou"})
+    assert "Error" not in j["Response"], j
+    # the SDK with a wrong secret
+    assert code(tat, "DescribeInvocations", skey="wrong-key") == "AuthFailure.SignatureFailure"
+    # a POST / without TAT's headers is rport's (its 404 envelope)
+    st, j = tat.api("POST", "/", {})
+    assert st == 404 and "errors" in j, (st, j)
+
+
+def test_agent_status(tat):
+    r = ok(tat, "DescribeAutomationAgentStatus", {"InstanceIds": SEED + ["ins-offline1"]})
+    st = {a["InstanceId"]: a["AgentStatus"] for a in r["AutomationAgentSet"]}
+    assert st == {SEED[0]: "Online", SEED[1]: "Online", SEED[2]: "Online",
+                  "ins-offline1": "Offline"}
+    r = ok(tat, "DescribeAutomationAgentStatus",
+           {"Filters": [{"Name": "agent-status", "Values": ["Offline"]}]})
+    assert "ins-offline1" in [a["InstanceId"] for a in r["AutomationAgentSet"]]
+    assert {a["AgentStatus"] for a in r["AutomationAgentSet"]} == {"Offline"}
+    assert r["AutomationAgentSet"][0]["Environment"] == "Linux"
+    r = ok(tat, "DescribeAutomationAgentStatus", {"Limit": 2, "Offset": 1})
+    assert r["TotalCount"] >= 4 and len(r["AutomationAgentSet"]) == 2
+
+
+def test_describe_filters_and_paging(tat):
+    a = run(tat, "true")
+    b = run(tat, "true", SEED[1:3])
+    wait_invocation(tat, b["InvocationId"])
+    r = ok(tat, "DescribeInvocations",
+           {"Filters": [{"Name": "command-id", "Values": [a["CommandId"], b["CommandId"]]}]})
+    assert {i["InvocationId"] for i in r["InvocationSet"]} == {a["InvocationId"],
+                                                              b["InvocationId"]}
+    r = ok(tat, "DescribeInvocations", {"Limit": 1, "Offset": 0})
+    assert len(r["InvocationSet"]) == 1 and r["TotalCount"] >= 2
+    assert r["InvocationSet"][0]["InvocationId"] == b["InvocationId"]   # newest first
+    r = ok(tat, "DescribeInvocationTasks", {"Filters": [
+        {"Name": "command-id", "Values": [b["CommandId"]]},
+        {"Name": "instance-id", "Values": [SEED[2]]}]})
+    assert r["TotalCount"] == 1 and r["InvocationTaskSet"][0]["InstanceId"] == SEED[2]
+    r = ok(tat, "DescribeInvocations",
+           {"Filters": [{"Name": "command-created-by", "Values": ["TAT"]}]})
+    assert r["TotalCount"] == 0
+
+
+# ---- key pairs of users, visibility, rate limit --------------------------------
+
+
+def test_user_key_pairs_and_visibility(module_fleet, tat):
+    api = tat.api
+    assert api("POST", "/api/v1/users", {"username": "tatbob", "password": "bob-password",
+                                         "groups": ["tatops"]})[0] == 201
+    assert api("PUT", "/api/v1/user-groups/tatops", {"permissions": {"commands": True}})[0] == 200
+    assert api("POST", "/api/v1/client-groups", {"id": "tatweb", "params": {
+        "client_id": [SEED[0]]}, "allowed_user_groups": ["tatops"]})[0] == 201
+    bob = ("tatbob", "bob-password")
+    st, j = api("POST", "/api/v1/me/tat-keys", {}, auth=bob)
+    assert st == 201, j
+    bid, bkey = j["data"]["secret_id"], j["data"]["secret_key"]
+    assert bid.startswith("AKID") and len(bkey) == 32
+    st, j = api("GET", "/api/v1/me/tat-keys", auth=bob)
+    assert [k["secret_id"] for k in j["data"]] == [bid] and "secret_key" not in j["data"][0]
+    # the secret is not stored in the clear
+    with open(os.path.join(tat.data_dir, "tether.db"), "rb") as f:
+        assert bkey.encode() not in f.read()
+    admin_inv = run(tat, "true")["InvocationId"]
+    r = ok(tat, "RunCommand", {"Content": b64("echo bob"), "InstanceIds": [SEED[0]]},
+           sid=bid, skey=bkey)
+    wait_invocation(tat, r["InvocationId"], sid=bid, skey=bkey)
+    seen = ok(tat, "DescribeInvocations", {"Limit": 100}, sid=bid, skey=bkey)
+    assert [i["InvocationId"] for i in seen["InvocationSet"]] == [r["InvocationId"]]
+    assert ok(tat, "DescribeInvocations", {"InvocationIds": [admin_inv]}, sid=bid,
+              skey=bkey)["TotalCount"] == 0
+    assert code(tat, "CancelInvocation", {"InvocationId": admin_inv}, sid=bid, skey=bkey) == \
+        "ResourceNotFound.InvocationNotFound"
+    # the admin sees bob's; bob may not use the other instances
+    assert invocation(tat, r["InvocationId"])["InvocationStatus"] == "SUCCESS"
+    assert code(tat, "RunCommand", {"Content": b64("true"), "InstanceIds": [SEED[1]]},
+                sid=bid, skey=bkey) == "ResourceNotFound.InstanceNotFound"
+    ag = ok(tat, "DescribeAutomationAgentStatus", {}, sid=bid, skey=bkey)
+    assert [a["InstanceId"] for a in ag["AutomationAgentSet"]] == [SEED[0]]
+    # without the commands permission
+    assert api("PUT", "/api/v1/user-groups/tatops", {"permissions": {"commands": False}})[0] == 200
+    assert code(tat, "RunCommand", {"Content": b64("true"), "InstanceIds": [SEED[0]]},
+                sid=bid, skey=bkey) == "UnauthorizedOperation.CamAuthFailed"
+    # deleted: the pair no longer signs
+    assert api("DELETE", "/api/v1/me/tat-keys/" + bid, auth=bob)[0] == 204
+    assert api("DELETE", "/api/v1/me/tat-keys/" + bid, auth=bob)[0] == 404
+    assert code(tat, "DescribeInvocations", sid=bid, skey=bkey) == "AuthFailure.SecretIdNotFound"
+    # the same through the CLI
+    p = cli(tat, "tat-keys", "create", user="tatbob", password="bob-password")
+    assert p.returncode == 0, p.stderr
+    fields = dict(line.split(":", 1) for line in p.stdout.splitlines()[:2])
+    cid, ckey = fields["SecretId"].strip(), fields["SecretKey"].strip()
+    assert ok(tat, "DescribeInvocations", {}, sid=cid, skey=ckey)["TotalCount"] == 1
+    p = cli(tat, "tat-keys", user="tatbob", password="bob-password")
+    assert p.returncode == 0 and cid in p.stdout and ckey not in p.stdout, p.stdout
+    p = cli(tat, "tat-keys", "delete", cid, user="tatbob", password="bob-password")
+    assert p.returncode == 0, p.stderr
+    assert code(tat, "DescribeInvocations", sid=cid, skey=ckey) == "AuthFailure.SecretIdNotFound"
+
+
+def test_rate_limit_per_action(fleet, sdk_ready):
+    s = fleet.server(extra=tat_conf(rate=3)).start()
+    codes = []
+    t0 = time.time()
+    for _ in range(10):
+        st, j = raw(s, "DescribeInvocations", {})
+        codes.append(j["Response"].get("Error", {}).get("Code", "ok"))
+    assert time.time() - t0 < 2, "the calls were too slow to test a limit of 3 a second"
+    # 10 calls within at most two seconds: at most 6 pass
+    assert codes.count("ok") <= 6 and codes[:3] == ["ok"] * 3, codes
+    assert set(codes) == {"ok", "RequestLimitExceeded"}, codes
+    # the limit is per action
+    st, j = raw(s, "DescribeAutomationAgentStatus", {})
+    assert "Error" not in j["Response"], j
+    wait_until(lambda: "Error" not in raw(s, "DescribeInvocations", {})[1]["Response"], 5,
+               "the next second's budget")
