@@ -17,6 +17,7 @@
 #include "core/fanout.h"
 #include "core/groups.h"
 #include "agents/hub.h"
+#include "agents/retention.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
@@ -27,6 +28,7 @@
 static struct server srv;
 static uv_signal_t sig_term, sig_int;
 static bool stopping;
+static struct retention *retention;
 
 static void usage(FILE *f)
 {
@@ -47,6 +49,7 @@ static void usage(FILE *f)
 /* Closes the timers and connections; the loop then drains and returns. */
 static void stop_subsystems(void)
 {
+	retention_stop(retention);
 	fanout_stop(srv.fanout);
 	ws_api_stop(srv.ws);
 	hub_stop(srv.hub);
@@ -252,7 +255,7 @@ int main(int argc, char **argv)
 	if (events_create(&srv.events) || registry_create(&srv.registry) ||
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
-	    api_create(&srv, &srv.api))
+	    api_create(&srv, &srv.api) || retention_create(&srv, &retention))
 		goto out;
 	srv.net = net_create(&loop);
 	if (!srv.net)

@@ -1243,7 +1243,7 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(rs.n, 1);
 	assert_int_equal(rs.last.delivery_timeout_sec, 0);
 	assert_false(rs.last.started);
-	/* the newest version (4) now, and it stays so when opened again */
+	/* the newest version (5) now, and it stays so when opened again */
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
@@ -1253,7 +1253,7 @@ static void test_migrate_from_v1(void **state)
 
 		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		assert_int_equal(sqlite3_column_int(s, 0), 4);
+		assert_int_equal(sqlite3_column_int(s, 0), 5);
 		sqlite3_finalize(s);
 	}
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
@@ -1262,7 +1262,7 @@ static void test_migrate_from_v1(void **state)
 	assert_non_null(strstr(err, "schema version 99"));
 	/* teardown expects an open store */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 5;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	reopen(f);
 }
@@ -1310,6 +1310,7 @@ static const char schema_v2_snapshot[] =
 	" PRIMARY KEY (created_by, key));"
 	"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);";
 static const char schema_v3_snapshot[] = "ALTER TABLE jobs ADD COLUMN argv TEXT;";
+static const char schema_v4_snapshot[] = "ALTER TABLE auditlog ADD COLUMN response TEXT;";
 
 /* A row in every table of version 1. */
 static const char data_v1[] =
@@ -1364,6 +1365,22 @@ static int user_version_of(const char *path)
 	return v;
 }
 
+/* The first column of sql's first row, as an int (-1 if none). */
+static int pragma_of(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
 static void exec_sql(const char *path, const char *sql)
 {
 	sqlite3 *db;
@@ -1390,6 +1407,8 @@ static void make_old_db(struct fixture *f, int version, char *path, size_t pathl
 		exec_sql(path, schema_v2_snapshot);
 	if (version >= 3)
 		exec_sql(path, schema_v3_snapshot);
+	if (version >= 4)
+		exec_sql(path, schema_v4_snapshot);
 	exec_sql(path, data_v1);
 	if (version >= 2) {
 		char sql[512];
@@ -1502,14 +1521,15 @@ static void check_old_data(struct store *st, int version)
 	}
 }
 
-/* A database of each older schema version (1, 2, 3), with a row in every
- * table, opens: it reaches the current version (4), every row reads back as
- * it was, and what the later versions added works on it. */
+/* A database of each older schema version (1 to 4), with a row in every
+ * table, opens: it reaches the current version (5), every row reads back as
+ * it was, and what the later versions added works on it. An older file
+ * (made without auto_vacuum) comes out with incremental vacuum on. */
 static void test_migrate_every_older_version(void **state)
 {
 	struct fixture *f = *state;
 
-	for (int version = 1; version <= 3; version++) {
+	for (int version = 1; version <= 4; version++) {
 		char path[128], err[256] = "";
 		json_t *rec, *audit = NULL;
 		struct audit_query aq;
@@ -1535,13 +1555,16 @@ static void test_migrate_every_older_version(void **state)
 		json_decref(audit);
 		store_close(f->st);
 		f->st = NULL;
-		assert_int_equal(user_version_of(path), 4);
+		assert_int_equal(user_version_of(path), 5);
+		assert_int_equal(pragma_of(path, "PRAGMA auto_vacuum"), 2);
+		assert_int_equal(pragma_of(path, "SELECT count(*) FROM sqlite_master"
+					   " WHERE name = 'jobs_created'"), 1);
 		reopen(f);
 		check_old_data(f->st, version);
 	}
 }
 
-/* A database one version newer than this program (5) is refused with a
+/* A database one version newer than this program (6) is refused with a
  * message that says why, and is left as it was: same version, same rows. */
 static void test_migrate_refuses_the_next_version(void **state)
 {
@@ -1553,14 +1576,14 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 5;");
+	exec_sql(path, "PRAGMA user_version = 6;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 5"));
+	assert_non_null(strstr(err, "schema version 6"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 4"));
-	assert_int_equal(user_version_of(path), 5);
-	exec_sql(path, "PRAGMA user_version = 4;");
+	assert_non_null(strstr(err, "versions up to 5"));
+	assert_int_equal(user_version_of(path), 6);
+	exec_sql(path, "PRAGMA user_version = 5;");
 	reopen(f);
 	check_old_data(f->st, 3);
 }
