@@ -76,8 +76,16 @@ static void jobs_tick(uv_timer_t *t)
 	p.max_per_client = c->jobs_max_results;
 	if (c->jobs_max_age_ms)
 		p.before_ns = retention_now_ns(r) - c->jobs_max_age_ms * 1000000LL;
-	if (store_purge_start(r->srv->store, &p, purge_done, r) == TE_STATE)
-		log_info("retention: the last purge still runs; this one is skipped");
+	switch (store_purge_start(r->srv->store, &p, purge_done, r)) {
+	case 0:
+		log_debug("retention: job purge started");
+		break;
+	case TE_STATE:
+		log_debug("retention: the last purge still runs; this one is skipped");
+		break;
+	default:
+		log_error("retention: cannot start a job purge (no memory)");
+	}
 }
 
 struct stale {
@@ -113,6 +121,7 @@ static void clients_tick(uv_timer_t *t)
 			log_info("retention: client '%s' was disconnected longer than"
 				 " keep_disconnected_clients: purged", json_string_value(v));
 	}
+	log_debug("retention: disconnected clients checked, %zu purged", json_array_size(s.ids));
 	json_decref(s.ids);
 }
 

@@ -63,9 +63,7 @@ static const char purge_setup_sql[] =
 	/* multi jobs not finished when the purge began: their jobs stay */
 	"CREATE TEMP TABLE open_multi (jid TEXT PRIMARY KEY);"
 	"INSERT OR IGNORE INTO temp.open_multi SELECT jid FROM multi_jobs"
-	" WHERE json_extract(data, '$.finished_at') IS NULL;"
-	/* clients over the cap */
-	"CREATE TEMP TABLE over (client_id TEXT PRIMARY KEY);";
+	" WHERE json_extract(data, '$.finished_at') IS NULL;";
 
 /* Finished jobs of finished invocations only: nothing on the loop still
  * needs them (deadlines, fan-out resume, redelivery read running rows). */
@@ -126,8 +124,12 @@ static int purge_exec(struct purge *pg, const char *sql)
 {
 	char *msg = NULL;
 
-	if (sqlite3_exec(pg->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		return purge_fail(pg, "purge", msg);
+	if (sqlite3_exec(pg->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		char what[80];
+
+		snprintf(what, sizeof what, "%.40s (%d)", sql, sqlite3_extended_errcode(pg->db));
+		return purge_fail(pg, what, msg);
+	}
 	return 0;
 }
 
@@ -249,37 +251,46 @@ static int purge_client(struct purge *pg, sqlite3_stmt *cut, sqlite3_stmt *sel,
 
 static int purge_by_cap(struct purge *pg)
 {
-	sqlite3_stmt *over = NULL, *cut = NULL, *sel = NULL, *list = NULL;
-	int rc = 0, step;
+	sqlite3_stmt *over = NULL, *cut = NULL, *sel = NULL;
+	json_t *ids = NULL, *v;
+	size_t i;
+	int rc = 0;
 
 	if (pg->p.max_per_client <= 0)
 		return 0;
 	if (sqlite3_prepare_v2(pg->db,
-			       "INSERT OR IGNORE INTO temp.over SELECT client_id FROM jobs"
-			       " GROUP BY client_id HAVING count(*) > ?1", -1, &over,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(pg->db, "SELECT client_id FROM temp.over", -1, &list,
-			       NULL) != SQLITE_OK ||
+			       "SELECT client_id FROM jobs GROUP BY client_id HAVING count(*) > ?1",
+			       -1, &over, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(pg->db, cut_sql, -1, &cut, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(pg->db, sel_cap_sql, -1, &sel, NULL) != SQLITE_OK) {
 		rc = purge_fail(pg, "prepare", NULL);
 		goto out;
 	}
-	sqlite3_bind_int64(over, 1, pg->p.max_per_client);
-	if ((rc = purge_step(pg, over)))
+	/* The clients over the cap, read to the end first: a statement still
+	 * stepping would hold a read transaction, and a write transaction
+	 * begun over an old snapshot fails (SQLITE_BUSY_SNAPSHOT). */
+	if (!(ids = json_array())) {
+		rc = purge_fail(pg, "purge", sqlite3_mprintf("out of memory"));
 		goto out;
-	/* temp.over is the purge's own: reading it while the jobs change is
-	 * safe. */
-	while (!rc && !atomic_load(&pg->stop) && (step = sqlite3_step(list)) == SQLITE_ROW) {
-		char *id = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(list, 0));
-
-		rc = id ? purge_client(pg, cut, sel, id) :
-			purge_fail(pg, "purge", sqlite3_mprintf("out of memory"));
-		sqlite3_free(id);
+	}
+	sqlite3_bind_int64(over, 1, pg->p.max_per_client);
+	while ((rc = sqlite3_step(over)) == SQLITE_ROW)
+		json_array_append_new(ids, json_string((const char *)sqlite3_column_text(over, 0)));
+	if (rc != SQLITE_DONE) {
+		rc = purge_fail(pg, "purge", NULL);
+		goto out;
+	}
+	rc = 0;
+	sqlite3_reset(over);
+	json_array_foreach(ids, i, v) {
+		if (rc || atomic_load(&pg->stop))
+			break;
+		if (json_string_value(v))
+			rc = purge_client(pg, cut, sel, json_string_value(v));
 	}
 out:
+	json_decref(ids);
 	sqlite3_finalize(over);
-	sqlite3_finalize(list);
 	sqlite3_finalize(cut);
 	sqlite3_finalize(sel);
 	return rc;
