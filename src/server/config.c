@@ -21,7 +21,7 @@ static int set_duration(void *base, const struct toml_key *k, const toml_value *
 #define LIST(sec, key, field) TOML_KEY_SET_OF(struct server_config, sec, key, field, set_list)
 #define FLT(sec, key, field, lo, hi) TOML_KEY_FLOAT_OF(struct server_config, sec, key, field, lo, hi)
 #define INT(sec, key, field, lo, hi) TOML_KEY_INT_OF(struct server_config, sec, key, field, lo, hi)
-#define DUR(sec, key, field) TOML_KEY_SET_OF(struct server_config, sec, key, field, set_duration)
+#define SET(sec, key, field, fn) TOML_KEY_SET_OF(struct server_config, sec, key, field, fn)
 #define BOOL(sec, key, field) TOML_KEY_BOOL_OF(struct server_config, sec, key, field)
 
 static const struct toml_key server_keys[] = {
@@ -44,12 +44,12 @@ static const struct toml_key server_keys[] = {
 	INT("server", "max_concurrent_handshakes", max_concurrent_handshakes, 1, 1000000),
 	LIST("server", "shared_client_auth", shared_client_auth),
 	INT("server", "jobs_max_results", jobs_max_results, 0, 1000000000),
-	DUR("server", "jobs_max_age", jobs_max_age_ms),
-	DUR("server", "purge_jobs_interval", purge_jobs_interval_ms),
+	SET("server", "jobs_max_age", jobs_max_age_ms, set_duration),
+	SET("server", "purge_jobs_interval", purge_jobs_interval_ms, set_duration),
 	BOOL("server", "purge_disconnected_clients", purge_disconnected_clients),
-	DUR("server", "keep_disconnected_clients", keep_disconnected_clients_ms),
-	DUR("server", "purge_disconnected_clients_interval",
-	    purge_disconnected_clients_interval_ms),
+	SET("server", "keep_disconnected_clients", keep_disconnected_clients_ms, set_duration),
+	SET("server", "purge_disconnected_clients_interval",
+	    purge_disconnected_clients_interval_ms, set_duration),
 	STR("api", "address", api_address),
 	STR("api", "user", api_user),
 	STR("api", "password", api_password),

@@ -353,8 +353,8 @@ int store_client_each(struct store *st, void (*fn)(void *ud, const char *id, jso
  *
  * A purge runs on a worker thread with its own connection, in small
  * batches, each its own short transaction (the group commit on the loop
- * waits at most one batch for the write lock); then it hands the free
- * pages back to the file system (incremental vacuum), in small steps too.
+ * waits at most one batch for the write lock); then it gives the free
+ * pages back to the file's host (incremental vacuum), in small steps too.
  * Only finished jobs go, never the jobs of an unfinished multi job; a
  * multi job's record goes once the purge has taken its last job. */
 struct store_purge_policy {
