@@ -61,8 +61,9 @@ static void purge_done(void *ud, int rc, const struct store_purge_result *res)
 		return;                  /* the store logged why */
 	if (res->jobs || res->multi || res->pages)
 		log_info("retention: purged %lld jobs, %lld multi jobs, %lld free pages in %lld ms"
-			 " (%lld batches)", (long long)res->jobs, (long long)res->multi,
-			 (long long)res->pages, (long long)res->ms, (long long)res->batches);
+			 " (%lld write transactions, the longest %.1f ms)", (long long)res->jobs,
+			 (long long)res->multi, (long long)res->pages, (long long)res->ms,
+			 (long long)res->batches, (double)res->longest_us / 1000.0);
 	else
 		log_debug("retention: nothing to purge (%lld ms)", (long long)res->ms);
 }

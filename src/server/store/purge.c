@@ -30,8 +30,11 @@
 #define PURGE_BATCH_TARGET_US 3000
 /* Between two write transactions: a commit that waits gets the lock. */
 #define PURGE_PAUSE_US 1000
-/* Pages per incremental vacuum step (1 MiB with 4 KiB pages). */
+/* Pages per incremental vacuum step at first (1 MiB with 4 KiB pages);
+ * it follows the time a step takes as the batch size does. */
 #define PURGE_VACUUM_PAGES 256
+#define PURGE_VACUUM_MIN 16
+#define PURGE_VACUUM_MAX 4096
 /* WAL frames written since the last checkpoint before the purge runs one
  * itself (a passive one, outside the lock), so that the WAL stays small
  * and no commit on the loop meets a big checkpoint. */
@@ -49,6 +52,7 @@ struct purge {
 	int rc;
 	char err[256];
 	int64_t batch;               /* rows per batch now */
+	int64_t vacuum_pages;        /* pages per vacuum step now */
 	int writes_since_ckpt;
 	struct store_purge_result res;
 };
@@ -144,10 +148,22 @@ static int purge_step(struct purge *pg, sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? 0 : purge_fail(pg, "purge", NULL);
 }
 
+/* size, halved when took is well over the target, doubled when well
+ * under it, within [lo, hi]. */
+static void purge_adapt(int64_t *size, uint64_t took, int64_t lo, int64_t hi)
+{
+	if (took > 2 * PURGE_BATCH_TARGET_US && *size > lo)
+		*size /= 2;
+	else if (took < PURGE_BATCH_TARGET_US / 2 && *size < hi)
+		*size *= 2;
+}
+
 /* One write transaction, under the store's write_lock: sql (statements
  * that end with the DELETE whose changes are counted into *changes). Then
- * the batch size follows the time it took, and the loop gets its turn. */
-static int purge_write(struct purge *pg, const char *sql, int64_t *changes)
+ * size (the batch's or the vacuum step's) follows the time it took, and
+ * the loop gets its turn. */
+static int purge_write(struct purge *pg, const char *sql, int64_t *changes, int64_t *size,
+		       int64_t lo, int64_t hi)
 {
 	uint64_t t0, took;
 	int rc;
@@ -167,10 +183,9 @@ static int purge_write(struct purge *pg, const char *sql, int64_t *changes)
 	took = now_us() - t0;
 	pthread_mutex_unlock(&pg->st->write_lock);
 	pg->res.batches++;
-	if (took > 2 * PURGE_BATCH_TARGET_US && pg->batch > PURGE_BATCH_MIN)
-		pg->batch /= 2;
-	else if (took < PURGE_BATCH_TARGET_US / 2 && pg->batch < PURGE_BATCH_MAX)
-		pg->batch *= 2;
+	if ((int64_t)took > pg->res.longest_us)
+		pg->res.longest_us = (int64_t)took;
+	purge_adapt(size, took, lo, hi);
 	if (++pg->writes_since_ckpt >= PURGE_CHECKPOINT_EVERY) {
 		sqlite3_wal_checkpoint_v2(pg->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		pg->writes_since_ckpt = 0;
@@ -196,7 +211,8 @@ static int purge_jobs_by(struct purge *pg, sqlite3_stmt *sel, int limit_at)
 		picked = sqlite3_changes(pg->db);
 		if (!picked)
 			return 0;
-		if (purge_write(pg, del_jobs_sql, &gone))
+		if (purge_write(pg, del_jobs_sql, &gone, &pg->batch, PURGE_BATCH_MIN,
+				PURGE_BATCH_MAX))
 			return TE_IO;
 		pg->res.jobs += gone;
 	}
@@ -328,7 +344,8 @@ static int purge_multi(struct purge *pg)
 		n = sqlite3_changes(pg->db);
 		if ((rc = purge_step(pg, done)))
 			break;
-		if (n && (rc = purge_write(pg, del_multi_sql, &gone)))
+		if (n && (rc = purge_write(pg, del_multi_sql, &gone, &pg->batch, PURGE_BATCH_MIN,
+					   PURGE_BATCH_MAX)))
 			break;
 		pg->res.multi += gone;
 	}
@@ -350,22 +367,25 @@ static int64_t purge_pragma_int(struct purge *pg, const char *sql)
 	return v;
 }
 
-/* Hands the free pages back, PURGE_VACUUM_PAGES at a time. A file
- * without incremental vacuum (its conversion failed at open) keeps them
- * for later rows. */
+/* Hands the free pages back, a step at a time. A file without
+ * incremental vacuum (its conversion failed at open) keeps them for later
+ * rows. */
 static int purge_vacuum(struct purge *pg)
 {
 	char sql[64];
 
 	if (purge_pragma_int(pg, "PRAGMA auto_vacuum") != 2)
 		return 0;
-	snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d);", PURGE_VACUUM_PAGES);
 	while (!atomic_load(&pg->stop)) {
 		int64_t before = purge_pragma_int(pg, "PRAGMA freelist_count"), after;
 
 		if (before <= 0)
 			break;
-		if (purge_write(pg, sql, NULL))
+		/* PRAGMA takes no bound parameter; the count is our own. */
+		snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld);",
+			 (long long)pg->vacuum_pages);
+		if (purge_write(pg, sql, NULL, &pg->vacuum_pages, PURGE_VACUUM_MIN,
+				PURGE_VACUUM_MAX))
 			return TE_IO;
 		after = purge_pragma_int(pg, "PRAGMA freelist_count");
 		if (after < 0 || after >= before)
@@ -427,6 +447,7 @@ int store_purge_start(struct store *st, const struct store_purge_policy *p, stor
 	pg->cb = cb;
 	pg->ud = ud;
 	pg->batch = PURGE_BATCH_START;
+	pg->vacuum_pages = PURGE_VACUUM_PAGES;
 	atomic_init(&pg->stop, false);
 	pg->work.data = pg;
 	st->purge = pg;

@@ -367,6 +367,7 @@ struct store_purge_result {
 	int64_t multi;               /* multi job records deleted */
 	int64_t pages;               /* free pages given back to the file system */
 	int64_t batches;             /* write transactions taken */
+	int64_t longest_us;          /* the longest of them: the loop's worst wait */
 	int64_t ms;                  /* wall time of the whole purge */
 };
 
