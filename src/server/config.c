@@ -13,11 +13,16 @@
 /* LIST: a TOML array of strings, kept comma-separated (set_list). */
 static int set_list(void *base, const struct toml_key *k, const toml_value *v,
 		    const struct toml_key_at *at);
+/* DUR: whole seconds, or a string like "90s", "30m", "1h", "7d", as ms. */
+static int set_duration(void *base, const struct toml_key *k, const toml_value *v,
+			const struct toml_key_at *at);
 
 #define STR(sec, key, field) TOML_KEY_STR_OF(struct server_config, sec, key, field)
 #define LIST(sec, key, field) TOML_KEY_SET_OF(struct server_config, sec, key, field, set_list)
 #define FLT(sec, key, field, lo, hi) TOML_KEY_FLOAT_OF(struct server_config, sec, key, field, lo, hi)
 #define INT(sec, key, field, lo, hi) TOML_KEY_INT_OF(struct server_config, sec, key, field, lo, hi)
+#define SET(sec, key, field, fn) TOML_KEY_SET_OF(struct server_config, sec, key, field, fn)
+#define BOOL(sec, key, field) TOML_KEY_BOOL_OF(struct server_config, sec, key, field)
 
 static const struct toml_key server_keys[] = {
 	STR("server", "address", agent_address),
@@ -44,6 +49,13 @@ static const struct toml_key server_keys[] = {
 	INT("server", "schedule_missed_delay_sec", schedule_missed_delay_sec, 0, 3600),
 	INT("server", "max_concurrent_handshakes", max_concurrent_handshakes, 1, 1000000),
 	LIST("server", "shared_client_auth", shared_client_auth),
+	INT("server", "jobs_max_results", jobs_max_results, 0, 1000000000),
+	SET("server", "jobs_max_age", jobs_max_age_ms, set_duration),
+	SET("server", "purge_jobs_interval", purge_jobs_interval_ms, set_duration),
+	BOOL("server", "purge_disconnected_clients", purge_disconnected_clients),
+	SET("server", "keep_disconnected_clients", keep_disconnected_clients_ms, set_duration),
+	SET("server", "purge_disconnected_clients_interval",
+	    purge_disconnected_clients_interval_ms, set_duration),
 	STR("api", "address", api_address),
 	STR("api", "user", api_user),
 	STR("api", "password", api_password),
@@ -89,6 +101,13 @@ void server_config_defaults(struct server_config *c)
 	c->schedule_missed_grace_sec = 600;
 	c->schedule_missed_delay_sec = 30;
 	c->max_concurrent_handshakes = 1000;
+	/* rport's: jobs_max_results 10000 (rport counts all jobs, tether
+	 * each client's), its hourly cleanup, keep_disconnected_clients 1h,
+	 * purge_disconnected_clients_interval 1m, purging clients off. */
+	c->jobs_max_results = 10000;
+	c->purge_jobs_interval_ms = 3600LL * 1000;
+	c->keep_disconnected_clients_ms = 3600LL * 1000;
+	c->purge_disconnected_clients_interval_ms = 60LL * 1000;
 	c->max_request_bytes = 1024 * 1024;
 	c->token_lifetime = 3600;
 	c->max_failed_login = 5;
@@ -150,6 +169,45 @@ static int set_list(void *base, const struct toml_key *k, const toml_value *v,
 	return 0;
 }
 
+/* The longest duration taken: ten years. */
+#define DURATION_MAX_MS (3650LL * 86400 * 1000)
+
+static int set_duration(void *base, const struct toml_key *k, const toml_value *v,
+			const struct toml_key_at *at)
+{
+	int64_t *ms = (int64_t *)((char *)base + k->offset);
+	const char *sv = toml_string(v);
+	long long d = -1;
+	int64_t iv;
+
+	if (!toml_int(v, &iv)) {
+		if (iv >= 0 && iv <= DURATION_MAX_MS / 1000)
+			d = iv * 1000;
+	} else if (sv) {
+		size_t n = strlen(sv);
+		char num[32];
+		long long days;
+
+		/* util_parse_duration_ms has no days. */
+		if (n > 1 && n < sizeof num && sv[n - 1] == 'd') {
+			memcpy(num, sv, n - 1);
+			num[n - 1] = '\0';
+			if (!util_parse_int(num, 0, DURATION_MAX_MS / 86400000, &days))
+				d = days * 86400000;
+		} else {
+			d = util_parse_duration_ms(sv);
+		}
+	}
+	if (d < 0 || d > DURATION_MAX_MS) {
+		snprintf(at->err, at->errlen,
+			 "%s: line %d: %s must be a duration: whole seconds, or a string like '90s', '30m', '1h' or '7d'",
+			 at->path, toml_line(v), at->what);
+		return -1;
+	}
+	*ms = d;
+	return 0;
+}
+
 static const struct toml_keys server_spec = {
 	server_keys, sizeof server_keys / sizeof server_keys[0], NULL, true,
 };
@@ -200,6 +258,10 @@ int server_config_check(const struct server_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "server.queue_expiry_default_sec (%lld) is above "
 			 "server.queue_expiry_max_sec (%lld)", (long long)c->queue_expiry_default_sec,
 			 (long long)c->queue_expiry_max_sec);
+		return -1;
+	}
+	if (c->purge_jobs_interval_ms < 1000 || c->purge_disconnected_clients_interval_ms < 1000) {
+		snprintf(err, errlen, "server.purge_jobs_interval and server.purge_disconnected_clients_interval must be at least 1s");
 		return -1;
 	}
 	if (!c->data_dir[0]) {

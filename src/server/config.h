@@ -29,6 +29,13 @@ struct server_config {
 	char shared_client_auth[2048]; /* credential ids any client id may use: "a,b" */
 	char log_level[16];
 	char log_format[16];         /* text, json, journal, auto */
+	/* retention (docs/configuration.md): durations in ms */
+	int64_t jobs_max_results;         /* jobs kept per client; 0: no cap */
+	int64_t jobs_max_age_ms;          /* older jobs go; 0: no age limit */
+	int64_t purge_jobs_interval_ms;
+	bool purge_disconnected_clients;
+	int64_t keep_disconnected_clients_ms;
+	int64_t purge_disconnected_clients_interval_ms;
 	/* [api] */
 	char api_address[256];         /* "0.0.0.0:3000" */
 	char api_user[128];

@@ -21,6 +21,7 @@
 #include "core/groups.h"
 #include "core/metrics.h"
 #include "agents/hub.h"
+#include "agents/retention.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
@@ -33,6 +34,7 @@ static struct server srv;
 static uv_signal_t sig_term, sig_int, sig_hup;
 static char config_path[4096];   /* -c FILE, for SIGHUP */
 static bool stopping;
+static struct retention *retention;
 
 static void usage(FILE *f)
 {
@@ -59,6 +61,7 @@ static void usage(FILE *f)
 static void stop_subsystems(void)
 {
 	schedules_stop(srv.schedules);
+	retention_stop(retention);
 	fanout_stop(srv.fanout);
 	offline_stop(srv.offline);
 	ws_api_stop(srv.ws);
@@ -402,7 +405,7 @@ int main(int argc, char **argv)
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    offline_create(&srv, &srv.offline) || fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
 	    api_create(&srv, &srv.api) || schedules_create(&srv, &srv.schedules) ||
-	    tat_create(&srv, &srv.tat))
+	    tat_create(&srv, &srv.tat) || retention_create(&srv, &retention))
 		goto out;
 	srv.net = net_create(&loop);
 	if (!srv.net)

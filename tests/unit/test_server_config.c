@@ -499,6 +499,49 @@ static void test_shared_client_auth(void **state)
 	}
 }
 
+/* Retention keys: rport's defaults, durations as seconds or strings
+ * (with days), and clear errors for the rest. */
+static void test_retention(void **state)
+{
+	struct server_config c;
+	char err[256] = "";
+
+	(void)state;
+	server_config_defaults(&c);
+	assert_int_equal(c.jobs_max_results, 10000);
+	assert_int_equal(c.jobs_max_age_ms, 0);
+	assert_int_equal(c.purge_jobs_interval_ms, 3600000);
+	assert_false(c.purge_disconnected_clients);
+	assert_int_equal(c.keep_disconnected_clients_ms, 3600000);
+	assert_int_equal(c.purge_disconnected_clients_interval_ms, 60000);
+	load_ok("[server]\njobs_max_results = 0\njobs_max_age = '30d'\n"
+		"purge_jobs_interval = 90\npurge_disconnected_clients = true\n"
+		"keep_disconnected_clients = \"2h\"\npurge_disconnected_clients_interval = '30s'\n",
+		&c);
+	assert_int_equal(c.jobs_max_results, 0);
+	assert_int_equal(c.jobs_max_age_ms, 30LL * 86400 * 1000);
+	assert_int_equal(c.purge_jobs_interval_ms, 90000);
+	assert_true(c.purge_disconnected_clients);
+	assert_int_equal(c.keep_disconnected_clients_ms, 7200000);
+	assert_int_equal(c.purge_disconnected_clients_interval_ms, 30000);
+	load_bad("[server]\njobs_max_age = 'soon'\n", 2, "server.jobs_max_age must be a duration",
+		 "'7d'");
+	load_bad("[server]\n\nkeep_disconnected_clients = -5\n", 3,
+		 "server.keep_disconnected_clients must be a duration", NULL);
+	load_bad("[server]\njobs_max_age = 'xd'\n", 2, "must be a duration", NULL);
+	load_bad("[server]\njobs_max_results = -1\n", 2, "server.jobs_max_results", "0 to");
+	load_bad("[server]\npurge_disconnected_clients = 'yes'\n", 2,
+		 "server.purge_disconnected_clients", "true or false");
+	/* an interval under a second would spin */
+	good_config(&c);
+	assert_int_equal(server_config_check(&c, err, sizeof err), 0);
+	c.purge_jobs_interval_ms = 500;
+	check_bad(&c, "at least 1s");
+	good_config(&c);
+	c.purge_disconnected_clients_interval_ms = 0;
+	check_bad(&c, "at least 1s");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_syntax_error_has_line),
+		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_shared_client_auth),
 	};

@@ -20,8 +20,8 @@
 #include <sqlite3.h>
 
 /* The schema version migrations end at (store/migrate.c). */
-#define LATEST_SCHEMA 8
-#define LATEST_SCHEMA_TEXT "8"
+#define LATEST_SCHEMA 9
+#define LATEST_SCHEMA_TEXT "9"
 
 #include "store/store.h"
 #include "store/store_tat.h"
@@ -1383,6 +1383,22 @@ static int user_version_of(const char *path)
 	return v;
 }
 
+/* The first column of sql's first row, as an int (-1 if none). */
+static int pragma_of(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
 static void exec_sql(const char *path, const char *sql)
 {
 	sqlite3 *db;
@@ -1669,8 +1685,9 @@ static void test_tat_tables(void **state)
 }
 
 /* A database of each older schema version (1 to 4), with a row in every
- * table, opens: it reaches the current version (5), every row reads back as
- * it was, and what the later versions added works on it. */
+ * table, opens: it reaches the current version, every row reads back as
+ * it was, and what the later versions added works on it. An older file
+ * (made without auto_vacuum) comes out with incremental vacuum on. */
 static void test_migrate_every_older_version(void **state)
 {
 	struct fixture *f = *state;
@@ -1703,6 +1720,9 @@ static void test_migrate_every_older_version(void **state)
 		f->st = NULL;
 		assert_int_equal(user_version_of(path), LATEST_SCHEMA);
 		/* version 6: the library, schedules and a job's schedule_id */
+		assert_int_equal(pragma_of(path, "PRAGMA auto_vacuum"), 2);
+		assert_int_equal(pragma_of(path, "SELECT count(*) FROM sqlite_master"
+					   " WHERE name = 'jobs_created'"), 1);
 		reopen(f);
 		check_old_data(f->st, version);
 		check_v6(f->st);
@@ -1721,13 +1741,13 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 9;");
+	exec_sql(path, "PRAGMA user_version = 10;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 9"));
+	assert_non_null(strstr(err, "schema version 10"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 8"));
-	assert_int_equal(user_version_of(path), 9);
+	assert_non_null(strstr(err, "versions up to 9"));
+	assert_int_equal(user_version_of(path), 10);
 	exec_sql(path, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";");
 	reopen(f);
 	check_old_data(f->st, 3);

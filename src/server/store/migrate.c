@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "util.h"
 
 /* Version 1: the first schema. */
 static const char schema_v1[] =
@@ -161,6 +162,11 @@ static const char schema_v8[] =
 	/* the user a job runs as on its agent (NULL: the agent's own) */
 	"ALTER TABLE jobs ADD COLUMN run_as TEXT;";
 
+/* Version 9: retention (store/purge.c) deletes jobs by age across every
+ * client; without this index each batch would scan the table. */
+static const char schema_v9[] =
+	"CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);";
+
 struct migration {
 	int version;      /* user_version once it has run */
 	const char *sql;  /* one SQL block, run in the step's transaction */
@@ -176,6 +182,7 @@ static const struct migration migrations[] = {
 	{ 6, schema_v6 },
 	{ 7, schema_v7 },
 	{ 8, schema_v8 },
+
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -234,5 +241,49 @@ int store_migrate(sqlite3 *db, char **msg)
 			log_info("store: schema migrated from version %d to %d", v,
 				 migrations[v].version);
 	}
+	return 0;
+}
+
+/* SQLite's PRAGMA auto_vacuum: 2 is INCREMENTAL. */
+#define AUTO_VACUUM_INCREMENTAL 2
+
+/* A file's auto_vacuum mode is fixed when its first table is made; a
+ * database made before tether turned it on (at open, in sqlite.c) keeps
+ * "none", which leaves the pages a purge frees inside the file for later
+ * rows. It can change only by rebuilding the file: VACUUM, which no
+ * transaction may hold (so it is not a numbered step), needs free disk
+ * space about the size of the database and takes the time of a copy. It
+ * runs once: the mode is then stored in the file. A failure is logged and
+ * the store opens as it is (free pages are then only reused, not given
+ * back). */
+int store_vacuum_mode(sqlite3 *db, char **msg)
+{
+	sqlite3_stmt *s = NULL;
+	int mode = -1;
+	uint64_t t0;
+
+	*msg = NULL;
+	if (sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		mode = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (mode < 0) {
+		*msg = sqlite3_mprintf("cannot read auto_vacuum: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (mode == AUTO_VACUUM_INCREMENTAL)
+		return 0;
+	log_info("store: turning on incremental vacuum (one VACUUM of the database, once)");
+	t0 = util_mono_ms();
+	if (sqlite3_exec(db, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;", NULL, NULL, msg) !=
+	    SQLITE_OK) {
+		log_warn("store: VACUUM failed (%s): free pages stay in the file for reuse",
+			 *msg ? *msg : "?");
+		sqlite3_free(*msg);
+		*msg = NULL;
+		return 0;
+	}
+	log_info("store: incremental vacuum on (%llu ms)",
+		 (unsigned long long)(util_mono_ms() - t0));
 	return 0;
 }

@@ -110,6 +110,12 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	st = calloc(1, sizeof *st);
 	if (!st)
 		return -1;
+	util_strlcpy(st->path, path, sizeof st->path);
+	if (pthread_mutex_init(&st->write_lock, NULL)) {
+		free(st);
+		return -1;
+	}
+	st->write_lock_ready = true;
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					   SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path,
@@ -121,9 +127,12 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	/* WAL: readers never block the writer. synchronous=FULL with WAL:
 	 * a commit survives a crash of the process and of the machine; the
 	 * cost is paid once per batch (docs/internals/store.md). */
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-				 "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
-	    store_migrate(st->db, &msg)) {
+	/* auto_vacuum first: on a new file it only takes before WAL is on
+	 * (and before the first table); an older file gets it below. */
+	if (sqlite3_exec(st->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
+				 " PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
+			 &msg) != SQLITE_OK ||
+	    store_migrate(st->db, &msg) || store_vacuum_mode(st->db, &msg)) {
 		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : "?");
 		sqlite3_free(msg);
 		goto fail;
@@ -281,6 +290,7 @@ void store_flush(struct store *st)
 			st->streak++;
 		else
 			st->streak = 0;
+		pthread_mutex_lock(&st->write_lock);
 		ok = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
 		for (e = list; e; e = e->next) {
 			e->rc = ok ? e->apply(st, e->arg) : TE_IO;
@@ -291,6 +301,7 @@ void store_flush(struct store *st)
 			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 			ok = false;
 		}
+		pthread_mutex_unlock(&st->write_lock);
 		if (ok)
 			st->commits++;
 		st->last_commit_us = mono_us();
@@ -315,10 +326,18 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	if (st->purge) {
+		/* Its worker still uses st: the loop ran out before the purge
+		 * (a start that failed half way). Leave both to the exit. */
+		log_error("store: closed while a purge runs; left open");
+		return;
+	}
 	store_flush(st);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	if (st->write_lock_ready)
+		pthread_mutex_destroy(&st->write_lock);
 	free(st);
 }
 

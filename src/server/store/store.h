@@ -410,5 +410,40 @@ int store_schedule_delete(struct store *st, const char *id);
 int store_schedule_each(struct store *st,
 			void (*fn)(void *ud, const char *id, int64_t last_slot, json_t *rec),
 			void *ud);
+/* Retention (purge.c): job history is bounded, purged off the loop.
+ *
+ * A purge runs on a worker thread with its own connection, in small
+ * batches, each its own short transaction (the group commit on the loop
+ * waits at most one batch for the write lock); then it gives the free
+ * pages back to the file's host (incremental vacuum), in small steps too.
+ * Only finished jobs go, never the jobs of an unfinished multi job; a
+ * multi job's record goes once the purge has taken its last job. */
+struct store_purge_policy {
+	int64_t max_per_client;      /* keep the newest N jobs of each client; 0: no cap */
+	int64_t before_ns;           /* jobs created before this go; 0: no age limit */
+};
+
+struct store_purge_result {
+	int64_t jobs;                /* job rows deleted */
+	int64_t multi;               /* multi job records deleted */
+	int64_t pages;               /* free pages given back to the file system */
+	int64_t batches;             /* write transactions taken */
+	int64_t longest_us;          /* the longest of them: the loop's worst wait */
+	int64_t ms;                  /* wall time of the whole purge */
+};
+
+/* Called once on the loop when the purge is over: rc 0, or TE_IO with
+ * what was done until the error (logged). */
+typedef void (*store_purge_cb)(void *ud, int rc, const struct store_purge_result *res);
+
+/* Starts a purge by p (copied). Without a loop (tests, tools) it runs to
+ * the end before the call returns. Returns 0, or TE_STATE when a purge is
+ * already running (cb is then not called), TE_NOMEM. */
+int store_purge_start(struct store *st, const struct store_purge_policy *p, store_purge_cb cb,
+		      void *ud);
+bool store_purge_running(const struct store *st);
+/* Asks a running purge to end after its current batch (at shutdown); its
+ * cb still comes, from the loop. */
+void store_purge_stop(struct store *st);
 
 #endif

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include <jansson.h>
 #include <sqlite3.h>
 #include <uv.h>
@@ -46,6 +48,7 @@ enum stmt_id {
 };
 
 struct wq_entry;
+struct purge;
 
 #define STORE_HIST_BUCKETS 12
 
@@ -65,6 +68,13 @@ struct store {
 	uint64_t writes;
 	uint64_t commit_hist[STORE_HIST_BUCKETS + 1];  /* commit times, store_commit_histogram */
 	double commit_sum;
+	char path[1024];          /* tether.db, for the purge's own connection */
+	/* Held around every write transaction: the loop's commits and the
+	 * purge's batches on its worker take turns here rather than in
+	 * SQLite's busy handler, which sleeps and is not fair (purge.c). */
+	pthread_mutex_t write_lock;
+	bool write_lock_ready;
+	struct purge *purge;      /* the purge running, or NULL */
 };
 
 /* Idempotency keys are kept a day (docs/api.md). */
@@ -86,6 +96,10 @@ json_t *store_col_time(sqlite3_stmt *s, int col);
 json_t *store_col_text(sqlite3_stmt *s, int col);
 /* A '*' wildcard pattern as a LIKE pattern (escape '\\'), into out. */
 void store_like_pattern(const char *in, char *out, size_t outlen);
+
+/* migrate.c: a database made before incremental vacuum was on gets it
+ * (one VACUUM, at open, before the loop runs). 0 or -1 with *msg. */
+int store_vacuum_mode(sqlite3 *db, char **msg);
 
 /* jobs.c: deletes idempotency keys created before before_ns (at open). */
 void store_idem_prune(struct store *st, int64_t before_ns);
