@@ -127,13 +127,15 @@ int auth_enroll_create(struct auth *a, const struct enroll_spec *spec, char **co
 		json_decref(json_object_get(rec, "tags"));
 	if (!spec->labels)
 		json_decref(json_object_get(rec, "labels"));
-	*code = malloc(strlen(id) + 1 + strlen(secret) + 1);
+	size_t codelen = strlen(id) + 1 + strlen(secret) + 1;
+
+	*code = malloc(codelen);
 	if (!*code || persist(a, id, rec)) {
 		free(*code);
 		json_decref(rec);
 		return TE_NOMEM;
 	}
-	sprintf(*code, "%s.%s", id, secret);
+	snprintf(*code, codelen, "%s.%s", id, secret);
 	sodium_memzero(secret, sizeof secret);
 	json_object_set(a->enroll_codes, id, rec);
 	*shown = public_rec(rec);

@@ -133,14 +133,16 @@ void api_enroll_post(struct api_call *call)
 	if (call->srv->cfg.tls_cert[0] &&
 	    net_tls_cert_fingerprint(call->srv->cfg.tls_cert, fp))
 		fp[0] = '\0';
-	full = malloc(strlen(code) + 2 + sizeof fp);
+	size_t fulllen = strlen(code) + 2 + sizeof fp;
+
+	full = malloc(fulllen);
 	if (!full) {
 		free(code);
 		json_decref(shown);
 		api_reply_error(call, 503, "Service Unavailable", "out of memory");
 		return;
 	}
-	sprintf(full, "%s%s%s", code, fp[0] ? "." : "", fp);
+	snprintf(full, fulllen, "%s%s%s", code, fp[0] ? "." : "", fp);
 	sodium_memzero(code, strlen(code));
 	free(code);
 	json_object_set_new(shown, "code", json_string(full));
