@@ -42,6 +42,7 @@ struct agent_config {
 	size_t ndeny;
 	policy_order order;
 	int64_t send_back_limit;
+	int64_t max_output_cap;      /* the most a run's output_cap may keep */
 	/* [remote-scripts] */
 	bool scripts_enabled;
 	/* check_command_policy: scripts also pass the [remote-commands]

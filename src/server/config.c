@@ -58,6 +58,7 @@ static const struct toml_key server_keys[] = {
 	INT("api", "max_url_bytes", max_url_bytes, 256, 1024 * 1024),
 	INT("api", "max_bodies_bytes", max_bodies_bytes, 1024, 64LL * 1024 * 1024 * 1024),
 	INT("api", "body_timeout_sec", body_timeout_sec, 1, 3600),
+	INT("elastic", "output_cap_bytes", elastic_output_cap, 1, 64LL * 1024 * 1024),
 };
 
 void server_config_defaults(struct server_config *c)
@@ -88,6 +89,7 @@ void server_config_defaults(struct server_config *c)
 	c->max_url_bytes = 8192;
 	c->max_bodies_bytes = 64LL * 1024 * 1024;
 	c->body_timeout_sec = 30;
+	c->elastic_output_cap = 50LL * 1024 * 1024;
 }
 
 /* An array of non-empty strings without ',' into out as "a,b,c". On error

@@ -45,6 +45,8 @@ struct server_config {
 	int64_t max_url_bytes;         /* request target (414) */
 	int64_t max_bodies_bytes;      /* all request bodies being read (503) */
 	int64_t body_timeout_sec;      /* a body's deadline (408) */
+	/* [elastic] */
+	int64_t elastic_output_cap;    /* bytes per stream an action keeps */
 };
 
 /* Fills defaults. */
