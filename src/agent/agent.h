@@ -43,6 +43,9 @@ struct agent_config {
 	policy_order order;
 	int64_t send_back_limit;
 	int64_t max_output_cap;      /* the most a run's output_cap may keep */
+	/* Not a key: what both streams may take in a result frame, encoded
+	 * (60 MiB, under the server's 64 MiB frame; tests lower it). */
+	int64_t max_result_output;
 	/* [remote-scripts] */
 	bool scripts_enabled;
 	/* check_command_policy: scripts also pass the [remote-commands]

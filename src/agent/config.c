@@ -28,6 +28,7 @@ void agent_config_defaults(struct agent_config *c)
 	c->order = POLICY_ALLOW_DENY;
 	c->send_back_limit = 4 * 1024 * 1024;
 	c->max_output_cap = 50 * 1024 * 1024;
+	c->max_result_output = 60 * 1024 * 1024;
 	c->scripts_enabled = false;
 	c->scripts_check_policy = false;
 }

@@ -129,11 +129,6 @@ void exec_reject(struct exec *e, const char *jid, const char *fmt, ...)
 }
 
 
-/* What the two streams together may take in a result frame (encoded): the
- * frame must stay under the server's max_request_bytes_client (64 MiB by
- * default), or the result could never be delivered. */
-#define RESULT_STREAMS_MAX (60LL * 1024 * 1024)
-
 /* The bytes a stream takes in the frame m, as exec_put_bytes wrote it. */
 static size_t put_len(json_t *m, const char *key, const char *enc_key, const struct buf *b)
 {
@@ -142,10 +137,14 @@ static size_t put_len(json_t *m, const char *key, const char *enc_key, const str
 	return util_json_escaped_len(b->data ? b->data : "", b->len);
 }
 
-/* Puts both streams in m; while they would not fit a frame, the larger
- * loses its end (counted as dropped, as past the cap). */
+/* Puts both streams in m; while they would not fit a frame (the agent's
+ * max_result_output: the frame must stay under the server's
+ * max_request_bytes_client, or the result could never be delivered), the
+ * larger loses its end (counted as dropped, as past the cap). */
 static void put_streams(struct job *j, json_t *m)
 {
+	const long long max = j->e->a->cfg.max_result_output;
+
 	for (int round = 0;; round++) {
 		size_t n = 0;
 
@@ -153,10 +152,10 @@ static void put_streams(struct job *j, json_t *m)
 		exec_put_bytes(m, "stderr", "stderr_encoding", j->io[1].buf.data, j->io[1].buf.len);
 		n = put_len(m, "stdout", "stdout_encoding", &j->io[0].buf) +
 		    put_len(m, "stderr", "stderr_encoding", &j->io[1].buf);
-		if ((long long)n <= RESULT_STREAMS_MAX || round == 8)
+		if ((long long)n <= max || round == 8)
 			return;
 		struct jstream *s = j->io[0].buf.len >= j->io[1].buf.len ? &j->io[0] : &j->io[1];
-		size_t cut = (size_t)((long long)n - RESULT_STREAMS_MAX) + 4096;
+		size_t cut = (size_t)((long long)n - max) + 4096;
 
 		if (cut > s->buf.len)
 			cut = s->buf.len;

@@ -464,6 +464,13 @@ def test_output_past_the_cap_is_truncated(fleet):
     assert c["stdout"].encode() == expected[100000 - 2048:100000]
     raw = download(s, c["downloadUri"])
     assert zipfile.ZipFile(io.BytesIO(raw)).read("stdout", pwd=b"elastic") == expected[:100000]
+    # an agent keeps at most its own max_output_cap, whatever the action asks
+    fleet.agent(s, "cap-2", extra="[remote-commands]\nmax_output_cap = 50000\n")
+    aid = run(s, "seq 1 100000", agents=("cap-2",))
+    c = wait_done(s, aid, timeout=60)["outputs"]["cap-2"]["content"]
+    assert c["output_file_stdout_truncated"] is True
+    raw = download(s, c["downloadUri"])
+    assert zipfile.ZipFile(io.BytesIO(raw)).read("stdout", pwd=b"elastic") == expected[:50000]
 
 
 def test_rport_job_still_capped_at_4mib(es):
