@@ -497,12 +497,18 @@ static void full_saved(void *ud, int rc)
 
 /* A job run with an output cap: its full streams go to files first (off
  * the loop), then the row is written with its capped copy, then the ack.
- * Returns false when the files cannot be started (the row keeps all). */
+ * Only for a job in flight to this very client (no agent writes over
+ * another's output; a duplicate of a finished job's result changes
+ * nothing anyway). Returns false when there are no files to write (the
+ * row keeps all, or the store refuses the result). */
 static bool result_save_full(struct hub *h, struct hub_write *w)
 {
 	const char *const data[2] = { w->r.stdout_data, w->r.stderr_data };
 	const size_t len[2] = { w->r.stdout_len, w->r.stderr_len };
+	struct tracked *t = tracked_find(h, w->jid);
 
+	if (!t || strcmp(t->client_id, w->client_id))
+		return false;
 	return outputs_save(h->srv->loop, h->srv->cfg.data_dir, w->jid, data, len, full_saved,
 			    w) == 0;
 }
