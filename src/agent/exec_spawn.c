@@ -322,8 +322,9 @@ static struct job *job_new(struct exec *e, const struct run_req *r)
 
 	if (!j)
 		return NULL;
-	/* A run's own cap, at most this agent's max_output_cap. */
-	if (r->output_cap > 0) {
+	/* A run's own cap, at most this agent's max_output_cap (0: runs'
+	 * caps are not honoured, send_back_limit holds for all). */
+	if (r->output_cap > 0 && a->cfg.max_output_cap > 0) {
 		cap = r->output_cap < a->cfg.max_output_cap ? r->output_cap : a->cfg.max_output_cap;
 		j->output_cap = cap;
 	}
