@@ -46,6 +46,10 @@ struct agent_config {
 	 * by default. */
 	char **run_as;
 	size_t nrun_as;
+	int64_t max_output_cap;      /* the most a run's output_cap may keep */
+	/* Not a key: what both streams may take in a result frame, encoded
+	 * (60 MiB, under the server's 64 MiB frame; tests lower it). */
+	int64_t max_result_output;
 	/* [remote-scripts] */
 	bool scripts_enabled;
 	/* check_command_policy: scripts also pass the [remote-commands]

@@ -27,6 +27,8 @@ void agent_config_defaults(struct agent_config *c)
 	c->commands_enabled = true;
 	c->order = POLICY_ALLOW_DENY;
 	c->send_back_limit = 4 * 1024 * 1024;
+	c->max_output_cap = 50 * 1024 * 1024;
+	c->max_result_output = 60 * 1024 * 1024;
 	c->scripts_enabled = false;
 	c->scripts_check_policy = false;
 }
@@ -254,6 +256,7 @@ static const struct toml_key agent_keys[] = {
 	SET("remote-commands", "order", order, set_order),
 	INT("remote-commands", "send_back_limit", send_back_limit, 0, 64LL * 1024 * 1024),
 	SET("remote-commands", "run_as", run_as, set_run_as),
+	INT("remote-commands", "max_output_cap", max_output_cap, 0, 64LL * 1024 * 1024),
 	BOOL("remote-scripts", "enabled", scripts_enabled),
 	BOOL("remote-scripts", "check_command_policy", scripts_check_policy),
 	SET("interpreter-aliases", NULL, aliases, set_alias),

@@ -129,6 +129,43 @@ void exec_reject(struct exec *e, const char *jid, const char *fmt, ...)
 }
 
 
+/* The bytes a stream takes in the frame m, as exec_put_bytes wrote it. */
+static size_t put_len(json_t *m, const char *key, const char *enc_key, const struct buf *b)
+{
+	if (json_object_get(m, enc_key))
+		return json_string_length(json_object_get(m, key));
+	return util_json_escaped_len(b->data ? b->data : "", b->len);
+}
+
+/* Puts both streams in m; while they would not fit a frame (the agent's
+ * max_result_output: the frame must stay under the server's
+ * max_request_bytes_client, or the result could never be delivered), the
+ * larger loses its end (counted as dropped, as past the cap). */
+static void put_streams(struct job *j, json_t *m)
+{
+	const long long max = j->e->a->cfg.max_result_output;
+
+	for (int round = 0;; round++) {
+		size_t n = 0;
+
+		exec_put_bytes(m, "stdout", "stdout_encoding", j->io[0].buf.data, j->io[0].buf.len);
+		exec_put_bytes(m, "stderr", "stderr_encoding", j->io[1].buf.data, j->io[1].buf.len);
+		n = put_len(m, "stdout", "stdout_encoding", &j->io[0].buf) +
+		    put_len(m, "stderr", "stderr_encoding", &j->io[1].buf);
+		if ((long long)n <= max || round == 8)
+			return;
+		struct jstream *s = j->io[0].buf.len >= j->io[1].buf.len ? &j->io[0] : &j->io[1];
+		size_t cut = (size_t)((long long)n - max) + 4096;
+
+		if (cut > s->buf.len)
+			cut = s->buf.len;
+		s->buf.len -= cut;
+		s->dropped += (int64_t)cut;
+		json_object_del(m, "stdout_encoding");
+		json_object_del(m, "stderr_encoding");
+	}
+}
+
 static void job_report(struct job *j, const char *status, bool with_exit, int64_t code,
 		       const char *error)
 {
@@ -139,8 +176,9 @@ static void job_report(struct job *j, const char *status, bool with_exit, int64_
 	json_object_set_new(m, "status", json_string(status));
 	json_object_set_new(m, "exit_code", with_exit ? json_integer(code) : json_null());
 	json_object_set_new(m, "error", json_string(error ? error : ""));
-	exec_put_bytes(m, "stdout", "stdout_encoding", j->io[0].buf.data, j->io[0].buf.len);
-	exec_put_bytes(m, "stderr", "stderr_encoding", j->io[1].buf.data, j->io[1].buf.len);
+	put_streams(j, m);
+	if (j->output_cap > 0)
+		json_object_set_new(m, "output_cap", json_integer(j->output_cap));
 	json_object_set_new(m, "stdout_dropped", json_integer(j->io[0].dropped));
 	json_object_set_new(m, "stderr_dropped", json_integer(j->io[1].dropped));
 	json_object_set_new(m, "pid", json_integer(j->pid));

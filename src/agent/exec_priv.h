@@ -64,6 +64,7 @@ struct job {
 	int64_t exit_status;
 	int term_signal;
 	int64_t timeout_sec;
+	int64_t output_cap;           /* the run's cap as applied, 0: send_back_limit */
 	int64_t started_at;
 	int pid;
 	UT_hash_handle hh;

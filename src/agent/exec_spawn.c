@@ -192,6 +192,7 @@ struct run_req {
 	bool kill_on_timeout;
 	bool live;
 	int64_t timeout;
+	int64_t output_cap;  /* keep this much of each stream; 0: send_back_limit */
 };
 
 /* An argv job: well formed, no script and no interpreter, and allowed by
@@ -352,9 +353,16 @@ static struct job *job_new(struct exec *e, const struct run_req *r)
 {
 	struct agent *a = e->a;
 	struct job *j = calloc(1, sizeof *j);
+	int64_t cap = a->cfg.send_back_limit;
 
 	if (!j)
 		return NULL;
+	/* A run's own cap, at most this agent's max_output_cap (0: runs'
+	 * caps are not honoured, send_back_limit holds for all). */
+	if (r->output_cap > 0 && a->cfg.max_output_cap > 0) {
+		cap = r->output_cap < a->cfg.max_output_cap ? r->output_cap : a->cfg.max_output_cap;
+		j->output_cap = cap;
+	}
 	j->e = e;
 	util_strlcpy(j->jid, r->jid, sizeof j->jid);
 	j->timeout_sec = r->timeout > 0 ? r->timeout : DEFAULT_TIMEOUT_SEC;
@@ -362,7 +370,7 @@ static struct job *job_new(struct exec *e, const struct run_req *r)
 	j->kill_on_timeout = r->kill_on_timeout;
 	j->live = r->live;
 	for (int i = 0; i < 2; i++) {
-		buf_init(&j->io[i].buf, (size_t)a->cfg.send_back_limit);
+		buf_init(&j->io[i].buf, (size_t)cap);
 		j->io[i].idx = i;
 		j->io[i].job = j;
 		uv_pipe_init(a->loop, &j->io[i].pipe, 0);
@@ -395,6 +403,7 @@ static void run_req_parse(json_t *run, struct run_req *r)
 	r->kill_on_timeout = json_is_true(json_object_get(run, "kill_on_timeout"));
 	r->live = json_is_true(json_object_get(run, "stream"));
 	r->timeout = json_integer_value(json_object_get(run, "timeout_sec"));
+	r->output_cap = json_integer_value(json_object_get(run, "output_cap"));
 }
 
 /* What a job runs: the program and its argv, with the arrays they live

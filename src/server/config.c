@@ -79,6 +79,7 @@ static const struct toml_key server_keys[] = {
 	STR("tat", "secret_key", tat_secret_key),
 	STR("tat", "user", tat_user),
 	INT("tat", "rate_limit", tat_rate_limit, 1, 1000000),
+	INT("elastic", "output_cap_bytes", elastic_output_cap, 1, 64LL * 1024 * 1024),
 };
 
 void server_config_defaults(struct server_config *c)
@@ -122,6 +123,7 @@ void server_config_defaults(struct server_config *c)
 	c->max_bodies_bytes = 64LL * 1024 * 1024;
 	c->body_timeout_sec = 30;
 	c->tat_rate_limit = 20;
+	c->elastic_output_cap = 50LL * 1024 * 1024;
 }
 
 /* An array of non-empty strings without ',' into out as "a,b,c". On error

@@ -64,6 +64,8 @@ struct server_config {
 	char tat_secret_key[129];
 	char tat_user[128];
 	int64_t tat_rate_limit;
+	/* [elastic] */
+	int64_t elastic_output_cap;    /* bytes per stream an action keeps */
 };
 
 /* Fills defaults. */

@@ -403,3 +403,113 @@ def test_apikey_cli(es):
     assert r.returncode == 0, r.stderr
     assert es.api("GET", "/api/endpoint/action", auth=None, headers=hdr)[0] == 401
     assert harness.cli(es, "apikey", "delete", kid).returncode == 3
+
+
+# ---- the full output: a per-action cap, kept outside the job row ----------
+
+MiB = 1024 * 1024
+
+
+def seq_bytes(n):
+    """What `seq 1 n` prints."""
+    return "".join("%d\n" % i for i in range(1, n + 1)).encode()
+
+
+def download(s, uri):
+    r = s.api("GET", uri, timeout=120)
+    assert r.status == 200, r.status
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-disposition"].startswith("attachment; filename=")
+    assert r.headers["cache-control"] == "max-age=31536000, immutable"
+    return r.raw
+
+
+def unzip_stdout(s, raw):
+    path = os.path.join(os.path.dirname(s.config), "full-%d.zip" % len(raw))
+    with open(path, "wb") as f:
+        f.write(raw)
+    p = subprocess.run(["unzip", "-p", "-P", "elastic", path, "stdout"], capture_output=True,
+                       timeout=120)
+    os.unlink(path)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def rport_job_of(s, aid, cid):
+    st, j = s.api("GET", "/api/v1/commands/%s/jobs" % aid)
+    assert st == 200, (st, j)
+    jid = [x for x in j["data"] if x["client_id"] == cid][0]["jid"]
+    return jid, s.job(cid, jid)
+
+
+def test_full_output_20mb_tail_flags_zip(es):
+    expected = seq_bytes(2700000)  # about 20.5 MB, deterministic
+    assert len(expected) > 20000000
+    aid = run(es, "seq 1 2700000; echo done >&2")
+    d = wait_done(es, aid, timeout=180)
+    assert d["status"] == "successful", d
+    c = d["outputs"]["es-2"]["content"]
+    # the tail is the end of the whole stream, not of the row's 4 MiB copy
+    assert c["stdout"].encode() == expected[-2048:]
+    assert c["stderr"] == "done\n"
+    # stdout_truncated: the details show only a tail (Kibana's rule);
+    # output_file_*_truncated: the cap cut nothing
+    assert c["stdout_truncated"] is True and c["stderr_truncated"] is False
+    assert c["output_file_stdout_truncated"] is False
+    assert c["output_file_stderr_truncated"] is False
+    st, info = es.api("GET", "/api/endpoint/action/%s/file/%s" % (aid, c["output_file_id"]))
+    assert st == 200 and info["data"]["size"] == len(expected) + 5, info
+    raw = download(es, c["downloadUri"])
+    z = zipfile.ZipFile(io.BytesIO(raw))
+    assert z.read("stdout", pwd=b"elastic") == expected
+    assert z.read("stderr", pwd=b"elastic") == b"done\n"
+    assert unzip_stdout(es, raw) == expected
+    # the full output is in files of its own; the job row keeps its usual
+    # 4 MiB copy, as every reader of rows (rport's API) always saw
+    jid, job = rport_job_of(es, aid, "es-2")
+    out_dir = os.path.join(es.data_dir, "outputs", jid)
+    assert os.stat(os.path.join(out_dir, "stdout")).st_mode & 0o777 == 0o600
+    assert os.path.getsize(os.path.join(out_dir, "stdout")) == len(expected)
+    assert output_bytes(job["result"]) == expected[:4 * MiB]
+    assert job["result"]["stdout_dropped_bytes"] == len(expected) - 4 * MiB
+
+
+def output_bytes(result, stream="stdout"):
+    v = result[stream]
+    if result.get(stream + "_encoding") == "base64":
+        return base64.b64decode(v)
+    return v.encode()
+
+
+def test_output_past_the_cap_is_truncated(fleet):
+    s = fleet.server(extra="[elastic]\noutput_cap_bytes = 100000\n").start()
+    fleet.agent(s, "cap-1")
+    expected = seq_bytes(100000)  # 588,895 bytes
+    aid = run(s, "seq 1 100000", agents=("cap-1",))
+    d = wait_done(s, aid, timeout=60)
+    c = d["outputs"]["cap-1"]["content"]
+    assert c["stdout_truncated"] is True and c["output_file_stdout_truncated"] is True
+    assert c["output_file_stderr_truncated"] is False
+    assert c["stdout"].encode() == expected[100000 - 2048:100000]
+    raw = download(s, c["downloadUri"])
+    assert zipfile.ZipFile(io.BytesIO(raw)).read("stdout", pwd=b"elastic") == expected[:100000]
+    # an agent keeps at most its own max_output_cap, whatever the action asks
+    fleet.agent(s, "cap-2", extra="[remote-commands]\nmax_output_cap = 50000\n")
+    aid = run(s, "seq 1 100000", agents=("cap-2",))
+    c = wait_done(s, aid, timeout=60)["outputs"]["cap-2"]["content"]
+    assert c["output_file_stdout_truncated"] is True
+    raw = download(s, c["downloadUri"])
+    assert zipfile.ZipFile(io.BytesIO(raw)).read("stdout", pwd=b"elastic") == expected[:50000]
+
+
+def test_rport_job_still_capped_at_4mib(es):
+    # the same agent, a job through rport's API: no output cap asked for,
+    # so the agent's send_back_limit (4 MiB) applies as before
+    expected = seq_bytes(800000)  # about 5.5 MB
+    jid = es.run("es-2", "seq 1 800000")
+    job = es.wait_job("es-2", jid, timeout=90)
+    assert job["status"] == "successful", job
+    assert output_bytes(job["result"]) == expected[:4 * MiB]
+    assert job["result"]["stdout_truncated"] is True
+    assert job["result"]["stdout_dropped_bytes"] == len(expected) - 4 * MiB
+    assert not os.path.exists(os.path.join(es.data_dir, "outputs", jid))

@@ -402,6 +402,49 @@ static void test_live_output_without_a_link(void **state)
 	assert_int_equal(count_type(f, "output"), 0);
 }
 
+/* A run's output_cap keeps more than send_back_limit, at most the agent's
+ * max_output_cap, and the result says which cap it applied. */
+static void test_output_cap(void **state)
+{
+	struct fixture *f = *state;
+	json_t *m;
+
+	f->a.cfg.send_back_limit = 1000;
+	m = run_job(f, "head -c 300000 /dev/zero | tr '\\0' a", NULL);
+	assert_int_equal(json_string_length(json_object_get(m, "stdout")), 1000);
+	assert_null(json_object_get(m, "output_cap"));
+	m = run_job(f, "head -c 300000 /dev/zero | tr '\\0' a",
+		    json_pack("{s:I}", "output_cap", (json_int_t)200000));
+	assert_int_equal(json_string_length(json_object_get(m, "stdout")), 200000);
+	assert_int_equal(json_integer_value(json_object_get(m, "stdout_dropped")), 100000);
+	assert_int_equal(json_integer_value(json_object_get(m, "output_cap")), 200000);
+	f->a.cfg.max_output_cap = 50000;
+	m = run_job(f, "head -c 300000 /dev/zero | tr '\\0' a",
+		    json_pack("{s:I}", "output_cap", (json_int_t)200000));
+	assert_int_equal(json_string_length(json_object_get(m, "stdout")), 50000);
+	assert_int_equal(json_integer_value(json_object_get(m, "stdout_dropped")), 250000);
+	assert_int_equal(json_integer_value(json_object_get(m, "output_cap")), 50000);
+}
+
+/* Streams that would not fit one result frame lose their ends, counted as
+ * dropped, so that the result can always be delivered. */
+static void test_result_fits_a_frame(void **state)
+{
+	struct fixture *f = *state;
+	json_t *m;
+	size_t out, err;
+
+	f->a.cfg.max_result_output = 100000;
+	m = run_job(f, "head -c 150000 /dev/zero | tr '\\0' a; head -c 80000 /dev/zero | tr '\\0' b >&2",
+		    json_pack("{s:I}", "output_cap", (json_int_t)200000));
+	out = json_string_length(json_object_get(m, "stdout"));
+	err = json_string_length(json_object_get(m, "stderr"));
+	assert_true(out + err <= 100000);
+	assert_int_equal(err, 80000); /* the larger stream is cut first */
+	assert_int_equal((int64_t)out + json_integer_value(json_object_get(m, "stdout_dropped")),
+			 150000);
+}
+
 static void test_run_twice_runs_once(void **state)
 {
 	struct fixture *f = *state;
@@ -440,6 +483,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_live_output_paced_by_the_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_live_output_without_a_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_twice_runs_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_result_fits_a_frame, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
  * redelivery after a reconnect, and the writes of starts and outcomes
  * through the store's group commit (docs/internals/delivery.md). */
 #include "agents/hub_priv.h"
+#include "store/outputs.h"
 
 /* ---- tracked jobs and completion ----------------------------------- */
 
@@ -470,6 +471,48 @@ static int64_t time_field(json_t *m, const char *key)
 	return ns;
 }
 
+/* What a job row keeps of a stream whose full output is in files: the
+ * agent's default send_back_limit, so that every reader of rows sees what
+ * it always did. */
+#define ROW_OUTPUT_MAX (4 * 1024 * 1024)
+
+static void full_saved(void *ud, int rc)
+{
+	struct hub_write *w = ud;
+
+	if (rc) {
+		log_error("hub: the full output of job %s was not kept; its row has it", w->jid);
+	} else {
+		if (w->r.stdout_len > ROW_OUTPUT_MAX) {
+			w->r.stdout_dropped += (int64_t)(w->r.stdout_len - ROW_OUTPUT_MAX);
+			w->r.stdout_len = ROW_OUTPUT_MAX;
+		}
+		if (w->r.stderr_len > ROW_OUTPUT_MAX) {
+			w->r.stderr_dropped += (int64_t)(w->r.stderr_len - ROW_OUTPUT_MAX);
+			w->r.stderr_len = ROW_OUTPUT_MAX;
+		}
+	}
+	store_queue(w->h->srv->store, write_apply, write_after, w);
+}
+
+/* A job run with an output cap: its full streams go to files first (off
+ * the loop), then the row is written with its capped copy, then the ack.
+ * Only for a job in flight to this very client (no agent writes over
+ * another's output; a duplicate of a finished job's result changes
+ * nothing anyway). Returns false when there are no files to write (the
+ * row keeps all, or the store refuses the result). */
+static bool result_save_full(struct hub *h, struct hub_write *w)
+{
+	const char *const data[2] = { w->r.stdout_data, w->r.stderr_data };
+	const size_t len[2] = { w->r.stdout_len, w->r.stderr_len };
+	struct tracked *t = tracked_find(h, w->jid);
+
+	if (!t || strcmp(t->client_id, w->client_id))
+		return false;
+	return outputs_save(h->srv->loop, h->srv->cfg.data_dir, w->jid, data, len, full_saved,
+			    w) == 0;
+}
+
 void on_result(struct session *s, json_t *m)
 {
 	struct hub *h = s->hub;
@@ -527,6 +570,8 @@ void on_result(struct session *s, json_t *m)
 	w->r.finished_at = time_field(m, "finished_at");
 	if (!w->r.finished_at)
 		w->r.finished_at = util_now_ns();
+	if (json_integer_value(json_object_get(m, "output_cap")) > 0 && result_save_full(h, w))
+		return;
 	store_queue(h->srv->store, write_apply, write_after, w);
 }
 
@@ -606,6 +651,8 @@ static int hub_run(void *impl, struct client *c, const struct job_spec *j, regis
 	json_object_set_new(m, "kill_on_timeout", json_boolean(j->kill_on_timeout));
 	if (j->stream)
 		json_object_set_new(m, "stream", json_true());
+	if (j->output_cap_bytes > 0)
+		json_object_set_new(m, "output_cap", json_integer(j->output_cap_bytes));
 	json_object_set_new(m, "timeout_sec", json_integer(j->timeout_sec));
 	if (session_send(s, m)) {
 		free(p);

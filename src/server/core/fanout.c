@@ -332,6 +332,7 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	d->j.is_script = json_is_true(json_object_get(r, "is_script"));
 	d->j.kill_on_timeout = json_is_true(json_object_get(r, "kill_on_timeout"));
 	d->j.stream = json_is_true(json_object_get(r, "stream"));
+	d->j.output_cap_bytes = json_integer_value(json_object_get(r, "output_cap_bytes"));
 	d->j.timeout_sec = json_integer_value(json_object_get(r, "timeout_sec"));
 	d->j.delivery_timeout_sec = json_integer_value(json_object_get(r, "delivery_timeout_sec"));
 	d->j.created_by = json_string_value(json_object_get(r, "created_by"));

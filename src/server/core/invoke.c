@@ -278,6 +278,8 @@ static json_t *record_new(const struct invocation_request *req, const char *id,
 		json_object_set_new(rec, "expires_at",
 				    json_integer(now + expiry * 1000000000LL));
 	}
+	if (req->output_cap_bytes > 0)
+		json_object_set_new(rec, "output_cap_bytes", json_integer(req->output_cap_bytes));
 	if (req->comment && *req->comment)
 		json_object_set_new(rec, "comment", json_string(req->comment));
 	for (size_t i = 0; i < t->n; i++)
@@ -671,6 +673,7 @@ int invoke_single(struct server *srv, struct client *c, const struct invocation_
 	s->j.is_script = req->is_script;
 	s->j.kill_on_timeout = req->kill_on_timeout;
 	s->j.stream = req->stream;
+	s->j.output_cap_bytes = req->output_cap_bytes;
 	s->j.timeout_sec = timeout;
 	s->j.delivery_timeout_sec = delivery;
 	s->j.created_at = util_now_ns();

@@ -49,6 +49,10 @@ struct invocation_request {
 					  * or "": the agent's own */
 	bool kill_on_timeout;
 	bool stream;                     /* ask the agents for live output */
+	/* Keep up to this many bytes of each stream (the agent may clamp it to
+	 * its own maximum); the full output is then kept outside the job row
+	 * (store/outputs.h). 0: the agent's send_back_limit, as always. */
+	int64_t output_cap_bytes;
 	int64_t timeout_sec;             /* 0: the server's default */
 	int64_t delivery_timeout_sec;    /* 0: the server's default */
 	bool concurrent;                 /* else sequential */

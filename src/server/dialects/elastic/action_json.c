@@ -9,6 +9,7 @@
 
 #include "core/registry.h"
 #include "dialects/elastic/elastic_priv.h"
+#include "store/outputs.h"
 #include "util.h"
 
 bool es_record_is_action(const json_t *rec)
@@ -148,25 +149,61 @@ static json_t *tail_json(const char *data, size_t len)
 	return j;
 }
 
-static json_t *output_json(const char *action_id, const json_t *rec, const struct job_row *r,
-			   const struct agent_state *st)
+/* A stream as the details show it: from the full output when the job has
+ * one outside its row (a small read of its end), else from the row. */
+struct stream_view {
+	const char *tail;
+	size_t tail_len;
+	int64_t len;         /* the whole stream's length */
+	int64_t dropped;     /* bytes the agent's cap cut */
+	char buf[ES_OUTPUT_TAIL + 4]; /* a few more: a cut character is skipped */
+};
+
+static void stream_view(struct server *srv, const struct job_row *r, int i,
+			struct stream_view *v)
+{
+	const char *data = i ? r->stderr_data : r->stdout_data;
+	size_t len = i ? r->stderr_len : r->stdout_len;
+	int64_t dropped = i ? r->stderr_dropped : r->stdout_dropped, size = 0;
+
+	if (outputs_tail(srv->cfg.data_dir, r->jid, i, v->buf, sizeof v->buf, &v->tail_len,
+			 &size) == 0 && size >= (int64_t)len) {
+		/* The row keeps a head of it: what it misses is not dropped. */
+		v->tail = v->buf;
+		v->len = size;
+		v->dropped = dropped - (size - (int64_t)len);
+		if (v->dropped < 0)
+			v->dropped = 0;
+		return;
+	}
+	v->tail = data;
+	v->tail_len = len;
+	v->len = (int64_t)len;
+	v->dropped = dropped;
+}
+
+static json_t *output_json(struct server *srv, const char *action_id, const json_t *rec,
+			   const struct job_row *r, const struct agent_state *st)
 {
 	const json_t *es = json_object_get(rec, "elastic");
 	const char *shell = json_string_value(json_object_get(es, "shell"));
 	char fid[2 * UUID_STR_LEN + 300], uri[sizeof fid + 120];
+	struct stream_view sv[2];
 	json_t *c;
 
+	stream_view(srv, r, 0, &sv[0]);
+	stream_view(srv, r, 1, &sv[1]);
 	snprintf(fid, sizeof fid, "%s.%s", action_id, r->client_id);
 	c = json_pack("{s:s, s:o, s:o, s:b, s:b, s:o, s:s, s:s, s:s, s:b, s:b}", "code",
 		      st->code ? st->code : "ra_execute_error_failure", "stdout",
-		      tail_json(r->stdout_data, r->stdout_len), "stderr",
-		      tail_json(r->stderr_data, r->stderr_len), "stdout_truncated",
-		      r->stdout_len > ES_OUTPUT_TAIL || r->stdout_dropped > 0, "stderr_truncated",
-		      r->stderr_len > ES_OUTPUT_TAIL || r->stderr_dropped > 0, "shell_code",
+		      tail_json(sv[0].tail, sv[0].tail_len), "stderr",
+		      tail_json(sv[1].tail, sv[1].tail_len), "stdout_truncated",
+		      sv[0].len > ES_OUTPUT_TAIL || sv[0].dropped > 0, "stderr_truncated",
+		      sv[1].len > ES_OUTPUT_TAIL || sv[1].dropped > 0, "shell_code",
 		      r->has_exit_code ? json_integer(r->exit_code) : json_null(), "shell",
 		      shell ? shell : "sh", "cwd", r->cwd, "output_file_id", fid,
-		      "output_file_stdout_truncated", r->stdout_dropped > 0,
-		      "output_file_stderr_truncated", r->stderr_dropped > 0);
+		      "output_file_stdout_truncated", sv[0].dropped > 0,
+		      "output_file_stderr_truncated", sv[1].dropped > 0);
 	if (st->completed && st->successful) {
 		snprintf(uri, sizeof uri, "/api/endpoint/action/%s/file/%s/download", action_id, fid);
 		json_object_set_new(c, "downloadUri", json_string(uri));
@@ -219,7 +256,7 @@ json_t *es_action_json(struct server *srv, const json_t *rec, const struct job_r
 		if (st.completed_at > completed_at)
 			completed_at = st.completed_at;
 		if (with_outputs && r && st.completed && (st.successful || r->has_exit_code))
-			json_object_set_new(outputs, agent, output_json(id, rec, r, &st));
+			json_object_set_new(outputs, agent, output_json(srv, id, rec, r, &st));
 	}
 	{
 		bool expired = !all_complete && (any_expired || now > started + ES_EXPIRY_NS);

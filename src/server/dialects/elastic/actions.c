@@ -339,6 +339,9 @@ void es_execute(struct es_call *call)
 		req.expires_in_sec = call->srv->cfg.queue_expiry_max_sec;
 	req.dialect = "elastic";
 	req.timeout_sec = timeout;
+	/* Elastic keeps far more than rport's 4 MiB per stream: the full
+	 * output goes to files, the zip is made from them (files.c). */
+	req.output_cap_bytes = call->srv->cfg.elastic_output_cap;
 	req.concurrent = true;           /* every endpoint at once, as Elastic */
 	req.abort_on_error = false;
 	req.comment = json_string_value(json_object_get(b, "comment"));

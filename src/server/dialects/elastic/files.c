@@ -1,7 +1,11 @@
 /* files: an agent's output as Elastic's file: GET .../file/{file_id}
  * (its info) and .../file/{file_id}/download (a zip with stdout and
  * stderr, encrypted with traditional PKWARE encryption and the password
- * "elastic", as Kibana's). file_id is "<action_id>.<agent_id>". */
+ * "elastic", as Kibana's). file_id is "<action_id>.<agent_id>". The zip
+ * is made in libuv's thread pool, from the job's full output when it has
+ * one outside its row (store/outputs.h), else from a copy of the row's. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +13,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "dialects/elastic/elastic_priv.h"
+#include "store/outputs.h"
 #include "util.h"
 
 #define ES_ZIP_PASSWORD "elastic"
@@ -49,6 +57,17 @@ static const struct job_row *file_row(struct es_call *call, int rc, const json_t
 	return r;
 }
 
+/* The length of a stream: its full output's file, else the row's copy. */
+static int64_t stream_len(struct server *srv, const struct job_row *r, int i)
+{
+	char path[1200];
+	struct stat sb;
+
+	if (!outputs_path(srv->cfg.data_dir, r->jid, i, path, sizeof path) && !stat(path, &sb))
+		return (int64_t)sb.st_size;
+	return (int64_t)(i ? r->stderr_len : r->stdout_len);
+}
+
 static void info_read(void *ud, int rc, const json_t *rec, const struct job_rows *rows)
 {
 	struct es_call *call = ud;
@@ -61,7 +80,8 @@ static void info_read(void *ud, int rc, const json_t *rec, const struct job_rows
 	es_reply(call, 200,
 		 json_pack("{s:{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s}}", "data", "name",
 			   "full-output.zip", "id", call->params[1], "mimeType", "application/zip",
-			   "size", (json_int_t)(r->stdout_len + r->stderr_len), "status", "READY",
+			   "size",
+			   (json_int_t)(stream_len(call->srv, r, 0) + stream_len(call->srv, r, 1)), "status", "READY",
 			   "created", t, "actionId", call->params[0], "agentId", r->client_id,
 			   "agentType", "endpoint"));
 }
@@ -99,35 +119,80 @@ static la_ssize_t mem_write(struct archive *a, void *ud, const void *buf, size_t
 	return (la_ssize_t)n;
 }
 
-static int add_file(struct archive *a, const char *name, const char *data, size_t len,
+/* One stream of the zip: the file at path when it opens (read in chunks),
+ * else len bytes of data. */
+struct zip_src {
+	char path[1200];
+	char *data;
+	size_t len;
+};
+
+#define ZIP_CHUNK (256 * 1024)
+
+static int add_file(struct archive *a, const char *name, const struct zip_src *src,
 		    int64_t mtime_ns)
 {
-	struct archive_entry *e = archive_entry_new();
-	int rc;
+	struct archive_entry *e;
+	const char *data = src->data ? src->data : "";
+	size_t len = src->len;
+	struct stat sb;
+	char *chunk = NULL;
+	int fd = -1, rc;
 
-	if (!e)
-		return -1;
+	if (src->path[0] && (fd = open(src->path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (fstat(fd, &sb) || !(chunk = malloc(ZIP_CHUNK))) {
+			close(fd);
+			return -1;
+		}
+		len = (size_t)sb.st_size;
+	}
+	e = archive_entry_new();
+	if (!e) {
+		rc = -1;
+		goto out;
+	}
 	archive_entry_set_pathname(e, name);
 	archive_entry_set_size(e, (la_int64_t)len);
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
 	archive_entry_set_mtime(e, (time_t)(mtime_ns / 1000000000LL), 0);
-	rc = archive_write_header(a, e);
+	rc = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -1;
 	archive_entry_free(e);
-	if (rc != ARCHIVE_OK)
-		return -1;
-	for (size_t off = 0; off < len;) {
-		la_ssize_t w = archive_write_data(a, data + off, len - off);
+	for (size_t off = 0; !rc && off < len;) {
+		const char *p = data + off;
+		size_t n = len - off;
 
-		if (w <= 0)
-			return -1;
-		off += (size_t)w;
+		if (fd >= 0) {
+			ssize_t got = pread(fd, chunk, n < ZIP_CHUNK ? n : ZIP_CHUNK, (off_t)off);
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				rc = -1; /* the file shrank: no zip rather than a wrong one */
+				break;
+			}
+			p = chunk;
+			n = (size_t)got;
+		}
+		for (size_t done = 0; !rc && done < n;) {
+			la_ssize_t w = archive_write_data(a, p + done, n - done);
+
+			if (w <= 0)
+				rc = -1;
+			else
+				done += (size_t)w;
+		}
+		off += n;
 	}
-	return 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(chunk);
+	return rc;
 }
 
 /* The zip of a job's output, in *out (malloc'd). Returns 0 or -1. */
-static int zip_output(const struct job_row *r, struct membuf *out)
+static int zip_output(const struct zip_src src[2], int64_t mtime_ns, struct membuf *out)
 {
 	struct archive *a = archive_write_new();
 	int rc = -1;
@@ -141,10 +206,7 @@ static int zip_output(const struct job_row *r, struct membuf *out)
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    archive_write_open(a, out, NULL, mem_write, NULL) != ARCHIVE_OK)
 		goto fail;
-	if (add_file(a, "stdout", r->stdout_data ? r->stdout_data : "", r->stdout_len,
-		     r->finished_at) ||
-	    add_file(a, "stderr", r->stderr_data ? r->stderr_data : "", r->stderr_len,
-		     r->finished_at))
+	if (add_file(a, "stdout", &src[0], mtime_ns) || add_file(a, "stderr", &src[1], mtime_ns))
 		goto fail;
 	if (archive_write_close(a) != ARCHIVE_OK)
 		goto fail;
@@ -158,12 +220,72 @@ fail:
 	return rc;
 }
 
+/* A download being zipped in the thread pool. */
+struct zip_job {
+	uv_work_t w;
+	struct es_call *call;
+	struct zip_src src[2];
+	int64_t mtime_ns;
+	struct membuf zip;
+	int rc;
+};
+
+static void zip_work(uv_work_t *w)
+{
+	struct zip_job *z = w->data;
+
+	z->rc = zip_output(z->src, z->mtime_ns, &z->zip);
+}
+
+static void zip_done(uv_work_t *w, int status)
+{
+	struct zip_job *z = w->data;
+	struct es_call *call = z->call;
+	char headers[400];
+
+	if (status || z->rc) {
+		es_reply_error(call, 500, "ra_execute_error_processing: the zip could not be made");
+	} else {
+		snprintf(headers, sizeof headers,
+			 "Content-Disposition: attachment; filename=\"%.80s.zip\"\r\n"
+			 "Cache-Control: max-age=31536000, immutable\r\n"
+			 "X-Content-Type-Options: nosniff\r\n",
+			 call->params[1]);
+		es_reply_raw(call, 200, "application/octet-stream", headers, z->zip.p, z->zip.len);
+	}
+	for (int i = 0; i < 2; i++)
+		free(z->src[i].data);
+	free(z->zip.p);
+	free(z);
+}
+
+/* Copies what the zip is made of: the paths of the full output, and the
+ * row's copy for a stream without one (the row is only lent). */
+static int zip_sources(struct server *srv, const struct job_row *r, struct zip_src src[2])
+{
+	for (int i = 0; i < 2; i++) {
+		const char *data = i ? r->stderr_data : r->stdout_data;
+		size_t len = i ? r->stderr_len : r->stdout_len;
+
+		if (!outputs_path(srv->cfg.data_dir, r->jid, i, src[i].path, sizeof src[i].path) &&
+		    !access(src[i].path, F_OK))
+			continue;
+		src[i].path[0] = '\0';
+		src[i].data = malloc(len ? len : 1);
+		if (!src[i].data)
+			return -1;
+		if (len)
+			memcpy(src[i].data, data, len);
+		src[i].len = len;
+	}
+	return 0;
+}
+
 static void download_read(void *ud, int rc, const json_t *rec, const struct job_rows *rows)
 {
 	struct es_call *call = ud;
 	const struct job_row *r = file_row(call, rc, rec, rows);
-	struct membuf zip;
-	char headers[400];
+	struct zip_job *z;
 
 	if (!r)
 		return;
@@ -171,17 +293,21 @@ static void download_read(void *ud, int rc, const json_t *rec, const struct job_
 		es_reply_error(call, 503, "the output is too large to read now; try again");
 		return;
 	}
-	if (zip_output(r, &zip)) {
+	z = calloc(1, sizeof *z);
+	if (!z || zip_sources(call->srv, r, z->src)) {
+		if (z) {
+			free(z->src[0].data);
+			free(z->src[1].data);
+		}
+		free(z);
 		es_reply_error(call, 500, "ra_execute_error_processing: the zip could not be made");
 		return;
 	}
-	snprintf(headers, sizeof headers,
-		 "Content-Disposition: attachment; filename=\"%.80s.zip\"\r\n"
-		 "Cache-Control: max-age=31536000, immutable\r\n"
-		 "X-Content-Type-Options: nosniff\r\n",
-		 call->params[1]);
-	es_reply_raw(call, 200, "application/octet-stream", headers, zip.p, zip.len);
-	free(zip.p);
+	z->call = call;
+	z->mtime_ns = r->finished_at;
+	z->w.data = z;
+	if (uv_queue_work(call->srv->loop, &z->w, zip_work, zip_done))
+		zip_done(&z->w, -1);
 }
 
 void es_file_download(struct es_call *call)
