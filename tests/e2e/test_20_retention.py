@@ -208,3 +208,29 @@ def test_api_answers_during_a_purge(fleet):
     wait_until(lambda: jobs_of(s, "busy")[1] == 5, 30, "busy's history to be cut to 5",
                procs=[s.proc])
     print("requests during the purge: %d, worst round %.3fs" % (len(during), worst))
+
+
+def test_purged_jobs_take_their_full_output_files(fleet):
+    """An Elastic action's full output lives in files beside the store
+    (outputs/<jid>); a purged job's files go with its row."""
+    import os
+    s = fleet.server(extra=FAST + "[server]\njobs_max_results = 1\n").start()
+    fleet.agent(s, "e1")
+    xsrf = {"kbn-xsrf": "true"}
+    ids = []
+    for i in range(2):
+        st, j = s.api("POST", "/api/endpoint/action/execute",
+                      {"endpoint_ids": ["e1"], "parameters": {"command": "echo out-%d" % i}},
+                      headers=xsrf)
+        assert st == 200, j
+        aid = j["data"]["id"]
+        wait_until(lambda: s.api("GET", "/api/endpoint/action/" + aid)[1]["data"]["isCompleted"],
+                   20, "the action", procs=[s.proc])
+        st, c = s.api("GET", "/api/v1/commands/" + aid)
+        ids.append(c["data"]["jobs"][0]["jid"])
+    outs = os.path.join(s.data_dir, "outputs")
+    assert os.path.isdir(os.path.join(outs, ids[0])) and os.path.isdir(os.path.join(outs, ids[1]))
+    wait_until(lambda: not os.path.exists(os.path.join(outs, ids[0])), 20,
+               "the older job's output files to go", procs=[s.proc])
+    assert os.path.isdir(os.path.join(outs, ids[1]))
+    assert_unknown_job(s, "e1", ids[0])

@@ -11,11 +11,14 @@
  * so that a commit waiting for the lock gets it. docs/internals/store.md
  * has the rules (which jobs go, what the purge never touches). */
 #include "store/store_priv.h"
+#include "store/outputs.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,12 +197,48 @@ static int purge_write(struct purge *pg, const char *sql, int64_t *changes, int6
 	return rc;
 }
 
+/* The full outputs kept beside the store (outputs.c) of the batch's jobs
+ * go once their rows are gone: ids are read before the delete, the files
+ * removed after it commits (a failed commit leaves both). */
+static json_t *batch_jids(struct purge *pg)
+{
+	sqlite3_stmt *s = NULL;
+	json_t *ids = json_array();
+
+	if (!ids || sqlite3_prepare_v2(pg->db, "SELECT jid FROM jobs WHERE rowid IN"
+				       " (SELECT r FROM temp.batch)", -1, &s, NULL) != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return ids;
+	}
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_array_append_new(ids, json_string((const char *)sqlite3_column_text(s, 0)));
+	sqlite3_finalize(s);
+	return ids;
+}
+
+static void remove_outputs(struct purge *pg, json_t *ids)
+{
+	char dir[1024];
+	char *slash;
+	size_t i;
+	json_t *v;
+
+	util_strlcpy(dir, pg->st->path, sizeof dir);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	json_array_foreach(ids, i, v)
+		if (json_string_value(v))
+			outputs_remove(slash ? dir : ".", json_string_value(v));
+}
+
 /* Deletes what sel (bound by the caller, its batch size at bind index
  * limit_at) picks, batch after batch, until it picks nothing. */
 static int purge_jobs_by(struct purge *pg, sqlite3_stmt *sel, int limit_at)
 {
 	for (;;) {
 		int64_t picked, gone = 0;
+		json_t *ids;
 
 		if (atomic_load(&pg->stop))
 			return 0;
@@ -211,9 +250,14 @@ static int purge_jobs_by(struct purge *pg, sqlite3_stmt *sel, int limit_at)
 		picked = sqlite3_changes(pg->db);
 		if (!picked)
 			return 0;
+		ids = batch_jids(pg);
 		if (purge_write(pg, del_jobs_sql, &gone, &pg->batch, PURGE_BATCH_MIN,
-				PURGE_BATCH_MAX))
+				PURGE_BATCH_MAX)) {
+			json_decref(ids);
 			return TE_IO;
+		}
+		remove_outputs(pg, ids);
+		json_decref(ids);
 		pg->res.jobs += gone;
 	}
 }
