@@ -502,6 +502,25 @@ def test_output_past_the_cap_is_truncated(fleet):
     assert zipfile.ZipFile(io.BytesIO(raw)).read("stdout", pwd=b"elastic") == expected[:50000]
 
 
+def test_the_cap_holds_for_a_run_that_waited_in_the_queue(fleet):
+    """A pending action's run leaves the queue when its host connects; it
+    asks for the same output cap as one sent at once (the job row keeps
+    the cap, as it does for a run sent again after a reconnect)."""
+    s = fleet.server(extra="[elastic]\noutput_cap_bytes = 100000\n").start()
+    a = fleet.agent(s, "cap-q")
+    a.stop()
+    s.wait_disconnected("cap-q")
+    expected = seq_bytes(100000)
+    aid = run(s, "seq 1 100000", agents=("cap-q",))
+    assert details(s, aid)[1]["data"]["status"] == "pending"
+    a.start()
+    s.wait_connected("cap-q")
+    c = wait_done(s, aid, timeout=60)["outputs"]["cap-q"]["content"]
+    assert c["output_file_stdout_truncated"] is True, c
+    raw = download(s, c["downloadUri"])
+    assert zipfile.ZipFile(io.BytesIO(raw)).read("stdout", pwd=b"elastic") == expected[:100000]
+
+
 def test_rport_job_still_capped_at_4mib(es):
     # the same agent, a job through rport's API: no output cap asked for,
     # so the agent's send_back_limit (4 MiB) applies as before

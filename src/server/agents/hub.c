@@ -233,6 +233,7 @@ static void resend_read(void *ud, int rc, struct job_row *job)
 	spec.interpreter = strcmp(job->interpreter, "/bin/sh") ? job->interpreter : "";
 	spec.is_sudo = job->is_sudo;
 	spec.run_as = job->run_as;
+	spec.output_cap_bytes = job->output_cap_bytes;
 	spec.is_script = job->is_script;
 	spec.kill_on_timeout = job->kill_on_timeout;
 	spec.created_at = json_integer_value(json_array_get(v, 1));

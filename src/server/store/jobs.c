@@ -35,6 +35,8 @@ int store_job_insert(struct store *st, const struct job_spec *j)
 	sqlite3_bind_int64(s, 15, j->delivery_timeout_sec);
 	if (j->run_as && *j->run_as)
 		sqlite3_bind_text(s, 20, j->run_as, -1, SQLITE_STATIC);
+	if (j->output_cap_bytes > 0)
+		sqlite3_bind_int64(s, 21, j->output_cap_bytes);
 	if (j->argv) {
 		char *text = json_dumps(j->argv, JSON_COMPACT);
 
@@ -130,7 +132,9 @@ enum {
 	/* schema_v6 */
 	C_SCHEDULE,
 	/* schema_v8 */
-	C_RUN_AS
+	C_RUN_AS,
+	/* schema_v10 */
+	C_OUTPUT_CAP
 };
 
 /* The text columns a row copies into its memory, and where each goes. */
@@ -224,6 +228,7 @@ static int job_row_read(sqlite3_stmt *s, struct job_row *r, int64_t *budget, int
 	r->kill_on_timeout = sqlite3_column_int(s, C_KILL_ON_TIMEOUT) != 0;
 	r->timeout_sec = sqlite3_column_int64(s, C_TIMEOUT);
 	r->delivery_timeout_sec = col_int_or_0(s, C_DELIVERY_TIMEOUT);
+	r->output_cap_bytes = col_int_or_0(s, C_OUTPUT_CAP);
 	r->created_at = col_int_or_0(s, C_CREATED_AT);
 	r->started_at = col_int_or_0(s, C_STARTED_AT);
 	r->finished_at = col_int_or_0(s, C_FINISHED_AT);

@@ -167,6 +167,12 @@ static const char schema_v8[] =
 static const char schema_v9[] =
 	"CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);";
 
+/* Version 10: the output cap a job's run asked for (bytes per stream;
+ * NULL: the agent's send_back_limit), so a run sent again (redelivery, a
+ * queued job leaving the queue) asks for the same. */
+static const char schema_v10[] =
+	"ALTER TABLE jobs ADD COLUMN output_cap INTEGER;";
+
 struct migration {
 	int version;      /* user_version once it has run */
 	const char *sql;  /* one SQL block, run in the step's transaction */
@@ -183,6 +189,7 @@ static const struct migration migrations[] = {
 	{ 7, schema_v7 },
 	{ 8, schema_v8 },
 	{ 9, schema_v9 },
+	{ 10, schema_v10 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -28,9 +28,9 @@ static const char *const stmt_sql[S_COUNT] = {
 		"INSERT INTO jobs (jid, multi_job_id, client_id, client_name, status,"
 		" command, cwd, interpreter, is_sudo, is_script, timeout_sec,"
 		" created_by, created_at, started_at, kill_on_timeout, delivery_timeout_sec, argv,"
-		" expires_at, schedule_id, run_as)"
+		" expires_at, schedule_id, run_as, output_cap)"
 		" VALUES (?1,?2,?3,?4,CASE WHEN ?18 THEN 'queued' ELSE 'running' END,"
-		" ?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?19,?20)",
+		" ?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?19,?20,?21)",
 	[S_JOB_STARTED] =
 		"UPDATE jobs SET pid = ?, started_at = ? WHERE jid = ? AND client_id = ?",
 	[S_JOB_FINISH] =

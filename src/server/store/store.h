@@ -36,7 +36,7 @@ struct job_spec {
 	bool is_script;
 	bool kill_on_timeout;        /* kill the process group at the timeout */
 	bool stream;                 /* ask for live output (not stored) */
-	int64_t output_cap_bytes;    /* 0: the agent's send_back_limit (not stored) */
+	int64_t output_cap_bytes;    /* 0: the agent's send_back_limit (schema v10) */
 	int64_t timeout_sec;         /* counted from the start on the agent */
 	int64_t delivery_timeout_sec; /* from created_at: deliver by then, or it expires */
 	const char *created_by;
@@ -119,7 +119,8 @@ struct job_row {
 	const char *cwd;
 	const char *interpreter;      /* "": the agent's default */
 	bool is_sudo;
-	const char *run_as;           /* "": the agent's own user (schema v5) */
+	const char *run_as;           /* "": the agent's own user (schema v8) */
+	int64_t output_cap_bytes;     /* 0: none asked (schema v10) */
 	bool is_script;
 	bool kill_on_timeout;
 	int64_t timeout_sec;
