@@ -11,6 +11,7 @@ import importlib.machinery
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -550,6 +551,15 @@ def test_rate_limit_per_action(fleet, sdk_ready):
 # ---- saved commands (the core's library) ---------------------------------------
 
 
+def tat_id_kinds(srv, tat_id):
+    """The kinds of the tat_ids rows of an id, read from the server's database."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.data_dir, "tether.db"), uri=True)
+    try:
+        return [r[0] for r in db.execute("SELECT kind FROM tat_ids WHERE id = ?", (tat_id,))]
+    finally:
+        db.close()
+
+
 def commands(srv, **params):
     return ok(srv, "DescribeCommands", params)
 
@@ -563,6 +573,7 @@ def test_saved_command_lifecycle(tat):
         "Tags": [{"Key": "team", "Value": "ops"}]})
     cid = c["CommandId"]
     assert cid.startswith("cmd-") and len(cid) == 12
+    assert tat_id_kinds(tat, cid) == ["cmd"]
     r = commands(tat, CommandIds=[cid])
     assert r["TotalCount"] == 1, r
     cmd = r["CommandSet"][0]
@@ -614,6 +625,7 @@ def test_saved_command_lifecycle(tat):
     assert lib[0]["created_by"] == "admin"
     # delete
     ok(tat, "DeleteCommand", {"CommandId": cid})
+    assert tat_id_kinds(tat, cid) == []
     assert commands(tat, CommandIds=[cid])["TotalCount"] == 0
     assert code(tat, "DeleteCommand", {"CommandId": cid}) == "ResourceNotFound.CommandNotFound"
     assert code(tat, "InvokeCommand", {"CommandId": cid, "InstanceIds": SEED[:1]}) == \

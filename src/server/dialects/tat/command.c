@@ -508,6 +508,24 @@ void tat_modify_command(struct tat_call *c)
 
 /* ---- DeleteCommand ------------------------------------------------------ */
 
+static int unmap_apply(struct store *st, void *arg)
+{
+	struct tat_call *c = arg;
+
+	return store_tat_id_delete(st, str_param(c, "CommandId"));
+}
+
+static void unmap_after(void *arg, int rc)
+{
+	struct tat_call *c = arg;
+
+	if (rc)
+		tat_fail(c, "InternalError",
+			 "The command is deleted but its TAT id could not be removed.");
+	else
+		tat_reply(c, NULL);
+}
+
 static void deleted(void *ud, int rc, json_t *rec)
 {
 	struct tat_call *c = ud;
@@ -516,7 +534,7 @@ static void deleted(void *ud, int rc, json_t *rec)
 	if (rc)
 		library_fail(c, rc, "");
 	else
-		tat_reply(c, NULL);
+		store_queue(c->srv->store, unmap_apply, unmap_after, c);
 }
 
 static void delete_listed(struct tat_call *c, json_t *all)
