@@ -623,6 +623,13 @@ def test_saved_command_lifecycle(tat):
     assert len(lib) == 1 and lib[0]["cmd"] == "echo bye {{who}}", j
     assert lib[0]["timeout_sec"] == 40 and lib[0]["tags"] == ["team=ops"], lib
     assert lib[0]["created_by"] == "admin"
+    # a change through rport's API is what TAT shows and runs (its TAT fields stay)
+    st, j = tat.api("PUT", "/api/v1/library/commands/" + lib[0]["id"],
+                    {"name": "greet-1", "cmd": "echo rport {{who}}", "timeout_sec": 50})
+    assert st == 200, j
+    cmd = commands(tat, CommandIds=[cid])["CommandSet"][0]
+    assert base64.b64decode(cmd["Content"]).decode() == "echo rport {{who}}"
+    assert (cmd["Timeout"], cmd["Description"], cmd["EnableParameter"]) == (50, "says bye", True)
     # delete
     ok(tat, "DeleteCommand", {"CommandId": cid})
     assert tat_id_kinds(tat, cid) == []
