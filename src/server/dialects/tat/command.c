@@ -456,13 +456,14 @@ static void modified(void *ud, int rc, json_t *rec)
 static void modify_listed(struct tat_call *c, json_t *all)
 {
 	json_t *rec = all ? command_pick(c, all) : NULL, *meta, *m, *timeout;
-	const char *b64 = str_param(c, "Content");
 	struct library_entry e;
 	char *text = NULL;
+	const char *b64;
 	size_t len;
 
-	if (!rec)
+	if (!rec)   /* answered: c is gone */
 		goto out;
+	b64 = str_param(c, "Content");
 	m = meta_of(rec);
 	if (defaults_ok(c, json_is_true(json_object_get(m, "EnableParameter")),
 			str_param(c, "DefaultParameters")))
