@@ -11,6 +11,7 @@ import importlib.machinery
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -368,7 +369,9 @@ def test_parameter_errors(tat, fields, want):
     ({"CommandType": "POWERSHELL"}, "InvalidParameterValue.AgentUnsupportedCommandType"),
     ({"CommandType": "BASH"}, "InvalidParameterValue"),
     ({"WorkingDirectory": "relative/dir"}, "InvalidParameterValue.InvalidWorkingDirectory"),
-    ({"SaveCommand": True}, "UnsupportedOperation"),
+    ({"Tags": [{"Key": "k", "Value": "v"}]}, "InvalidParameter"),
+    ({"SaveCommand": True, "Tags": [{"Key": "", "Value": "v"}]},
+     "InvalidParameterValue.InvalidTag"),
     ({"Username": "nobody"}, "InvalidParameterValue.InvalidUsername"),
     ({"InstanceIds": ["ins-nosuch01"]}, "ResourceNotFound.InstanceNotFound"),
     ({"InstanceIds": [SEED[0], "ins-offline1"]}, "ResourceUnavailable.AgentStatusNotOnline"),
@@ -385,7 +388,7 @@ def test_run_command_errors(tat, fields, want):
 
 
 def test_unknown_and_unsupported_actions(tat):
-    assert code(tat, "CreateCommand", {"CommandName": "x", "Content": b64("true")}) == \
+    assert code(tat, "CreateInvoker", {"Name": "x", "Type": "SCHEDULE"}) == \
         "UnsupportedOperation"
     assert code(tat, "DescribeInvokers") == "UnsupportedOperation"
     assert raw_code(tat, "NoSuchAction", {}) == "InvalidAction"
@@ -543,3 +546,239 @@ def test_rate_limit_per_action(fleet, sdk_ready):
     assert "Error" not in j["Response"], j
     wait_until(lambda: "Error" not in raw(s, "DescribeInvocations", {})[1]["Response"], 5,
                "the next second's budget")
+
+
+# ---- saved commands (the core's library) ---------------------------------------
+
+
+def tat_id_kinds(srv, tat_id):
+    """The kinds of the tat_ids rows of an id, read from the server's database."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.data_dir, "tether.db"), uri=True)
+    try:
+        return [r[0] for r in db.execute("SELECT kind FROM tat_ids WHERE id = ?", (tat_id,))]
+    finally:
+        db.close()
+
+
+def commands(srv, **params):
+    return ok(srv, "DescribeCommands", params)
+
+
+def test_saved_command_lifecycle(tat):
+    c = ok(tat, "CreateCommand", {
+        "CommandName": "greet-1", "Content": b64("echo {{greeting}} {{who}} $(pwd)"),
+        "Description": "says hello", "WorkingDirectory": "/tmp", "Timeout": 30,
+        "EnableParameter": True,
+        "DefaultParameters": json.dumps({"greeting": "hello", "who": "nobody"}),
+        "Tags": [{"Key": "team", "Value": "ops"}]})
+    cid = c["CommandId"]
+    assert cid.startswith("cmd-") and len(cid) == 12
+    assert tat_id_kinds(tat, cid) == ["cmd"]
+    r = commands(tat, CommandIds=[cid])
+    assert r["TotalCount"] == 1, r
+    cmd = r["CommandSet"][0]
+    assert cmd["CommandName"] == "greet-1" and cmd["Description"] == "says hello"
+    assert base64.b64decode(cmd["Content"]).decode() == "echo {{greeting}} {{who}} $(pwd)"
+    assert (cmd["WorkingDirectory"], cmd["Timeout"], cmd["CommandType"]) == ("/tmp", 30, "SHELL")
+    assert cmd["EnableParameter"] is True and cmd["CreatedBy"] == "USER"
+    assert json.loads(cmd["DefaultParameters"]) == {"greeting": "hello", "who": "nobody"}
+    assert cmd["Tags"] == [{"Key": "team", "Value": "ops"}] and cmd["Username"] == "root"
+    assert cmd["CreatedTime"].endswith("Z") and cmd["UpdatedTime"].endswith("Z")
+    # filters
+    for f in ({"Name": "command-name", "Values": ["greet-1"]},
+              {"Name": "command-id", "Values": [cid]},
+              {"Name": "command-type", "Values": ["SHELL"]},
+              {"Name": "created-by", "Values": ["USER"]}):
+        got = commands(tat, Filters=[f])
+        assert cid in [x["CommandId"] for x in got["CommandSet"]], (f, got)
+    assert commands(tat, Filters=[{"Name": "created-by", "Values": ["TAT"]}])["TotalCount"] == 0
+    assert commands(tat, Filters=[{"Name": "command-name", "Values": ["nope"]}])["TotalCount"] == 0
+    # preview with the saved command's defaults under the given parameters
+    p = ok(tat, "PreviewReplacedCommandContent",
+           {"CommandId": cid, "Parameters": json.dumps({"who": "world"})})
+    assert base64.b64decode(p["ReplacedContent"]).decode() == "echo hello world $(pwd)"
+    # invoke: Parameters over DefaultParameters, the command's directory
+    inv = ok(tat, "InvokeCommand", {"CommandId": cid, "InstanceIds": SEED[:2],
+                                    "Parameters": json.dumps({"who": "world"})})
+    done = wait_invocation(tat, inv["InvocationId"])
+    assert done["InvocationStatus"] == "SUCCESS" and done["CommandId"] == cid, done
+    assert [output(t) for t in tasks(tat, inv["InvocationId"])] == ["hello world /tmp\n"] * 2
+    got = ok(tat, "DescribeInvocations", {"Filters": [{"Name": "command-id", "Values": [cid]}]})
+    assert [i["InvocationId"] for i in got["InvocationSet"]] == [inv["InvocationId"]]
+    # modify: the fields given change, the others stay
+    ok(tat, "ModifyCommand", {"CommandId": cid, "Description": "says bye",
+                              "Content": b64("echo bye {{who}}"), "Timeout": 40,
+                              "DefaultParameters": json.dumps({"who": "all"})})
+    cmd = commands(tat, CommandIds=[cid])["CommandSet"][0]
+    assert (cmd["Description"], cmd["Timeout"], cmd["WorkingDirectory"]) == ("says bye", 40, "/tmp")
+    assert base64.b64decode(cmd["Content"]).decode() == "echo bye {{who}}"
+    inv = ok(tat, "InvokeCommand", {"CommandId": cid, "InstanceIds": SEED[:1],
+                                    "WorkingDirectory": "/"})
+    wait_invocation(tat, inv["InvocationId"])
+    assert output(tasks(tat, inv["InvocationId"])[0]) == "bye all\n"
+    # the same entry in rport's library
+    st, j = tat.api("GET", "/api/v1/library/commands")
+    assert st == 200, j
+    lib = [e for e in j["data"] if e["name"] == "greet-1"]
+    assert len(lib) == 1 and lib[0]["cmd"] == "echo bye {{who}}", j
+    assert lib[0]["timeout_sec"] == 40 and lib[0]["tags"] == ["team=ops"], lib
+    assert lib[0]["created_by"] == "admin"
+    # a change through rport's API is what TAT shows and runs (its TAT fields stay)
+    st, j = tat.api("PUT", "/api/v1/library/commands/" + lib[0]["id"],
+                    {"name": "greet-1", "cmd": "echo rport {{who}}", "timeout_sec": 50})
+    assert st == 200, j
+    cmd = commands(tat, CommandIds=[cid])["CommandSet"][0]
+    assert base64.b64decode(cmd["Content"]).decode() == "echo rport {{who}}"
+    assert (cmd["Timeout"], cmd["Description"], cmd["EnableParameter"]) == (50, "says bye", True)
+    # delete
+    ok(tat, "DeleteCommand", {"CommandId": cid})
+    assert tat_id_kinds(tat, cid) == []
+    assert commands(tat, CommandIds=[cid])["TotalCount"] == 0
+    assert code(tat, "DeleteCommand", {"CommandId": cid}) == "ResourceNotFound.CommandNotFound"
+    assert code(tat, "InvokeCommand", {"CommandId": cid, "InstanceIds": SEED[:1]}) == \
+        "ResourceNotFound.CommandNotFound"
+    st, j = tat.api("GET", "/api/v1/library/commands")
+    assert "greet-1" not in [e["name"] for e in j["data"]]
+
+
+def test_run_command_save_command(tat):
+    r = run(tat, "echo saved", SaveCommand=True, CommandName="saved-1",
+            Tags=[{"Key": "a", "Value": "b"}])
+    wait_invocation(tat, r["InvocationId"])
+    cmd = commands(tat, CommandIds=[r["CommandId"]])
+    assert cmd["TotalCount"] == 1 and cmd["CommandSet"][0]["CommandName"] == "saved-1", cmd
+    assert cmd["CommandSet"][0]["Tags"] == [{"Key": "a", "Value": "b"}]
+    inv = ok(tat, "InvokeCommand", {"CommandId": r["CommandId"], "InstanceIds": SEED[1:2]})
+    wait_invocation(tat, inv["InvocationId"])
+    assert output(tasks(tat, inv["InvocationId"])[0]) == "saved\n"
+    # without SaveCommand nothing is saved
+    r = run(tat, "true", CommandName="unsaved-1")
+    assert commands(tat, CommandIds=[r["CommandId"]])["TotalCount"] == 0
+    # a name taken: nothing runs
+    assert code(tat, "RunCommand", {"Content": b64("true"), "InstanceIds": SEED[:1],
+                                    "SaveCommand": True, "CommandName": "saved-1"}) == \
+        "InvalidParameterValue.CommandNameDuplicated"
+
+
+def test_describe_commands_paging(tat):
+    ids = [ok(tat, "CreateCommand", {"CommandName": "page-%d" % i,
+                                     "Content": b64("true")})["CommandId"] for i in range(3)]
+    r = commands(tat, Filters=[{"Name": "command-id", "Values": ids}], Limit=2)
+    assert r["TotalCount"] == 3 and len(r["CommandSet"]) == 2
+    assert [x["CommandId"] for x in r["CommandSet"]] == [ids[2], ids[1]]   # newest first
+    r = commands(tat, Filters=[{"Name": "command-id", "Values": ids}], Limit=2, Offset=2)
+    assert [x["CommandId"] for x in r["CommandSet"]] == [ids[0]]
+    r = commands(tat, CommandIds=ids[:2])
+    assert {x["CommandId"] for x in r["CommandSet"]} == set(ids[:2])
+    cmd = r["CommandSet"][0]
+    assert (cmd["Timeout"], cmd["WorkingDirectory"], cmd["EnableParameter"]) == (60, "/root", False)
+    assert cmd["DefaultParameters"] == "{}"
+
+
+@pytest.mark.parametrize("fields,want", [
+    ({"CommandName": None}, "MissingParameter"),
+    ({"Content": None}, "MissingParameter"),
+    ({"CommandName": "bad name!"}, "InvalidParameterValue.InvalidCommandName"),
+    ({"CommandName": "x" * 61}, "InvalidParameterValue.InvalidCommandName"),
+    ({"Content": "%%%not-base64"}, "InvalidParameterValue.InvalidContent"),
+    ({"Content": "A" * 65540}, "InvalidParameterValue.TooLong"),
+    ({"Description": "d" * 121}, "InvalidParameterValue.TooLong"),
+    ({"Timeout": 0}, "InvalidParameterValue.Range"),
+    ({"Timeout": 86401}, "InvalidParameterValue.Range"),
+    ({"CommandType": "POWERSHELL"}, "InvalidParameterValue.AgentUnsupportedCommandType"),
+    ({"WorkingDirectory": "rel"}, "InvalidParameterValue.InvalidWorkingDirectory"),
+    ({"Username": "Bad User"}, "InvalidParameterValue.InvalidUsername"),
+    ({"Tags": [{"Key": "k%d" % i, "Value": "v"} for i in range(11)]},
+     "InvalidParameterValue.LimitExceeded"),
+    ({"Tags": [{"Key": "k"}]}, "InvalidParameterValue.InvalidTag"),
+    ({"DefaultParameters": '{"a": "1"}'},
+     "InvalidParameterValue.SupportParametersOnlyIfEnableParameter"),
+    ({"EnableParameter": True, "DefaultParameters": "{nope"},
+     "InvalidParameterValue.ParameterInvalidJsonFormat"),
+    ({"EnableParameter": True, "DefaultParameters": '{"a": 1}'},
+     "InvalidParameterValue.ParameterValueNotString"),
+    ({"EnableParameter": True, "DefaultParameters": '{"a b": "1"}'},
+     "InvalidParameterValue.ParameterKeyContainsInvalidChar"),
+    ({"EnableParameter": True,
+      "DefaultParameters": json.dumps({"k%d" % i: "v" for i in range(21)})},
+     "InvalidParameterValue.ParameterNumberExceeded"),
+])
+def test_create_command_errors(tat, fields, want):
+    p = {"CommandName": "err-cmd", "Content": b64("echo {{a}}")}
+    p.update(fields)
+    p = {k: v for k, v in p.items() if v is not None}
+    assert code(tat, "CreateCommand", p) == want
+
+
+def test_saved_command_errors(tat):
+    plain = ok(tat, "CreateCommand", {"CommandName": "plain-1", "Content": b64("true")})
+    pid = plain["CommandId"]
+    assert code(tat, "CreateCommand", {"CommandName": "plain-1", "Content": b64("true")}) == \
+        "InvalidParameterValue.CommandNameDuplicated"
+    for action, extra in (("DeleteCommand", {}), ("ModifyCommand", {}),
+                          ("InvokeCommand", {"InstanceIds": SEED[:1]}),
+                          ("PreviewReplacedCommandContent", {})):
+        p = dict(extra, CommandId="cmd-1")
+        assert code(tat, action, p) == "InvalidCommandId.Malformed", action
+        p = dict(extra, CommandId="cmd-zzzzzzzz")
+        assert code(tat, action, p) == "ResourceNotFound.CommandNotFound", action
+    assert code(tat, "DeleteCommand", {}) == "MissingParameter"
+    assert code(tat, "DescribeCommands", {"CommandIds": ["nope"]}) == "InvalidCommandId.Malformed"
+    assert code(tat, "DescribeCommands", {"CommandIds": [pid], "Filters": []}) == \
+        "InvalidParameter"
+    assert code(tat, "DescribeCommands", {"Filters": [{"Name": "colour", "Values": ["x"]}]}) == \
+        "InvalidFilter"
+    assert code(tat, "DescribeCommands", {"Limit": 101}) == "InvalidParameterValue.Range"
+    # EnableParameter is fixed at creation
+    assert raw_code(tat, "ModifyCommand", {"CommandId": pid, "EnableParameter": True}) == \
+        "UnknownParameter"
+    assert code(tat, "ModifyCommand", {"CommandId": pid, "DefaultParameters": '{"a": "1"}'}) == \
+        "InvalidParameterValue.SupportParametersOnlyIfEnableParameter"
+    assert code(tat, "InvokeCommand", {"CommandId": pid, "InstanceIds": SEED[:1],
+                                       "Parameters": '{"a": "1"}'}) == \
+        "InvalidParameterValue.ParameterDisabled"
+    assert code(tat, "ModifyCommand", {"CommandId": pid, "Timeout": 0}) == \
+        "InvalidParameterValue.Range"
+    assert code(tat, "ModifyCommand", {"CommandId": pid, "CommandName": "bad name"}) == \
+        "InvalidParameterValue.InvalidCommandName"
+    ok(tat, "CreateCommand", {"CommandName": "plain-2", "Content": b64("true")})
+    assert code(tat, "ModifyCommand", {"CommandId": pid, "CommandName": "plain-2"}) == \
+        "InvalidParameterValue.CommandNameDuplicated"
+    # invoking checks the instances as RunCommand does
+    assert code(tat, "InvokeCommand", {"CommandId": pid}) == "MissingParameter"
+    assert code(tat, "InvokeCommand", {"CommandId": pid, "InstanceIds": ["ins-nosuch01"]}) == \
+        "ResourceNotFound.InstanceNotFound"
+    assert code(tat, "InvokeCommand", {"CommandId": pid, "InstanceIds": ["ins-offline1"]}) == \
+        "ResourceUnavailable.AgentStatusNotOnline"
+    enabled = ok(tat, "CreateCommand", {"CommandName": "param-1", "Content": b64("echo {{a}}"),
+                                        "EnableParameter": True})["CommandId"]
+    assert code(tat, "InvokeCommand", {"CommandId": enabled, "InstanceIds": SEED[:1]}) == \
+        "InvalidParameterValue.LackOfParameterInfo"
+    assert code(tat, "InvokeCommand", {"CommandId": enabled, "InstanceIds": SEED[:1],
+                                       "Parameters": "{bad"}) == \
+        "InvalidParameterValue.ParameterInvalidJsonFormat"
+
+
+def test_saved_commands_visibility(tat):
+    api = tat.api
+    assert api("POST", "/api/v1/users", {"username": "tatcarol", "password": "carol-password",
+                                         "groups": ["tatcmd"]})[0] == 201
+    assert api("PUT", "/api/v1/user-groups/tatcmd", {"permissions": {"commands": True}})[0] == 200
+    st, j = api("POST", "/api/v1/me/tat-keys", {}, auth=("tatcarol", "carol-password"))
+    assert st == 201, j
+    kw = {"sid": j["data"]["secret_id"], "skey": j["data"]["secret_key"]}
+    admins = ok(tat, "CreateCommand", {"CommandName": "admins-1", "Content": b64("true")})
+    carols = ok(tat, "CreateCommand", {"CommandName": "carols-1", "Content": b64("true")}, **kw)
+    seen = ok(tat, "DescribeCommands", {"Limit": 100}, **kw)
+    assert [c["CommandId"] for c in seen["CommandSet"]] == [carols["CommandId"]]
+    for action in ("DeleteCommand", "ModifyCommand", "PreviewReplacedCommandContent"):
+        assert code(tat, action, {"CommandId": admins["CommandId"]}, **kw) == \
+            "ResourceNotFound.CommandNotFound", action
+    assert commands(tat, CommandIds=[carols["CommandId"]])["TotalCount"] == 1   # the admin's view
+    assert api("PUT", "/api/v1/user-groups/tatcmd", {"permissions": {"commands": False}})[0] == 200
+    for action in ("CreateCommand", "ModifyCommand", "DeleteCommand", "InvokeCommand"):
+        assert code(tat, action, {"CommandName": "x", "Content": b64("true")}
+                    if action == "CreateCommand" else
+                    {"CommandId": carols["CommandId"]}, **kw) == \
+            "UnauthorizedOperation.CamAuthFailed", action
+    assert ok(tat, "DescribeCommands", {}, **kw)["TotalCount"] == 1

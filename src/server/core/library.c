@@ -159,6 +159,10 @@ static void update_read(void *ud, int rc, json_t *rec, int64_t total)
 	e.cwd = json_string_value(json_object_get(w->entry, "cwd"));
 	e.is_sudo = json_is_true(json_object_get(w->entry, "is_sudo"));
 	e.metadata = json_object_get(w->entry, "metadata");
+	/* An update without metadata (rport's API has none) keeps the
+	 * entry's: a dialect's fields outlive another dialect's edit. */
+	if (!json_is_object(e.metadata))
+		e.metadata = json_object_get(rec, "metadata");
 	util_time_format(util_now_ns(), now);
 	entry_set(rec, &e, w->user, now);
 	if (util_time_parse(json_string_value(json_object_get(rec, "created_at")), &created))

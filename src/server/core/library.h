@@ -46,7 +46,8 @@ typedef void (*library_cb)(void *ud, int rc, json_t *rec);
 
 void library_create(struct server *srv, enum library_kind kind, const struct library_entry *e,
 		    const char *user, library_cb cb, void *ud);
-/* Replaces an entry's fields (not its id and creation); the record after. */
+/* Replaces an entry's fields (not its id and creation; its metadata only
+ * when e->metadata is set); the record after. */
 void library_update(struct server *srv, enum library_kind kind, const char *id,
 		    const struct library_entry *e, const char *user, library_cb cb, void *ud);
 /* rec is NULL on success too. */

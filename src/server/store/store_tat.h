@@ -1,6 +1,7 @@
 /* store_tat: the TAT dialect's rows (schema version 5).
  *
- * tat_ids maps TAT's ids to the core's: an invocation (inv-xxxxxxxx) to
+ * tat_ids maps TAT's ids to the core's: a saved command (cmd-xxxxxxxx,
+ * kind "cmd") to its library entry, an invocation (inv-xxxxxxxx) to
  * its multi-client invocation (its parent: the command id, cmd-xxxxxxxx),
  * a task (invt-xxxxxxxx) to its invocation and client. tat_keys holds the
  * key pairs users create (the secret sealed with the server's key; the
@@ -44,6 +45,8 @@ struct tat_id_query {
 
 /* Inserts one row. Returns 0, TE_EXISTS or TE_IO. */
 int store_tat_id_put(struct store *st, const struct tat_id_row *r);
+/* Deletes one row (a saved command's, when the command goes): 0 or TE_IO. */
+int store_tat_id_delete(struct store *st, const char *id);
 /* The matching rows, [{id, kind, core_id, parent, client_id, created_by,
  * created_at}], and their count before paging. */
 int store_tat_id_query(struct store *st, const struct tat_id_query *q, json_t **out,

@@ -231,3 +231,17 @@ void store_read_tat_keys_of(struct store *st, const char *user, store_read_cb cb
 	}
 	cb(ud, 0, list, (int64_t)json_array_size(list));
 }
+
+int store_tat_id_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM tat_ids WHERE id = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = store_step_done(st, s, "delete tat id");
+	sqlite3_finalize(s);
+	return rc;
+}

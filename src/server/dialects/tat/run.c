@@ -81,7 +81,7 @@ static void template_fail(struct tat_call *c, const char *field, const struct te
 
 /* Decodes Content. Returns a malloc'd NUL-terminated text, or NULL having
  * answered. */
-static char *content_decode(struct tat_call *c, const char *b64, size_t *len)
+char *tat_content_decode(struct tat_call *c, const char *b64, size_t *len)
 {
 	size_t n = strlen(b64), out = 0;
 	char *text;
@@ -113,7 +113,7 @@ static char *content_decode(struct tat_call *c, const char *b64, size_t *len)
 /* The command with its {{name}} parameters replaced, when EnableParameter
  * is set; the text as it is otherwise. Returns a malloc'd text, or NULL
  * having answered. Takes text. */
-static char *content_render(struct tat_call *c, char *text, size_t len, bool enable,
+char *tat_content_render(struct tat_call *c, char *text, size_t len, bool enable,
 			    const char *defaults_text, const char *params_text)
 {
 	json_t *defaults = NULL, *params = NULL;
@@ -169,6 +169,7 @@ struct run {
 	size_t n;
 	char (*tasks)[16];
 	int64_t created_at;
+	char *command;                 /* the text to run (parameters replaced) */
 };
 
 static void run_free(struct run *r)
@@ -179,6 +180,7 @@ static void run_free(struct run *r)
 		free(r->ids[i]);
 	free(r->ids);
 	free(r->tasks);
+	free(r->command);
 	free(r);
 }
 
@@ -226,7 +228,7 @@ static bool run_as_allowed(const struct client *cl, const char *user)
 	return false;
 }
 
-static bool name_ok(const char *s)
+bool tat_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -399,7 +401,7 @@ static void invoke_fail(struct tat_call *c, const struct invoke_error *ie)
 }
 
 /* The checks of the optional fields. Returns 0, or -1 having answered. */
-static int run_fields_check(struct tat_call *c)
+int tat_fields_check(struct tat_call *c, bool saving)
 {
 	const char *name = str_param(c, "CommandName"), *desc = str_param(c, "Description");
 	const char *type = str_param(c, "CommandType"), *cwd = str_param(c, "WorkingDirectory");
@@ -407,7 +409,7 @@ static int run_fields_check(struct tat_call *c)
 	json_t *timeout = json_object_get(c->params, "Timeout");
 	json_t *tags = json_object_get(c->params, "Tags");
 
-	if (name && !name_ok(name)) {
+	if (name && !tat_name_ok(name)) {
 		tat_fail(c, "InvalidParameterValue.InvalidCommandName",
 			 "CommandName is 1 to 60 bytes of [a-zA-Z0-9_.-].");
 		return -1;
@@ -438,18 +440,25 @@ static int run_fields_check(struct tat_call *c)
 			 (long long)json_integer_value(timeout));
 		return -1;
 	}
-	if (json_is_true(json_object_get(c->params, "SaveCommand"))) {
-		tat_fail(c, "UnsupportedOperation",
-			 "SaveCommand is not supported by tether yet: run with SaveCommand false.");
-		return -1;
-	}
 	if (json_array_size(tags) > 10) {
 		tat_fail(c, "InvalidParameterValue.LimitExceeded", "At most 10 Tags are allowed.");
 		return -1;
 	}
-	if (json_array_size(tags)) {
+	if (json_array_size(tags) && !saving) {
 		tat_fail(c, "InvalidParameter", "Tags are kept only with SaveCommand true.");
 		return -1;
+	}
+	for (size_t i = 0; i < json_array_size(tags); i++) {
+		const json_t *t = json_array_get(tags, i);
+		const char *k = json_string_value(json_object_get(t, "Key"));
+		const char *v = json_string_value(json_object_get(t, "Value"));
+
+		if (!k || !v || !*k || strlen(k) > 127 || strlen(v) > 255 ||
+		    json_object_size(t) != 2) {
+			tat_fail(c, "InvalidParameterValue.InvalidTag",
+				 "A Tag is {\"Key\": 1 to 127 bytes, \"Value\": at most 255}.");
+			return -1;
+		}
 	}
 	if (user && !username_ok(user)) {
 		tat_fail(c, "InvalidParameterValue.InvalidUsername",
@@ -488,55 +497,24 @@ static json_t *run_metadata(struct tat_call *c, const struct run *r, const char 
 	return m;
 }
 
-void tat_run_command(struct tat_call *c)
+/* Makes and submits the invocation of r (its ids set, its command
+ * rendered); answers the call and frees r in the end. */
+static void run_go(struct run *r)
 {
-	const char *b64 = str_param(c, "Content");
+	struct tat_call *c = r->c;
 	const char *cwd = str_param(c, "WorkingDirectory");
 	json_t *timeout = json_object_get(c->params, "Timeout"), *meta = NULL;
+	const char *b64 = str_param(c, "Content");
 	struct invocation_request req;
 	struct invocation *inv = NULL;
 	struct invoke_error ie;
-	struct run *r = NULL;
-	char *text, *command;
-	size_t len = 0;
 	int64_t tsec = timeout ? json_integer_value(timeout) : 60;
 
-	if (!b64) {
-		tat_fail(c, "MissingParameter", "The parameter `Content` is missing.");
-		return;
-	}
-	if (run_fields_check(c))
-		return;
-	if (!(text = content_decode(c, b64, &len)))
-		return;
-	command = content_render(c, text, len,
-				 json_is_true(json_object_get(c->params, "EnableParameter")),
-				 str_param(c, "DefaultParameters"), str_param(c, "Parameters"));
-	if (!command)
-		return;
-	r = calloc(1, sizeof *r);
-	if (!r) {
-		free(command);
-		tat_fail(c, "InternalError", "out of memory");
-		return;
-	}
-	r->c = c;
-	if (instances_of(c, r))
-		goto fail;
-	r->tasks = calloc(r->n, sizeof *r->tasks);
-	if (!r->tasks) {
-		tat_fail(c, "InternalError", "out of memory");
-		goto fail;
-	}
-	tat_new_id("inv", r->inv);
-	tat_new_id("cmd", r->cmd);
-	for (size_t i = 0; i < r->n; i++)
-		tat_new_id("invt", r->tasks[i]);
 	r->created_at = util_now_ns();
 	memset(&req, 0, sizeof req);
 	req.targets.client_ids = (const char *const *)r->ids;
 	req.targets.nclient_ids = r->n;
-	req.command = command;
+	req.command = r->command;
 	req.cwd = cwd ? cwd : "/root";
 	req.run_as = run_as_of(c);
 	req.kill_on_timeout = true;
@@ -549,16 +527,80 @@ void tat_run_command(struct tat_call *c)
 	req.audit_application = "client.command";
 	req.audit_request = c->params;
 	if (invoke_prepare(c->srv, &req, &inv, &ie)) {
+		json_decref(meta);
 		invoke_fail(c, &ie);
-		goto fail;
+		run_free(r);
+		return;
 	}
 	json_decref(meta);
-	free(command);
 	invoke_submit(c->srv, inv, run_submitted, r);
+}
+
+/* SaveCommand: the command saved (or not, the call answered). */
+static void run_saved(struct tat_call *c, void *ud, bool saved)
+{
+	struct run *r = ud;
+
+	(void)c;
+	if (!saved) {
+		run_free(r);
+		return;
+	}
+	run_go(r);
+}
+
+void tat_run_command(struct tat_call *c)
+{
+	const char *b64 = str_param(c, "Content");
+	bool save = json_is_true(json_object_get(c->params, "SaveCommand"));
+	struct run *r = NULL;
+	char *text, *command;
+	size_t len = 0;
+
+	if (!b64) {
+		tat_fail(c, "MissingParameter", "The parameter `Content` is missing.");
+		return;
+	}
+	if (tat_fields_check(c, save))
+		return;
+	if (save && tat_defaults_check(c))
+		return;
+	if (!(text = tat_content_decode(c, b64, &len)))
+		return;
+	command = tat_content_render(c, text, len,
+				     json_is_true(json_object_get(c->params, "EnableParameter")),
+				     str_param(c, "DefaultParameters"), str_param(c, "Parameters"));
+	if (!command)
+		return;
+	r = calloc(1, sizeof *r);
+	if (!r) {
+		free(command);
+		tat_fail(c, "InternalError", "out of memory");
+		return;
+	}
+	r->c = c;
+	r->command = command;
+	if (instances_of(c, r))
+		goto fail;
+	r->tasks = calloc(r->n, sizeof *r->tasks);
+	if (!r->tasks) {
+		tat_fail(c, "InternalError", "out of memory");
+		goto fail;
+	}
+	tat_new_id("inv", r->inv);
+	if (c->cmd_id[0])
+		util_strlcpy(r->cmd, c->cmd_id, sizeof r->cmd);
+	else
+		tat_new_id("cmd", r->cmd);
+	for (size_t i = 0; i < r->n; i++)
+		tat_new_id("invt", r->tasks[i]);
+	if (save) {
+		tat_command_save(c, r->cmd, run_saved, r);
+		return;
+	}
+	run_go(r);
 	return;
 fail:
-	json_decref(meta);
-	free(command);
 	run_free(r);
 }
 
@@ -575,17 +617,16 @@ void tat_preview(struct tat_call *c)
 		return;
 	}
 	if (str_param(c, "CommandId")) {
-		tat_fail(c, "UnsupportedOperation",
-			 "Saved commands are not supported by tether yet: preview with Content.");
+		tat_preview_saved(c);
 		return;
 	}
 	if (!b64) {
 		tat_fail(c, "MissingParameter", "Give one of CommandId and Content.");
 		return;
 	}
-	if (!(text = content_decode(c, b64, &len)))
+	if (!(text = tat_content_decode(c, b64, &len)))
 		return;
-	out = content_render(c, text, len, true, NULL,
+	out = tat_content_render(c, text, len, true, NULL,
 			     str_param(c, "Parameters") ? str_param(c, "Parameters") : "{}");
 	if (!out)
 		return;

@@ -73,7 +73,38 @@ static const struct param p_agents[] = {
 	{ "Offset", P_INT }, { NULL, P_STR },
 };
 
+static const struct param p_create[] = {
+	{ "CommandName", P_STR }, { "Content", P_STR }, { "Description", P_STR },
+	{ "CommandType", P_STR }, { "WorkingDirectory", P_STR }, { "Timeout", P_INT },
+	{ "EnableParameter", P_BOOL }, { "DefaultParameters", P_STR }, { "Tags", P_OBJS },
+	{ "Username", P_STR }, { "OutputCOSBucketUrl", P_STR }, { "OutputCOSKeyPrefix", P_STR },
+	{ NULL, P_STR },
+};
+static const struct param p_modify[] = {
+	{ "CommandId", P_STR }, { "CommandName", P_STR }, { "Content", P_STR },
+	{ "Description", P_STR }, { "CommandType", P_STR }, { "WorkingDirectory", P_STR },
+	{ "Timeout", P_INT }, { "DefaultParameters", P_STR }, { "Username", P_STR },
+	{ "OutputCOSBucketUrl", P_STR }, { "OutputCOSKeyPrefix", P_STR }, { NULL, P_STR },
+};
+static const struct param p_commands[] = {
+	{ "CommandIds", P_STRS }, { "Filters", P_OBJS }, { "Limit", P_INT },
+	{ "Offset", P_INT }, { NULL, P_STR },
+};
+static const struct param p_delete[] = {
+	{ "CommandId", P_STR }, { NULL, P_STR },
+};
+static const struct param p_invoke[] = {
+	{ "CommandId", P_STR }, { "InstanceIds", P_STRS }, { "Parameters", P_STR },
+	{ "Username", P_STR }, { "WorkingDirectory", P_STR }, { "Timeout", P_INT },
+	{ "OutputCOSBucketUrl", P_STR }, { "OutputCOSKeyPrefix", P_STR }, { NULL, P_STR },
+};
+
 static const struct action actions[] = {
+	{ "CreateCommand", tat_create_command, "commands", p_create },
+	{ "DescribeCommands", tat_describe_commands, NULL, p_commands },
+	{ "ModifyCommand", tat_modify_command, "commands", p_modify },
+	{ "DeleteCommand", tat_delete_command, "commands", p_delete },
+	{ "InvokeCommand", tat_invoke_command, "commands", p_invoke },
 	{ "RunCommand", tat_run_command, "commands", p_run },
 	{ "PreviewReplacedCommandContent", tat_preview, NULL, p_preview },
 	{ "CancelInvocation", tat_cancel_invocation, "commands", p_cancel },
@@ -84,7 +115,6 @@ static const struct action actions[] = {
 
 /* TAT actions tether does not serve yet: answered UnsupportedOperation. */
 static const char *const later[] = {
-	"CreateCommand", "InvokeCommand", "DescribeCommands", "ModifyCommand", "DeleteCommand",
 	"CreateInvoker", "DescribeInvokers", "EnableInvoker", "DisableInvoker", "ModifyInvoker",
 	"DeleteInvoker", "DescribeInvokerRecords", "DescribeRegions", "DescribeScenes",
 };

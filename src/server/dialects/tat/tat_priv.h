@@ -29,6 +29,7 @@ struct tat_call {
 	json_t *params;          /* the body, an object */
 	char user[128];
 	bool admin;
+	char cmd_id[16];         /* InvokeCommand: the saved command run */
 };
 
 /* Answers the call with fields (taken; may be NULL) plus RequestId, and
@@ -45,6 +46,34 @@ void tat_cancel_invocation(struct tat_call *c);
 void tat_describe_invocations(struct tat_call *c);
 void tat_describe_tasks(struct tat_call *c);
 void tat_describe_agents(struct tat_call *c);
+/* command.c: saved commands, library entries of kind command. */
+void tat_create_command(struct tat_call *c);
+void tat_describe_commands(struct tat_call *c);
+void tat_modify_command(struct tat_call *c);
+void tat_delete_command(struct tat_call *c);
+void tat_invoke_command(struct tat_call *c);
+/* PreviewReplacedCommandContent with CommandId. */
+void tat_preview_saved(struct tat_call *c);
+/* Saves the call's command fields (RunCommand's or CreateCommand's, already
+ * checked) as the command cmd_id; done gets saved false having answered. */
+typedef void (*tat_saved_fn)(struct tat_call *c, void *ud, bool saved);
+void tat_command_save(struct tat_call *c, const char *cmd_id, tat_saved_fn done, void *ud);
+/* EnableParameter and DefaultParameters of a command being saved agree and
+ * DefaultParameters is TAT's map: 0, or -1 having answered. */
+int tat_defaults_check(struct tat_call *c);
+
+/* run.c's checks, shared with command.c. */
+/* Content decoded: malloc'd NUL-terminated text, or NULL having answered. */
+char *tat_content_decode(struct tat_call *c, const char *b64, size_t *len);
+/* text (taken) with its {{name}} parameters replaced when enable: malloc'd,
+ * or NULL having answered. */
+char *tat_content_render(struct tat_call *c, char *text, size_t len, bool enable,
+			 const char *defaults_text, const char *params_text);
+/* CommandName's form: 1 to 60 bytes of [a-zA-Z0-9_.-]. */
+bool tat_name_ok(const char *s);
+/* The optional fields of a command (saving: Tags allowed). 0, or -1
+ * having answered. */
+int tat_fields_check(struct tat_call *c, bool saving);
 
 /* render.c */
 /* ISO-8601 "YYYY-MM-DDThh:mm:ssZ" of ns since the epoch ("" for 0). */
