@@ -6,6 +6,8 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,4 +448,24 @@ void util_sort_strs(const char **v, size_t n)
 {
 	if (n > 1)
 		qsort(v, n, sizeof *v, strs_cmp);
+}
+
+int64_t util_test_clock_offset_sec(const char *path)
+{
+	char buf[32];
+	long long sec;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, " \r\n")] = '\0';
+	if (util_parse_int(buf, 0, 100LL * 365 * 86400, &sec))
+		return 0;
+	return sec;
 }

@@ -65,6 +65,10 @@ int util_parse_hostport(const char *s, char *host, size_t hostlen, int *port_out
 /* Duration: an integer number of seconds or a string like "500ms", "30s", "5m", "2h".
  * Returns milliseconds or -1. */
 long long util_parse_duration_ms(const char *s);
+/* Tests only: the whole seconds written in the file at path (a test
+ * clock's offset), or 0 when it is absent or unreadable. A few bytes read
+ * per call. */
+int64_t util_test_clock_offset_sec(const char *path);
 /* Bounded copy that always terminates; returns -1 if truncated. */
 int util_strlcpy(char *dst, const char *src, size_t size);
 /* Sorts strings in byte order (strcmp). */

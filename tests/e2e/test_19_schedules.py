@@ -40,8 +40,12 @@ def slot(minutes_ahead=30, span=1):
     and the time of its first minute."""
     s = (int(time.time()) // 60) * 60 + minutes_ahead * 60
     tm = time.gmtime(s)
+    if tm.tm_min + span - 1 > 59:
+        # a span that would cross the hour starts at the next hour instead
+        s += (60 - tm.tm_min) * 60
+        tm = time.gmtime(s)
     end = tm.tm_min + span - 1
-    assert end < 60 or span == 1
+    assert end < 60
     minute = "%d" % tm.tm_min if span == 1 else "%d-%d" % (tm.tm_min, min(end, 59))
     return "%s %d * * *" % (minute, tm.tm_hour), s
 

@@ -223,19 +223,12 @@ static void resend_read(void *ud, int rc, struct job_row *job)
 		resend_next(d);
 		return;
 	}
-	memset(&spec, 0, sizeof spec);
-	util_strlcpy(spec.jid, job->jid, sizeof spec.jid);
+	store_job_spec_of_row(&spec, job);
 	spec.client_id = c->id;
-	spec.command = job->command;
-	spec.argv = job->argv;
-	spec.cwd = job->cwd;
-	/* "/bin/sh" is the agent's default: sent as none, as before. */
-	spec.interpreter = strcmp(job->interpreter, "/bin/sh") ? job->interpreter : "";
-	spec.is_sudo = job->is_sudo;
-	spec.run_as = job->run_as;
-	spec.output_cap_bytes = job->output_cap_bytes;
-	spec.is_script = job->is_script;
-	spec.kill_on_timeout = job->kill_on_timeout;
+	/* Sent again as it first went: without its multi job's names. */
+	spec.multi_job_id = NULL;
+	spec.client_name = NULL;
+	spec.created_by = NULL;
 	spec.created_at = json_integer_value(json_array_get(v, 1));
 	spec.timeout_sec = json_integer_value(json_array_get(v, 2));
 	spec.delivery_timeout_sec = json_integer_value(json_array_get(v, 3));

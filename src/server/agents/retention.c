@@ -26,25 +26,10 @@ struct retention {
 	char *clock_file;            /* tests: seconds to add to the clock */
 };
 
-/* Seconds in the test clock file, as ns (0 if absent or unreadable). */
+/* The test clock file's seconds, as ns. */
 static int64_t test_offset_ns(const char *path)
 {
-	char buf[32];
-	long long sec;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	buf[strcspn(buf, " \r\n")] = '\0';
-	if (util_parse_int(buf, 0, 100LL * 365 * 86400, &sec))
-		return 0;
-	return (int64_t)sec * 1000000000LL;
+	return util_test_clock_offset_sec(path) * 1000000000LL;
 }
 
 static int64_t retention_now_ns(const struct retention *r)

@@ -86,26 +86,10 @@ void guard_destroy(struct guard *g)
 	free(g);
 }
 
-/* Seconds written in the test clock file, as milliseconds (0 if absent
- * or unreadable). A few bytes read per check, in tests only. */
+/* The test clock file's seconds, as milliseconds. */
 static uint64_t test_offset_ms(const char *path)
 {
-	char buf[32];
-	long long sec;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	buf[strcspn(buf, " \r\n")] = '\0';
-	if (util_parse_int(buf, 0, 100LL * 365 * 86400, &sec))
-		return 0;
-	return (uint64_t)sec * 1000;
+	return (uint64_t)util_test_clock_offset_sec(path) * 1000;
 }
 
 static uint64_t guard_now(const struct guard *g)

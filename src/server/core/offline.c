@@ -249,23 +249,9 @@ static void send_read(void *ud, int rc, struct job_row *job)
 		free(w);
 		return;
 	}
-	memset(&spec, 0, sizeof spec);
-	util_strlcpy(spec.jid, job->jid, sizeof spec.jid);
-	spec.multi_job_id = job->multi_job_id;
-	spec.client_id = job->client_id;
-	spec.client_name = job->client_name;
-	spec.command = job->command;
-	spec.argv = job->argv;
-	spec.cwd = job->cwd;
-	spec.interpreter = strcmp(job->interpreter, "/bin/sh") ? job->interpreter : "";
-	spec.is_sudo = job->is_sudo;
-	spec.run_as = job->run_as;
-	spec.output_cap_bytes = job->output_cap_bytes;
-	spec.is_script = job->is_script;
-	spec.kill_on_timeout = job->kill_on_timeout;
+	store_job_spec_of_row(&spec, job);
 	spec.timeout_sec = job->timeout_sec;
 	spec.delivery_timeout_sec = job->delivery_timeout_sec;
-	spec.created_by = job->created_by;
 	/* The delivery deadline counts from the dispatch. */
 	spec.created_at = w->at;
 	if (registry_client_connected(c) &&

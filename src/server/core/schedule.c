@@ -49,22 +49,7 @@ struct schedules {
 
 static int64_t test_offset_sec(const char *path)
 {
-	char buf[32];
-	long long sec;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	buf[strcspn(buf, " \r\n")] = '\0';
-	if (util_parse_int(buf, 0, 100LL * 365 * 86400, &sec))
-		return 0;
-	return sec;
+	return util_test_clock_offset_sec(path);
 }
 
 int64_t schedule_now_ns(const struct schedules *s)

@@ -160,6 +160,10 @@ struct job_rows {
 
 /* Frees what a row owns and clears it; NULL is a no-op. */
 void store_job_row_free(struct job_row *row);
+/* The run of a stored job as it was asked for (a run sent again, a queued
+ * job leaving the queue): spec borrows row's strings; the times and
+ * timeouts, which the callers decide, are left for them to set. */
+void store_job_spec_of_row(struct job_spec *spec, const struct job_row *row);
 void store_job_rows_free(struct job_rows *rows);
 
 /* ---- reads that complete through a callback -------------------------
