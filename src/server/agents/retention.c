@@ -24,6 +24,7 @@ struct retention {
 	uv_timer_t jobs;
 	uv_timer_t clients;
 	char *clock_file;            /* tests: seconds to add to the clock */
+	int closed;                  /* timers closed so far (retention_stop) */
 };
 
 /* The test clock file's seconds, as ns. */
@@ -144,10 +145,14 @@ int retention_create(struct server *srv, struct retention **out)
 	return 0;
 }
 
+/* Both timers are inside r: it goes once the second one is closed
+ * (libuv finishes closes in no order we rely on). */
 static void retention_closed(uv_handle_t *h)
 {
 	struct retention *r = h->data;
 
+	if (++r->closed < 2)
+		return;
 	free(r->clock_file);
 	free(r);
 }
@@ -158,8 +163,7 @@ void retention_stop(struct retention *r)
 		return;
 	uv_timer_stop(&r->jobs);
 	uv_timer_stop(&r->clients);
-	uv_close((uv_handle_t *)&r->jobs, NULL);
-	/* Closed after jobs (libuv closes in order): r goes with it. */
+	uv_close((uv_handle_t *)&r->jobs, retention_closed);
 	uv_close((uv_handle_t *)&r->clients, retention_closed);
 	store_purge_stop(r->srv->store);
 }
