@@ -11,6 +11,7 @@ pkgs=(
 	python3 python3-pytest python3-websockets python3-requests python3-websocket chromium
 	curl jq sqlite3 sudo procps scdoc
 	libarchive-dev unzip prometheus
+	python3-jsonschema
 )
 # Node.js and npm: the TAT test drives Tencent Cloud's official SDK (tests/e2e/tat).
 pkgs+=(nodejs)

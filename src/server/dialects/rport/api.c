@@ -39,6 +39,7 @@ static const struct api_route routes[] = {
 	{ { "POST", "/api/v1/me/tat-keys" }, api_me_tat_keys_post, 0 },
 	{ { "DELETE", "/api/v1/me/tat-keys/{}" }, api_me_tat_keys_delete, 0 },
 	{ { "GET", "/api/v1/status" }, api_status_rport, 0 },
+	{ { "GET", "/api/v1/openapi.json" }, api_openapi_get, 0 },
 	{ { "GET", "/api/v1/auditlog" }, api_auditlog_list, ROUTE_ADMIN },
 	{ { "GET", "/api/v1/clients" }, api_clients_list, 0 },
 	{ { "GET", "/api/v1/clients/{}" }, api_clients_get, 0 },
@@ -122,6 +123,13 @@ void api_reply(struct api_call *call, int status, json_t *payload)
 		net_http_respond(call->req, status, "application/json", text, strlen(text));
 		free(text);
 	}
+	call_free(call);
+}
+
+void api_reply_raw(struct api_call *call, int status, const char *type, const char *body,
+		   size_t len)
+{
+	net_http_respond(call->req, status, type, body, len);
 	call_free(call);
 }
 

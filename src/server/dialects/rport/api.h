@@ -58,6 +58,9 @@ void api_http_abort(void *ud, net_http_req *req);
 /* Replies (each frees the call). payload is stolen. */
 void api_reply(struct api_call *call, int status, json_t *payload);
 void api_reply_data(struct api_call *call, int status, json_t *data);
+/* A body as it is (not JSON built here), of the given Content-Type. */
+void api_reply_raw(struct api_call *call, int status, const char *type, const char *body,
+		   size_t len);
 void api_reply_list(struct api_call *call, json_t *data, int64_t count);
 void api_reply_error(struct api_call *call, int status, const char *title,
 		     const char *detail);
@@ -162,6 +165,9 @@ void api_client_tags_list(struct api_call *call);
 void api_user_groups_get(struct api_call *call);
 void api_me_ip_get(struct api_call *call);
 void api_me_put(struct api_call *call);
+/* GET /openapi.json: the OpenAPI document embedded at build time
+ * (api_openapi.c, api/openapi.json). */
+void api_openapi_get(struct api_call *call);
 /* GET /status with rport's fields (api_auth.c). */
 void api_status_rport(struct api_call *call);
 void api_clients_auth_post(struct api_call *call);
