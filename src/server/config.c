@@ -80,6 +80,7 @@ static const struct toml_key server_keys[] = {
 	STR("tat", "user", tat_user),
 	INT("tat", "rate_limit", tat_rate_limit, 1, 1000000),
 	INT("elastic", "output_cap_bytes", elastic_output_cap, 1, 64LL * 1024 * 1024),
+	STR("metrics", "address", metrics_address),
 };
 
 void server_config_defaults(struct server_config *c)
@@ -238,6 +239,11 @@ int server_config_check(const struct server_config *c, char *err, size_t errlen)
 	}
 	if (util_parse_hostport(c->api_address, host, sizeof host, &port)) {
 		snprintf(err, errlen, "api.address '%s' is not HOST:PORT", c->api_address);
+		return -1;
+	}
+	if (c->metrics_address[0] &&
+	    util_parse_hostport(c->metrics_address, host, sizeof host, &port)) {
+		snprintf(err, errlen, "metrics.address '%s' is not HOST:PORT", c->metrics_address);
 		return -1;
 	}
 	if (!c->agent_auth[0] && !c->agent_auth_file[0]) {

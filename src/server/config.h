@@ -38,6 +38,7 @@ struct server_config {
 	int64_t purge_disconnected_clients_interval_ms;
 	/* [api] */
 	char api_address[256];         /* "0.0.0.0:3000" */
+	char metrics_address[256];     /* [metrics] address: "" none (the default) */
 	char api_user[128];
 	char api_password[256];        /* plain in the file: hashed at load */
 	char api_auth_file[512];       /* lines "user:$argon2id$..." */

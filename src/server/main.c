@@ -12,6 +12,7 @@
 #include "dialects/rport/api.h"
 #include "front/front.h"
 #include "front/health.h"
+#include "front/metrics_face.h"
 #include "auth/auth.h"
 #include "core/events.h"
 #include "core/registry.h"
@@ -35,6 +36,7 @@ static uv_signal_t sig_term, sig_int, sig_hup;
 static char config_path[4096];   /* -c FILE, for SIGHUP */
 static bool stopping;
 static struct retention *retention;
+static net_listener *metrics_listener;   /* [metrics] address, when set */
 
 static void usage(FILE *f)
 {
@@ -416,6 +418,16 @@ int main(int argc, char **argv)
 	srv.api_listener = listen_on(srv.cfg.api_address, front_callbacks(), &srv,
 				     (size_t)srv.cfg.max_request_bytes, 1024 * 1024,
 				     "tether-api", srv.cfg.api_tls_cert, srv.cfg.api_tls_key);
+	if (srv.cfg.metrics_address[0] &&
+	    !(metrics_listener = listen_on(srv.cfg.metrics_address, metrics_listener_callbacks(),
+					   &srv, 1024, 1024, NULL, srv.cfg.api_tls_cert,
+					   srv.cfg.api_tls_key))) {
+		fprintf(stderr, "tetherd: cannot open the metrics listener %s\n",
+			srv.cfg.metrics_address);
+		stop_subsystems();
+		uv_run(&loop, UV_RUN_DEFAULT);
+		goto out;
+	}
 	if (!srv.agent_listener || !srv.api_listener) {
 		fprintf(stderr, "tetherd: cannot open the listeners (see the log above)\n");
 		stop_subsystems();
@@ -430,6 +442,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_hup, on_hup, SIGHUP);
 	log_info("tetherd %s: API on %s, agents on %s, data in %s", TETHER_VERSION,
 		 srv.cfg.api_address, srv.cfg.agent_address, srv.cfg.data_dir);
+	if (metrics_listener)
+		log_info("metrics on %s", srv.cfg.metrics_address);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	log_info("stopped");
 	rc = 0;

@@ -613,7 +613,7 @@ static void single_after(void *arg, int rc)
 			    NULL);
 		return;
 	}
-	metrics_invocation(s->srv->metrics, s->dialect, NULL);
+	metrics_single(s->srv->metrics, s->dialect, s->jid);
 	if (s->j.queued) {
 		queued_after(s, 0);
 		return;

@@ -26,6 +26,13 @@ static const double hist_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
  * are not timed (a fleet-wide burst still counts, just not in the
  * histogram). */
 #define MAX_TIMED 200000
+/* Who submitted a job or an invocation (its dialect), kept from the
+ * submission to the job's end; an invocation's entry stays a while after
+ * its end for the children that end after it (cancelled ones). */
+#define OWNER_KEEP_MS (10 * 60 * 1000)
+/* The dialects every scrape shows (others are added as they submit). */
+static const char *const known_dialects[] = { "rport", "elastic", "tat", "schedule" };
+#define UNKNOWN_DIALECT MAX_DIALECTS    /* a job from before a restart */
 
 struct hist {
 	uint64_t counts[NBOUNDS + 1];   /* the last: above every bound */
@@ -36,6 +43,14 @@ struct hist {
 struct timed {
 	char *id;
 	uint64_t start_ms;
+	UT_hash_handle hh;
+};
+
+struct owner {
+	char *id;                /* a jid (single run) or an invocation id */
+	int dialect;             /* index in dialects[] */
+	bool done;               /* an invocation that dispatches nothing more */
+	uint64_t done_ms;
 	UT_hash_handle hh;
 };
 
@@ -52,11 +67,19 @@ struct metrics {
 		const char *name;
 		uint64_t n;
 	} dialects[MAX_DIALECTS];
-	uint64_t jobs_done[JOB_STATUS_COUNT];
-	uint64_t invocations_done;
+	/* by dialect (UNKNOWN_DIALECT last) and status */
+	uint64_t jobs_done[MAX_DIALECTS + 1][JOB_STATUS_COUNT];
+	uint64_t invocations_done[MAX_DIALECTS + 1];
 	struct hist dispatch, fanout;
 	struct timed *runs, *fanouts;
 	size_t nruns, nfanouts;
+	struct owner *owners;    /* in insertion order (uthash keeps it) */
+	size_t nowners;
+	/* A job's end not yet counted: no single run of ours, so fan-out's
+	 * EV_INVOCATION_CHILD_DONE, published while the same EV_JOB_DONE is
+	 * delivered (fan-out subscribes after us), names its invocation. */
+	char pending_jid[64];
+	enum job_status pending_status;
 	struct gauge gauges[MAX_GAUGES];
 	size_t ngauges;
 };
@@ -127,23 +150,90 @@ static void timers_free(struct timed **set)
 	}
 }
 
-void metrics_invocation(struct metrics *m, const char *dialect, const char *id)
+/* The index of dialect in the table (added when new), or UNKNOWN_DIALECT
+ * when the table is full. */
+static int dialect_index(struct metrics *m, const char *dialect)
 {
 	size_t i;
 
-	if (!m)
-		return;
 	if (!dialect)
 		dialect = "rport";
 	for (i = 0; i < MAX_DIALECTS && m->dialects[i].name; i++)
 		if (!strcmp(m->dialects[i].name, dialect))
-			break;
-	if (i < MAX_DIALECTS) {
-		m->dialects[i].name = m->dialects[i].name ? m->dialects[i].name : dialect;
-		m->dialects[i].n++;
+			return (int)i;
+	if (i == MAX_DIALECTS)
+		return UNKNOWN_DIALECT;
+	m->dialects[i].name = dialect;
+	return (int)i;
+}
+
+static void owner_free(struct metrics *m, struct owner *o)
+{
+	HASH_DEL(m->owners, o);
+	free(o->id);
+	free(o);
+	m->nowners--;
+}
+
+/* Forgets invocations ended long ago, and the oldest entries past the cap
+ * (their jobs then count as of an unknown dialect). */
+static void owners_trim(struct metrics *m)
+{
+	uint64_t now = util_mono_ms();
+
+	while (m->owners && ((m->owners->done && now - m->owners->done_ms > OWNER_KEEP_MS) ||
+			     m->nowners >= MAX_TIMED))
+		owner_free(m, m->owners);
+}
+
+static void owner_add(struct metrics *m, const char *id, int dialect)
+{
+	struct owner *o;
+
+	owners_trim(m);
+	HASH_FIND_STR(m->owners, id, o);
+	if (o)
+		return;
+	o = calloc(1, sizeof *o);
+	if (!o || !(o->id = strdup(id))) {
+		free(o);
+		return;
 	}
+	o->dialect = dialect;
+	HASH_ADD_KEYPTR(hh, m->owners, o->id, strlen(o->id), o);
+	m->nowners++;
+}
+
+static struct owner *owner_find(struct metrics *m, const char *id)
+{
+	struct owner *o = NULL;
+
 	if (id)
+		HASH_FIND_STR(m->owners, id, o);
+	return o;
+}
+
+void metrics_invocation(struct metrics *m, const char *dialect, const char *id)
+{
+	int d;
+
+	if (!m)
+		return;
+	d = dialect_index(m, dialect);
+	if (d != UNKNOWN_DIALECT)
+		m->dialects[d].n++;
+	if (id) {
 		timer_start(&m->fanouts, &m->nfanouts, id);
+		owner_add(m, id, d);
+	}
+}
+
+void metrics_single(struct metrics *m, const char *dialect, const char *jid)
+{
+	if (!m)
+		return;
+	metrics_invocation(m, dialect, NULL);
+	owner_add(m, jid, dialect_index(m, dialect));
 }
 
 void metrics_job_sent(struct metrics *m, const char *jid)
@@ -152,19 +242,67 @@ void metrics_job_sent(struct metrics *m, const char *jid)
 		timer_start(&m->runs, &m->nruns, jid);
 }
 
+/* The pending end (if any) had no invocation: a job from before a restart. */
+static void pending_flush(struct metrics *m)
+{
+	if (!m->pending_jid[0])
+		return;
+	if (m->pending_status < JOB_STATUS_COUNT)
+		m->jobs_done[UNKNOWN_DIALECT][m->pending_status]++;
+	m->pending_jid[0] = '\0';
+}
+
+static void job_done(struct metrics *m, const struct event *e)
+{
+	struct owner *o = owner_find(m, e->jid);
+
+	pending_flush(m);
+	if (o) {
+		if (e->status < JOB_STATUS_COUNT)
+			m->jobs_done[o->dialect][e->status]++;
+		owner_free(m, o);
+		return;
+	}
+	util_strlcpy(m->pending_jid, e->jid ? e->jid : "", sizeof m->pending_jid);
+	m->pending_status = e->status;
+}
+
+/* A multi-client invocation's job ended: the pending end is its own. */
+static void child_done(struct metrics *m, const struct event *e)
+{
+	struct owner *o;
+
+	if (!m->pending_jid[0] || !e->jid || strcmp(m->pending_jid, e->jid))
+		return;
+	o = owner_find(m, e->invocation_id);
+	if (m->pending_status < JOB_STATUS_COUNT)
+		m->jobs_done[o ? o->dialect : UNKNOWN_DIALECT][m->pending_status]++;
+	m->pending_jid[0] = '\0';
+}
+
 static void on_event(void *ud, const struct event *e)
 {
 	struct metrics *m = ud;
+	struct owner *o;
 	double s;
 
-	if (e->kind == EV_JOB_DONE) {
-		if (e->status < JOB_STATUS_COUNT)
-			m->jobs_done[e->status]++;
+	if (e->kind == EV_INVOCATION_CHILD_DONE) {
+		child_done(m, e);
+	} else if (e->kind == EV_JOB_DONE) {
+		job_done(m, e);
 		s = timer_stop(&m->runs, &m->nruns, e->jid);
 		if (s >= 0)
 			hist_add(&m->dispatch, s);
 	} else if (e->kind == EV_INVOCATION_DONE) {
-		m->invocations_done++;
+		o = owner_find(m, e->invocation_id);
+		m->invocations_done[o ? o->dialect : UNKNOWN_DIALECT]++;
+		if (o && !o->done) {
+			/* Moved to the end, so the oldest ended one stays first. */
+			HASH_DEL(m->owners, o);
+			o->done = true;
+			o->done_ms = util_mono_ms();
+			HASH_ADD_KEYPTR(hh, m->owners, o->id, strlen(o->id), o);
+		}
 		s = timer_stop(&m->fanouts, &m->nfanouts, e->invocation_id);
 		if (s >= 0)
 			hist_add(&m->fanout, s);
@@ -189,8 +327,11 @@ int metrics_create(struct server *srv, struct metrics **out)
 	if (!m)
 		return TE_NOMEM;
 	m->srv = srv;
+	for (size_t i = 0; i < sizeof known_dialects / sizeof known_dialects[0]; i++)
+		dialect_index(m, known_dialects[i]);
 	if (srv->events &&
-	    events_subscribe(srv->events, EV_MASK(EV_JOB_DONE) | EV_MASK(EV_INVOCATION_DONE),
+	    events_subscribe(srv->events, EV_MASK(EV_JOB_DONE) | EV_MASK(EV_INVOCATION_DONE) |
+					  EV_MASK(EV_INVOCATION_CHILD_DONE),
 			     on_event, m)) {
 		free(m);
 		return TE_NOMEM;
@@ -207,6 +348,8 @@ void metrics_destroy(struct metrics *m)
 		events_unsubscribe(m->srv->events, on_event, m);
 	timers_free(&m->runs);
 	timers_free(&m->fanouts);
+	while (m->owners)
+		owner_free(m, m->owners);
 	free(m);
 }
 
@@ -307,6 +450,24 @@ static void render_agents(struct metrics *m, struct out *o)
 	     (unsigned long long)m->counters[MC_AGENT_BYTES_OUT]);
 }
 
+static const char *dialect_name(const struct metrics *m, size_t d)
+{
+	return d == UNKNOWN_DIALECT ? "unknown" : m->dialects[d].name;
+}
+
+/* The dialects to show: the table's, and "unknown" once it has counts. */
+static bool dialect_shown(const struct metrics *m, size_t d)
+{
+	if (d < MAX_DIALECTS)
+		return m->dialects[d].name != NULL;
+	if (m->invocations_done[d])
+		return true;
+	for (int s = 0; s < JOB_STATUS_COUNT; s++)
+		if (m->jobs_done[d][s])
+			return true;
+	return false;
+}
+
 static void render_jobs(struct metrics *m, struct out *o)
 {
 	head(o, "tether_invocations_total", "counter",
@@ -315,15 +476,22 @@ static void render_jobs(struct metrics *m, struct out *o)
 		emit(o, "tether_invocations_total{dialect=\"%s\"} %llu\n", m->dialects[i].name,
 		     (unsigned long long)m->dialects[i].n);
 	head(o, "tether_invocations_finished_total", "counter",
-	     "Multi-client invocations that dispatch nothing more.");
-	emit(o, "tether_invocations_finished_total %llu\n",
-	     (unsigned long long)m->invocations_done);
-	head(o, "tether_jobs_finished_total", "counter", "Jobs that reached a final status.");
-	for (int s = 0; s < JOB_STATUS_COUNT; s++)
-		if (job_status_final((enum job_status)s))
-			emit(o, "tether_jobs_finished_total{status=\"%s\"} %llu\n",
-			     job_status_name((enum job_status)s),
-			     (unsigned long long)m->jobs_done[s]);
+	     "Multi-client invocations that dispatch nothing more, by dialect.");
+	for (size_t d = 0; d <= MAX_DIALECTS; d++)
+		if (dialect_shown(m, d))
+			emit(o, "tether_invocations_finished_total{dialect=\"%s\"} %llu\n",
+			     dialect_name(m, d), (unsigned long long)m->invocations_done[d]);
+	head(o, "tether_jobs_finished_total", "counter",
+	     "Jobs that reached a final status, by dialect and status.");
+	for (size_t d = 0; d <= MAX_DIALECTS; d++) {
+		if (!dialect_shown(m, d))
+			continue;
+		for (int s = 0; s < JOB_STATUS_COUNT; s++)
+			if (job_status_final((enum job_status)s))
+				emit(o, "tether_jobs_finished_total{dialect=\"%s\",status=\"%s\"} %llu\n",
+				     dialect_name(m, d), job_status_name((enum job_status)s),
+				     (unsigned long long)m->jobs_done[d][s]);
+	}
 	head(o, "tether_jobs_in_flight", "gauge", "Runs sent and not yet final (timed).");
 	emit(o, "tether_jobs_in_flight %zu\n", m->nruns);
 	hist_emit(o, "tether_job_dispatch_to_result_seconds",
@@ -394,6 +562,7 @@ char *metrics_render(struct metrics *m, size_t *len)
 
 	if (!o.buf)
 		return NULL;
+	pending_flush(m);
 	head(&o, "tether_build_info", "gauge", "The server's version.");
 	emit(&o, "tether_build_info{version=\"%s\"} 1\n", m->srv->version ? m->srv->version : "");
 	render_agents(m, &o);

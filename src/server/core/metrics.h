@@ -3,7 +3,9 @@
  *
  * Counters are bumped where things happen (the hub's frames and
  * handshakes, the core's submissions); jobs and invocations are counted
- * from the events (core/events.h); gauges are read at each scrape through
+ * from the events (core/events.h), by the dialect that submitted them
+ * (rport, elastic, tat, schedule; "unknown" for a job submitted before a
+ * restart); gauges are read at each scrape through
  * callbacks that layers above register (a dialect's bans, its streams). */
 #ifndef TETHER_METRICS_H
 #define TETHER_METRICS_H
@@ -33,6 +35,9 @@ void metrics_add(struct metrics *m, enum metric_counter c, uint64_t n);
  * invocation (its fan-out is timed until EV_INVOCATION_DONE), or NULL for
  * a single-client run. */
 void metrics_invocation(struct metrics *m, const char *dialect, const char *id);
+/* A single-client run of dialect was accepted: counted as a submission,
+ * and its job's end (EV_JOB_DONE) is counted under the dialect. */
+void metrics_single(struct metrics *m, const char *dialect, const char *jid);
 /* A job's run was sent to its agent (timed until its EV_JOB_DONE). */
 void metrics_job_sent(struct metrics *m, const char *jid);
 

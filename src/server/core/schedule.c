@@ -182,6 +182,7 @@ static int prepare(struct server *srv, const json_t *rec, const char *text, cons
 	int rc;
 
 	memset(&req, 0, sizeof req);
+	req.dialect = "schedule";
 	ids = strings_of(json_object_get(rec, "client_ids"), &req.targets.nclient_ids);
 	gids = strings_of(json_object_get(rec, "group_ids"), &req.targets.ngroup_ids);
 	req.targets.client_ids = ids;

@@ -1,7 +1,11 @@
 /* metrics_face: GET /metrics on the API listener, in Prometheus' text
  * format, for an API token of an administrator or of scope "metrics" (as
  * the password of basic auth, or a bearer /login token of an admin).
- * Passwords are not tried here (no brute-force guard of its own). */
+ * Passwords are not tried here (no brute-force guard of its own).
+ *
+ * With [metrics] address the same route is also served on a listener of
+ * its own (metrics_listener_callbacks): the same credentials, and nothing
+ * else on that port (every other path is 404, no WebSocket). */
 #include "front/metrics_face.h"
 
 #include <stdlib.h>
@@ -84,3 +88,62 @@ const struct http_face metrics_face = {
 	.request = metrics_request,
 	.abort = metrics_abort,
 };
+
+/* ---- the [metrics] address listener ----------------------------------- */
+
+static void own_headers(void *ud, net_http_req *req)
+{
+	if (!metrics_claims(req)) {
+		reply(req, 404, "not found: this listener serves GET /metrics only\n");
+		return;
+	}
+	metrics_headers(ud, req);
+}
+
+static void own_request(void *ud, net_http_req *req)
+{
+	(void)ud;
+	(void)req;
+}
+
+static void own_abort(void *ud, net_http_req *req)
+{
+	(void)ud;
+	(void)req;
+}
+
+static int own_ws_accept(void *ud, net_conn *c)
+{
+	(void)ud;
+	(void)c;
+	return 404;
+}
+
+static void own_ws_message(void *ud, net_conn *c, const char *data, size_t len)
+{
+	(void)ud;
+	(void)c;
+	(void)data;
+	(void)len;
+}
+
+static void own_ws_close(void *ud, net_conn *c, const char *reason)
+{
+	(void)ud;
+	(void)c;
+	(void)reason;
+}
+
+static const struct net_callbacks own_callbacks = {
+	.http_headers = own_headers,
+	.http_request = own_request,
+	.http_abort = own_abort,
+	.ws_accept = own_ws_accept,
+	.ws_message = own_ws_message,
+	.ws_close = own_ws_close,
+};
+
+const struct net_callbacks *metrics_listener_callbacks(void)
+{
+	return &own_callbacks;
+}

@@ -6,4 +6,8 @@
 
 extern const struct http_face metrics_face;
 
+/* The callbacks of the [metrics] address listener (its ud: the struct
+ * server): GET /metrics as on the API listener, 404 for anything else. */
+const struct net_callbacks *metrics_listener_callbacks(void);
+
 #endif

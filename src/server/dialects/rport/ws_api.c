@@ -34,6 +34,7 @@
 #include "core/events.h"
 #include "core/invoke.h"
 #include "core/fanout.h"
+#include "core/metrics.h"
 #include "auth/guard.h"
 #include "agents/hub.h"
 #include "log.h"
@@ -779,6 +780,15 @@ static void on_event(void *ud, const struct event *e)
 	}
 }
 
+/* The gauge tether_live_streams: streams open now (each is a watcher of
+ * its multi-client job's output once its frame came). */
+static double live_streams(void *ud)
+{
+	const struct ws_api *w = ud;
+
+	return (double)w->nall;
+}
+
 int ws_api_create(struct server *srv, struct ws_api **out)
 {
 	struct ws_api *w = calloc(1, sizeof *w);
@@ -797,6 +807,9 @@ int ws_api_create(struct server *srv, struct ws_api **out)
 	w->check.data = w;
 	uv_timer_start(&w->check, check_cb, 2000, 2000);
 	uv_unref((uv_handle_t *)&w->check);
+	metrics_gauge(srv->metrics, "tether_live_streams",
+		      "WebSocket command and script streams (output watchers) open now.", NULL,
+		      live_streams, w);
 	*out = w;
 	return 0;
 }

@@ -512,6 +512,7 @@ static void run_go(struct run *r)
 
 	r->created_at = util_now_ns();
 	memset(&req, 0, sizeof req);
+	req.dialect = "tat";
 	req.targets.client_ids = (const char *const *)r->ids;
 	req.targets.nclient_ids = r->n;
 	req.command = r->command;
