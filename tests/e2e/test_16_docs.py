@@ -117,3 +117,43 @@ def test_documented_keys_exist():
     named = {k for k in re.findall(r"`((?:server|api)\.\w+)`", doc)}
     unknown = sorted(named - real)
     assert not unknown, "docs/configuration.md names keys tetherd does not have: %s" % unknown
+
+
+# One key's entry in a man page: "*key* (type, default ...)" under "# [section]".
+MAN_ENTRY = re.compile(r"^\*([\w-]+)\* \((string|integer|float|boolean|duration|"
+                       r"array of strings|table of strings), default [^)]+(?:\([^)]*\))?[^)]*\)$")
+
+
+def man_keys(page):
+    """section.key of every entry of a man page (man/*.scd), each with its
+    type and default on its line and its meaning on the next."""
+    lines = read("man/" + page).splitlines()
+    out = set()
+    sec = None
+    for i, ln in enumerate(lines):
+        m = re.match(r"^# \[([\w-]+)\]$", ln)
+        if m:
+            sec = m.group(1)
+            continue
+        if ln.startswith("# "):
+            sec = None
+            continue
+        if sec and ln.startswith("*"):
+            m = MAN_ENTRY.match(ln)
+            assert m, "%s: an entry without its type and default: %r" % (page, ln)
+            assert i + 1 < len(lines) and lines[i + 1].startswith("\t") and \
+                lines[i + 1].strip(), "%s: %s has no meaning" % (page, ln)
+            out.add("%s.%s" % (sec, m.group(1)))
+    return out
+
+
+def test_man_pages_list_every_key():
+    """Issue 18 item 10: tetherd.conf(5) and tether-agent.conf(5) list every
+    key the parsers accept, with its type, default and meaning."""
+    for page, keys in (("tetherd.conf.5.scd", server_keys()),
+                       ("tether-agent.conf.5.scd", agent_keys())):
+        have = man_keys(page)
+        missing = sorted(set(keys) - have)
+        assert not missing, "keys not in man/%s: %s" % (page, missing)
+        unknown = sorted(have - set(keys) - {"interpreter-aliases.NAME"})
+        assert not unknown, "man/%s lists keys the parser does not have: %s" % (page, unknown)
