@@ -157,3 +157,33 @@ def test_man_pages_list_every_key():
         assert not missing, "keys not in man/%s: %s" % (page, missing)
         unknown = sorted(have - set(keys) - {"interpreter-aliases.NAME"})
         assert not unknown, "man/%s lists keys the parser does not have: %s" % (page, unknown)
+
+
+def test_bash_completion_offers_client_ids_when_logged_in(fleet, tmp_path):
+    """Issue 18 item 10: after `tether login`, completing -client offers the
+    server's client ids with no password in the environment, also when the
+    line names the server with -addr (the token stored for that address)."""
+    import subprocess
+    import harness
+    from test_24_operator import complete
+    s = fleet.server().start()
+    fleet.agent(s, "web-1")
+    fleet.agent(s, "web-2")
+    fleet.agent(s, "db-1")
+    addr = "http://127.0.0.1:%d" % s.api_port
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
+    env["PATH"] = os.path.dirname(harness.binary("tether")) + ":" + env["PATH"]
+    env["HOME"] = str(tmp_path / "home")
+    assert complete(["tether", "-addr", addr, "exec", "-client", "web"], env) == []
+    r = subprocess.run([harness.binary("tether"), "-addr", addr, "-user", "admin", "-password",
+                        "foobaz", "login"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sorted(complete(["tether", "-addr", addr, "exec", "-client", "web"], env)) == \
+        ["web-1", "web-2"]
+    assert complete(["tether", "-addr", addr, "jobs", "-client", "d"], env) == ["db-1"]
+    assert sorted(complete(["tether", "exec", "-client", "web"],
+                           dict(env, TETHER_ADDR=addr))) == ["web-1", "web-2"]
+    # a server it is not logged in to tells nothing
+    other = fleet.server().start()
+    assert complete(["tether", "-addr", "http://127.0.0.1:%d" % other.api_port, "exec",
+                     "-client", "web"], env) == []
