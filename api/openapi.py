@@ -385,6 +385,10 @@ def rport(method, path, op_id, summary, success, errors=(), body=None, query=(),
     errs = set(errors) | {401}
     if method != "GET" or perm:
         errs.add(403)
+    if body is not None:
+        errs.add(413)
+    if "{" in path:
+        errs.add(400)       # a path segment that is no valid value ("..", "%00")
     for e in errs:
         r[e] = rport_err(e)
     d = desc or ""
@@ -614,6 +618,10 @@ def es_ok(schema, desc="Success."):
 def elastic(method, path, op_id, summary, success, errors, body=None, query=(), tag="elastic"):
     r = dict(success)
     r[401] = es_err(401, "No credentials, or wrong ones.")
+    r[400] = es_err(400, ES_400)
+    if method != "GET":
+        r[403] = es_err(403, "Endpoint authorization failure (a read-scoped token, or no "
+                             "commands permission).")
     for e, d in errors.items():
         r[e] = es_err(e, d)
     params = ([{"name": "elastic-api-version", "in": "header", "required": False,

@@ -310,6 +310,12 @@ def run_rport(c, env):
                 c(method, path, 403, fill=fill, auth=ro, body={})
             else:
                 c(method, path, 403, fill=fill, auth=OP)
+        if "413" in o["responses"]:
+            c(method, path, 413, fill=fill, raw=b"x" * (1024 * 1024 + 1))
+        if fill:
+            # ".." is no valid value of a segment
+            c(method, path, 400, fill={n: ".." for n in fill},
+              body={} if method in ("POST", "PUT") else None)
 
     # ---- auth and the caller
     tok = c("POST", A + "/login", 200, body={"username": "admin", "password": "foobaz"},
@@ -516,6 +522,10 @@ def run_elastic(c, env):
         if path.startswith("/api/endpoint") or path.startswith("/api/security"):
             fill = {n: "x" for n in re.findall(r"{([^}]+)}", path)}
             c(method, path, 401, fill=fill, auth=None, headers=X)
+            c(method, path, 400, fill=fill, headers=dict(X, **{"elastic-api-version": "1"}))
+            if method != "GET":
+                c(method, path, 403, fill=fill, headers=X, body={},
+                  auth=("admin", token(s, "read", name="oa-es-" + o["operationId"])))
     E = "/api/endpoint/action"
     act = c("POST", E + "/execute", 200, headers=X,
             body={"endpoint_ids": ["c1"], "parameters": {"command": "echo es"}})["data"]
