@@ -141,6 +141,14 @@ def tat_server_actions():
 
 
 def test_every_server_route_is_documented():
+    # the faces of the API listener: server_routes() knows each one's routes
+    with open(os.path.join(ROOT, "src", "server", "front", "front.c")) as f:
+        front = f.read()
+    faces = front[front.index("faces[] = {"):]
+    faces = re.findall(r"&(\w+),", faces[:faces.index("};")])
+    assert sorted(faces) == ["elastic_face", "health_face", "metrics_face", "tat_face"], (
+        "the API listener has another face: describe its routes in api/openapi.py and "
+        "list them in server_routes() here: %s" % faces)
     doc = {(m, re.sub(r"{[^}]+}", "{}", p)) for p, m, _ in operations()}
     srv = server_routes()
     assert len(srv) > 80, srv
