@@ -80,6 +80,10 @@ struct metrics {
 	 * delivered (fan-out subscribes after us), names its invocation. */
 	char pending_jid[64];
 	enum job_status pending_status;
+	/* The same the other way round, should fan-out ever be called first:
+	 * the last child end seen and its invocation's dialect. */
+	char child_jid[64];
+	int child_dialect;
 	struct gauge gauges[MAX_GAUGES];
 	size_t ngauges;
 };
@@ -263,18 +267,29 @@ static void job_done(struct metrics *m, const struct event *e)
 		owner_free(m, o);
 		return;
 	}
+	if (e->jid && !strcmp(m->child_jid, e->jid)) {
+		if (e->status < JOB_STATUS_COUNT)
+			m->jobs_done[m->child_dialect][e->status]++;
+		m->child_jid[0] = '\0';
+		return;
+	}
 	util_strlcpy(m->pending_jid, e->jid ? e->jid : "", sizeof m->pending_jid);
 	m->pending_status = e->status;
 }
 
-/* A multi-client invocation's job ended: the pending end is its own. */
+/* A multi-client invocation's job ended: the pending end is its own (or,
+ * had its EV_JOB_DONE not come yet, it will find this one). */
 static void child_done(struct metrics *m, const struct event *e)
 {
-	struct owner *o;
+	struct owner *o = owner_find(m, e->invocation_id);
 
-	if (!m->pending_jid[0] || !e->jid || strcmp(m->pending_jid, e->jid))
+	if (!e->jid)
 		return;
-	o = owner_find(m, e->invocation_id);
+	if (!m->pending_jid[0] || strcmp(m->pending_jid, e->jid)) {
+		util_strlcpy(m->child_jid, e->jid, sizeof m->child_jid);
+		m->child_dialect = o ? o->dialect : UNKNOWN_DIALECT;
+		return;
+	}
 	if (m->pending_status < JOB_STATUS_COUNT)
 		m->jobs_done[o ? o->dialect : UNKNOWN_DIALECT][m->pending_status]++;
 	m->pending_jid[0] = '\0';
