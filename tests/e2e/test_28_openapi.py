@@ -395,6 +395,21 @@ def run_rport(c, env):
     s.wait_job("c1", long)
     c("DELETE", P + "/{jid}", 409, fill={"client_id": "c1", "jid": jid})
     c("DELETE", P + "/{jid}", 404, fill={"client_id": "c1", "jid": "nope"})
+    # other shapes of the same answers: binary output (base64), argv, a job
+    # queued for an offline client, and a cancelled queued job
+    b = c("POST", P, 200, fill={"client_id": "c1"},
+          body={"argv": ["/usr/bin/printf", "\\001\\377"]})["data"]["jid"]
+    s.wait_job("c1", b)
+    j = c("GET", P + "/{jid}", 200, fill={"client_id": "c1", "jid": b})["data"]
+    assert j["result"].get("stdout_encoding") == "base64" and j["argv"], j
+    q = c("POST", P, 200, fill={"client_id": "off1"},
+          body={"command": "echo later", "queue_offline": True})["data"]
+    assert q["status"] == "queued", q
+    j = c("GET", P + "/{jid}", 200, fill={"client_id": "off1", "jid": q["jid"]})["data"]
+    assert j["status"] == "queued" and j["expires_at"], j
+    c("DELETE", P + "/{jid}", 202, fill={"client_id": "off1", "jid": q["jid"]})
+    c("GET", A + "/clients", 200, query="?fields[clients]=id,connection_state")
+    c("GET", P, 200, fill={"client_id": "c1"}, query="?fields[jobs]=jid,status")
     SP = A + "/clients/{client_id}/scripts"
     sj = c("POST", SP, 200, fill={"client_id": "c1"},
            body={"script": base64.b64encode(b"echo s").decode()})["data"]["jid"]
