@@ -24,7 +24,7 @@
 /* Protocol v2: a "started" frame waits this long; a job that ends sooner
  * sends only its result (which carries pid and started_at), one frame in
  * place of two. */
-#define CONN_START_HOLD_MS 5
+#define CONN_START_HOLD_MS 10
 
 struct held_start {
 	char jid[UUID_STR_LEN];

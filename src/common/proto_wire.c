@@ -50,7 +50,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 
 int proto_put_str(struct buf *b, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
+	static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, run = 0;
 
