@@ -107,7 +107,7 @@ def test_v1_agent_gets_v1_frames(fleet):
 def test_v2_result_without_started_and_acks_batched_or_piggybacked(fleet):
     """A v2 agent answers a run with its result alone: the API's call and
     the job finish as with a start. The ack is held: it rides on the next
-    run frame, or comes within a moment in one acks frame naming every
+    frame to the agent (a run, the pong to its ping), which names every
     result stored meanwhile; a result offered again is acked again."""
     s = fleet.server().start()
     a = StandIn(s, "v2", 2, lambda m: [result(m["jid"])])
@@ -120,12 +120,14 @@ def test_v2_result_without_started_and_acks_batched_or_piggybacked(fleet):
         runs = a.of_type("run")
         assert runs[-1]["jid"] == j2 and runs[-1].get("acks") == [j1], runs
         assert s.wait_job("v2", j2)["status"] == "successful"
-        # Nothing else to ride on: an acks frame comes within the hold.
-        acks = wait_until(lambda: a.of_type("acks"), 5, "an acks frame")
-        assert acks == [{"type": "acks", "jids": [j2]}], acks
-        assert not a.of_type("ack")
+        # Nothing else goes to the agent: the ack rides on the pong to its
+        # keep-alive ping.
+        a.send({"type": "ping"})
+        pong = wait_until(lambda: a.of_type("pong"), 5, "the pong")
+        assert pong == [{"type": "pong", "acks": [j2]}], pong
+        assert not a.of_type("ack") and not a.of_type("acks")
 
-        # Batched: three results stored together, one acks frame.
+        # Batched: three results stored together, acked together.
         b = StandIn(s, "v2b", 2, lambda m: [])
         try:
             got = []
@@ -140,14 +142,17 @@ def test_v2_result_without_started_and_acks_batched_or_piggybacked(fleet):
             for t in threads:
                 t.join(30)
             assert sorted(got) == sorted(jids)
-            acks = wait_until(lambda: b.of_type("acks"), 5, "the acks frame")
-            time.sleep(1.5)  # nothing more may follow: one frame for all three
-            acks = b.of_type("acks")
-            assert len(acks) == 1 and sorted(acks[0]["jids"]) == sorted(jids), acks
-            # A result offered again (a lost ack) is acked again.
+            for jid in jids:
+                assert s.wait_job("v2b", jid)["status"] == "successful"
+            b.send({"type": "ping"})
+            pong = wait_until(lambda: b.of_type("pong"), 5, "the pong")
+            assert len(pong) == 1 and sorted(pong[0]["acks"]) == sorted(jids), pong
+            # A result offered again (its ack lost) is acked again.
             b.send(result(jids[0]))
-            wait_until(lambda: len(b.of_type("acks")) == 2, 5, "the duplicate acked")
-            assert b.of_type("acks")[1]["jids"] == [jids[0]]
+            time.sleep(0.3)
+            b.send({"type": "ping"})
+            wait_until(lambda: len(b.of_type("pong")) == 2, 5, "the second pong")
+            assert b.of_type("pong")[1].get("acks") == [jids[0]], b.of_type("pong")
             for jid in jids:
                 assert s.wait_job("v2b", jid)["status"] == "successful"
         finally:
@@ -161,7 +166,8 @@ def test_v1_and_v2_swarms_fan_out_together(fleet):
     it once, every result is stored and acked, nothing stays held."""
     s = fleet.server().start()
     v1 = fleet.swarm(s, 50, "--protocol", "1", "--tags", "mix", prefix="v1-")
-    v2 = fleet.swarm(s, 50, "--tags", "mix", prefix="v2-")
+    # Its acks ride on the pongs to its pings.
+    v2 = fleet.swarm(s, 50, "--tags", "mix", "--keep-alive-ms", "500", prefix="v2-")
     v1.wait_connected_lines(1, 30)
     v2.wait_connected_lines(1, 30)
     wait_until(lambda: s.api("GET", "/api/v1/clients?page[limit]=1")[1]["meta"]["count"] == 100, 20,

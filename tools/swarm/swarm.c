@@ -190,6 +190,7 @@ static struct swarm {
 	const char *password;
 	json_t *tags, *labels, *services, *interpreters, *facts;
 	char *output;            /* --output-bytes of stdout, shared */
+	char *output_json;       /* ... as a JSON string, quoted and escaped */
 	char *ping_text;         /* the ping frame, built once */
 	size_t ping_len;
 	struct sim *sims;
@@ -614,25 +615,27 @@ static void live_unlink(struct sim *a, struct job *j)
 static void job_finish(struct job *j, const char *status, long long code, const char *error)
 {
 	struct sim *a = &S.sims[j->agent];
-	json_t *m = proto_new(PROTO_RESULT);
 	char started[TIME_STR_LEN], finished[TIME_STR_LEN];
+	struct buf b;
+	int rc;
 
 	live_unlink(a, j);
 	util_time_format(j->started_ns, started);
 	util_time_format(util_now_ns(), finished);
-	json_object_set_new(m, "jid", json_string(j->jid));
-	json_object_set_new(m, "status", json_string(status));
-	json_object_set_new(m, "exit_code", json_integer(code));
-	json_object_set_new(m, "error", json_string(error));
-	json_object_set_new(m, "stdout", json_stringn(S.output, (size_t)S.cfg.output_bytes));
-	json_object_set_new(m, "stderr", json_string(""));
-	json_object_set_new(m, "stdout_dropped", json_integer(0));
-	json_object_set_new(m, "stderr_dropped", json_integer(0));
-	json_object_set_new(m, "pid", json_integer(j->pid));
-	json_object_set_new(m, "started_at", json_string(started));
-	json_object_set_new(m, "finished_at", json_string(finished));
-	j->text = proto_dump(m, &j->len);
-	json_decref(m);
+	/* A fixed layout (the output escaped once at start): the swarm
+	 * shares the cores with the server it measures. */
+	buf_init(&b, (size_t)MAX_OUTPUT * 8 + 4096);
+	rc = buf_appendf(&b, "{\"type\":\"result\",\"jid\":\"%s\",\"status\":\"%s\","
+			 "\"exit_code\":%lld,\"error\":", j->jid, status, code);
+	if (!rc)
+		rc = proto_put_str(&b, error, strlen(error));
+	if (!rc)
+		rc = buf_appendf(&b, ",\"stdout\":%s,\"stderr\":\"\",\"stdout_dropped\":0,"
+				 "\"stderr_dropped\":0,\"pid\":%d,\"started_at\":\"%s\","
+				 "\"finished_at\":\"%s\"}", S.output_json, (int)j->pid, started,
+				 finished);
+	j->text = rc ? NULL : buf_steal(&b, &j->len);
+	buf_free(&b);
 	if (!j->text) {
 		/* Cannot hold it: the server finishes the job as unknown
 		 * after its deadline. */
@@ -1340,6 +1343,7 @@ static void swarm_free(void)
 	free(S.queue);
 	free(S.sims);
 	free(S.output);
+	free(S.output_json);
 	free(S.ping_text);
 	json_decref(S.tags);
 	json_decref(S.labels);
@@ -1382,7 +1386,15 @@ int main(int argc, char **argv)
 	S.sims = calloc(S.count, sizeof *S.sims);
 	S.queue = calloc(S.count, sizeof *S.queue);
 	S.output = make_output((size_t)S.cfg.output_bytes);
-	if (!S.sims || !S.queue || !S.output) {
+	if (S.output) {
+		struct buf ob;
+
+		buf_init(&ob, (size_t)MAX_OUTPUT * 8 + 16);
+		if (!proto_put_str(&ob, S.output, (size_t)S.cfg.output_bytes))
+			S.output_json = buf_steal(&ob, NULL);
+		buf_free(&ob);
+	}
+	if (!S.sims || !S.queue || !S.output || !S.output_json) {
 		fprintf(stderr, "tether-swarm: out of memory for %u agents\n", S.count);
 		goto out;
 	}

@@ -32,11 +32,12 @@
  * is dead: a newcomer with the id takes its place. */
 #define DUP_PROBE_MS 3000
 #define NS_PER_SEC 1000000000LL
-/* Protocol v2: a result's ack waits at most this long for a frame to ride
- * on (a run, a pong) before it goes in an "acks" frame of its own, with
- * every other ack of its session; a session holding this many sends them
- * at once. */
-#define ACK_HOLD_MS 1000
+/* Protocol v2: a result's ack waits for a frame to the agent to ride on
+ * (the next run, or the pong to its keep-alive ping, every 20 s by
+ * default), at most this long; then it goes in an "acks" frame of its own
+ * with every other ack of its session. A session holding ACK_BATCH_MAX
+ * sends them at once. In a fan-out this saves a frame per agent. */
+#define ACK_HOLD_MS 25000
 #define ACK_BATCH_MAX 512
 
 struct session;
