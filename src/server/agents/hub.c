@@ -15,6 +15,8 @@ static void acking_remove(struct hub *h, struct session *s)
 		h->acking = s->acknext;
 	if (s->acknext)
 		s->acknext->ackprev = s->ackprev;
+	else
+		h->acking_tail = s->ackprev;
 	s->acknext = s->ackprev = NULL;
 	s->in_acking = false;
 }
@@ -94,12 +96,18 @@ void session_acks_flush(struct session *s)
 	buf_free(&b);
 }
 
+/* Sessions whose oldest ack has waited ACK_HOLD_MS get an acks frame;
+ * the timer is set again for the next oldest. */
 static void ack_timer_cb(uv_timer_t *t)
 {
 	struct hub *h = t->data;
+	uint64_t now = util_mono_ms();
 
-	while (h->acking)
+	while (h->acking && now - h->acking->ack_since_ms >= ACK_HOLD_MS)
 		session_acks_flush(h->acking);
+	if (h->acking && !h->stopping)
+		uv_timer_start(&h->ack_timer, ack_timer_cb,
+			       ACK_HOLD_MS - (now - h->acking->ack_since_ms), 0);
 }
 
 void session_ack(struct session *s, const char *jid)
@@ -134,11 +142,14 @@ void session_ack(struct session *s, const char *jid)
 	}
 	if (!s->in_acking) {
 		s->in_acking = true;
-		s->ackprev = NULL;
-		s->acknext = h->acking;
-		if (h->acking)
-			h->acking->ackprev = s;
-		h->acking = s;
+		s->ack_since_ms = util_mono_ms();
+		s->acknext = NULL;
+		s->ackprev = h->acking_tail;
+		if (h->acking_tail)
+			h->acking_tail->acknext = s;
+		else
+			h->acking = s;
+		h->acking_tail = s;
 	}
 	if (!uv_is_active((uv_handle_t *)&h->ack_timer))
 		uv_timer_start(&h->ack_timer, ack_timer_cb, ACK_HOLD_MS, 0);

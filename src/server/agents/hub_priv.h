@@ -70,6 +70,7 @@ struct session {
 	size_t nacks, capacks;
 	struct session *acknext;     /* hub->acking: sessions holding acks */
 	struct session *ackprev;
+	uint64_t ack_since_ms;       /* when its oldest held ack was stored */
 	bool in_acking;
 };
 
@@ -102,7 +103,8 @@ struct hub {
 	uv_timer_t sweep;
 	struct hub_write *starts;     /* start records not yet queued, by jid */
 	uv_timer_t start_timer;
-	struct session *acking;       /* sessions holding acks (v2) */
+	struct session *acking;       /* sessions holding acks (v2), oldest first */
+	struct session *acking_tail;
 	uv_timer_t ack_timer;
 	bool stopping;
 };
