@@ -102,17 +102,41 @@ int proto_put_str(struct buf *b, const char *s, size_t len)
 	return 0;
 }
 
+/* Appends ,"key": (key: plain ASCII). */
+static int put_key(struct buf *b, const char *key)
+{
+	size_t n = strlen(key);
+
+	return buf_append(b, ",\"", 2) || buf_append(b, key, n) || buf_append(b, "\":", 2) ?
+		       TE_NOMEM : 0;
+}
+
 /* ,"key": then the string (NULL: an empty one). */
 static int put_kstr(struct buf *b, const char *key, const char *v)
 {
-	if (buf_appendf(b, ",\"%s\":", key))
+	if (put_key(b, key))
 		return TE_NOMEM;
 	return proto_put_str(b, v ? v : "", v ? strlen(v) : 0);
 }
 
 static int put_kbool(struct buf *b, const char *key, bool v)
 {
-	return buf_appendf(b, ",\"%s\":%s", key, v ? "true" : "false") ? TE_NOMEM : 0;
+	return put_key(b, key) || buf_append(b, v ? "true" : "false", v ? 4 : 5) ? TE_NOMEM : 0;
+}
+
+/* ,"key":v in decimal (no printf: a fan-out writes thousands). */
+static int put_kint(struct buf *b, const char *key, long long v)
+{
+	char d[24], *p = d + sizeof d;
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return put_key(b, key) || buf_append(b, p, (size_t)(d + sizeof d - p)) ? TE_NOMEM : 0;
 }
 
 int proto_run_encode(struct buf *b, const struct proto_run *r)
@@ -151,16 +175,14 @@ int proto_run_encode(struct buf *b, const struct proto_run *r)
 		return rc;
 	if (r->stream && buf_append(b, ",\"stream\":true", 14))
 		return TE_NOMEM;
-	if (r->output_cap > 0 && buf_appendf(b, ",\"output_cap\":%lld", r->output_cap))
+	if (r->output_cap > 0 && put_kint(b, "output_cap", r->output_cap))
 		return TE_NOMEM;
-	if (buf_appendf(b, ",\"timeout_sec\":%lld", r->timeout_sec))
-		return TE_NOMEM;
-	return 0;
+	return put_kint(b, "timeout_sec", r->timeout_sec);
 }
 
 int proto_put_jids(struct buf *b, const char *key, const char (*jids)[UUID_STR_LEN], size_t n)
 {
-	if (buf_appendf(b, ",\"%s\":[", key))
+	if (put_key(b, key) || buf_append(b, "[", 1))
 		return TE_NOMEM;
 	for (size_t i = 0; i < n; i++)
 		if ((i && buf_append(b, ",", 1)) || proto_put_str(b, jids[i], strlen(jids[i])))

@@ -102,6 +102,32 @@ static void test_run_encode_hostile_strings(void **state)
 	}
 }
 
+static void test_run_encode_integers(void **state)
+{
+	static const long long v[] = { 0, 1, -1, 9, 10, 60, 2592000, 9223372036854775807LL,
+				       -9223372036854775807LL - 1 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		struct proto_run r = { .jid = "j", .command = "c", .timeout_sec = v[i],
+				       .output_cap = v[i] };
+		struct buf b;
+		json_t *m;
+
+		buf_init(&b, 4096);
+		assert_int_equal(proto_run_encode(&b, &r), 0);
+		m = close_and_load(&b);
+		assert_true(json_is_integer(json_object_get(m, "timeout_sec")));
+		assert_int_equal(json_integer_value(json_object_get(m, "timeout_sec")), v[i]);
+		/* output_cap only when positive */
+		assert_int_equal(json_object_get(m, "output_cap") != NULL, v[i] > 0);
+		if (v[i] > 0)
+			assert_int_equal(json_integer_value(json_object_get(m, "output_cap")), v[i]);
+		json_decref(m);
+		buf_free(&b);
+	}
+}
+
 static void test_put_str_every_byte_and_random_code_points(void **state)
 {
 	uint32_t seed = 12345;
@@ -397,6 +423,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run_encode_hostile_strings),
+		cmocka_unit_test(test_run_encode_integers),
 		cmocka_unit_test(test_put_str_every_byte_and_random_code_points),
 		cmocka_unit_test(test_put_str_refuses_invalid_utf8),
 		cmocka_unit_test(test_ack_frames),
