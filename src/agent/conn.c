@@ -235,19 +235,22 @@ static void held_drop(struct conn *c, const char *jid)
 		uv_timer_stop(&c->hold);
 }
 
-/* Keeps a started frame for CONN_START_HOLD_MS (takes frame). */
+/* Keeps a started frame for CONN_START_HOLD_MS (takes frame; jid may be
+ * one of its strings). */
 static void held_add(struct conn *c, const char *jid, json_t *frame)
 {
 	struct held_start *hs = calloc(1, sizeof *hs), **pp;
 
-	if (hs)
+	/* jid is the frame's own: copied before the frame goes. */
+	if (hs) {
+		util_strlcpy(hs->jid, jid, sizeof hs->jid);
 		hs->text = proto_dump(frame, &hs->len);
+	}
 	json_decref(frame);
 	if (!hs || !hs->text) {
 		free(hs);
 		return; /* the result says the start */
 	}
-	util_strlcpy(hs->jid, jid, sizeof hs->jid);
 	for (pp = &c->held; *pp; pp = &(*pp)->next)
 		;
 	*pp = hs;
