@@ -21,6 +21,17 @@
  * at most this much output, and the kernel's socket buffer keeps the wire
  * busy meanwhile. Reading resumes when the queue has drained. */
 #define CONN_LIVE_HIGH_WATER (256 * 1024)
+/* Protocol v2: a "started" frame waits this long; a job that ends sooner
+ * sends only its result (which carries pid and started_at), one frame in
+ * place of two. */
+#define CONN_START_HOLD_MS 10
+
+struct held_start {
+	char jid[UUID_STR_LEN];
+	char *text;
+	size_t len;
+	struct held_start *next;
+};
 
 struct outmsg {
 	char jid[UUID_STR_LEN];
@@ -44,6 +55,9 @@ struct conn {
 	struct journal *journal;
 	uv_timer_t hb;
 	uint64_t last_rx_ms;
+	int proto;                 /* the version the welcome named */
+	struct held_start *held;   /* v2: started frames not sent yet, oldest first */
+	uv_timer_t hold;
 };
 
 int conn_parse_server(const char *server, struct server_url *u, char *err, size_t errlen)
@@ -153,11 +167,12 @@ static void flush_outbox(struct conn *c)
 	}
 }
 
-static void on_ack(struct conn *c, json_t *m)
+static void ack_one(struct conn *c, const char *jid)
 {
-	const char *jid = json_string_value(json_object_get(m, "jid"));
 	struct outmsg *o;
 
+	if (!jid)
+		return;
 	HASH_FIND_STR(c->outbox, jid, o);
 	if (o) {
 		HASH_DEL(c->outbox, o);
@@ -165,6 +180,82 @@ static void on_ack(struct conn *c, json_t *m)
 		free(o);
 	}
 	journal_ack(c->journal, jid);
+}
+
+/* The jids of an array (v2: an acks frame's "jids", any frame's "acks"). */
+static void ack_all(struct conn *c, json_t *jids)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(jids, i, v)
+		ack_one(c, json_string_value(v));
+}
+
+/* ---- started frames held for a moment (v2) ---------------------------- */
+
+static void held_free(struct held_start *hs)
+{
+	free(hs->text);
+	free(hs);
+}
+
+/* Sends every held started frame (or drops them with no link). */
+static void held_flush(struct conn *c)
+{
+	while (c->held) {
+		struct held_start *hs = c->held;
+
+		c->held = hs->next;
+		if (c->nc && c->welcomed)
+			net_ws_send(c->nc, hs->text, hs->len);
+		held_free(hs);
+	}
+	uv_timer_stop(&c->hold);
+}
+
+static void hold_cb(uv_timer_t *t)
+{
+	held_flush(t->data);
+}
+
+/* The job's result goes now: its start needs no frame of its own. */
+static void held_drop(struct conn *c, const char *jid)
+{
+	for (struct held_start **pp = &c->held; *pp; pp = &(*pp)->next) {
+		if (!strcmp((*pp)->jid, jid)) {
+			struct held_start *hs = *pp;
+
+			*pp = hs->next;
+			held_free(hs);
+			break;
+		}
+	}
+	if (!c->held)
+		uv_timer_stop(&c->hold);
+}
+
+/* Keeps a started frame for CONN_START_HOLD_MS (takes frame; jid may be
+ * one of its strings). */
+static void held_add(struct conn *c, const char *jid, json_t *frame)
+{
+	struct held_start *hs = calloc(1, sizeof *hs), **pp;
+
+	/* jid is the frame's own: copied before the frame goes. */
+	if (hs) {
+		util_strlcpy(hs->jid, jid, sizeof hs->jid);
+		hs->text = proto_dump(frame, &hs->len);
+	}
+	json_decref(frame);
+	if (!hs || !hs->text) {
+		free(hs);
+		return; /* the result says the start */
+	}
+	for (pp = &c->held; *pp; pp = &(*pp)->next)
+		;
+	*pp = hs;
+	if (!uv_is_active((uv_handle_t *)&c->hold))
+		uv_timer_start(&c->hold, hold_cb, CONN_START_HOLD_MS, 0);
 }
 
 /* A run frame: the journal decides whether it may run (never twice). */
@@ -236,9 +327,16 @@ void conn_report(void *ud, json_t *frame)
 	struct conn *c = ud;
 	const char *type = json_string_value(json_object_get(frame, "type"));
 	const char *jid = json_string_value(json_object_get(frame, "jid"));
+
+	if (!strcmp(type, "started") && jid && c->welcomed && c->proto >= 2) {
+		held_add(c, jid, frame);
+		return;
+	}
 	if (strcmp(type, "result") && strcmp(type, "reject")) {
 		/* started, output: useful live, worthless later. exec sends
-		 * output only while conn_link says the link takes it. */
+		 * output only while conn_link says the link takes it. A start
+		 * held goes before any output. */
+		held_flush(c);
 		if (c->welcomed)
 			send_frame(c, frame);
 		else
@@ -252,6 +350,7 @@ void conn_report(void *ud, json_t *frame)
 
 		util_strlcpy(jidc, jid, sizeof jidc);
 		json_decref(frame);
+		held_drop(c, jidc);
 		if (!text) {
 			log_error("job %s: out of memory keeping its result", jidc);
 			return;
@@ -299,14 +398,21 @@ static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len
 		net_ws_close(nc, PROTO_CLOSE_PROTOCOL, "bad frame");
 		return;
 	}
+	/* v2: acks ride on any frame. */
+	if (c->proto >= 2 && json_is_array(json_object_get(m, "acks")))
+		ack_all(c, json_object_get(m, "acks"));
 	switch (type) {
-	case PROTO_WELCOME:
+	case PROTO_WELCOME: {
+		json_int_t v = json_integer_value(json_object_get(m, "protocol"));
+
 		c->welcomed = true;
 		c->attempt = 0;
-		log_info("server accepted client '%s'", c->a->cfg.id);
+		c->proto = v >= 2 ? 2 : 1;
+		log_info("server accepted client '%s' (protocol %d)", c->a->cfg.id, c->proto);
 		flush_outbox(c);
 		exec_link_changed(c->a->exec);
 		break;
+	}
 	case PROTO_RUN:
 		if (c->welcomed)
 			on_run(c, m, data, len);
@@ -316,7 +422,10 @@ static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len
 			    json_string_value(json_object_get(m, "by")));
 		break;
 	case PROTO_ACK:
-		on_ack(c, m);
+		ack_one(c, json_string_value(json_object_get(m, "jid")));
+		break;
+	case PROTO_ACKS:
+		ack_all(c, json_object_get(m, "jids"));
 		break;
 	case PROTO_PING:
 		send_frame(c, proto_new(PROTO_PONG));
@@ -344,6 +453,9 @@ static void conn_ws_close(void *ud, net_conn *nc, const char *reason)
 		log_info("connection to %s:%d failed: %s", c->host, c->port, reason);
 	c->nc = NULL;
 	c->welcomed = false;
+	c->proto = 1;
+	/* Held starts are worthless later (a hello lists the running jobs). */
+	held_flush(c);
 	/* Live output that waited for the link is skipped, and the pipes
 	 * are read again: a child never blocks on a disconnected agent. */
 	exec_link_changed(c->a->exec);
@@ -494,9 +606,13 @@ int conn_create(struct agent *a, struct conn **out, char *err, size_t errlen)
 	c->retry.data = c;
 	uv_timer_init(a->loop, &c->hb);
 	c->hb.data = c;
+	uv_timer_init(a->loop, &c->hold);
+	c->hold.data = c;
+	c->proto = 1;
 	if (journal_open(a->cfg.data_dir, &c->journal, err, errlen)) {
 		uv_close((uv_handle_t *)&c->retry, NULL);
 		uv_close((uv_handle_t *)&c->hb, NULL);
+		uv_close((uv_handle_t *)&c->hold, NULL);
 		c->journal = NULL;
 		*out = c;
 		return TE_IO;
@@ -523,6 +639,8 @@ void conn_stop(struct conn *c)
 	uv_close((uv_handle_t *)&c->retry, NULL);
 	uv_timer_stop(&c->hb);
 	uv_close((uv_handle_t *)&c->hb, NULL);
+	held_flush(c);
+	uv_close((uv_handle_t *)&c->hold, NULL);
 	if (c->nc)
 		net_ws_close(c->nc, PROTO_CLOSE_SHUTDOWN, "agent stopping");
 }

@@ -26,6 +26,7 @@ static const struct {
 	[PROTO_ERROR] = { "error", "{s:s}" },                /* message */
 	[PROTO_ENROLL] = { "enroll", "{s:s, s:s}" },         /* code, id */
 	[PROTO_ENROLLED] = { "enrolled", "{s:s, s:s, s:s}" }, /* auth_id, password, id */
+	[PROTO_ACKS] = { "acks", "{s:o}" },                  /* jids (checked below) */
 };
 
 static const char *const proto_keys[PROTO_TYPE_COUNT][3] = {
@@ -40,6 +41,7 @@ static const char *const proto_keys[PROTO_TYPE_COUNT][3] = {
 	[PROTO_ERROR] = { "message", NULL, NULL },
 	[PROTO_ENROLL] = { "code", "id", NULL },
 	[PROTO_ENROLLED] = { "auth_id", "password", "id" },
+	[PROTO_ACKS] = { "jids", NULL, NULL },
 };
 
 static int limits_walk(const json_t *v, int depth, int max_depth, size_t max_items,
@@ -86,6 +88,25 @@ const char *proto_type_name(enum proto_type t)
 	return proto_table[t].name;
 }
 
+/* An acks frame's jids: an array of strings. */
+static bool proto_jids_ok(const json_t *a, json_error_t *jerr)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a)) {
+		snprintf(jerr->text, sizeof jerr->text, "\"jids\" is not an array");
+		return false;
+	}
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v)) {
+			snprintf(jerr->text, sizeof jerr->text, "\"jids\"[%zu] is not a string", i);
+			return false;
+		}
+	}
+	return true;
+}
+
 int proto_parse(const char *data, size_t len, json_t **out, enum proto_type *type,
 		char *err, size_t errlen)
 {
@@ -125,8 +146,13 @@ int proto_parse(const char *data, size_t len, json_t **out, enum proto_type *typ
 		json_int_t i1;
 		int rc;
 
-		/* The formats above use only these three shapes. */
-		if (t == PROTO_RUN)
+		json_t *o1;
+
+		/* The formats above use only these shapes. */
+		if (t == PROTO_ACKS)
+			rc = json_unpack_ex(msg, &jerr, 0, proto_table[t].fmt, k[0], &o1) ||
+			     !proto_jids_ok(o1, &jerr);
+		else if (t == PROTO_RUN)
 			rc = json_unpack_ex(msg, &jerr, 0, proto_table[t].fmt, k[0],
 					    &s1, k[1], &s2, k[2], &i1);
 		else if (t == PROTO_STARTED)

@@ -32,6 +32,7 @@ static const char *const valid_frames[PROTO_TYPE_COUNT] = {
 	[PROTO_ERROR] = "{\"type\":\"error\",\"message\":\"bad frame\"}",
 	[PROTO_ENROLL] = "{\"type\":\"enroll\",\"code\":\"ec1.s\",\"id\":\"c1\"}",
 	[PROTO_ENROLLED] = "{\"type\":\"enrolled\",\"auth_id\":\"c1\",\"password\":\"p\",\"id\":\"c1\"}",
+	[PROTO_ACKS] = "{\"type\":\"acks\",\"jids\":[\"j1\",\"j2\"]}",
 };
 
 /* The required fields of each type and whether each is an integer. */
@@ -55,7 +56,7 @@ static const struct req_field required[PROTO_TYPE_COUNT][3] = {
 
 static const char *const type_names[PROTO_TYPE_COUNT] = {
 	"hello", "welcome", "run", "started", "reject", "output",
-	"result", "cancel", "ack", "ping", "pong", "error", "enroll", "enrolled",
+	"result", "cancel", "ack", "ping", "pong", "error", "enroll", "enrolled", "acks",
 };
 
 /* Parses text that must be accepted; returns the document (caller decrefs). */

@@ -44,6 +44,7 @@
 #define CANCEL_EXIT_CODE 143      /* 128 + SIGTERM, as a real agent's killed job */
 #define MAX_OUTPUT (16LL * 1024 * 1024)
 #define ERROR_LOG_MAX 10          /* server error frames logged, then counted */
+#define START_HOLD_MS 5           /* v2: "started" waits this long, as the agent's */
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -73,6 +74,7 @@ struct swarm_cfg {
 	long long max_retry_ms;
 	long long keep_alive_ms;
 	long long keep_alive_timeout_ms;
+	long long protocol;
 };
 
 enum opt_type { OPT_STR, OPT_INT };
@@ -114,6 +116,8 @@ static const struct swarm_opt {
 	I_("keep-alive-ms", keep_alive_ms, 100, 3600000, "N", "ping period (default 20000)"),
 	I_("keep-alive-timeout-ms", keep_alive_timeout_ms, 1000, 86400000, "N",
 	   "reconnect when the server is silent this long (default 60000)"),
+	I_("protocol", protocol, 1, PROTO_VERSION, "N",
+	   "agent protocol version to offer (default: the newest, 2)"),
 	S_("local-addr", local_addr, "IP", "source address of the connections"),
 	S_("log-level", log_level, "L", "error, warn (default), info or debug"),
 	S_("tls-ca", tls_ca, "FILE", "connect over TLS (wss), verifying the server against this CA"),
@@ -158,9 +162,10 @@ struct sim {
 	uint32_t last_rx_s;      /* loop time of the last frame, seconds */
 	uint8_t state;
 	uint8_t attempt;         /* failed dials since the last welcome */
+	uint8_t proto;           /* the version the welcome named */
 };
 
-enum ev_kind { EV_DIAL, EV_FINISH, EV_DROP };
+enum ev_kind { EV_DIAL, EV_FINISH, EV_DROP, EV_STARTED };
 
 struct ev {
 	uint64_t due;            /* loop time, ms */
@@ -185,6 +190,7 @@ static struct swarm {
 	const char *password;
 	json_t *tags, *labels, *services, *interpreters, *facts;
 	char *output;            /* --output-bytes of stdout, shared */
+	char *output_json;       /* ... as a JSON string, quoted and escaped */
 	char *ping_text;         /* the ping frame, built once */
 	size_t ping_len;
 	struct sim *sims;
@@ -417,7 +423,7 @@ static void send_hello(struct sim *a)
 	json_object_set_new(m, "id", json_string(id));
 	json_object_set_new(m, "name", json_string(id));
 	json_object_set_new(m, "version", json_string(SWARM_VERSION));
-	json_object_set_new(m, "protocol", json_integer(PROTO_VERSION));
+	json_object_set_new(m, "protocol", json_integer(S.cfg.protocol));
 	json_object_set_new(m, "facts", facts);
 	json_object_set(m, "tags", S.tags);
 	json_object_set(m, "labels", S.labels);
@@ -609,25 +615,27 @@ static void live_unlink(struct sim *a, struct job *j)
 static void job_finish(struct job *j, const char *status, long long code, const char *error)
 {
 	struct sim *a = &S.sims[j->agent];
-	json_t *m = proto_new(PROTO_RESULT);
 	char started[TIME_STR_LEN], finished[TIME_STR_LEN];
+	struct buf b;
+	int rc;
 
 	live_unlink(a, j);
 	util_time_format(j->started_ns, started);
 	util_time_format(util_now_ns(), finished);
-	json_object_set_new(m, "jid", json_string(j->jid));
-	json_object_set_new(m, "status", json_string(status));
-	json_object_set_new(m, "exit_code", json_integer(code));
-	json_object_set_new(m, "error", json_string(error));
-	json_object_set_new(m, "stdout", json_stringn(S.output, (size_t)S.cfg.output_bytes));
-	json_object_set_new(m, "stderr", json_string(""));
-	json_object_set_new(m, "stdout_dropped", json_integer(0));
-	json_object_set_new(m, "stderr_dropped", json_integer(0));
-	json_object_set_new(m, "pid", json_integer(j->pid));
-	json_object_set_new(m, "started_at", json_string(started));
-	json_object_set_new(m, "finished_at", json_string(finished));
-	j->text = proto_dump(m, &j->len);
-	json_decref(m);
+	/* A fixed layout (the output escaped once at start): the swarm
+	 * shares the cores with the server it measures. */
+	buf_init(&b, (size_t)MAX_OUTPUT * 8 + 4096);
+	rc = buf_appendf(&b, "{\"type\":\"result\",\"jid\":\"%s\",\"status\":\"%s\","
+			 "\"exit_code\":%lld,\"error\":", j->jid, status, code);
+	if (!rc)
+		rc = proto_put_str(&b, error, strlen(error));
+	if (!rc)
+		rc = buf_appendf(&b, ",\"stdout\":%s,\"stderr\":\"\",\"stdout_dropped\":0,"
+				 "\"stderr_dropped\":0,\"pid\":%d,\"started_at\":\"%s\","
+				 "\"finished_at\":\"%s\"}", S.output_json, (int)j->pid, started,
+				 finished);
+	j->text = rc ? NULL : buf_steal(&b, &j->len);
+	buf_free(&b);
 	if (!j->text) {
 		/* Cannot hold it: the server finishes the job as unknown
 		 * after its deadline. */
@@ -686,6 +694,27 @@ static void ev_drop(struct job *j)
 	}
 }
 
+static void send_started(struct job *j)
+{
+	struct sim *a = &S.sims[j->agent];
+	json_t *st = proto_new(PROTO_STARTED);
+	char t[TIME_STR_LEN];
+
+	util_time_format(j->started_ns, t);
+	json_object_set_new(st, "jid", json_string(j->jid));
+	json_object_set_new(st, "pid", json_integer(j->pid));
+	json_object_set_new(st, "started_at", json_string(t));
+	send_frame(a, st);
+}
+
+/* v2: the held start goes out unless the job has ended (its result
+ * said the start). */
+static void ev_started(struct job *j)
+{
+	if (j->state == JOB_RUNNING && S.sims[j->agent].state == SIM_WELCOMED)
+		send_started(j);
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	uint64_t now = now_ms();
@@ -708,6 +737,9 @@ static void tick_cb(uv_timer_t *t)
 		case EV_DROP:
 			ev_drop(e.p);
 			break;
+		case EV_STARTED:
+			ev_started(e.p);
+			break;
 		default:
 			break;
 		}
@@ -721,12 +753,12 @@ static void on_welcome(struct sim *a, json_t *m)
 {
 	struct job *j;
 
-	(void)m;
 	if (a->state != SIM_HELLO)
 		return;
 	sim_leave(a);
 	a->state = SIM_WELCOMED;
 	a->attempt = 0;
+	a->proto = json_integer_value(json_object_get(m, "protocol")) >= 2 ? 2 : 1;
 	S.welcomed++;
 	/* Results not acked yet: offered again on every new connection. */
 	for (j = a->held; j; j = j->next_held) {
@@ -743,8 +775,6 @@ static void on_run(struct sim *a, json_t *m)
 	const char *jid = json_string_value(json_object_get(m, "jid"));
 	uint64_t now = now_ms(), delay;
 	struct job *j;
-	json_t *st;
-	char t[TIME_STR_LEN];
 
 	if (a->state != SIM_WELCOMED)
 		return;
@@ -789,12 +819,10 @@ static void on_run(struct sim *a, json_t *m)
 	if (S.next_pid > 4000000)
 		S.next_pid = 1000;
 	j->started_ns = util_now_ns();
-	st = proto_new(PROTO_STARTED);
-	util_time_format(j->started_ns, t);
-	json_object_set_new(st, "jid", json_string(jid));
-	json_object_set_new(st, "pid", json_integer(j->pid));
-	json_object_set_new(st, "started_at", json_string(t));
-	send_frame(a, st);
+	/* v2 as the real agent: the start waits a moment, and a run that
+	 * ends sooner sends only its result. */
+	if (a->proto < 2 || ev_push(EV_STARTED, j, now + START_HOLD_MS))
+		send_started(j);
 	delay = (uint64_t)S.cfg.delay_ms + rnd((uint64_t)S.cfg.jitter_ms + 1);
 	if (every(S.cfg.disconnect_every, a)) {
 		j->drop_pending = 1;
@@ -819,10 +847,9 @@ static void on_cancel(struct sim *a, json_t *m)
 	job_finish(j, "failed", CANCEL_EXIT_CODE, error);
 }
 
-static void on_ack(struct sim *a, json_t *m)
+static void ack_jid(struct sim *a, const char *jid)
 {
-	const char *jid = json_string_value(json_object_get(m, "jid"));
-	struct job *j = jobs_find(jid), **pp;
+	struct job *j = jid ? jobs_find(jid) : NULL, **pp;
 
 	S.n.acks++;
 	if (!j || j->agent != sim_index(a) || j->state != JOB_HELD)
@@ -838,6 +865,25 @@ static void on_ack(struct sim *a, json_t *m)
 	j->len = 0;
 	j->next_held = NULL;
 	j->state = JOB_ACKED;
+}
+
+static void ack_array(struct sim *a, json_t *jids)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(jids, i, v)
+		ack_jid(a, json_string_value(v));
+}
+
+static void on_ack(struct sim *a, json_t *m)
+{
+	ack_jid(a, json_string_value(json_object_get(m, "jid")));
+}
+
+static void on_acks(struct sim *a, json_t *m)
+{
+	ack_array(a, json_object_get(m, "jids"));
 }
 
 static void on_ping(struct sim *a, json_t *m)
@@ -871,6 +917,7 @@ static void (*const frame_handlers[PROTO_TYPE_COUNT])(struct sim *, json_t *) = 
 	[PROTO_RUN] = on_run,
 	[PROTO_CANCEL] = on_cancel,
 	[PROTO_ACK] = on_ack,
+	[PROTO_ACKS] = on_acks,
 	[PROTO_PING] = on_ping,
 	[PROTO_PONG] = on_ignore,
 	[PROTO_ERROR] = on_error,
@@ -909,6 +956,9 @@ static void sim_ws_message(void *ud, net_conn *nc, const char *data, size_t len)
 		sim_disconnect(a, PROTO_CLOSE_PROTOCOL, "bad frame");
 		return;
 	}
+	/* v2: acks ride on any frame. */
+	if (a->proto >= 2 && json_is_array(json_object_get(m, "acks")))
+		ack_array(a, json_object_get(m, "acks"));
 	if (frame_handlers[type])
 		frame_handlers[type](a, m);
 	else
@@ -1293,6 +1343,7 @@ static void swarm_free(void)
 	free(S.queue);
 	free(S.sims);
 	free(S.output);
+	free(S.output_json);
 	free(S.ping_text);
 	json_decref(S.tags);
 	json_decref(S.labels);
@@ -1311,6 +1362,7 @@ int main(int argc, char **argv)
 	S.cfg.max_retry_ms = 30000;
 	S.cfg.keep_alive_ms = 20000;
 	S.cfg.keep_alive_timeout_ms = 60000;
+	S.cfg.protocol = PROTO_VERSION;
 	log_set_ident("tether-swarm");
 	log_current_level = LOG_WARN;
 	if (parse_args(argc, argv, &S.cfg))
@@ -1334,7 +1386,15 @@ int main(int argc, char **argv)
 	S.sims = calloc(S.count, sizeof *S.sims);
 	S.queue = calloc(S.count, sizeof *S.queue);
 	S.output = make_output((size_t)S.cfg.output_bytes);
-	if (!S.sims || !S.queue || !S.output) {
+	if (S.output) {
+		struct buf ob;
+
+		buf_init(&ob, (size_t)MAX_OUTPUT * 8 + 16);
+		if (!proto_put_str(&ob, S.output, (size_t)S.cfg.output_bytes))
+			S.output_json = buf_steal(&ob, NULL);
+		buf_free(&ob);
+	}
+	if (!S.sims || !S.queue || !S.output || !S.output_json) {
 		fprintf(stderr, "tether-swarm: out of memory for %u agents\n", S.count);
 		goto out;
 	}

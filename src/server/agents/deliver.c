@@ -261,6 +261,7 @@ static struct hub_write *write_new(struct hub *h, int kind, const char *jid,
 void write_free(struct hub_write *w)
 {
 	json_decref(w->hold);
+	free(w->arena);
 	free(w->dec[0]);
 	free(w->dec[1]);
 	free(w);
@@ -287,15 +288,11 @@ static int write_apply(struct store *st, void *arg)
 static void send_ack(struct hub *h, const char *client_id, const char *jid)
 {
 	struct client *c = registry_find(h->srv->registry, client_id);
-	json_t *ack;
 
 	/* To whatever connection the client has now: the agent keeps the
 	 * result by jid until it sees this. */
-	if (!c || !c->s)
-		return;
-	ack = proto_new(PROTO_ACK);
-	json_object_set_new(ack, "jid", json_string(jid));
-	session_send(c->s, ack);
+	if (c && c->s)
+		session_ack(c->s, jid);
 }
 
 static void write_after(void *arg, int rc)
@@ -407,17 +404,24 @@ void hub_job_overlay(struct hub *h, struct job_row *row)
 
 void on_started(struct session *s, json_t *m)
 {
+	struct proto_started st;
+
+	proto_started_from_json(&st, m);
+	started_take(s, &st);
+}
+
+void started_take(struct session *s, const struct proto_started *st)
+{
 	struct hub *h = s->hub;
-	const char *jid = json_string_value(json_object_get(m, "jid"));
-	const char *ts = json_string_value(json_object_get(m, "started_at"));
+	const char *jid = st->jid;
 	struct hub_write *w = write_new(h, W_STARTED, jid, s->client->id, NULL);
 
 	if (!w)
 		return;
-	w->pid = json_integer_value(json_object_get(m, "pid"));
+	w->pid = st->pid;
 	w->started = util_now_ns();
-	if (ts)
-		util_time_parse(ts, &w->started);
+	if (st->started_at)
+		util_time_parse(st->started_at, &w->started);
 	track_started(h, jid, s->client->id);
 	/* The caller waits for the start, not for its record: the job row
 	 * itself was committed before the run was sent. */
@@ -461,9 +465,8 @@ void on_reject(struct session *s, json_t *m)
 	store_queue(h->srv->store, write_apply, write_after, w);
 }
 
-static int64_t time_field(json_t *m, const char *key)
+static int64_t time_field(const char *ts)
 {
-	const char *ts = json_string_value(json_object_get(m, key));
 	int64_t ns = 0;
 
 	if (ts && util_time_parse(ts, &ns))
@@ -515,40 +518,52 @@ static bool result_save_full(struct hub *h, struct hub_write *w)
 
 void on_result(struct session *s, json_t *m)
 {
+	struct proto_result r;
+
+	proto_result_from_json(&r, m);
+	result_take(s, &r, m, NULL);
+}
+
+void result_take(struct session *s, const struct proto_result *r, json_t *hold, char *arena)
+{
 	struct hub *h = s->hub;
-	const char *jid = json_string_value(json_object_get(m, "jid"));
-	const char *status = json_string_value(json_object_get(m, "status"));
-	json_t *out = json_object_get(m, "stdout"), *err = json_object_get(m, "stderr");
-	json_t *exit_code = json_object_get(m, "exit_code");
-	json_t *streams[2] = { out, err };
+	const char *jid = r->jid;
 	size_t declen[2] = { 0, 0 };
 	struct hub_write *w;
-
+	struct pending *p;
 	enum job_status st;
 
-	if (!job_status_parse(status, &st) ||
+	if (!job_status_parse(r->status, &st) ||
 	    (st != JOB_SUCCESSFUL && st != JOB_FAILED && st != JOB_UNKNOWN)) {
+		free(arena);
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "result with an invalid status");
 		return;
 	}
-	w = write_new(h, W_RESULT, jid, s->client->id, m);
-	if (!w)
+	w = write_new(h, W_RESULT, jid, s->client->id, hold);
+	if (!w) {
+		free(arena);
 		return;
+	}
+	w->arena = arena;
 	starts_drop(h, jid);
+	/* A result proves the start (a v2 agent sends none for a job that
+	 * ended at once): whoever waits for the start of this very agent's
+	 * run hears it now, not after the commit. */
+	HASH_FIND_STR(h->pending, jid, p);
+	if (p && p->s == s)
+		pending_resolve(h, p, 0, NULL, r->pid);
 	w->r.status = st;
-	w->r.error = json_string_value(json_object_get(m, "error"));
-	if (json_is_integer(exit_code)) {
+	w->r.error = r->error;
+	if (r->has_exit_code) {
 		w->r.has_exit_code = true;
-		w->r.exit_code = json_integer_value(exit_code);
+		w->r.exit_code = r->exit_code;
 	}
 	/* Output arrives as a UTF-8 string, or base64 when flagged so. */
 	for (int i = 0; i < 2; i++) {
-		const char *enc_key = i ? "stderr_encoding" : "stdout_encoding";
-		const char *enc = json_string_value(json_object_get(m, enc_key));
-		const char *text = json_string_value(streams[i]);
-		size_t tlen = json_string_length(streams[i]);
+		const char *text = r->out[i];
+		size_t tlen = r->out_len[i];
 
-		if (enc && !strcmp(enc, "base64") && text) {
+		if (r->enc[i] && !strcmp(r->enc[i], "base64") && text) {
 			w->dec[i] = malloc(tlen + 1);
 			if (!w->dec[i] || sodium_base642bin(w->dec[i], tlen + 1, text, tlen, NULL,
 							    &declen[i], NULL,
@@ -559,18 +574,18 @@ void on_result(struct session *s, json_t *m)
 			}
 		}
 	}
-	w->r.stdout_data = w->dec[0] ? (const char *)w->dec[0] : json_string_value(out);
-	w->r.stdout_len = w->dec[0] ? declen[0] : json_string_length(out);
-	w->r.stderr_data = w->dec[1] ? (const char *)w->dec[1] : json_string_value(err);
-	w->r.stderr_len = w->dec[1] ? declen[1] : json_string_length(err);
-	w->r.stdout_dropped = json_integer_value(json_object_get(m, "stdout_dropped"));
-	w->r.stderr_dropped = json_integer_value(json_object_get(m, "stderr_dropped"));
-	w->r.pid = json_integer_value(json_object_get(m, "pid"));
-	w->r.started_at = time_field(m, "started_at");
-	w->r.finished_at = time_field(m, "finished_at");
+	w->r.stdout_data = w->dec[0] ? (const char *)w->dec[0] : r->out[0];
+	w->r.stdout_len = w->dec[0] ? declen[0] : r->out_len[0];
+	w->r.stderr_data = w->dec[1] ? (const char *)w->dec[1] : r->out[1];
+	w->r.stderr_len = w->dec[1] ? declen[1] : r->out_len[1];
+	w->r.stdout_dropped = r->dropped[0];
+	w->r.stderr_dropped = r->dropped[1];
+	w->r.pid = r->pid;
+	w->r.started_at = time_field(r->started_at);
+	w->r.finished_at = time_field(r->finished_at);
 	if (!w->r.finished_at)
 		w->r.finished_at = util_now_ns();
-	if (json_integer_value(json_object_get(m, "output_cap")) > 0 && result_save_full(h, w))
+	if (r->output_cap > 0 && result_save_full(h, w))
 		return;
 	store_queue(h->srv->store, write_apply, write_after, w);
 }
@@ -629,34 +644,30 @@ static int hub_run(void *impl, struct client *c, const struct job_spec *j, regis
 
 	struct session *s = c ? c->s : NULL;
 	struct pending *p;
-	json_t *m;
 
 	if (!s)
 		return TE_STATE;
 	p = calloc(1, sizeof *p);
 	if (!p)
 		return TE_NOMEM;
-	m = proto_new(PROTO_RUN);
 	metrics_job_sent(s->hub->srv->metrics, j->jid);
-	json_object_set_new(m, "jid", json_string(j->jid));
-	json_object_set_new(m, "command", json_string(j->command));
-	if (j->argv)
-		json_object_set(m, "argv", j->argv);
-	json_object_set_new(m, "interpreter", json_string(j->interpreter ? j->interpreter : ""));
-	json_object_set_new(m, "cwd", json_string(j->cwd ? j->cwd : ""));
-	json_object_set_new(m, "is_sudo", json_boolean(j->is_sudo));
-	if (j->run_as && *j->run_as)
-		json_object_set_new(m, "run_as", json_string(j->run_as));
-	json_object_set_new(m, "is_script", json_boolean(j->is_script));
-	json_object_set_new(m, "kill_on_timeout", json_boolean(j->kill_on_timeout));
-	if (j->stream)
-		json_object_set_new(m, "stream", json_true());
-	if (j->output_cap_bytes > 0)
-		json_object_set_new(m, "output_cap", json_integer(j->output_cap_bytes));
-	json_object_set_new(m, "timeout_sec", json_integer(j->timeout_sec));
-	if (session_send(s, m)) {
-		free(p);
-		return TE_STATE;
+	{
+		struct proto_run r = {
+			.jid = j->jid, .command = j->command, .argv = j->argv,
+			.interpreter = j->interpreter, .cwd = j->cwd, .run_as = j->run_as,
+			.is_sudo = j->is_sudo, .is_script = j->is_script,
+			.kill_on_timeout = j->kill_on_timeout, .stream = j->stream,
+			.output_cap = j->output_cap_bytes, .timeout_sec = j->timeout_sec,
+		};
+		struct buf b;
+
+		/* A fixed layout, no JSON tree: a fan-out writes one per agent. */
+		buf_init(&b, (size_t)1 << 30);
+		if (proto_run_encode(&b, &r) || session_send_open(s, &b)) {
+			buf_free(&b);
+			free(p);
+			return TE_STATE;
+		}
 	}
 	track(h, j->jid, j->client_id ? j->client_id : c->id, j->created_at, j->timeout_sec,
 	      j->delivery_timeout_sec);

@@ -5,25 +5,154 @@
 
 /* ---- sending -------------------------------------------------------- */
 
+static void acking_remove(struct hub *h, struct session *s)
+{
+	if (!s->in_acking)
+		return;
+	if (s->ackprev)
+		s->ackprev->acknext = s->acknext;
+	else
+		h->acking = s->acknext;
+	if (s->acknext)
+		s->acknext->ackprev = s->ackprev;
+	else
+		h->acking_tail = s->ackprev;
+	s->acknext = s->ackprev = NULL;
+	s->in_acking = false;
+}
+
+static int session_send_text(struct session *s, const char *text, size_t len)
+{
+	int rc = net_ws_send(s->conn, text, len);
+
+	if (!rc) {
+		metrics_add(s->hub->srv->metrics, MC_AGENT_FRAMES_OUT, 1);
+		metrics_add(s->hub->srv->metrics, MC_AGENT_BYTES_OUT, len);
+	} else {
+		log_warn("hub: %s: cannot queue a frame (%d)",
+			 s->client ? s->client->id : net_ws_peer(s->conn), rc);
+	}
+	return rc;
+}
+
+int session_send_open(struct session *s, struct buf *b)
+{
+	bool acks = s->nacks > 0;
+	int rc;
+
+	if ((acks && proto_put_jids(b, "acks", (const char (*)[UUID_STR_LEN])s->acks,
+				    s->nacks)) || buf_append(b, "}", 1)) {
+		buf_free(b);
+		return TE_NOMEM;
+	}
+	rc = session_send_text(s, b->data, b->len);
+	buf_free(b);
+	if (!rc && acks) {
+		/* On their way: a lost connection means the agent offers
+		 * those results again, and they are acked again. */
+		s->nacks = 0;
+		acking_remove(s->hub, s);
+	}
+	return rc;
+}
+
 int session_send(struct session *s, json_t *msg)
 {
 	size_t len;
 	char *text = proto_dump(msg, &len);
+	struct buf b;
 	int rc;
 
 	json_decref(msg);
 	if (!text)
 		return TE_NOMEM;
-	rc = net_ws_send(s->conn, text, len);
-	if (!rc) {
-		metrics_add(s->hub->srv->metrics, MC_AGENT_FRAMES_OUT, 1);
-		metrics_add(s->hub->srv->metrics, MC_AGENT_BYTES_OUT, len);
+	if (!s->nacks || len < 2) {
+		rc = session_send_text(s, text, len);
+		free(text);
+		return rc;
 	}
+	/* A v2 session holds acks: they ride on this frame. */
+	buf_init(&b, (size_t)1 << 30);
+	rc = buf_append(&b, text, len - 1);
 	free(text);
-	if (rc)
-		log_warn("hub: %s: cannot queue a frame (%d)",
-			 s->client ? s->client->id : net_ws_peer(s->conn), rc);
-	return rc;
+	if (rc) {
+		buf_free(&b);
+		return TE_NOMEM;
+	}
+	return session_send_open(s, &b);
+}
+
+void session_acks_flush(struct session *s)
+{
+	struct buf b;
+
+	acking_remove(s->hub, s);
+	if (!s->nacks)
+		return;
+	buf_init(&b, (size_t)1 << 30);
+	if (!proto_acks_encode(&b, (const char (*)[UUID_STR_LEN])s->acks, s->nacks) &&
+	    !session_send_text(s, b.data, b.len))
+		s->nacks = 0;
+	buf_free(&b);
+}
+
+/* Sessions whose oldest ack has waited ACK_HOLD_MS get an acks frame;
+ * the timer is set again for the next oldest. */
+static void ack_timer_cb(uv_timer_t *t)
+{
+	struct hub *h = t->data;
+	uint64_t now = util_mono_ms();
+
+	while (h->acking && now - h->acking->ack_since_ms >= ACK_HOLD_MS)
+		session_acks_flush(h->acking);
+	if (h->acking && !h->stopping)
+		uv_timer_start(&h->ack_timer, ack_timer_cb,
+			       ACK_HOLD_MS - (now - h->acking->ack_since_ms), 0);
+}
+
+void session_ack(struct session *s, const char *jid)
+{
+	struct hub *h = s->hub;
+	struct buf b;
+
+	if (s->proto < 2) {
+		buf_init(&b, 4096);
+		if (!proto_ack_encode(&b, jid))
+			session_send_text(s, b.data, b.len);
+		buf_free(&b);
+		return;
+	}
+	if (s->nacks == s->capacks) {
+		size_t nc = s->capacks ? s->capacks * 2 : 8;
+		char (*na)[UUID_STR_LEN] = realloc(s->acks, nc * sizeof *na);
+
+		if (!na) {
+			session_acks_flush(s);
+			if (s->nacks)
+				return; /* the agent offers it again after a reconnect */
+		} else {
+			s->acks = na;
+			s->capacks = nc;
+		}
+	}
+	util_strlcpy(s->acks[s->nacks++], jid, UUID_STR_LEN);
+	if (s->nacks >= ACK_BATCH_MAX || h->stopping) {
+		session_acks_flush(s);
+		return;
+	}
+	if (!s->in_acking) {
+		s->in_acking = true;
+		s->ack_since_ms = util_mono_ms();
+		s->acknext = NULL;
+		s->ackprev = h->acking_tail;
+		if (h->acking_tail)
+			h->acking_tail->acknext = s;
+		else
+			h->acking = s;
+		h->acking_tail = s;
+	}
+	if (!uv_is_active((uv_handle_t *)&h->ack_timer))
+		uv_timer_start(&h->ack_timer, ack_timer_cb, ACK_HOLD_MS, 0);
 }
 
 void session_fail(struct session *s, int code, const char *why)
@@ -487,9 +616,15 @@ void on_hello(struct session *s, json_t *m)
 	client_save(h, c);
 	log_info("hub: client '%s' connected from %s", id, c->address);
 
+	/* The lower of the two versions; an agent that says none speaks 1. */
+	{
+		json_int_t v = json_integer_value(json_object_get(m, "protocol"));
+
+		s->proto = v >= PROTO_VERSION ? PROTO_VERSION : PROTO_V1;
+	}
 	w = proto_new(PROTO_WELCOME);
 	json_object_set_new(w, "server_version", json_string(h->srv->version));
-	json_object_set_new(w, "protocol", json_integer(PROTO_VERSION));
+	json_object_set_new(w, "protocol", json_integer(s->proto));
 	session_send(s, w);
 	redeliver(h, c, json_object_get(m, "running"), json_object_get(m, "held"));
 	/* Jobs that waited for this client go out now (after the welcome). */
@@ -563,6 +698,10 @@ static void (*const frame_handlers[PROTO_TYPE_COUNT])(struct session *, json_t *
 void session_detach(struct hub *h, struct session *s, const char *reason)
 {
 	unauth_remove(h, s);
+	/* Held acks go with the connection: the agent offers those results
+	 * again after it reconnects, and they are acked again. */
+	acking_remove(h, s);
+	s->nacks = 0;
 	while (s->pend)
 		pending_resolve(h, s->pend, TE_IO, "the client disconnected", 0);
 	if (s->client && s->client->s == s) {
@@ -603,6 +742,7 @@ static void hub_ws_open(void *ud, net_conn *conn)
 	s->conn = conn;
 	s->opened_ms = util_mono_ms();
 	s->in_unauth = true;
+	s->proto = PROTO_V1;
 	s->last_rx_ms = s->opened_ms;
 	h->nunauth++;
 	s->unext = h->unauth;
@@ -610,6 +750,41 @@ static void hub_ws_open(void *ud, net_conn *conn)
 		h->unauth->uprev = s;
 	h->unauth = s;
 	net_ws_set_user(conn, s);
+}
+
+/* A result or started frame, the most common ones, decoded without a
+ * JSON tree (proto_fast_decode). Returns false when the frame is some
+ * other or not plainly shaped: the full parser then takes it. */
+static bool hub_fast_message(struct session *s, const char *data, size_t len)
+{
+	struct proto_result res;
+	struct proto_started st;
+	char *arena;
+	int t;
+
+	/* Agents write the type first; the decoder is tried only then. */
+	if (!s->client || len < 16 || (!memmem(data, len < 40 ? len : 40, "\"result\"", 8) &&
+				       !memmem(data, len < 40 ? len : 40, "\"started\"", 9)))
+		return false;
+	arena = malloc(len + 1);
+	if (!arena)
+		return false;
+	t = proto_fast_decode(data, len, arena, &res, &st);
+	if (t < 0) {
+		free(arena);
+		return false;
+	}
+	s->last_rx_ms = util_mono_ms();
+	metrics_add(s->hub->srv->metrics, MC_AGENT_FRAMES_IN, 1);
+	metrics_add(s->hub->srv->metrics, MC_AGENT_BYTES_IN, len);
+	s->client->last_seen = util_now_ns();
+	if (t == PROTO_RESULT) {
+		result_take(s, &res, NULL, arena);
+		return true;
+	}
+	started_take(s, &st);
+	free(arena);
+	return true;
 }
 
 static void hub_ws_message(void *ud, net_conn *conn, const char *data, size_t len)
@@ -622,6 +797,8 @@ static void hub_ws_message(void *ud, net_conn *conn, const char *data, size_t le
 	(void)ud;
 	if (!s || (!s->client && !s->in_unauth) || s->enroll_done)
 		return; /* detached: being dropped, or an enrollment is closing */
+	if (hub_fast_message(s, data, len))
+		return;
 	if (proto_parse(data, len, &m, &type, err, sizeof err)) {
 		log_warn("hub: %s: bad frame: %s", net_ws_peer(conn), err);
 		session_fail(s, PROTO_CLOSE_PROTOCOL, err);
@@ -654,6 +831,7 @@ static void hub_ws_close(void *ud, net_conn *conn, const char *reason)
 	if (!s)
 		return;
 	session_detach(h, s, reason);
+	free(s->acks);
 	free(s);
 }
 
@@ -715,6 +893,8 @@ int hub_create(struct server *srv, struct hub **out)
 	uv_timer_start(&h->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
 	uv_timer_init(srv->loop, &h->start_timer);
 	h->start_timer.data = h;
+	uv_timer_init(srv->loop, &h->ack_timer);
+	h->ack_timer.data = h;
 	*out = h;
 	return 0;
 }
@@ -739,6 +919,11 @@ void hub_stop(struct hub *h)
 	starts_flush(h);
 	uv_timer_stop(&h->start_timer);
 	uv_close((uv_handle_t *)&h->start_timer, NULL);
+	/* Results stored: their agents may forget them now. */
+	while (h->acking)
+		session_acks_flush(h->acking);
+	uv_timer_stop(&h->ack_timer);
+	uv_close((uv_handle_t *)&h->ack_timer, NULL);
 	/* Record every live client as disconnected now: the sessions are
 	 * about to go with the context. */
 	registry_each(h->srv->registry, save_disconnected, h);

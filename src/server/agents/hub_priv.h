@@ -32,6 +32,13 @@
  * is dead: a newcomer with the id takes its place. */
 #define DUP_PROBE_MS 3000
 #define NS_PER_SEC 1000000000LL
+/* Protocol v2: a result's ack waits for a frame to the agent to ride on
+ * (the next run, or the pong to its keep-alive ping, every 20 s by
+ * default), at most this long; then it goes in an "acks" frame of its own
+ * with every other ack of its session. A session holding ACK_BATCH_MAX
+ * sends them at once. In a fan-out this saves a frame per agent. */
+#define ACK_HOLD_MS 25000
+#define ACK_BATCH_MAX 512
 
 struct session;
 
@@ -58,6 +65,13 @@ struct session {
 	uint64_t last_rx_ms;
 	uint64_t probe_ms;           /* ping sent to test it for a duplicate id */
 	bool enroll_done;            /* an enrollment was answered: closing */
+	int proto;                   /* the version agreed at hello (1 until then) */
+	char (*acks)[UUID_STR_LEN];  /* v2: results stored, their acks not yet sent */
+	size_t nacks, capacks;
+	struct session *acknext;     /* hub->acking: sessions holding acks */
+	struct session *ackprev;
+	uint64_t ack_since_ms;       /* when its oldest held ack was stored */
+	bool in_acking;
 };
 
 
@@ -89,6 +103,9 @@ struct hub {
 	uv_timer_t sweep;
 	struct hub_write *starts;     /* start records not yet queued, by jid */
 	uv_timer_t start_timer;
+	struct session *acking;       /* sessions holding acks (v2), oldest first */
+	struct session *acking_tail;
+	uv_timer_t ack_timer;
 	bool stopping;
 };
 
@@ -103,6 +120,7 @@ struct hub_write {
 	char jid[UUID_STR_LEN];
 	char client_id[MAX_ID_LEN + 1];
 	json_t *hold;                /* keeps the strings in r alive */
+	char *arena;                 /* ... or this (a frame decoded without a tree) */
 	struct job_result r;
 	unsigned char *dec[2];
 	int64_t pid;
@@ -111,6 +129,14 @@ struct hub_write {
 };
 
 int session_send(struct session *s, json_t *msg);
+/* Sends a frame whose text in b lacks its closing brace (a v2 session's
+ * held acks ride along); frees b's data. 0 or a TE_ code. */
+int session_send_open(struct session *s, struct buf *b);
+/* The result of jid is stored: its agent may forget it (v1: an ack frame
+ * now; v2: held, see ACK_HOLD_MS). */
+void session_ack(struct session *s, const char *jid);
+/* Sends a session's held acks now (an "acks" frame). */
+void session_acks_flush(struct session *s);
 void session_fail(struct session *s, int code, const char *why);
 /* enroll.c: the first frame is an enrollment. */
 void on_enroll(struct session *s, json_t *m);
@@ -138,6 +164,10 @@ static inline int64_t grace_sec(const struct hub *h) { return h->srv->cfg.result
 void on_started(struct session *s, json_t *m);
 void on_reject(struct session *s, json_t *m);
 void on_result(struct session *s, json_t *m);
+/* The same frames decoded without a tree (proto_fast_decode); result_take
+ * takes arena (the decoded strings), started_take does not. */
+void result_take(struct session *s, const struct proto_result *r, json_t *hold, char *arena);
+void started_take(struct session *s, const struct proto_started *st);
 /* Runs and cancels to a session (deliver.c). */
 extern const struct registry_router hub_router;
 
