@@ -154,6 +154,8 @@ void api_fields_keep(json_t *obj, const char *const *fields, size_t n);
 
 /* Handlers, by resource (api_clients.c, api_commands.c). */
 void api_clients_list(struct api_call *call);
+/* Frees the sorted orders GET /clients keeps (at shutdown). */
+void api_clients_cache_free(void);
 void api_clients_get(struct api_call *call);
 void api_clients_delete(struct api_call *call);
 void api_clients_auth_list(struct api_call *call);
