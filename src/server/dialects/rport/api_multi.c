@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "dialects/rport/api.h"
+#include "dialects/rport/api_wait.h"
 #include "auth/auth.h"
 #include "core/audit.h"
 #include "core/fanout.h"
@@ -482,11 +483,19 @@ static void multi_get_read(void *ud, json_t *m)
 		json_decref(m);
 		return;
 	}
+	if (call->wait_sec > 0 && !call->waited &&
+	    !strcmp(json_string_value(json_object_get(m, "status")) ?: "", "running")) {
+		json_decref(m);
+		api_wait_hold(call, call->params[0], call->wait_sec, api_commands_get);
+		return;
+	}
 	api_reply_data(call, 200, m);
 }
 
 void api_commands_get(struct api_call *call)
 {
+	if (api_wait_param(call, &call->wait_sec))
+		return;
 	rport_multi_json_read(call->srv, call->params[0], multi_get_read, call);
 }
 
