@@ -1,6 +1,7 @@
 /* groups: client groups and rport's matching rules. */
 #include "core/groups.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,10 @@
 struct groups {
 	struct server *srv;
 	json_t *all;    /* object: id -> group */
+	uint64_t generation;
 };
+
+uint64_t groups_generation(const struct groups *g) { return g->generation; }
 
 static const char *const param_keys[] = {
 	"client_id", "name", "os", "os_arch", "os_family", "os_kernel", "hostname",
@@ -159,8 +163,10 @@ int groups_put(struct groups *g, const json_t *group)
 	json_object_set_new(rec, "allowed_user_groups",
 			    json_is_array(aug) ? json_deep_copy(aug) : json_array());
 	rc = store_group_put(g->srv->store, id, rec);
-	if (!rc)
+	if (!rc) {
 		json_object_set(g->all, id, rec);
+		g->generation++;
+	}
 	json_decref(rec);
 	return rc;
 }
@@ -169,8 +175,10 @@ int groups_delete(struct groups *g, const char *id)
 {
 	int rc = store_group_delete(g->srv->store, id);
 
-	if (!rc)
+	if (!rc) {
 		json_object_del(g->all, id);
+		g->generation++;
+	}
 	return rc;
 }
 

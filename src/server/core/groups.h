@@ -5,6 +5,7 @@
 #define TETHER_GROUPS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -43,5 +44,8 @@ void groups_of_client(struct groups *g, const struct client *c, json_t *ids, jso
  * on groups asks, without listing the client's groups. */
 bool groups_client_match(struct groups *g, const struct client *c, const char *pattern,
 			 bool user_groups);
+/* Changes whenever a group is stored or deleted (what a cached list of
+ * group members checks). */
+uint64_t groups_generation(const struct groups *g);
 
 #endif

@@ -370,12 +370,110 @@ static struct client *const *sorted_order(struct registry *reg, const struct cli
 	return e->order;
 }
 
+/* The clients a filtered list matched, in the list's order, per filter
+ * and sort lately asked for by an administrator (for other users the
+ * visible clients depend on their user groups). Valid while neither the
+ * registry's nor the groups' generation has moved: paging through a
+ * filtered fleet, or asking the same list again, is then a slice. */
+#define MATCH_CACHE_N 8
+#define MATCH_KEY_LEN 1024
+
+struct match_cache {
+	char key[MATCH_KEY_LEN];
+	uint64_t gen, ggen;
+	struct client **v;
+	size_t n;
+	uint64_t used;
+};
+
+static struct match_cache match_caches[MATCH_CACHE_N];
+
+/* The filters and sort as one string; false when it does not fit. */
+static bool match_key_of(const struct client_query *q, char *key, size_t len)
+{
+	size_t at = 0;
+
+	for (size_t f = 0; f < q->nfilters; f++) {
+		const struct client_filter *cf = &q->filters[f];
+		int w = snprintf(key + at, len - at, "%s[", cf->all ? "&" : "|");
+
+		if (w < 0 || (size_t)w >= len - at)
+			return false;
+		at += (size_t)w;
+		for (size_t i = 0; i < cf->nfields; i++) {
+			w = snprintf(key + at, len - at, "%s|", cf->fields[i]);
+			if (w < 0 || (size_t)w >= len - at)
+				return false;
+			at += (size_t)w;
+		}
+		for (size_t i = 0; i < cf->nvalues; i++) {
+			/* A value's length first: no separator inside a value confuses two keys. */
+			w = snprintf(key + at, len - at, "]%zu:%s", strlen(cf->values[i]),
+				     cf->values[i]);
+			if (w < 0 || (size_t)w >= len - at)
+				return false;
+			at += (size_t)w;
+		}
+	}
+	sort_key_of(q, key + at, len - at);
+	return strlen(key + at) + 1 < len - at;
+}
+
+static struct match_cache *match_find(const char *key, uint64_t gen, uint64_t ggen)
+{
+	for (size_t i = 0; i < MATCH_CACHE_N; i++) {
+		struct match_cache *m = &match_caches[i];
+
+		if (m->v && m->gen == gen && m->ggen == ggen && !strcmp(m->key, key)) {
+			m->used = ++sort_cache_clock;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+/* Keeps v (n clients); takes ownership of v in every case. */
+static void match_store(const char *key, uint64_t gen, uint64_t ggen, struct client **v,
+			size_t n)
+{
+	struct match_cache *m = &match_caches[0];
+
+	for (size_t i = 0; i < MATCH_CACHE_N; i++) {
+		if (!strcmp(match_caches[i].key, key)) {
+			m = &match_caches[i];
+			break;
+		}
+		if (match_caches[i].used < m->used)
+			m = &match_caches[i];
+	}
+	free(m->v);
+	util_strlcpy(m->key, key, sizeof m->key);
+	m->gen = gen;
+	m->ggen = ggen;
+	m->v = v;
+	m->n = n;
+	m->used = ++sort_cache_clock;
+}
+
 void api_clients_cache_free(void)
 {
 	for (size_t i = 0; i < SORT_CACHE_N; i++) {
 		free(sort_caches[i].order);
 		memset(&sort_caches[i], 0, sizeof sort_caches[i]);
 	}
+	for (size_t i = 0; i < MATCH_CACHE_N; i++) {
+		free(match_caches[i].v);
+		memset(&match_caches[i], 0, sizeof match_caches[i]);
+	}
+}
+
+static void page_add(struct api_call *call, const struct client_query *q, json_t *page,
+		     struct client *c)
+{
+	json_t *j = api_client_json(call->srv, c);
+
+	api_fields_keep(j, q->fields, q->nfields);
+	json_array_append_new(page, j);
 }
 
 /* GET /clients: filter, count and page on the registry, render one page. */
@@ -388,8 +486,12 @@ void api_clients_list(struct api_call *call)
 	struct csort cs = { .n = 0 };
 	struct topk t = { NULL, 0, 0 };
 	struct client *const *all;
+	struct client **match = NULL;
+	struct match_cache *hit;
 	size_t n, kept = 0, end;
-	char err[300];
+	uint64_t gen = registry_generation(srv->registry), ggen = groups_generation(srv->groups);
+	char err[300], mkey[MATCH_KEY_LEN];
+	bool cacheable;
 	json_t *page;
 
 	if (api_query_get(call, &aq))
@@ -402,8 +504,16 @@ void api_clients_list(struct api_call *call)
 		return;
 	}
 	api_query_free(&aq);
-	all = registry_sorted(srv->registry, &n);
 	end = (size_t)q.offset + (size_t)q.limit;
+	cacheable = call->admin && q.nfilters && match_key_of(&q, mkey, sizeof mkey);
+	if (cacheable && (hit = match_find(mkey, gen, ggen))) {
+		page = json_array();
+		for (size_t i = (size_t)q.offset; i < hit->n && i < end; i++)
+			page_add(call, &q, page, hit->v[i]);
+		kept = hit->n;
+		goto reply;
+	}
+	all = registry_sorted(srv->registry, &n);
 	if (q.nfilters && !(cf = calloc(q.nfilters, sizeof *cf)))
 		goto nomem;
 	for (size_t f = 0; f < q.nfilters; f++)
@@ -430,16 +540,15 @@ void api_clients_list(struct api_call *call)
 		if (t.k && !(t.v = malloc(t.k * sizeof *t.v)))
 			goto nomem;
 	}
+	/* The matches are kept for the cache when they come in the list's order. */
+	if (cacheable && !cs.n)
+		match = malloc((n + 1) * sizeof *match);
 	page = json_array();
 	if (!q.nfilters && !cs.n && call->admin) {
 		/* The whole fleet in id (or a cached sort's) order: the page is a slice. */
 		kept = n;
-		for (size_t i = (size_t)q.offset; i < n && i < end; i++) {
-			json_t *j = api_client_json(srv, all[i]);
-
-			api_fields_keep(j, q.fields, q.nfields);
-			json_array_append_new(page, j);
-		}
+		for (size_t i = (size_t)q.offset; i < n && i < end; i++)
+			page_add(call, &q, page, all[i]);
 		goto reply;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -450,26 +559,24 @@ void api_clients_list(struct api_call *call)
 			ok = filter_match(srv, c, &cf[f]);
 		if (!ok)
 			continue;
-		if (cs.n) {
+		if (cs.n)
 			topk_add(&t, c, &cs);
-		} else if (kept >= (size_t)q.offset && kept < end) {
-			json_t *j = api_client_json(srv, c);
-
-			api_fields_keep(j, q.fields, q.nfields);
-			json_array_append_new(page, j);
-		}
+		else if (kept >= (size_t)q.offset && kept < end)
+			page_add(call, &q, page, c);
+		if (match)
+			match[kept] = c;
 		kept++;
+	}
+	if (match) {
+		match_store(mkey, gen, ggen, match, kept);
+		match = NULL;
 	}
 	if (cs.n) {
 		sort_cs = &cs;
 		qsort(t.v, t.n, sizeof *t.v, centry_cmp);
 		sort_cs = NULL;
-		for (size_t i = (size_t)q.offset; i < t.n; i++) {
-			json_t *j = api_client_json(srv, t.v[i].c);
-
-			api_fields_keep(j, q.fields, q.nfields);
-			json_array_append_new(page, j);
-		}
+		for (size_t i = (size_t)q.offset; i < t.n; i++)
+			page_add(call, &q, page, t.v[i].c);
 	}
 reply:
 	query_clients_free(&q);
