@@ -61,7 +61,25 @@ def main():
             lat.sort()
             print("| %s | %.2f | %.2f | %.2f |" % (name, statistics.median(lat),
                                                   lat[max(0, int(len(lat) * 0.99) - 1)], cpu))
-        print("tetherd RSS %d MB before the series, %d MB after" % (rss0 // 1024, harness.rss_kb(pid) // 1024))
+        rss1 = harness.rss_kb(pid)
+        # a multi-client job to the whole fleet, then its GET and its jobs
+        jid = s.multi({"command": "x", "group_ids": ["all"], "execute_concurrently": True})
+        harness.wait_until(lambda: s.api("GET", "/api/v1/commands/" + jid)[1]["data"]["finished_at"],
+                           120, "the fan-out to finish", interval=0.5)
+        for path, name in (("/api/v1/commands/" + jid, "GET of a %d-target multi job" % args.agents),
+                           ("/api/v1/commands/%s/jobs?page[limit]=10" % jid, "its jobs, page[limit]=10")):
+            lat = []
+            c0 = harness.cpu_seconds(pid)
+            for _ in range(args.runs):
+                t = time.perf_counter()
+                st, body = s.api("GET", path)
+                lat.append((time.perf_counter() - t) * 1000)
+                assert st == 200, (path, st, body)
+            cpu = (harness.cpu_seconds(pid) - c0) * 1000 / args.runs
+            lat.sort()
+            print("| %s | %.2f | %.2f | %.2f |" % (name, statistics.median(lat),
+                                                  lat[max(0, int(len(lat) * 0.99) - 1)], cpu))
+        print("tetherd RSS %d MB before the list series, %d MB after" % (rss0 // 1024, rss1 // 1024))
     finally:
         for sw in sws:
             sw.stop()

@@ -82,6 +82,24 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SAVEPOINT] = "SAVEPOINT atomic",
 	[S_RELEASE] = "RELEASE atomic",
 	[S_ROLLBACK_TO] = "ROLLBACK TO atomic",
+	/* A queued job's dispatch, requeue and end (one per job of a queue
+	 * storm: prepared once, not per call). */
+	[S_JOB_DISPATCH] =
+		"UPDATE jobs SET status = 'running', dispatched_at = ?2, started_at = ?2"
+		" WHERE jid = ?1 AND status = 'queued'",
+	[S_JOB_REQUEUE] =
+		"UPDATE jobs SET status = 'queued', dispatched_at = NULL"
+		" WHERE jid = ?1 AND status = 'running' AND pid IS NULL"
+		" AND expires_at IS NOT NULL",
+	[S_JOB_UNQUEUE_EXPIRED] =
+		"UPDATE jobs SET status = 'expired', state = 'expired', finished_at = ?2, error = ?3"
+		" WHERE jid = ?1 AND status = 'queued'",
+	[S_JOB_UNQUEUE_CANCELLED] =
+		"UPDATE jobs SET status = 'cancelled', finished_at = ?2, error = ?3"
+		" WHERE jid = ?1 AND status = 'queued'",
+	[S_JOB_EXPIRE] =
+		"UPDATE jobs SET status = 'failed', state = 'expired', error = ?1, finished_at = ?2"
+		" WHERE jid = ?3 AND pid IS NULL AND (status = 'running' OR state = 'unconfirmed')",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, enum stmt_id id)
