@@ -731,6 +731,22 @@ int store_multi_get(struct store *st, const char *jid, json_t **data)
 	return rc;
 }
 
+int store_multi_creator(struct store *st, const char *jid, char *out, size_t outlen)
+{
+	sqlite3_stmt *s = store_stmt(st, S_MULTI_CREATOR);
+	int rc = TE_NOTFOUND;
+
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+
+		util_strlcpy(out, v ? v : "", outlen);
+		rc = 0;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
 int store_multi_list(struct store *st, const char *created_by, int64_t limit, int64_t offset,
 		     json_t **out, int64_t *total)
 {

@@ -97,6 +97,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_UNQUEUE_CANCELLED] =
 		"UPDATE jobs SET status = 'cancelled', finished_at = ?2, error = ?3"
 		" WHERE jid = ?1 AND status = 'queued'",
+	/* one per submission: prepared once */
+	[S_AUDIT_PUT] =
+		"INSERT INTO auditlog (timestamp, username, remote_ip, application, action,"
+		" affected_id, client_id, success, request, response) VALUES (?,?,?,?,?,?,?,?,?,?)",
+	[S_MULTI_CREATOR] = "SELECT created_by FROM multi_jobs WHERE jid = ?",
 	[S_JOB_EXPIRE] =
 		"UPDATE jobs SET status = 'failed', state = 'expired', error = ?1, finished_at = ?2"
 		" WHERE jid = ?3 AND pid IS NULL AND (status = 'running' OR state = 'unconfirmed')",
