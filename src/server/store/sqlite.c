@@ -153,7 +153,10 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	/* auto_vacuum first: on a new file it only takes before WAL is on
 	 * (and before the first table); an older file gets it below. */
 	if (sqlite3_exec(st->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
-				 " PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
+				 " PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+				 /* Pages another connection's write (the purge) made stale
+				  * are read again through the mapping, not read(2). */
+				 " PRAGMA mmap_size=268435456;", NULL, NULL,
 			 &msg) != SQLITE_OK ||
 	    store_migrate(st->db, &msg) || store_vacuum_mode(st->db, &msg)) {
 		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : "?");
