@@ -8,6 +8,7 @@
 #include <uthash.h>
 
 #include "dialects/rport/job_json.h"
+#include "core/fanout.h"
 #include "server.h"
 #include "store/store.h"
 #include "util.h"
@@ -25,6 +26,9 @@ struct tmark {
 
 struct count_ctx {
 	struct tmark *marks, *by_id;
+	/* From fan-out's memory: targets[0..next) have a child, no marks. */
+	bool from_memory;
+	size_t next;
 	int64_t running, successful, failed, unknown, queued, expired;
 };
 
@@ -129,7 +133,7 @@ static json_t *multi_render(const json_t *rec, const struct count_ctx *cc,
 		json_object_set(out, "argv", v);
 	targets = json_object_get(rec, "targets");
 	json_array_foreach(targets, i, v)
-		if (!marked(cc, json_string_value(v)))
+		if (cc->from_memory ? i >= cc->next : !marked(cc, json_string_value(v)))
 			json_array_append(left, v);
 	json_object_set_new(out, "jobs", rport_jobs_json(rows));
 	json_object_set_new(out, "jobs_total", json_integer(rows->total));
@@ -218,6 +222,7 @@ static void multi_record_read(void *ud, int rc, json_t *rec, int64_t total)
 void rport_multi_json_read(struct server *srv, const char *jid, rport_multi_cb cb, void *ud)
 {
 	struct multi_read *mr = calloc(1, sizeof *mr);
+	struct fanout_progress p;
 
 	if (!mr) {
 		cb(ud, NULL);
@@ -227,5 +232,20 @@ void rport_multi_json_read(struct server *srv, const char *jid, rport_multi_cb c
 	util_strlcpy(mr->jid, jid, sizeof mr->jid);
 	mr->cb = cb;
 	mr->ud = ud;
+	if (fanout_progress(srv->fanout, jid, &p) == 0) {
+		/* Running here: the record and the counts from memory, no walk
+		 * of every child in the store per GET (what clients poll). */
+		mr->rec = json_incref((json_t *)p.rec);
+		mr->cc.from_memory = true;
+		mr->cc.next = p.next;
+		mr->cc.running = p.running;
+		mr->cc.queued = p.queued;
+		mr->cc.successful = p.successful;
+		mr->cc.failed = p.failed;
+		mr->cc.unknown = p.unknown;
+		mr->cc.expired = p.expired;
+		multi_children_read(mr, 0);
+		return;
+	}
 	store_read_multi(srv->store, jid, multi_record_read, mr);
 }
