@@ -1,6 +1,5 @@
 /* api: routing, authentication and rport's envelopes. */
 #include "dialects/rport/api.h"
-#include "dialects/rport/api_wait.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -505,12 +504,6 @@ int api_create(struct server *srv, struct api **out)
 		      "listener=\"api\"", guard_ban_count, a->guard);
 	*out = a;
 	return 0;
-}
-
-void api_stop(struct api *a)
-{
-	(void)a;
-	api_wait_stop();
 }
 
 void api_destroy(struct api *a)

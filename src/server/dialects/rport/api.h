@@ -51,7 +51,7 @@ struct api_route {
 const struct api_route *api_routes(size_t *n);
 
 int api_create(struct server *srv, struct api **out);
-/* Answers the requests it holds (api_wait.h); before the listeners close. */
+/* Answers the requests it holds (api_wait.c); before the listeners close. */
 void api_stop(struct api *a);
 void api_destroy(struct api *a);
 /* The listener's HTTP side (dialects/rport/listener.c); ud is the api. */
