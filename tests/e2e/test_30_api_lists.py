@@ -1,10 +1,18 @@
 """Fleet-sized lists (issue 19 item 3): GET /clients pages on the
 registry's orders instead of sorting and rendering the fleet per request,
 and what it keeps between requests follows the fleet and the groups."""
+import os
 import time
 
 import harness
-import pytest
+
+# CPU budgets are for the optimised build; a sanitized Debug build (the
+# ASan suite sets ASAN_OPTIONS) runs some 3x slower, valgrind far more.
+CPU_SCALE = 4.0 if os.environ.get("ASAN_OPTIONS") else 1.0
+
+
+def within_budget(cpu, budget):
+    return harness.VALGRIND or cpu < budget * CPU_SCALE
 
 
 def ids(server, query):
@@ -68,7 +76,7 @@ def test_a_page_of_a_large_fleet_costs_no_fleet_sort(fleet):
         got, count = ids(s, queries[i % len(queries)])
         assert len(got) == 10 and count in (5000, 10), (got, count)
     cpu = harness.cpu_seconds(pid) - c0
-    assert cpu < 0.15, "tetherd used %.3f s of CPU for 100 pages (%.1f s wall)" % (
+    assert within_budget(cpu, 0.15), "tetherd used %.3f s of CPU for 100 pages (%.1f s wall)" % (
         cpu, time.monotonic() - t0)
     assert ids(s, "sort=-name&page[limit]=2")[0] == ["f-04999", "f-04998"]
     assert ids(s, "filter[name]=f-0001*&page[limit]=2&page[offset]=1")[0] == ["f-00011", "f-00012"]
@@ -132,7 +140,7 @@ def test_polling_a_running_fan_out_reads_no_child_rows(fleet):
     time.sleep(wall)
     idle = harness.cpu_seconds(pid) - c1
     print("40 GETs: %.3f s CPU over %.2f s; idle %.3f s" % (cpu, wall, idle))
-    assert cpu - idle < 0.33, "tetherd used %.3f s of CPU for 40 GETs (idle: %.3f)" % (cpu, idle)
+    assert within_budget(cpu - idle, 0.33), "tetherd used %.3f s of CPU for 40 GETs (idle: %.3f)" % (cpu, idle)
     st, _ = s.api("DELETE", "/api/v1/commands/" + jid)
     assert st in (200, 202, 204)
     sw.stop()
