@@ -67,6 +67,7 @@ static void stop_subsystems(void)
 	fanout_stop(srv.fanout);
 	offline_stop(srv.offline);
 	ws_api_stop(srv.ws);
+	api_stop(srv.api);
 	hub_stop(srv.hub);
 	/* From here on writes are committed at once. */
 	store_detach_loop(srv.store);

@@ -119,7 +119,7 @@ struct client *fx_client(struct fixture *fx, const char *id, bool connected, con
 	char buf[512], *save = NULL, *tok;
 
 	assert_non_null(c);
-	c->s = connected ? (struct session *)&fake_session : NULL;
+	registry_client_attach(fx->srv.registry, c, connected ? (struct session *)&fake_session : NULL);
 	if (tags) {
 		util_strlcpy(buf, tags, sizeof buf);
 		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))

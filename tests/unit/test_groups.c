@@ -361,6 +361,56 @@ static void test_groups_of_client(void **state)
 	json_decref(ug);
 }
 
+/* The registry's id order, connected count and generation (what the
+ * client lists page and cache on), and groups_client_match with the groups'
+ * generation. */
+static void test_orders_counts_and_match(void **state)
+{
+	struct fixture *fx = *state;
+	struct registry *reg = fx->srv.registry;
+	struct client *const *all;
+	struct client *c;
+	uint64_t gen, ggen;
+	size_t n;
+
+	fx_client(fx, "b", true, "web", NULL);
+	fx_client(fx, "c", false, "db", NULL);
+	c = fx_client(fx, "a", true, "db", NULL);
+	all = registry_sorted(reg, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(all[0]->id, "a");
+	assert_string_equal(all[1]->id, "b");
+	assert_string_equal(all[2]->id, "c");
+	assert_int_equal(registry_connected_count(reg), 2);
+	gen = registry_generation(reg);
+	registry_client_attach(reg, c, NULL);
+	assert_int_equal(registry_connected_count(reg), 1);
+	assert_true(registry_generation(reg) != gen);
+	gen = registry_generation(reg);
+	registry_client_attach(reg, c, NULL); /* no change: counted once */
+	assert_int_equal(registry_connected_count(reg), 1);
+	fx_client(fx, "0", false, NULL, NULL);
+	assert_true(registry_generation(reg) != gen);
+	all = registry_sorted(reg, &n);
+	assert_int_equal(n, 4);
+	assert_string_equal(all[0]->id, "0");
+	registry_remove(reg, registry_find(reg, "b"));
+	assert_int_equal(registry_connected_count(reg), 0);
+	all = registry_sorted(reg, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(all[2]->id, "c");
+
+	ggen = groups_generation(fx->srv.groups);
+	put(fx, "{\"id\":\"dbs\",\"params\":{\"tag\":[\"db\"]},"
+		"\"allowed_user_groups\":[\"ops\"]}");
+	assert_true(groups_generation(fx->srv.groups) != ggen);
+	assert_true(groups_client_match(fx->srv.groups, registry_find(reg, "c"), "d*", false));
+	assert_false(groups_client_match(fx->srv.groups, registry_find(reg, "c"), "x*", false));
+	assert_false(groups_client_match(fx->srv.groups, registry_find(reg, "0"), "dbs", false));
+	assert_true(groups_client_match(fx->srv.groups, registry_find(reg, "a"), "OP*", true));
+	assert_false(groups_client_match(fx->srv.groups, registry_find(reg, "a"), "dbs", true));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_members, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_groups_of_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orders_counts_and_match, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,8 +20,8 @@
 #include <sqlite3.h>
 
 /* The schema version migrations end at (store/migrate.c). */
-#define LATEST_SCHEMA 10
-#define LATEST_SCHEMA_TEXT "10"
+#define LATEST_SCHEMA 11
+#define LATEST_SCHEMA_TEXT "11"
 
 #include "store/store.h"
 #include "store/store_tat.h"
@@ -1723,6 +1723,9 @@ static void test_migrate_every_older_version(void **state)
 		assert_int_equal(pragma_of(path, "PRAGMA auto_vacuum"), 2);
 		assert_int_equal(pragma_of(path, "SELECT count(*) FROM sqlite_master"
 					   " WHERE name = 'jobs_created'"), 1);
+		/* version 11: a multi job's children in creation order */
+		assert_int_equal(pragma_of(path, "SELECT count(*) FROM sqlite_master"
+					   " WHERE name = 'jobs_multi_created'"), 1);
 		reopen(f);
 		check_old_data(f->st, version);
 		check_v6(f->st);
@@ -1741,13 +1744,13 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 11;");
+	exec_sql(path, "PRAGMA user_version = 12;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 11"));
+	assert_non_null(strstr(err, "schema version 12"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 10"));
-	assert_int_equal(user_version_of(path), 11);
+	assert_non_null(strstr(err, "versions up to 11"));
+	assert_int_equal(user_version_of(path), 12);
 	exec_sql(path, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";");
 	reopen(f);
 	check_old_data(f->st, 3);

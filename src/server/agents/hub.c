@@ -601,7 +601,7 @@ void on_hello(struct session *s, json_t *m)
 			 "silent for %llu ms and deaf to a heartbeat", id, net_ws_peer(s->conn),
 			 net_ws_peer(old->conn), (unsigned long long)silent);
 		old->client = NULL;
-		c->s = NULL;
+		registry_client_attach(h->srv->registry, c, NULL);
 		while (old->pend)
 			pending_resolve(h, old->pend, TE_IO,
 					"the client connection was replaced", 0);
@@ -609,7 +609,7 @@ void on_hello(struct session *s, json_t *m)
 	}
 	unauth_remove(h, s);
 	s->client = c;
-	c->s = s;
+	registry_client_attach(h->srv->registry, c, s);
 	client_take_hello(c, s, m);
 	c->connected_at = util_now_ns();
 	c->last_seen = c->connected_at;
@@ -707,7 +707,7 @@ void session_detach(struct hub *h, struct session *s, const char *reason)
 	if (s->client && s->client->s == s) {
 		struct client *c = s->client;
 
-		c->s = NULL;
+		registry_client_attach(h->srv->registry, c, NULL);
 		c->disconnected_at = util_now_ns();
 		if (!h->stopping)
 			client_save(h, c);

@@ -38,8 +38,27 @@ struct inv {
 	int64_t expires_at;     /* ns: their deadline */
 	json_t *ready;          /* queued children whose agent is back,
 				 * waiting for a slot (jids, in order) */
+	/* Final children by outcome, counted here since the start (not for
+	 * an invocation resumed after a restart: its earlier children are
+	 * only in the store). fanout_progress serves them. */
+	int64_t n_successful, n_failed, n_unknown, n_expired;
+	bool resumed;
 	UT_hash_handle hh;
 };
+
+/* A child's final status in the counters (the store's words: cancelled
+ * counts as failed, as GET /commands/{jid} has it). */
+static void inv_count(struct inv *v, enum job_status s)
+{
+	if (s == JOB_SUCCESSFUL)
+		v->n_successful++;
+	else if (s == JOB_FAILED || s == JOB_CANCELLED)
+		v->n_failed++;
+	else if (s == JOB_EXPIRED)
+		v->n_expired++;
+	else
+		v->n_unknown++;
+}
 
 struct child {
 	char jid[UUID_STR_LEN];
@@ -211,6 +230,7 @@ static int fail_apply(struct store *st, void *arg)
 static void child_failed(struct fanout *f, struct inv *v, const char *jid, const char *client_id)
 {
 	child_done_publish(f, v->jid, jid, client_id, JOB_FAILED, EV_INVOCATION_CHILD_DONE);
+	inv_count(v, JOB_FAILED);
 	v->running--;
 	/* rport: a disconnected target does not abort the cycle; it counts
 	 * as a failure for max_errors. */
@@ -415,6 +435,7 @@ static void on_job_done(void *ud, const struct event *e)
 		v->running--;
 	HASH_DEL(f->children, c);
 	child_free(c);
+	inv_count(v, e->status);
 	child_done_publish(f, v->jid, e->jid, client_id, e->status, EV_INVOCATION_CHILD_DONE);
 	if (e->status == JOB_EXPIRED)
 		inv_account(f, v, client_id, true, false);
@@ -532,6 +553,7 @@ static void resume_one(struct fanout *f, json_t *rec)
 		free(r);
 		return;
 	}
+	r->v->resumed = true;
 	if (json_object_get(rec, "stop_reason"))
 		r->v->stopped = true;
 	store_read_each_child(f->srv->store, r->v->jid, resume_child, resume_children_read, r);
@@ -595,6 +617,26 @@ static void hook_requeued(void *ud, const char *multi_jid, const char *jid)
 }
 
 static const struct offline_hooks fanout_hooks = { hook_ready, hook_requeued };
+
+int fanout_progress(struct fanout *f, const char *jid, struct fanout_progress *out)
+{
+	struct inv *v;
+
+	if (!f)
+		return TE_NOTFOUND;
+	HASH_FIND_STR(f->invs, jid, v);
+	if (!v || v->resumed)
+		return TE_NOTFOUND;
+	out->rec = v->rec;
+	out->next = v->next;
+	out->running = v->running;
+	out->queued = v->queued;
+	out->successful = v->n_successful;
+	out->failed = v->n_failed;
+	out->unknown = v->n_unknown;
+	out->expired = v->n_expired;
+	return 0;
+}
 
 int fanout_create(struct server *srv, struct fanout **out)
 {

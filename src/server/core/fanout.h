@@ -35,6 +35,20 @@ int fanout_begin(struct fanout *f, json_t *record);
 const char *fanout_multi_of(struct fanout *f, const char *child_jid, const char *client_id);
 
 
+/* A running multi job's progress from memory, what its GET shows while it
+ * runs (no store read of its children): targets[0..next) have a child,
+ * running and queued ones are not final, the others by outcome. rec is
+ * borrowed (valid until the loop runs on). Returns 0, or TE_NOTFOUND when
+ * the job is not running here or was resumed after a restart (its earlier
+ * children are only in the store). */
+struct fanout_progress {
+	const json_t *rec;
+	size_t next;
+	int running, queued;
+	int64_t successful, failed, unknown, expired;
+};
+int fanout_progress(struct fanout *f, const char *jid, struct fanout_progress *out);
+
 /* Cancels every running child and dispatches nothing more. Returns the
  * number of children asked to stop, or TE_NOTFOUND. */
 int fanout_cancel(struct fanout *f, const char *jid, const char *by);

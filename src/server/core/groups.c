@@ -1,6 +1,7 @@
 /* groups: client groups and rport's matching rules. */
 #include "core/groups.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,10 @@
 struct groups {
 	struct server *srv;
 	json_t *all;    /* object: id -> group */
+	uint64_t generation;
 };
+
+uint64_t groups_generation(const struct groups *g) { return g->generation; }
 
 static const char *const param_keys[] = {
 	"client_id", "name", "os", "os_arch", "os_family", "os_kernel", "hostname",
@@ -159,8 +163,10 @@ int groups_put(struct groups *g, const json_t *group)
 	json_object_set_new(rec, "allowed_user_groups",
 			    json_is_array(aug) ? json_deep_copy(aug) : json_array());
 	rc = store_group_put(g->srv->store, id, rec);
-	if (!rc)
+	if (!rc) {
 		json_object_set(g->all, id, rec);
+		g->generation++;
+	}
 	json_decref(rec);
 	return rc;
 }
@@ -169,8 +175,10 @@ int groups_delete(struct groups *g, const char *id)
 {
 	int rc = store_group_delete(g->srv->store, id);
 
-	if (!rc)
+	if (!rc) {
 		json_object_del(g->all, id);
+		g->generation++;
+	}
 	return rc;
 }
 
@@ -226,39 +234,41 @@ static bool group_matches(const json_t *group, const struct client *c)
 	return any;
 }
 
-struct member_ctx {
-	const json_t *group;
-	json_t *ids;
-};
-
-static void member_cb(void *ud, struct client *c)
-{
-	struct member_ctx *m = ud;
-
-	if (group_matches(m->group, c))
-		json_array_append_new(m->ids, json_string(registry_client_id(c)));
-}
-
-
 void groups_members(struct groups *g, const json_t *group, json_t *ids)
 {
-	struct member_ctx m = { group, json_array() };
-	size_t n = json_array_size(m.ids), i;
-	const char **sorted;
-	json_t *v;
+	size_t n;
+	struct client *const *all = registry_sorted(g->srv->registry, &n);
 
-	registry_each(g->srv->registry, member_cb, &m);
-	n = json_array_size(m.ids);
-	sorted = malloc((n + 1) * sizeof *sorted);
-	if (sorted) {
-		json_array_foreach(m.ids, i, v)
-			sorted[i] = json_string_value(v);
-		util_sort_strs(sorted, n);
-		for (i = 0; i < n; i++)
-			json_array_append_new(ids, json_string(sorted[i]));
-		free(sorted);
+	/* The registry's order is by id already: no sort per request. */
+	for (size_t i = 0; i < n; i++)
+		if (group_matches(group, all[i]))
+			json_array_append_new(ids, json_string(registry_client_id(all[i])));
+}
+
+bool groups_client_match(struct groups *g, const struct client *c, const char *pattern,
+			 bool user_groups)
+{
+	const char *k;
+	json_t *grp;
+
+	json_object_foreach(g->all, k, grp) {
+		bool named = false;
+
+		if (!user_groups) {
+			named = util_glob_match(pattern, k);
+		} else {
+			size_t i;
+			json_t *u;
+
+			json_array_foreach(json_object_get(grp, "allowed_user_groups"), i, u)
+				if (json_string_value(u) && util_glob_match(pattern, json_string_value(u)))
+					named = true;
+		}
+		/* The group's name is checked first: membership only where it counts. */
+		if (named && group_matches(grp, c))
+			return true;
 	}
-	json_decref(m.ids);
+	return false;
 }
 
 json_t *groups_get_json(struct groups *g, const char *id)

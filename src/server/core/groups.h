@@ -5,6 +5,7 @@
 #define TETHER_GROUPS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -38,5 +39,13 @@ bool groups_client_allowed(struct groups *g, const json_t *user_groups, const st
  * order), and to user_groups the allowed_user_groups of those groups
  * (each once). Either may be NULL. */
 void groups_of_client(struct groups *g, const struct client *c, json_t *ids, json_t *user_groups);
+/* Is the client in a group whose id (user_groups false), or one of whose
+ * allowed_user_groups (true), matches the glob pattern? What a list filter
+ * on groups asks, without listing the client's groups. */
+bool groups_client_match(struct groups *g, const struct client *c, const char *pattern,
+			 bool user_groups);
+/* Changes whenever a group is stored or deleted (what a cached list of
+ * group members checks). */
+uint64_t groups_generation(const struct groups *g);
 
 #endif

@@ -14,6 +14,13 @@
 struct registry {
 	struct client *clients;
 	size_t nclients;
+	size_t nconnected;
+	/* Every client sorted by id, rebuilt on the first read after a client
+	 * came or went (rare next to reads): lists page on it. */
+	struct client **order;
+	size_t order_cap;
+	bool order_dirty;
+	uint64_t generation;
 	const struct registry_router *router;
 	void *router_impl;
 };
@@ -53,6 +60,8 @@ struct client *registry_get_or_add(struct registry *reg, const char *id)
 	c->services = json_array();
 	HASH_ADD_KEYPTR(hh, reg->clients, c->id, strlen(c->id), c);
 	reg->nclients++;
+	reg->order_dirty = true;
+	reg->generation++;
 	return c;
 }
 
@@ -218,6 +227,51 @@ static void client_load_cb(void *ud, const char *id, json_t *j)
 
 size_t registry_count(const struct registry *reg) { return reg->nclients; }
 
+size_t registry_connected_count(const struct registry *reg) { return reg->nconnected; }
+
+void registry_client_attach(struct registry *reg, struct client *c, struct session *s)
+{
+	if (!c->s && s)
+		reg->nconnected++;
+	else if (c->s && !s)
+		reg->nconnected--;
+	c->s = s;
+	reg->generation++;
+}
+
+uint64_t registry_generation(const struct registry *reg) { return reg->generation; }
+
+static int order_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct client *const *)a)->id, (*(struct client *const *)b)->id);
+}
+
+struct client *const *registry_sorted(struct registry *reg, size_t *n)
+{
+	if (reg->order_dirty || !reg->order) {
+		struct client *c, *tmp;
+		size_t i = 0;
+
+		if (reg->order_cap < reg->nclients + 1) {
+			size_t cap = reg->nclients + 1 + reg->nclients / 4;
+			struct client **v = realloc(reg->order, cap * sizeof *v);
+
+			if (!v) {
+				*n = 0;
+				return NULL;
+			}
+			reg->order = v;
+			reg->order_cap = cap;
+		}
+		HASH_ITER(hh, reg->clients, c, tmp)
+			reg->order[i++] = c;
+		qsort(reg->order, i, sizeof *reg->order, order_cmp);
+		reg->order_dirty = false;
+	}
+	*n = reg->nclients;
+	return reg->order;
+}
+
 bool registry_client_connected(const struct client *c) { return c && c->s; }
 
 const char *registry_client_id(const struct client *c) { return c->id; }
@@ -244,6 +298,7 @@ void registry_destroy(struct registry *reg)
 		HASH_DEL(reg->clients, c);
 		client_free(c);
 	}
+	free(reg->order);
 	free(reg);
 }
 
@@ -260,8 +315,12 @@ void registry_set_router(struct registry *reg, const struct registry_router *r, 
 
 void registry_remove(struct registry *reg, struct client *c)
 {
+	if (c->s)
+		reg->nconnected--;
 	HASH_DEL(reg->clients, c);
 	reg->nclients--;
+	reg->order_dirty = true;
+	reg->generation++;
 	client_free(c);
 }
 

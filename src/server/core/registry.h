@@ -64,6 +64,20 @@ struct client *registry_get_or_add(struct registry *reg, const char *id);
 /* Forgets a client (it must not be connected). */
 void registry_remove(struct registry *reg, struct client *c);
 size_t registry_count(const struct registry *reg);
+/* How many clients have a live session (kept up to date, O(1)). */
+size_t registry_connected_count(const struct registry *reg);
+/* Sets (s) or clears (NULL) the client's live session; the only way the
+ * agents layer changes c->s, so the connected count stays true. */
+void registry_client_attach(struct registry *reg, struct client *c, struct session *s);
+/* Every known client sorted by id (*n of them), borrowed: valid until a
+ * client is added or removed. NULL with *n = 0 on no memory. Sorting
+ * happens on the first call after the fleet's membership changed, so a
+ * list request pages on it without a sort of its own. */
+struct client *const *registry_sorted(struct registry *reg, size_t *n);
+/* A number that changes whenever a client is added, removed, connects or
+ * disconnects (a hello, which sets its facts, comes with a connect): an
+ * order of clients computed at one generation holds while it is current. */
+uint64_t registry_generation(const struct registry *reg);
 /* Calls fn for every known client (connected or not); fn must not add or
  * remove clients. */
 void registry_each(struct registry *reg, void (*fn)(void *ud, struct client *c), void *ud);

@@ -515,36 +515,26 @@ int store_job_each_unconfirmed_of(struct store *st, const char *client_id,
 
 int store_job_expire(struct store *st, const char *jid, const char *error, int64_t finished_at)
 {
-	static const char sql[] =
-		"UPDATE jobs SET status = 'failed', state = 'expired', error = ?, finished_at = ?"
-		" WHERE jid = ? AND pid IS NULL AND (status = 'running' OR state = 'unconfirmed')";
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = store_stmt(st, S_JOB_EXPIRE);
 	int rc;
 
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
-		return TE_IO;
 	sqlite3_bind_text(s, 1, error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, finished_at);
 	sqlite3_bind_text(s, 3, jid, -1, SQLITE_STATIC);
 	rc = store_step_done(st, s, "expire job");
 	if (!rc && sqlite3_changes(st->db) == 0)
 		rc = TE_STATE;
-	sqlite3_finalize(s);
 	return rc;
 }
 
-/* Runs one UPDATE of a queued job's row (sql binds jid as ?1); TE_STATE
- * when no row changed. */
-static int queued_update(struct store *st, const char *sql, const char *jid, int64_t at,
+/* Runs one UPDATE of a queued job's row (the statement binds jid as ?1,
+ * then at and text when it has them); TE_STATE when no row changed. */
+static int queued_update(struct store *st, enum stmt_id id, const char *jid, int64_t at,
 			 const char *text, const char *what)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = store_stmt(st, id);
 	int rc;
 
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-		log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
-		return TE_IO;
-	}
 	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
 	if (sqlite3_bind_parameter_count(s) >= 2)
 		sqlite3_bind_int64(s, 2, at);
@@ -553,37 +543,25 @@ static int queued_update(struct store *st, const char *sql, const char *jid, int
 	rc = store_step_done(st, s, what);
 	if (!rc && sqlite3_changes(st->db) == 0)
 		rc = TE_STATE;
-	sqlite3_finalize(s);
 	return rc;
 }
 
 int store_job_dispatch(struct store *st, const char *jid, int64_t at)
 {
-	return queued_update(st,
-			     "UPDATE jobs SET status = 'running', dispatched_at = ?2, started_at = ?2"
-			     " WHERE jid = ?1 AND status = 'queued'",
-			     jid, at, NULL, "dispatch queued job");
+	return queued_update(st, S_JOB_DISPATCH, jid, at, NULL, "dispatch queued job");
 }
 
 int store_job_requeue(struct store *st, const char *jid)
 {
-	return queued_update(st,
-			     "UPDATE jobs SET status = 'queued', dispatched_at = NULL"
-			     " WHERE jid = ?1 AND status = 'running' AND pid IS NULL"
-			     " AND expires_at IS NOT NULL",
-			     jid, 0, NULL, "requeue job");
+	return queued_update(st, S_JOB_REQUEUE, jid, 0, NULL, "requeue job");
 }
 
 int store_job_unqueue(struct store *st, const char *jid, enum job_status status,
 		      const char *error, int64_t finished_at)
 {
-	const char *sql = status == JOB_EXPIRED ?
-		"UPDATE jobs SET status = 'expired', state = 'expired', finished_at = ?2, error = ?3"
-		" WHERE jid = ?1 AND status = 'queued'" :
-		"UPDATE jobs SET status = 'cancelled', finished_at = ?2, error = ?3"
-		" WHERE jid = ?1 AND status = 'queued'";
-
-	return queued_update(st, sql, jid, finished_at, error ? error : "", "end queued job");
+	return queued_update(st, status == JOB_EXPIRED ? S_JOB_UNQUEUE_EXPIRED :
+				 S_JOB_UNQUEUE_CANCELLED,
+			     jid, finished_at, error ? error : "", "end queued job");
 }
 
 int store_job_each_queued(struct store *st,
@@ -748,6 +726,22 @@ int store_multi_get(struct store *st, const char *jid, json_t **data)
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		*data = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
 		rc = *data ? 0 : TE_IO;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_multi_creator(struct store *st, const char *jid, char *out, size_t outlen)
+{
+	sqlite3_stmt *s = store_stmt(st, S_MULTI_CREATOR);
+	int rc = TE_NOTFOUND;
+
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+
+		util_strlcpy(out, v ? v : "", outlen);
+		rc = 0;
 	}
 	sqlite3_reset(s);
 	return rc;

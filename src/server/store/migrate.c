@@ -173,6 +173,14 @@ static const char schema_v9[] =
 static const char schema_v10[] =
 	"ALTER TABLE jobs ADD COLUMN output_cap INTEGER;";
 
+/* Version 11 (the issue's "v12": renumbered when merged after another
+ * branch's 11): a multi-client job's children in creation order straight
+ * from an index, so its GET reads its first jobs and walks its children
+ * without sorting all of them per request. */
+static const char schema_v11[] =
+	"CREATE INDEX IF NOT EXISTS jobs_multi_created ON jobs (multi_job_id, created_at, jid)"
+	" WHERE multi_job_id IS NOT NULL;";
+
 struct migration {
 	int version;      /* user_version once it has run */
 	const char *sql;  /* one SQL block, run in the step's transaction */
@@ -190,6 +198,7 @@ static const struct migration migrations[] = {
 	{ 8, schema_v8 },
 	{ 9, schema_v9 },
 	{ 10, schema_v10 },
+	{ 11, schema_v11 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -31,7 +31,10 @@
 /* A write transaction of the purge: about this long (the loop may wait
  * this long for its next commit). */
 #define PURGE_BATCH_TARGET_US 3000
-/* Between two write transactions: a commit that waits gets the lock. */
+/* Between two write transactions: a commit that waits gets the lock. The
+ * pause is at least as long as the transaction was, so the purge holds the
+ * lock (and its core) at most half the time: submissions during a purge
+ * wait less often and less long (docs/benchmarks.md, "Retention"). */
 #define PURGE_PAUSE_US 1000
 /* Pages per incremental vacuum step at first (1 MiB with 4 KiB pages);
  * it follows the time a step takes as the batch size does. */
@@ -193,7 +196,7 @@ static int purge_write(struct purge *pg, const char *sql, int64_t *changes, int6
 		sqlite3_wal_checkpoint_v2(pg->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		pg->writes_since_ckpt = 0;
 	}
-	usleep(PURGE_PAUSE_US);
+	usleep(took > PURGE_PAUSE_US ? (useconds_t)took : PURGE_PAUSE_US);
 	return rc;
 }
 

@@ -62,6 +62,14 @@ void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void 
 	read_done(cb, ud, rc, data, 1);
 }
 
+void store_read_multi_creator(struct store *st, const char *jid, store_creator_cb cb, void *ud)
+{
+	char who[256];
+	int rc = store_multi_creator(st, jid, who, sizeof who);
+
+	cb(ud, rc, rc ? NULL : who);
+}
+
 void store_read_multi_list(struct store *st, const char *created_by, int64_t limit,
 			   int64_t offset, store_read_cb cb, void *ud)
 {

@@ -198,15 +198,10 @@ int store_token_each(struct store *st, void (*fn)(void *ud, const char *hash_hex
 
 int store_audit_put(struct store *st, const json_t *rec)
 {
-	static const char sql[] =
-		"INSERT INTO auditlog (timestamp, username, remote_ip, application, action,"
-		" affected_id, client_id, success, request, response) VALUES (?,?,?,?,?,?,?,?,?,?)";
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = store_stmt(st, S_AUDIT_PUT);
 	char *req = NULL, *resp = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
-		return TE_IO;
 	sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(rec, "timestamp")));
 	for (int i = 0; i < 6; i++) {
 		static const char *const k[] = { "username", "remote_ip", "application", "action",
@@ -225,7 +220,7 @@ int store_audit_put(struct store *st, const json_t *rec)
 		sqlite3_bind_text(s, 10, resp, -1, SQLITE_TRANSIENT);
 	}
 	rc = store_step_done(st, s, "audit");
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	free(req);
 	free(resp);
 	return rc;

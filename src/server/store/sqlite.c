@@ -82,6 +82,29 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SAVEPOINT] = "SAVEPOINT atomic",
 	[S_RELEASE] = "RELEASE atomic",
 	[S_ROLLBACK_TO] = "ROLLBACK TO atomic",
+	/* A queued job's dispatch, requeue and end (one per job of a queue
+	 * storm: prepared once, not per call). */
+	[S_JOB_DISPATCH] =
+		"UPDATE jobs SET status = 'running', dispatched_at = ?2, started_at = ?2"
+		" WHERE jid = ?1 AND status = 'queued'",
+	[S_JOB_REQUEUE] =
+		"UPDATE jobs SET status = 'queued', dispatched_at = NULL"
+		" WHERE jid = ?1 AND status = 'running' AND pid IS NULL"
+		" AND expires_at IS NOT NULL",
+	[S_JOB_UNQUEUE_EXPIRED] =
+		"UPDATE jobs SET status = 'expired', state = 'expired', finished_at = ?2, error = ?3"
+		" WHERE jid = ?1 AND status = 'queued'",
+	[S_JOB_UNQUEUE_CANCELLED] =
+		"UPDATE jobs SET status = 'cancelled', finished_at = ?2, error = ?3"
+		" WHERE jid = ?1 AND status = 'queued'",
+	/* one per submission: prepared once */
+	[S_AUDIT_PUT] =
+		"INSERT INTO auditlog (timestamp, username, remote_ip, application, action,"
+		" affected_id, client_id, success, request, response) VALUES (?,?,?,?,?,?,?,?,?,?)",
+	[S_MULTI_CREATOR] = "SELECT created_by FROM multi_jobs WHERE jid = ?",
+	[S_JOB_EXPIRE] =
+		"UPDATE jobs SET status = 'failed', state = 'expired', error = ?1, finished_at = ?2"
+		" WHERE jid = ?3 AND pid IS NULL AND (status = 'running' OR state = 'unconfirmed')",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, enum stmt_id id)
@@ -130,7 +153,10 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 	/* auto_vacuum first: on a new file it only takes before WAL is on
 	 * (and before the first table); an older file gets it below. */
 	if (sqlite3_exec(st->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
-				 " PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
+				 " PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+				 /* Pages another connection's write (the purge) made stale
+				  * are read again through the mapping, not read(2). */
+				 " PRAGMA mmap_size=268435456;", NULL, NULL,
 			 &msg) != SQLITE_OK ||
 	    store_migrate(st->db, &msg) || store_vacuum_mode(st->db, &msg)) {
 		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : "?");

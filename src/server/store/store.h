@@ -202,6 +202,10 @@ void store_read_audit_query(struct store *st, const struct audit_query *q, store
 			    void *ud);
 /* A multi job's record as store_multi_get has it. */
 void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void *ud);
+/* Its creator as store_multi_creator has it (creator lent for the call;
+ * NULL when rc is not 0). */
+typedef void (*store_creator_cb)(void *ud, int rc, const char *creator);
+void store_read_multi_creator(struct store *st, const char *jid, store_creator_cb cb, void *ud);
 /* The job an idempotency key of user's created, and the hash of the
  * request it stood for (store_idem_get): rc TE_NOTFOUND when the key is
  * unused. The strings are lent for the call. */
@@ -337,6 +341,9 @@ int store_multi_create(struct store *st, const char *jid, int64_t created_at,
 		       const char *created_by, const json_t *data, const char *idem_key,
 		       const char *idem_hash);
 int store_multi_get(struct store *st, const char *jid, json_t **data);
+/* Who created the multi job (its column, not its record: no parse of its
+ * targets). Returns 0 or TE_NOTFOUND. */
+int store_multi_creator(struct store *st, const char *jid, char *out, size_t outlen);
 /* Newest first: [{jid, started_at, created_by, schedule_id}], *total; only those of
  * created_by when it is not NULL. */
 int store_multi_list(struct store *st, const char *created_by, int64_t limit, int64_t offset,

@@ -519,6 +519,7 @@ void api_destroy(struct api *a)
 	if (!a)
 		return;
 	guard_destroy(a->guard);
+	api_clients_cache_free();
 	free(a);
 }
 

@@ -26,6 +26,8 @@ struct api_call {
 	bool session_token;                 /* authenticated by a /login token */
 	unsigned char token_hash[32];
 	const char *params[API_MAX_PARAMS]; /* {} segments of the route */
+	int wait_sec;                       /* ?wait= of a job's GET (api_wait.h) */
+	bool waited;                        /* held once already: answer now */
 	char *pathbuf;
 };
 
@@ -49,6 +51,8 @@ struct api_route {
 const struct api_route *api_routes(size_t *n);
 
 int api_create(struct server *srv, struct api **out);
+/* Answers the requests it holds (api_wait.c); before the listeners close. */
+void api_stop(struct api *a);
 void api_destroy(struct api *a);
 /* The listener's HTTP side (dialects/rport/listener.c); ud is the api. */
 void api_http_headers(void *ud, net_http_req *req);
@@ -157,6 +161,8 @@ void api_fields_keep(json_t *obj, const char *const *fields, size_t n);
 
 /* Handlers, by resource (api_clients.c, api_commands.c). */
 void api_clients_list(struct api_call *call);
+/* Frees the sorted orders GET /clients keeps (at shutdown). */
+void api_clients_cache_free(void);
 void api_clients_get(struct api_call *call);
 void api_clients_delete(struct api_call *call);
 void api_clients_auth_list(struct api_call *call);

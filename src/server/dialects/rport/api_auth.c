@@ -379,13 +379,6 @@ void api_bans_delete(struct api_call *call)
 
 /* ---- GET /status ------------------------------------------------------- */
 
-static void count_state(void *ud, struct client *c)
-{
-	size_t *n = ud;
-
-	n[registry_client_connected(c) ? 0 : 1]++;
-}
-
 /* SHA-256 of the agent listener's certificate (the first PEM block), as
  * colon-separated hex: what an agent may pin. "" without TLS. */
 static void cert_fingerprint(const char *path, char *out, size_t outlen)
@@ -427,7 +420,9 @@ void api_status_rport(struct api_call *call)
 	char fp[3 * crypto_hash_sha256_BYTES + 1], url[300];
 	json_t *urls = json_array();
 
-	registry_each(call->srv->registry, count_state, counts);
+	/* Counted by the registry as clients come and go: no fleet scan. */
+	counts[0] = registry_connected_count(call->srv->registry);
+	counts[1] = registry_count(call->srv->registry) - counts[0];
 	store_stats(call->srv->store, &commits, &writes);
 	cert_fingerprint(cfg->tls_cert, fp, sizeof fp);
 	snprintf(url, sizeof url, "%s://%s", cfg->tls_cert[0] ? "wss" : "ws", cfg->agent_address);

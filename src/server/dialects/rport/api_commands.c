@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "dialects/rport/api.h"
+#include "dialects/rport/api_wait.h"
 #include "dialects/rport/job_json.h"
 #include "core/audit.h"
 #include "core/invoke.h"
@@ -705,12 +706,18 @@ static void job_read(void *ud, int rc, struct job_row *job)
 	if (!api_job_visible(call, job->created_by))
 		return;
 	hub_job_overlay(call->srv->hub, job);
+	if (call->wait_sec > 0 && !call->waited && !job_status_final(job->status)) {
+		api_wait_hold(call, call->params[1], call->wait_sec, api_client_commands_get);
+		return;
+	}
 	out = rport_job_json(job);
 	api_reply_data(call, 200, out);
 }
 
 void api_client_commands_get(struct api_call *call)
 {
+	if (api_wait_param(call, &call->wait_sec))
+		return;
 	store_read_job(call->srv->store, call->params[1], job_read, call);
 }
 

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "dialects/rport/api.h"
+#include "dialects/rport/api_wait.h"
 #include "auth/auth.h"
 #include "core/audit.h"
 #include "core/fanout.h"
@@ -482,11 +483,19 @@ static void multi_get_read(void *ud, json_t *m)
 		json_decref(m);
 		return;
 	}
+	if (call->wait_sec > 0 && !call->waited &&
+	    !strcmp(json_string_value(json_object_get(m, "status")) ?: "", "running")) {
+		json_decref(m);
+		api_wait_hold(call, call->params[0], call->wait_sec, api_commands_get);
+		return;
+	}
 	api_reply_data(call, 200, m);
 }
 
 void api_commands_get(struct api_call *call)
 {
+	if (api_wait_param(call, &call->wait_sec))
+		return;
 	rport_multi_json_read(call->srv, call->params[0], multi_get_read, call);
 }
 
@@ -574,23 +583,19 @@ void api_jobs_query(struct api_call *call, const char *base_column, const char *
 	query_jobs_free(&q);
 }
 
-static void multi_jobs_visible(void *ud, int rc, json_t *rec, int64_t total)
+static void multi_jobs_visible(void *ud, int rc, const char *creator)
 {
 	struct api_call *call = ud;
 
-	(void)total;
 	/* An unknown multi job has no jobs: rport answers 200 with []. */
-	if (rc == 0) {
-		if (!api_job_visible(call, json_string_value(json_object_get(rec, "created_by")))) {
-			json_decref(rec);
-			return;
-		}
-		json_decref(rec);
-	}
+	if (rc == 0 && !api_job_visible(call, creator))
+		return;
 	api_jobs_query(call, "multi_job_id", call->params[0]);
 }
 
 void api_commands_jobs(struct api_call *call)
 {
-	store_read_multi(call->srv->store, call->params[0], multi_jobs_visible, call);
+	/* Only the creator is read: a record of 20,000 targets is not parsed
+	 * for a page of its jobs. */
+	store_read_multi_creator(call->srv->store, call->params[0], multi_jobs_visible, call);
 }

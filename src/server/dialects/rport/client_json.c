@@ -80,40 +80,99 @@ json_t *rport_clients_json(struct registry *reg)
 	return arr;
 }
 
+/* The string facts a field may name, in rport_client_field_id's order
+ * after the fixed fields. */
+static const char *const fact_fields[] = {
+	"os", "os_full_name", "os_version", "os_arch", "os_family", "os_kernel",
+	"os_virtualization_system", "os_virtualization_role", "hostname", "cpu_family",
+	"cpu_model", "cpu_vendor", "cpu_model_name", "timezone",
+};
+
+enum {
+	CF_ID, CF_CLIENT_ID, CF_NAME, CF_VERSION, CF_ADDRESS, CF_AUTH_ID, CF_STATE, CF_TAGS,
+	CF_IPV4, CF_IPV6, CF_NUM_CPUS, CF_MEM_TOTAL, CF_FACT0,
+};
+
+static const char *const fixed_fields[CF_FACT0] = {
+	"id", "client_id", "name", "version", "address", "client_auth_id", "connection_state",
+	"tags", "ipv4", "ipv6", "num_cpus", "mem_total",
+};
+
+int rport_client_field_id(const char *field)
+{
+	for (int i = 0; i < CF_FACT0; i++)
+		if (!strcmp(field, fixed_fields[i]))
+			return i;
+	for (size_t i = 0; i < sizeof fact_fields / sizeof fact_fields[0]; i++)
+		if (!strcmp(field, fact_fields[i]))
+			return CF_FACT0 + (int)i;
+	return -1;
+}
+
+bool rport_client_field_get(const struct client *c, int id, const char **str,
+			    const json_t **list, long long *num)
+{
+	*str = NULL;
+	*list = NULL;
+	*num = 0;
+	switch (id) {
+	case CF_ID:
+	case CF_CLIENT_ID:
+		*str = c->id;
+		break;
+	case CF_NAME:
+		*str = c->name ? c->name : c->id;
+		break;
+	case CF_VERSION:
+		*str = c->version ? c->version : "";
+		break;
+	case CF_ADDRESS:
+		*str = c->address;
+		break;
+	case CF_AUTH_ID:
+		*str = c->auth_id ? c->auth_id : "";
+		break;
+	case CF_STATE:
+		*str = registry_client_connected(c) ? "connected" : "disconnected";
+		break;
+	case CF_TAGS:
+		*list = c->tags;
+		break;
+	case CF_IPV4:
+	case CF_IPV6:
+		*list = json_object_get(c->facts, id == CF_IPV4 ? "ipv4" : "ipv6");
+		return true;
+	case CF_NUM_CPUS:
+	case CF_MEM_TOTAL:
+		*num = (long long)json_integer_value(
+			json_object_get(c->facts, id == CF_NUM_CPUS ? "num_cpus" : "mem_total"));
+		return true;
+	default:
+		if (id < CF_FACT0 || (size_t)(id - CF_FACT0) >= sizeof fact_fields / sizeof fact_fields[0])
+			return false;
+		*str = registry_client_fact(c, fact_fields[id - CF_FACT0]);
+	}
+	return *str || *list;
+}
+
+bool rport_client_field_numeric(int id)
+{
+	return id == CF_NUM_CPUS || id == CF_MEM_TOTAL;
+}
+
 bool rport_client_field(const struct client *c, const char *field, const char **str,
 		      const json_t **list, char *num, size_t numlen)
 {
-	static const char *const str_facts[] = {
-		"os", "os_full_name", "os_version", "os_arch", "os_family", "os_kernel",
-		"os_virtualization_system", "os_virtualization_role", "hostname", "cpu_family",
-		"cpu_model", "cpu_vendor", "cpu_model_name", "timezone",
-	};
+	int id = rport_client_field_id(field);
+	long long n;
 
 	*str = NULL;
 	*list = NULL;
-	if (!strcmp(field, "id") || !strcmp(field, "client_id"))
-		*str = c->id;
-	else if (!strcmp(field, "name"))
-		*str = c->name ? c->name : c->id;
-	else if (!strcmp(field, "version"))
-		*str = c->version ? c->version : "";
-	else if (!strcmp(field, "address"))
-		*str = c->address;
-	else if (!strcmp(field, "client_auth_id"))
-		*str = c->auth_id ? c->auth_id : "";
-	else if (!strcmp(field, "connection_state"))
-		*str = registry_client_connected(c) ? "connected" : "disconnected";
-	else if (!strcmp(field, "tags"))
-		*list = c->tags;
-	else if (!strcmp(field, "ipv4") || !strcmp(field, "ipv6"))
-		*list = json_object_get(c->facts, field);
-	else if (!strcmp(field, "num_cpus") || !strcmp(field, "mem_total")) {
-		snprintf(num, numlen, "%lld",
-			 (long long)json_integer_value(json_object_get(c->facts, field)));
+	if (id < 0 || !rport_client_field_get(c, id, str, list, &n))
+		return false;
+	if (rport_client_field_numeric(id)) {
+		snprintf(num, numlen, "%lld", n);
 		*str = num;
-	} else
-		for (size_t i = 0; i < sizeof str_facts / sizeof str_facts[0]; i++)
-			if (!strcmp(field, str_facts[i]))
-				*str = registry_client_fact(c, field);
-	return *str || *list || !strcmp(field, "ipv4") || !strcmp(field, "ipv6");
+	}
+	return true;
 }

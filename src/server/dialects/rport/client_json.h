@@ -19,5 +19,12 @@ json_t *rport_clients_json(struct registry *reg);
  * ipv4, ipv6: borrowed, may be NULL). Returns false for other fields. */
 bool rport_client_field(const struct client *c, const char *field, const char **str,
 			const json_t **list, char *num, size_t numlen);
+/* The same, resolved once per request: a field's number (-1 for a name
+ * rport_client_field does not know), then its value per client. Numbers
+ * (num_cpus, mem_total) come in *num, not as text. */
+int rport_client_field_id(const char *field);
+bool rport_client_field_get(const struct client *c, int id, const char **str,
+			    const json_t **list, long long *num);
+bool rport_client_field_numeric(int id);
 
 #endif

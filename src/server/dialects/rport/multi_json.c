@@ -5,24 +5,79 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uthash.h>
+
 #include "dialects/rport/job_json.h"
+#include "core/fanout.h"
 #include "server.h"
 #include "store/store.h"
 #include "util.h"
 
 #define MULTI_JSON_MAX_JOBS 100
 
+/* One target of the multi job, marked once a child of it is seen. The
+ * marks are one array and a hash over the record's own strings: no JSON
+ * object of every client per request. */
+struct tmark {
+	const char *id;
+	bool seen;
+	UT_hash_handle hh;
+};
+
 struct count_ctx {
-	json_t *seen;
+	struct tmark *marks, *by_id;
+	/* From fan-out's memory: targets[0..next) have a child, no marks. */
+	bool from_memory;
+	size_t next;
 	int64_t running, successful, failed, unknown, queued, expired;
 };
+
+static void marks_init(struct count_ctx *c, const json_t *targets)
+{
+	size_t n = json_array_size(targets), i;
+	json_t *v;
+
+	c->marks = calloc(n ? n : 1, sizeof *c->marks);
+	if (!c->marks)
+		return;
+	json_array_foreach(targets, i, v) {
+		struct tmark *m = &c->marks[i], *have;
+
+		m->id = json_string_value(v);
+		if (!m->id)
+			continue;
+		HASH_FIND_STR(c->by_id, m->id, have);
+		if (!have)
+			HASH_ADD_KEYPTR(hh, c->by_id, m->id, strlen(m->id), m);
+	}
+}
+
+static void marks_free(struct count_ctx *c)
+{
+	HASH_CLEAR(hh, c->by_id);
+	free(c->marks);
+	c->marks = NULL;
+}
+
+static bool marked(const struct count_ctx *c, const char *id)
+{
+	struct tmark *m;
+
+	if (!id)
+		return false;
+	HASH_FIND_STR(c->by_id, id, m);
+	return m && m->seen;
+}
 
 static void count_child(void *ud, const char *client_id, const char *jid, const char *status)
 {
 	struct count_ctx *c = ud;
+	struct tmark *m;
 
 	(void)jid;
-	json_object_set_new(c->seen, client_id, json_true());
+	HASH_FIND_STR(c->by_id, client_id, m);
+	if (m)
+		m->seen = true;
 	if (!strcmp(status, "running"))
 		c->running++;
 	else if (!strcmp(status, "successful"))
@@ -51,8 +106,8 @@ struct multi_read {
 static void multi_read_end(struct multi_read *mr, json_t *out)
 {
 	mr->cb(mr->ud, out);
+	marks_free(&mr->cc);
 	json_decref(mr->rec);
-	json_decref(mr->cc.seen);
 	free(mr);
 }
 
@@ -78,7 +133,7 @@ static json_t *multi_render(const json_t *rec, const struct count_ctx *cc,
 		json_object_set(out, "argv", v);
 	targets = json_object_get(rec, "targets");
 	json_array_foreach(targets, i, v)
-		if (!json_object_get(cc->seen, json_string_value(v)))
+		if (cc->from_memory ? i >= cc->next : !marked(cc, json_string_value(v)))
 			json_array_append(left, v);
 	json_object_set_new(out, "jobs", rport_jobs_json(rows));
 	json_object_set_new(out, "jobs_total", json_integer(rows->total));
@@ -159,6 +214,7 @@ static void multi_record_read(void *ud, int rc, json_t *rec, int64_t total)
 		return;
 	}
 	mr->rec = rec;
+	marks_init(&mr->cc, json_object_get(rec, "targets"));
 	store_read_each_child(mr->srv->store, mr->jid, multi_child_counted, multi_children_read,
 			      mr);
 }
@@ -166,9 +222,9 @@ static void multi_record_read(void *ud, int rc, json_t *rec, int64_t total)
 void rport_multi_json_read(struct server *srv, const char *jid, rport_multi_cb cb, void *ud)
 {
 	struct multi_read *mr = calloc(1, sizeof *mr);
+	struct fanout_progress p;
 
-	if (!mr || !(mr->cc.seen = json_object())) {
-		free(mr);
+	if (!mr) {
 		cb(ud, NULL);
 		return;
 	}
@@ -176,5 +232,20 @@ void rport_multi_json_read(struct server *srv, const char *jid, rport_multi_cb c
 	util_strlcpy(mr->jid, jid, sizeof mr->jid);
 	mr->cb = cb;
 	mr->ud = ud;
+	if (fanout_progress(srv->fanout, jid, &p) == 0) {
+		/* Running here: the record and the counts from memory, no walk
+		 * of every child in the store per GET (what clients poll). */
+		mr->rec = json_incref((json_t *)p.rec);
+		mr->cc.from_memory = true;
+		mr->cc.next = p.next;
+		mr->cc.running = p.running;
+		mr->cc.queued = p.queued;
+		mr->cc.successful = p.successful;
+		mr->cc.failed = p.failed;
+		mr->cc.unknown = p.unknown;
+		mr->cc.expired = p.expired;
+		multi_children_read(mr, 0);
+		return;
+	}
 	store_read_multi(srv->store, jid, multi_record_read, mr);
 }
