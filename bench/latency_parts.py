@@ -29,7 +29,7 @@ PARTS = [
     ("the job's commit: fdatasync", "jc_s", "jc_e"),
     ("commit done to run frame written", "jc_e", "run_tx"),
     ("run frame: loopback and agent wake-up", "run_tx", "run_rx"),
-    ("agent: run journal record (open, write, rename)", "run_rx", "rj"),
+    ("agent: run journal record (its file written)", "run_rx", "rj"),
     ("agent: checks and spawn set-up", "rj", "sp_s"),
     ("agent: spawn (clone to exec)", "sp_s", "sp_e"),
     ("the program runs; its exit is seen (wait4)", "sp_e", "exit"),
