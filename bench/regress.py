@@ -167,14 +167,22 @@ def main():
     tmp = tempfile.mkdtemp(prefix="tether-regress-")
     t0 = time.monotonic()
     rows = []
-    if "lat" in parts:
-        rows += part_lat(tmp, args.runs, args.lat_runs)
-    if "subs" in parts:
-        rows += part_subs(tmp, args.runs, args.seconds)
-    if "fan" in parts:
-        rows += part_fan(tmp, args.runs, args.agents)
-    if "big" in parts:
-        rows += part_big(tmp, args.runs, args.big)
+    todo = [("lat", lambda: part_lat(tmp, args.runs, args.lat_runs)),
+            ("subs", lambda: part_subs(tmp, args.runs, args.seconds)),
+            ("fan", lambda: part_fan(tmp, args.runs, args.agents)),
+            ("big", lambda: part_big(tmp, args.runs, args.big))]
+    for name, fn in todo:
+        if name not in parts:
+            continue
+        p0 = time.monotonic()
+        try:
+            got = fn()
+        except Exception as e:  # one part failing keeps the others' figures
+            got = [("part `%s`" % name, "-", "**failed**: %s" % str(e).splitlines()[0][:200])]
+        rows += got
+        print("regress: %s done in %.0f s" % (name, time.monotonic() - p0), file=sys.stderr, flush=True)
+        for r in got:
+            print("regress:   %s: %s" % (r[0], r[2]), file=sys.stderr, flush=True)
     print("| figure (median (range) of %d runs) | target | measured |" % args.runs)
     print("| --- | --- | --- |")
     for r in rows:
