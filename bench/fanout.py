@@ -5,7 +5,6 @@ tetherd's memory per connected idle agent. Bounded in time; prints a table.
 
 Usage: bench/fanout.py [--counts 1000,10000] [--runs 5]"""
 import argparse
-import datetime
 import os
 import statistics
 import subprocess
@@ -15,12 +14,11 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
 import harness  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
 
 rss_kb = harness.rss_kb
-
-
-def ts(s):
-    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")[:26] + "+00:00")
 
 
 def main():
@@ -48,21 +46,9 @@ def main():
         per_agent = (rss_kb(s.proc.p.pid) - base) * 1024 / n
         server_times, wall_times = [], []
         for _ in range(args.runs):
-            w0 = time.monotonic()
-            st, j = s.api("POST", "/api/v1/commands", {"command": "x", "tags": {"tags": ["bench"]},
-                                                       "execute_concurrently": True})
-            jid = j["data"]["jid"]
-
-            def done():
-                st, m = s.api("GET", "/api/v1/commands/%s/jobs?filter[status]=running&page[limit]=1" % jid)
-                return st == 200 and m["meta"]["count"] == 0 and \
-                    s.api("GET", "/api/v1/commands/%s/jobs?page[limit]=1" % jid)[1]["meta"]["count"] == n
-            harness.wait_until(done, 120, "fan-out to finish", interval=0.05)
-            wall_times.append(time.monotonic() - w0)
-            m = harness.wait_until(lambda: (lambda d: d if d["finished_at"] else None)(
-                s.api("GET", "/api/v1/commands/" + jid)[1]["data"]), 30, "finished_at")
-            assert m["summary"]["successful"] == n, m["summary"]
-            server_times.append((ts(m["finished_at"]) - ts(m["started_at"])).total_seconds())
+            st, wall, _ = common.fanout_once(s, n, "bench")
+            wall_times.append(wall)
+            server_times.append(st)
         sw.terminate()
         sw.wait()
         s.stop()

@@ -15,6 +15,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
 import harness  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
 
 rss_kb = harness.rss_kb
 
@@ -23,23 +26,7 @@ def latency(tmp, runs):
     s = harness.Server(tmp).start()
     a = harness.Agent(tmp, s, "lat", policy="allow = ['.*']\ndeny = []").start()
     s.wait_connected("lat")
-    import http.client
-    import base64
-    import json
-    conn = http.client.HTTPConnection("127.0.0.1", s.api_port)
-    auth = "Basic " + base64.b64encode(b"admin:foobaz").decode()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        conn.request("POST", "/api/v1/clients/lat/commands", body='{"command":"/bin/true"}',
-                     headers={"Authorization": auth, "Content-Type": "application/json"})
-        jid = json.loads(conn.getresponse().read())["data"]["jid"]
-        while True:
-            conn.request("GET", "/api/v1/clients/lat/commands/" + jid, headers={"Authorization": auth})
-            d = json.loads(conn.getresponse().read())["data"]
-            if d["status"] != "running":
-                break
-        times.append((time.perf_counter() - t0) * 1000)
+    times = common.single_latency(s, "lat", runs)
     time.sleep(2)
     idle_rss = rss_kb(a.proc.p.pid)
     c0 = harness.cpu_seconds(a.proc.p.pid)

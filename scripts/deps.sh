@@ -27,6 +27,11 @@ fi
 if [ "${TETHER_VALGRIND_DEPS:-0}" = 1 ]; then
 	pkgs+=(valgrind)
 fi
+# bench/ (regress.py, pdsh_compare.py): load generator, syscall counts, and
+# the ssh tools tether is compared with. Not for CI.
+if [ "${TETHER_BENCH_DEPS:-0}" = 1 ]; then
+	pkgs+=(wrk linux-perf strace pdsh openssh-server openssh-client ansible-core clustershell)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -104,6 +104,29 @@ static int write_file(const char *path, const char *text, size_t len, bool durab
 	return 0;
 }
 
+/* Writes a whole file under its own name (created or truncated). */
+static int write_direct(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return close(fd);
+}
+
 static void synced(uv_fs_t *req)
 {
 	int fd = (int)(intptr_t)req->data;
@@ -357,8 +380,11 @@ int journal_record_run(struct journal *j, const char *jid, const char *text, siz
 	if (!util_is_uuid(jid) || path_of(j, "run", jid, path, sizeof path))
 		return -1;
 	/* Written (not fsync'd) before the spawn: it survives a crash of the
-	 * agent, which is what a second run must be protected from. */
-	if (write_file(path, text, len, false, NULL))
+	 * agent, which is what a second run must be protected from. Straight
+	 * to its name, without a temporary file and a rename on the way to the
+	 * spawn: its existence is the record; a file a crash left torn still
+	 * makes the job an orphan (reported unknown), never a second run. */
+	if (write_direct(path, text, len))
 		return -1;
 	e = entry_get(j, jid, true);
 	if (!e)
@@ -369,12 +395,11 @@ int journal_record_run(struct journal *j, const char *jid, const char *text, siz
 
 int journal_record_result(struct journal *j, const char *jid, const char *text, size_t len)
 {
-	char path[700], run[700];
+	char path[700];
 	struct entry *e;
 	int fd;
 
-	if (!util_is_uuid(jid) || path_of(j, "result", jid, path, sizeof path) ||
-	    path_of(j, "run", jid, run, sizeof run))
+	if (!util_is_uuid(jid) || path_of(j, "result", jid, path, sizeof path))
 		return -1;
 	if (j->nresults >= JOURNAL_MAX_RESULTS)
 		log_warn("journal: %zu results wait for the server; keeping this one too",
@@ -386,9 +411,10 @@ int journal_record_result(struct journal *j, const char *jid, const char *text, 
 	/* In the page cache now: it survives a crash of the agent. The
 	 * fdatasync (for a crash of the system) runs on libuv's thread pool
 	 * while the result is sent; a result file a system crash left empty
-	 * or torn is reported as unknown at the next start (conn.c). */
+	 * or torn is reported as unknown at the next start (conn.c). The run
+	 * record goes at the ack, off the way to the server: until then the
+	 * result file wins over it (load_dir). */
 	sync_later(j, fd);
-	unlink(run);
 	e = entry_get(j, jid, true);
 	if (!e)
 		return -1;
@@ -400,20 +426,22 @@ int journal_record_result(struct journal *j, const char *jid, const char *text, 
 
 int journal_ack(struct journal *j, const char *jid)
 {
-	char path[700], line[64];
+	char path[700], run[700], line[64];
 	struct entry *e = entry_get(j, jid, false);
 	int n;
 
 	if (!e || e->state == JOURNAL_ACKED)
 		return 0;
-	if (path_of(j, "result", jid, path, sizeof path))
+	if (path_of(j, "result", jid, path, sizeof path) || path_of(j, "run", jid, run, sizeof run))
 		return -1;
 	/* The tombstone first: a crash in between leaves both, and the
-	 * result is then acked again, harmlessly. */
+	 * result is then acked again, harmlessly (a run record left beside
+	 * a tombstone or a result is stale: load_dir removes it). */
 	n = snprintf(line, sizeof line, "%s\n", jid);
 	if (j->done_fd >= 0 && write(j->done_fd, line, (size_t)n) != n)
 		log_warn_errno("journal: cannot append to done.log");
 	unlink(path);
+	unlink(run);
 	if (e->state == JOURNAL_FINISHED)
 		j->nresults--;
 	e->state = JOURNAL_ACKED;

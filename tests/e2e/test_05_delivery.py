@@ -119,6 +119,36 @@ def test_result_survives_server_outage(fleet, tmp_path):
     assert count_lines(marker) == 1
 
 
+def test_result_held_across_an_agent_crash_is_delivered_and_the_journal_emptied(fleet, tmp_path):
+    """A finished job's run record stays until the server acks its result
+    (it is removed at the ack, off the way to the server): an agent killed
+    while it holds the result still delivers it as it was at its next start,
+    not as an unknown outcome, and once acked nothing of the job is left in
+    the journal."""
+    s = fleet.server().start()
+    a = fleet.agent(s, "a1")
+    marker = str(tmp_path / "m")
+    jid = s.run("a1", {"command": "sleep 1; echo once >> %s; echo out" % marker, "timeout_sec": 30})
+    s.stop()
+    journal = os.path.join(a.dir, "data", "journal")
+    wait_until(lambda: os.path.exists(os.path.join(journal, "result", jid)), 10,
+               "the result to be journaled while the server is down")
+    a.kill9()
+    a.start()
+    s.start()
+    j = s.wait_job("a1", jid)
+    assert j["status"] == "successful" and j["result"]["stdout"] == "out\n", j
+    assert count_lines(marker) == 1
+    wait_until(lambda: not os.listdir(os.path.join(journal, "result"))
+               and not os.listdir(os.path.join(journal, "run")), 10,
+               "the acked job to leave the journal")
+    ok = s.wait_job("a1", s.run("a1", {"command": "echo again"}))
+    assert ok["status"] == "successful" and ok["result"]["stdout"] == "again\n", ok
+    wait_until(lambda: not os.listdir(os.path.join(journal, "result"))
+               and not os.listdir(os.path.join(journal, "run")), 10,
+               "a job acked on a live connection to leave the journal")
+
+
 def test_kill9_agent_reports_lost_job(fleet, tmp_path):
     s = fleet.server().start()
     a = fleet.agent(s, "a1")

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+#include <uv.h>
 
 /* The schema version migrations end at (store/migrate.c). */
 #define LATEST_SCHEMA 11
@@ -982,6 +983,75 @@ static void test_queue_without_loop(void **state)
 	store_stats(f->st, &commits, &writes);
 	assert_int_equal(writes - writes0, 2);
 	assert_true(commits > commits0);
+}
+
+/* ---- issue 19: commit pacing waits only when waiting gathers writes ------- */
+
+/* One turn of the loop without blocking: the prepare handle flushes the
+ * queue unless pacing defers it to its timer. */
+static void one_turn(uv_loop_t *loop)
+{
+	uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static void test_pacing_serial_writes_commit_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct queued q[8];
+	char jid[8][16];
+	uv_loop_t loop;
+
+	uv_loop_init(&loop);
+	assert_int_equal(store_attach_loop(f->st, &loop), 0);
+	/* One request at a time, each right after the commit before: many
+	 * commits in a row close together, each with one write. Waiting
+	 * would only delay each: every one commits in its own turn. */
+	for (int i = 0; i < 8; i++) {
+		snprintf(jid[i], sizeof jid[i], "ps%d", i);
+		q[i] = (struct queued){ spec(jid[i], "c1", T0), 99, 0 };
+		store_queue(f->st, apply_insert, after_insert, &q[i]);
+		one_turn(&loop);
+		assert_int_equal(q[i].after_calls, 1);
+		assert_int_equal(q[i].after_rc, 0);
+	}
+	store_detach_loop(f->st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_pacing_batches_under_load(void **state)
+{
+	struct fixture *f = *state;
+	struct queued q[16];
+	char jid[16][16];
+	uv_loop_t loop;
+	bool deferred = false;
+
+	uv_loop_init(&loop);
+	assert_int_equal(store_attach_loop(f->st, &loop), 0);
+	/* Two writes a turn, turn after turn: under load, a commit close to
+	 * the one before waits out the gap (its timer) to carry more. */
+	for (int i = 0; i < 16; i += 2) {
+		for (int k = i; k < i + 2; k++) {
+			snprintf(jid[k], sizeof jid[k], "pl%d", k);
+			q[k] = (struct queued){ spec(jid[k], "c1", T0), 99, 0 };
+			store_queue(f->st, apply_insert, after_insert, &q[k]);
+		}
+		one_turn(&loop);
+		deferred |= q[i].after_calls == 0;
+	}
+	assert_true(deferred);
+	/* The deferred commits happen: nothing is left waiting (the store's
+	 * prepare handle keeps the loop alive: turns, not a run to the end). */
+	for (int turn = 0; turn < 100 && q[15].after_calls == 0; turn++)
+		uv_run(&loop, UV_RUN_ONCE);
+	for (int k = 0; k < 16; k++) {
+		assert_int_equal(q[k].after_calls, 1);
+		assert_int_equal(q[k].after_rc, 0);
+	}
+	store_detach_loop(f->st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 /* ---- issue 12: verdicts, expiry, idempotency keys, schema v2 -------------- */
@@ -2005,6 +2075,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_without_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pacing_serial_writes_commit_at_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pacing_batches_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verdicts_give_way_to_the_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, teardown),

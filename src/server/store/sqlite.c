@@ -182,9 +182,11 @@ fail:
 /* Commit pacing: a commit costs a fixed amount of work (locks, WAL
  * headers, an fsync) whatever it holds. Under load (STORE_PACE_STREAK
  * commits in a row, each begun within STORE_COMMIT_GAP_US of the end of the
- * one before), the next commit waits until that gap has passed, so each
- * carries more writes: about twice the submissions per second. A quiet
- * server, or one request at a time, commits at once. */
+ * one before, the last carrying more than one write), the next commit
+ * waits until that gap has passed, so each carries more writes: about
+ * twice the submissions per second. A quiet server, or one request at a
+ * time (each commit one write, however close together: the writer is
+ * idle and waiting would gather nothing), commits at once. */
 #define STORE_COMMIT_GAP_US 1000
 #define STORE_PACE_STREAK 3
 
@@ -209,7 +211,7 @@ static void prep_cb(uv_prepare_t *p)
 	if (!st->head || uv_is_active((uv_handle_t *)&st->pace))
 		return;
 	since = mono_us() - st->last_commit_us;
-	if (since < STORE_COMMIT_GAP_US && st->streak >= STORE_PACE_STREAK) {
+	if (since < STORE_COMMIT_GAP_US && st->streak >= STORE_PACE_STREAK && st->last_writes > 1) {
 		uint64_t wait_ms = (STORE_COMMIT_GAP_US - since + 999) / 1000;
 
 		uv_timer_start(&st->pace, pace_cb, wait_ms, 0);
@@ -318,9 +320,11 @@ void store_flush(struct store *st)
 			st->streak = 0;
 		pthread_mutex_lock(&st->write_lock);
 		ok = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+		st->last_writes = 0;
 		for (e = list; e; e = e->next) {
 			e->rc = ok ? e->apply(st, e->arg) : TE_IO;
 			st->writes++;
+			st->last_writes++;
 		}
 		if (ok && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 			log_error("store: commit failed: %s", sqlite3_errmsg(st->db));

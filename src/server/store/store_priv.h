@@ -67,6 +67,7 @@ struct store {
 	uint64_t last_commit_us;  /* monotonic end of the last commit */
 	uint64_t last_start_us;   /* monotonic start of the last commit */
 	int streak;               /* commits in a row that came close together */
+	uint64_t last_writes;     /* writes the last commit carried */
 	bool attached;
 	bool flushing;
 	struct wq_entry *head;    /* the group commit queue */
