@@ -20,8 +20,8 @@
 #include <sqlite3.h>
 
 /* The schema version migrations end at (store/migrate.c). */
-#define LATEST_SCHEMA 10
-#define LATEST_SCHEMA_TEXT "10"
+#define LATEST_SCHEMA 11
+#define LATEST_SCHEMA_TEXT "11"
 
 #include "store/store.h"
 #include "store/store_tat.h"
