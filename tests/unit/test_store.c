@@ -1741,13 +1741,13 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 11;");
+	exec_sql(path, "PRAGMA user_version = 12;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 11"));
+	assert_non_null(strstr(err, "schema version 12"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 10"));
-	assert_int_equal(user_version_of(path), 11);
+	assert_non_null(strstr(err, "versions up to 11"));
+	assert_int_equal(user_version_of(path), 12);
 	exec_sql(path, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";");
 	reopen(f);
 	check_old_data(f->st, 3);
