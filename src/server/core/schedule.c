@@ -97,7 +97,7 @@ static void sched_set_rec(struct sched *e, json_t *rec)
 int64_t schedule_next_slot(const json_t *rec, const struct cron_expr *c, int64_t after_sec)
 {
 	const json_t *once = json_object_get(rec, "once_at");
-	int64_t ns;
+	int64_t ns, off, slot;
 
 	if (json_is_false(json_object_get(rec, "enabled")))
 		return -1;
@@ -106,7 +106,13 @@ int64_t schedule_next_slot(const json_t *rec, const struct cron_expr *c, int64_t
 			return -1;
 		return ns / NS > after_sec ? ns / NS : -1;
 	}
-	return c ? cron_next(c, after_sec) : -1;
+	if (!c)
+		return -1;
+	/* A cron expression of a fixed-offset zone (TAT's: UTC+8) is read in
+	 * that zone's wall time. */
+	off = json_integer_value(json_object_get(rec, "cron_offset_sec"));
+	slot = cron_next(c, after_sec + off);
+	return slot < 0 ? -1 : slot - off;
 }
 
 static const struct schedule_source *source_of(struct schedules *s, const json_t *rec)

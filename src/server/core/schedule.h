@@ -7,7 +7,9 @@
  *    metadata: {..}, last_execution: {..}|null,
  *    and optionally: enabled (default true; false: it never runs),
  *    once_at (an RFC 3339 time: it runs once then, instead of on cron,
- *    and is then disabled), run_as, kill_on_timeout, source}
+ *    and is then disabled), cron_offset_sec (cron is read in the wall
+ *    time of UTC plus this offset; default 0), run_as, kill_on_timeout,
+ *    source}
  * text is the command or the script's text, unless library_id names a
  * library entry of the kind, whose text runs (read when the run starts),
  * or source names a source (schedules_add_source) that gives the job of

@@ -542,7 +542,12 @@ static void delete_listed(struct tat_call *c, json_t *all)
 {
 	json_t *rec = all ? command_pick(c, all) : NULL;
 
-	if (rec)
+	if (rec && tat_command_in_invoker(c->srv, str_param(c, "CommandId"))) {
+		tat_fail(c, "ResourceUnavailable.CommandInInvoker",
+			 "The command `%s` is the command of an invoker: delete the invoker first.",
+			 str_param(c, "CommandId"));
+		rec = NULL;
+	} else if (rec)
 		library_delete(c->srv, LIBRARY_COMMAND,
 			       json_string_value(json_object_get(rec, "id")), deleted, c);
 	json_decref(all);
@@ -611,6 +616,57 @@ void tat_invoke_command(struct tat_call *c)
 	if (command_id_check(c))
 		return;
 	commands_read(c, invoke_listed);
+}
+
+/* ---- one command, for the invokers --------------------------------------- */
+
+struct cget {
+	tat_command_fn fn;
+	void *ud;
+	char id[16];
+};
+
+static void get_listed(struct tat_call *c, json_t *all)
+{
+	struct cget *g = c->ud;
+	tat_command_fn fn = g->fn;
+	void *ud = g->ud;
+	json_t *rec = NULL, *x;
+	size_t i;
+
+	c->ud = NULL;
+	json_array_foreach(all, i, x)
+		if (!strcmp(meta_str(x, "CommandId"), g->id))
+			rec = x;
+	if (all && !rec)
+		tat_fail(c, "ResourceNotFound.CommandNotFound", "The command `%s` is not found.",
+			 g->id);
+	free(g);
+	fn(rec ? c : NULL, rec, ud);
+	json_decref(all);
+}
+
+void tat_command_get(struct tat_call *c, const char *cmd_id, tat_command_fn fn, void *ud)
+{
+	struct cget *g;
+
+	if (!cmd_id_ok(cmd_id ? cmd_id : "")) {
+		tat_fail(c, "InvalidCommandId.Malformed",
+			 "The CommandId `%.64s` is not of the form cmd-xxxxxxxx.", cmd_id ? cmd_id : "");
+		fn(NULL, NULL, ud);
+		return;
+	}
+	g = calloc(1, sizeof *g);
+	if (!g) {
+		tat_fail(c, "InternalError", "out of memory");
+		fn(NULL, NULL, ud);
+		return;
+	}
+	g->fn = fn;
+	g->ud = ud;
+	util_strlcpy(g->id, cmd_id, sizeof g->id);
+	c->ud = g;
+	commands_read(c, get_listed);
 }
 
 /* ---- PreviewReplacedCommandContent with CommandId ------------------------ */
