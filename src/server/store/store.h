@@ -422,7 +422,7 @@ int store_schedule_each(struct store *st,
  * rows of the schedule (0: all); finish sets the result of the run of a
  * multi job. The query reads the records of up to
  * STORE_SCHEDULE_RUNS_MAX_IN schedules, newest first, paged:
- * [{schedule_id, at (ns), multi_job_id?, result, reason, client_count,
+ * [{schedule_id, at (ns), multi_job_id (null: none), result, reason, client_count,
  * success_count, failed_count}] and their count before paging. A deleted
  * schedule's records go with it. */
 #define STORE_SCHEDULE_RUNS_MAX_IN 1000
