@@ -493,13 +493,14 @@ static void command_got(struct tat_call *c, const json_t *cmd, void *ud)
 	struct tat_error err;
 	struct invoke_error ie;
 	char cron_err[200];
-	const char *user = c->user;
+	const char *user;
 
-	if (!cmd) {   /* answered */
+	if (!cmd) {   /* answered: c is gone */
 		json_decref(ch->rec);
 		free(ch);
 		return;
 	}
+	user = c->user;
 	if (json_object_get(ch->rec, "created_by"))
 		user = json_string_value(json_object_get(ch->rec, "created_by"));
 	if (job_make(ch->rec, cmd, tstr(ch->rec, "Parameters"), &p, &job, &err)) {
