@@ -30,7 +30,6 @@ struct tat_call {
 	char user[128];
 	bool admin;
 	char cmd_id[16];         /* InvokeCommand: the saved command run */
-	void *ud;                /* tat_command_get's state while it reads */
 };
 
 /* A TAT error: code and message, for work done without a call (an
@@ -75,7 +74,7 @@ int tat_invokers_start(struct server *srv);
 bool tat_command_in_invoker(struct server *srv, const char *cmd_id);
 /* The visible TAT command cmd_id (admin: any; otherwise user's): fn gets
  * the call and the library record (borrowed), or NULL and NULL having
- * answered; ud is passed through. Uses c->ud meanwhile. */
+ * answered; ud is passed through. */
 typedef void (*tat_command_fn)(struct tat_call *c, const json_t *rec, void *ud);
 void tat_command_get(struct tat_call *c, const char *cmd_id, tat_command_fn fn, void *ud);
 /* PreviewReplacedCommandContent with CommandId. */
