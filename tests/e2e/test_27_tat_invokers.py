@@ -193,6 +193,10 @@ def test_disabled_does_not_run_and_once_runs_once(srv, clock):
     wait_records(s, on, 2)
     wait_records(s, off, 1)
     assert records(s, once)["TotalCount"] == 1
+    # all of it is kept across a restart
+    s.restart()
+    assert describe(s, once)["Enable"] is False and describe(s, off)["Enable"] is True
+    assert [records(s, i)["TotalCount"] for i in (on, off, once)] == [2, 1, 1]
 
 
 def test_modify_invoker_changes_what_and_when(srv, clock):
