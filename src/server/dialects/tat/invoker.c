@@ -492,8 +492,9 @@ static void command_got(struct tat_call *c, const json_t *cmd, void *ud)
 	struct job_parts p;
 	struct tat_error err;
 	struct invoke_error ie;
-	char cron_err[200];
+	char cron_err[200] = "";
 	const char *user;
+	int rc;
 
 	if (!cmd) {   /* answered: c is gone */
 		json_decref(ch->rec);
@@ -507,9 +508,10 @@ static void command_got(struct tat_call *c, const json_t *cmd, void *ud)
 		tat_fail(c, err.code, "%s", err.message);
 		goto out;
 	}
-	if (schedule_check_job(c->srv, ch->rec, &job, user, cron_err, sizeof cron_err, &ie)) {
+	rc = schedule_check_job(c->srv, ch->rec, &job, user, cron_err, sizeof cron_err, &ie);
+	if (rc) {
 		parts_free(&p);
-		if (cron_err[0])
+		if (rc == -1)
 			tat_fail(c, "InvalidParameterValue.InvalidCronExpression", "%s", cron_err);
 		else
 			invoke_error_fail(c, &ie);
