@@ -21,8 +21,8 @@
 #include <uv.h>
 
 /* The schema version migrations end at (store/migrate.c). */
-#define LATEST_SCHEMA 11
-#define LATEST_SCHEMA_TEXT "11"
+#define LATEST_SCHEMA 12
+#define LATEST_SCHEMA_TEXT "12"
 
 #include "store/store.h"
 #include "store/store_tat.h"
@@ -1814,13 +1814,13 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 12;");
+	exec_sql(path, "PRAGMA user_version = 13;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 12"));
+	assert_non_null(strstr(err, "schema version 13"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 11"));
-	assert_int_equal(user_version_of(path), 12);
+	assert_non_null(strstr(err, "versions up to 12"));
+	assert_int_equal(user_version_of(path), 13);
 	exec_sql(path, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";");
 	reopen(f);
 	check_old_data(f->st, 3);

@@ -20,6 +20,7 @@
 
 #define NS 1000000000LL
 #define TICK_MS 1000
+#define SOURCES_MAX 4
 
 struct sched {
 	struct sched *next;
@@ -27,6 +28,7 @@ struct sched {
 	json_t *rec;
 	struct cron_expr cron;
 	bool cron_ok;
+	bool once;              /* once_at: runs once, then is disabled */
 	int64_t created_at;     /* ns */
 	int64_t last_slot;      /* ns: slots up to here are handled */
 	bool fresh;             /* loaded at start, not ticked yet: grace rule */
@@ -43,6 +45,8 @@ struct schedules {
 	bool ticking;
 	char *clock_file;
 	uint64_t started_ms;    /* monotonic: when the schedules were loaded */
+	struct schedule_source sources[SOURCES_MAX];
+	size_t nsources;
 };
 
 /* ---- the clock ------------------------------------------------------ */
@@ -83,10 +87,50 @@ static void sched_set_rec(struct sched *e, json_t *rec)
 
 	json_decref(e->rec);
 	e->rec = rec;
-	e->cron_ok = !cron_parse(json_string_value(json_object_get(rec, "cron")), &e->cron, err,
-				 sizeof err);
-	if (!e->cron_ok)
+	e->once = json_is_string(json_object_get(rec, "once_at"));
+	e->cron_ok = !e->once && !cron_parse(json_string_value(json_object_get(rec, "cron")),
+					     &e->cron, err, sizeof err);
+	if (!e->once && !e->cron_ok)
 		log_error("schedule %s: %s", e->id, err);
+}
+
+int64_t schedule_next_slot(const json_t *rec, const struct cron_expr *c, int64_t after_sec)
+{
+	const json_t *once = json_object_get(rec, "once_at");
+	int64_t ns, off, slot;
+
+	if (json_is_false(json_object_get(rec, "enabled")))
+		return -1;
+	if (once) {
+		if (util_time_parse(json_string_value(once) ?: "", &ns))
+			return -1;
+		return ns / NS > after_sec ? ns / NS : -1;
+	}
+	if (!c)
+		return -1;
+	/* A cron expression of a fixed-offset zone (TAT's: UTC+8) is read in
+	 * that zone's wall time. */
+	off = json_integer_value(json_object_get(rec, "cron_offset_sec"));
+	slot = cron_next(c, after_sec + off);
+	return slot < 0 ? -1 : slot - off;
+}
+
+static const struct schedule_source *source_of(struct schedules *s, const json_t *rec)
+{
+	const char *name = json_string_value(json_object_get(rec, "source"));
+
+	for (size_t i = 0; name && i < s->nsources; i++)
+		if (!strcmp(s->sources[i].name, name))
+			return &s->sources[i];
+	return NULL;
+}
+
+int schedules_add_source(struct schedules *s, const struct schedule_source *src)
+{
+	if (s->nsources >= SOURCES_MAX)
+		return TE_NOMEM;
+	s->sources[s->nsources++] = *src;
+	return 0;
 }
 
 struct sched_write {
@@ -156,6 +200,69 @@ static void last_execution(struct schedules *s, struct sched *e, const char *sta
 	persist(s, e, false, e->id, NULL, NULL);
 }
 
+/* ---- run records ----------------------------------------------------- */
+
+struct run_write {
+	struct schedule_run_row row;
+	char id[UUID_STR_LEN], mj[UUID_STR_LEN];
+	char result[16];
+	char *reason;
+	bool finish;            /* the end of the run of mj */
+};
+
+static int run_write_apply(struct store *st, void *arg)
+{
+	struct run_write *w = arg;
+
+	if (w->finish)
+		return store_schedule_run_finish(st, w->mj, w->result, w->row.success_count,
+						 w->row.failed_count);
+	return store_schedule_run_add(st, &w->row, SCHEDULE_RUNS_KEEP);
+}
+
+static void run_write_after(void *arg, int rc)
+{
+	struct run_write *w = arg;
+
+	if (rc)
+		log_error("schedule %s: cannot store a run record (%d)", w->id, rc);
+	free(w->reason);
+	free(w);
+}
+
+/* Queues a run record of e: the run of e->inv_id (when set) or a refused
+ * one; finish: the end of the run of e->inv_id. */
+static void run_record(struct schedules *s, struct sched *e, const char *result,
+		       const char *reason, bool finish)
+{
+	struct run_write *w = calloc(1, sizeof *w);
+
+	if (!w || !(w->reason = strdup(reason ? reason : ""))) {
+		free(w);
+		log_error("schedule %s: out of memory for a run record", e->id);
+		return;
+	}
+	util_strlcpy(w->id, e->id, sizeof w->id);
+	util_strlcpy(w->mj, e->inv_id, sizeof w->mj);
+	util_strlcpy(w->result, result, sizeof w->result);
+	w->finish = finish;
+	w->row.schedule_id = w->id;
+	w->row.at = e->inv_started ? e->inv_started : schedule_now_ns(s);
+	w->row.multi_job_id = w->mj[0] ? w->mj : NULL;
+	w->row.result = w->result;
+	w->row.reason = w->reason;
+	w->row.client_count = e->clients;
+	w->row.success_count = e->success;
+	w->row.failed_count = e->failed;
+	store_queue(s->srv->store, run_write_apply, run_write_after, w);
+}
+
+void schedule_runs_read(struct schedules *s, const char *const *ids, size_t n, int64_t limit,
+			int64_t offset, store_read_cb cb, void *ud)
+{
+	store_read_schedule_runs(s->srv->store, ids, n, limit, offset, cb, ud);
+}
+
 /* ---- the invocation a schedule makes -------------------------------- */
 
 /* The strings of an array (borrowed); NULL entries for non-strings. */
@@ -172,13 +279,14 @@ static const char **strings_of(const json_t *arr, size_t *n)
 
 /* Prepares rec's invocation as user with text. Returns 0 with *out, or -1
  * with ie. */
-static int prepare(struct server *srv, const json_t *rec, const char *text, const char *user,
-		   const char *schedule_id, struct invocation **out, struct invoke_error *ie)
+static int prepare(struct server *srv, const json_t *rec, const struct schedule_job *job,
+		   const char *user, const char *schedule_id, struct invocation **out,
+		   struct invoke_error *ie)
 {
 	struct invocation_request req;
 	const json_t *tags = json_object_get(rec, "tags");
 	const char **ids, **gids, **sel = NULL;
-	json_t *meta = schedule_id ? json_pack("{s:s}", "schedule_id", schedule_id) : NULL;
+	json_t *meta = json_object();
 	int rc;
 
 	memset(&req, 0, sizeof req);
@@ -193,21 +301,28 @@ static int prepare(struct server *srv, const json_t *rec, const char *text, cons
 		sel = strings_of(json_object_get(tags, "tags"), &req.targets.nselectors);
 		req.targets.selectors = sel;
 	}
-	req.command = text;
+	if (meta && job->metadata)
+		json_object_update(meta, (json_t *)job->metadata);
+	if (meta && schedule_id)
+		json_object_set_new(meta, "schedule_id", json_string(schedule_id));
+	req.command = job->text;
 	req.is_script = !strcmp(json_string_value(json_object_get(rec, "kind")) ?: "", "script");
 	req.interpreter = json_string_value(json_object_get(rec, "interpreter"));
-	req.cwd = json_string_value(json_object_get(rec, "cwd"));
+	req.cwd = job->cwd ? job->cwd : json_string_value(json_object_get(rec, "cwd"));
 	req.is_sudo = json_is_true(json_object_get(rec, "is_sudo"));
-	req.timeout_sec = json_integer_value(json_object_get(rec, "timeout_sec"));
+	req.run_as = job->run_as ? job->run_as : json_string_value(json_object_get(rec, "run_as"));
+	req.kill_on_timeout = json_is_true(json_object_get(rec, "kill_on_timeout"));
+	req.timeout_sec = job->timeout_sec ? job->timeout_sec :
+					     json_integer_value(json_object_get(rec, "timeout_sec"));
 	req.concurrent = json_is_true(json_object_get(rec, "concurrent"));
 	req.abort_on_error = json_is_true(json_object_get(rec, "abort_on_error"));
-	req.metadata = meta;
+	req.metadata = json_object_size(meta) ? meta : NULL;
 	req.created_by = user;
 	req.peer = "scheduler";
 	req.audit_application = req.is_script ? "client.script" : "client.command";
 	req.audit_request = rec;
 	memset(ie, 0, sizeof *ie);
-	if (!ids || !gids) {
+	if (!ids || !gids || !meta) {
 		ie->code = INVOKE_NOMEM;
 		rc = -1;
 	} else {
@@ -225,13 +340,30 @@ static int prepare(struct server *srv, const json_t *rec, const char *text, cons
 int schedule_check(struct server *srv, const json_t *rec, const char *text, const char *user,
 		   char *cron_err, size_t errlen, struct invoke_error *ie)
 {
+	struct schedule_job job = { .text = text };
+
+	return schedule_check_job(srv, rec, text ? &job : NULL, user, cron_err, errlen, ie);
+}
+
+int schedule_check_job(struct server *srv, const json_t *rec, const struct schedule_job *job,
+		       const char *user, char *cron_err, size_t errlen, struct invoke_error *ie)
+{
 	struct cron_expr c;
 	struct invocation *inv = NULL;
+	struct schedule_job plain = { .text = json_string_value(json_object_get(rec, "text")) };
+	const json_t *once = json_object_get(rec, "once_at");
+	int64_t ns;
 
-	if (cron_parse(json_string_value(json_object_get(rec, "cron")), &c, cron_err, errlen))
+	if (once) {
+		if (!json_is_string(once) || util_time_parse(json_string_value(once), &ns)) {
+			snprintf(cron_err, errlen, "once_at is not an RFC 3339 time");
+			return -1;
+		}
+	} else if (cron_parse(json_string_value(json_object_get(rec, "cron")), &c, cron_err,
+			      errlen)) {
 		return -1;
-	if (prepare(srv, rec, text ? text : json_string_value(json_object_get(rec, "text")), user,
-		    NULL, &inv, ie))
+	}
+	if (prepare(srv, rec, job ? job : &plain, user, NULL, &inv, ie))
 		return -2;
 	invocation_free(inv);
 	return 0;
@@ -269,6 +401,7 @@ static void invoke_words(const struct invoke_error *ie, char *out, size_t len)
 struct run {
 	struct schedules *s;
 	char id[UUID_STR_LEN];
+	json_t *metadata;        /* the source's, for its started hook */
 };
 
 static void run_submitted(void *ud, int rc, const char *inv_id, const struct invoke_error *ie)
@@ -282,15 +415,22 @@ static void run_submitted(void *ud, int rc, const char *inv_id, const struct inv
 			invoke_words(ie, why, sizeof why);
 			e->inv_id[0] = '\0';
 			last_execution(r->s, e, "failed", why);
+			run_record(r->s, e, "failed", why, false);
 		} else {
+			const struct schedule_source *src = source_of(r->s, e->rec);
+
 			util_strlcpy(e->inv_id, inv_id, sizeof e->inv_id);
 			last_execution(r->s, e, "running", NULL);
+			run_record(r->s, e, "running", NULL, false);
+			if (src && src->started)
+				src->started(src->ud, e->rec, inv_id, r->metadata);
 		}
 	}
+	json_decref(r->metadata);
 	free(r);
 }
 
-static void run_with_text(struct schedules *s, struct sched *e, const char *text)
+static void run_with_job(struct schedules *s, struct sched *e, const struct schedule_job *job)
 {
 	struct invocation *inv = NULL;
 	struct invoke_error ie;
@@ -302,10 +442,11 @@ static void run_with_text(struct schedules *s, struct sched *e, const char *text
 	e->success = e->failed = 0;
 	e->clients = 0;
 	e->inv_id[0] = '\0';
-	if (prepare(s->srv, e->rec, text, user, e->id, &inv, &ie)) {
+	if (prepare(s->srv, e->rec, job, user, e->id, &inv, &ie)) {
 		invoke_words(&ie, why, sizeof why);
 		log_info("schedule %s: run refused: %s", e->id, why);
 		last_execution(s, e, "failed", why);
+		run_record(s, e, "failed", why, false);
 		return;
 	}
 	r = calloc(1, sizeof *r);
@@ -315,6 +456,7 @@ static void run_with_text(struct schedules *s, struct sched *e, const char *text
 	}
 	r->s = s;
 	util_strlcpy(r->id, e->id, sizeof r->id);
+	r->metadata = job->metadata ? json_deep_copy(job->metadata) : NULL;
 	e->clients = (int)invocation_target_count(inv);
 	util_strlcpy(e->inv_id, invocation_id(inv), sizeof e->inv_id);
 	log_info("schedule %s: run %s on %d client(s)", e->id, e->inv_id, e->clients);
@@ -327,13 +469,41 @@ static void library_read(void *ud, int rc, json_t *entry)
 	struct sched *e = find(r->s, r->id);
 
 	if (e && rc) {
+		const char *why = rc == TE_NOTFOUND ? "the library entry is gone" :
+						      "the library cannot be read";
+
 		e->starting = false;
-		last_execution(r->s, e, "failed", rc == TE_NOTFOUND ?
-				"the library entry is gone" : "the library cannot be read");
+		last_execution(r->s, e, "failed", why);
+		run_record(r->s, e, "failed", why, false);
 	} else if (e) {
-		run_with_text(r->s, e, json_string_value(json_object_get(entry, "text")));
+		struct schedule_job job = {
+			.text = json_string_value(json_object_get(entry, "text")),
+		};
+
+		run_with_job(r->s, e, &job);
 	}
 	json_decref(entry);
+	free(r);
+}
+
+/* The source gave the run's job (or why it cannot run). */
+static void source_done(void *token, const struct schedule_job *job, const char *why)
+{
+	struct run *r = token;
+	struct sched *e = find(r->s, r->id);
+
+	if (e) {
+		e->starting = false;
+		if (!job) {
+			log_info("schedule %s: run refused: %s", e->id, why ? why : "?");
+			e->inv_id[0] = '\0';
+			e->clients = e->success = e->failed = 0;
+			last_execution(r->s, e, "failed", why);
+			run_record(r->s, e, "failed", why, false);
+		} else {
+			run_with_job(r->s, e, job);
+		}
+	}
 	free(r);
 }
 
@@ -358,21 +528,47 @@ static const char *refusal(struct server *srv, const json_t *rec)
 static void run_now(struct schedules *s, struct sched *e, int64_t now)
 {
 	const char *lib = json_string_value(json_object_get(e->rec, "library_id"));
+	const struct schedule_source *src;
 	const char *why;
 
 	if (e->starting)
 		return;
 	if (e->inv_id[0] && !json_is_true(json_object_get(e->rec, "overlaps"))) {
+		struct sched skipped = *e;
+
 		log_info("schedule %s: the previous run %s is still in progress: skipped", e->id,
 			 e->inv_id);
+		skipped.inv_id[0] = '\0';
+		skipped.inv_started = now;
+		skipped.clients = skipped.success = skipped.failed = 0;
+		run_record(s, &skipped, "skipped", "the previous run is still in progress", false);
 		return;
 	}
 	e->inv_started = now;
 	if ((why = refusal(s->srv, e->rec))) {
 		log_info("schedule %s: run refused: %s", e->id, why);
 		e->inv_id[0] = '\0';
-		e->clients = e->success = 0;
+		e->clients = e->success = e->failed = 0;
 		last_execution(s, e, "refused", why);
+		run_record(s, e, "refused", why, false);
+		return;
+	}
+	if ((src = source_of(s, e->rec))) {
+		struct run *r = calloc(1, sizeof *r);
+
+		if (!r)
+			return;
+		r->s = s;
+		util_strlcpy(r->id, e->id, sizeof r->id);
+		e->starting = true;
+		src->job(src->ud, e->rec, source_done, r);
+		return;
+	}
+	if (json_object_get(e->rec, "source")) {
+		e->inv_id[0] = '\0';
+		e->clients = e->success = e->failed = 0;
+		last_execution(s, e, "failed", "the schedule's source is not served");
+		run_record(s, e, "failed", "the schedule's source is not served", false);
 		return;
 	}
 	if (lib && *lib) {
@@ -388,7 +584,13 @@ static void run_now(struct schedules *s, struct sched *e, int64_t now)
 			    lib, library_read, r);
 		return;
 	}
-	run_with_text(s, e, json_string_value(json_object_get(e->rec, "text")));
+	{
+		struct schedule_job job = {
+			.text = json_string_value(json_object_get(e->rec, "text")),
+		};
+
+		run_with_job(s, e, &job);
+	}
 }
 
 /* ---- the tick ------------------------------------------------------- */
@@ -403,9 +605,9 @@ static void on_tick(uv_timer_t *t)
 		int64_t slot;
 
 		next = e->next;
-		if (!e->cron_ok)
+		if (!e->cron_ok && !e->once)
 			continue;
-		slot = cron_next(&e->cron, e->last_slot / NS);
+		slot = schedule_next_slot(e->rec, e->cron_ok ? &e->cron : NULL, e->last_slot / NS);
 		if (slot < 0 || slot > now_sec) {
 			e->fresh = false;
 			continue;
@@ -419,7 +621,8 @@ static void on_tick(uv_timer_t *t)
 				continue;
 			int64_t from = now_sec - grace > e->last_slot / NS ? now_sec - grace :
 									     e->last_slot / NS;
-			int64_t recent = cron_next(&e->cron, from - 1);
+			int64_t recent = schedule_next_slot(e->rec, e->cron_ok ? &e->cron : NULL,
+							    from - 1);
 
 			e->fresh = false;
 			e->last_slot = now;
@@ -433,6 +636,9 @@ static void on_tick(uv_timer_t *t)
 				 e->id);
 		}
 		e->last_slot = now;
+		/* A one-shot schedule has had its run: it stays, disabled. */
+		if (e->once)
+			json_object_set_new(e->rec, "enabled", json_false());
 		persist(s, e, false, e->id, NULL, NULL);
 		run_now(s, e, now);
 	}
@@ -455,6 +661,7 @@ static void on_event(void *ud, const struct event *ev)
 				e->failed++;
 		} else if (ev->kind == EV_INVOCATION_DONE) {
 			last_execution(s, e, e->failed ? "failed" : "successful", NULL);
+			run_record(s, e, e->failed ? "failed" : "successful", NULL, true);
 			e->inv_id[0] = '\0';
 		}
 		return;

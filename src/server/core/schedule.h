@@ -4,13 +4,23 @@
  *    interpreter, cwd, is_sudo, timeout_sec,
  *    client_ids: [..], group_ids: [..], tags: {tags: [..], all: bool}|null,
  *    concurrent, abort_on_error, overlaps, created_by, created_at,
- *    metadata: {..}, last_execution: {..}|null}
+ *    metadata: {..}, last_execution: {..}|null,
+ *    and optionally: enabled (default true; false: it never runs),
+ *    once_at (an RFC 3339 time: it runs once then, instead of on cron,
+ *    and is then disabled), cron_offset_sec (cron is read in the wall
+ *    time of UTC plus this offset; default 0), run_as, kill_on_timeout,
+ *    source}
  * text is the command or the script's text, unless library_id names a
- * library entry of the kind, whose text runs (read when the run starts).
+ * library entry of the kind, whose text runs (read when the run starts),
+ * or source names a source (schedules_add_source) that gives the job of
+ * each run when it starts.
  * A run is a multi-client invocation through core/invoke.h made as the
  * schedule's creator, with that user's permissions at run time (a user
  * gone or without the right any more: the run is refused and recorded in
  * last_execution); its jobs carry the schedule's id (schedule_id).
+ * Every run, and every run refused or skipped (the previous one still in
+ * progress, overlaps false), leaves a run record in the store (the newest
+ * SCHEDULE_RUNS_KEEP of each schedule; schedule_runs_read).
  *
  * Timing: a one-second tick on the loop compares each schedule's next slot
  * (core/cron.h, UTC) with the clock. A slot missed while the server was
@@ -27,16 +37,46 @@
 
 #include <jansson.h>
 
+#include "core/cron.h"
 #include "core/invoke.h"
+#include "store/store.h"
 
 struct server;
 struct schedules;
 
 #define SCHEDULE_TEST_CLOCK_ENV "TETHER_TEST_SCHEDULE_CLOCK_FILE"
 #define SCHEDULE_MAX_NAME 200
+#define SCHEDULE_RUNS_KEEP 1000
 
+/* What one run runs: text, and what replaces the record's fields (NULL or
+ * 0: the record's); metadata is merged into the invocation's (may be
+ * NULL). Borrowed for the call. */
+struct schedule_job {
+	const char *text;
+	const char *cwd;
+	const char *run_as;
+	int64_t timeout_sec;
+	const json_t *metadata;
+};
+
+/* A source's answer for one run: job, or NULL with why (the run fails and
+ * its record says why). Called once per token. */
+typedef void (*schedule_job_cb)(void *token, const struct schedule_job *job, const char *why);
+/* A face that makes the job of the schedules whose "source" is name. */
+struct schedule_source {
+	const char *name;
+	/* The job of a run of rec (borrowed for the call) that starts now:
+	 * calls done(token, ...) once, now or later. */
+	void (*job)(void *ud, const json_t *rec, schedule_job_cb done, void *token);
+	/* The run's invocation inv_id was submitted with the job's metadata
+	 * (NULL if none). May be NULL. */
+	void (*started)(void *ud, const json_t *rec, const char *inv_id, const json_t *metadata);
+	void *ud;
+};
 /* Loads the stored schedules and starts the tick. Returns 0 or TE_NOMEM. */
 int schedules_create(struct server *srv, struct schedules **out);
+/* Registers a source (copied; at most a few). Returns 0 or TE_NOMEM. */
+int schedules_add_source(struct schedules *s, const struct schedule_source *src);
 /* Stops the tick (before the loop's last run). */
 void schedules_stop(struct schedules *s);
 void schedules_destroy(struct schedules *s);   /* NULL is a no-op */
@@ -48,6 +88,18 @@ void schedules_destroy(struct schedules *s);   /* NULL is a no-op */
  * expression; -2 with ie set for the invocation. */
 int schedule_check(struct server *srv, const json_t *rec, const char *text, const char *user,
 		   char *cron_err, size_t errlen, struct invoke_error *ie);
+/* The same with a job as a source would give it (NULL: the record's text);
+ * once_at, when the record has it, is checked instead of cron. */
+int schedule_check_job(struct server *srv, const json_t *rec, const struct schedule_job *job,
+		       const char *user, char *cron_err, size_t errlen, struct invoke_error *ie);
+/* The next slot (s since the epoch) after after_sec of rec with its
+ * parsed cron c (NULL: none), or -1: never (disabled, the one-shot time
+ * passed, cron has none). Pure. */
+int64_t schedule_next_slot(const json_t *rec, const struct cron_expr *c, int64_t after_sec);
+/* The run records of the schedules ids (n of them, at most
+ * STORE_SCHEDULE_RUNS_MAX_IN), newest first, paged (store.h's shape). */
+void schedule_runs_read(struct schedules *s, const char *const *ids, size_t n, int64_t limit,
+			int64_t offset, store_read_cb cb, void *ud);
 
 /* rc 0 with the record as saved (a new reference the callback owns), or
  * TE_NOTFOUND, TE_IO, TE_NOMEM with NULL. */

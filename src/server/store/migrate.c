@@ -173,12 +173,29 @@ static const char schema_v9[] =
 static const char schema_v10[] =
 	"ALTER TABLE jobs ADD COLUMN output_cap INTEGER;";
 
-/* Version 11 (the issue's "v12": renumbered when merged after another
- * branch's 11): a multi-client job's children in creation order straight
+/* Version 11: a multi-client job's children in creation order straight
  * from an index, so its GET reads its first jobs and walks its children
  * without sorting all of them per request. */
 static const char schema_v11[] =
 	"CREATE INDEX IF NOT EXISTS jobs_multi_created ON jobs (multi_job_id, created_at, jid)"
+	" WHERE multi_job_id IS NOT NULL;";
+
+/* Version 12: the run records of schedules (store/saved.c): one row per
+ * run or refused run, the newest STORE_SCHEDULE_RUNS_KEEP of each schedule
+ * kept; result "running" until the run's invocation ends. */
+static const char schema_v12[] =
+	"CREATE TABLE IF NOT EXISTS schedule_runs ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" schedule_id TEXT NOT NULL,"
+	" at INTEGER NOT NULL,"
+	" multi_job_id TEXT,"
+	" result TEXT NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" client_count INTEGER NOT NULL DEFAULT 0,"
+	" success_count INTEGER NOT NULL DEFAULT 0,"
+	" failed_count INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS schedule_runs_of ON schedule_runs (schedule_id, seq);"
+	"CREATE INDEX IF NOT EXISTS schedule_runs_multi ON schedule_runs (multi_job_id)"
 	" WHERE multi_job_id IS NOT NULL;";
 
 struct migration {
@@ -199,6 +216,7 @@ static const struct migration migrations[] = {
 	{ 9, schema_v9 },
 	{ 10, schema_v10 },
 	{ 11, schema_v11 },
+	{ 12, schema_v12 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -164,11 +164,20 @@ int store_schedule_put(struct store *st, const char *id, int64_t created_at, int
 int store_schedule_delete(struct store *st, const char *id)
 {
 	sqlite3_stmt *s = prepare(st, "DELETE FROM schedules WHERE id = ?");
+	int rc;
 
 	if (!s)
 		return TE_IO;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	return exec_stmt(st, s, "delete schedule", true);
+	rc = exec_stmt(st, s, "delete schedule", true);
+	if (rc)
+		return rc;
+	/* Its run records go with it. */
+	s = prepare(st, "DELETE FROM schedule_runs WHERE schedule_id = ?");
+	if (!s)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	return exec_stmt(st, s, "delete schedule runs", false);
 }
 
 int store_schedule_each(struct store *st,
@@ -189,4 +198,142 @@ int store_schedule_each(struct store *st,
 	}
 	sqlite3_finalize(s);
 	return 0;
+}
+
+/* ---- run records ---------------------------------------------------- */
+
+int store_schedule_run_add(struct store *st, const struct schedule_run_row *r, int64_t keep)
+{
+	sqlite3_stmt *s = prepare(st, "INSERT INTO schedule_runs (schedule_id, at, multi_job_id,"
+				      " result, reason, client_count, success_count, failed_count)"
+				      " VALUES (?,?,?,?,?,?,?,?)");
+	int rc;
+
+	if (!s)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, r->schedule_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, r->at);
+	if (r->multi_job_id && *r->multi_job_id)
+		sqlite3_bind_text(s, 3, r->multi_job_id, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 3);
+	sqlite3_bind_text(s, 4, r->result, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, r->reason ? r->reason : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, r->client_count);
+	sqlite3_bind_int64(s, 7, r->success_count);
+	sqlite3_bind_int64(s, 8, r->failed_count);
+	rc = exec_stmt(st, s, "add schedule run", false);
+	if (rc || keep <= 0)
+		return rc;
+	/* The newest keep rows of the schedule stay. */
+	s = prepare(st, "DELETE FROM schedule_runs WHERE schedule_id = ?1 AND seq <= (SELECT seq"
+			" FROM schedule_runs WHERE schedule_id = ?1 ORDER BY seq DESC LIMIT 1"
+			" OFFSET ?2)");
+	if (!s)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, r->schedule_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, keep);
+	return exec_stmt(st, s, "bound schedule runs", false);
+}
+
+int store_schedule_run_finish(struct store *st, const char *multi_job_id, const char *result,
+			      int64_t success_count, int64_t failed_count)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE schedule_runs SET result = ?, success_count = ?,"
+				      " failed_count = ? WHERE multi_job_id = ?");
+
+	if (!s)
+		return TE_IO;
+	sqlite3_bind_text(s, 1, result, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, success_count);
+	sqlite3_bind_int64(s, 3, failed_count);
+	sqlite3_bind_text(s, 4, multi_job_id, -1, SQLITE_STATIC);
+	return exec_stmt(st, s, "finish schedule run", false);
+}
+
+/* " IN (?,?,...)" for n ids into b (n >= 1). */
+static int in_list(struct buf *b, size_t n)
+{
+	int rc = buf_append(b, " IN (", 5);
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = buf_append(b, i ? ",?" : "?", i ? 2 : 1);
+	return rc ? rc : buf_append(b, ")", 1);
+}
+
+static sqlite3_stmt *runs_stmt(struct store *st, bool count, size_t n)
+{
+	struct buf b;
+	sqlite3_stmt *s = NULL;
+
+	buf_init(&b, 65536);
+	if (!buf_appendf(&b, "%s FROM schedule_runs WHERE schedule_id",
+			 count ? "SELECT COUNT(*)" :
+				 "SELECT schedule_id, at, multi_job_id, result, reason, client_count,"
+				 " success_count, failed_count") &&
+	    !in_list(&b, n) && (count || !buf_appendf(&b, " ORDER BY seq DESC LIMIT ? OFFSET ?")) &&
+	    !buf_append(&b, "", 1))
+		s = prepare(st, b.data);
+	buf_free(&b);
+	return s;
+}
+
+int store_schedule_runs_query(struct store *st, const char *const *ids, size_t n,
+			      int64_t limit, int64_t offset, json_t **out, int64_t *total)
+{
+	sqlite3_stmt *c, *s;
+	json_t *arr;
+
+	if (n == 0 || n > STORE_SCHEDULE_RUNS_MAX_IN) {
+		*out = json_array();
+		*total = 0;
+		return *out ? 0 : TE_NOMEM;
+	}
+	c = runs_stmt(st, true, n);
+	s = runs_stmt(st, false, n);
+	arr = json_array();
+	if (!c || !s || !arr) {
+		sqlite3_finalize(c);
+		sqlite3_finalize(s);
+		json_decref(arr);
+		return TE_IO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(c, (int)i + 1, ids[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, (int)i + 1, ids[i], -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(s, (int)n + 1, limit);
+	sqlite3_bind_int64(s, (int)n + 2, offset);
+	*total = sqlite3_step(c) == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+	sqlite3_finalize(c);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *mj = sqlite3_column_text(s, 2);
+
+		json_array_append_new(
+			arr, json_pack("{s:s, s:I, s:s?, s:s, s:s, s:I, s:I, s:I}", "schedule_id",
+				       (const char *)sqlite3_column_text(s, 0), "at",
+				       (json_int_t)sqlite3_column_int64(s, 1), "multi_job_id",
+				       (const char *)mj, "result",
+				       (const char *)sqlite3_column_text(s, 3), "reason",
+				       (const char *)sqlite3_column_text(s, 4), "client_count",
+				       (json_int_t)sqlite3_column_int64(s, 5), "success_count",
+				       (json_int_t)sqlite3_column_int64(s, 6), "failed_count",
+				       (json_int_t)sqlite3_column_int64(s, 7)));
+	}
+	sqlite3_finalize(s);
+	*out = arr;
+	return 0;
+}
+
+void store_read_schedule_runs(struct store *st, const char *const *ids, size_t n, int64_t limit,
+			      int64_t offset, store_read_cb cb, void *ud)
+{
+	json_t *arr = NULL;
+	int64_t total = 0;
+	int rc = store_schedule_runs_query(st, ids, n, limit, offset, &arr, &total);
+
+	if (rc)
+		cb(ud, rc, NULL, 0);
+	else
+		cb(ud, 0, arr, total);
 }

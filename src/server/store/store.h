@@ -423,6 +423,31 @@ int store_schedule_delete(struct store *st, const char *id);
 int store_schedule_each(struct store *st,
 			void (*fn)(void *ud, const char *id, int64_t last_slot, json_t *rec),
 			void *ud);
+/* Run records of schedules (one per run or refused run). result is the
+ * core's word ("running", "successful", "failed", "refused", "skipped");
+ * multi_job_id NULL when no invocation was made. add keeps the newest keep
+ * rows of the schedule (0: all); finish sets the result of the run of a
+ * multi job. The query reads the records of up to
+ * STORE_SCHEDULE_RUNS_MAX_IN schedules, newest first, paged:
+ * [{schedule_id, at (ns), multi_job_id (null: none), result, reason, client_count,
+ * success_count, failed_count}] and their count before paging. A deleted
+ * schedule's records go with it. */
+#define STORE_SCHEDULE_RUNS_MAX_IN 1000
+struct schedule_run_row {
+	const char *schedule_id;
+	int64_t at;                  /* ns */
+	const char *multi_job_id;    /* NULL or "": none */
+	const char *result;
+	const char *reason;          /* NULL: "" */
+	int64_t client_count, success_count, failed_count;
+};
+int store_schedule_run_add(struct store *st, const struct schedule_run_row *r, int64_t keep);
+int store_schedule_run_finish(struct store *st, const char *multi_job_id, const char *result,
+			      int64_t success_count, int64_t failed_count);
+int store_schedule_runs_query(struct store *st, const char *const *ids, size_t n,
+			      int64_t limit, int64_t offset, json_t **out, int64_t *total);
+void store_read_schedule_runs(struct store *st, const char *const *ids, size_t n, int64_t limit,
+			      int64_t offset, store_read_cb cb, void *ud);
 /* Retention (purge.c): job history is bounded, purged off the loop.
  *
  * A purge runs on a worker thread with its own connection, in small

@@ -233,9 +233,15 @@ void tat_create_command(struct tat_call *c)
  * NULL having answered. */
 typedef void (*commands_fn)(struct tat_call *c, json_t *all);
 
+/* The same with a state of the caller's (the call may be gone when all
+ * is NULL). */
+typedef void (*commands_ud_fn)(struct tat_call *c, json_t *all, void *ud);
+
 struct list {
 	struct tat_call *c;
 	commands_fn fn;
+	commands_ud_fn fn_ud;
+	void *ud;
 };
 
 static void list_read(void *ud, int rc, json_t *page, int64_t total)
@@ -243,6 +249,8 @@ static void list_read(void *ud, int rc, json_t *page, int64_t total)
 	struct list *l = ud;
 	struct tat_call *c = l->c;
 	commands_fn fn = l->fn;
+	commands_ud_fn fn_ud = l->fn_ud;
+	void *fud = l->ud;
 	json_t *all, *rec;
 	size_t i;
 
@@ -251,7 +259,10 @@ static void list_read(void *ud, int rc, json_t *page, int64_t total)
 	if (rc) {
 		json_decref(page);
 		tat_fail(c, "InternalError", "The commands cannot be read.");
-		fn(c, NULL);
+		if (fn_ud)
+			fn_ud(c, NULL, fud);
+		else
+			fn(c, NULL);
 		return;
 	}
 	all = json_array();
@@ -265,27 +276,41 @@ static void list_read(void *ud, int rc, json_t *page, int64_t total)
 		json_array_append(all, rec);
 	}
 	json_decref(page);
-	fn(c, all);
+	if (fn_ud)
+		fn_ud(c, all, fud);
+	else
+		fn(c, all);
 }
 
-static void commands_read(struct tat_call *c, commands_fn fn)
+static void commands_read_with(struct tat_call *c, commands_fn fn, commands_ud_fn fn_ud,
+			       void *ud)
 {
 	struct saved_query q;
 	struct list *l = calloc(1, sizeof *l);
 
 	if (!l) {
 		tat_fail(c, "InternalError", "out of memory");
-		fn(c, NULL);
+		if (fn_ud)
+			fn_ud(c, NULL, ud);
+		else
+			fn(c, NULL);
 		return;
 	}
 	l->c = c;
 	l->fn = fn;
+	l->fn_ud = fn_ud;
+	l->ud = ud;
 	memset(&q, 0, sizeof q);
 	q.sort[0].field = "created_at";
 	q.sort[0].desc = true;
 	q.nsort = 1;
 	q.limit = INT64_C(1) << 40;
 	library_list(c->srv, LIBRARY_COMMAND, &q, list_read, l);
+}
+
+static void commands_read(struct tat_call *c, commands_fn fn)
+{
+	commands_read_with(c, fn, NULL, NULL);
 }
 
 /* The command of CommandId among all (borrowed), or NULL having answered. */
@@ -542,7 +567,12 @@ static void delete_listed(struct tat_call *c, json_t *all)
 {
 	json_t *rec = all ? command_pick(c, all) : NULL;
 
-	if (rec)
+	if (rec && tat_command_in_invoker(c->srv, str_param(c, "CommandId"))) {
+		tat_fail(c, "ResourceUnavailable.CommandInInvoker",
+			 "The command `%s` is the command of an invoker: delete the invoker first.",
+			 str_param(c, "CommandId"));
+		rec = NULL;
+	} else if (rec)
 		library_delete(c->srv, LIBRARY_COMMAND,
 			       json_string_value(json_object_get(rec, "id")), deleted, c);
 	json_decref(all);
@@ -611,6 +641,55 @@ void tat_invoke_command(struct tat_call *c)
 	if (command_id_check(c))
 		return;
 	commands_read(c, invoke_listed);
+}
+
+/* ---- one command, for the invokers --------------------------------------- */
+
+struct cget {
+	tat_command_fn fn;
+	void *ud;
+	char id[16];
+};
+
+static void get_listed(struct tat_call *c, json_t *all, void *gud)
+{
+	struct cget *g = gud;
+	tat_command_fn fn = g->fn;
+	void *ud = g->ud;
+	json_t *rec = NULL, *x;
+	size_t i;
+
+	json_array_foreach(all, i, x)
+		if (!strcmp(meta_str(x, "CommandId"), g->id))
+			rec = x;
+	if (all && !rec)
+		tat_fail(c, "ResourceNotFound.CommandNotFound", "The command `%s` is not found.",
+			 g->id);
+	free(g);
+	fn(rec ? c : NULL, rec, ud);
+	json_decref(all);
+}
+
+void tat_command_get(struct tat_call *c, const char *cmd_id, tat_command_fn fn, void *ud)
+{
+	struct cget *g;
+
+	if (!cmd_id_ok(cmd_id ? cmd_id : "")) {
+		tat_fail(c, "InvalidCommandId.Malformed",
+			 "The CommandId `%.64s` is not of the form cmd-xxxxxxxx.", cmd_id ? cmd_id : "");
+		fn(NULL, NULL, ud);
+		return;
+	}
+	g = calloc(1, sizeof *g);
+	if (!g) {
+		tat_fail(c, "InternalError", "out of memory");
+		fn(NULL, NULL, ud);
+		return;
+	}
+	g->fn = fn;
+	g->ud = ud;
+	util_strlcpy(g->id, cmd_id, sizeof g->id);
+	commands_read_with(c, NULL, get_listed, g);
 }
 
 /* ---- PreviewReplacedCommandContent with CommandId ------------------------ */

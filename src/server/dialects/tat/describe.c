@@ -162,6 +162,12 @@ static const char *meta_str(const json_t *rec, const char *key)
 	return s ? s : "";
 }
 
+/* USER, or INVOKER for an invoker's run. */
+static const char *source_of(const json_t *rec)
+{
+	return *meta_str(rec, "InvocationSource") ? meta_str(rec, "InvocationSource") : "USER";
+}
+
 static json_int_t meta_int(const json_t *rec, const char *key)
 {
 	return json_integer_value(json_object_get(json_object_get(rec, "tat"), key));
@@ -225,7 +231,8 @@ static void invocation_add(struct walk *w, const json_t *row)
 			  s2, "CreatedTime", ct, "UpdatedTime", s3, "Parameters",
 			  meta_str(w->rec, "Parameters"), "DefaultParameters",
 			  meta_str(w->rec, "DefaultParameters"), "InstanceKind", "CVM", "Username",
-			  meta_str(w->rec, "Username"), "InvocationSource", "USER", "CommandContent",
+			  meta_str(w->rec, "Username"), "InvocationSource", source_of(w->rec),
+			  "CommandContent",
 			  meta_str(w->rec, "CommandContent"), "CommandType",
 			  meta_str(w->rec, "CommandType"), "Timeout", meta_int(w->rec, "Timeout"),
 			  "WorkingDirectory", meta_str(w->rec, "WorkingDirectory"),
@@ -390,7 +397,7 @@ static void task_add(struct walk *w, const json_t *row)
 			  "EndTime", ch ? json_string_value(json_object_get(ch, "EndTime")) : "",
 			  "CreatedTime", ct, "UpdatedTime", upd, "CommandDocument", doc,
 			  "ErrorInfo", ch ? json_string_value(json_object_get(ch, "ErrorInfo")) : "",
-			  "InvocationSource", "USER"));
+			  "InvocationSource", source_of(w->rec)));
 }
 
 static void tasks_step(struct walk *w)

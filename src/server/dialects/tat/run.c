@@ -45,32 +45,36 @@ static const char *template_code(enum template_code code)
 	return "InternalError";
 }
 
-static void template_fail(struct tat_call *c, const char *field, const struct template_error *e)
+/* TAT's code and words for a template error. */
+static void template_words(const char *field, const struct template_error *e,
+			   struct tat_error *err)
 {
+	util_strlcpy(err->code, template_code(e->code), sizeof err->code);
 	switch (e->code) {
 	case TEMPLATE_MISSING:
-		tat_fail(c, template_code(e->code),
+		snprintf(err->message, sizeof err->message,
 			 "The custom parameter `%s` has no value in Parameters or DefaultParameters.",
 			 e->subject);
 		return;
 	case TEMPLATE_INVALID_JSON:
-		tat_fail(c, template_code(e->code), "%s is not a JSON object of strings.", field);
+		snprintf(err->message, sizeof err->message, "%s is not a JSON object of strings.",
+			 field);
 		return;
 	case TEMPLATE_KEY_DUPLICATED:
-		tat_fail(c, template_code(e->code), "%s has a key twice.", field);
+		snprintf(err->message, sizeof err->message, "%s has a key twice.", field);
 		return;
 	case TEMPLATE_TOO_MANY:
-		tat_fail(c, template_code(e->code), "%s has more than %d keys.", field,
+		snprintf(err->message, sizeof err->message, "%s has more than %d keys.", field,
 			 TEMPLATE_MAX_KEYS);
 		return;
 	case TEMPLATE_OUTPUT_TOO_LONG:
-		tat_fail(c, template_code(e->code),
+		snprintf(err->message, sizeof err->message,
 			 "The command with its parameters replaced passes %d bytes.",
 			 TEMPLATE_MAX_OUTPUT);
 		return;
 	default:
-		tat_fail(c, template_code(e->code), "%s: the key `%s` is not valid (%s).", field,
-			 e->subject,
+		snprintf(err->message, sizeof err->message, "%s: the key `%s` is not valid (%s).",
+			 field, e->subject,
 			 e->code == TEMPLATE_VALUE_NOT_STRING ? "its value is not a string" :
 			 e->code == TEMPLATE_KEY_TOO_LONG ? "longer than 64 characters" :
 			 e->code == TEMPLATE_KEY_INVALID_CHAR ? "only [a-zA-Z0-9_-] are allowed" :
@@ -110,11 +114,8 @@ char *tat_content_decode(struct tat_call *c, const char *b64, size_t *len)
 	return text;
 }
 
-/* The command with its {{name}} parameters replaced, when EnableParameter
- * is set; the text as it is otherwise. Returns a malloc'd text, or NULL
- * having answered. Takes text. */
-char *tat_content_render(struct tat_call *c, char *text, size_t len, bool enable,
-			    const char *defaults_text, const char *params_text)
+char *tat_render_text(char *text, size_t len, bool enable, const char *defaults_text,
+		      const char *params_text, struct tat_error *err)
 {
 	json_t *defaults = NULL, *params = NULL;
 	struct template_error e;
@@ -123,34 +124,54 @@ char *tat_content_render(struct tat_call *c, char *text, size_t len, bool enable
 
 	if (!enable) {
 		if (defaults_text) {
-			tat_fail(c, "InvalidParameterValue.SupportParametersOnlyIfEnableParameter",
-				 "DefaultParameters needs EnableParameter true.");
+			tat_error_set(err, "InvalidParameterValue.SupportParametersOnlyIfEnableParameter",
+				      "DefaultParameters needs EnableParameter true.");
 			goto out;
 		}
 		if (params_text) {
-			tat_fail(c, "InvalidParameterValue.ParameterDisabled",
-				 "Parameters needs EnableParameter true.");
+			tat_error_set(err, "InvalidParameterValue.ParameterDisabled",
+				      "Parameters needs EnableParameter true.");
 			goto out;
 		}
 		return text;
 	}
 	if (defaults_text &&
 	    template_params_parse(defaults_text, strlen(defaults_text), &defaults, &e)) {
-		template_fail(c, "DefaultParameters", &e);
+		template_words("DefaultParameters", &e, err);
 		goto out;
 	}
 	if (params_text && template_params_parse(params_text, strlen(params_text), &params, &e)) {
-		template_fail(c, "Parameters", &e);
+		template_words("Parameters", &e, err);
 		goto out;
 	}
 	if (template_render(text, len, params, defaults, &out, &outlen, &e)) {
-		template_fail(c, "Parameters", &e);
+		template_words("Parameters", &e, err);
 		out = NULL;
 	}
 out:
 	json_decref(defaults);
 	json_decref(params);
 	free(text);
+	return out;
+}
+
+void tat_error_set(struct tat_error *err, const char *code, const char *message)
+{
+	util_strlcpy(err->code, code, sizeof err->code);
+	util_strlcpy(err->message, message, sizeof err->message);
+}
+
+/* The command with its {{name}} parameters replaced, when EnableParameter
+ * is set; the text as it is otherwise. Returns a malloc'd text, or NULL
+ * having answered. Takes text. */
+char *tat_content_render(struct tat_call *c, char *text, size_t len, bool enable,
+			    const char *defaults_text, const char *params_text)
+{
+	struct tat_error err;
+	char *out = tat_render_text(text, len, enable, defaults_text, params_text, &err);
+
+	if (!out)
+		tat_fail(c, err.code, "%s", err.message);
 	return out;
 }
 
@@ -245,6 +266,15 @@ bool tat_name_ok(const char *s)
  * registry. Returns 0, or -1 having answered. */
 static int instances_of(struct tat_call *c, struct run *r)
 {
+	return tat_instances_check(c, &r->ids, &r->n);
+}
+
+int tat_instances_check(struct tat_call *c, char ***out_ids, size_t *out_n)
+{
+	struct {
+		char **ids;
+		size_t n;
+	} rr = { NULL, 0 }, *r = &rr;
 	json_t *ids = json_object_get(c->params, "InstanceIds"), *v;
 	struct buf unknown, offline, refused;
 	const char *run_as = run_as_of(c);
@@ -318,6 +348,9 @@ out:
 	buf_free(&unknown);
 	buf_free(&offline);
 	buf_free(&refused);
+	/* Set even on failure: the caller frees what was taken. */
+	*out_ids = r->ids;
+	*out_n = r->n;
 	return rc;
 }
 
@@ -474,27 +507,43 @@ int tat_fields_check(struct tat_call *c, bool saving)
 	return 0;
 }
 
+json_t *tat_run_metadata(const struct tat_run_meta *r)
+{
+	json_t *m = json_object(), *t = json_object();
+	const char *k[] = { "CommandName", "Description", "Parameters", "DefaultParameters" };
+	const char *v[] = { r->name, r->description, r->parameters, r->defaults };
+
+	json_object_set_new(t, "InvocationId", json_string(r->inv));
+	json_object_set_new(t, "CommandId", json_string(r->cmd));
+	json_object_set_new(t, "CommandContent", json_string(r->content_b64));
+	json_object_set_new(t, "CommandType", json_string("SHELL"));
+	json_object_set_new(t, "WorkingDirectory", json_string(r->cwd));
+	json_object_set_new(t, "Timeout", json_integer(r->timeout));
+	json_object_set_new(t, "Username", json_string(r->username ? r->username : "root"));
+	json_object_set_new(t, "EnableParameter", json_boolean(r->enable));
+	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+		json_object_set_new(t, k[i], json_string(v[i] ? v[i] : (i >= 2 ? "{}" : "")));
+	if (r->invoker)
+		json_object_set_new(t, "InvokerId", json_string(r->invoker));
+	json_object_set_new(t, "InvocationSource", json_string(r->invoker ? "INVOKER" : "USER"));
+	json_object_set_new(m, "tat", t);
+	return m;
+}
+
 /* What TAT's Describe actions show of the invocation, kept in its record. */
 static json_t *run_metadata(struct tat_call *c, const struct run *r, const char *content_b64,
 			    const char *cwd, int64_t timeout)
 {
-	json_t *m = json_object(), *t = json_object();
-	const char *k[] = { "CommandName", "Description", "Parameters", "DefaultParameters" };
+	struct tat_run_meta m = {
+		.inv = r->inv, .cmd = r->cmd, .content_b64 = content_b64, .cwd = cwd,
+		.timeout = timeout, .username = run_as_of(c),
+		.enable = json_is_true(json_object_get(c->params, "EnableParameter")),
+		.name = str_param(c, "CommandName"), .description = str_param(c, "Description"),
+		.parameters = str_param(c, "Parameters"),
+		.defaults = str_param(c, "DefaultParameters"),
+	};
 
-	json_object_set_new(t, "InvocationId", json_string(r->inv));
-	json_object_set_new(t, "CommandId", json_string(r->cmd));
-	json_object_set_new(t, "CommandContent", json_string(content_b64));
-	json_object_set_new(t, "CommandType", json_string("SHELL"));
-	json_object_set_new(t, "WorkingDirectory", json_string(cwd));
-	json_object_set_new(t, "Timeout", json_integer(timeout));
-	json_object_set_new(t, "Username", json_string(run_as_of(c) ? run_as_of(c) : "root"));
-	json_object_set_new(t, "EnableParameter",
-			    json_boolean(json_is_true(json_object_get(c->params, "EnableParameter"))));
-	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
-		json_object_set_new(t, k[i], json_string(str_param(c, k[i]) ? str_param(c, k[i]) :
-						 (i >= 2 ? "{}" : "")));
-	json_object_set_new(m, "tat", t);
-	return m;
+	return tat_run_metadata(&m);
 }
 
 /* Makes and submits the invocation of r (its ids set, its command

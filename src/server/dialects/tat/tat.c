@@ -32,7 +32,7 @@ struct tat {
 	struct bucket b[TAT_BUCKETS];
 };
 
-enum ptype { P_STR, P_INT, P_BOOL, P_STRS, P_OBJS };
+enum ptype { P_STR, P_INT, P_BOOL, P_STRS, P_OBJS, P_OBJ };
 
 struct param {
 	const char *name;
@@ -99,6 +99,27 @@ static const struct param p_invoke[] = {
 	{ "OutputCOSBucketUrl", P_STR }, { "OutputCOSKeyPrefix", P_STR }, { NULL, P_STR },
 };
 
+static const struct param p_invoker_create[] = {
+	{ "Name", P_STR }, { "Type", P_STR }, { "CommandId", P_STR }, { "InstanceIds", P_STRS },
+	{ "Username", P_STR }, { "Parameters", P_STR }, { "ScheduleSettings", P_OBJ },
+	{ "Tags", P_OBJS }, { NULL, P_STR },
+};
+static const struct param p_invoker_modify[] = {
+	{ "InvokerId", P_STR }, { "Name", P_STR }, { "Type", P_STR }, { "CommandId", P_STR },
+	{ "InstanceIds", P_STRS }, { "Username", P_STR }, { "Parameters", P_STR },
+	{ "ScheduleSettings", P_OBJ }, { NULL, P_STR },
+};
+static const struct param p_invoker_id[] = {
+	{ "InvokerId", P_STR }, { NULL, P_STR },
+};
+static const struct param p_invokers[] = {
+	{ "InvokerIds", P_STRS }, { "Filters", P_OBJS }, { "Limit", P_INT },
+	{ "Offset", P_INT }, { NULL, P_STR },
+};
+static const struct param p_invoker_records[] = {
+	{ "InvokerIds", P_STRS }, { "Limit", P_INT }, { "Offset", P_INT }, { NULL, P_STR },
+};
+
 static const struct action actions[] = {
 	{ "CreateCommand", tat_create_command, "commands", p_create },
 	{ "DescribeCommands", tat_describe_commands, NULL, p_commands },
@@ -111,12 +132,20 @@ static const struct action actions[] = {
 	{ "DescribeInvocations", tat_describe_invocations, NULL, p_invocations },
 	{ "DescribeInvocationTasks", tat_describe_tasks, NULL, p_tasks },
 	{ "DescribeAutomationAgentStatus", tat_describe_agents, NULL, p_agents },
+	/* Invokers are schedules: the scheduler permission (and commands to
+	 * make or change one). */
+	{ "CreateInvoker", tat_create_invoker, "scheduler", p_invoker_create },
+	{ "DescribeInvokers", tat_describe_invokers, NULL, p_invokers },
+	{ "EnableInvoker", tat_enable_invoker, "scheduler", p_invoker_id },
+	{ "DisableInvoker", tat_disable_invoker, "scheduler", p_invoker_id },
+	{ "ModifyInvoker", tat_modify_invoker, "scheduler", p_invoker_modify },
+	{ "DeleteInvoker", tat_delete_invoker, "scheduler", p_invoker_id },
+	{ "DescribeInvokerRecords", tat_describe_invoker_records, NULL, p_invoker_records },
 };
 
 /* TAT actions tether does not serve yet: answered UnsupportedOperation. */
 static const char *const later[] = {
-	"CreateInvoker", "DescribeInvokers", "EnableInvoker", "DisableInvoker", "ModifyInvoker",
-	"DeleteInvoker", "DescribeInvokerRecords", "DescribeRegions", "DescribeScenes",
+	"DescribeRegions", "DescribeScenes",
 };
 
 static struct tat *tat_of(struct server *srv)
@@ -373,7 +402,7 @@ static bool rate_admit(struct tat *t, const char *user, const char *action)
 static const char *type_name(enum ptype t)
 {
 	static const char *const n[] = { "String", "Integer", "Boolean", "Array of String",
-					 "Array of Object" };
+					 "Array of Object", "Object" };
 
 	return n[t];
 }
@@ -390,6 +419,8 @@ static bool type_ok(enum ptype t, const json_t *v)
 		return json_is_integer(v);
 	case P_BOOL:
 		return json_is_boolean(v);
+	case P_OBJ:
+		return json_is_object(v);
 	case P_STRS:
 	case P_OBJS:
 		if (!json_is_array(v))
@@ -530,6 +561,10 @@ int tat_create(struct server *srv, struct tat **out)
 	if (!t)
 		return TE_NOMEM;
 	t->srv = srv;
+	if (tat_invokers_start(srv)) {
+		free(t);
+		return TE_NOMEM;
+	}
 	*out = t;
 	return 0;
 }

@@ -32,6 +32,14 @@ struct tat_call {
 	char cmd_id[16];         /* InvokeCommand: the saved command run */
 };
 
+/* A TAT error: code and message, for work done without a call (an
+ * invoker's run) or before answering. */
+struct tat_error {
+	char code[96];
+	char message[512];
+};
+void tat_error_set(struct tat_error *err, const char *code, const char *message);
+
 /* Answers the call with fields (taken; may be NULL) plus RequestId, and
  * frees the call. */
 void tat_reply(struct tat_call *c, json_t *fields);
@@ -52,6 +60,23 @@ void tat_describe_commands(struct tat_call *c);
 void tat_modify_command(struct tat_call *c);
 void tat_delete_command(struct tat_call *c);
 void tat_invoke_command(struct tat_call *c);
+/* invoker.c: scheduled invokers over the core's schedules. */
+void tat_create_invoker(struct tat_call *c);
+void tat_describe_invokers(struct tat_call *c);
+void tat_enable_invoker(struct tat_call *c);
+void tat_disable_invoker(struct tat_call *c);
+void tat_modify_invoker(struct tat_call *c);
+void tat_delete_invoker(struct tat_call *c);
+void tat_describe_invoker_records(struct tat_call *c);
+/* Registers the invokers' source with the core's schedules: 0 or TE_NOMEM. */
+int tat_invokers_start(struct server *srv);
+/* Is the command cmd_id the command of an invoker? */
+bool tat_command_in_invoker(struct server *srv, const char *cmd_id);
+/* The visible TAT command cmd_id (admin: any; otherwise user's): fn gets
+ * the call and the library record (borrowed), or NULL and NULL having
+ * answered; ud is passed through. */
+typedef void (*tat_command_fn)(struct tat_call *c, const json_t *rec, void *ud);
+void tat_command_get(struct tat_call *c, const char *cmd_id, tat_command_fn fn, void *ud);
 /* PreviewReplacedCommandContent with CommandId. */
 void tat_preview_saved(struct tat_call *c);
 /* Saves the call's command fields (RunCommand's or CreateCommand's, already
@@ -69,6 +94,24 @@ char *tat_content_decode(struct tat_call *c, const char *b64, size_t *len);
  * or NULL having answered. */
 char *tat_content_render(struct tat_call *c, char *text, size_t len, bool enable,
 			 const char *defaults_text, const char *params_text);
+/* The same without a call: malloc'd, or NULL with err set. Takes text. */
+char *tat_render_text(char *text, size_t len, bool enable, const char *defaults_text,
+		      const char *params_text, struct tat_error *err);
+/* The call's InstanceIds (required, 1..100, made unique) checked against
+ * the registry as the call's user (known, visible, online, the Username
+ * allowed): 0, or -1 having answered. *ids (n of them; each and the
+ * array malloc'd) is set either way; the caller frees it. */
+int tat_instances_check(struct tat_call *c, char ***ids, size_t *n);
+/* What the Describe actions show of an invocation: the metadata of its
+ * record, {"tat": {...}}. invoker NULL: the user's own run (USER). */
+struct tat_run_meta {
+	const char *inv, *cmd, *content_b64, *cwd, *username;
+	int64_t timeout;
+	bool enable;
+	const char *name, *description, *parameters, *defaults;
+	const char *invoker;
+};
+json_t *tat_run_metadata(const struct tat_run_meta *m);
 /* CommandName's form: 1 to 60 bytes of [a-zA-Z0-9_.-]. */
 bool tat_name_ok(const char *s);
 /* The optional fields of a command (saving: Tags allowed). 0, or -1
