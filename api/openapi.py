@@ -226,6 +226,20 @@ TAT_TASK = obj({"InvocationId": STR, "InvocationTaskId": STR, "InstanceId": STR,
 TAT_AGENT = obj({"InstanceId": STR, "AgentStatus": STR, "Version": STR,
                  "Environment": STR}, ["InstanceId", "AgentStatus"])
 
+TAT_SCHEDULE = obj({"Policy": {"enum": ["ONCE", "RECURRENCE"]}, "Recurrence": STR,
+                    "InvokeTime": STR}, ["Policy"], extra=False)
+TAT_INVOKER = obj({"InvokerId": STR, "Name": STR, "Type": STR, "CommandId": STR,
+                   "Username": STR, "Parameters": STR, "InstanceIds": STRS, "Enable": BOOL,
+                   "ScheduleSettings": TAT_SCHEDULE, "CreatedTime": STR, "UpdatedTime": STR,
+                   "Tags": arr(TAT_TAG)},
+                  ["InvokerId", "Type", "CommandId", "InstanceIds", "Enable",
+                   "ScheduleSettings"])
+TAT_INVOKER_RECORD = obj({"InvokerId": STR, "InvokeTime": STR, "Reason": STR,
+                          "InvocationId": STR,
+                          "Result": {"enum": ["RUNNING", "SUCCESS", "PARTIAL_FAILED",
+                                              "FAILED"]}},
+                         ["InvokeTime", "Result"])
+
 # action: (request properties, required, the Response's own fields, permission)
 TAT_ACTIONS = {
     "RunCommand": (
@@ -282,18 +296,33 @@ TAT_ACTIONS = {
         {"InstanceIds": STRS, "Filters": arr(TAT_FILTER), "Limit": INT, "Offset": INT}, [],
         obj({"TotalCount": INT, "AutomationAgentSet": arr(TAT_AGENT), "RequestId": STR},
             ["TotalCount", "AutomationAgentSet", "RequestId"]), None),
-    # ---- TAT invoker actions: PLACE FOR THEM --------------------------------
-    # CreateInvoker, DescribeInvokers, EnableInvoker, DisableInvoker,
-    # ModifyInvoker, DeleteInvoker, DescribeInvokerRecords are added here by
-    # the invoker work, one entry each as above. Until then the server answers
-    # them (and DescribeRegions, DescribeScenes) with UnsupportedOperation,
-    # which TAT_LATER below documents.
-    # -------------------------------------------------------------------------
+    # ---- TAT invoker actions (scheduled runs on the core's schedules) -------
+    "CreateInvoker": (
+        {"Name": STR, "Type": STR, "CommandId": STR, "InstanceIds": STRS, "Username": STR,
+         "Parameters": STR, "ScheduleSettings": TAT_SCHEDULE, "Tags": arr(TAT_TAG)},
+        ["Name", "Type", "CommandId", "InstanceIds", "ScheduleSettings"],
+        obj({"InvokerId": STR, "RequestId": STR}, ["InvokerId", "RequestId"]), "scheduler"),
+    "DescribeInvokers": (
+        {"InvokerIds": STRS, "Filters": arr(TAT_FILTER), "Limit": INT, "Offset": INT}, [],
+        obj({"TotalCount": INT, "InvokerSet": arr(TAT_INVOKER), "RequestId": STR},
+            ["TotalCount", "InvokerSet", "RequestId"]), None),
+    "EnableInvoker": ({"InvokerId": STR}, ["InvokerId"],
+                      obj({"RequestId": STR}, ["RequestId"]), "scheduler"),
+    "DisableInvoker": ({"InvokerId": STR}, ["InvokerId"],
+                       obj({"RequestId": STR}, ["RequestId"]), "scheduler"),
+    "ModifyInvoker": (
+        {"InvokerId": STR, "Name": STR, "Type": STR, "CommandId": STR, "Username": STR,
+         "Parameters": STR, "InstanceIds": STRS, "ScheduleSettings": TAT_SCHEDULE},
+        ["InvokerId"], obj({"RequestId": STR}, ["RequestId"]), "scheduler"),
+    "DeleteInvoker": ({"InvokerId": STR}, ["InvokerId"],
+                      obj({"RequestId": STR}, ["RequestId"]), "scheduler"),
+    "DescribeInvokerRecords": (
+        {"InvokerIds": STRS, "Limit": INT, "Offset": INT}, [],
+        obj({"TotalCount": INT, "InvokerRecordSet": arr(TAT_INVOKER_RECORD), "RequestId": STR},
+            ["TotalCount", "InvokerRecordSet", "RequestId"]), None),
 }
 # Actions the server knows by name and answers UnsupportedOperation.
-TAT_LATER = ["CreateInvoker", "DescribeInvokers", "EnableInvoker", "DisableInvoker",
-             "ModifyInvoker", "DeleteInvoker", "DescribeInvokerRecords",
-             "DescribeRegions", "DescribeScenes"]
+TAT_LATER = ["DescribeRegions", "DescribeScenes"]
 
 for _name, (_props, _req, _resp, _perm) in TAT_ACTIONS.items():
     SCHEMAS["Tat%sRequest" % _name] = obj(_props, _req, extra=False,
@@ -715,6 +744,7 @@ op("POST", "/", "tat", "Tencent Cloud TAT API (one action per request, X-TC-Acti
                          for a, p in TAT_ACTIONS.items()},
        "x-tat-unsupported": TAT_LATER,
        "x-tat-errors": ["MissingParameter", "InvalidParameter", "UnknownParameter",
+                        "InvalidParameterValue.InvalidInvokerId",
                         "InvalidAction", "UnsupportedOperation", "NoSuchVersion",
                         "UnsupportedProtocol", "RequestLimitExceeded",
                         "AuthFailure.InvalidAuthorization", "AuthFailure.SignatureExpire",

@@ -140,6 +140,14 @@ def tat_server_actions():
     return re.findall(r'\{ "([A-Za-z]+)",', table), re.findall(r'"([A-Za-z]+)"', later)
 
 
+def test_the_json_is_what_its_source_makes():
+    """api/openapi.json is generated from api/openapi.py: a hand edit of the
+    JSON, or a source change without regenerating, fails here."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "api", "openapi.py"), "--check"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
 def test_every_server_route_is_documented():
     # the faces of the API listener: server_routes() knows each one's routes
     with open(os.path.join(ROOT, "src", "server", "front", "front.c")) as f:
@@ -612,6 +620,17 @@ def run_tat(c, env):
     inv2 = c.tat("InvokeCommand", {"CommandId": cmd, "InstanceIds": ["c1"]})["InvocationId"]
     long = c.tat("RunCommand", {"Content": b64("sleep 30"), "InstanceIds": ["c1"]})
     c.tat("CancelInvocation", {"InvocationId": long["InvocationId"]})
+    ss = {"Policy": "RECURRENCE", "Recurrence": "0 3 * * *"}
+    ivk = c.tat("CreateInvoker", {"Name": "oa-ivk", "Type": "SCHEDULE", "CommandId": cmd,
+                                  "InstanceIds": ["c1"], "ScheduleSettings": ss})["InvokerId"]
+    c.tat("DescribeInvokers", {"InvokerIds": [ivk]})
+    c.tat("DisableInvoker", {"InvokerId": ivk})
+    c.tat("EnableInvoker", {"InvokerId": ivk})
+    c.tat("ModifyInvoker", {"InvokerId": ivk, "Name": "oa-ivk2"})
+    c.tat("DescribeInvokerRecords", {"InvokerIds": [ivk]})
+    c.tat("DescribeInvokers", {"InvokerIds": ["bad"]},
+          want="InvalidParameterValue.InvalidInvokerId")
+    c.tat("DeleteInvoker", {"InvokerId": ivk})
     c.tat("DeleteCommand", {"CommandId": cmd})
     assert inv2
     # errors, in the dialect's envelope (HTTP 200)
@@ -619,7 +638,7 @@ def run_tat(c, env):
           want="UnknownParameter")
     c.tat("RunCommand", {"Content": 1, "InstanceIds": ["c1"]}, want="InvalidParameter")
     c.tat("NoSuchAction", {}, want="InvalidAction")
-    c.tat("CreateInvoker", {}, want="UnsupportedOperation")
+    c.tat("DescribeRegions", {}, want="UnsupportedOperation")
     c.tat("DescribeCommands", {}, want="AuthFailure.SecretIdNotFound",
           sid="AKIDnone0000000000000000000000000")
     c.tat("DescribeCommands", {}, want="AuthFailure.SignatureFailure", skey="wrong")
