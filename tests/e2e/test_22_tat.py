@@ -13,11 +13,13 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 import urllib.request
 
 import pytest
 
+import harness
 from harness import ROOT, cli, wait_until
 
 TAT_DIR = os.path.join(ROOT, "tests", "e2e", "tat")
@@ -74,12 +76,13 @@ def tat(module_fleet, sdk_ready):
     return s
 
 
-def sdk(srv, action, params=None, sid=SID, skey=SKEY):
-    """One call through the official SDK: ("ok", answer) or ("error", {code, message})."""
-    spec = {"endpoint": "127.0.0.1:%d" % srv.api_port, "protocol": "http://",
+def sdk(srv, action, params=None, sid=SID, skey=SKEY, protocol="http://", env=None):
+    """One call through the official SDK: ("ok", answer) or ("error", {code, message}).
+    protocol "https://" with env {"NODE_EXTRA_CA_CERTS": ca} for a TLS listener."""
+    spec = {"endpoint": "127.0.0.1:%d" % srv.api_port, "protocol": protocol,
             "secretId": sid, "secretKey": skey, "action": action, "params": params or {}}
     p = subprocess.run(["node", SDK_JS, json.dumps(spec)], cwd=TAT_DIR, capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=60, env=dict(os.environ, **(env or {})))
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     return ("ok", out["ok"]) if "ok" in out else ("error", out["error"])
@@ -306,6 +309,57 @@ def test_username_runs_as_that_user(module_fleet, tat):
         a.stop()
     finally:
         subprocess.run(["userdel", user], capture_output=True)
+
+
+def test_username_through_sudo_for_an_unprivileged_agent(tat, tmp_path):
+    """An agent that is not root runs a TAT Username through `sudo -n -u`:
+    a throwaway agent user, a throwaway target user and a sudoers rule that
+    lets the one run as the other, made and removed by the test. A user the
+    rule does not cover fails with sudo's own refusal, nothing run."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv") \
+            or not shutil.which("sudo") or not os.path.isdir("/etc/sudoers.d"):
+        pytest.skip("needs root, useradd, setpriv and sudo to make throwaway users")
+    n = os.getpid() % 100000
+    agent_user, target, other = "tata%d" % n, "tatt%d" % n, "tato%d" % n
+    rule = "/etc/sudoers.d/tether-test-%d" % n
+    d = tempfile.mkdtemp(prefix="tether-sudo-")
+    a = None
+    try:
+        for u in (agent_user, target, other):
+            subprocess.run(["useradd", "-M", "-s", "/bin/sh", u], check=True, capture_output=True)
+        with open(rule, "w") as f:
+            f.write("%s ALL=(%s) NOPASSWD: ALL\n" % (agent_user, target))
+        os.chmod(rule, 0o440)
+        os.chmod(d, 0o755)
+        a = harness.Agent(d, tat, "ins-sudo0001",
+                          extra="[remote-commands]\nrun_as = ['%s', '%s']\n" % (target, other))
+        subprocess.run(["chown", "-R", "%s:%s" % (agent_user, agent_user), a.dir], check=True)
+        a.start(argv=["setpriv", "--reuid", agent_user, "--regid", agent_user, "--init-groups",
+                      harness.binary("tether-agent"), "-c", a.config])
+        tat.wait_connected("ins-sudo0001")
+        r = run(tat, "id -un; id -u", ["ins-sudo0001"], Username=target, WorkingDirectory="/tmp")
+        i = wait_invocation(tat, r["InvocationId"])
+        t = tasks(tat, r["InvocationId"])[0]
+        assert i["InvocationStatus"] == "SUCCESS", (i, t)
+        assert output(t).split("\n")[0] == target
+        # the agent's own user, without Username: not the target
+        r = run(tat, "id -un", ["ins-sudo0001"], WorkingDirectory="/tmp")
+        wait_invocation(tat, r["InvocationId"])
+        assert output(tasks(tat, r["InvocationId"])[0]) == agent_user + "\n"
+        # allowed by the agent, not by sudoers: sudo -n refuses, the command never runs
+        r = run(tat, "touch /tmp/tether-sudo-ran-%d" % n, ["ins-sudo0001"], Username=other,
+                WorkingDirectory="/tmp")
+        i = wait_invocation(tat, r["InvocationId"])
+        assert i["InvocationStatus"] == "FAILED", i
+        assert not os.path.exists("/tmp/tether-sudo-ran-%d" % n)
+    finally:
+        if a:
+            a.stop()
+        if os.path.exists(rule):
+            os.remove(rule)
+        for u in (agent_user, target, other):
+            subprocess.run(["userdel", u], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # ---- parameters --------------------------------------------------------------
@@ -783,3 +837,34 @@ def test_saved_commands_visibility(tat):
                     {"CommandId": carols["CommandId"]}, **kw) == \
             "UnauthorizedOperation.CamAuthFailed", action
     assert ok(tat, "DescribeCommands", {}, **kw)["TotalCount"] == 1
+
+
+def test_sdk_over_https(fleet, sdk_ready, tmp_path):
+    """The SDK with protocol https:// against a TLS API listener: the seed's
+    RunCommand runs and its task is read back. Node checks the certificate
+    (the test's CA through NODE_EXTRA_CA_CERTS); without that CA the same
+    call fails, so the TLS path is the one taken."""
+    from test_08_http import make_ca_and_cert
+    d = str(tmp_path / "pki")
+    os.makedirs(d)
+    make_ca_and_cert(d)
+    s = fleet.server(extra=tat_conf() + '[api]\ntls_cert = "%s/srv.pem"\ntls_key = "%s/srv.key"\n'
+                     % (d, d)).start(wait=False)
+    fleet.agent(s, "ins-tls00001", wait=False)
+    tls = {"protocol": "https://", "env": {"NODE_EXTRA_CA_CERTS": d + "/ca.pem"}}
+
+    def online():
+        kind, r = sdk(s, "DescribeAutomationAgentStatus", {"InstanceIds": ["ins-tls00001"]},
+                      **tls)
+        return kind == "ok" and r["AutomationAgentSet"] and \
+            r["AutomationAgentSet"][0]["AgentStatus"] == "Online"
+    wait_until(online, 30, "the agent online over https")
+    inv = ok(s, "RunCommand", {"Content": b64("echo over-tls"), "InstanceIds": ["ins-tls00001"],
+                               "WorkingDirectory": "/tmp"}, **tls)["InvocationId"]
+    assert wait_invocation(s, inv, **tls)["InvocationStatus"] == "SUCCESS"
+    t = tasks(s, inv, hide=False, **tls)[0]
+    assert base64.b64decode(t["TaskResult"]["Output"]) == b"over-tls\n"
+    kind, r = sdk(s, "DescribeCommands", {}, protocol="https://")
+    assert kind == "error", r
+    kind, r = sdk(s, "DescribeCommands", {}, **tls)
+    assert kind == "ok", r
