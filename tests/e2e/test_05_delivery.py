@@ -124,9 +124,10 @@ def test_result_held_across_an_agent_crash_is_delivered_and_the_journal_emptied(
     (it is removed at the ack, off the way to the server): an agent killed
     while it holds the result still delivers it as it was at its next start,
     not as an unknown outcome, and once acked nothing of the job is left in
-    the journal."""
+    the journal. (Protocol v2 holds an ack until the next frame to the
+    agent, at the latest its keep-alive's pong: a 1 s keep-alive here.)"""
     s = fleet.server().start()
-    a = fleet.agent(s, "a1")
+    a = fleet.agent(s, "a1", extra="[connection]\nkeep_alive = '1s'\n")
     marker = str(tmp_path / "m")
     jid = s.run("a1", {"command": "sleep 1; echo once >> %s; echo out" % marker, "timeout_sec": 30})
     s.stop()

@@ -18,6 +18,10 @@
 /* After a restart, agents need a moment to reconnect before unfinished
  * multi jobs dispatch their remaining targets. */
 #define RESUME_DELAY_MS 10000
+/* Targets one multi job dispatches in one loop turn at most: a fan-out to
+ * a large fleet goes out over several turns, with the loop's other work
+ * (API requests, results) in between. */
+#define FANOUT_TURN_DISPATCH 512
 
 struct inv {
 	char jid[UUID_STR_LEN];
@@ -73,6 +77,7 @@ struct fanout {
 	struct inv *invs;
 	struct child *children;
 	uv_timer_t resume;
+	uv_idle_t more;         /* active while a job has targets left for the next turn */
 	json_t *to_resume;      /* records waiting for RESUME_DELAY_MS */
 };
 
@@ -205,6 +210,7 @@ struct dispatch {
 };
 
 static void inv_pump(struct fanout *f, struct inv *v);
+static void more_cb(uv_idle_t *h);
 
 static int dispatch_apply(struct store *st, void *arg)
 {
@@ -406,15 +412,35 @@ static void inv_pump(struct fanout *f, struct inv *v)
 		 * its done event gives the slot back. */
 		offline_dispatch(f->srv->offline, jid);
 	}
-	while (!v->stopped && v->next < v->ntargets && (limit == 0 || v->running < limit)) {
+	for (int n = 0; !v->stopped && v->next < v->ntargets && (limit == 0 || v->running < limit);
+	     n++) {
 		const char *id = json_string_value(json_array_get(targets, v->next));
 
+		if (n == FANOUT_TURN_DISPATCH) {
+			uv_idle_start(&f->more, more_cb);
+			break;
+		}
 		v->next++;
 		dispatch(f, v, id);
 	}
 	v->pumping = false;
 	if (v->running == 0 && v->queued == 0 && (v->stopped || v->next >= v->ntargets))
 		inv_finish(f, v);
+}
+
+/* The next turn of the jobs that had targets left: each dispatches its
+ * next FANOUT_TURN_DISPATCH (inv_pump starts the handle again while some
+ * remain). */
+static void more_cb(uv_idle_t *h)
+{
+	struct fanout *f = h->data;
+	struct inv *v, *tmp;
+
+	uv_idle_stop(h);
+	HASH_ITER(hh, f->invs, v, tmp) {
+		if (!v->stopped && v->next < v->ntargets && slot_free(v))
+			inv_pump(f, v);
+	}
 }
 
 static void on_job_done(void *ud, const struct event *e)
@@ -656,6 +682,8 @@ int fanout_create(struct server *srv, struct fanout **out)
 	store_multi_each_unfinished(srv->store, collect_unfinished, f);
 	uv_timer_init(srv->loop, &f->resume);
 	f->resume.data = f;
+	uv_idle_init(srv->loop, &f->more);
+	f->more.data = f;
 	if (json_array_size(f->to_resume))
 		uv_timer_start(&f->resume, resume_cb, RESUME_DELAY_MS, 0);
 	uv_unref((uv_handle_t *)&f->resume);
@@ -665,8 +693,10 @@ int fanout_create(struct server *srv, struct fanout **out)
 
 void fanout_stop(struct fanout *f)
 {
-	if (f && !uv_is_closing((uv_handle_t *)&f->resume))
+	if (f && !uv_is_closing((uv_handle_t *)&f->resume)) {
 		uv_close((uv_handle_t *)&f->resume, NULL);
+		uv_close((uv_handle_t *)&f->more, NULL);
+	}
 }
 
 void fanout_destroy(struct fanout *f)

@@ -189,6 +189,8 @@ fail:
  * idle and waiting would gather nothing), commits at once. */
 #define STORE_COMMIT_GAP_US 1000
 #define STORE_PACE_STREAK 3
+/* Writes committed in one loop turn at most (the rest in the next turns). */
+#define STORE_TURN_WRITES 512
 
 static uint64_t mono_us(void)
 {
@@ -198,26 +200,47 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static void flush_some(struct store *st, uint64_t max);
+
 static void pace_cb(uv_timer_t *t)
 {
-	store_flush(t->data);
+	flush_some(t->data, STORE_TURN_WRITES);
 }
 
+static void more_cb(uv_idle_t *h)
+{
+	(void)h;   /* only there so that the poll does not block */
+}
+
+/* Before the loop blocks: commits what waits, at most STORE_TURN_WRITES
+ * writes (and their callbacks) in this turn, so that a fan-out to a large
+ * fleet or a reconnect storm does not hold the loop for the whole batch;
+ * the rest goes in the next turns (the idle handle keeps them coming)
+ * with the loop's other work in between. */
 static void prep_cb(uv_prepare_t *p)
 {
 	struct store *st = p->data;
 	uint64_t since;
 
-	if (!st->head || uv_is_active((uv_handle_t *)&st->pace))
+	if (!st->head) {
+		uv_idle_stop(&st->more);
+		return;
+	}
+	if (uv_is_active((uv_handle_t *)&st->pace))
 		return;
 	since = mono_us() - st->last_commit_us;
-	if (since < STORE_COMMIT_GAP_US && st->streak >= STORE_PACE_STREAK && st->last_writes > 1) {
+	if (since < STORE_COMMIT_GAP_US && st->streak >= STORE_PACE_STREAK && st->last_writes > 1 &&
+	    st->queued < STORE_TURN_WRITES) {
 		uint64_t wait_ms = (STORE_COMMIT_GAP_US - since + 999) / 1000;
 
 		uv_timer_start(&st->pace, pace_cb, wait_ms, 0);
 		return;
 	}
-	store_flush(st);
+	flush_some(st, STORE_TURN_WRITES);
+	if (st->head)
+		uv_idle_start(&st->more, more_cb);
+	else
+		uv_idle_stop(&st->more);
 }
 
 int store_attach_loop(struct store *st, uv_loop_t *loop)
@@ -225,6 +248,7 @@ int store_attach_loop(struct store *st, uv_loop_t *loop)
 	if (uv_prepare_init(loop, &st->prep))
 		return TE_IO;
 	uv_timer_init(loop, &st->pace);
+	uv_idle_init(loop, &st->more);
 	st->pace.data = st;
 	st->prep.data = st;
 	uv_prepare_start(&st->prep, prep_cb);
@@ -240,6 +264,8 @@ void store_detach_loop(struct store *st)
 		uv_close((uv_handle_t *)&st->prep, NULL);
 		uv_timer_stop(&st->pace);
 		uv_close((uv_handle_t *)&st->pace, NULL);
+		uv_idle_stop(&st->more);
+		uv_close((uv_handle_t *)&st->more, NULL);
 		st->attached = false;
 	}
 }
@@ -262,6 +288,7 @@ void store_queue(struct store *st, store_apply_fn apply, store_after_fn after, v
 	else
 		st->head = e;
 	st->tail = e;
+	st->queued++;
 	if (!st->attached)
 		store_flush(st);
 }
@@ -303,47 +330,72 @@ void store_commit_histogram(const struct store *st, const double **bounds,
 	*sum = st->commit_sum;
 }
 
-void store_flush(struct store *st)
+/* One transaction of at most max entries from the queue's head, then
+ * their callbacks (which may queue more). */
+static void commit_batch(struct store *st, uint64_t max)
 {
+	struct wq_entry *list = st->head, *e, *next, *last = st->head;
+	bool ok;
+
+	for (uint64_t n = 1; n < max && last->next; n++)
+		last = last->next;
+	st->head = last->next;
+	if (!st->head)
+		st->tail = NULL;
+	last->next = NULL;
+	st->last_start_us = mono_us();
+	if (st->last_start_us - st->last_commit_us < STORE_COMMIT_GAP_US)
+		st->streak++;
+	else
+		st->streak = 0;
+	pthread_mutex_lock(&st->write_lock);
+	ok = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	st->last_writes = 0;
+	for (e = list; e; e = e->next) {
+		e->rc = ok ? e->apply(st, e->arg) : TE_IO;
+		st->writes++;
+		st->last_writes++;
+		st->queued--;
+	}
+	if (ok && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		log_error("store: commit failed: %s", sqlite3_errmsg(st->db));
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		ok = false;
+	}
+	pthread_mutex_unlock(&st->write_lock);
+	if (ok)
+		st->commits++;
+	st->last_commit_us = mono_us();
+	commit_timed(st, st->last_commit_us - st->last_start_us);
+	for (e = list; e; e = next) {
+		next = e->next;
+		if (e->after)
+			e->after(e->arg, ok ? e->rc : TE_IO);
+		free(e);
+	}
+}
+
+/* Commits the queue's first max entries (one transaction), and once more
+ * what their callbacks queued, while max allows. */
+static void flush_some(struct store *st, uint64_t max)
+{
+	uint64_t done = 0;
+
 	if (st->flushing)
 		return;
 	st->flushing = true;
-	while (st->head) {
-		struct wq_entry *list = st->head, *e, *next;
-		bool ok;
+	while (st->head && done < max) {
+		uint64_t before = st->writes;
 
-		st->head = st->tail = NULL;
-		st->last_start_us = mono_us();
-		if (st->last_start_us - st->last_commit_us < STORE_COMMIT_GAP_US)
-			st->streak++;
-		else
-			st->streak = 0;
-		pthread_mutex_lock(&st->write_lock);
-		ok = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-		st->last_writes = 0;
-		for (e = list; e; e = e->next) {
-			e->rc = ok ? e->apply(st, e->arg) : TE_IO;
-			st->writes++;
-			st->last_writes++;
-		}
-		if (ok && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			log_error("store: commit failed: %s", sqlite3_errmsg(st->db));
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-			ok = false;
-		}
-		pthread_mutex_unlock(&st->write_lock);
-		if (ok)
-			st->commits++;
-		st->last_commit_us = mono_us();
-		commit_timed(st, st->last_commit_us - st->last_start_us);
-		for (e = list; e; e = next) {
-			next = e->next;
-			if (e->after)
-				e->after(e->arg, ok ? e->rc : TE_IO);
-			free(e);
-		}
+		commit_batch(st, max - done);
+		done += st->writes - before;
 	}
 	st->flushing = false;
+}
+
+void store_flush(struct store *st)
+{
+	flush_some(st, UINT64_MAX);
 }
 
 void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes)

@@ -64,6 +64,8 @@ struct store {
 	sqlite3_stmt *stmt[S_COUNT];
 	uv_prepare_t prep;
 	uv_timer_t pace;          /* a deferred flush (commit pacing) */
+	uv_idle_t more;           /* keeps the loop from blocking while writes wait */
+	uint64_t queued;          /* entries in the queue */
 	uint64_t last_commit_us;  /* monotonic end of the last commit */
 	uint64_t last_start_us;   /* monotonic start of the last commit */
 	int streak;               /* commits in a row that came close together */
