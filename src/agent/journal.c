@@ -62,6 +62,23 @@ static struct entry *entry_get(struct journal *j, const char *jid, bool create)
 	return e;
 }
 
+/* Writes all of text to fd (again after EINTR). Returns 0 or -1. */
+static int write_all(int fd, const char *text, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 /* Writes a whole file via a temporary name; fsync when durable. With
  * keep_fd, the file is renamed unsynced and its descriptor left open in
  * *keep_fd for the caller to sync. */
@@ -69,24 +86,16 @@ static int write_file(const char *path, const char *text, size_t len, bool durab
 {
 	char tmp[700];
 	int fd;
-	size_t off = 0;
 
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			unlink(tmp);
-			return -1;
-		}
-		off += (size_t)n;
+	if (write_all(fd, text, len)) {
+		close(fd);
+		unlink(tmp);
+		return -1;
 	}
 	if (keep_fd) {
 		if (rename(tmp, path)) {
@@ -108,21 +117,13 @@ static int write_file(const char *path, const char *text, size_t len, bool durab
 static int write_direct(const char *path, const char *text, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t off = 0;
 
 	if (fd < 0)
 		return -1;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			unlink(path);
-			return -1;
-		}
-		off += (size_t)n;
+	if (write_all(fd, text, len)) {
+		close(fd);
+		unlink(path);
+		return -1;
 	}
 	return close(fd);
 }

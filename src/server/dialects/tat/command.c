@@ -16,21 +16,6 @@
 
 #define TAT_MAX_IDS 100
 
-static const char *str_param(struct tat_call *c, const char *name)
-{
-	return json_string_value(json_object_get(c->params, name));
-}
-
-static json_t *meta_of(const json_t *rec)
-{
-	return json_object_get(json_object_get(rec, "metadata"), "tat");
-}
-
-static const char *meta_str(const json_t *rec, const char *name)
-{
-	return json_string_value(json_object_get(meta_of(rec), name));
-}
-
 /* cmd- and 8 of [a-z0-9], as tat_new_id makes them. */
 static bool cmd_id_ok(const char *s)
 {
@@ -70,7 +55,7 @@ static int defaults_ok(struct tat_call *c, bool enable, const char *defaults)
 int tat_defaults_check(struct tat_call *c)
 {
 	return defaults_ok(c, json_is_true(json_object_get(c->params, "EnableParameter")),
-			   str_param(c, "DefaultParameters"));
+			   tat_param_str(c, "DefaultParameters"));
 }
 
 static void library_fail(struct tat_call *c, int rc, const char *name)
@@ -121,7 +106,7 @@ static void save_created(void *ud, int rc, json_t *rec)
 	struct save *s = ud;
 
 	if (rc) {
-		library_fail(s->c, rc, str_param(s->c, "CommandName") ? str_param(s->c, "CommandName") : s->cmd);
+		library_fail(s->c, rc, tat_param_str(s->c, "CommandName") ? tat_param_str(s->c, "CommandName") : s->cmd);
 		s->done(s->c, s->ud, false);
 		free(s);
 		return;
@@ -151,13 +136,13 @@ void tat_command_save(struct tat_call *c, const char *cmd_id, tat_saved_fn done,
 {
 	const json_t *tags = json_object_get(c->params, "Tags");
 	json_t *timeout = json_object_get(c->params, "Timeout");
-	const char *user = str_param(c, "Username"), *desc = str_param(c, "Description");
-	const char *defaults = str_param(c, "DefaultParameters");
+	const char *user = tat_param_str(c, "Username"), *desc = tat_param_str(c, "Description");
+	const char *defaults = tat_param_str(c, "DefaultParameters");
 	struct library_entry e;
 	json_t *meta, *ltags;
 	struct save *s;
 	size_t len;
-	char *text = tat_content_decode(c, str_param(c, "Content"), &len);
+	char *text = tat_content_decode(c, tat_param_str(c, "Content"), &len);
 
 	if (!text) {
 		done(c, ud, false);
@@ -183,11 +168,11 @@ void tat_command_save(struct tat_call *c, const char *cmd_id, tat_saved_fn done,
 	ltags = lib_tags(tags);
 	memset(&e, 0, sizeof e);
 	/* A command saved without a name is named by its id. */
-	e.name = str_param(c, "CommandName") ? str_param(c, "CommandName") : cmd_id;
+	e.name = tat_param_str(c, "CommandName") ? tat_param_str(c, "CommandName") : cmd_id;
 	e.text = text;
 	e.tags = ltags;
 	e.timeout_sec = timeout ? json_integer_value(timeout) : 60;
-	e.cwd = str_param(c, "WorkingDirectory") ? str_param(c, "WorkingDirectory") : "/root";
+	e.cwd = tat_param_str(c, "WorkingDirectory") ? tat_param_str(c, "WorkingDirectory") : "/root";
 	e.metadata = meta;
 	if (!meta || !ltags) {
 		json_decref(meta);
@@ -213,11 +198,11 @@ static void create_saved(struct tat_call *c, void *ud, bool saved)
 
 void tat_create_command(struct tat_call *c)
 {
-	if (!str_param(c, "CommandName")) {
+	if (!tat_param_str(c, "CommandName")) {
 		tat_fail(c, "MissingParameter", "The parameter `CommandName` is missing.");
 		return;
 	}
-	if (!str_param(c, "Content")) {
+	if (!tat_param_str(c, "Content")) {
 		tat_fail(c, "MissingParameter", "The parameter `Content` is missing.");
 		return;
 	}
@@ -269,7 +254,7 @@ static void list_read(void *ud, int rc, json_t *page, int64_t total)
 	json_array_foreach(page, i, rec) {
 		const char *by = json_string_value(json_object_get(rec, "created_by"));
 
-		if (!meta_str(rec, "CommandId"))
+		if (!tat_meta_str(rec, "CommandId"))
 			continue;   /* an entry of rport's API: not TAT's */
 		if (!c->admin && (!by || strcmp(by, c->user)))
 			continue;
@@ -316,12 +301,12 @@ static void commands_read(struct tat_call *c, commands_fn fn)
 /* The command of CommandId among all (borrowed), or NULL having answered. */
 static json_t *command_pick(struct tat_call *c, json_t *all)
 {
-	const char *id = str_param(c, "CommandId");
+	const char *id = tat_param_str(c, "CommandId");
 	size_t i;
 	json_t *rec;
 
 	json_array_foreach(all, i, rec)
-		if (!strcmp(meta_str(rec, "CommandId"), id))
+		if (!strcmp(tat_meta_str(rec, "CommandId"), id))
 			return rec;
 	tat_fail(c, "ResourceNotFound.CommandNotFound", "The command `%s` is not found.", id);
 	return NULL;
@@ -330,7 +315,7 @@ static json_t *command_pick(struct tat_call *c, json_t *all)
 /* CommandId is given and well-formed: 0, or -1 having answered. */
 static int command_id_check(struct tat_call *c)
 {
-	const char *id = str_param(c, "CommandId");
+	const char *id = tat_param_str(c, "CommandId");
 
 	if (!id) {
 		tat_fail(c, "MissingParameter", "The parameter `CommandId` is missing.");
@@ -350,7 +335,7 @@ static json_t *command_render(const json_t *rec)
 	char *b64 = tat_b64(text, strlen(text));
 	char created[32], updated[32];
 	int64_t ns = 0;
-	json_t *m = meta_of(rec), *out;
+	json_t *m = tat_meta(rec), *out;
 	json_t *tags = json_object_get(m, "Tags");
 
 	if (util_time_parse(json_string_value(json_object_get(rec, "created_at")), &ns))
@@ -361,16 +346,16 @@ static json_t *command_render(const json_t *rec)
 	tat_time(ns, updated);
 	out = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:I, s:s, s:s, s:b, s:s?, s:s, s:s, "
 			"s:o, s:s?, s:s, s:s}",
-			"CommandId", meta_str(rec, "CommandId"), "CommandName",
+			"CommandId", tat_meta_str(rec, "CommandId"), "CommandName",
 			json_string_value(json_object_get(rec, "name")), "Description",
-			meta_str(rec, "Description"), "Content", b64, "CommandType", "SHELL",
+			tat_meta_str(rec, "Description"), "Content", b64, "CommandType", "SHELL",
 			"WorkingDirectory", json_string_value(json_object_get(rec, "cwd")),
 			"Timeout", json_integer_value(json_object_get(rec, "timeout_sec")),
 			"CreatedTime", created, "UpdatedTime", updated, "EnableParameter",
 			json_is_true(json_object_get(m, "EnableParameter")), "DefaultParameters",
-			meta_str(rec, "DefaultParameters"), "FormattedDescription", "",
+			tat_meta_str(rec, "DefaultParameters"), "FormattedDescription", "",
 			"CreatedBy", "USER", "Tags", json_is_array(tags) ? json_incref(tags) : json_array(),
-			"Username", meta_str(rec, "Username"), "OutputCOSBucketUrl", "",
+			"Username", tat_meta_str(rec, "Username"), "OutputCOSBucketUrl", "",
 			"OutputCOSKeyPrefix", "");
 	free(b64);
 	return out;
@@ -395,12 +380,12 @@ static bool command_matches(struct tat_call *c, const json_t *rec)
 	json_t *filters = json_object_get(c->params, "Filters"), *f;
 	size_t i;
 
-	if (ids && !value_in(ids, meta_str(rec, "CommandId")))
+	if (ids && !value_in(ids, tat_meta_str(rec, "CommandId")))
 		return false;
 	json_array_foreach(filters, i, f) {
 		const char *name = json_string_value(json_object_get(f, "Name"));
 		const json_t *vals = json_object_get(f, "Values");
-		const char *v = !strcmp(name, "command-id") ? meta_str(rec, "CommandId") :
+		const char *v = !strcmp(name, "command-id") ? tat_meta_str(rec, "CommandId") :
 				!strcmp(name, "command-name") ?
 				json_string_value(json_object_get(rec, "name")) :
 				!strcmp(name, "command-type") ? "SHELL" : "USER";
@@ -473,7 +458,7 @@ static void modified(void *ud, int rc, json_t *rec)
 
 	json_decref(rec);
 	if (rc)
-		library_fail(c, rc, str_param(c, "CommandName"));
+		library_fail(c, rc, tat_param_str(c, "CommandName"));
 	else
 		tat_reply(c, NULL);
 }
@@ -488,31 +473,31 @@ static void modify_listed(struct tat_call *c, json_t *all)
 
 	if (!rec)   /* answered: c is gone */
 		goto out;
-	b64 = str_param(c, "Content");
-	m = meta_of(rec);
+	b64 = tat_param_str(c, "Content");
+	m = tat_meta(rec);
 	if (defaults_ok(c, json_is_true(json_object_get(m, "EnableParameter")),
-			str_param(c, "DefaultParameters")))
+			tat_param_str(c, "DefaultParameters")))
 		goto out;
 	if (b64 && !(text = tat_content_decode(c, b64, &len)))
 		goto out;
 	meta = json_deep_copy(json_object_get(rec, "metadata"));
 	m = json_object_get(meta, "tat");
-	if (str_param(c, "Description"))
-		json_object_set_new(m, "Description", json_string(str_param(c, "Description")));
-	if (str_param(c, "Username"))
-		json_object_set_new(m, "Username", json_string(str_param(c, "Username")));
-	if (str_param(c, "DefaultParameters"))
+	if (tat_param_str(c, "Description"))
+		json_object_set_new(m, "Description", json_string(tat_param_str(c, "Description")));
+	if (tat_param_str(c, "Username"))
+		json_object_set_new(m, "Username", json_string(tat_param_str(c, "Username")));
+	if (tat_param_str(c, "DefaultParameters"))
 		json_object_set_new(m, "DefaultParameters",
-				    json_string(str_param(c, "DefaultParameters")));
+				    json_string(tat_param_str(c, "DefaultParameters")));
 	timeout = json_object_get(c->params, "Timeout");
 	memset(&e, 0, sizeof e);
-	e.name = str_param(c, "CommandName") ? str_param(c, "CommandName") :
+	e.name = tat_param_str(c, "CommandName") ? tat_param_str(c, "CommandName") :
 					       json_string_value(json_object_get(rec, "name"));
 	e.text = text ? text : json_string_value(json_object_get(rec, "text"));
 	e.tags = json_object_get(rec, "tags");
 	e.timeout_sec = timeout ? json_integer_value(timeout) :
 				  json_integer_value(json_object_get(rec, "timeout_sec"));
-	e.cwd = str_param(c, "WorkingDirectory") ? str_param(c, "WorkingDirectory") :
+	e.cwd = tat_param_str(c, "WorkingDirectory") ? tat_param_str(c, "WorkingDirectory") :
 						   json_string_value(json_object_get(rec, "cwd"));
 	e.interpreter = json_string_value(json_object_get(rec, "interpreter"));
 	e.is_sudo = json_is_true(json_object_get(rec, "is_sudo"));
@@ -538,7 +523,7 @@ static int unmap_apply(struct store *st, void *arg)
 {
 	struct tat_call *c = arg;
 
-	return store_tat_id_delete(st, str_param(c, "CommandId"));
+	return store_tat_id_delete(st, tat_param_str(c, "CommandId"));
 }
 
 static void unmap_after(void *arg, int rc)
@@ -567,10 +552,10 @@ static void delete_listed(struct tat_call *c, json_t *all)
 {
 	json_t *rec = all ? command_pick(c, all) : NULL;
 
-	if (rec && tat_command_in_invoker(c->srv, str_param(c, "CommandId"))) {
+	if (rec && tat_command_in_invoker(c->srv, tat_param_str(c, "CommandId"))) {
 		tat_fail(c, "ResourceUnavailable.CommandInInvoker",
 			 "The command `%s` is the command of an invoker: delete the invoker first.",
-			 str_param(c, "CommandId"));
+			 tat_param_str(c, "CommandId"));
 		rec = NULL;
 	} else if (rec)
 		library_delete(c->srv, LIBRARY_COMMAND,
@@ -600,7 +585,7 @@ static void invoke_listed(struct tat_call *c, json_t *all)
 		json_decref(all);
 		return;
 	}
-	m = meta_of(rec);
+	m = tat_meta(rec);
 	text = json_string_value(json_object_get(rec, "text"));
 	name = json_string_value(json_object_get(rec, "name"));
 	cwd = json_string_value(json_object_get(rec, "cwd"));
@@ -611,26 +596,26 @@ static void invoke_listed(struct tat_call *c, json_t *all)
 		tat_fail(c, "InternalError", "out of memory");
 		return;
 	}
-	util_strlcpy(c->cmd_id, str_param(c, "CommandId"), sizeof c->cmd_id);
+	util_strlcpy(c->cmd_id, tat_param_str(c, "CommandId"), sizeof c->cmd_id);
 	json_object_del(c->params, "CommandId");
 	json_object_set_new(c->params, "Content", json_string(b64));
 	free(b64);
 	if (name && tat_name_ok(name))
 		json_object_set_new(c->params, "CommandName", json_string(name));
-	if (meta_str(rec, "Description"))
+	if (tat_meta_str(rec, "Description"))
 		json_object_set_new(c->params, "Description",
-				    json_string(meta_str(rec, "Description")));
+				    json_string(tat_meta_str(rec, "Description")));
 	if (!json_object_get(c->params, "WorkingDirectory") && cwd && *cwd)
 		json_object_set_new(c->params, "WorkingDirectory", json_string(cwd));
 	if (!json_object_get(c->params, "Timeout") && timeout >= 1 && timeout <= 86400)
 		json_object_set_new(c->params, "Timeout", json_integer(timeout));
-	if (!json_object_get(c->params, "Username") && meta_str(rec, "Username"))
-		json_object_set_new(c->params, "Username", json_string(meta_str(rec, "Username")));
+	if (!json_object_get(c->params, "Username") && tat_meta_str(rec, "Username"))
+		json_object_set_new(c->params, "Username", json_string(tat_meta_str(rec, "Username")));
 	if (json_is_true(json_object_get(m, "EnableParameter"))) {
 		json_object_set_new(c->params, "EnableParameter", json_true());
-		if (meta_str(rec, "DefaultParameters"))
+		if (tat_meta_str(rec, "DefaultParameters"))
 			json_object_set_new(c->params, "DefaultParameters",
-					    json_string(meta_str(rec, "DefaultParameters")));
+					    json_string(tat_meta_str(rec, "DefaultParameters")));
 	}
 	json_decref(all);
 	tat_run_command(c);
@@ -660,7 +645,7 @@ static void get_listed(struct tat_call *c, json_t *all, void *gud)
 	size_t i;
 
 	json_array_foreach(all, i, x)
-		if (!strcmp(meta_str(x, "CommandId"), g->id))
+		if (!strcmp(tat_meta_str(x, "CommandId"), g->id))
 			rec = x;
 	if (all && !rec)
 		tat_fail(c, "ResourceNotFound.CommandNotFound", "The command `%s` is not found.",
@@ -704,7 +689,7 @@ static void preview_listed(struct tat_call *c, json_t *all)
 		json_decref(all);
 		return;
 	}
-	enable = json_is_true(json_object_get(meta_of(rec), "EnableParameter"));
+	enable = json_is_true(json_object_get(tat_meta(rec), "EnableParameter"));
 	text = strdup(json_string_value(json_object_get(rec, "text")));
 	if (!text) {
 		json_decref(all);
@@ -712,8 +697,8 @@ static void preview_listed(struct tat_call *c, json_t *all)
 		return;
 	}
 	out = tat_content_render(c, text, strlen(text), enable,
-				 enable ? meta_str(rec, "DefaultParameters") : NULL,
-				 str_param(c, "Parameters"));
+				 enable ? tat_meta_str(rec, "DefaultParameters") : NULL,
+				 tat_param_str(c, "Parameters"));
 	json_decref(all);
 	if (!out)
 		return;

@@ -30,21 +30,6 @@
 #define BEIJING_OFFSET_SEC (8 * 3600)
 #define NS 1000000000LL
 
-static const char *str_param(struct tat_call *c, const char *name)
-{
-	return json_string_value(json_object_get(c->params, name));
-}
-
-static json_t *tat_of_rec(const json_t *rec)
-{
-	return json_object_get(json_object_get(rec, "metadata"), "tat");
-}
-
-static const char *tstr(const json_t *rec, const char *key)
-{
-	return json_string_value(json_object_get(tat_of_rec(rec), key));
-}
-
 /* ivk- and 8 of [a-z0-9]. */
 static bool ivk_id_ok(const char *s)
 {
@@ -69,7 +54,7 @@ static bool is_invoker(const json_t *rec)
 {
 	const char *src = json_string_value(json_object_get(rec, "source"));
 
-	return src && !strcmp(src, SOURCE) && tstr(rec, "InvokerId");
+	return src && !strcmp(src, SOURCE) && tat_meta_str(rec, "InvokerId");
 }
 
 /* The invokers the call's user sees (admin: all), oldest first: a new
@@ -95,7 +80,7 @@ static json_t *invokers_visible(struct tat_call *c)
 /* The visible invoker of InvokerId (a copy), or NULL having answered. */
 static json_t *invoker_pick(struct tat_call *c)
 {
-	const char *id = str_param(c, "InvokerId");
+	const char *id = tat_param_str(c, "InvokerId");
 	json_t *all, *rec, *found = NULL;
 	size_t i;
 
@@ -110,7 +95,7 @@ static json_t *invoker_pick(struct tat_call *c)
 	}
 	all = invokers_visible(c);
 	json_array_foreach(all, i, rec)
-		if (!strcmp(tstr(rec, "InvokerId"), id))
+		if (!strcmp(tat_meta_str(rec, "InvokerId"), id))
 			found = json_incref(rec);
 	json_decref(all);
 	if (!found)
@@ -125,7 +110,7 @@ bool tat_command_in_invoker(struct server *srv, const char *cmd_id)
 	size_t i;
 
 	json_array_foreach(all, i, rec)
-		if (is_invoker(rec) && tstr(rec, "CommandId") && !strcmp(tstr(rec, "CommandId"), cmd_id))
+		if (is_invoker(rec) && tat_meta_str(rec, "CommandId") && !strcmp(tat_meta_str(rec, "CommandId"), cmd_id))
 			in = true;
 	json_decref(all);
 	return in;
@@ -139,7 +124,7 @@ static int settings_apply(struct tat_call *c, const json_t *ss, json_t *rec)
 {
 	const char *policy = json_string_value(json_object_get(ss, "Policy"));
 	const json_t *rv = json_object_get(ss, "Recurrence"), *tv = json_object_get(ss, "InvokeTime");
-	json_t *m = tat_of_rec(rec);
+	json_t *m = tat_meta(rec);
 	const char *k;
 	json_t *v;
 
@@ -238,10 +223,10 @@ static void parts_free(struct job_parts *p)
 
 static const char *run_as_of(const json_t *ivk, const json_t *cmd)
 {
-	const char *u = tstr(ivk, "Username");
+	const char *u = tat_meta_str(ivk, "Username");
 
 	if (!u || !*u)
-		u = json_string_value(json_object_get(tat_of_rec(cmd), "Username"));
+		u = json_string_value(json_object_get(tat_meta(cmd), "Username"));
 	return u && *u && strcmp(u, "root") ? u : NULL;
 }
 
@@ -251,7 +236,7 @@ static const char *run_as_of(const json_t *ivk, const json_t *cmd)
 static int job_make(const json_t *ivk, const json_t *cmd, const char *params,
 		    struct job_parts *p, struct schedule_job *job, struct tat_error *err)
 {
-	const json_t *cm = tat_of_rec(cmd);
+	const json_t *cm = tat_meta(cmd);
 	const char *text = json_string_value(json_object_get(cmd, "text"));
 	const char *name = json_string_value(json_object_get(cmd, "name"));
 	bool enable = json_is_true(json_object_get(cm, "EnableParameter"));
@@ -272,7 +257,7 @@ static int job_make(const json_t *ivk, const json_t *cmd, const char *params,
 	tat_new_id("inv", p->inv);
 	memset(&m, 0, sizeof m);
 	m.inv = p->inv;
-	m.cmd = tstr(ivk, "CommandId");
+	m.cmd = tat_meta_str(ivk, "CommandId");
 	m.content_b64 = p->b64 ? p->b64 : "";
 	m.cwd = json_string_value(json_object_get(cmd, "cwd"));
 	m.username = run_as_of(ivk, cmd);
@@ -282,7 +267,7 @@ static int job_make(const json_t *ivk, const json_t *cmd, const char *params,
 	m.description = json_string_value(json_object_get(cm, "Description"));
 	m.parameters = params;
 	m.defaults = defaults;
-	m.invoker = tstr(ivk, "InvokerId");
+	m.invoker = tat_meta_str(ivk, "InvokerId");
 	p->meta = tat_run_metadata(&m);
 	if (!p->b64 || !p->meta) {
 		parts_free(p);
@@ -318,13 +303,13 @@ static void source_command_read(void *ud, int rc, json_t *cmd)
 
 	if (rc || !cmd) {
 		snprintf(why, sizeof why, "ResourceNotFound.CommandNotFound: the command %s is gone",
-			 tstr(r->ivk, "CommandId"));
+			 tat_meta_str(r->ivk, "CommandId"));
 		r->done(r->token, NULL, why);
 	} else if (!auth_user_is_admin(r->srv->auth, user) && (!by || strcmp(by, user))) {
 		snprintf(why, sizeof why, "ResourceNotFound.CommandNotFound: the command %s is not "
-			 "the invoker's creator's", tstr(r->ivk, "CommandId"));
+			 "the invoker's creator's", tat_meta_str(r->ivk, "CommandId"));
 		r->done(r->token, NULL, why);
-	} else if (job_make(r->ivk, cmd, tstr(r->ivk, "Parameters"), &p, &job, &err)) {
+	} else if (job_make(r->ivk, cmd, tat_meta_str(r->ivk, "Parameters"), &p, &job, &err)) {
 		snprintf(why, sizeof why, "%s: %s", err.code, err.message);
 		r->done(r->token, NULL, why);
 	} else {
@@ -366,7 +351,7 @@ static void source_job(void *ud, const json_t *rec, schedule_job_cb done, void *
 	r->token = token;
 	memset(&q, 0, sizeof q);
 	q.kind = "cmd";
-	q.ids[0] = tstr(rec, "CommandId") ? tstr(rec, "CommandId") : "";
+	q.ids[0] = tat_meta_str(rec, "CommandId") ? tat_meta_str(rec, "CommandId") : "";
 	q.nids = 1;
 	q.limit = 1;
 	store_read_tat_ids(r->srv->store, &q, source_map_read, r);
@@ -472,7 +457,7 @@ static void saved(void *ud, int rc, json_t *rec)
 	else if (rc)
 		tat_fail(c, "InternalError", "The invoker cannot be stored (%d).", rc);
 	else if (!strcmp(c->action, "CreateInvoker"))
-		tat_reply(c, json_pack("{s:s}", "InvokerId", tstr(rec, "InvokerId")));
+		tat_reply(c, json_pack("{s:s}", "InvokerId", tat_meta_str(rec, "InvokerId")));
 	else
 		tat_reply(c, NULL);
 	json_decref(rec);
@@ -504,7 +489,7 @@ static void command_got(struct tat_call *c, const json_t *cmd, void *ud)
 	user = c->user;
 	if (json_object_get(ch->rec, "created_by"))
 		user = json_string_value(json_object_get(ch->rec, "created_by"));
-	if (job_make(ch->rec, cmd, tstr(ch->rec, "Parameters"), &p, &job, &err)) {
+	if (job_make(ch->rec, cmd, tat_meta_str(ch->rec, "Parameters"), &p, &job, &err)) {
 		tat_fail(c, err.code, "%s", err.message);
 		goto out;
 	}
@@ -529,9 +514,9 @@ out:
  * rec. 0, or -1 having answered. */
 static int fields_apply(struct tat_call *c, json_t *rec)
 {
-	const char *name = str_param(c, "Name"), *type = str_param(c, "Type");
+	const char *name = tat_param_str(c, "Name"), *type = tat_param_str(c, "Type");
 	const json_t *ss = json_object_get(c->params, "ScheduleSettings");
-	json_t *m = tat_of_rec(rec), *v;
+	json_t *m = tat_meta(rec), *v;
 	char ts[32];
 
 	if (name && (!*name || utf8_chars(name) > 120)) {
@@ -595,7 +580,7 @@ static void change_go(struct tat_call *c, json_t *rec, const char *core_id)
 	}
 	ch->rec = rec;
 	util_strlcpy(ch->core_id, core_id ? core_id : "", sizeof ch->core_id);
-	tat_command_get(c, tstr(rec, "CommandId"), command_got, ch);
+	tat_command_get(c, tat_meta_str(rec, "CommandId"), command_got, ch);
 }
 
 /* ---- CreateInvoker ------------------------------------------------------ */
@@ -631,7 +616,7 @@ void tat_create_invoker(struct tat_call *c)
 		tat_new_id("ivk", ivk);
 		taken = false;
 		json_array_foreach(all, i, x)
-			taken |= tstr(x, "InvokerId") && !strcmp(tstr(x, "InvokerId"), ivk);
+			taken |= tat_meta_str(x, "InvokerId") && !strcmp(tat_meta_str(x, "InvokerId"), ivk);
 	} while (taken);
 	json_decref(all);
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:[], s:[], s:n, s:s, s:s, s:b, s:i, s:b, s:b, s:b,"
@@ -649,7 +634,7 @@ void tat_create_invoker(struct tat_call *c)
 		char ts[32];
 
 		tat_time(util_now_ns(), ts);
-		json_object_set_new(tat_of_rec(rec), "CreatedTime", json_string(ts));
+		json_object_set_new(tat_meta(rec), "CreatedTime", json_string(ts));
 	}
 	if (fields_apply(c, rec) || instances_apply(c, rec)) {
 		json_decref(rec);
@@ -687,7 +672,7 @@ static void set_enabled(struct tat_call *c, bool on)
 		return;
 	json_object_set_new(rec, "enabled", json_boolean(on));
 	tat_time(util_now_ns(), ts);
-	json_object_set_new(tat_of_rec(rec), "UpdatedTime", json_string(ts));
+	json_object_set_new(tat_meta(rec), "UpdatedTime", json_string(ts));
 	schedule_save(c->srv->schedules, json_string_value(json_object_get(rec, "id")), rec,
 		      c->user, saved, c);
 	json_decref(rec);
@@ -741,7 +726,7 @@ static bool value_in(const json_t *values, const char *v)
 
 static json_t *invoker_render(struct tat_call *c, const json_t *rec)
 {
-	const json_t *m = tat_of_rec(rec), *tags = json_object_get(m, "Tags");
+	const json_t *m = tat_meta(rec), *tags = json_object_get(m, "Tags");
 	const char *policy = json_string_value(json_object_get(m, "Policy"));
 	json_t *ss = json_pack("{s:s}", "Policy", policy ? policy : "RECURRENCE");
 	int64_t created = 0, next = -1;
@@ -765,14 +750,14 @@ static json_t *invoker_render(struct tat_call *c, const json_t *rec)
 	util_time_parse(json_string_value(json_object_get(rec, "created_at")), &created);
 	tat_time(created, ts);
 	return json_pack("{s:s?, s:s?, s:s, s:s?, s:s, s:s, s:O, s:b, s:o, s:s, s:s?, s:o}",
-			 "InvokerId", tstr(rec, "InvokerId"), "Name",
+			 "InvokerId", tat_meta_str(rec, "InvokerId"), "Name",
 			 json_string_value(json_object_get(rec, "name")), "Type", "SCHEDULE",
-			 "CommandId", tstr(rec, "CommandId"), "Username",
-			 tstr(rec, "Username") ? tstr(rec, "Username") : "", "Parameters",
-			 tstr(rec, "Parameters") ? tstr(rec, "Parameters") : "", "InstanceIds",
+			 "CommandId", tat_meta_str(rec, "CommandId"), "Username",
+			 tat_meta_str(rec, "Username") ? tat_meta_str(rec, "Username") : "", "Parameters",
+			 tat_meta_str(rec, "Parameters") ? tat_meta_str(rec, "Parameters") : "", "InstanceIds",
 			 json_object_get(rec, "client_ids"), "Enable",
 			 !json_is_false(json_object_get(rec, "enabled")), "ScheduleSettings", ss,
-			 "CreatedTime", ts, "UpdatedTime", tstr(rec, "UpdatedTime"), "Tags",
+			 "CreatedTime", ts, "UpdatedTime", tat_meta_str(rec, "UpdatedTime"), "Tags",
 			 json_is_array(tags) ? json_deep_copy(tags) : json_array());
 }
 
@@ -802,12 +787,12 @@ static bool invoker_matches(const json_t *params, const json_t *rec)
 	const json_t *filters = json_object_get(params, "Filters"), *f;
 	size_t i;
 
-	if (ids && !value_in(ids, tstr(rec, "InvokerId")))
+	if (ids && !value_in(ids, tat_meta_str(rec, "InvokerId")))
 		return false;
 	json_array_foreach(filters, i, f) {
 		const char *name = json_string_value(json_object_get(f, "Name"));
-		const char *v = !strcmp(name, "invoker-id") ? tstr(rec, "InvokerId") :
-				!strcmp(name, "command-id") ? tstr(rec, "CommandId") : "SCHEDULE";
+		const char *v = !strcmp(name, "invoker-id") ? tat_meta_str(rec, "InvokerId") :
+				!strcmp(name, "command-id") ? tat_meta_str(rec, "CommandId") : "SCHEDULE";
 
 		if (!value_in(json_object_get(f, "Values"), v))
 			return false;
@@ -958,10 +943,10 @@ void tat_describe_invoker_records(struct tat_call *c)
 	k->c = c;
 	all = invokers_visible(c);
 	json_array_foreach(all, i, rec) {
-		if (ids && !value_in(ids, tstr(rec, "InvokerId")))
+		if (ids && !value_in(ids, tat_meta_str(rec, "InvokerId")))
 			continue;
 		json_object_set_new(k->ivk_of, json_string_value(json_object_get(rec, "id")),
-				    json_string(tstr(rec, "InvokerId")));
+				    json_string(tat_meta_str(rec, "InvokerId")));
 	}
 	json_decref(all);
 	{

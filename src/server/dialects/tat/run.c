@@ -175,11 +175,6 @@ char *tat_content_render(struct tat_call *c, char *text, size_t len, bool enable
 	return out;
 }
 
-static const char *str_param(struct tat_call *c, const char *name)
-{
-	return json_string_value(json_object_get(c->params, name));
-}
-
 /* ---- RunCommand ------------------------------------------------------- */
 
 struct run {
@@ -436,9 +431,9 @@ static void invoke_fail(struct tat_call *c, const struct invoke_error *ie)
 /* The checks of the optional fields. Returns 0, or -1 having answered. */
 int tat_fields_check(struct tat_call *c, bool saving)
 {
-	const char *name = str_param(c, "CommandName"), *desc = str_param(c, "Description");
-	const char *type = str_param(c, "CommandType"), *cwd = str_param(c, "WorkingDirectory");
-	const char *user = str_param(c, "Username");
+	const char *name = tat_param_str(c, "CommandName"), *desc = tat_param_str(c, "Description");
+	const char *type = tat_param_str(c, "CommandType"), *cwd = tat_param_str(c, "WorkingDirectory");
+	const char *user = tat_param_str(c, "Username");
 	json_t *timeout = json_object_get(c->params, "Timeout");
 	json_t *tags = json_object_get(c->params, "Tags");
 
@@ -498,8 +493,8 @@ int tat_fields_check(struct tat_call *c, bool saving)
 			 "`%.64s` is not a user name.", user);
 		return -1;
 	}
-	if ((str_param(c, "OutputCOSBucketUrl") && *str_param(c, "OutputCOSBucketUrl")) ||
-	    (str_param(c, "OutputCOSKeyPrefix") && *str_param(c, "OutputCOSKeyPrefix"))) {
+	if ((tat_param_str(c, "OutputCOSBucketUrl") && *tat_param_str(c, "OutputCOSBucketUrl")) ||
+	    (tat_param_str(c, "OutputCOSKeyPrefix") && *tat_param_str(c, "OutputCOSKeyPrefix"))) {
 		tat_fail(c, "InvalidParameterValue.InvalidOutputCOSBucketUrl",
 			 "tether keeps output on the server; COS upload is not supported.");
 		return -1;
@@ -538,9 +533,9 @@ static json_t *run_metadata(struct tat_call *c, const struct run *r, const char 
 		.inv = r->inv, .cmd = r->cmd, .content_b64 = content_b64, .cwd = cwd,
 		.timeout = timeout, .username = run_as_of(c),
 		.enable = json_is_true(json_object_get(c->params, "EnableParameter")),
-		.name = str_param(c, "CommandName"), .description = str_param(c, "Description"),
-		.parameters = str_param(c, "Parameters"),
-		.defaults = str_param(c, "DefaultParameters"),
+		.name = tat_param_str(c, "CommandName"), .description = tat_param_str(c, "Description"),
+		.parameters = tat_param_str(c, "Parameters"),
+		.defaults = tat_param_str(c, "DefaultParameters"),
 	};
 
 	return tat_run_metadata(&m);
@@ -551,9 +546,9 @@ static json_t *run_metadata(struct tat_call *c, const struct run *r, const char 
 static void run_go(struct run *r)
 {
 	struct tat_call *c = r->c;
-	const char *cwd = str_param(c, "WorkingDirectory");
+	const char *cwd = tat_param_str(c, "WorkingDirectory");
 	json_t *timeout = json_object_get(c->params, "Timeout"), *meta = NULL;
-	const char *b64 = str_param(c, "Content");
+	const char *b64 = tat_param_str(c, "Content");
 	struct invocation_request req;
 	struct invocation *inv = NULL;
 	struct invoke_error ie;
@@ -601,7 +596,7 @@ static void run_saved(struct tat_call *c, void *ud, bool saved)
 
 void tat_run_command(struct tat_call *c)
 {
-	const char *b64 = str_param(c, "Content");
+	const char *b64 = tat_param_str(c, "Content");
 	bool save = json_is_true(json_object_get(c->params, "SaveCommand"));
 	struct run *r = NULL;
 	char *text, *command;
@@ -619,7 +614,7 @@ void tat_run_command(struct tat_call *c)
 		return;
 	command = tat_content_render(c, text, len,
 				     json_is_true(json_object_get(c->params, "EnableParameter")),
-				     str_param(c, "DefaultParameters"), str_param(c, "Parameters"));
+				     tat_param_str(c, "DefaultParameters"), tat_param_str(c, "Parameters"));
 	if (!command)
 		return;
 	r = calloc(1, sizeof *r);
@@ -658,15 +653,15 @@ fail:
 
 void tat_preview(struct tat_call *c)
 {
-	const char *b64 = str_param(c, "Content");
+	const char *b64 = tat_param_str(c, "Content");
 	char *text, *out, *enc;
 	size_t len = 0;
 
-	if (str_param(c, "CommandId") && b64) {
+	if (tat_param_str(c, "CommandId") && b64) {
 		tat_fail(c, "InvalidParameter", "Give exactly one of CommandId and Content.");
 		return;
 	}
-	if (str_param(c, "CommandId")) {
+	if (tat_param_str(c, "CommandId")) {
 		tat_preview_saved(c);
 		return;
 	}
@@ -677,7 +672,7 @@ void tat_preview(struct tat_call *c)
 	if (!(text = tat_content_decode(c, b64, &len)))
 		return;
 	out = tat_content_render(c, text, len, true, NULL,
-			     str_param(c, "Parameters") ? str_param(c, "Parameters") : "{}");
+			     tat_param_str(c, "Parameters") ? tat_param_str(c, "Parameters") : "{}");
 	if (!out)
 		return;
 	enc = tat_b64(out, strlen(out));
@@ -766,7 +761,7 @@ static void cancel_found(void *ud, int rc, json_t *rows, int64_t total)
 			tat_fail(c, "InternalError", "The invocation cannot be read.");
 		else
 			tat_fail(c, "ResourceNotFound.InvocationNotFound",
-				 "The invocation `%s` is not found.", str_param(c, "InvocationId"));
+				 "The invocation `%s` is not found.", tat_param_str(c, "InvocationId"));
 		json_decref(rows);
 		free(k);
 		return;
@@ -792,7 +787,7 @@ static void cancel_found(void *ud, int rc, json_t *rows, int64_t total)
 
 void tat_cancel_invocation(struct tat_call *c)
 {
-	const char *id = str_param(c, "InvocationId");
+	const char *id = tat_param_str(c, "InvocationId");
 	struct tat_id_query q;
 	struct cancel *k;
 

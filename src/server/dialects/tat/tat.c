@@ -179,6 +179,21 @@ static void respond(struct tat_call *c, json_t *resp)
 	call_free(c);
 }
 
+const char *tat_param_str(const struct tat_call *c, const char *name)
+{
+	return json_string_value(json_object_get(c->params, name));
+}
+
+json_t *tat_meta(const json_t *rec)
+{
+	return json_object_get(json_object_get(rec, "metadata"), "tat");
+}
+
+const char *tat_meta_str(const json_t *rec, const char *name)
+{
+	return json_string_value(json_object_get(tat_meta(rec), name));
+}
+
 void tat_reply(struct tat_call *c, json_t *fields)
 {
 	json_t *resp = fields ? fields : json_object();

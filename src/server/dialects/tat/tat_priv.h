@@ -43,6 +43,12 @@ void tat_error_set(struct tat_error *err, const char *code, const char *message)
 /* Answers the call with fields (taken; may be NULL) plus RequestId, and
  * frees the call. */
 void tat_reply(struct tat_call *c, json_t *fields);
+/* The request's string parameter name, or NULL. */
+const char *tat_param_str(const struct tat_call *c, const char *name);
+/* A core record's TAT fields (metadata.tat), or NULL; one of them as a
+ * string, or NULL. */
+json_t *tat_meta(const json_t *rec);
+const char *tat_meta_str(const json_t *rec, const char *name);
 /* Answers with {"Error": {code, message}} and frees the call. */
 void tat_fail(struct tat_call *c, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
