@@ -29,6 +29,7 @@ struct inv {
 	size_t ntargets;
 	size_t next;            /* index of the next target to dispatch */
 	int running;            /* dispatched children not yet final */
+	int inflight;           /* of those, the last ones, whose job row is not committed yet */
 	int queued;             /* children queued for offline clients */
 	int failed;
 	int max_conc;           /* 0: no limit */
@@ -299,6 +300,7 @@ static void dispatch_after(void *arg, int rc)
 	struct fanout *f = d->f;
 	struct client *c;
 
+	d->v->inflight--;
 	if (rc) {
 		log_error("multi job %s: cannot store the job for %s", d->v->jid, d->client_id);
 		child_failed(f, d->v, d->j.jid, d->client_id);
@@ -368,6 +370,7 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 		d->j.queued = !registry_client_connected(c);
 	}
 	v->running++;
+	v->inflight++;
 	store_queue(f->srv->store, dispatch_apply, dispatch_after, d);
 }
 
@@ -654,8 +657,11 @@ int fanout_progress(struct fanout *f, const char *jid, struct fanout_progress *o
 	if (!v || v->resumed)
 		return TE_NOTFOUND;
 	out->rec = v->rec;
-	out->next = v->next;
-	out->running = v->running;
+	/* A child whose row is not committed yet is still pending, as the
+	 * store (and so the job list) has it: the commits follow the order
+	 * of dispatch, so those are the last dispatched targets. */
+	out->next = v->next - (size_t)v->inflight;
+	out->running = v->running - v->inflight;
 	out->queued = v->queued;
 	out->successful = v->n_successful;
 	out->failed = v->n_failed;
