@@ -100,23 +100,21 @@ def test_metrics_content_and_access(fleet):
     assert harness.http_request(s.api_port, "POST", "/metrics", body={}, auth=("admin", mt))[0] == 405
 
 
-@pytest.mark.skipif(not shutil.which("prometheus"), reason="Debian's prometheus is not installed")
-def test_prometheus_scrapes_tetherd(fleet, tmp_path):
-    s = fleet.server().start()
-    fleet.agent(s, "p1")
-    jid = s.run("p1", "echo scraped")
-    s.wait_job("p1", jid)
-    mt = token(s, "metrics")
+def start_prometheus(tmp_path, job, target_port, password, name):
+    """Debian's prometheus on a random loopback port, scraping tetherd's
+    /metrics at target_port every second as admin with password (a metrics
+    token); returns the process and a query function (the result list of an
+    instant query, or None while it has none)."""
     port = harness.free_port()
-    conf = tmp_path / "prometheus.yml"
+    conf = tmp_path / (name + ".yml")
     conf.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: tetherd\n    static_configs:\n"
+        "scrape_configs:\n  - job_name: %s\n    static_configs:\n"
         "      - targets: ['127.0.0.1:%d']\n    basic_auth:\n      username: admin\n"
-        "      password: '%s'\n" % (s.api_port, mt))
+        "      password: '%s'\n" % (job, target_port, password))
     p = harness.Proc(["prometheus", "--config.file", str(conf), "--storage.tsdb.path",
-                      str(tmp_path / "tsdb"), "--web.listen-address", "127.0.0.1:%d" % port],
-                     "prometheus", valgrind=False)
+                      str(tmp_path / (name + "-tsdb")), "--web.listen-address",
+                      "127.0.0.1:%d" % port], "prometheus", valgrind=False)
 
     def query(q):
         url = "/api/v1/query?query=" + urllib.parse.quote(q)
@@ -127,6 +125,17 @@ def test_prometheus_scrapes_tetherd(fleet, tmp_path):
         if st != 200 or j.get("status") != "success" or not j["data"]["result"]:
             return None
         return j["data"]["result"]
+    return p, query
+
+
+@pytest.mark.skipif(not shutil.which("prometheus"), reason="Debian's prometheus is not installed")
+def test_prometheus_scrapes_tetherd(fleet, tmp_path):
+    s = fleet.server().start()
+    fleet.agent(s, "p1")
+    jid = s.run("p1", "echo scraped")
+    s.wait_job("p1", jid)
+    mt = token(s, "metrics")
+    p, query = start_prometheus(tmp_path, "tetherd", s.api_port, mt, "prometheus")
 
     r = wait_until(lambda: query('up{job="tetherd"} == 1'), 60, "prometheus to scrape tetherd",
                    procs=[p])
@@ -259,26 +268,7 @@ def test_metrics_address_of_its_own(fleet, tmp_path):
     assert r.returncode != 0 and "metrics.address" in r.stdout + r.stderr, r
     if not shutil.which("prometheus"):
         return
-    port = harness.free_port()
-    conf = tmp_path / "prometheus-own.yml"
-    conf.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: tetherd-metrics\n    static_configs:\n"
-        "      - targets: ['127.0.0.1:%d']\n    basic_auth:\n      username: admin\n"
-        "      password: '%s'\n" % (mport, mt))
-    p = harness.Proc(["prometheus", "--config.file", str(conf), "--storage.tsdb.path",
-                      str(tmp_path / "tsdb-own"), "--web.listen-address", "127.0.0.1:%d" % port],
-                     "prometheus", valgrind=False)
-
-    def query(q):
-        url = "/api/v1/query?query=" + urllib.parse.quote(q)
-        try:
-            st, j = harness.http_request(port, "GET", url, auth=None)
-        except OSError:
-            return None
-        if st != 200 or j.get("status") != "success" or not j["data"]["result"]:
-            return None
-        return j["data"]["result"]
+    p, query = start_prometheus(tmp_path, "tetherd-metrics", mport, mt, "prometheus-own")
     try:
         assert wait_until(lambda: query('up{job="tetherd-metrics"} == 1'), 60,
                           "prometheus to scrape the metrics address", procs=[p])

@@ -683,7 +683,7 @@ static void preview_listed(struct tat_call *c, json_t *all)
 {
 	json_t *rec = all ? command_pick(c, all) : NULL;
 	bool enable;
-	char *text, *out, *enc;
+	char *text, *out;
 
 	if (!rec) {
 		json_decref(all);
@@ -702,14 +702,7 @@ static void preview_listed(struct tat_call *c, json_t *all)
 	json_decref(all);
 	if (!out)
 		return;
-	enc = tat_b64(out, strlen(out));
-	free(out);
-	if (!enc) {
-		tat_fail(c, "InternalError", "out of memory");
-		return;
-	}
-	tat_reply(c, json_pack("{s:s}", "ReplacedContent", enc));
-	free(enc);
+	tat_preview_reply(c, out);
 }
 
 void tat_preview_saved(struct tat_call *c)

@@ -654,7 +654,7 @@ fail:
 void tat_preview(struct tat_call *c)
 {
 	const char *b64 = tat_param_str(c, "Content");
-	char *text, *out, *enc;
+	char *text, *out;
 	size_t len = 0;
 
 	if (tat_param_str(c, "CommandId") && b64) {
@@ -675,7 +675,13 @@ void tat_preview(struct tat_call *c)
 			     tat_param_str(c, "Parameters") ? tat_param_str(c, "Parameters") : "{}");
 	if (!out)
 		return;
-	enc = tat_b64(out, strlen(out));
+	tat_preview_reply(c, out);
+}
+
+void tat_preview_reply(struct tat_call *c, char *out)
+{
+	char *enc = tat_b64(out, strlen(out));
+
 	free(out);
 	if (!enc) {
 		tat_fail(c, "InternalError", "out of memory");

@@ -85,6 +85,8 @@ typedef void (*tat_command_fn)(struct tat_call *c, const json_t *rec, void *ud);
 void tat_command_get(struct tat_call *c, const char *cmd_id, tat_command_fn fn, void *ud);
 /* PreviewReplacedCommandContent with CommandId. */
 void tat_preview_saved(struct tat_call *c);
+/* Answers PreviewReplacedCommandContent with out (the rendered text, freed). */
+void tat_preview_reply(struct tat_call *c, char *out);
 /* Saves the call's command fields (RunCommand's or CreateCommand's, already
  * checked) as the command cmd_id; done gets saved false having answered. */
 typedef void (*tat_saved_fn)(struct tat_call *c, void *ud, bool saved);
