@@ -85,7 +85,9 @@ def test_code_rules_and_audit(fleet, tmp_path):
     assert r.returncode == 1 and "used up" in r.stderr
     # a wrong secret, a revoked code, an expired one
     cid, secret = code.split(".")
-    r, _ = enroll(s, cid + ".x" + secret[1:], "web-4", tmp_path)
+    wrong = ("y" if secret[0] == "x" else "x") + secret[1:]
+    assert wrong != secret
+    r, _ = enroll(s, cid + "." + wrong, "web-4", tmp_path)
     assert r.returncode == 1 and "not valid" in r.stderr
     other = create(s)
     st, _ = s.api("DELETE", "/api/v1/enrollment-codes/" + other["id"])
