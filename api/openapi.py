@@ -651,6 +651,9 @@ def elastic(method, path, op_id, summary, success, errors, body=None, query=(), 
     if method != "GET":
         r[403] = es_err(403, "Endpoint authorization failure (a read-scoped token, or no "
                              "commands permission).")
+    if body is not None:
+        # answered by the network layer itself, in Kibana's envelope
+        r[413] = es_err(413, "The body is over [api] max_request_bytes.")
     for e, d in errors.items():
         r[e] = es_err(e, d)
     params = ([{"name": "elastic-api-version", "in": "header", "required": False,

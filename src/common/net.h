@@ -59,10 +59,14 @@ struct net_callbacks {
 	/* The body of an answer that net gives by itself (a request that broke
 	 * the protocol or a limit, a refused upgrade), in the owner's
 	 * envelope: writes at most outlen bytes into out, sets *type to its
-	 * content type, and returns its length. Optional: without it the
-	 * answer is "title: detail" as text/plain. */
-	size_t (*error_body)(void *ud, int status, const char *title, const char *detail,
-			     char *out, size_t outlen, const char **type);
+	 * content type, and returns its length. req is the request when its
+	 * head was read whole (the body broke a limit), else NULL, so that the
+	 * envelope can be the one of the request's owner; *status may be
+	 * changed (a dialect whose errors are all HTTP
+	 * 200). Optional: without it the answer is "title: detail" as
+	 * text/plain. */
+	size_t (*error_body)(void *ud, const net_http_req *req, int *status, const char *title,
+			     const char *detail, char *out, size_t outlen, const char **type);
 };
 
 struct net_listen_cfg {

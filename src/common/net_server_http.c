@@ -37,8 +37,8 @@ static void http_write(struct net_sconn *c, int status, const char *ctype, const
 	}
 }
 
-static void http_write_error(struct net_sconn *c, int status, const char *title,
-			     const char *detail, bool final, const char *extra)
+static void http_write_error(struct net_sconn *c, const net_http_req *req, int status,
+			     const char *title, const char *detail, bool final, const char *extra)
 {
 	const struct net_callbacks *cb = c->l->cb;
 	const char *type = "text/plain; charset=utf-8";
@@ -46,7 +46,8 @@ static void http_write_error(struct net_sconn *c, int status, const char *title,
 	size_t n;
 
 	if (cb->error_body) {
-		n = cb->error_body(c->l->ud, status, title, detail, body, sizeof body, &type);
+		n = cb->error_body(c->l->ud, req, &status, title, detail, body, sizeof body,
+				   &type);
 	} else {
 		int k = snprintf(body, sizeof body, "%s%s%s\n", title ? title : "",
 				 detail && *detail ? ": " : "", detail ? detail : "");
@@ -76,10 +77,11 @@ void net_sconn_http_fail(struct net_sconn *c, const struct net_http_err *e)
 {
 	net_http_req *r = c->http ? c->http->req : NULL;
 
+	log_debug("net: %s: %d %s: %s", c->pub.peer, e->status, e->title, e->detail);
+	/* The answer first: its envelope is that of the request's owner. */
+	http_write_error(c, r && r->path ? r : NULL, e->status, e->title, e->detail, true, NULL);
 	if (r && r->handed)
 		net_sconn_req_abort(c, r);
-	log_debug("net: %s: %d %s: %s", c->pub.peer, e->status, e->title, e->detail);
-	http_write_error(c, e->status, e->title, e->detail, true, NULL);
 }
 
 /* ---- WebSocket ------------------------------------------------------- */
@@ -316,12 +318,12 @@ static void ws_upgrade(struct net_sconn *c, net_http_req *r)
 
 	if (r->method != HTTP_GET || !r->ws_key || net_ws_accept_key(r->ws_key, accept)) {
 		net_req_free(r);
-		http_write_error(c, 400, "Bad Request", "not a valid WebSocket upgrade", true, NULL);
+		http_write_error(c, NULL, 400, "Bad Request", "not a valid WebSocket upgrade", true, NULL);
 		return;
 	}
 	if (!r->ws_version || strcmp(r->ws_version, "13")) {
 		net_req_free(r);
-		http_write_error(c, 426, "Upgrade Required", "WebSocket version 13 only", true,
+		http_write_error(c, NULL, 426, "Upgrade Required", "WebSocket version 13 only", true,
 				 "Sec-WebSocket-Version: 13\r\n");
 		return;
 	}
@@ -353,7 +355,7 @@ static void ws_upgrade(struct net_sconn *c, net_http_req *r)
 
 		net_conn_fields_free(pc);
 		buf_free(&c->pre);
-		http_write_error(c, st, title, "", true, NULL);
+		http_write_error(c, NULL, st, title, "", true, NULL);
 		return;
 	}
 	n = snprintf(hdr, sizeof hdr,

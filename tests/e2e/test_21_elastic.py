@@ -166,6 +166,22 @@ def test_transport_errors(es):
     assert es.api("GET", "/api/v1/status")[0] == 200
 
 
+def test_body_over_the_limit_in_kibanas_envelope(es):
+    # [api] max_request_bytes (1 MiB) is enforced by the network layer before
+    # the body is read: Kibana's envelope, with curl's defaults
+    body = json.dumps({"endpoint_ids": ["es-2"], "parameters": {"command": "x" * (1024 * 1024)}})
+    r = subprocess.run(["curl", "-s", "-u", "admin:foobaz", "-H", "kbn-xsrf: true",
+                        "-H", "Content-Type: application/json", "-X", "POST",
+                        "-w", "\n%{http_code}", "--data-binary", "@-",
+                        "http://127.0.0.1:%d/api/endpoint/action/execute" % es.api_port],
+                       input=body, capture_output=True, text=True, timeout=30)
+    text, status = r.stdout.rsplit("\n", 1)
+    assert status == "413", r
+    j = json.loads(text)
+    assert j["statusCode"] == 413 and j["error"] == "Request Entity Too Large", j
+    assert "larger than 1048576 bytes" in j["message"], j
+
+
 @pytest.mark.parametrize("body,message", [
     ({"parameters": {"command": "ls"}},
      "[request body.endpoint_ids]: expected value of type [array] but got [undefined]"),

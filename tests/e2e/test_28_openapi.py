@@ -557,6 +557,8 @@ def run_elastic(c, env):
             if method != "GET":
                 c(method, path, 403, fill=fill, headers=X, body={},
                   auth=("admin", token(s, "read", name="oa-es-" + o["operationId"])))
+            if "413" in o["responses"]:
+                c(method, path, 413, fill=fill, headers=X, raw=b"x" * (1024 * 1024 + 1))
     E = "/api/endpoint/action"
     act = c("POST", E + "/execute", 200, headers=X,
             body={"endpoint_ids": ["c1"], "parameters": {"command": "echo es"}})["data"]

@@ -838,14 +838,15 @@ static void hub_ws_close(void *ud, net_conn *conn, const char *reason)
 /* What the agent listener answers by itself (a plain HTTP request, a
  * broken upgrade): {"errors":[{"code":"","title":...,"detail":...}]}, the
  * shape agents and operators have always seen there. */
-static size_t hub_error_body(void *ud, int status, const char *title, const char *detail,
-			     char *out, size_t outlen, const char **type)
+static size_t hub_error_body(void *ud, const net_http_req *req, int *status, const char *title,
+			     const char *detail, char *out, size_t outlen, const char **type)
 {
 	json_t *j = json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", "", "title",
 			      title ? title : "", "detail", detail ? detail : "");
 	size_t n = j ? json_dumpb(j, out, outlen, JSON_COMPACT) : 0;
 
 	(void)ud;
+	(void)req;
 	(void)status;
 	json_decref(j);
 	*type = "application/json";

@@ -59,6 +59,19 @@ static void on_abort(void *ud, net_http_req *req)
 		rport_listener_callbacks()->http_abort(ud, req);
 }
 
+/* The network layer's own answers: in the envelope of the face that
+ * claims the request as far as it was read, and otherwise rport's. */
+static size_t on_error_body(void *ud, const net_http_req *req, int *status, const char *title,
+			    const char *detail, char *out, size_t outlen, const char **type)
+{
+	const struct http_face *f = req ? face_of(req) : NULL;
+
+	if (f && f->error_body)
+		return f->error_body(status, title, detail, out, outlen, type);
+	return rport_listener_callbacks()->error_body(ud, req, status, title, detail, out, outlen,
+						      type);
+}
+
 static struct net_callbacks callbacks;
 
 const struct net_callbacks *front_callbacks(void)
@@ -68,6 +81,7 @@ const struct net_callbacks *front_callbacks(void)
 		callbacks.http_headers = on_headers;
 		callbacks.http_request = on_request;
 		callbacks.http_abort = on_abort;
+		callbacks.error_body = on_error_body;
 	}
 	return &callbacks;
 }

@@ -6,7 +6,11 @@
  * method, path and headers) and says whether the request is this face's;
  * the three handlers then get that request's events, as the net layer's
  * http callbacks would. claims() must depend on the head alone, so that it
- * answers the same at each event of one request. */
+ * answers the same at each event of one request. error_body (optional)
+ * writes the answer the network layer gives by itself to a request this
+ * face claims (a body over the limit, a head that took too long), in the
+ * face's own envelope, as net_callbacks.error_body does; without it the
+ * answer is rport's. */
 #ifndef TETHER_HTTP_FACE_H
 #define TETHER_HTTP_FACE_H
 
@@ -22,6 +26,8 @@ struct http_face {
 	void (*headers)(struct server *srv, net_http_req *req);
 	void (*request)(struct server *srv, net_http_req *req);
 	void (*abort)(struct server *srv, net_http_req *req);
+	size_t (*error_body)(int *status, const char *title, const char *detail, char *out,
+			     size_t outlen, const char **type);
 };
 
 #endif

@@ -3,6 +3,7 @@
 //   node sdk.js '{"endpoint": "127.0.0.1:PORT", "protocol": "http://",
 //                 "secretId": "...", "secretKey": "...",
 //                 "action": "RunCommand", "params": {...}}'
+//   node sdk.js - < spec.json       (the same, read from standard input)
 // Prints {"ok": <the SDK's answer>} or {"error": {"code", "message", "requestId"}}.
 "use strict";
 // The TAT service alone: loading every product of the SDK takes a second.
@@ -11,7 +12,8 @@ const { tat } = require("tencentcloud-sdk-nodejs/tencentcloud/services/tat");
 const TatClient = tat.v20201028.Client;
 
 async function main() {
-  const spec = JSON.parse(process.argv[2]);
+  const spec = JSON.parse(process.argv[2] === "-" ?
+    require("fs").readFileSync(0, "utf8") : process.argv[2]);
   const client = new TatClient({
     credential: { secretId: spec.secretId, secretKey: spec.secretKey },
     region: spec.region || "ap-guangzhou",

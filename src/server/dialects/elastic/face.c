@@ -297,12 +297,31 @@ static void on_abort(struct server *srv, net_http_req *req)
 	call_free(net_http_user(req));
 }
 
+/* The network layer's own answers (a body over the limit, a body that
+ * took too long) in Kibana's envelope, its status kept. */
+static size_t on_error_body(int *status, const char *title, const char *detail, char *out,
+			    size_t outlen, const char **type)
+{
+	char msg[300];
+	json_t *j;
+	size_t n;
+
+	snprintf(msg, sizeof msg, "%s%s%s", title ? title : "", detail && *detail ? ": " : "",
+		 detail ? detail : "");
+	j = error_json(*status, msg);
+	n = j ? json_dumpb(j, out, outlen, JSON_COMPACT) : 0;
+	json_decref(j);
+	*type = "application/json; charset=utf-8";
+	return n <= outlen ? n : 0;
+}
+
 const struct http_face elastic_face = {
 	.name = "elastic",
 	.claims = claims,
 	.headers = on_headers,
 	.request = on_request,
 	.abort = on_abort,
+	.error_body = on_error_body,
 };
 
 /* ---- API keys: POST/GET /api/security/api_key, DELETE .../{id} --------- */

@@ -57,15 +57,16 @@ static void on_ws_drained(void *ud, net_conn *c)
 }
 
 /* Answers the network layer gives by itself, in rport's error envelope. */
-static size_t on_error_body(void *ud, int status, const char *title, const char *detail,
-			    char *out, size_t outlen, const char **type)
+static size_t on_error_body(void *ud, const net_http_req *req, int *status, const char *title,
+			    const char *detail, char *out, size_t outlen, const char **type)
 {
 	struct api_err e;
 	json_t *j;
 	size_t n;
 
 	(void)ud;
-	api_err_set(&e, status, title, detail);
+	(void)req;
+	api_err_set(&e, *status, title, detail);
 	j = api_err_json(&e);
 	n = j ? json_dumpb(j, out, outlen, JSON_COMPACT) : 0;
 	json_decref(j);

@@ -561,12 +561,37 @@ static void on_request(struct server *srv, net_http_req *req)
 	tat_key_lookup(c->srv, c->authz.secret_id, key_found, c);
 }
 
+/* The network layer's own answers to a TAT request (a body over the
+ * limit, a body that took too long), as TAT answers errors: HTTP 200 and
+ * the error in the Response envelope. */
+static size_t on_error_body(int *status, const char *title, const char *detail, char *out,
+			    size_t outlen, const char **type)
+{
+	char msg[300], rid[UUID_STR_LEN];
+	const char *code = *status == 413 ? "RequestSizeLimitExceeded"
+			   : *status == 503 ? "ServiceUnavailable" : "InvalidParameter";
+	json_t *j;
+	size_t n;
+
+	util_uuid4(rid);
+	snprintf(msg, sizeof msg, "%s%s%s.", title ? title : "", detail && *detail ? ": " : "",
+		 detail ? detail : "");
+	j = json_pack("{s:{s:{s:s, s:s}, s:s}}", "Response", "Error", "Code", code, "Message", msg,
+		      "RequestId", rid);
+	n = j ? json_dumpb(j, out, outlen, JSON_COMPACT) : 0;
+	json_decref(j);
+	*status = 200;
+	*type = "application/json";
+	return n <= outlen ? n : 0;
+}
+
 const struct http_face tat_face = {
 	.name = "tat",
 	.claims = claims,
 	.headers = on_headers,
 	.request = on_request,
 	.abort = on_abort,
+	.error_body = on_error_body,
 };
 
 int tat_create(struct server *srv, struct tat **out)
