@@ -4,6 +4,7 @@ expired at their deadline, surviving kill -9 of the server, cancellable, and
 counted against max_concurrency only once dispatched. Real agents, a real
 tetherd."""
 import os
+import sqlite3
 
 from harness import cli, wait_until
 
@@ -123,6 +124,37 @@ def test_cancel_a_queued_job(fleet, tmp_path):
     assert done["error"] == "cancelled by admin before it was dispatched", done
     st, j = s.api("DELETE", "/api/v1/clients/q5/commands/" + jid)
     assert st == 409, (st, j)
+    a.start()
+    settle(s, a)
+    assert lines(marker) == []
+
+
+def test_deleting_the_client_cancels_its_queued_jobs(fleet, tmp_path):
+    s = fleet.server().start()
+    a = offline_client(fleet, s, "q11")
+    fleet.agent(s, "q12")
+    marker = str(tmp_path / "ran")
+    jid = queue(s, "q11", "echo x >> %s" % marker, expires_in_sec=3600)
+    st, j = s.api("POST", "/api/v1/commands", {"client_ids": ["q11", "q12"], "command": "true",
+                                               "queue_offline": True})
+    assert st == 200, (st, j)
+    multi = j["data"]["jid"]
+    st, _ = s.api("DELETE", "/api/v1/clients/q11")
+    assert st == 204
+    # the queued jobs end at once, cancelled, not an hour later
+    def ended():
+        st, j = s.api("GET", "/api/v1/commands/" + multi)
+        assert st == 200, (st, j)
+        return j["data"]["finished_at"] and j["data"]
+    m = wait_until(ended, 15, "the multi-client job to end")
+    by = {c["client_id"]: c for c in m["jobs"]}
+    assert by["q11"]["status"] == "failed" and "client was deleted" in by["q11"]["error"], by
+    assert by["q12"]["status"] == "successful", by
+    db = sqlite3.connect(os.path.join(s.data_dir, "tether.db"))
+    assert db.execute("SELECT status, error FROM jobs WHERE jid = ?", (jid,)).fetchone() == \
+        ("cancelled", "cancelled: the client was deleted")
+    assert db.execute("SELECT count(*) FROM jobs WHERE status = 'queued'").fetchone() == (0,)
+    # the same id connecting again gets nothing of what was queued
     a.start()
     settle(s, a)
     assert lines(marker) == []

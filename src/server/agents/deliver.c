@@ -2,6 +2,7 @@
  * redelivery after a reconnect, and the writes of starts and outcomes
  * through the store's group commit (docs/internals/delivery.md). */
 #include "agents/hub_priv.h"
+#include "core/offline.h"
 #include "store/outputs.h"
 
 /* ---- tracked jobs and completion ----------------------------------- */
@@ -767,6 +768,7 @@ int hub_client_delete(struct hub *h, const char *id)
 {
 	struct client *c;
 	struct del_ctx *d;
+	int n;
 
 	c = registry_find(h->srv->registry, id);
 	if (!c)
@@ -781,6 +783,11 @@ int hub_client_delete(struct hub *h, const char *id)
 		return TE_NOMEM;
 	}
 	d->h = h;
+	/* Jobs queued for it would wait for an agent that cannot come back
+	 * (its record and credential go): they end now, cancelled. */
+	n = offline_cancel_client(h->srv->offline, id, "cancelled: the client was deleted");
+	if (n)
+		log_info("hub: client '%s' deleted: %d queued job(s) cancelled", id, n);
 	registry_remove(h->srv->registry, c);
 	store_read_each_running_of(h->srv->store, d->id, running_of_deleted, deleted_running_read,
 				   d);

@@ -360,6 +360,25 @@ int offline_cancel(struct offline *q, const char *jid, const char *error)
 	return end_queued(q, j, JOB_CANCELLED, error, util_now_ns());
 }
 
+int offline_cancel_client(struct offline *q, const char *client_id, const char *error)
+{
+	struct qclient *cl = NULL;
+	struct qjob *j, *next;
+	int64_t now = util_now_ns();
+	int n = 0;
+
+	if (q)
+		HASH_FIND_STR(q->clients, client_id, cl);
+	/* (next first: a store with no loop writes at once, and the job
+	 * leaves the list, its client too after the last one) */
+	for (j = cl ? cl->head : NULL; j; j = next) {
+		next = j->cnext;
+		if (!j->busy && end_queued(q, j, JOB_CANCELLED, error, now) == 0)
+			n++;
+	}
+	return n;
+}
+
 bool offline_has(const struct offline *q, const char *jid)
 {
 	return q && find(q, jid) != NULL;

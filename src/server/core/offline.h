@@ -55,6 +55,11 @@ int offline_dispatch(struct offline *q, const char *jid);
  * or TE_STATE (it is leaving the queue right now: cancel it as a running
  * job). */
 int offline_cancel(struct offline *q, const char *jid, const char *error);
+/* Ends every job queued for the client "cancelled" with error (the client
+ * was deleted: it will never take them). Returns how many it ended (a job
+ * leaving the queue right now is not among them: it runs or fails as a
+ * running job). */
+int offline_cancel_client(struct offline *q, const char *client_id, const char *error);
 /* Is the job queued here? */
 bool offline_has(const struct offline *q, const char *jid);
 size_t offline_count(const struct offline *q);
