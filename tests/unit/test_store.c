@@ -21,8 +21,8 @@
 #include <uv.h>
 
 /* The schema version migrations end at (store/migrate.c). */
-#define LATEST_SCHEMA 12
-#define LATEST_SCHEMA_TEXT "12"
+#define LATEST_SCHEMA 13
+#define LATEST_SCHEMA_TEXT "13"
 
 #include "store/store.h"
 #include "store/store_tat.h"
@@ -294,6 +294,55 @@ static void test_wal(void **state)
 	assert_string_equal(mode, "wal");
 	free(mode);
 	reopen(f);
+}
+
+/* The plan of an SQL statement on the store's file, its details joined. */
+static void query_plan(const char *dir, const char *sql, char *out, size_t outlen)
+{
+	char path[256], q[512];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	size_t n = 0;
+
+	snprintf(path, sizeof path, "%s/tether.db", dir);
+	snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql);
+	out[0] = '\0';
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW && n < outlen - 1)
+		n += (size_t)snprintf(out + n, outlen - n, "%s;", (const char *)sqlite3_column_text(s, 3));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* Schema v13 dropped jobs_multi: a multi job's children are still found
+ * and ordered through an index (jobs_multi_created), not a scan or a sort. */
+static void test_children_through_an_index(void **state)
+{
+	struct fixture *f = *state;
+	char plan[1024];
+
+	query_plan(f->dir, "SELECT client_id, jid, status FROM jobs WHERE multi_job_id = 'm'"
+			   " ORDER BY created_at, jid", plan, sizeof plan);
+	assert_non_null(strstr(plan, "USING INDEX jobs_multi_created"));
+	assert_null(strstr(plan, "TEMP B-TREE"));
+	query_plan(f->dir, "SELECT count(*) FROM jobs WHERE multi_job_id = 'm'", plan, sizeof plan);
+	assert_non_null(strstr(plan, "jobs_multi_created"));
+	{
+		char path[256];
+		sqlite3 *db;
+		sqlite3_stmt *s;
+
+		snprintf(path, sizeof path, "%s/tether.db", f->dir);
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master"
+						       " WHERE type = 'index' AND name = 'jobs_multi'",
+						   -1, &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(s, 0), 0);
+		sqlite3_finalize(s);
+		sqlite3_close(db);
+	}
 }
 
 /* ---- jobs --------------------------------------------------------------- */
@@ -1814,13 +1863,13 @@ static void test_migrate_refuses_the_next_version(void **state)
 	reopen(f);
 	store_close(f->st);
 	f->st = NULL;
-	exec_sql(path, "PRAGMA user_version = 13;");
+	exec_sql(path, "PRAGMA user_version = 14;");
 	assert_int_not_equal(store_open(f->dir, &st2, err, sizeof err), 0);
 	assert_null(st2);
-	assert_non_null(strstr(err, "schema version 13"));
+	assert_non_null(strstr(err, "schema version 14"));
 	assert_non_null(strstr(err, "newer than this tetherd"));
-	assert_non_null(strstr(err, "versions up to 12"));
-	assert_int_equal(user_version_of(path), 13);
+	assert_non_null(strstr(err, "versions up to 13"));
+	assert_int_equal(user_version_of(path), 14);
 	exec_sql(path, "PRAGMA user_version = " LATEST_SCHEMA_TEXT ";");
 	reopen(f);
 	check_old_data(f->st, 3);
@@ -2055,6 +2104,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_creates_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_children_through_an_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_all_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_unknown, setup, teardown),

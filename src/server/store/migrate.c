@@ -197,6 +197,12 @@ static const char schema_v12[] =
 	"CREATE INDEX IF NOT EXISTS schedule_runs_of ON schedule_runs (schedule_id, seq);"
 	"CREATE INDEX IF NOT EXISTS schedule_runs_multi ON schedule_runs (multi_job_id)"
 	" WHERE multi_job_id IS NOT NULL;";
+/* Version 13: jobs_multi goes. jobs_multi_created (v11) starts with the
+ * same column and serves every "multi_job_id = ?" (a partial index holds
+ * for an equality); jobs_multi had a row for every job, single ones too,
+ * so each job written cost one more index insert than needed. */
+static const char schema_v13[] =
+	"DROP INDEX IF EXISTS jobs_multi;";
 
 struct migration {
 	int version;      /* user_version once it has run */
@@ -217,6 +223,7 @@ static const struct migration migrations[] = {
 	{ 10, schema_v10 },
 	{ 11, schema_v11 },
 	{ 12, schema_v12 },
+	{ 13, schema_v13 },
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
