@@ -69,10 +69,25 @@ def single_latency(s, cid, runs):
     return times
 
 
+def metric(s, name):
+    """One sample of tetherd's /metrics (a series without labels), as a float."""
+    if not getattr(s, "bench_metrics_token", None):
+        st, j = s.api("POST", "/api/v1/me/tokens", {"name": "bench-metrics", "scope": "metrics"})
+        assert st in (200, 201), (st, j)
+        s.bench_metrics_token = j["data"]["token"]
+    st, text = s.api("GET", "/metrics", auth=(harness.ADMIN[0], s.bench_metrics_token))[:2]
+    assert st == 200, st
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise KeyError(name)
+
+
 def fanout_once(s, n, tag, timeout=120):
-    """One concurrent job to every agent tagged tag (n of them), polled until
-    all n results are stored. Returns (server clock s, client view s,
-    tetherd CPU s used meanwhile)."""
+    """One concurrent job to every agent tagged tag (n of them), waited for
+    with the long-poll (GET /commands/{jid}?wait=, pushed at the job's end:
+    the client does not poll) until all n results are stored. Returns
+    (server clock s, client view s, tetherd CPU s used meanwhile)."""
     pid = s.proc.p.pid
     c0 = harness.cpu_seconds(pid)
     w0 = time.monotonic()
@@ -82,13 +97,10 @@ def fanout_once(s, n, tag, timeout=120):
     jid = j["data"]["jid"]
 
     def done():
-        st, m = s.api("GET", "/api/v1/commands/%s/jobs?filter[status]=running&page[limit]=1" % jid)
-        return st == 200 and m["meta"]["count"] == 0 and \
-            s.api("GET", "/api/v1/commands/%s/jobs?page[limit]=1" % jid)[1]["meta"]["count"] == n
-    harness.wait_until(done, timeout, "fan-out to finish", interval=0.05)
+        st, m = s.api("GET", "/api/v1/commands/%s?wait=60" % jid, timeout=90)
+        return st == 200 and m["data"]["finished_at"] and m["data"]
+    m = harness.wait_until(done, timeout, "fan-out to finish", interval=0.05)
     wall = time.monotonic() - w0
-    m = harness.wait_until(lambda: (lambda d: d if d["finished_at"] else None)(
-        s.api("GET", "/api/v1/commands/" + jid)[1]["data"]), 30, "finished_at")
     cpu = harness.cpu_seconds(pid) - c0
     assert m["summary"]["successful"] == n, m["summary"]
     return (ts(m["finished_at"]) - ts(m["started_at"])).total_seconds(), wall, cpu

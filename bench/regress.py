@@ -77,11 +77,13 @@ def part_fan(tmp, runs, n):
         harness.wait_until(lambda: s.api("GET", "/api/v1/clients?page[limit]=1")[1]["meta"]["count"] == n,
                            60, "all clients listed")
         common.fanout_once(s, n, "bench")  # warm-up
-        server, cpu = [], []
+        server, cpu, store = [], [], []
         for _ in range(runs):
+            k0 = common.metric(s, "tether_store_commit_seconds_sum")
             st, wall, c = common.fanout_once(s, n, "bench")
             server.append(st)
             cpu.append(c / n * 1e6)
+            store.append(100 * (common.metric(s, "tether_store_commit_seconds_sum") - k0) / st)
         epoll, tool = count_epoll(s, n, "bench", runs)
     finally:
         sw.stop()
@@ -89,6 +91,9 @@ def part_fan(tmp, runs, n):
     return [("%d-agent fan-out, server clock" % n, "< 0.35 s", med_range(server, "%.3f") + " s"),
             ("tetherd CPU per fanned-out agent (%d, utime+stime over the fan-out)" % n, "<= 25 us",
              med_range(cpu, "%.1f") + " us"),
+            ("time in store commits (statements and fsync, on the loop) / the fan-out's server "
+             "clock (%d; what a store thread could take off the loop at most)" % n, "-",
+             med_range(store, "%.0f") + " %"),
             ("`epoll_ctl` per fan-out per agent (%d, %s, runs not timed)" % (n, tool or "no tool"),
              "< 1", med_range(epoll, "%.2f") if epoll else "not measured")]
 

@@ -125,6 +125,13 @@ void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes)
 	*writes = st->writes;
 }
 
+void store_checkpoint_stats(const struct store *st, uint64_t *count, double *seconds)
+{
+	(void)st;
+	*count = 0;
+	*seconds = 0;
+}
+
 void store_commit_histogram(const struct store *st, const double **bounds,
 			    const uint64_t **counts, size_t *n, double *sum)
 {

@@ -1103,6 +1103,106 @@ static void test_pacing_batches_under_load(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- WAL checkpoints on a worker ------------------------------------------ */
+
+struct big_put {
+	char id[16];
+	json_t *rec;
+	int calls;
+	int rc;
+};
+
+static int apply_big(struct store *st, void *arg)
+{
+	struct big_put *b = arg;
+
+	return store_client_put(st, b->id, b->rec);
+}
+
+static void after_big(void *arg, int rc)
+{
+	struct big_put *b = arg;
+
+	b->calls++;
+	b->rc = rc;
+}
+
+/* Frames in the WAL, as another connection's PASSIVE checkpoint sees it. */
+static int wal_frames(const char *dir)
+{
+	char path[256];
+	sqlite3 *db;
+	int log = -1, done = -1;
+
+	snprintf(path, sizeof path, "%s/tether.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	return log;
+}
+
+#define BIG_PUTS 150   /* 150 x 40 KB: about 1,500 pages of WAL */
+
+static void big_puts(struct store *st, struct big_put *b, json_t *rec, const char *prefix,
+		     uv_loop_t *loop)
+{
+	for (int i = 0; i < BIG_PUTS; i++) {
+		snprintf(b[i].id, sizeof b[i].id, "%s%d", prefix, i);
+		b[i].rec = rec;
+		b[i].calls = 0;
+		store_queue(st, apply_big, after_big, &b[i]);
+		if (loop)
+			uv_run(loop, UV_RUN_NOWAIT);
+	}
+}
+
+/* With a loop, the WAL's checkpoints run on a worker (counted), not in
+ * the loop's commits; without one, the commit checkpoints itself. Either
+ * way the WAL does not grow past about STORE_CKPT_PAGES. */
+static void test_checkpoints_off_the_loop(void **state)
+{
+	struct fixture *f = *state;
+	static struct big_put b[BIG_PUTS];
+	char *pad = malloc(40000);
+	json_t *rec;
+	uv_loop_t loop;
+	uint64_t n = 0, n0;
+	double secs;
+
+	assert_non_null(pad);
+	memset(pad, 'x', 39999);
+	pad[39999] = '\0';
+	rec = json_pack("{s:s}", "pad", pad);
+	free(pad);
+	/* no loop */
+	store_checkpoint_stats(f->st, &n0, &secs);
+	big_puts(f->st, b, rec, "n", NULL);
+	for (int i = 0; i < BIG_PUTS; i++)
+		assert_int_equal(b[i].rc, 0);
+	store_checkpoint_stats(f->st, &n, &secs);
+	assert_int_equal(n, n0);
+	assert_true(wal_frames(f->dir) < 1000);
+	/* a loop: the worker checkpoints */
+	uv_loop_init(&loop);
+	assert_int_equal(store_attach_loop(f->st, &loop), 0);
+	big_puts(f->st, b, rec, "l", &loop);
+	for (int turn = 0; turn < 5000 && (n == n0 || b[BIG_PUTS - 1].calls == 0); turn++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		store_checkpoint_stats(f->st, &n, &secs);
+		if (n == n0)
+			usleep(1000);
+	}
+	assert_int_equal(b[BIG_PUTS - 1].calls, 1);
+	assert_true(n > n0);
+	assert_true(secs > 0);
+	store_detach_loop(f->st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_true(wal_frames(f->dir) < 1600);
+	json_decref(rec);
+}
+
 /* ---- issue 12: verdicts, expiry, idempotency keys, schema v2 -------------- */
 
 /* The schema of version 1, as released (a database of that version). */
@@ -2105,6 +2205,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_fails_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_children_through_an_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoints_off_the_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_all_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_unknown, setup, teardown),

@@ -544,6 +544,13 @@ static void render_store(struct metrics *m, struct out *o)
 	emit(o, "tether_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
 		"tether_store_commit_seconds_sum %.6f\ntether_store_commit_seconds_count %llu\n",
 	     (unsigned long long)total, sum, (unsigned long long)total);
+	store_checkpoint_stats(m->srv->store, &commits, &sum);
+	head(o, "tether_store_checkpoints_total", "counter",
+	     "WAL checkpoints made on a worker thread, off the loop.");
+	emit(o, "tether_store_checkpoints_total %llu\n", (unsigned long long)commits);
+	head(o, "tether_store_checkpoint_seconds_total", "counter",
+	     "Time those checkpoints took (on the worker).");
+	emit(o, "tether_store_checkpoint_seconds_total %.6f\n", sum);
 }
 
 /* Each family once, its samples together, as the format wants. */

@@ -97,6 +97,8 @@ int store_atomic(struct store *st, store_apply_fn fn, void *arg);
 void store_flush(struct store *st);
 /* Figures for benchmarks: transactions committed and writes applied. */
 void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes);
+/* The WAL checkpoints made off the loop so far and their total seconds. */
+void store_checkpoint_stats(const struct store *st, uint64_t *count, double *seconds);
 /* Commit times: n bucket bounds (seconds) and n + 1 counts (the last
  * above every bound), not cumulative, and their sum in seconds. */
 void store_commit_histogram(const struct store *st, const double **bounds,

@@ -85,6 +85,16 @@ struct store {
 	pthread_mutex_t write_lock;
 	bool write_lock_ready;
 	struct purge *purge;      /* the purge running, or NULL */
+	/* The WAL's checkpoints run on a worker (sqlite.c), with a connection
+	 * of their own, instead of inside the loop's commits. */
+	uv_work_t ckpt;
+	sqlite3 *ckpt_db;         /* opened and used by the worker only */
+	bool ckpt_running;
+	int wal_pages;            /* the WAL's size after the last commit */
+	int ckpt_rc;              /* the worker's last result (read in its after) */
+	uint64_t ckpt_us;         /* its time */
+	uint64_t checkpoints;
+	double ckpt_sum;
 };
 
 /* Idempotency keys are kept a day (docs/api.md). */
