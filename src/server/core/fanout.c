@@ -18,10 +18,13 @@
 /* After a restart, agents need a moment to reconnect before unfinished
  * multi jobs dispatch their remaining targets. */
 #define RESUME_DELAY_MS 10000
-/* Targets one multi job dispatches in one loop turn at most: a fan-out to
- * a large fleet goes out over several turns, with the loop's other work
- * (API requests, results) in between. */
-#define FANOUT_TURN_DISPATCH 512
+/* Targets dispatched in one loop turn at most, all multi jobs together: a
+ * fan-out to a large fleet goes out over several turns, with the loop's
+ * other work (API requests, results) in between. The budget is the
+ * turn's, not the call's: each result of a running fan-out pumps its job
+ * again, and a per-call bound let one turn that stored 128 results
+ * dispatch everything left (60 ms of one turn at 19,800 targets). */
+#define FANOUT_TURN_DISPATCH 128
 
 struct inv {
 	char jid[UUID_STR_LEN];
@@ -79,6 +82,8 @@ struct fanout {
 	struct child *children;
 	uv_timer_t resume;
 	uv_idle_t more;         /* active while a job has targets left for the next turn */
+	uv_check_t refill;      /* gives the next turn its budget (active once used) */
+	int budget;             /* dispatches left in this turn */
 	json_t *to_resume;      /* records waiting for RESUME_DELAY_MS */
 };
 
@@ -212,6 +217,15 @@ struct dispatch {
 
 static void inv_pump(struct fanout *f, struct inv *v);
 static void more_cb(uv_idle_t *h);
+
+/* After the turn's I/O: the next turn may dispatch FANOUT_TURN_DISPATCH. */
+static void refill_cb(uv_check_t *h)
+{
+	struct fanout *f = h->data;
+
+	f->budget = FANOUT_TURN_DISPATCH;
+	uv_check_stop(h);
+}
 
 static int dispatch_apply(struct store *st, void *arg)
 {
@@ -415,14 +429,16 @@ static void inv_pump(struct fanout *f, struct inv *v)
 		 * its done event gives the slot back. */
 		offline_dispatch(f->srv->offline, jid);
 	}
-	for (int n = 0; !v->stopped && v->next < v->ntargets && (limit == 0 || v->running < limit);
-	     n++) {
+	while (!v->stopped && v->next < v->ntargets && (limit == 0 || v->running < limit)) {
 		const char *id = json_string_value(json_array_get(targets, v->next));
 
-		if (n == FANOUT_TURN_DISPATCH) {
+		if (f->budget <= 0) {
 			uv_idle_start(&f->more, more_cb);
 			break;
 		}
+		f->budget--;
+		if (!uv_is_active((uv_handle_t *)&f->refill))
+			uv_check_start(&f->refill, refill_cb);
 		v->next++;
 		dispatch(f, v, id);
 	}
@@ -690,6 +706,9 @@ int fanout_create(struct server *srv, struct fanout **out)
 	f->resume.data = f;
 	uv_idle_init(srv->loop, &f->more);
 	f->more.data = f;
+	uv_check_init(srv->loop, &f->refill);
+	f->refill.data = f;
+	f->budget = FANOUT_TURN_DISPATCH;
 	if (json_array_size(f->to_resume))
 		uv_timer_start(&f->resume, resume_cb, RESUME_DELAY_MS, 0);
 	uv_unref((uv_handle_t *)&f->resume);
@@ -702,6 +721,7 @@ void fanout_stop(struct fanout *f)
 	if (f && !uv_is_closing((uv_handle_t *)&f->resume)) {
 		uv_close((uv_handle_t *)&f->resume, NULL);
 		uv_close((uv_handle_t *)&f->more, NULL);
+		uv_close((uv_handle_t *)&f->refill, NULL);
 	}
 }
 

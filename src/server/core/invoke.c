@@ -187,7 +187,7 @@ static int check_targets(struct server *srv, const struct invocation_request *re
 		const json_t *ug = auth_user_groups(srv->auth, req->created_by);
 
 		for (i = 0; i < t->n; i++) {
-			struct client *c = registry_find(srv->registry, t->ids[i]);
+			struct client *c = t->clients[i];
 
 			if (!c || !groups_client_allowed(srv->groups, ug, c)) {
 				set_err(err, INVOKE_FORBIDDEN, t->ids[i], 0);
@@ -198,7 +198,7 @@ static int check_targets(struct server *srv, const struct invocation_request *re
 	/* Each connected target must offer the interpreter, as for a single
 	 * job; a disconnected one fails as not connected. */
 	for (i = 0; i < t->n; i++) {
-		struct client *c = registry_find(srv->registry, t->ids[i]);
+		struct client *c = t->clients[i];
 
 		if (registry_client_connected(c) &&
 		    invoke_check_interpreter(c, req->interpreter, err))

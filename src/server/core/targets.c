@@ -11,29 +11,43 @@
 #include "server.h"
 #include "util.h"
 
-/* Appends id once (seen: a set of the ids so far). */
-static int add_unique(struct target_list *l, size_t *cap, json_t *seen, const char *id)
+/* Appends id with its registry entry c (no check that it is new). */
+static int add(struct target_list *l, size_t *cap, const char *id, struct client *c)
 {
-	if (json_object_get(seen, id))
-		return 0;
 	if (l->n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
 		char **v = realloc(l->ids, ncap * sizeof *v);
+		struct client **w;
 
 		if (!v)
 			return -1;
 		l->ids = v;
+		w = realloc(l->clients, ncap * sizeof *w);
+		if (!w)
+			return -1;
+		l->clients = w;
 		*cap = ncap;
 	}
-	if (!(l->ids[l->n] = strdup(id)) || json_object_set_new(seen, id, json_true()))
+	if (!(l->ids[l->n] = strdup(id)))
 		return -1;
-	l->n++;
+	l->clients[l->n++] = c;
 	return 0;
+}
+
+/* Appends id once (seen: a set of the ids so far). */
+static int add_unique(struct target_list *l, size_t *cap, json_t *seen, const char *id,
+		      struct client *c)
+{
+	if (json_object_get(seen, id))
+		return 0;
+	if (json_object_set_new(seen, id, json_true()))
+		return -1;
+	return add(l, cap, id, c);
 }
 
 struct select_ctx {
 	const struct target_spec *spec;
-	const char **matched;
+	struct client **matched;
 	size_t n, cap;
 	bool nomem;
 };
@@ -55,7 +69,7 @@ static void select_cb(void *ud, struct client *c)
 		return;
 	if (s->n == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 64;
-		const char **v = realloc(s->matched, ncap * sizeof *v);
+		struct client **v = realloc(s->matched, ncap * sizeof *v);
 
 		if (!v) {
 			s->nomem = true;
@@ -64,11 +78,17 @@ static void select_cb(void *ud, struct client *c)
 		s->matched = v;
 		s->cap = ncap;
 	}
-	s->matched[s->n++] = registry_client_id(c);
+	s->matched[s->n++] = c;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	return strcmp(registry_client_id(*(struct client *const *)a),
+		      registry_client_id(*(struct client *const *)b));
 }
 
 static enum target_error by_selector(struct server *srv, const struct target_spec *spec,
-				     struct target_list *out, size_t *cap, json_t *seen)
+				     struct target_list *out, size_t *cap)
 {
 	struct select_ctx s = { .spec = spec };
 	enum target_error rc = TARGET_OK;
@@ -81,9 +101,11 @@ static enum target_error by_selector(struct server *srv, const struct target_spe
 		free(s.matched);
 		return TARGET_NOMEM;
 	}
-	util_sort_strs(s.matched, s.n);
+	/* in id order; each client once (the registry has it once) */
+	if (s.n)
+		qsort(s.matched, s.n, sizeof *s.matched, by_id);
 	for (size_t i = 0; i < s.n && rc == TARGET_OK; i++)
-		if (add_unique(out, cap, seen, s.matched[i]))
+		if (add(out, cap, registry_client_id(s.matched[i]), s.matched[i]))
 			rc = TARGET_NOMEM;
 	free(s.matched);
 	if (rc == TARGET_OK && !out->n)
@@ -99,14 +121,15 @@ static enum target_error by_ids(struct server *srv, const struct target_spec *sp
 
 	for (i = 0; i < spec->nclient_ids; i++) {
 		const char *id = spec->client_ids[i];
+		struct client *c;
 
 		if (!id)
 			return TARGET_ID_INVALID;
-		if (!registry_find(srv->registry, id)) {
+		if (!(c = registry_find(srv->registry, id))) {
 			util_strlcpy(subject, id, subject_len);
 			return TARGET_CLIENT_UNKNOWN;
 		}
-		if (add_unique(out, cap, seen, id))
+		if (add_unique(out, cap, seen, id, c))
 			return TARGET_NOMEM;
 	}
 	if (spec->ngroup_ids) {
@@ -126,7 +149,8 @@ static enum target_error by_ids(struct server *srv, const struct target_spec *sp
 			groups_members(srv->groups, g, members);
 		}
 		json_array_foreach(members, i, v)
-			if (add_unique(out, cap, seen, json_string_value(v))) {
+			if (add_unique(out, cap, seen, json_string_value(v),
+				       registry_find(srv->registry, json_string_value(v)))) {
 				json_decref(members);
 				return TARGET_NOMEM;
 			}
@@ -160,18 +184,22 @@ enum target_error targets_resolve(struct server *srv, const struct target_spec *
 	enum target_error rc;
 
 	out->ids = NULL;
+	out->clients = NULL;
 	out->n = 0;
 	if (subject_len)
 		subject[0] = '\0';
 	rc = targets_check(spec);
 	if (rc != TARGET_OK)
 		return rc;
-	seen = json_object();
-	if (!seen)
-		return TARGET_NOMEM;
-	rc = sel ? by_selector(srv, spec, out, &cap, seen) :
-		   by_ids(srv, spec, out, &cap, seen, subject, subject_len);
-	json_decref(seen);
+	if (sel) {
+		rc = by_selector(srv, spec, out, &cap);
+	} else {
+		seen = json_object();
+		if (!seen)
+			return TARGET_NOMEM;
+		rc = by_ids(srv, spec, out, &cap, seen, subject, subject_len);
+		json_decref(seen);
+	}
 	if (rc != TARGET_OK)
 		targets_free(out);
 	return rc;
@@ -183,7 +211,9 @@ void targets_free(struct target_list *l)
 		free(l->ids[i]);
 	if (l) {
 		free(l->ids);
+		free(l->clients);
 		l->ids = NULL;
+		l->clients = NULL;
 		l->n = 0;
 	}
 }

@@ -47,8 +47,15 @@ enum target_error {
 	TARGET_NOMEM,
 };
 
+struct client;
+
+/* ids[i] and its registry entry clients[i] (NULL for none), found once by
+ * the resolution: the entries hold only until the loop's turn ends (a
+ * client may be deleted later), so they are for the caller's checks in
+ * the same turn. */
 struct target_list {
 	char **ids;
+	struct client **clients;
 	size_t n;
 };
 

@@ -195,7 +195,7 @@ fail:
 #define STORE_COMMIT_GAP_US 1000
 #define STORE_PACE_STREAK 3
 /* Writes committed in one loop turn at most (the rest in the next turns). */
-#define STORE_TURN_WRITES 512
+#define STORE_TURN_WRITES 128
 
 static uint64_t mono_us(void)
 {
