@@ -162,3 +162,28 @@ def test_cancel_finishes_a_simulated_run_as_failed(server, swarms):
     st = wait_until(lambda: (lambda s: s if s["held"] == "0" else None)(sw.stats()), 10,
                     "the result to be acked")
     assert (st["cancels"], st["acks"], st["held"]) == ("1", "1", "0"), st
+
+
+def metric(srv, name):
+    st, j = srv.api("POST", "/api/v1/me/tokens", {"name": "m-%s" % name, "scope": "metrics"})
+    assert st in (200, 201), (st, j)
+    st, text = srv.api("GET", "/metrics", auth=("admin", j["data"]["token"]))[:2]
+    assert st == 200, st
+    return [float(l.split()[1]) for l in text.splitlines() if l.startswith(name + " ")][0]
+
+
+def test_a_storm_of_hellos_is_spread_over_loop_turns(fleet, swarms):
+    # 1,500 agents connecting at once hand the loop more hellos in one turn
+    # than its budget (64): the rest wait, in order, for the next turns.
+    # All of them connect, and each then runs what it is sent.
+    srv = fleet.server(extra="[server]\nmax_concurrent_handshakes = 5000\n").start()
+    sw = swarms(srv, 1500, "hs-", "--tags", "storm")
+    sw.wait_connected_lines(1, 60)
+    wait_until(lambda: connected(srv, "hs-") == 1500, 30, "1500 connected in the API")
+    assert metric(srv, "tether_agent_hellos_deferred_total") > 0
+    st, j = srv.api("POST", "/api/v1/commands", {"command": "x", "tags": {"tags": ["storm"]},
+                                                 "execute_concurrently": True})
+    assert st == 200, (st, j)
+    st, m = srv.api("GET", "/api/v1/commands/%s?wait=60" % j["data"]["jid"], timeout=90)
+    assert st == 200 and m["data"]["finished_at"], m
+    assert m["data"]["summary"]["successful"] == 1500, m["data"]["summary"]

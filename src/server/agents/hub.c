@@ -790,12 +790,22 @@ static bool hub_fast_message(struct session *s, const char *data, size_t len)
 static void hub_ws_message(void *ud, net_conn *conn, const char *data, size_t len)
 {
 	struct session *s = net_ws_user(conn);
+
+	(void)ud;
+	if (!s || (!s->client && !s->in_unauth) || s->enroll_done)
+		return; /* detached: being dropped, or an enrollment is closing */
+	if (!hub_hellos_defer(s, data, len))
+		hub_frame(s, data, len);
+}
+
+void hub_frame(struct session *s, const char *data, size_t len)
+{
+	net_conn *conn = s->conn;
 	enum proto_type type;
 	char err[256];
 	json_t *m;
 
-	(void)ud;
-	if (!s || (!s->client && !s->in_unauth) || s->enroll_done)
+	if ((!s->client && !s->in_unauth) || s->enroll_done)
 		return; /* detached: being dropped, or an enrollment is closing */
 	if (hub_fast_message(s, data, len))
 		return;
@@ -830,6 +840,7 @@ static void hub_ws_close(void *ud, net_conn *conn, const char *reason)
 
 	if (!s)
 		return;
+	hub_hellos_forget(h, s);
 	session_detach(h, s, reason);
 	free(s->acks);
 	free(s);
@@ -896,6 +907,7 @@ int hub_create(struct server *srv, struct hub **out)
 	h->start_timer.data = h;
 	uv_timer_init(srv->loop, &h->ack_timer);
 	h->ack_timer.data = h;
+	hub_hellos_init(h, srv->loop);
 	*out = h;
 	return 0;
 }
@@ -925,6 +937,7 @@ void hub_stop(struct hub *h)
 		session_acks_flush(h->acking);
 	uv_timer_stop(&h->ack_timer);
 	uv_close((uv_handle_t *)&h->ack_timer, NULL);
+	hub_hellos_stop(h);
 	/* Record every live client as disconnected now: the sessions are
 	 * about to go with the context. */
 	registry_each(h->srv->registry, save_disconnected, h);

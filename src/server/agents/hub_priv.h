@@ -72,7 +72,33 @@ struct session {
 	struct session *ackprev;
 	uint64_t ack_since_ms;       /* when its oldest held ack was stored */
 	bool in_acking;
+	/* Frames read before its hello was handled, when the turn's budget
+	 * of hellos was spent (hub.c, "hellos per turn"): kept in order. */
+	struct early_frame *early;
+	struct early_frame *early_tail;
+	size_t early_bytes;
+	struct session *hqnext;      /* hub->hq: sessions with early frames */
+	bool in_hq;
 };
+
+struct early_frame {
+	struct early_frame *next;
+	size_t len;
+	char data[];
+};
+
+/* hub.c: one frame of a session, in the order it came. */
+void hub_frame(struct session *s, const char *data, size_t len);
+
+/* hellos.c: hellos per loop turn. defer: true when the frame was taken
+ * (kept for a later turn, or the session failed for sending too much
+ * before its welcome); false: handle it now (a first frame is counted
+ * against the turn's budget). forget: a closing session's kept frames
+ * go. */
+void hub_hellos_init(struct hub *h, uv_loop_t *loop);
+bool hub_hellos_defer(struct session *s, const char *data, size_t len);
+void hub_hellos_forget(struct hub *h, struct session *s);
+void hub_hellos_stop(struct hub *h);
 
 
 /* A job sent and not yet final, and its deadline for a server-side
@@ -106,6 +132,14 @@ struct hub {
 	struct session *acking;       /* sessions holding acks (v2), oldest first */
 	struct session *acking_tail;
 	uv_timer_t ack_timer;
+	/* Hellos handled in one loop turn at most (the rest wait in hq and
+	 * go in the next turns): a reconnect storm hands the loop a thousand
+	 * hellos in one turn, about 90 us each. */
+	struct session *hq;
+	struct session *hq_tail;
+	int hello_budget;
+	uv_check_t hello_refill;
+	uv_idle_t hello_drain;
 	bool stopping;
 };
 

@@ -463,6 +463,10 @@ static void render_agents(struct metrics *m, struct out *o)
 		"tether_agent_bytes_total{direction=\"out\"} %llu\n",
 	     (unsigned long long)m->counters[MC_AGENT_BYTES_IN],
 	     (unsigned long long)m->counters[MC_AGENT_BYTES_OUT]);
+	head(o, "tether_agent_hellos_deferred_total", "counter",
+	     "Hellos left for a later loop turn (past the turn's budget of 64).");
+	emit(o, "tether_agent_hellos_deferred_total %llu\n",
+	     (unsigned long long)m->counters[MC_AGENT_HELLOS_DEFERRED]);
 }
 
 static const char *dialect_name(const struct metrics *m, size_t d)
