@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -272,10 +273,18 @@ static void on_run(struct conn *c, json_t *m, const char *data, size_t len)
 	switch (journal_state_of(c->journal, jid)) {
 	case JOURNAL_UNKNOWN:
 		if (journal_record_run(c->journal, jid, data, len)) {
+			int err = errno;
+
 			r = proto_new(PROTO_REJECT);
 			json_object_set_new(r, "jid", json_string(jid));
-			json_object_set_new(r, "error",
-					    json_string("failed to start a command: cannot write the agent's journal"));
+			/* At its descriptor limit the run record is what fails
+			 * first, before the pipes: name that cause, as the
+			 * spawn does. */
+			json_object_set_new(r, "error", json_string(
+				err == EMFILE || err == ENFILE ?
+				"failed to start a command: the agent is out of file descriptors (too "
+				"many open files, writing its journal): too many jobs at once for its limit" :
+				"failed to start a command: cannot write the agent's journal"));
 			conn_report(c, r);
 			return;
 		}
