@@ -77,15 +77,39 @@ def test_listeners_bind_only_the_configured_address(fleet):
         assert lines and all(l.split()[3] == "127.0.0.1:%d" % port for l in lines), lines
 
 
+def hold_ipv4_ports():
+    """Two ports, each bound (not listening) on 127.0.0.1 by this test: no
+    other process of a parallel run can listen there meanwhile, so a
+    connection to them answers only if tetherd bound more than [::1] (and
+    a tetherd binding every address could not start at all)."""
+    while True:
+        held = []
+        try:
+            for _ in range(2):
+                k = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                held.append(k)
+                k.bind(("127.0.0.1", harness.free_port()))
+            return held
+        except OSError:
+            for k in held:
+                k.close()
+
+
 def test_ipv6_loopback_listeners(fleet):
-    ap, gp = harness.free_port(), harness.free_port()
-    s = fleet.server(api_port=ap, agent_port=gp,
-                     extra='[api]\naddress = "[::1]:%d"\n[server]\naddress = "[::1]:%d"\n' % (ap, gp))
-    s.start(wait=False)
-    wait_until(lambda: answers("::1", s.api_port, 1), 15, "the API on [::1]")
-    assert get_status("::1", s.api_port).startswith(b"HTTP/1.1 200")
-    assert not answers("127.0.0.1", s.api_port) and not answers("127.0.0.1", s.agent_port)
-    assert agent_hello_over("::1", s.agent_port) == "welcome"
+    held = hold_ipv4_ports()
+    ap, gp = (k.getsockname()[1] for k in held)
+    try:
+        s = fleet.server(api_port=ap, agent_port=gp,
+                         extra='[api]\naddress = "[::1]:%d"\n[server]\naddress = "[::1]:%d"\n'
+                         % (ap, gp))
+        s.start(wait=False)
+        wait_until(lambda: answers("::1", s.api_port, 1), 15, "the API on [::1]")
+        assert get_status("::1", s.api_port).startswith(b"HTTP/1.1 200")
+        assert not answers("127.0.0.1", s.api_port) and not answers("127.0.0.1", s.agent_port)
+        assert agent_hello_over("::1", s.agent_port) == "welcome"
+    finally:
+        for k in held:
+            k.close()
 
 
 def test_host_name_binds_each_of_its_addresses(fleet):
