@@ -47,17 +47,17 @@ static void early_free(struct session *s)
 
 void hub_hellos_forget(struct hub *h, struct session *s)
 {
-	struct session **pp, *prev = NULL;
-
 	if (!s->in_hq)
 		return;
-	for (pp = &h->hq; *pp && *pp != s; pp = &(*pp)->hqnext)
-		prev = *pp;
-	if (*pp)
-		*pp = s->hqnext;
-	if (h->hq_tail == s)
-		h->hq_tail = prev;
-	s->hqnext = NULL;
+	if (s->hqprev)
+		s->hqprev->hqnext = s->hqnext;
+	else
+		h->hq = s->hqnext;
+	if (s->hqnext)
+		s->hqnext->hqprev = s->hqprev;
+	else
+		h->hq_tail = s->hqprev;
+	s->hqnext = s->hqprev = NULL;
 	s->in_hq = false;
 	early_free(s);
 }
@@ -84,6 +84,7 @@ static int early_keep(struct session *s, const char *data, size_t len)
 		metrics_add(h->srv->metrics, MC_AGENT_HELLOS_DEFERRED, 1);
 		s->in_hq = true;
 		s->hqnext = NULL;
+		s->hqprev = h->hq_tail;
 		if (h->hq_tail)
 			h->hq_tail->hqnext = s;
 		else
@@ -103,9 +104,11 @@ static void hello_drain_cb(uv_idle_t *idle)
 		struct early_frame *f = s->early;
 
 		h->hq = s->hqnext;
-		if (!h->hq)
+		if (h->hq)
+			h->hq->hqprev = NULL;
+		else
 			h->hq_tail = NULL;
-		s->hqnext = NULL;
+		s->hqnext = s->hqprev = NULL;
 		s->in_hq = false;
 		s->early = s->early_tail = NULL;
 		s->early_bytes = 0;

@@ -78,6 +78,7 @@ struct session {
 	struct early_frame *early_tail;
 	size_t early_bytes;
 	struct session *hqnext;      /* hub->hq: sessions with early frames */
+	struct session *hqprev;
 	bool in_hq;
 };
 
