@@ -45,10 +45,12 @@ def percentile(xs, p):
     return s[k]
 
 
-def single_latency(s, cid, runs):
+def single_latency(s, cid, runs, wait=True):
     """POST /bin/true to one real agent, then GET the job until it is no
     longer running, on one keep-alive connection; runs times. Returns the
-    list of milliseconds (request sent to stored result seen)."""
+    list of milliseconds (request sent to stored result seen). With wait,
+    the GET is the long-poll (?wait=60: answered when the job ends); without,
+    the GET is repeated at once while the job runs (before 2026-12-02)."""
     conn = http.client.HTTPConnection("127.0.0.1", s.api_port)
     times = []
     for _ in range(runs):
@@ -58,7 +60,7 @@ def single_latency(s, cid, runs):
         r = json.loads(conn.getresponse().read())
         jid = r["data"]["jid"]
         while True:
-            conn.request("GET", "/api/v1/clients/%s/commands/%s" % (cid, jid),
+            conn.request("GET", "/api/v1/clients/%s/commands/%s%s" % (cid, jid, "?wait=60" if wait else ""),
                          headers={"Authorization": AUTH})
             d = json.loads(conn.getresponse().read())["data"]
             if d["status"] != "running":

@@ -53,6 +53,7 @@ static const struct toml_key server_keys[] = {
 	SET("server", "jobs_max_age", jobs_max_age_ms, set_duration),
 	SET("server", "purge_jobs_interval", purge_jobs_interval_ms, set_duration),
 	BOOL("server", "purge_disconnected_clients", purge_disconnected_clients),
+	BOOL("server", "store_sync_thread", store_sync_thread),
 	SET("server", "keep_disconnected_clients", keep_disconnected_clients_ms, set_duration),
 	SET("server", "purge_disconnected_clients_interval",
 	    purge_disconnected_clients_interval_ms, set_duration),

@@ -34,6 +34,7 @@ struct server_config {
 	int64_t jobs_max_age_ms;          /* older jobs go; 0: no age limit */
 	int64_t purge_jobs_interval_ms;
 	bool purge_disconnected_clients;
+	bool store_sync_thread;           /* the commits' fsync on a thread (store/walsync.c) */
 	int64_t keep_disconnected_clients_ms;
 	int64_t purge_disconnected_clients_interval_ms;
 	/* [api] */

@@ -400,6 +400,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tetherd: %s\n", err);
 		goto out;
 	}
+	store_set_sync_thread(srv.store, srv.cfg.store_sync_thread);
 	if (store_attach_loop(srv.store, &loop))
 		goto out;
 	auth_attach_store(srv.auth, srv.store);

@@ -8,6 +8,8 @@ Environment:
                         (deadlines are then stretched 8x); see Fleet.close()
   TETHER_VALGRIND_ARGS  extra valgrind options, e.g. --suppressions=FILE
   TETHER_TIMEOUT_SCALE  multiplies every deadline (default 1) on slow machines
+  TETHER_SERVER_CONFIG  TOML merged into every tetherd's config (the benchmarks'
+                        --store-sync-thread; a whole test run in another mode)
 
 Typical use, with the fixtures of conftest.py:
 
@@ -26,6 +28,7 @@ import calendar
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -76,12 +79,29 @@ def binary(name):
 _ports_given = set()
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
     """A loopback port that was free a moment ago, and not handed out
-    before by this process (the kernel may offer the same one twice)."""
+    before by this process. Picked at random below the kernel's ephemeral
+    range: outgoing connections (a test's swarm makes thousands) take their
+    local ports from that range, and one could take a port picked there
+    before the server binds it ("address already in use"); with the range
+    too small below, the kernel's pick (bind to port 0)."""
+    low = _ephemeral_low()
+    rnd = random.SystemRandom()
     for _ in range(1000):
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", rnd.randrange(10000, low) if low - 10000 >= 2000 else 0))
+            except OSError:
+                continue
             port = s.getsockname()[1]
         if port not in _ports_given:
             _ports_given.add(port)
@@ -423,6 +443,8 @@ password = %s
 """ % (self.agent_port, toml_str(auth), toml_str(auth.split(":")[0]), toml_str(self.data_dir),
             self.api_port, toml_str(user), toml_str(password))
         text = merge_toml(base, RELAXED) if relaxed else base
+        if os.environ.get("TETHER_SERVER_CONFIG"):  # every server of a run (bench/regress.py)
+            text = merge_toml(text, os.environ["TETHER_SERVER_CONFIG"])
         self.config = os.path.join(self.dir, "tetherd.conf")
         with open(self.config, "w") as f:
             f.write(merge_toml(text, extra) if extra else text)

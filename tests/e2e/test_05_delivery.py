@@ -68,12 +68,25 @@ def swarm(fleet, server, n, *extra):
     return sw
 
 
-@pytest.mark.parametrize("point", ["after_dispatch", "while_results_arrive"])
-def test_kill9_under_1000_swarm_and_real_agents(fleet, tmp_path, point):
+def syncs_made(s):
+    """tether_store_syncs_total: fsyncs made by the store's sync thread."""
+    st, j = s.api("POST", "/api/v1/me/tokens", {"name": "m-%d" % time.monotonic_ns(), "scope": "metrics"})
+    assert st in (200, 201), (st, j)
+    st, text = s.api("GET", "/metrics", auth=(harness.ADMIN[0], j["data"]["token"]))[:2]
+    assert st == 200, st
+    line = [l for l in text.splitlines() if l.startswith("tether_store_syncs_total ")]
+    return float(line[0].split()[1])
+
+
+@pytest.mark.parametrize("point,sync_thread", [("after_dispatch", False), ("while_results_arrive", False),
+                                               ("while_results_arrive", True)])
+def test_kill9_under_1000_swarm_and_real_agents(fleet, tmp_path, point, sync_thread):
     """Test 1 at scale: kill -9 tetherd in the middle of a fan-out to 1,000
     swarm agents and a few real agents, at several points; every result is
-    stored exactly once, nothing runs twice, the store is intact."""
-    s = fleet.server().start()
+    stored exactly once, nothing runs twice, the store is intact. Also with
+    server.store_sync_thread (the commits' fsync on a thread): the results
+    it showed and acked before the kill are still there."""
+    s = fleet.server(extra="[server]\nstore_sync_thread = true" if sync_thread else "").start()
     sw = swarm(fleet, s, 1000, "--delay-ms", "1500" if point == "after_dispatch" else "300",
                "--jitter-ms", "1000")
     real = [fleet.agent(s, "real-%d" % i) for i in range(3)]
@@ -87,6 +100,12 @@ def test_kill9_under_1000_swarm_and_real_agents(fleet, tmp_path, point):
     else:
         wait_until(lambda: s.api("GET", "/api/v1/commands/%s/jobs?filter[status]=successful&page[limit]=1" % jid)[1]["meta"]["count"] > 100,
                    30, "results to arrive")
+    if sync_thread:
+        assert syncs_made(s) > 0
+        seen = {j["jid"] for j in s.api("GET", "/api/v1/commands/%s/jobs?filter[status]=successful"
+                                        "&page[limit]=1000" % jid)[1]["data"]}
+    elif point == "while_results_arrive":
+        assert syncs_made(s) == 0  # (each COMMIT syncs itself)
     s.kill9()
     s.start()
     m = s.wait_multi(jid, timeout=120)
@@ -103,6 +122,12 @@ def test_kill9_under_1000_swarm_and_real_agents(fleet, tmp_path, point):
         assert set(ran) == real_jids
     st = sw.stats()
     assert st["duplicates"] == "0", st
+    if sync_thread:
+        after = set()
+        for off in range(0, 1003, 500):
+            after |= {j["jid"] for j in s.api("GET", "/api/v1/commands/%s/jobs?filter[status]=successful"
+                                              "&page[limit]=500&page[offset]=%d" % (jid, off))[1]["data"]}
+        assert len(after) == 1003 and seen <= after, "a result seen before the kill is gone"
 
 
 def test_result_survives_server_outage(fleet, tmp_path):

@@ -132,6 +132,13 @@ void store_checkpoint_stats(const struct store *st, uint64_t *count, double *sec
 	*seconds = 0;
 }
 
+void store_sync_stats(const struct store *st, uint64_t *count, double *seconds)
+{
+	(void)st;
+	*count = 0;
+	*seconds = 0;
+}
+
 void store_commit_histogram(const struct store *st, const double **bounds,
 			    const uint64_t **counts, size_t *n, double *sum)
 {

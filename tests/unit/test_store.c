@@ -1058,11 +1058,27 @@ static void test_pacing_serial_writes_commit_at_once(void **state)
 	for (int i = 0; i < 8; i++) {
 		snprintf(jid[i], sizeof jid[i], "ps%d", i);
 		q[i] = (struct queued){ spec(jid[i], "c1", T0), 99, 0 };
+		uint64_t commits0, commits, writes0, writes;
+
+		store_stats(f->st, &commits0, &writes0);
 		store_queue(f->st, apply_insert, after_insert, &q[i]);
 		one_turn(&loop);
+		/* committed in that turn (its callback too here; with the sync
+		 * thread, once the WAL's sync ends) */
+		store_stats(f->st, &commits, &writes);
+		assert_int_equal(writes - writes0, 1);
+		assert_int_equal(commits - commits0, 1);
+		for (int turn = 0; turn < 100 && q[i].after_calls == 0; turn++)
+			uv_run(&loop, UV_RUN_ONCE);
 		assert_int_equal(q[i].after_calls, 1);
 		assert_int_equal(q[i].after_rc, 0);
 	}
+	/* (by default each COMMIT syncs itself: the sync thread made none) */
+	uint64_t syncs;
+	double secs;
+
+	store_sync_stats(f->st, &syncs, &secs);
+	assert_int_equal(syncs, 0);
 	store_detach_loop(f->st);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
@@ -1081,13 +1097,17 @@ static void test_pacing_batches_under_load(void **state)
 	/* Two writes a turn, turn after turn: under load, a commit close to
 	 * the one before waits out the gap (its timer) to carry more. */
 	for (int i = 0; i < 16; i += 2) {
+		uint64_t commits, writes0, writes;
+
+		store_stats(f->st, &commits, &writes0);
 		for (int k = i; k < i + 2; k++) {
 			snprintf(jid[k], sizeof jid[k], "pl%d", k);
 			q[k] = (struct queued){ spec(jid[k], "c1", T0), 99, 0 };
 			store_queue(f->st, apply_insert, after_insert, &q[k]);
 		}
 		one_turn(&loop);
-		deferred |= q[i].after_calls == 0;
+		store_stats(f->st, &commits, &writes);
+		deferred |= writes == writes0;
 	}
 	assert_true(deferred);
 	/* The deferred commits happen: nothing is left waiting (the store's
@@ -1099,6 +1119,88 @@ static void test_pacing_batches_under_load(void **state)
 		assert_int_equal(q[k].after_rc, 0);
 	}
 	store_detach_loop(f->st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* ---- the commits' fsync on the sync thread --------------------------------- */
+
+static struct store *sync_store;
+
+struct synced {
+	struct queued q;
+	uint64_t syncs_at_call;
+};
+
+static int apply_synced(struct store *st, void *arg)
+{
+	return apply_insert(st, &((struct synced *)arg)->q);
+}
+
+static void after_synced(void *arg, int rc)
+{
+	struct synced *s = arg;
+	double secs;
+
+	after_insert(&s->q, rc);
+	store_sync_stats(sync_store, &s->syncs_at_call, &secs);
+}
+
+/* With a loop, a commit's callback runs only once a sync of the WAL that
+ * began after that commit has ended (the sync thread's count has grown
+ * past what it was at the commit); the row is readable on the loop as soon
+ * as it is committed. Detaching from the loop syncs and calls back what
+ * is still waiting, before it returns. */
+static void test_callbacks_follow_the_sync(void **state)
+{
+	struct fixture *f = *state;
+	struct synced s[6];
+	uv_loop_t loop;
+	uint64_t syncs0, commits0, commits, writes;
+	double secs;
+	struct job_row job;
+
+	sync_store = f->st;
+	store_set_sync_thread(f->st, true);
+	uv_loop_init(&loop);
+	assert_int_equal(store_attach_loop(f->st, &loop), 0);
+	for (int round = 0; round < 2; round++) {
+		store_sync_stats(f->st, &syncs0, &secs);
+		store_stats(f->st, &commits0, &writes);
+		for (int i = round * 3; i < round * 3 + 3; i++) {
+			char jid[16];
+
+			snprintf(jid, sizeof jid, "sy%d", i);
+			s[i] = (struct synced){ { spec(jid, "c1", T0), 99, 0 }, 0 };
+			store_queue(f->st, apply_synced, after_synced, &s[i]);
+		}
+		one_turn(&loop);
+		store_stats(f->st, &commits, &writes);
+		assert_int_equal(commits - commits0, 1);
+		job = get_job(f->st, round ? "sy3" : "sy0");
+		store_job_row_free(&job);
+		if (round == 1) {
+			/* still waiting or not: detach delivers every callback */
+			store_detach_loop(f->st);
+		}
+		for (int turn = 0; turn < 100 && s[round * 3 + 2].q.after_calls == 0; turn++)
+			uv_run(&loop, UV_RUN_ONCE);
+		for (int i = round * 3; i < round * 3 + 3; i++) {
+			assert_int_equal(s[i].q.after_calls, 1);
+			assert_int_equal(s[i].q.after_rc, 0);
+			assert_true(s[i].syncs_at_call > syncs0);
+		}
+	}
+	store_sync_stats(f->st, &syncs0, &secs);
+	assert_true(syncs0 >= 2);
+	/* detached: commits sync themselves again, callbacks at once */
+	struct queued q = { spec("sy6", "c1", T0), 99, 0 };
+
+	store_queue(f->st, apply_insert, after_insert, &q);
+	assert_int_equal(q.after_calls, 1);
+	assert_int_equal(q.after_rc, 0);
+	store_sync_stats(f->st, &commits, &secs);
+	assert_int_equal(commits, syncs0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -1190,7 +1292,8 @@ static void test_checkpoints_off_the_loop(void **state)
 	for (int turn = 0; turn < 5000 && (n == n0 || b[BIG_PUTS - 1].calls == 0); turn++) {
 		uv_run(&loop, UV_RUN_NOWAIT);
 		store_checkpoint_stats(f->st, &n, &secs);
-		if (n == n0)
+		/* (the checkpoint's worker, the callbacks' sync thread) */
+		if (n == n0 || b[BIG_PUTS - 1].calls == 0)
 			usleep(1000);
 	}
 	assert_int_equal(b[BIG_PUTS - 1].calls, 1);
@@ -2228,6 +2331,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_without_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pacing_serial_writes_commit_at_once, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_callbacks_follow_the_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pacing_batches_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verdicts_give_way_to_the_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),

@@ -785,7 +785,7 @@ int hub_client_delete(struct hub *h, const char *id)
 	d->h = h;
 	/* Jobs queued for it would wait for an agent that cannot come back
 	 * (its record and credential go): they end now, cancelled. */
-	n = offline_cancel_client(h->srv->offline, id, "cancelled: the client was deleted");
+	n = offline_cancel_client(h->srv->offline, id, OFFLINE_CLIENT_DELETED);
 	if (n)
 		log_info("hub: client '%s' deleted: %d queued job(s) cancelled", id, n);
 	registry_remove(h->srv->registry, c);

@@ -187,6 +187,8 @@ static void publish_done(struct offline *q, const struct qwrite *w)
 }
 
 static void send_read(void *ud, int rc, struct job_row *job);
+static int end_queued(struct offline *q, struct qjob *j, enum job_status status,
+		      const char *error, int64_t at);
 
 static void qwrite_after(void *arg, int rc)
 {
@@ -218,6 +220,10 @@ static void qwrite_after(void *arg, int rc)
 				  w->created_at, w->expires_at);
 			if (*w->multi_jid && q->hooks.requeued)
 				q->hooks.requeued(q->hooks_ud, w->multi_jid, w->jid);
+			/* (its client deleted while the agent went: as offline_add) */
+			j = find(q, w->jid);
+			if (j && !j->busy && !registry_find(q->srv->registry, w->client_id))
+				end_queued(q, j, JOB_CANCELLED, OFFLINE_CLIENT_DELETED, util_now_ns());
 		}
 		break;
 	default:
@@ -303,6 +309,11 @@ int offline_add(struct offline *q, const char *jid, const char *client_id,
 
 	if (!j)
 		return TE_NOMEM;
+	/* Its client may have been deleted while the row was committed (a
+	 * fan-out's child, written after the request's answer): it would
+	 * wait for an agent that cannot come back. */
+	if (!registry_find(q->srv->registry, client_id))
+		return end_queued(q, j, JOB_CANCELLED, OFFLINE_CLIENT_DELETED, util_now_ns());
 	/* Its agent may have said hello while the row was committed. */
 	if (registry_client_connected(registry_find(q->srv->registry, client_id)))
 		try_dispatch(q, j);

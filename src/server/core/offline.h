@@ -60,6 +60,11 @@ int offline_cancel(struct offline *q, const char *jid, const char *error);
  * leaving the queue right now is not among them: it runs or fails as a
  * running job). */
 int offline_cancel_client(struct offline *q, const char *client_id, const char *error);
+/* Why: the error of a job queued for a client that was deleted (by
+ * offline_cancel_client's caller, or found here when a job's row is
+ * committed after its client went). */
+#define OFFLINE_CLIENT_DELETED "cancelled: the client was deleted"
+
 /* Is the job queued here? */
 bool offline_has(const struct offline *q, const char *jid);
 size_t offline_count(const struct offline *q);

@@ -1,5 +1,6 @@
 /* sqlite: the SQLite backend's connection. One connection, used only from
- * the loop: open (WAL, synchronous=FULL), the prepared statements, the group
+ * the loop: open (WAL, synchronous=FULL; NORMAL with a loop when a thread
+ * syncs the commits: walsync.c), the prepared statements, the group
  * commit queue with its pacing, the WAL checkpoints on a worker, and the
  * helpers the other store files use to step statements and read columns. */
 #include "store/store_priv.h"
@@ -13,14 +14,6 @@
 
 #include "log.h"
 #include "util.h"
-
-struct wq_entry {
-	store_apply_fn apply;
-	store_after_fn after;
-	void *arg;
-	int rc;
-	struct wq_entry *next;
-};
 
 /* The SQL of enum stmt_id (store_priv.h), prepared once at open. */
 static const char *const stmt_sql[S_COUNT] = {
@@ -209,7 +202,11 @@ static void flush_some(struct store *st, uint64_t max);
 
 static void pace_cb(uv_timer_t *t)
 {
-	flush_some(t->data, STORE_TURN_WRITES);
+	struct store *st = t->data;
+
+	if (st->syncing)
+		return;  /* (its end wakes the loop: the prepare handle commits) */
+	flush_some(st, STORE_TURN_WRITES);
 }
 
 static void more_cb(uv_idle_t *h)
@@ -233,6 +230,12 @@ static void prep_cb(uv_prepare_t *p)
 	}
 	if (uv_is_active((uv_handle_t *)&st->pace))
 		return;
+	if (st->syncing) {
+		/* A sync runs: what waits goes in one commit once it ends (its
+		 * end wakes the loop), not in several small ones meanwhile. */
+		uv_idle_stop(&st->more);
+		return;
+	}
 	since = mono_us() - st->last_commit_us;
 	if (since < STORE_COMMIT_GAP_US && st->streak >= STORE_PACE_STREAK && st->last_writes > 1 &&
 	    st->queued < STORE_TURN_WRITES) {
@@ -258,12 +261,22 @@ int store_attach_loop(struct store *st, uv_loop_t *loop)
 	st->prep.data = st;
 	uv_prepare_start(&st->prep, prep_cb);
 	st->attached = true;
+	/* (without it, SQLite syncs inside each COMMIT, as before a loop) */
+	if (st->want_sync_thread)
+		store_walsync_start(st, loop);
 	return 0;
+}
+
+void store_set_sync_thread(struct store *st, bool on)
+{
+	st->want_sync_thread = on;
 }
 
 void store_detach_loop(struct store *st)
 {
 	if (st && st->attached) {
+		store_flush(st);
+		store_walsync_stop(st);
 		store_flush(st);
 		uv_prepare_stop(&st->prep);
 		uv_close((uv_handle_t *)&st->prep, NULL);
@@ -447,6 +460,14 @@ static void commit_batch(struct store *st, uint64_t max)
 		st->commits++;
 	st->last_commit_us = mono_us();
 	commit_timed(st, st->last_commit_us - st->last_start_us);
+	if (st->ws) {
+		/* durable once the sync thread's next fdatasync ends: the
+		 * callbacks wait for it (walsync.c) */
+		for (e = list; e; e = e->next)
+			e->rc = ok ? e->rc : TE_IO;
+		store_walsync_committed(st, list, last);
+		return;
+	}
 	for (e = list; e; e = next) {
 		next = e->next;
 		if (e->after)
@@ -500,6 +521,8 @@ void store_close(struct store *st)
 		return;
 	}
 	sqlite3_close(st->ckpt_db);
+	store_flush(st);
+	store_walsync_stop(st);
 	store_flush(st);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);

@@ -87,6 +87,10 @@ int store_backup(const char *dir, const char *dest, char *err, size_t errlen);
 typedef int (*store_apply_fn)(struct store *st, void *arg);
 typedef void (*store_after_fn)(void *arg, int rc);
 int store_attach_loop(struct store *st, uv_loop_t *loop);
+/* Before store_attach_loop: with a loop, make the commits durable on the
+ * store's sync thread (server.store_sync_thread; walsync.c) instead of
+ * inside each COMMIT on the loop. Off by default. */
+void store_set_sync_thread(struct store *st, bool on);
 void store_detach_loop(struct store *st);
 void store_queue(struct store *st, store_apply_fn apply, store_after_fn after, void *arg);
 /* Inside an apply: runs fn(st, arg) as one unit: if it returns non-zero,
@@ -99,6 +103,10 @@ void store_flush(struct store *st);
 void store_stats(const struct store *st, uint64_t *commits, uint64_t *writes);
 /* The WAL checkpoints made off the loop so far and their total seconds. */
 void store_checkpoint_stats(const struct store *st, uint64_t *count, double *seconds);
+/* The WAL syncs made on the store's sync thread, off the loop (with a loop
+ * attached: each covers every commit written before it began), and their
+ * time. */
+void store_sync_stats(const struct store *st, uint64_t *count, double *seconds);
 /* Commit times: n bucket bounds (seconds) and n + 1 counts (the last
  * above every bound), not cumulative, and their sum in seconds. */
 void store_commit_histogram(const struct store *st, const double **bounds,

@@ -54,8 +54,18 @@ enum stmt_id {
 	S_COUNT
 };
 
-struct wq_entry;
+/* One write of the group commit queue (sqlite.c), then, committed, one of
+ * the entries waiting for the WAL's sync (walsync.c). */
+struct wq_entry {
+	store_apply_fn apply;
+	store_after_fn after;
+	void *arg;
+	int rc;
+	struct wq_entry *next;
+};
+
 struct purge;
+struct walsync;
 
 #define STORE_HIST_BUCKETS 12
 
@@ -95,7 +105,27 @@ struct store {
 	uint64_t ckpt_us;         /* its time */
 	uint64_t checkpoints;
 	double ckpt_sum;
+	/* With a loop, the commits' fsync runs on a thread of its own
+	 * (walsync.c): committed entries wait here for it, in order. NULL
+	 * ws: SQLite syncs inside each COMMIT (synchronous=FULL). */
+	struct walsync *ws;
+	bool want_sync_thread;          /* store_set_sync_thread */
+	struct wq_entry *unsynced;      /* committed since the running sync began */
+	struct wq_entry *unsynced_tail;
+	struct wq_entry *syncing;       /* committed before it began */
+	uint64_t syncs;
+	double sync_sum;
 };
+
+/* walsync.c: the fsync of the commits, off the loop. start: the thread
+ * and the WAL's descriptor, then synchronous=NORMAL on the loop's
+ * connection (0, or -1: SQLite keeps syncing each COMMIT itself). stop:
+ * every entry's sync done and its callback run, synchronous=FULL again.
+ * committed: the entries of one COMMIT (first..last, linked), whose
+ * callbacks run once a sync begun after it has ended. */
+int store_walsync_start(struct store *st, uv_loop_t *loop);
+void store_walsync_stop(struct store *st);
+void store_walsync_committed(struct store *st, struct wq_entry *first, struct wq_entry *last);
 
 /* Idempotency keys are kept a day (docs/api.md). */
 #define STORE_IDEM_KEEP_NS (86400LL * 1000000000LL)
