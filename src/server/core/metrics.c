@@ -520,6 +520,19 @@ static void render_jobs(struct metrics *m, struct out *o)
 		  &m->fanout);
 }
 
+/* A counter of things done off the loop (name_total) and one of their time. */
+static void count_and_time(struct out *o, const char *name, const char *help, uint64_t n,
+			   const char *secs_name, const char *secs_help, double secs)
+{
+	char total[96];
+
+	snprintf(total, sizeof total, "%s_total", name);
+	head(o, total, "counter", help);
+	emit(o, "%s %llu\n", total, (unsigned long long)n);
+	head(o, secs_name, "counter", secs_help);
+	emit(o, "%s %.6f\n", secs_name, secs);
+}
+
 static void render_store(struct metrics *m, struct out *o)
 {
 	const double *bounds;
@@ -549,19 +562,14 @@ static void render_store(struct metrics *m, struct out *o)
 		"tether_store_commit_seconds_sum %.6f\ntether_store_commit_seconds_count %llu\n",
 	     (unsigned long long)total, sum, (unsigned long long)total);
 	store_checkpoint_stats(m->srv->store, &commits, &sum);
-	head(o, "tether_store_checkpoints_total", "counter",
-	     "WAL checkpoints made on a worker thread, off the loop.");
-	emit(o, "tether_store_checkpoints_total %llu\n", (unsigned long long)commits);
-	head(o, "tether_store_checkpoint_seconds_total", "counter",
-	     "Time those checkpoints took (on the worker).");
-	emit(o, "tether_store_checkpoint_seconds_total %.6f\n", sum);
+	count_and_time(o, "tether_store_checkpoints", "WAL checkpoints made on a worker thread, off the loop.",
+		       commits, "tether_store_checkpoint_seconds_total",
+		       "Time those checkpoints took (on the worker).", sum);
 	store_sync_stats(m->srv->store, &commits, &sum);
-	head(o, "tether_store_syncs_total", "counter",
-	     "fdatasyncs of the WAL on the store's sync thread, off the loop.");
-	emit(o, "tether_store_syncs_total %llu\n", (unsigned long long)commits);
-	head(o, "tether_store_sync_seconds_total", "counter",
-	     "Time those syncs took (on the sync thread).");
-	emit(o, "tether_store_sync_seconds_total %.6f\n", sum);
+	count_and_time(o, "tether_store_syncs",
+		       "fdatasyncs of the WAL on the store's sync thread, off the loop.", commits,
+		       "tether_store_sync_seconds_total", "Time those syncs took (on the sync thread).",
+		       sum);
 }
 
 /* Each family once, its samples together, as the format wants. */
