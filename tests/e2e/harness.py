@@ -23,6 +23,7 @@ end of the test) it stops them all and reports each one that exited 99
 (valgrind found errors), died of a signal nobody sent it (a crash), or, under
 valgrind, had to be killed; the fixtures fail the test with their logs.
 """
+import atexit
 import base64
 import calendar
 import http.client
@@ -87,13 +88,55 @@ def _ephemeral_low():
         return 32768
 
 
+_PORTS_DIR = os.path.join(tempfile.gettempdir(), "tether-test-ports")
+
+
+def _release_ports():
+    for port in _ports_given:
+        try:
+            os.unlink(os.path.join(_PORTS_DIR, str(port)))
+        except OSError:
+            pass
+
+
+def _reserve(port):
+    """Takes port for this process among all test processes on the machine
+    (ctest runs several at once): a file per port, made exclusively, naming
+    its pid; a dead process's reservation is taken over."""
+    os.makedirs(_PORTS_DIR, exist_ok=True)
+    path = os.path.join(_PORTS_DIR, str(port))
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    pid = int(f.read() or "0")
+                if pid > 0:
+                    os.kill(pid, 0)
+                    return False  # held by a live process
+            except ProcessLookupError:
+                pass
+            except (OSError, ValueError):
+                return False
+            try:
+                os.unlink(path)
+            except OSError:
+                return False
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
 def free_port():
-    """A loopback port that was free a moment ago, and not handed out
-    before by this process. Picked at random below the kernel's ephemeral
-    range: outgoing connections (a test's swarm makes thousands) take their
-    local ports from that range, and one could take a port picked there
-    before the server binds it ("address already in use"); with the range
-    too small below, the kernel's pick (bind to port 0)."""
+    """A loopback port that was free a moment ago, not handed out before by
+    any test process still running (_reserve). Picked at random below the
+    kernel's ephemeral range: outgoing connections (a test's swarm makes
+    thousands) take their local ports from that range, and one could take a
+    port picked there before the server binds it ("address already in use");
+    with the range too small below, the kernel's pick (bind to port 0)."""
     low = _ephemeral_low()
     rnd = random.SystemRandom()
     for _ in range(1000):
@@ -103,7 +146,9 @@ def free_port():
             except OSError:
                 continue
             port = s.getsockname()[1]
-        if port not in _ports_given:
+        if port not in _ports_given and _reserve(port):
+            if not _ports_given:
+                atexit.register(_release_ports)
             _ports_given.add(port)
             return port
     raise RuntimeError("no free loopback port")

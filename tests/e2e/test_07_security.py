@@ -806,8 +806,11 @@ def test_damaged_http_requests_get_clear_answers(fleet, case):
                         timeout=15, stream=opt.get("stream", 0), sent_at_answer=sent)
     took = time.monotonic() - t0
     if opt.get("stream"):
-        # refused on its Content-Length, not after reading the body
-        assert sent and sent[0] < 16 * 1024 * 1024, (name, sent)
+        # refused on its Content-Length, not after reading the body: the
+        # answer comes well before the 100 MB are out (the streaming
+        # thread can still fill the loopback buffers, and under CI's load it
+        # streamed 25 MB before the reading thread saw the answer)
+        assert sent and sent[0] < 64 * 1024 * 1024, (name, sent)
     assert [g[0] for g in got] == want, (name, got)
     for status, body in got:
         if status >= 400:

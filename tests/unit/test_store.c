@@ -1205,6 +1205,78 @@ static void test_callbacks_follow_the_sync(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* With the sync thread, a callback read made while a commit waits for its
+ * sync waits too: it answers after that write's callback, and then sees
+ * the row (and a read with a query gets its own copy of the query). */
+struct waited_read {
+	struct queued *write;
+	int calls;
+	int rc;
+	int write_calls_then;
+	char status[16];
+};
+
+static void waited_job(void *ud, int rc, struct job_row *row)
+{
+	struct waited_read *w = ud;
+
+	w->calls++;
+	w->rc = rc;
+	w->write_calls_then = w->write->after_calls;
+	if (row)
+		snprintf(w->status, sizeof w->status, "%s", job_status_name(row->status));
+}
+
+static void waited_jobs(void *ud, int rc, struct job_rows *rows)
+{
+	struct waited_read *w = ud;
+
+	w->calls++;
+	w->rc = rc;
+	w->write_calls_then = w->write->after_calls;
+	snprintf(w->status, sizeof w->status, "%zu", rows ? rows->n : 0);
+}
+
+static void test_reads_wait_for_the_callbacks(void **state)
+{
+	struct fixture *f = *state;
+	struct queued q = { spec("rw1", "c1", T0), 99, 0 };
+	struct waited_read r1 = { &q, 0, 0, 0, "" }, r2 = { &q, 0, 0, 0, "" };
+	struct job_query jq;
+	const char *names[] = { "filter[status]" }, *values[] = { "running" };
+	char err[128];
+	uv_loop_t loop;
+
+	store_set_sync_thread(f->st, true);
+	uv_loop_init(&loop);
+	assert_int_equal(store_attach_loop(f->st, &loop), 0);
+	store_queue(f->st, apply_insert, after_insert, &q);
+	one_turn(&loop);   /* committed; its sync's end not yet taken by the loop */
+	store_read_job(f->st, "rw1", waited_job, &r1);
+	assert_int_equal(query_jobs_parse(names, values, 1, &jq, err, sizeof err), 0);
+	store_read_job_query(f->st, "client_id", "c1", &jq, 1 << 20, waited_jobs, &r2);
+	query_jobs_free(&jq);   /* (borrowed for the call only) */
+	assert_int_equal(r1.calls, 0);
+	assert_int_equal(r2.calls, 0);
+	for (int turn = 0; turn < 100 && r2.calls == 0; turn++)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(r1.calls, 1);
+	assert_int_equal(r1.rc, 0);
+	assert_int_equal(r1.write_calls_then, 1);
+	assert_string_equal(r1.status, "running");
+	assert_int_equal(r2.calls, 1);
+	assert_int_equal(r2.rc, 0);
+	assert_int_equal(r2.write_calls_then, 1);
+	assert_string_equal(r2.status, "1");
+	/* nothing waiting: a read answers at once */
+	r1.calls = 0;
+	store_read_job(f->st, "rw1", waited_job, &r1);
+	assert_int_equal(r1.calls, 1);
+	store_detach_loop(f->st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* ---- WAL checkpoints on a worker ------------------------------------------ */
 
 struct big_put {
@@ -2332,6 +2404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pacing_serial_writes_commit_at_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_callbacks_follow_the_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reads_wait_for_the_callbacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pacing_batches_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verdicts_give_way_to_the_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),

@@ -18,6 +18,10 @@ static void read_done(store_read_cb cb, void *ud, int rc, json_t *result, int64_
 
 void store_read_job(struct store *st, const char *jid, store_job_cb cb, void *ud)
 {
+	if (store_read_later(
+		st,
+		&(struct rd_args){.kind = RD_JOB, .s = {jid}, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	struct job_row row;
 	int rc = store_job_get(st, jid, &row);
 
@@ -33,6 +37,13 @@ void store_read_job_query(struct store *st, const char *base_column, const char 
 			  const struct job_query *q, int64_t output_budget, store_jobs_cb cb,
 			  void *ud)
 {
+	if (store_read_later(st, &(struct rd_args){.kind = RD_JOB_QUERY,
+						   .s = {base_column, base_value},
+						   .n = {output_budget},
+						   .q = q,
+						   .cb = (void (*)(void))cb,
+						   .ud = ud}))
+		return;
 	struct job_rows rows;
 	int rc = store_job_query(st, base_column, base_value, q, output_budget, &rows);
 
@@ -47,6 +58,9 @@ void store_read_job_query(struct store *st, const char *base_column, const char 
 void store_read_audit_query(struct store *st, const struct audit_query *q, store_read_cb cb,
 			    void *ud)
 {
+	if (store_read_later(st, &(struct rd_args){
+				     .kind = RD_AUDIT, .q = q, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	json_t *recs = NULL;
 	int64_t total = 0;
 	int rc = store_audit_query(st, q, &recs, &total);
@@ -56,6 +70,10 @@ void store_read_audit_query(struct store *st, const struct audit_query *q, store
 
 void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void *ud)
 {
+	if (store_read_later(st,
+			     &(struct rd_args){
+				 .kind = RD_MULTI, .s = {jid}, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	json_t *data = NULL;
 	int rc = store_multi_get(st, jid, &data);
 
@@ -64,6 +82,10 @@ void store_read_multi(struct store *st, const char *jid, store_read_cb cb, void 
 
 void store_read_multi_creator(struct store *st, const char *jid, store_creator_cb cb, void *ud)
 {
+	if (store_read_later(
+		st, &(struct rd_args){
+			.kind = RD_MULTI_CREATOR, .s = {jid}, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	char who[256];
 	int rc = store_multi_creator(st, jid, who, sizeof who);
 
@@ -73,6 +95,12 @@ void store_read_multi_creator(struct store *st, const char *jid, store_creator_c
 void store_read_multi_list(struct store *st, const char *created_by, int64_t limit,
 			   int64_t offset, store_read_cb cb, void *ud)
 {
+	if (store_read_later(st, &(struct rd_args){.kind = RD_MULTI_LIST,
+						   .s = {created_by},
+						   .n = {limit, offset},
+						   .cb = (void (*)(void))cb,
+						   .ud = ud}))
+		return;
 	json_t *arr = NULL;
 	int64_t total = 0;
 	int rc = store_multi_list(st, created_by, limit, offset, &arr, &total);
@@ -83,6 +111,10 @@ void store_read_multi_list(struct store *st, const char *created_by, int64_t lim
 void store_read_idem(struct store *st, const char *user, const char *key, store_idem_cb cb,
 		     void *ud)
 {
+	if (store_read_later(
+		st, &(struct rd_args){
+			.kind = RD_IDEM, .s = {user, key}, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	char jid[UUID_STR_LEN], hash[STORE_IDEM_HASH_LEN];
 	int rc = store_idem_get(st, user, key, jid, hash);
 
@@ -96,6 +128,12 @@ void store_read_each_running_of(struct store *st, const char *client_id,
 				void (*fn)(void *ud, const struct job_running *r), store_done_cb done,
 				void *ud)
 {
+	if (store_read_later(st, &(struct rd_args){.kind = RD_RUNNING_OF,
+						   .s = {client_id},
+						   .fn = (void (*)(void))fn,
+						   .cb = (void (*)(void))done,
+						   .ud = ud}))
+		return;
 	done(ud, store_job_each_running_of(st, client_id, fn, ud));
 }
 
@@ -103,12 +141,23 @@ void store_read_each_unconfirmed_of(struct store *st, const char *client_id,
 				    void (*fn)(void *ud, const char *jid, int64_t delivery_sec),
 				    store_done_cb done, void *ud)
 {
+	if (store_read_later(st, &(struct rd_args){.kind = RD_UNCONFIRMED_OF,
+						   .s = {client_id},
+						   .fn = (void (*)(void))fn,
+						   .cb = (void (*)(void))done,
+						   .ud = ud}))
+		return;
 	done(ud, store_job_each_unconfirmed_of(st, client_id, fn, ud));
 }
 
 void store_read_each_running(struct store *st, void (*fn)(void *ud, const struct job_running *r),
 			     store_done_cb done, void *ud)
 {
+	if (store_read_later(st, &(struct rd_args){.kind = RD_RUNNING,
+						   .fn = (void (*)(void))fn,
+						   .cb = (void (*)(void))done,
+						   .ud = ud}))
+		return;
 	done(ud, store_job_each_running(st, fn, ud));
 }
 
@@ -117,5 +166,11 @@ void store_read_each_child(struct store *st, const char *multi_jid,
 				      const char *status),
 			   store_done_cb done, void *ud)
 {
+	if (store_read_later(st, &(struct rd_args){.kind = RD_CHILD,
+						   .s = {multi_jid},
+						   .fn = (void (*)(void))fn,
+						   .cb = (void (*)(void))done,
+						   .ud = ud}))
+		return;
 	done(ud, store_job_each_child(st, multi_jid, fn, ud));
 }

@@ -118,6 +118,10 @@ int store_library_list(struct store *st, const char *kind, json_t **out)
 void store_read_library(struct store *st, const char *kind, const char *id, store_read_cb cb,
 			void *ud)
 {
+	if (store_read_later(
+		st, &(struct rd_args){
+			.kind = RD_LIBRARY, .s = {kind, id}, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	json_t *rec = NULL;
 	int rc = store_library_get(st, kind, id, &rec);
 
@@ -129,6 +133,10 @@ void store_read_library(struct store *st, const char *kind, const char *id, stor
 
 void store_read_library_list(struct store *st, const char *kind, store_read_cb cb, void *ud)
 {
+	if (store_read_later(
+		st, &(struct rd_args){
+			.kind = RD_LIBRARY_LIST, .s = {kind}, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	json_t *arr = NULL;
 	int rc = store_library_list(st, kind, &arr);
 
@@ -328,6 +336,13 @@ int store_schedule_runs_query(struct store *st, const char *const *ids, size_t n
 void store_read_schedule_runs(struct store *st, const char *const *ids, size_t n, int64_t limit,
 			      int64_t offset, store_read_cb cb, void *ud)
 {
+	if (store_read_later(st, &(struct rd_args){.kind = RD_SCHEDULE_RUNS,
+						   .ids = ids,
+						   .nids = n,
+						   .n = {limit, offset},
+						   .cb = (void (*)(void))cb,
+						   .ud = ud}))
+		return;
 	json_t *arr = NULL;
 	int64_t total = 0;
 	int rc = store_schedule_runs_query(st, ids, n, limit, offset, &arr, &total);

@@ -66,6 +66,27 @@ struct wq_entry {
 
 struct purge;
 struct walsync;
+struct rd;
+
+/* read_wait.c: a callback read that waits (with the sync thread, while a
+ * commit is written but not yet called back) is kept as its kind and a
+ * copy of its arguments, and made once the callbacks have run. */
+enum rd_kind {
+	RD_JOB, RD_JOB_QUERY, RD_AUDIT, RD_MULTI, RD_MULTI_CREATOR, RD_IDEM, RD_RUNNING_OF,
+	RD_UNCONFIRMED_OF, RD_RUNNING, RD_CHILD, RD_MULTI_LIST, RD_LIBRARY, RD_LIBRARY_LIST,
+	RD_SCHEDULE_RUNS, RD_TAT_IDS, RD_TAT_KEY, RD_TAT_KEYS_OF,
+};
+struct rd_args {
+	enum rd_kind kind;
+	const char *s[3];            /* the read's strings, in its order */
+	int64_t n[2];                /* its numbers, likewise */
+	const void *q;               /* its query (job, audit, TAT ids) */
+	const char *const *ids;      /* schedule runs: the ids */
+	size_t nids;
+	void (*cb)(void);            /* its callback (done for the "each" reads), cast back */
+	void (*fn)(void);            /* the "each" reads' row function */
+	void *ud;
+};
 
 #define STORE_HIST_BUCKETS 12
 
@@ -115,6 +136,9 @@ struct store {
 	struct wq_entry *syncing;       /* committed before it began */
 	uint64_t syncs;
 	double sync_sum;
+	struct rd *rd_head;             /* reads waiting for the callbacks (read_wait.c) */
+	struct rd *rd_tail;
+	int rd_running;                 /* a kept read is being made: it does not wait again */
 };
 
 /* walsync.c: the fsync of the commits, off the loop. start: the thread
@@ -126,6 +150,14 @@ struct store {
 int store_walsync_start(struct store *st, uv_loop_t *loop);
 void store_walsync_stop(struct store *st);
 void store_walsync_committed(struct store *st, struct wq_entry *first, struct wq_entry *last);
+
+/* read_wait.c. wait: whether a callback read must wait now. later: keeps
+ * the read a (copied) when it must and says so; false: make it now.
+ * resume: makes the kept reads once nothing waits to be called back
+ * (walsync.c, after the callbacks). */
+bool store_reads_wait(const struct store *st);
+bool store_read_later(struct store *st, const struct rd_args *a);
+void store_reads_resume(struct store *st);
 
 /* Idempotency keys are kept a day (docs/api.md). */
 #define STORE_IDEM_KEEP_NS (86400LL * 1000000000LL)

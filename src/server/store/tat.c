@@ -126,6 +126,10 @@ int store_tat_id_query(struct store *st, const struct tat_id_query *q, json_t **
 void store_read_tat_ids(struct store *st, const struct tat_id_query *q, store_read_cb cb,
 			void *ud)
 {
+	if (store_read_later(
+		st,
+		&(struct rd_args){.kind = RD_TAT_IDS, .q = q, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	json_t *rows = NULL;
 	int64_t total = 0;
 	int rc = store_tat_id_query(st, q, &rows, &total);
@@ -178,6 +182,10 @@ int store_tat_key_delete(struct store *st, const char *secret_id, const char *us
 
 void store_read_tat_key(struct store *st, const char *secret_id, store_read_cb cb, void *ud)
 {
+	if (store_read_later(
+		st, &(struct rd_args){
+			.kind = RD_TAT_KEY, .s = {secret_id}, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	sqlite3_stmt *s = NULL;
 	json_t *rec = NULL;
 	int rc = TE_IO;
@@ -209,6 +217,10 @@ void store_read_tat_key(struct store *st, const char *secret_id, store_read_cb c
 
 void store_read_tat_keys_of(struct store *st, const char *user, store_read_cb cb, void *ud)
 {
+	if (store_read_later(
+		st, &(struct rd_args){
+			.kind = RD_TAT_KEYS_OF, .s = {user}, .cb = (void (*)(void))cb, .ud = ud}))
+		return;
 	sqlite3_stmt *s = NULL;
 	json_t *list = json_array();
 	int rc = TE_IO;

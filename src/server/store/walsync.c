@@ -157,6 +157,7 @@ static void take_result(struct store *st, int rc, uint64_t us)
 	if (st->unsynced)
 		begin_sync(st);
 	run_afters(list, rc);
+	store_reads_resume(st);
 }
 
 static void done_cb(uv_async_t *a)
@@ -292,6 +293,7 @@ void store_walsync_stop(struct store *st)
 	/* (their callbacks may queue writes: committed by the caller's flush) */
 	run_afters(first, rc);
 	run_afters(rest, rest_rc);
+	store_reads_resume(st);
 }
 
 void store_sync_stats(const struct store *st, uint64_t *count, double *seconds)
