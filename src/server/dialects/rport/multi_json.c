@@ -169,11 +169,45 @@ static json_t *multi_render(const json_t *rec, const struct count_ctx *cc,
 	return out;
 }
 
+static void multi_record_read(void *ud, int rc, json_t *rec, int64_t total);
+
+/* The counts from fan-out's memory as they are now, when the jobs have
+ * come: a store that answers later (a read kept for the sync thread, a
+ * database server) must not pair older counts with a newer record. false:
+ * the job has left fan-out's memory meanwhile (it ended): read it all
+ * again from the store. */
+static bool memory_counts_now(struct multi_read *mr)
+{
+	struct fanout_progress p;
+
+	if (fanout_progress(mr->srv->fanout, mr->jid, &p))
+		return false;
+	if (p.rec != mr->rec) {
+		json_decref(mr->rec);
+		mr->rec = json_incref((json_t *)p.rec);
+	}
+	mr->cc.next = p.next;
+	mr->cc.running = p.running;
+	mr->cc.queued = p.queued;
+	mr->cc.successful = p.successful;
+	mr->cc.failed = p.failed;
+	mr->cc.unknown = p.unknown;
+	mr->cc.expired = p.expired;
+	return true;
+}
+
 static void multi_jobs_read(void *ud, int rc, struct job_rows *rows)
 {
 	struct multi_read *mr = ud;
 	struct job_rows none;
 
+	if (mr->cc.from_memory && !memory_counts_now(mr)) {
+		json_decref(mr->rec);
+		mr->rec = NULL;
+		memset(&mr->cc, 0, sizeof mr->cc);
+		store_read_multi(mr->srv->store, mr->jid, multi_record_read, mr);
+		return;
+	}
 	if (rc) {
 		memset(&none, 0, sizeof none);
 		rows = &none;
