@@ -176,23 +176,29 @@ static void multi_record_read(void *ud, int rc, json_t *rec, int64_t total);
  * database server) must not pair older counts with a newer record. false:
  * the job has left fan-out's memory meanwhile (it ended): read it all
  * again from the store. */
+static void take_progress(struct multi_read *mr, const struct fanout_progress *p)
+{
+	if (p->rec != mr->rec) {
+		json_decref(mr->rec);
+		mr->rec = json_incref((json_t *)p->rec);
+	}
+	mr->cc.from_memory = true;
+	mr->cc.next = p->next;
+	mr->cc.running = p->running;
+	mr->cc.queued = p->queued;
+	mr->cc.successful = p->successful;
+	mr->cc.failed = p->failed;
+	mr->cc.unknown = p->unknown;
+	mr->cc.expired = p->expired;
+}
+
 static bool memory_counts_now(struct multi_read *mr)
 {
 	struct fanout_progress p;
 
 	if (fanout_progress(mr->srv->fanout, mr->jid, &p))
 		return false;
-	if (p.rec != mr->rec) {
-		json_decref(mr->rec);
-		mr->rec = json_incref((json_t *)p.rec);
-	}
-	mr->cc.next = p.next;
-	mr->cc.running = p.running;
-	mr->cc.queued = p.queued;
-	mr->cc.successful = p.successful;
-	mr->cc.failed = p.failed;
-	mr->cc.unknown = p.unknown;
-	mr->cc.expired = p.expired;
+	take_progress(mr, &p);
 	return true;
 }
 
@@ -269,15 +275,7 @@ void rport_multi_json_read(struct server *srv, const char *jid, rport_multi_cb c
 	if (fanout_progress(srv->fanout, jid, &p) == 0) {
 		/* Running here: the record and the counts from memory, no walk
 		 * of every child in the store per GET (what clients poll). */
-		mr->rec = json_incref((json_t *)p.rec);
-		mr->cc.from_memory = true;
-		mr->cc.next = p.next;
-		mr->cc.running = p.running;
-		mr->cc.queued = p.queued;
-		mr->cc.successful = p.successful;
-		mr->cc.failed = p.failed;
-		mr->cc.unknown = p.unknown;
-		mr->cc.expired = p.expired;
+		take_progress(mr, &p);
 		multi_children_read(mr, 0);
 		return;
 	}
