@@ -82,6 +82,14 @@ uint64_t util_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
 }
 
+uint64_t util_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
 void util_time_format(int64_t ns, char out[TIME_STR_LEN])
 {
 	time_t sec = (time_t)(ns / 1000000000LL);

@@ -34,8 +34,9 @@ bool util_is_uuid(const char *s);
 
 /* Wall-clock time in nanoseconds since the epoch. */
 int64_t util_now_ns(void);
-/* Monotonic time in milliseconds. */
+/* Monotonic time in milliseconds, and in microseconds. */
 uint64_t util_mono_ms(void);
+uint64_t util_mono_us(void);
 /* Formats ns since the epoch as RFC 3339 UTC with nanoseconds: 2020-10-15T15:30:12.937267522Z. */
 void util_time_format(int64_t ns, char out[TIME_STR_LEN]);
 /* Parses RFC 3339 (Z or +hh:mm offset, optional fraction, or a bare date); returns 0 or -1. */

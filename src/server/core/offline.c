@@ -306,16 +306,18 @@ int offline_add(struct offline *q, const char *jid, const char *client_id,
 		const char *multi_jid, int64_t created_at, int64_t expires_at)
 {
 	struct qjob *j = q ? index_add(q, jid, client_id, multi_jid, created_at, expires_at) : NULL;
+	struct client *c;
 
 	if (!j)
 		return TE_NOMEM;
 	/* Its client may have been deleted while the row was committed (a
 	 * fan-out's child, written after the request's answer): it would
 	 * wait for an agent that cannot come back. */
-	if (!registry_find(q->srv->registry, client_id))
+	c = registry_find(q->srv->registry, client_id);
+	if (!c)
 		return end_queued(q, j, JOB_CANCELLED, OFFLINE_CLIENT_DELETED, util_now_ns());
 	/* Its agent may have said hello while the row was committed. */
-	if (registry_client_connected(registry_find(q->srv->registry, client_id)))
+	if (registry_client_connected(c))
 		try_dispatch(q, j);
 	return 0;
 }

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -111,14 +110,6 @@ static const char done_multi_sql[] =
 static const char del_multi_sql[] =
 	"DELETE FROM multi_jobs WHERE rowid IN (SELECT r FROM temp.batch);";
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static int purge_fail(struct purge *pg, const char *what, char *msg)
 {
 	if (!pg->rc) {
@@ -175,7 +166,7 @@ static int purge_write(struct purge *pg, const char *sql, int64_t *changes, int6
 	int rc;
 
 	pthread_mutex_lock(&pg->st->write_lock);
-	t0 = now_us();
+	t0 = util_mono_us();
 	rc = purge_exec(pg, "BEGIN IMMEDIATE");
 	if (!rc) {
 		rc = purge_exec(pg, sql);
@@ -186,7 +177,7 @@ static int purge_write(struct purge *pg, const char *sql, int64_t *changes, int6
 		if (rc)
 			sqlite3_exec(pg->db, "ROLLBACK", NULL, NULL, NULL);
 	}
-	took = now_us() - t0;
+	took = util_mono_us() - t0;
 	pthread_mutex_unlock(&pg->st->write_lock);
 	pg->res.batches++;
 	if ((int64_t)took > pg->res.longest_us)
@@ -445,7 +436,7 @@ static int purge_vacuum(struct purge *pg)
 static void purge_work(uv_work_t *w)
 {
 	struct purge *pg = w->data;
-	uint64_t t0 = now_us();
+	uint64_t t0 = util_mono_us();
 
 	if (sqlite3_open_v2(pg->st->path, &pg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
@@ -463,7 +454,7 @@ static void purge_work(uv_work_t *w)
 out:
 	sqlite3_close(pg->db);
 	pg->db = NULL;
-	pg->res.ms = (int64_t)((now_us() - t0) / 1000);
+	pg->res.ms = (int64_t)((util_mono_us() - t0) / 1000);
 }
 
 static void purge_after(uv_work_t *w, int status)

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -190,14 +189,6 @@ fail:
 /* Writes committed in one loop turn at most (the rest in the next turns). */
 #define STORE_TURN_WRITES 128
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void flush_some(struct store *st, uint64_t max);
 
 static void pace_cb(uv_timer_t *t)
@@ -236,7 +227,7 @@ static void prep_cb(uv_prepare_t *p)
 		uv_idle_stop(&st->more);
 		return;
 	}
-	since = mono_us() - st->last_commit_us;
+	since = util_mono_us() - st->last_commit_us;
 	if (since < STORE_COMMIT_GAP_US && st->streak >= STORE_PACE_STREAK && st->last_writes > 1 &&
 	    st->queued < STORE_TURN_WRITES) {
 		uint64_t wait_ms = (STORE_COMMIT_GAP_US - since + 999) / 1000;
@@ -339,7 +330,7 @@ int store_atomic(struct store *st, store_apply_fn fn, void *arg)
 static void ckpt_work(uv_work_t *w)
 {
 	struct store *st = w->data;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = util_mono_us();
 
 	st->ckpt_rc = SQLITE_OK;
 	if (!st->ckpt_db) {
@@ -356,7 +347,7 @@ static void ckpt_work(uv_work_t *w)
 	if (st->ckpt_db)
 		st->ckpt_rc = sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 							NULL, NULL);
-	st->ckpt_us = mono_us() - t0;
+	st->ckpt_us = util_mono_us() - t0;
 }
 
 static void ckpt_after(uv_work_t *w, int status)
@@ -436,7 +427,7 @@ static void commit_batch(struct store *st, uint64_t max)
 	if (!st->head)
 		st->tail = NULL;
 	last->next = NULL;
-	st->last_start_us = mono_us();
+	st->last_start_us = util_mono_us();
 	if (st->last_start_us - st->last_commit_us < STORE_COMMIT_GAP_US)
 		st->streak++;
 	else
@@ -458,7 +449,7 @@ static void commit_batch(struct store *st, uint64_t max)
 	pthread_mutex_unlock(&st->write_lock);
 	if (ok)
 		st->commits++;
-	st->last_commit_us = mono_us();
+	st->last_commit_us = util_mono_us();
 	commit_timed(st, st->last_commit_us - st->last_start_us);
 	if (st->ws) {
 		/* durable once the sync thread's next fdatasync ends: the

@@ -9,10 +9,11 @@
  * commits durable: one fdatasync of the WAL file covers every commit
  * written before it began. The callbacks (the `after`s) of a commit run
  * only once such a sync has ended, so what they do (send `run`, ack a
- * result, answer a request) still follows durability; while one sync runs,
- * the loop goes on committing, and the next sync covers all of those.
- * What changes: a committed row is visible to the loop's own reads up to
- * one sync before it is durable (docs/internals/store.md). */
+ * result, answer a request) still follows durability. While one sync runs
+ * the loop serves sockets but does not commit (sqlite.c's prepare handle):
+ * what was queued meanwhile goes in one commit when it ends. The reads made
+ * while a commit waits for its sync wait too (read_wait.c), so no reader
+ * sees a row before it is durable (docs/internals/store.md). */
 #include "store/store_priv.h"
 
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -43,14 +43,6 @@ struct walsync {
 	int rc;               /* its result: 0 or an errno */
 	uint64_t us;          /* its time */
 };
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static int sync_dir(const char *dir)
 {
@@ -101,9 +93,9 @@ static void *sync_main(void *arg)
 		if (!ws->requested)
 			break;
 		pthread_mutex_unlock(&ws->mu);
-		uint64_t t0 = now_us();
+		uint64_t t0 = util_mono_us();
 		int rc = sync_wal(ws);
-		uint64_t us = now_us() - t0;
+		uint64_t us = util_mono_us() - t0;
 
 		pthread_mutex_lock(&ws->mu);
 		ws->requested = false;
@@ -284,10 +276,10 @@ void store_walsync_stop(struct store *st)
 		st->sync_sum += (double)us / 1e6;
 	}
 	if (rest) {
-		t0 = now_us();
+		t0 = util_mono_us();
 		rest_rc = sync_wal(ws);
 		st->syncs++;
-		st->sync_sum += (double)(now_us() - t0) / 1e6;
+		st->sync_sum += (double)(util_mono_us() - t0) / 1e6;
 	}
 	uv_close((uv_handle_t *)&ws->done_async, async_closed);
 	/* (their callbacks may queue writes: committed by the caller's flush) */
