@@ -126,6 +126,8 @@ void server_config_defaults(struct server_config *c)
 	c->body_timeout_sec = 30;
 	c->tat_rate_limit = 20;
 	c->elastic_output_cap = 50LL * 1024 * 1024;
+	/* The commits' fsync on a thread (store/walsync.c): docs/internals/store.md. */
+	c->store_sync_thread = true;
 }
 
 /* An array of non-empty strings without ',' into out as "a,b,c". On error

@@ -86,7 +86,7 @@ def test_kill9_under_1000_swarm_and_real_agents(fleet, tmp_path, point, sync_thr
     stored exactly once, nothing runs twice, the store is intact. Also with
     server.store_sync_thread (the commits' fsync on a thread): the results
     it showed and acked before the kill are still there."""
-    s = fleet.server(extra="[server]\nstore_sync_thread = true" if sync_thread else "").start()
+    s = fleet.server(extra="[server]\nstore_sync_thread = %s" % ("true" if sync_thread else "false")).start()
     sw = swarm(fleet, s, 1000, "--delay-ms", "1500" if point == "after_dispatch" else "300",
                "--jitter-ms", "1000")
     real = [fleet.agent(s, "real-%d" % i) for i in range(3)]

@@ -119,6 +119,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.token_lifetime, 3600);
 	assert_int_equal(c.max_token_lifetime, 90LL * 86400);
 	assert_true(c.user_login_wait > 0);
+	assert_true(c.store_sync_thread); /* the commits' fsync on its thread */
 }
 
 static void test_defaults_need_credentials(void **state)
