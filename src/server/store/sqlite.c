@@ -133,6 +133,10 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
 		return -1;
 	}
 	st->write_lock_ready = true;
+	/* No memory statistics: nothing reads them, and SQLite would take a
+	 * global mutex on each of its allocations to keep them. Only before
+	 * SQLite's first use; later calls fail harmlessly (SQLITE_MISUSE). */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					   SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path,
