@@ -65,6 +65,7 @@ def test_metrics_content_and_access(fleet):
     assert value(text, "tether_live_streams") == 0
     assert value(text, 'tether_invocations_total{dialect="rport"}') >= 3
     assert value(text, "tether_job_dispatch_to_result_seconds_count") >= 4
+    assert value(text, "tether_jobs_in_flight") == 0  # every run sent has ended
     assert value(text, "tether_fanout_duration_seconds_count") >= 1
     assert value(text, "tether_store_commit_seconds_count") >= 1
     assert value(text, 'tether_bans_active{listener="api"}') == 0

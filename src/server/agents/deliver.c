@@ -75,15 +75,21 @@ void track_started(struct hub *h, const char *jid, const char *client_id)
 	t->deadline_ns = deadline_after(util_now_ns(), t->timeout_sec + grace_sec(h));
 }
 
-static void untrack(struct hub *h, const char *jid)
+/* Forgets a followed job; returns when its run was first sent (0: not). */
+static int64_t untrack(struct hub *h, const char *jid)
 {
 	struct tracked *t = tracked_find(h, jid);
+	int64_t sent_ms = 0;
 
 	if (t) {
+		sent_ms = t->sent_ms;
 		HASH_DEL(h->tracked, t);
 		free(t->client_id);
 		free(t);
 	}
+	if (sent_ms)
+		metrics_job_unsent(h->srv->metrics);
+	return sent_ms;
 }
 
 static void job_done(struct hub *h, const char *jid, const char *client_id,
@@ -91,7 +97,7 @@ static void job_done(struct hub *h, const char *jid, const char *client_id,
 {
 	struct event e = { .kind = EV_JOB_DONE, .jid = jid, .status = status };
 
-	untrack(h, jid);
+	e.run_sent_ms = untrack(h, jid);
 	e.client_id = client_id && *client_id ? client_id : NULL;
 	events_publish(h->srv->events, &e);
 }
@@ -645,13 +651,13 @@ static int hub_run(void *impl, struct client *c, const struct job_spec *j, regis
 
 	struct session *s = c ? c->s : NULL;
 	struct pending *p;
+	struct tracked *t;
 
 	if (!s)
 		return TE_STATE;
 	p = calloc(1, sizeof *p);
 	if (!p)
 		return TE_NOMEM;
-	metrics_job_sent(s->hub->srv->metrics, j->jid);
 	{
 		struct proto_run r = {
 			.jid = j->jid, .command = j->command, .argv = j->argv,
@@ -670,8 +676,13 @@ static int hub_run(void *impl, struct client *c, const struct job_spec *j, regis
 			return TE_STATE;
 		}
 	}
-	track(h, j->jid, j->client_id ? j->client_id : c->id, j->created_at, j->timeout_sec,
-	      j->delivery_timeout_sec);
+	t = track(h, j->jid, j->client_id ? j->client_id : c->id, j->created_at, j->timeout_sec,
+		  j->delivery_timeout_sec);
+	/* Timed from its first run sent (tether_job_dispatch_to_result_seconds). */
+	if (t && !t->sent_ms) {
+		t->sent_ms = (int64_t)util_mono_ms();
+		metrics_job_sent(h->srv->metrics);
+	}
 	if (!cb) {
 		/* Nobody waits for the start (a multi job's child): the
 		 * outcome comes through the done callback. */

@@ -117,6 +117,7 @@ struct tracked {
 	int64_t delivery_sec;
 	int64_t deadline_ns;
 	bool started;
+	int64_t sent_ms;   /* util_mono_ms() at its first run sent here; 0: none */
 	UT_hash_handle hh;
 };
 

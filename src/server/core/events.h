@@ -41,6 +41,9 @@ struct event {
 	bool base64;
 	int64_t offset;               /* bytes of the stream before data; -1 unknown */
 	int64_t offset_lines;         /* newlines before data; -1 unknown */
+	/* EV_JOB_DONE: util_mono_ms() when this process first sent its run to
+	 * the agent; 0: not sent by this process (queued, or before a restart). */
+	int64_t run_sent_ms;
 };
 
 typedef void (*event_fn)(void *ud, const struct event *e);

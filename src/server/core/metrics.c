@@ -71,8 +71,9 @@ struct metrics {
 	uint64_t jobs_done[MAX_DIALECTS + 1][JOB_STATUS_COUNT];
 	uint64_t invocations_done[MAX_DIALECTS + 1];
 	struct hist dispatch, fanout;
-	struct timed *runs, *fanouts;
-	size_t nruns, nfanouts;
+	struct timed *fanouts;
+	size_t nfanouts;
+	size_t nruns;            /* runs sent, not yet unsent (metrics_job_sent) */
 	struct owner *owners;    /* in insertion order (uthash keeps it) */
 	size_t nowners;
 	/* A job's end not yet counted: no single run of ours, so fan-out's
@@ -240,10 +241,16 @@ void metrics_single(struct metrics *m, const char *dialect, const char *jid)
 	owner_add(m, jid, dialect_index(m, dialect));
 }
 
-void metrics_job_sent(struct metrics *m, const char *jid)
+void metrics_job_sent(struct metrics *m)
 {
 	if (m)
-		timer_start(&m->runs, &m->nruns, jid);
+		m->nruns++;
+}
+
+void metrics_job_unsent(struct metrics *m)
+{
+	if (m && m->nruns)
+		m->nruns--;
 }
 
 /* The pending end (if any) had no invocation: a job from before a restart. */
@@ -305,9 +312,8 @@ static void on_event(void *ud, const struct event *e)
 		child_done(m, e);
 	} else if (e->kind == EV_JOB_DONE) {
 		job_done(m, e);
-		s = timer_stop(&m->runs, &m->nruns, e->jid);
-		if (s >= 0)
-			hist_add(&m->dispatch, s);
+		if (e->run_sent_ms > 0)
+			hist_add(&m->dispatch, (double)((int64_t)util_mono_ms() - e->run_sent_ms) / 1000.0);
 	} else if (e->kind == EV_INVOCATION_DONE) {
 		o = owner_find(m, e->invocation_id);
 		m->invocations_done[o ? o->dialect : UNKNOWN_DIALECT]++;
@@ -361,7 +367,6 @@ void metrics_destroy(struct metrics *m)
 		return;
 	if (m->srv->events)
 		events_unsubscribe(m->srv->events, on_event, m);
-	timers_free(&m->runs);
 	timers_free(&m->fanouts);
 	while (m->owners)
 		owner_free(m, m->owners);

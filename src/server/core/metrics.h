@@ -39,8 +39,11 @@ void metrics_invocation(struct metrics *m, const char *dialect, const char *id);
 /* A single-client run of dialect was accepted: counted as a submission,
  * and its job's end (EV_JOB_DONE) is counted under the dialect. */
 void metrics_single(struct metrics *m, const char *dialect, const char *jid);
-/* A job's run was sent to its agent (timed until its EV_JOB_DONE). */
-void metrics_job_sent(struct metrics *m, const char *jid);
+/* A job's run was first sent to its agent (in flight until it is
+ * unsent: its end, whose EV_JOB_DONE carries run_sent_ms, or its being
+ * forgotten without one). */
+void metrics_job_sent(struct metrics *m);
+void metrics_job_unsent(struct metrics *m);
 
 /* A gauge read at each scrape: fn returns its value. labels is the label
  * set as Prometheus writes it ("listener=\"api\"") or NULL; name, help and
