@@ -5,7 +5,10 @@ the ssh tools, all in the same run, alternating:
   - at TARGETS (default 1,000): tether (that many real tether-agent
     processes, one concurrent multi job) vs pdsh -R ssh with fanout TARGETS;
   - at SMALL (default 100): tether (the first SMALL agents), pdsh, clush
-    (ClusterShell) and `ansible all -m command -a true` (ansible-core).
+    (ClusterShell) and `ansible all -m command -a true` (ansible-core);
+  - at both, the machine's floor: that many runs of /bin/true spawned and
+    waited for by 2 processes at once, with no tool in between (what no
+    tool can beat here; pdsh's time over it bounds any tool's speed-up).
 
 The ssh side is one sshd on a random 127.0.0.1 port, in a temp dir, with its
 own host and user keys and a throwaway login with /bin/sh; the target names
@@ -122,11 +125,36 @@ def tether_once(s, n):
     t0 = time.monotonic()
     jid = s.multi({"command": "/bin/true", "execute_concurrently": True,
                    "client_ids": ["t%04d" % i for i in range(n)]})
+    # The long-poll: the answer comes when the multi job ends (no polling
+    # GETs of all its children competing with the agents for the cores).
     m = harness.wait_until(lambda: (lambda x: x if x["finished_at"] else None)(
-        s.api("GET", "/api/v1/commands/" + jid)[1]["data"]), 300, "the job", interval=0.005)
+        s.api("GET", "/api/v1/commands/%s?wait=60" % jid, timeout=90)[1]["data"]), 300, "the job",
+        interval=0.005)
     t = time.monotonic() - t0
     assert m["summary"]["successful"] == n, m["summary"]
     return t
+
+
+def spawn_worker(k, out):
+    t0 = time.monotonic()
+    for _ in range(k):
+        os.waitpid(os.posix_spawn("/bin/true", ["/bin/true"], {}), 0)
+    out.put(time.monotonic() - t0)
+
+
+def spawn_floor(n, procs=2):
+    """The machine's own floor for n runs of /bin/true: n spawns and waits,
+    procs processes at once (one per core), no tether and no ssh."""
+    import multiprocessing
+    q = multiprocessing.Queue()
+    t0 = time.monotonic()
+    ws = [multiprocessing.Process(target=spawn_worker, args=(n // procs + (i < n % procs), q))
+          for i in range(procs)]
+    for w in ws:
+        w.start()
+    for w in ws:
+        w.join()
+    return time.monotonic() - t0
 
 
 def fmt(xs):
@@ -151,8 +179,11 @@ def main():
                 sum(c["connection_state"] == "connected" for c in j["data"]) == min(N, 1000)
         harness.wait_until(all_connected, 300, "all agents", interval=0.5)
         tether_once(s, N)  # warm-up: every agent's journal and first spawn
-        t = {k: [] for k in ("tether_n", "pdsh_n", "tether_s", "pdsh_s", "clush_s", "ansible_s")}
+        t = {k: [] for k in ("tether_n", "pdsh_n", "tether_s", "pdsh_s", "clush_s", "ansible_s",
+                             "floor_n", "floor_s")}
         for _ in range(RUNS):
+            t["floor_n"].append(spawn_floor(N))
+            t["floor_s"].append(spawn_floor(SMALL))
             t["tether_n"].append(tether_once(s, N))
             t["pdsh_n"].append(pdsh_once(d, N))
             t["tether_s"].append(tether_once(s, SMALL))
@@ -169,10 +200,14 @@ def main():
         print("| clush (ClusterShell, fanout = targets) | - | %s |" % fmt(t["clush_s"]))
         print("| ansible all -m command -a true (forks = targets, no ControlPersist) | - | %s |"
               % fmt(t["ansible_s"]))
+        print("| the machine's floor: /bin/true spawned and waited for that many times, "
+              "2 processes at once, no tether, no ssh | %s | %s |" % (fmt(t["floor_n"]), fmt(t["floor_s"])))
         print("| speed-up of tether over pdsh | %.0fx | %.0fx |"
               % (med["pdsh_n"] / med["tether_n"], med["pdsh_s"] / med["tether_s"]))
         print("| speed-up of tether over clush / ansible | - | %.0fx / %.0fx |"
               % (med["clush_s"] / med["tether_s"], med["ansible_s"] / med["tether_s"]))
+        print("| pdsh over the floor (the most any tool could gain over pdsh here) | %.0fx | %.0fx |"
+              % (med["pdsh_n"] / med["floor_n"], med["pdsh_s"] / med["floor_s"]))
     finally:
         for a in agents:
             a.stop()
