@@ -143,6 +143,15 @@ def test_runs_on_schedule_with_the_command_read_at_each_run(srv, clock):
     sid = core_schedule(s, "ivk-runs")
     st, j = s.api("GET", "/api/v1/commands?filter[schedule_id]=" + sid)
     assert st == 200 and len(j["data"]) == 1 and j["data"][0]["schedule_id"] == sid, j
+    # rport's API shows the invoker's schedule but neither replaces nor
+    # deletes it: that would lose what TAT keeps in it
+    st2, j2 = s.api("PUT", "/api/v1/schedules/" + sid,
+                    {"name": "taken", "schedule": cron, "type": "command", "command": "echo no",
+                     "client_ids": SEED[:1]})
+    assert st2 == 409 and "belongs to the tat API" in j2["errors"][0]["title"], (st2, j2)
+    st2, j2 = s.api("DELETE", "/api/v1/schedules/" + sid)
+    assert st2 == 409 and j2["errors"][0]["detail"] == "source: tat", (st2, j2)
+    assert describe(s, ivk)["Name"] == "ivk-runs"
     multi = j["data"][0]["jid"]
     for x in s.wait_multi(multi)["jobs"]:
         job = s.job(x["client_id"], x["jid"])

@@ -134,6 +134,28 @@ static bool visible_id(struct api_call *call, const char *id)
 	return ok;
 }
 
+/* A schedule another API made and keeps (a TAT invoker: source "tat")
+ * is shown here but changed only there: rport's fields would replace
+ * the record and lose what that API keeps in it. Replies 409 and returns
+ * true for such a schedule. */
+static bool refused_foreign(struct api_call *call, const char *id)
+{
+	json_t *rec = schedule_get(call->srv->schedules, id);
+	const char *src = json_string_value(json_object_get(rec, "source"));
+	char title[200], detail[120];
+	bool foreign = src && *src;
+
+	if (foreign) {
+		snprintf(title, sizeof title,
+			 "Schedule with id=\"%.64s\" belongs to the %.16s API and can only be "
+			 "changed there.", id, src);
+		snprintf(detail, sizeof detail, "source: %.16s", src);
+		api_reply_error(call, 409, title, detail);
+	}
+	json_decref(rec);
+	return foreign;
+}
+
 /* ---- create and update ---------------------------------------------- */
 
 struct sched_call {
@@ -352,6 +374,10 @@ static void write_schedule(struct api_call *call, bool create)
 		api_reply_error(call, 404, title, "id: no schedule has it");
 		return;
 	}
+	if (!create && refused_foreign(call, call->params[0])) {
+		json_decref(rec);
+		return;
+	}
 	sc = calloc(1, sizeof *sc);
 	if (!sc) {
 		json_decref(rec);
@@ -427,6 +453,8 @@ void api_schedules_delete(struct api_call *call)
 		return;
 	}
 	json_decref(rec);
+	if (refused_foreign(call, call->params[0]))
+		return;
 	schedule_delete(call->srv->schedules, call->params[0], deleted, call);
 }
 
