@@ -610,9 +610,10 @@ rport("POST", "/schedules", "schedulesCreate", "Create a schedule",
 rport("GET", "/schedules/{id}", "schedulesGet", "One schedule", ok(data(ref("Schedule"))),
       [404], perm="scheduler")
 rport("PUT", "/schedules/{id}", "schedulesPut", "Replace a schedule",
-      ok(data(ref("Schedule"))), [400, 404], body=SCHED_BODY, perm="scheduler")
-rport("DELETE", "/schedules/{id}", "schedulesDelete", "Delete a schedule", NO_CONTENT, [404],
-      perm="scheduler")
+      ok(data(ref("Schedule"))), [400, 404, 409], body=SCHED_BODY, perm="scheduler",
+      desc="409: the schedule is another API's (a TAT invoker), changed only there.")
+rport("DELETE", "/schedules/{id}", "schedulesDelete", "Delete a schedule", NO_CONTENT, [404, 409],
+      perm="scheduler", desc="409: the schedule is another API's (a TAT invoker), deleted only there.")
 
 # the streaming API: WebSocket upgrades
 for kind, perm in (("commands", "commands"), ("scripts", "scripts")):

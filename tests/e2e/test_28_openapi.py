@@ -629,6 +629,13 @@ def run_tat(c, env):
     c.tat("DisableInvoker", {"InvokerId": ivk})
     c.tat("EnableInvoker", {"InvokerId": ivk})
     c.tat("ModifyInvoker", {"InvokerId": ivk, "Name": "oa-ivk2"})
+    # rport's API shows the invoker's schedule, and refuses to change it
+    S = "/api/v1/schedules"
+    sid = [x["id"] for x in c("GET", S, 200)["data"] if x["name"] == "oa-ivk2"][0]
+    c("PUT", S + "/{id}", 409, fill={"id": sid},
+      body={"name": "oa-x", "schedule": "0 0 1 1 *", "type": "command", "command": "echo s",
+            "client_ids": ["c1"]})
+    c("DELETE", S + "/{id}", 409, fill={"id": sid})
     c.tat("DescribeInvokerRecords", {"InvokerIds": [ivk]})
     c.tat("DescribeInvokers", {"InvokerIds": ["bad"]},
           want="InvalidParameterValue.InvalidInvokerId")
