@@ -14,6 +14,7 @@
 #include "front/health.h"
 #include "front/metrics_face.h"
 #include "auth/auth.h"
+#include "auth/guard.h"
 #include "core/events.h"
 #include "core/registry.h"
 #include "core/fanout.h"
@@ -74,6 +75,20 @@ static void stop_subsystems(void)
 	net_ctx_destroy(srv.net);
 }
 
+/* The API listener's brute-force guard, shared by its faces (so that a
+ * guess counts the same on any of them, and GET /api/v1/bans shows and
+ * lifts them all). */
+static int api_guard_create(struct server *s)
+{
+	s->api_guard = guard_create((int)s->cfg.max_failed_login, s->cfg.ban_time * 1000,
+				    (int64_t)(s->cfg.user_login_wait * 1000.0));
+	if (!s->api_guard)
+		return TE_NOMEM;
+	metrics_gauge(s->metrics, "tether_bans_active", "Active brute-force bans, by listener.",
+		      "listener=\"api\"", guard_ban_count, s->api_guard);
+	return 0;
+}
+
 /* Frees what start created, in reverse (each destroy takes NULL). */
 /* The API listener's faces: rport's REST API and TAT's. */
 static void faces_destroy(void)
@@ -96,6 +111,7 @@ static void destroy_subsystems(void)
 	auth_destroy(srv.auth);
 	registry_destroy(srv.registry);
 	metrics_destroy(srv.metrics);
+	guard_destroy(srv.api_guard);
 	events_destroy(srv.events);
 }
 
@@ -408,7 +424,7 @@ int main(int argc, char **argv)
 	    registry_create(&srv.registry) ||
 	    hub_create(&srv, &srv.hub) || groups_create(&srv, &srv.groups) ||
 	    offline_create(&srv, &srv.offline) || fanout_create(&srv, &srv.fanout) || ws_api_create(&srv, &srv.ws) ||
-	    api_create(&srv, &srv.api) || schedules_create(&srv, &srv.schedules) ||
+	    api_guard_create(&srv) || api_create(&srv, &srv.api) || schedules_create(&srv, &srv.schedules) ||
 	    tat_create(&srv, &srv.tat) || retention_create(&srv, &retention))
 		goto out;
 	srv.net = net_create(&loop);

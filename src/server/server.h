@@ -20,6 +20,7 @@ struct metrics;
 struct offline;
 struct schedules;
 struct tat;
+struct guard;
 
 struct server {
 	uv_loop_t *loop;
@@ -40,6 +41,9 @@ struct server {
 	struct offline *offline;       /* jobs queued for offline clients */
 	struct schedules *schedules;
 	struct tat *tat;                 /* the TAT dialect's state */
+	/* The API listener's brute-force guard: its faces that check passwords
+	 * (rport's REST and streaming APIs, the Elastic face) count into one. */
+	struct guard *api_guard;
 	const char *version;
 };
 

@@ -219,6 +219,25 @@ def test_address_ban_lets_valid_tokens_through(fleet):
     assert 3500 < until - time.time() <= 3601
 
 
+def test_guesses_on_the_elastic_face_count_with_rports(fleet):
+    """One guard for the API listener: a guess on Kibana's face counts as one
+    on rport's (an attacker does not get max_failed_login on each face), and
+    /api/v1/bans shows and lifts the ban."""
+    s = fleet.server(relaxed=False, extra=LIMITS).start()
+    src = "127.0.0.6"
+    assert api_from(s, src, "GET", "/api/v1/clients", auth=("u1", "guess"))[0] == 401
+    assert api_from(s, src, "GET", "/api/endpoint/action", auth=("u2", "guess"))[0] == 401
+    assert api_from(s, src, "GET", "/api/endpoint/action", auth=("u3", "guess"))[0] == 401
+    st, j = api_from(s, src, "GET", "/api/v1/clients", auth=("admin", "foobaz"))
+    assert st == 423 and j["errors"][0]["title"] == "Too many bad attempts. Please try later.", j
+    st, j = api_from(s, src, "GET", "/api/endpoint/action", auth=("admin", "foobaz"))
+    assert st == 423 and j["statusCode"] == 423, (st, j)   # Kibana's envelope
+    b = bans(s)
+    assert [(x["kind"], x["key"], x["failures"]) for x in b] == [("address", src, 3)], b
+    assert s.api("DELETE", "/api/v1/bans/address/" + src)[0] == 204
+    assert api_from(s, src, "GET", "/api/endpoint/action", auth=("admin", "foobaz"))[0] == 200
+
+
 def test_user_ban_from_many_addresses(fleet):
     s = fleet.server(relaxed=False, extra=LIMITS).start()
     assert s.api("POST", "/api/v1/users", {"username": "alice", "password": "alice-password"})[0] \

@@ -44,15 +44,12 @@ static const struct es_route routes[] = {
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
-/* The brute-force guard of this face (the same limits as rport's). */
-static struct guard *es_guard;
-
+/* The API listener's brute-force guard, shared with rport's face: a guess
+ * counts the same on either, and rport's /api/v1/bans lists and lifts the
+ * bans it makes. */
 static struct guard *guard_of(struct server *srv)
 {
-	if (!es_guard)
-		es_guard = guard_create((int)srv->cfg.max_failed_login, srv->cfg.ban_time * 1000,
-					(int64_t)(srv->cfg.user_login_wait * 1000.0));
-	return es_guard;
+	return srv->api_guard;
 }
 
 static bool prefixed(const char *path, const char *prefix)

@@ -502,14 +502,11 @@ int api_create(struct server *srv, struct api **out)
 	if (!a)
 		return TE_NOMEM;
 	a->srv = srv;
-	a->guard = guard_create((int)srv->cfg.max_failed_login, srv->cfg.ban_time * 1000,
-				(int64_t)(srv->cfg.user_login_wait * 1000.0));
+	a->guard = srv->api_guard;   /* the listener's, shared with its other faces */
 	if (!a->guard) {
 		free(a);
-		return TE_NOMEM;
+		return TE_STATE;
 	}
-	metrics_gauge(srv->metrics, "tether_bans_active", "Active brute-force bans, by listener.",
-		      "listener=\"api\"", guard_ban_count, a->guard);
 	*out = a;
 	return 0;
 }
@@ -518,7 +515,6 @@ void api_destroy(struct api *a)
 {
 	if (!a)
 		return;
-	guard_destroy(a->guard);
 	api_clients_cache_free();
 	free(a);
 }
