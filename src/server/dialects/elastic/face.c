@@ -44,14 +44,6 @@ static const struct es_route routes[] = {
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
-/* The API listener's brute-force guard, shared with rport's face: a guess
- * counts the same on either, and rport's /api/v1/bans lists and lifts the
- * bans it makes. */
-static struct guard *guard_of(struct server *srv)
-{
-	return srv->api_guard;
-}
-
 static bool prefixed(const char *path, const char *prefix)
 {
 	size_t n = strlen(prefix);
@@ -224,14 +216,14 @@ static void auth_done(void *ud, const struct auth_identity *id)
 
 		if (net_http_authorization(call->req)) {
 			auth_basic_user(net_http_authorization(call->req), name, sizeof name);
-			guard_failed(guard_of(call->srv), peer, name[0] ? name : NULL);
+			guard_failed(call->srv->api_guard, peer, name[0] ? name : NULL);
 			audit_failed_login(call->srv, name, peer, "auth");
 		}
 		reply_unauthorized(call);
 		return;
 	}
 	if (!id->api_token && !id->session_token)
-		guard_succeeded(guard_of(call->srv), peer, id->user);
+		guard_succeeded(call->srv->api_guard, peer, id->user);
 	call->authenticated = true;
 	util_strlcpy(call->user, id->user, sizeof call->user);
 	call->admin = auth_user_is_admin(call->srv->auth, id->user);
@@ -269,7 +261,9 @@ static void on_headers(struct server *srv, net_http_req *req)
 	{
 		char name[128];
 		const char *why;
-		struct guard *g = guard_of(srv);
+		/* The API listener's guard, shared with rport's face: a guess
+		 * counts the same on either, and /api/v1/bans lists its bans. */
+		struct guard *g = srv->api_guard;
 		enum guard_verdict v;
 
 		auth_basic_user(authz, name, sizeof name);

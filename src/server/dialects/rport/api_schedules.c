@@ -124,36 +124,39 @@ static bool visible(struct api_call *call, const json_t *rec)
 	return call->admin || (by && !strcmp(by, call->user));
 }
 
-/* Does the schedule exist, and may the caller see it? */
-static bool visible_id(struct api_call *call, const char *id)
+static void reply_not_found(struct api_call *call)
 {
-	json_t *rec = schedule_get(call->srv->schedules, id);
-	bool ok = rec && visible(call, rec);
+	char title[200];
 
-	json_decref(rec);
-	return ok;
+	snprintf(title, sizeof title, "Schedule with id=\"%.64s\" not found.", call->params[0]);
+	api_reply_error(call, 404, title, "id: no schedule has it");
 }
 
-/* A schedule another API made and keeps (a TAT invoker: source "tat")
- * is shown here but changed only there: rport's fields would replace
- * the record and lose what that API keeps in it. Replies 409 and returns
- * true for such a schedule. */
-static bool refused_foreign(struct api_call *call, const char *id)
+/* May the caller replace or delete the schedule of the path? Otherwise
+ * replies and returns false: 404 when it does not exist or is another
+ * user's; 409 when another API made and keeps it (a TAT invoker: source
+ * "tat"), which is shown here but changed only there, since rport's
+ * fields would replace the record and lose what that API keeps in it. */
+static bool editable(struct api_call *call)
 {
-	json_t *rec = schedule_get(call->srv->schedules, id);
+	json_t *rec = schedule_get(call->srv->schedules, call->params[0]);
 	const char *src = json_string_value(json_object_get(rec, "source"));
 	char title[200], detail[120];
-	bool foreign = src && *src;
+	bool ok = false;
 
-	if (foreign) {
+	if (!rec || !visible(call, rec)) {
+		reply_not_found(call);
+	} else if (src && *src) {
 		snprintf(title, sizeof title,
 			 "Schedule with id=\"%.64s\" belongs to the %.16s API and can only be "
-			 "changed there.", id, src);
+			 "changed there.", call->params[0], src);
 		snprintf(detail, sizeof detail, "source: %.16s", src);
 		api_reply_error(call, 409, title, detail);
+	} else {
+		ok = true;
 	}
 	json_decref(rec);
-	return foreign;
+	return ok;
 }
 
 /* ---- create and update ---------------------------------------------- */
@@ -366,15 +369,7 @@ static void write_schedule(struct api_call *call, bool create)
 	json_decref(body);
 	if (!rec)
 		return;
-	if (!create && !visible_id(call, call->params[0])) {
-		char title[200];
-
-		json_decref(rec);
-		snprintf(title, sizeof title, "Schedule with id=\"%.64s\" not found.", call->params[0]);
-		api_reply_error(call, 404, title, "id: no schedule has it");
-		return;
-	}
-	if (!create && refused_foreign(call, call->params[0])) {
+	if (!create && !editable(call)) {
 		json_decref(rec);
 		return;
 	}
@@ -408,14 +403,6 @@ void api_schedules_put(struct api_call *call)
 	write_schedule(call, false);
 }
 
-static void reply_not_found(struct api_call *call)
-{
-	char title[200];
-
-	snprintf(title, sizeof title, "Schedule with id=\"%.64s\" not found.", call->params[0]);
-	api_reply_error(call, 404, title, "id: no schedule has it");
-}
-
 void api_schedules_get(struct api_call *call)
 {
 	json_t *rec = schedule_get(call->srv->schedules, call->params[0]);
@@ -445,15 +432,7 @@ static void deleted(void *ud, int rc, json_t *rec)
 
 void api_schedules_delete(struct api_call *call)
 {
-	json_t *rec = schedule_get(call->srv->schedules, call->params[0]);
-
-	if (!rec || !visible(call, rec)) {
-		json_decref(rec);
-		reply_not_found(call);
-		return;
-	}
-	json_decref(rec);
-	if (refused_foreign(call, call->params[0]))
+	if (!editable(call))
 		return;
 	schedule_delete(call->srv->schedules, call->params[0], deleted, call);
 }
