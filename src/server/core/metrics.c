@@ -516,7 +516,7 @@ static void render_jobs(struct metrics *m, struct out *o)
 				     dialect_name(m, d), job_status_name((enum job_status)s),
 				     (unsigned long long)m->jobs_done[d][s]);
 	}
-	head(o, "tether_jobs_in_flight", "gauge", "Runs sent and not yet final (timed).");
+	head(o, "tether_jobs_in_flight", "gauge", "Runs sent to agents and not yet final.");
 	emit(o, "tether_jobs_in_flight %zu\n", m->nruns);
 	hist_emit(o, "tether_job_dispatch_to_result_seconds",
 		  "From a run sent to its agent to its final status.", &m->dispatch);
