@@ -106,6 +106,14 @@ void net_ctx_destroy(net_ctx *ctx);
 /* Frees what is left after the loop has drained. NULL is a no-op. */
 void net_ctx_free(net_ctx *ctx);
 
+/* Between net_cork and net_uncork (they nest), the frames that one
+ * WebSocket server connection is sent after its first are gathered and
+ * written in one go at the outermost net_uncork: a batch of sends to one
+ * peer costs two writes instead of one per frame. Order on the wire and
+ * the send queue's cap are kept. */
+void net_cork(net_ctx *ctx);
+void net_uncork(net_ctx *ctx);
+
 /* Opens a listener on every address of cfg->host. Returns NULL on failure
  * (logged: address in use...). */
 net_listener *net_listen(net_ctx *ctx, const struct net_listen_cfg *cfg);

@@ -53,6 +53,11 @@ struct net_sconn {
 	struct net_sconn *tprev, *tnext;
 	struct net_sconn *aprev, *anext;
 	struct net_sconn *rnext;
+	struct net_sconn *cprev, *cnext; /* in the server's corked list */
+	struct buf cork;              /* frames gathered while the server is corked */
+	size_t cork_acct;             /* their bytes in pub.queued */
+	uint64_t cork_gen;            /* the cork in which the last frame went */
+	bool corked;                  /* in the corked list */
 	int writes;                   /* uv_write requests in flight */
 	bool timed;
 	bool resume_queued;
@@ -71,6 +76,9 @@ struct net_server {
 	struct net_sconn *all;
 	struct net_sconn *timed;
 	struct net_sconn *resume_head, *resume_tail;
+	struct net_sconn *corked;     /* connections with gathered frames */
+	int cork_depth;               /* net_cork calls not yet ended */
+	uint64_t cork_gen;            /* counts the outermost net_cork calls */
 	uv_timer_t sweep;
 	uv_idle_t idle;
 	bool handles_up;

@@ -81,8 +81,8 @@ static void on_written(uv_write_t *w, int status)
 
 /* Writes raw bytes (d1 then d2), at once if the socket takes them, the rest
  * queued in one copy. acct: bytes counted in the send queue until written. */
-static int raw_send(struct net_sconn *c, const char *d1, size_t l1, const char *d2, size_t l2,
-		    size_t acct)
+static int write_now(struct net_sconn *c, const char *d1, size_t l1, const char *d2, size_t l2,
+		     size_t acct)
 {
 	uv_buf_t bufs[2] = { uv_buf_init((char *)d1, (unsigned int)l1),
 			     uv_buf_init((char *)d2, (unsigned int)l2) };
@@ -129,6 +129,116 @@ static int raw_send(struct net_sconn *c, const char *d1, size_t l1, const char *
 	c->writes++;
 	c->pub.queued += acct;
 	return 0;
+}
+
+/* ---- corking: one write per connection for a batch of frames ----------
+ * Between net_cork and net_uncork, a WebSocket connection's first frame is
+ * written at once and the frames after it are gathered, then written in one
+ * go at net_uncork: a batch of store callbacks that sends many runs to one
+ * agent costs two writes, not one each. What the connection sends otherwise
+ * (a close frame, anything once the server is uncorked) writes the
+ * gathered frames first, so the order on the wire never changes. */
+
+static void cork_unlink(struct net_sconn *c)
+{
+	struct net_server *s = c->l->ctx->srv;
+
+	if (!c->corked)
+		return;
+	if (c->cprev)
+		c->cprev->cnext = c->cnext;
+	else
+		s->corked = c->cnext;
+	if (c->cnext)
+		c->cnext->cprev = c->cprev;
+	c->cprev = c->cnext = NULL;
+	c->corked = false;
+}
+
+/* Writes the gathered frames (the connection stays in the list: the
+ * caller unlinks it). */
+static int cork_write(struct net_sconn *c)
+{
+	size_t len, acct = c->cork_acct;
+	char *data;
+	int rc;
+
+	c->cork_acct = 0;
+	c->pub.queued -= acct;
+	if (!c->cork.len)
+		return 0;
+	data = buf_steal(&c->cork, &len);
+	rc = write_now(c, data, len, NULL, 0, acct);
+	free(data);
+	return rc;
+}
+
+static int raw_send(struct net_sconn *c, const char *d1, size_t l1, const char *d2, size_t l2,
+		    size_t acct)
+{
+	struct net_server *s = c->l->ctx->srv;
+	int rc;
+
+	if (c->dead)
+		return TE_STATE;
+	if (s->cork_depth && c->state == S_WS && !c->close_sent) {
+		if (c->cork_gen != s->cork_gen) {
+			/* the batch's first frame to it: no copy */
+			c->cork_gen = s->cork_gen;
+			return write_now(c, d1, l1, d2, l2, acct);
+		}
+		if (!c->cork.cap)
+			buf_init(&c->cork, SIZE_MAX / 2);
+		if (buf_append(&c->cork, d1, l1) || (l2 && buf_append(&c->cork, d2, l2))) {
+			net_sconn_close(c, "out of memory");
+			return TE_NOMEM;
+		}
+		c->cork_acct += acct;
+		c->pub.queued += acct;
+		if (!c->corked) {
+			c->corked = true;
+			c->cprev = NULL;
+			c->cnext = s->corked;
+			if (s->corked)
+				s->corked->cprev = c;
+			s->corked = c;
+		}
+		return 0;
+	}
+	if (c->corked) {
+		cork_unlink(c);
+		rc = cork_write(c);
+		if (rc)
+			return rc;
+	}
+	return write_now(c, d1, l1, d2, l2, acct);
+}
+
+void net_cork(net_ctx *ctx)
+{
+	struct net_server *s = ctx->srv;
+
+	if (!s)
+		return;
+	if (!s->cork_depth++)
+		s->cork_gen++;
+}
+
+void net_uncork(net_ctx *ctx)
+{
+	struct net_server *s = ctx->srv;
+
+	if (!s || !s->cork_depth || --s->cork_depth)
+		return;
+	while (s->corked) {
+		struct net_sconn *c = s->corked;
+
+		cork_unlink(c);
+		if (cork_write(c) == 0 && !c->dead && !c->writes)
+			/* all written at once: what waits for a drain hears it,
+			 * as it would have after the frames' own writes */
+			conn_flushed(c);
+	}
 }
 
 /* Moves what TLS produced to the socket. */
@@ -503,6 +613,10 @@ void net_sconn_close(struct net_sconn *c, const char *why)
 	c->dead = true;
 	if (!c->why[0])
 		util_strlcpy(c->why, why, sizeof c->why);
+	cork_unlink(c);
+	buf_free(&c->cork);
+	c->pub.queued -= c->cork_acct;
+	c->cork_acct = 0;
 	net_sconn_timed_clear(c);
 	read_stop(c);
 	uv_close((uv_handle_t *)&c->tcp, on_closed);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -34,11 +35,43 @@ static void uuid_format(unsigned char b[16], unsigned version, char out[UUID_STR
 	out[o] = '\0';
 }
 
+/* Random bytes for ids, drawn from libsodium 512 at a time: one getrandom
+ * per 32 ids instead of one per id (a syscall per job of a burst of
+ * submissions). Per thread; a forked child starts with an empty pool, so
+ * it never hands out its parent's ids. */
+#define ID_POOL 512
+static _Thread_local unsigned char id_pool[ID_POOL];
+static _Thread_local size_t id_pool_left;
+static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
+
+static void id_pool_forked(void)
+{
+	sodium_memzero(id_pool, sizeof id_pool);
+	id_pool_left = 0;
+}
+
+static void id_pool_init(void)
+{
+	pthread_atfork(NULL, NULL, id_pool_forked);
+}
+
+static void id_random(unsigned char b[16])
+{
+	pthread_once(&id_pool_once, id_pool_init);
+	if (id_pool_left < 16) {
+		randombytes_buf(id_pool, sizeof id_pool);
+		id_pool_left = sizeof id_pool;
+	}
+	memcpy(b, id_pool + sizeof id_pool - id_pool_left, 16);
+	sodium_memzero(id_pool + sizeof id_pool - id_pool_left, 16);
+	id_pool_left -= 16;
+}
+
 void util_uuid4(char out[UUID_STR_LEN])
 {
 	unsigned char b[16];
 
-	randombytes_buf(b, sizeof b);
+	id_random(b);
 	uuid_format(b, 4, out);
 }
 
@@ -47,7 +80,7 @@ void util_uuid7(char out[UUID_STR_LEN])
 	unsigned char b[16];
 	uint64_t ms = (uint64_t)(util_now_ns() / 1000000);
 
-	randombytes_buf(b, sizeof b);
+	id_random(b);
 	for (int i = 0; i < 6; i++)
 		b[i] = (unsigned char)(ms >> (40 - 8 * i));
 	uuid_format(b, 7, out);

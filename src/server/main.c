@@ -60,6 +60,16 @@ static void usage(FILE *f)
 		"  -V, --version             print the version\n");
 }
 
+/* Around each commit's callbacks: the runs they send to one agent go out
+ * in one write (net_cork). */
+static void cork_batch(void *ud, bool begin)
+{
+	if (begin)
+		net_cork(ud);
+	else
+		net_uncork(ud);
+}
+
 /* Closes the timers and connections; the loop then drains and returns. */
 static void stop_subsystems(void)
 {
@@ -99,6 +109,8 @@ static void faces_destroy(void)
 
 static void destroy_subsystems(void)
 {
+	if (srv.store)
+		store_set_batch_hook(srv.store, NULL, NULL);
 	net_ctx_free(srv.net);
 	ws_api_destroy(srv.ws);
 	schedules_destroy(srv.schedules);
@@ -430,6 +442,7 @@ int main(int argc, char **argv)
 	srv.net = net_create(&loop);
 	if (!srv.net)
 		goto out;
+	store_set_batch_hook(srv.store, cork_batch, srv.net);
 	srv.agent_listener = listen_on(srv.cfg.agent_address, hub_net_callbacks(), srv.hub,
 				       0, (size_t)srv.cfg.max_agent_message,
 				       PROTO_SUBPROTOCOL, srv.cfg.tls_cert, srv.cfg.tls_key);

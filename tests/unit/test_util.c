@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -106,6 +108,33 @@ static void test_uuid7_time_ordered(void **state)
 		if (!strcmp(ids[i - 1], ids[i]))
 			fail_msg("duplicate uuid %s", ids[i]);
 	free(ids);
+}
+
+/* Ids come from a pool of random bytes: a forked child must not hand out
+ * the ids its parent hands out next. */
+static void test_uuid_pool_not_shared_with_a_child(void **state)
+{
+	char parent[UUID_STR_LEN], child[UUID_STR_LEN] = "";
+	int fds[2], st;
+	pid_t pid;
+
+	(void)state;
+	util_uuid4(parent);  /* the pool is filled */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		util_uuid4(child);
+		_exit(write(fds[1], child, UUID_STR_LEN) == UUID_STR_LEN ? 0 : 1);
+	}
+	util_uuid4(parent);
+	assert_int_equal(read(fds[0], child, UUID_STR_LEN), UUID_STR_LEN);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(fds[0]);
+	close(fds[1]);
+	assert_true(util_is_uuid(child));
+	assert_string_not_equal(parent, child);
 }
 
 static void test_is_uuid(void **state)
@@ -805,6 +834,7 @@ int main(void)
 		cmocka_unit_test(test_uuid4_format),
 		cmocka_unit_test(test_uuid4_unique),
 		cmocka_unit_test(test_uuid7_time_ordered),
+		cmocka_unit_test(test_uuid_pool_not_shared_with_a_child),
 		cmocka_unit_test(test_is_uuid),
 		cmocka_unit_test(test_time_format),
 		cmocka_unit_test(test_time_parse),

@@ -93,6 +93,11 @@ int store_attach_loop(struct store *st, uv_loop_t *loop);
 void store_set_sync_thread(struct store *st, bool on);
 void store_detach_loop(struct store *st);
 void store_queue(struct store *st, store_apply_fn apply, store_after_fn after, void *arg);
+/* fn(ud, true) before the afters of one commit run and fn(ud, false) once
+ * they have: what they send can go out together (the server corks its
+ * agents' sockets, net_cork). NULL: none. */
+typedef void (*store_batch_fn)(void *ud, bool begin);
+void store_set_batch_hook(struct store *st, store_batch_fn fn, void *ud);
 /* Inside an apply: runs fn(st, arg) as one unit: if it returns non-zero,
  * whatever it wrote is undone (a savepoint), and its code is returned.
  * For writes of several rows that commit together or not at all. */

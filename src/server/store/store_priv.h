@@ -101,6 +101,8 @@ struct store {
 	uint64_t last_start_us;   /* monotonic start of the last commit */
 	int streak;               /* commits in a row that came close together */
 	uint64_t last_writes;     /* writes the last commit carried */
+	store_batch_fn batch_fn;  /* around each commit's afters */
+	void *batch_ud;
 	bool attached;
 	bool flushing;
 	struct wq_entry *head;    /* the group commit queue */
@@ -158,6 +160,8 @@ void store_walsync_committed(struct store *st, struct wq_entry *first, struct wq
 bool store_reads_wait(const struct store *st);
 bool store_read_later(struct store *st, const struct rd_args *a);
 void store_reads_resume(struct store *st);
+/* Calls the batch hook, if any (store_set_batch_hook). */
+void store_batch(struct store *st, bool begin);
 
 /* Idempotency keys are kept a day (docs/api.md). */
 #define STORE_IDEM_KEEP_NS (86400LL * 1000000000LL)

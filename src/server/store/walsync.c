@@ -148,8 +148,10 @@ static void take_result(struct store *st, int rc, uint64_t us)
 		log_error("store: fdatasync of the WAL: %s", strerror(rc));
 	if (st->unsynced)
 		begin_sync(st);
+	store_batch(st, true);
 	run_afters(list, rc);
 	store_reads_resume(st);
+	store_batch(st, false);
 }
 
 static void done_cb(uv_async_t *a)
