@@ -82,7 +82,8 @@ def requests(ev):
     # The POST is a read that a commit follows; so is, at times, a GET
     # that came in with a result: the POST's size is the commonest.
     # HTTP answers go out with write(), agent frames with writev().
-    writes = [fd_of(e[4]) for e in srv if e[3] == "write"]
+    # (not the sync thread's 8-byte eventfd writes that wake the loop)
+    writes = [fd_of(e[4]) for e in srv if e[3] == "write" and e[5] != 8]
     if not writes:
         return []
     hfd = statistics.mode(writes)
@@ -111,7 +112,7 @@ def requests(ev):
         try:
             jc = first(t0, "srv", ("fdatasync",))
             marks["jc_s"], marks["jc_e"] = jc[0], jc[1]
-            run = first(jc[1], "srv", ("writev", "write", "sendto"))
+            run = first(jc[1], "srv", ("writev", "write", "sendto"), lambda e: e[5] > 8)
             afd = fd_of(run[4])
             marks["run_tx"] = run[0]
             marks["run_rx"] = first(run[0], "agent", ("recvfrom", "read"), lambda e: e[5] > 0)[1]

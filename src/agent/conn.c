@@ -399,7 +399,7 @@ static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len
 	struct conn *c = ud;
 	enum proto_type type;
 	char err[256];
-	json_t *m;
+	json_t *m, *acks;
 
 	c->last_rx_ms = util_mono_ms();
 	if (proto_parse(data, len, &m, &type, err, sizeof err)) {
@@ -407,9 +407,14 @@ static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len
 		net_ws_close(nc, PROTO_CLOSE_PROTOCOL, "bad frame");
 		return;
 	}
-	/* v2: acks ride on any frame. */
-	if (c->proto >= 2 && json_is_array(json_object_get(m, "acks")))
-		ack_all(c, json_object_get(m, "acks"));
+	/* v2: acks ride on any frame. A run's go after it has started: an
+	 * ack removes files (done.log, two unlinks), which the spawn need not
+	 * wait for. */
+	acks = c->proto >= 2 ? json_object_get(m, "acks") : NULL;
+	if (!json_is_array(acks))
+		acks = NULL;
+	if (acks && type != PROTO_RUN)
+		ack_all(c, acks);
 	switch (type) {
 	case PROTO_WELCOME: {
 		json_int_t v = json_integer_value(json_object_get(m, "protocol"));
@@ -425,6 +430,8 @@ static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len
 	case PROTO_RUN:
 		if (c->welcomed)
 			on_run(c, m, data, len);
+		if (acks)
+			ack_all(c, acks);
 		break;
 	case PROTO_CANCEL:
 		exec_cancel(c->a->exec, json_string_value(json_object_get(m, "jid")),

@@ -380,11 +380,23 @@ int store_client_each(struct store *st, void (*fn)(void *ud, const char *id, jso
 	return 0;
 }
 
-int store_audit_put(struct store *st, const json_t *rec)
+int store_audit_put(struct store *st, const struct store_audit_row *r)
 {
+	json_t *rec;
+
 	if (st->fail[STUB_AUDIT_PUT])
 		return st->fail[STUB_AUDIT_PUT];
-	json_array_append_new(st->audits, json_deep_copy(rec));
+	rec = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "timestamp",
+			(json_int_t)r->timestamp, "username", r->username ? r->username : "",
+			"remote_ip", r->remote_ip ? r->remote_ip : "", "application",
+			r->application ? r->application : "", "action", r->action ? r->action : "",
+			"affected_id", r->affected_id ? r->affected_id : "", "client_id",
+			r->client_id ? r->client_id : "", "success", r->success);
+	if (r->request)
+		json_object_set_new(rec, "request", json_loads(r->request, JSON_DECODE_ANY, NULL));
+	if (r->response)
+		json_object_set_new(rec, "response", json_loads(r->response, JSON_DECODE_ANY, NULL));
+	json_array_append_new(st->audits, rec);
 	return 0;
 }
 

@@ -1240,7 +1240,7 @@ static void waited_jobs(void *ud, int rc, struct job_rows *rows)
 static void test_reads_wait_for_the_callbacks(void **state)
 {
 	struct fixture *f = *state;
-	struct queued q = { spec("rw1", "c1", T0), 99, 0 };
+	struct queued q = { spec("rw1", "c1", T0), 99, 0 }, q0 = { spec("rw0", "c1", T0), 99, 0 };
 	struct waited_read r1 = { &q, 0, 0, 0, "" }, r2 = { &q, 0, 0, 0, "" };
 	struct job_query jq;
 	const char *names[] = { "filter[status]" }, *values[] = { "running" };
@@ -1250,6 +1250,9 @@ static void test_reads_wait_for_the_callbacks(void **state)
 	store_set_sync_thread(f->st, true);
 	uv_loop_init(&loop);
 	assert_int_equal(store_attach_loop(f->st, &loop), 0);
+	/* two writes in the commit: the sync thread's (one alone on a quiet
+	 * store is synced on the loop: test_quiet_store_syncs_on_the_loop) */
+	store_queue(f->st, apply_insert, after_insert, &q0);
 	store_queue(f->st, apply_insert, after_insert, &q);
 	one_turn(&loop);   /* committed; its sync's end not yet taken by the loop */
 	store_read_job(f->st, "rw1", waited_job, &r1);
@@ -1267,11 +1270,47 @@ static void test_reads_wait_for_the_callbacks(void **state)
 	assert_int_equal(r2.calls, 1);
 	assert_int_equal(r2.rc, 0);
 	assert_int_equal(r2.write_calls_then, 1);
-	assert_string_equal(r2.status, "1");
+	assert_string_equal(r2.status, "2");
 	/* nothing waiting: a read answers at once */
 	r1.calls = 0;
 	store_read_job(f->st, "rw1", waited_job, &r1);
 	assert_int_equal(r1.calls, 1);
+	store_detach_loop(f->st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A commit of one write on a quiet store is synced on the loop: its
+ * callback runs in the commit's own turn, after a sync; a commit that
+ * comes within a millisecond of a sync's end goes to the thread. */
+static void test_quiet_store_syncs_on_the_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct queued q1 = { spec("qs1", "c1", T0), 99, 0 }, q2 = { spec("qs2", "c1", T0), 99, 0 };
+	uint64_t syncs0, syncs;
+	double secs;
+	uv_loop_t loop;
+
+	store_set_sync_thread(f->st, true);
+	uv_loop_init(&loop);
+	assert_int_equal(store_attach_loop(f->st, &loop), 0);
+	store_sync_stats(f->st, &syncs0, &secs);
+	store_queue(f->st, apply_insert, after_insert, &q1);
+	one_turn(&loop);
+	assert_int_equal(q1.after_calls, 1);
+	assert_int_equal(q1.after_rc, 0);
+	store_sync_stats(f->st, &syncs, &secs);
+	assert_int_equal(syncs - syncs0, 1);
+	/* right after that sync: the thread's, answered in a later turn */
+	store_queue(f->st, apply_insert, after_insert, &q2);
+	one_turn(&loop);
+	assert_int_equal(q2.after_calls, 0);
+	for (int turn = 0; turn < 100 && q2.after_calls == 0; turn++)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(q2.after_calls, 1);
+	assert_int_equal(q2.after_rc, 0);
+	store_sync_stats(f->st, &syncs, &secs);
+	assert_int_equal(syncs - syncs0, 2);
 	store_detach_loop(f->st);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
@@ -2088,7 +2127,7 @@ static void test_migrate_every_older_version(void **state)
 
 	for (int version = 1; version <= 4; version++) {
 		char path[128], err[256] = "";
-		json_t *rec, *audit = NULL;
+		json_t *audit = NULL;
 		struct audit_query aq;
 		int64_t total;
 
@@ -2097,12 +2136,10 @@ static void test_migrate_every_older_version(void **state)
 			fail_msg("open v%d: %s", version, err);
 		check_old_data(f->st, version);
 		/* version 4's column: an audit record's response */
-		rec = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s}}", "timestamp",
-				(json_int_t)(T0 + NS), "username", "admin", "remote_ip", "::1",
-				"application", "jobs", "action", "create", "affected_id", "new",
-				"client_id", "c1", "success", 1, "response", "jid", "new");
-		assert_int_equal(store_audit_put(f->st, rec), 0);
-		json_decref(rec);
+		struct store_audit_row row = { T0 + NS, "admin", "::1", "jobs", "create", "new",
+					       "c1", true, NULL, "{\"jid\":\"new\"}" };
+
+		assert_int_equal(store_audit_put(f->st, &row), 0);
 		memset(&aq, 0, sizeof aq);
 		aq.desc = true;
 		aq.limit = 1;
@@ -2245,7 +2282,7 @@ static void test_read_callbacks_match_the_sync_reads(void **state)
 	struct job_row one;
 	struct job_rows want_rows = { 0 };
 	json_t *multi = json_pack("{s:s, s:[s]}", "jid", "m-r1", "client_ids", "c1");
-	json_t *want = NULL, *rec;
+	json_t *want = NULL;
 	int64_t total = -1;
 
 	a.multi_job_id = "m-r1";
@@ -2254,12 +2291,10 @@ static void test_read_callbacks_match_the_sync_reads(void **state)
 	assert_int_equal(store_job_insert(f->st, &b), 0);
 	assert_int_equal(store_multi_put(f->st, "m-r1", T0, "admin", multi), 0);
 	for (int i = 0; i < 3; i++) {
-		rec = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "timestamp",
-				(json_int_t)(T0 + i * NS), "username", i ? "bob" : "admin",
-				"remote_ip", "127.0.0.1", "application", "jobs", "action", "create",
-				"affected_id", "job-r1", "client_id", "c1", "success", 1);
-		assert_int_equal(store_audit_put(f->st, rec), 0);
-		json_decref(rec);
+		struct store_audit_row row = { T0 + i * NS, i ? "bob" : "admin", "127.0.0.1",
+					       "jobs", "create", "job-r1", "c1", true, NULL, NULL };
+
+		assert_int_equal(store_audit_put(f->st, &row), 0);
 	}
 
 	jr.st = f->st;
@@ -2404,6 +2439,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pacing_serial_writes_commit_at_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_callbacks_follow_the_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_store_syncs_on_the_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_wait_for_the_callbacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pacing_batches_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verdicts_give_way_to_the_agent, setup, teardown),

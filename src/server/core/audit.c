@@ -10,25 +10,28 @@
 
 int audit_insert(struct store *st, const struct audit_entry *e)
 {
-	json_t *rec = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
-				"timestamp", (json_int_t)util_now_ns(),
-				"username", e->username ? e->username : "",
-				"remote_ip", e->remote_ip ? e->remote_ip : "",
-				"application", e->application ? e->application : "",
-				"action", e->action ? e->action : "",
-				"affected_id", e->affected_id ? e->affected_id : "",
-				"client_id", e->client_id ? e->client_id : "",
-				"success", e->success);
-	int rc;
+	struct store_audit_row r = {
+		.timestamp = util_now_ns(),
+		.username = e->username,
+		.remote_ip = e->remote_ip,
+		.application = e->application,
+		.action = e->action,
+		.affected_id = e->affected_id,
+		.client_id = e->client_id,
+		.success = e->success,
+	};
+	char *req = NULL, *resp = NULL;
+	int rc = TE_NOMEM;
 
-	if (!rec)
-		return TE_NOMEM;
-	if (e->request)
-		json_object_set(rec, "request", e->request);
-	if (e->response)
-		json_object_set(rec, "response", e->response);
-	rc = store_audit_put(st, rec);
-	json_decref(rec);
+	if ((e->request && !(req = json_dumps(e->request, JSON_COMPACT))) ||
+	    (e->response && !(resp = json_dumps(e->response, JSON_COMPACT | JSON_ENCODE_ANY))))
+		goto out;
+	r.request = req;
+	r.response = resp;
+	rc = store_audit_put(st, &r);
+out:
+	free(req);
+	free(resp);
 	return rc;
 }
 

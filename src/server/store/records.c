@@ -196,33 +196,25 @@ int store_token_each(struct store *st, void (*fn)(void *ud, const char *hash_hex
 
 /* ---- audit log ------------------------------------------------------ */
 
-int store_audit_put(struct store *st, const json_t *rec)
+int store_audit_put(struct store *st, const struct store_audit_row *r)
 {
 	sqlite3_stmt *s = store_stmt(st, S_AUDIT_PUT);
-	char *req = NULL, *resp = NULL;
+	const char *const text[6] = { r->username, r->remote_ip, r->application, r->action,
+				      r->affected_id, r->client_id };
 	int rc;
 
-	sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(rec, "timestamp")));
-	for (int i = 0; i < 6; i++) {
-		static const char *const k[] = { "username", "remote_ip", "application", "action",
-						  "affected_id", "client_id" };
-
-		sqlite3_bind_text(s, 2 + i, json_string_value(json_object_get(rec, k[i])), -1,
-				  SQLITE_TRANSIENT);
-	}
-	sqlite3_bind_int(s, 8, json_is_true(json_object_get(rec, "success")));
-	if (json_object_get(rec, "request")) {
-		req = json_dumps(json_object_get(rec, "request"), JSON_COMPACT);
-		sqlite3_bind_text(s, 9, req, -1, SQLITE_TRANSIENT);
-	}
-	if (json_object_get(rec, "response")) {
-		resp = json_dumps(json_object_get(rec, "response"), JSON_COMPACT | JSON_ENCODE_ANY);
-		sqlite3_bind_text(s, 10, resp, -1, SQLITE_TRANSIENT);
-	}
+	/* (one per submission: the texts are bound in place, not copied) */
+	sqlite3_bind_int64(s, 1, r->timestamp);
+	for (int i = 0; i < 6; i++)
+		sqlite3_bind_text(s, 2 + i, text[i] ? text[i] : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, r->success);
+	if (r->request)
+		sqlite3_bind_text(s, 9, r->request, -1, SQLITE_STATIC);
+	if (r->response)
+		sqlite3_bind_text(s, 10, r->response, -1, SQLITE_STATIC);
 	rc = store_step_done(st, s, "audit");
 	sqlite3_reset(s);
-	free(req);
-	free(resp);
+	sqlite3_clear_bindings(s);
 	return rc;
 }
 

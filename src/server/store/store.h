@@ -380,9 +380,20 @@ int store_token_delete(struct store *st, const char *hash_hex);
 int store_token_each(struct store *st, void (*fn)(void *ud, const char *hash_hex, json_t *rec),
 		     void *ud);
 
-/* Audit log records: {timestamp (ns), username, remote_ip, application,
- * action, affected_id, client_id, success, request}. */
-int store_audit_put(struct store *st, const json_t *rec);
+/* An audit log record: its fields as they are stored (borrowed). */
+struct store_audit_row {
+	int64_t timestamp;         /* ns */
+	const char *username;      /* NULL: "" */
+	const char *remote_ip;
+	const char *application;
+	const char *action;
+	const char *affected_id;
+	const char *client_id;
+	bool success;
+	const char *request;       /* JSON text, or NULL */
+	const char *response;      /* JSON text, or NULL */
+};
+int store_audit_put(struct store *st, const struct store_audit_row *r);
 struct audit_query {
 	struct { const char *field; const char *value; } filters[8];
 	size_t nfilters;

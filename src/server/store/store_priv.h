@@ -137,6 +137,7 @@ struct store {
 	struct wq_entry *unsynced_tail;
 	struct wq_entry *syncing;       /* committed before it began */
 	uint64_t syncs;
+	uint64_t last_sync_end_us;  /* monotonic end of the last sync (walsync.c) */
 	double sync_sum;
 	struct rd *rd_head;             /* reads waiting for the callbacks (read_wait.c) */
 	struct rd *rd_tail;
