@@ -345,8 +345,14 @@ int store_atomic(struct store *st, store_apply_fn fn, void *arg)
  * PASSIVE checkpoint on a connection of its own (it waits for no writer
  * and no reader; the next commit after a complete one restarts the WAL).
  * Without a loop (tools, tests, the end of a run) the commit checkpoints
- * itself, as SQLite would. */
+ * itself, as SQLite would, past SQLite's own 1,000 pages. With a loop the
+ * WAL grows to 4,000 pages (16 MB) first: a checkpoint copies the newest
+ * version of each page once, and the pages that every commit rewrites (the
+ * tables' and indexes' last leaves, their parents) are copied once per
+ * checkpoint, so fewer checkpoints copy fewer pages per job (a 10,000-agent
+ * fan-out: 1 to 2 us less tetherd CPU per agent, issue 19's sixth pass). */
 #define STORE_CKPT_PAGES 1000
+#define STORE_CKPT_PAGES_LOOP 4000
 
 static void ckpt_work(uv_work_t *w)
 {
@@ -391,7 +397,7 @@ static int wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
 
 	(void)name;
 	st->wal_pages = pages;
-	if (pages < STORE_CKPT_PAGES || st->ckpt_running)
+	if (pages < (st->attached ? STORE_CKPT_PAGES_LOOP : STORE_CKPT_PAGES) || st->ckpt_running)
 		return SQLITE_OK;
 	if (st->attached) {
 		st->ckpt.data = st;
