@@ -11,7 +11,13 @@ ports; every loop is bounded; the whole runs in under 5 minutes at N=3.
           GET /clients?page[limit]=10 latency and tetherd RSS growth, GET /status
           p50/p99 during a fan-out to all and during a reconnect storm
 
-Usage: bench/regress.py [--runs 3] [--only lat,subs,fan,big] [--agents 10000] [--big 19800]"""
+Usage: bench/regress.py [--runs 3] [--only lat,subs,fan,big] [--agents 10000] [--big 19800]
+                        [--vs OTHER_BUILD [--rounds 2]]
+
+With --vs, each part runs on build/ (or TETHER_BUILD) and on OTHER_BUILD in
+turn, A then B, for --rounds rounds, and the table has a column for each
+build and round: on a noisy machine only a difference that holds in every
+round says something."""
 import argparse
 import os
 import statistics
@@ -176,6 +182,9 @@ def main():
                     help="every tetherd with server.store_sync_thread set so (default: tetherd's "
                          "own default, true: the commits' fsync on a thread; false: inside each "
                          "COMMIT on the loop)")
+    ap.add_argument("--vs", default=None, metavar="OTHER_BUILD",
+                    help="a second build directory: every part runs on both, in turn")
+    ap.add_argument("--rounds", type=int, default=2, help="with --vs: A/B rounds (default 2)")
     args = ap.parse_args()
     if args.store_sync_thread:
         os.environ["TETHER_SERVER_CONFIG"] = "[server]\nstore_sync_thread = %s\n" % args.store_sync_thread
@@ -187,22 +196,39 @@ def main():
             ("subs", lambda: part_subs(tmp, args.runs, args.seconds)),
             ("fan", lambda: part_fan(tmp, args.runs, args.agents)),
             ("big", lambda: part_big(tmp, args.runs, args.big))]
+    builds = [harness.BUILD] + ([os.path.abspath(args.vs)] if args.vs else [])
+    rounds = args.rounds if args.vs else 1
+    cols = [(r, b) for r in range(rounds) for b in builds]
     for name, fn in todo:
         if name not in parts:
             continue
-        p0 = time.monotonic()
-        try:
-            got = fn()
-        except Exception as e:  # one part failing keeps the others' figures
-            got = [("part `%s`" % name, "-", "**failed**: %s" % str(e).splitlines()[0][:200])]
-        rows += got
-        print("regress: %s done in %.0f s" % (name, time.monotonic() - p0), file=sys.stderr, flush=True)
-        for r in got:
-            print("regress:   %s: %s" % (r[0], r[2]), file=sys.stderr, flush=True)
-    print("| figure (median (range) of %d runs) | target | measured |" % args.runs)
-    print("| --- | --- | --- |")
-    for r in rows:
-        print("| %s | %s | %s |" % r)
+        got_cols = []
+        for r, b in cols:
+            harness.BUILD = b  # (harness.binary reads it at each call)
+            p0 = time.monotonic()
+            try:
+                got = fn()
+            except Exception as e:  # one part failing keeps the others' figures
+                got = [("part `%s`" % name, "-", "**failed**: %s" % str(e).splitlines()[0][:200])]
+            got_cols.append(got)
+            print("regress: %s done in %.0f s%s" % (name, time.monotonic() - p0,
+                                                  " (%s, round %d)" % (b, r + 1) if args.vs else ""),
+                  file=sys.stderr, flush=True)
+            for row in got:
+                print("regress:   %s: %s" % (row[0], row[2]), file=sys.stderr, flush=True)
+        # one row per figure; a part that failed on one build gives its rows as they are
+        first = max(got_cols, key=len)
+        for i, row in enumerate(first):
+            rows.append((row[0], row[1]) + tuple(g[i][2] if i < len(g) else "-" for g in got_cols))
+    harness.BUILD = builds[0]
+    heads = ["measured"] if not args.vs else \
+        ["%s, round %d" % ("A" if b == builds[0] else "B", r + 1) for r, b in cols]
+    print("| figure (median (range) of %d runs) | target | %s |" % (args.runs, " | ".join(heads)))
+    print("| --- | --- | %s |" % " | ".join("---" for _ in heads))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if args.vs:
+        print("\nA: %s\nB: %s" % (builds[0], builds[1]))
     print("\n(%.0f s; logs in %s)" % (time.monotonic() - t0, tmp))
 
 
