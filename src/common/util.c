@@ -75,14 +75,28 @@ void util_uuid4(char out[UUID_STR_LEN])
 	uuid_format(b, 4, out);
 }
 
+/* RFC 9562's version 7: 48 bits of Unix time in ms, then (its method 3)
+ * the 12 bits of rand_a hold the fraction of that millisecond, in 4096ths,
+ * and the rest is random. Each thread's ids strictly increase: one that
+ * would not sort after the last takes the last's time plus one 4096th. So
+ * jobs made in the same millisecond sort by jid in the order they were
+ * made, as they do by their creation time. */
+static _Thread_local uint64_t uuid7_last;  /* ms << 12 | fraction */
+
 void util_uuid7(char out[UUID_STR_LEN])
 {
 	unsigned char b[16];
-	uint64_t ms = (uint64_t)(util_now_ns() / 1000000);
+	uint64_t ns = (uint64_t)util_now_ns();
+	uint64_t t = (ns / 1000000) << 12 | (ns % 1000000) * 4096 / 1000000;
 
+	if (t <= uuid7_last)
+		t = uuid7_last + 1;
+	uuid7_last = t;
 	id_random(b);
 	for (int i = 0; i < 6; i++)
-		b[i] = (unsigned char)(ms >> (40 - 8 * i));
+		b[i] = (unsigned char)(t >> (52 - 8 * i));
+	b[6] = (unsigned char)((t >> 8) & 0x0f);  /* (the version goes above) */
+	b[7] = (unsigned char)t;
 	uuid_format(b, 7, out);
 }
 

@@ -24,10 +24,12 @@ enum tether_err {
 
 /* Writes a random RFC 4122 version 4 UUID, lower case, into out. */
 void util_uuid4(char out[UUID_STR_LEN]);
-/* A UUID version 7 (RFC 9562): the Unix time in milliseconds, then 74
- * random bits. Job ids are these: new ids sort after older ones, so the
- * store's primary-key index grows at its edge instead of touching a random
- * page per insert. */
+/* A UUID version 7 (RFC 9562): the Unix time in milliseconds, its
+ * fraction in 4096ths, then 62 random bits; a thread's ids strictly
+ * increase (util.c). Job ids are these: new ids sort after older ones,
+ * even within one millisecond, so the store's primary-key index grows at
+ * its edge instead of touching a random page per insert, and a list sorted
+ * by jid is in creation order. */
 void util_uuid7(char out[UUID_STR_LEN]);
 /* True if s is a canonical UUID string (any version). */
 bool util_is_uuid(const char *s);
