@@ -407,7 +407,7 @@ static void conn_ws_message(void *ud, net_conn *nc, const char *data, size_t len
 		net_ws_close(nc, PROTO_CLOSE_PROTOCOL, "bad frame");
 		return;
 	}
-	/* v2: acks ride on any frame. A run's go after it has started: an
+	/* v2: acks ride on any frame. A run's acks go after it has started: an
 	 * ack removes files (done.log, two unlinks), which the spawn need not
 	 * wait for. */
 	acks = c->proto >= 2 ? json_object_get(m, "acks") : NULL;

@@ -63,7 +63,6 @@ static void id_random(unsigned char b[16])
 		id_pool_left = sizeof id_pool;
 	}
 	memcpy(b, id_pool + sizeof id_pool - id_pool_left, 16);
-	sodium_memzero(id_pool + sizeof id_pool - id_pool_left, 16);
 	id_pool_left -= 16;
 }
 

@@ -61,7 +61,7 @@ static void usage(FILE *f)
 }
 
 /* Around each commit's callbacks: the runs they send to one agent go out
- * in one write (net_cork). */
+ * in two writes, not one each (net_cork). */
 static void cork_batch(void *ud, bool begin)
 {
 	if (begin)

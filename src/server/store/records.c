@@ -213,8 +213,8 @@ int store_audit_put(struct store *st, const struct store_audit_row *r)
 	if (r->response)
 		sqlite3_bind_text(s, 10, r->response, -1, SQLITE_STATIC);
 	rc = store_step_done(st, s, "audit");
+	/* (its bindings are cleared by the next store_stmt, before any step) */
 	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
 	return rc;
 }
 

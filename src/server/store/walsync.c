@@ -137,11 +137,11 @@ static void begin_sync(struct store *st)
 
 /* The loop: a sync's result. Takes it, runs the callbacks it covers, and
  * begins the next sync if commits came meanwhile. */
-static void take_result(struct store *st, int rc, uint64_t us)
+/* A sync of list has ended (rc, us): counted, and its callbacks run
+ * (with the reads that waited), once the next sync has begun if commits
+ * came meanwhile. */
+static void synced(struct store *st, struct wq_entry *list, int rc, uint64_t us)
 {
-	struct wq_entry *list = st->syncing;
-
-	st->syncing = NULL;
 	st->last_sync_end_us = util_mono_us();
 	st->syncs++;
 	st->sync_sum += (double)us / 1e6;
@@ -153,6 +153,14 @@ static void take_result(struct store *st, int rc, uint64_t us)
 	run_afters(list, rc);
 	store_reads_resume(st);
 	store_batch(st, false);
+}
+
+static void take_result(struct store *st, int rc, uint64_t us)
+{
+	struct wq_entry *list = st->syncing;
+
+	st->syncing = NULL;
+	synced(st, list, rc, us);
 }
 
 static void done_cb(uv_async_t *a)
@@ -194,15 +202,7 @@ void store_walsync_committed(struct store *st, struct wq_entry *first, struct wq
 	if (sync_inline(st, t0)) {
 		int rc = sync_wal(st->ws);
 
-		st->last_sync_end_us = util_mono_us();
-		st->syncs++;
-		st->sync_sum += (double)(st->last_sync_end_us - t0) / 1e6;
-		if (rc)
-			log_error("store: fdatasync of the WAL: %s", strerror(rc));
-		store_batch(st, true);
-		run_afters(first, rc);
-		store_reads_resume(st);
-		store_batch(st, false);
+		synced(st, first, rc, util_mono_us() - t0);
 		return;
 	}
 	if (st->unsynced_tail)
