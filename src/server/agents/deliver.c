@@ -250,8 +250,8 @@ void sweep_cb(uv_timer_t *t)
 
 /* ---- writes through the store's group commit ------------------------ */
 
-static struct hub_write *write_new(struct hub *h, int kind, const char *jid,
-				   const char *client_id, json_t *hold)
+static struct hub_write *write_new_id(struct hub *h, int kind, const char *jid,
+				      const char *client_id, json_t *hold)
 {
 	struct hub_write *w = calloc(1, sizeof *w);
 
@@ -262,6 +262,17 @@ static struct hub_write *write_new(struct hub *h, int kind, const char *jid,
 	util_strlcpy(w->jid, jid ? jid : "", sizeof w->jid);
 	util_strlcpy(w->client_id, client_id ? client_id : "", sizeof w->client_id);
 	w->hold = json_incref(hold);
+	return w;
+}
+
+/* A write for what a client's session sent: the ack goes back to it. */
+static struct hub_write *write_new(struct hub *h, int kind, const char *jid, struct client *c,
+				   json_t *hold)
+{
+	struct hub_write *w = write_new_id(h, kind, jid, c->id, hold);
+
+	if (w)
+		registry_ref_take(h->srv->registry, &w->client, c);
 	return w;
 }
 
@@ -292,14 +303,14 @@ static int write_apply(struct store *st, void *arg)
 	}
 }
 
-static void send_ack(struct hub *h, const char *client_id, const char *jid)
+static void send_ack(struct hub *h, const struct hub_write *w)
 {
-	struct client *c = registry_find(h->srv->registry, client_id);
+	struct client *c = registry_ref_get(h->srv->registry, &w->client, w->client_id);
 
 	/* To whatever connection the client has now: the agent keeps the
 	 * result by jid until it sees this. */
 	if (c && c->s)
-		session_ack(c->s, jid);
+		session_ack(c->s, w->jid);
 }
 
 static void write_after(void *arg, int rc)
@@ -318,7 +329,7 @@ static void write_after(void *arg, int rc)
 		if (rc == 0)
 			job_done(h, w->jid, w->client_id, JOB_FAILED);
 		if (rc != TE_IO)
-			send_ack(h, w->client_id, w->jid);
+			send_ack(h, w);
 		break;
 	case W_RESULT:
 		/* A result can come without a start having been seen; only the
@@ -337,7 +348,7 @@ static void write_after(void *arg, int rc)
 			log_info("hub: duplicate result for job %s ignored", w->jid);
 		else if (rc == TE_NOTFOUND)
 			log_warn("hub: result for unknown job %s ignored", w->jid);
-		send_ack(h, w->client_id, w->jid);
+		send_ack(h, w);
 		break;
 	case W_FAIL:
 	case W_EXPIRE:
@@ -421,7 +432,7 @@ void started_take(struct session *s, const struct proto_started *st)
 {
 	struct hub *h = s->hub;
 	const char *jid = st->jid;
-	struct hub_write *w = write_new(h, W_STARTED, jid, s->client->id, NULL);
+	struct hub_write *w = write_new(h, W_STARTED, jid, s->client, NULL);
 
 	if (!w)
 		return;
@@ -462,7 +473,7 @@ void on_reject(struct session *s, json_t *m)
 {
 	struct hub *h = s->hub;
 	const char *jid = json_string_value(json_object_get(m, "jid"));
-	struct hub_write *w = write_new(h, W_REJECT, jid, s->client->id, m);
+	struct hub_write *w = write_new(h, W_REJECT, jid, s->client, m);
 
 	if (!w)
 		return;
@@ -546,7 +557,7 @@ void result_take(struct session *s, const struct proto_result *r, json_t *hold, 
 		session_fail(s, PROTO_CLOSE_PROTOCOL, "result with an invalid status");
 		return;
 	}
-	w = write_new(h, W_RESULT, jid, s->client->id, hold);
+	w = write_new(h, W_RESULT, jid, s->client, hold);
 	if (!w) {
 		free(arena);
 		return;
@@ -600,7 +611,7 @@ void result_take(struct session *s, const struct proto_result *r, json_t *hold, 
 static void queue_fail(struct hub *h, const char *jid, enum job_status status, const char *error,
 		       const char *state)
 {
-	struct hub_write *w = write_new(h, W_FAIL, jid, NULL, NULL);
+	struct hub_write *w = write_new_id(h, W_FAIL, jid, NULL, NULL);
 
 	if (!w)
 		return;
@@ -617,7 +628,7 @@ static void queue_fail(struct hub *h, const char *jid, enum job_status status, c
 void queue_expire(struct hub *h, const char *jid, const char *client_id,
 			 int64_t delivery)
 {
-	struct hub_write *w = write_new(h, W_EXPIRE, jid, client_id, NULL);
+	struct hub_write *w = write_new_id(h, W_EXPIRE, jid, client_id, NULL);
 	char why[300];
 
 	if (!w)
@@ -636,7 +647,7 @@ void queue_expire(struct hub *h, const char *jid, const char *client_id,
 
 void queue_client(struct hub *h, const char *id, json_t *rec)
 {
-	struct hub_write *w = write_new(h, W_CLIENT, NULL, id, rec);
+	struct hub_write *w = write_new_id(h, W_CLIENT, NULL, id, rec);
 
 	if (w)
 		store_queue(h->srv->store, write_apply, write_after, w);

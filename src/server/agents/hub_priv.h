@@ -155,6 +155,7 @@ struct hub_write {
 	int kind;
 	char jid[UUID_STR_LEN];
 	char client_id[MAX_ID_LEN + 1];
+	struct client_ref client;    /* the sender, for the ack */
 	json_t *hold;                /* keeps the strings in r alive */
 	char *arena;                 /* ... or this (a frame decoded without a tree) */
 	struct job_result r;

@@ -44,6 +44,9 @@ struct inv {
 	bool pumping;
 	bool queue_offline;     /* offline targets wait (core/offline.h) */
 	int64_t expires_at;     /* ns: their deadline */
+	/* What every child's job has in common, read from rec once (its
+	 * strings are rec's): a child copies it and adds its own fields. */
+	struct job_spec tmpl;
 	json_t *ready;          /* queued children whose agent is back,
 				 * waiting for a slot (jids, in order) */
 	/* Final children by outcome, counted here since the start (not for
@@ -212,6 +215,7 @@ struct dispatch {
 	struct job_spec j;
 	char client_id[256];
 	char client_name[256];
+	struct client_ref client; /* found when its record was made */
 	bool cancelled;         /* its invocation was cancelled before it was sent */
 };
 
@@ -332,7 +336,7 @@ static void dispatch_after(void *arg, int rc)
 		free(d);
 		return;
 	}
-	c = registry_find(f->srv->registry, d->client_id);
+	c = registry_ref_get(f->srv->registry, &d->client, d->client_id);
 	if (registry_client_connected(c) && registry_run(f->srv->registry, c, &d->j, NULL, NULL) == 0) {
 		child_add(f, d->v, d->j.jid, d->client_id, false);
 		free(d);
@@ -350,7 +354,6 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 {
 	struct client *c = registry_find(f->srv->registry, client_id);
 	struct dispatch *d = calloc(1, sizeof *d);
-	json_t *r = v->rec;
 
 	if (!d) {
 		v->failed++;
@@ -358,26 +361,13 @@ static void dispatch(struct fanout *f, struct inv *v, const char *client_id)
 	}
 	d->f = f;
 	d->v = v;
+	registry_ref_take(f->srv->registry, &d->client, c);
 	util_strlcpy(d->client_id, client_id, sizeof d->client_id);
 	util_strlcpy(d->client_name, c ? registry_client_name(c) : client_id, sizeof d->client_name);
+	d->j = v->tmpl;
 	util_uuid7(d->j.jid);
-	d->j.multi_job_id = v->jid;
-	d->j.schedule_id = json_string_value(json_object_get(r, "schedule_id"));
 	d->j.client_id = d->client_id;
 	d->j.client_name = d->client_name;
-	d->j.command = json_string_value(json_object_get(r, "command"));
-	d->j.argv = json_object_get(r, "argv");
-	d->j.cwd = json_string_value(json_object_get(r, "cwd"));
-	d->j.interpreter = json_string_value(json_object_get(r, "interpreter"));
-	d->j.is_sudo = json_is_true(json_object_get(r, "is_sudo"));
-	d->j.run_as = json_string_value(json_object_get(r, "run_as"));
-	d->j.is_script = json_is_true(json_object_get(r, "is_script"));
-	d->j.kill_on_timeout = json_is_true(json_object_get(r, "kill_on_timeout"));
-	d->j.stream = json_is_true(json_object_get(r, "stream"));
-	d->j.output_cap_bytes = json_integer_value(json_object_get(r, "output_cap_bytes"));
-	d->j.timeout_sec = json_integer_value(json_object_get(r, "timeout_sec"));
-	d->j.delivery_timeout_sec = json_integer_value(json_object_get(r, "delivery_timeout_sec"));
-	d->j.created_by = json_string_value(json_object_get(r, "created_by"));
 	d->j.created_at = util_now_ns();
 	if (v->queue_offline) {
 		d->j.expires_at = v->expires_at;
@@ -489,6 +479,30 @@ static void on_job_done(void *ud, const struct event *e)
 	inv_pump(f, v);
 }
 
+/* The fields of v's record that each child's job copies (the strings
+ * stay rec's: v holds it, and nothing replaces these keys). */
+static void spec_template(struct job_spec *t, const struct inv *v)
+{
+	json_t *r = v->rec;
+
+	memset(t, 0, sizeof *t);
+	t->multi_job_id = v->jid;
+	t->schedule_id = json_string_value(json_object_get(r, "schedule_id"));
+	t->command = json_string_value(json_object_get(r, "command"));
+	t->argv = json_object_get(r, "argv");
+	t->cwd = json_string_value(json_object_get(r, "cwd"));
+	t->interpreter = json_string_value(json_object_get(r, "interpreter"));
+	t->is_sudo = json_is_true(json_object_get(r, "is_sudo"));
+	t->run_as = json_string_value(json_object_get(r, "run_as"));
+	t->is_script = json_is_true(json_object_get(r, "is_script"));
+	t->kill_on_timeout = json_is_true(json_object_get(r, "kill_on_timeout"));
+	t->stream = json_is_true(json_object_get(r, "stream"));
+	t->output_cap_bytes = json_integer_value(json_object_get(r, "output_cap_bytes"));
+	t->timeout_sec = json_integer_value(json_object_get(r, "timeout_sec"));
+	t->delivery_timeout_sec = json_integer_value(json_object_get(r, "delivery_timeout_sec"));
+	t->created_by = json_string_value(json_object_get(r, "created_by"));
+}
+
 static struct inv *inv_new(struct fanout *f, json_t *rec)
 {
 	struct inv *v = calloc(1, sizeof *v);
@@ -506,6 +520,7 @@ static struct inv *inv_new(struct fanout *f, json_t *rec)
 	v->max_errors = json_is_integer(me) ? (int)json_integer_value(me) : -1;
 	v->queue_offline = json_is_true(json_object_get(rec, "queue_offline"));
 	v->expires_at = json_integer_value(json_object_get(rec, "expires_at"));
+	spec_template(&v->tmpl, v);
 	v->ready = json_array();
 	if (!v->ready) {
 		json_decref(v->rec);

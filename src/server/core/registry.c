@@ -21,6 +21,7 @@ struct registry {
 	size_t order_cap;
 	bool order_dirty;
 	uint64_t generation;
+	uint64_t removals;           /* clients freed so far (client_ref) */
 	const struct registry_router *router;
 	void *router_impl;
 };
@@ -78,6 +79,20 @@ struct client *registry_find(struct registry *reg, const char *id)
 
 	HASH_FIND_STR(reg->clients, id, c);
 	return c;
+}
+
+void registry_ref_take(const struct registry *reg, struct client_ref *r, struct client *c)
+{
+	r->c = c;
+	r->removals = reg->removals;
+}
+
+struct client *registry_ref_get(struct registry *reg, const struct client_ref *r,
+				const char *id)
+{
+	if (r->c && r->removals == reg->removals)
+		return r->c;
+	return registry_find(reg, id);
 }
 
 bool registry_client_has_interpreter(const struct client *c, const char *interp)
@@ -321,6 +336,7 @@ void registry_remove(struct registry *reg, struct client *c)
 	reg->nclients--;
 	reg->order_dirty = true;
 	reg->generation++;
+	reg->removals++;
 	client_free(c);
 }
 

@@ -59,6 +59,18 @@ int registry_load(struct registry *reg, struct store *st);
 void registry_set_router(struct registry *reg, const struct registry_router *r, void *impl);
 
 struct client *registry_find(struct registry *reg, const char *id);
+
+/* A client kept across a wait (a store commit): its pointer holds while no
+ * client has been removed since it was taken, which saves the lookup by id
+ * on the far side of the wait (a fan-out's run, a result's ack). */
+struct client_ref {
+	struct client *c;            /* NULL: look it up by id */
+	uint64_t removals;
+};
+void registry_ref_take(const struct registry *reg, struct client_ref *r, struct client *c);
+/* r's client while it holds, else the client by id (NULL: none). */
+struct client *registry_ref_get(struct registry *reg, const struct client_ref *r,
+				const char *id);
 /* The client with this id, added (empty) when unknown; NULL on no memory. */
 struct client *registry_get_or_add(struct registry *reg, const char *id);
 /* Forgets a client (it must not be connected). */
