@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "dialects/rport/job_json.h"
+#include "dialects/rport/multi_json.h"
 
 #define NS 1000000000LL
 #define T0 (1602775812LL * NS) /* 2020-10-15T15:30:12Z */
@@ -241,6 +242,187 @@ static void test_list(void **state)
 	json_decref(arr);
 }
 
+/* ---- the text writer: the tree's bytes, row by row ------------------- */
+
+static uint32_t rnd_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+static const char *const words[] = {
+	"", "date", "/usr/bin/date", "quote \" and \\ backslash", "tab\tnew\nline\r",
+	"ctl \x01\x02\x1f end", "slash / and del \x7f", "caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac",
+	"emoji \xf0\x9f\x98\x80", "\xe2\x80\xa8 line sep", "ls -la | grep x > /tmp/o",
+};
+
+static const char *word(void)
+{
+	return words[rnd(sizeof words / sizeof words[0])];
+}
+
+static char outbuf[4][600];
+
+/* Output bytes of one of the kinds the rules tell apart. */
+static void output(int slot, const char **data, size_t *len)
+{
+	char *o = outbuf[slot];
+	size_t n = rnd(500);
+
+	switch (rnd(5)) {
+	case 0:
+		*data = "";
+		*len = 0;
+		return;
+	case 1: /* text */
+		for (size_t i = 0; i < n; i++)
+			o[i] = (char)('a' + rnd(26));
+		break;
+	case 2: /* binary */
+		for (size_t i = 0; i < n; i++)
+			o[i] = (char)rnd(256);
+		break;
+	case 3: /* escapes past double: base64 */
+		memset(o, 1, n);
+		break;
+	default: /* text with escapes and UTF-8 */
+		snprintf(o, sizeof outbuf[0], "%s\n%s\t%s", word(), word(), word());
+		n = strlen(o);
+		break;
+	}
+	*data = o;
+	*len = n;
+}
+
+static struct job_row row_random(json_t *argv)
+{
+	static const enum job_status sts[] = { JOB_RUNNING, JOB_SUCCESSFUL, JOB_FAILED,
+					       JOB_UNKNOWN, JOB_QUEUED, JOB_EXPIRED,
+					       JOB_CANCELLED };
+	struct job_row r = row_running();
+
+	r.jid = word();
+	r.client_id = word();
+	r.client_name = word();
+	r.command = word();
+	r.cwd = word();
+	r.interpreter = rnd(2) ? "" : word();
+	r.created_by = word();
+	r.error = word();
+	r.status = sts[rnd(sizeof sts / sizeof sts[0])];
+	r.is_sudo = rnd(2);
+	r.is_script = rnd(2);
+	r.kill_on_timeout = rnd(2);
+	r.timeout_sec = (int64_t)rnd(100000) - 50;
+	r.finished_at = rnd(2) ? T0 + (int64_t)rnd(1000000) * 1000 : 0;
+	r.started_at = rnd(4) ? T0 : 0;
+	r.has_pid = rnd(2);
+	r.pid = rnd(1 << 22);
+	r.has_exit_code = rnd(2);
+	r.exit_code = (int64_t)rnd(512) - 256;
+	r.expires_at = rnd(3) ? 0 : T0 + 5 * NS;
+	r.multi_job_id = rnd(2) ? NULL : word();
+	r.schedule_id = rnd(3) ? NULL : word();
+	r.argv = rnd(3) ? NULL : argv;
+	output(0, &r.stdout_data, &r.stdout_len);
+	output(1, &r.stderr_data, &r.stderr_len);
+	r.output_omitted = !rnd(5);
+	r.stdout_dropped = rnd(3) ? 0 : rnd(100000);
+	r.stderr_dropped = rnd(3) ? 0 : rnd(100000);
+	return r;
+}
+
+static void test_text_is_the_trees_bytes(void **state)
+{
+	json_t *argv = json_pack("[s, s, s]", "/bin/echo", "a \"b\"", "caf\xc3\xa9");
+
+	(void)state;
+	for (int i = 0; i < 3000; i++) {
+		struct job_row r = row_random(argv);
+		char *want = dump(&r);
+		struct buf b;
+
+		buf_init(&b, (size_t)1 << 24);
+		assert_int_equal(rport_job_write(&b, &r), 0);
+		assert_int_equal(b.len, strlen(want));
+		assert_memory_equal(b.data, want, b.len);
+		buf_free(&b);
+		free(want);
+	}
+	json_decref(argv);
+}
+
+static void test_list_text_is_the_trees_bytes(void **state)
+{
+	struct job_row rs[5];
+	struct job_rows rows = { rs, 0, 9 };
+	json_t *arr;
+	char *want;
+	struct buf b;
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		rs[i] = row_random(NULL);
+	/* A row with a string that is not UTF-8: the tree leaves its key
+	 * out, and so does the text (it takes the tree's path). */
+	rs[2].command = "bad \xff byte";
+	for (rows.n = 0; rows.n <= 5; rows.n++) {
+		arr = rport_jobs_json(&rows);
+		want = json_dumps(arr, JSON_COMPACT);
+		buf_init(&b, (size_t)1 << 24);
+		assert_int_equal(rport_jobs_write(&b, &rows), 0);
+		assert_int_equal(b.len, strlen(want));
+		assert_memory_equal(b.data, want, b.len);
+		buf_free(&b);
+		free(want);
+		json_decref(arr);
+	}
+	buf_init(&b, 1 << 10);
+	assert_int_equal(rport_job_write(&b, &rs[2]), TE_INVAL);
+	buf_free(&b);
+}
+
+/* The jobs go in at the top level's "jobs", even when a label a user
+ * chose looks like it. */
+static void test_multi_dump_splices_the_jobs(void **state)
+{
+	json_t *m = json_pack("{s:s, s:{s:n, s:i}, s:n, s:i, s:s, s:[s]}", "jid", "m1", "labels",
+			      "jobs", "jobs_total", 3, "jobs", "jobs_total", 2, "status",
+			      "finished", "not_run", "\"jobs\":null,\"jobs_total\":");
+	struct buf jobs, out;
+	json_t *back;
+	json_error_t err;
+
+	(void)state;
+	buf_init(&jobs, 1 << 10);
+	buf_init(&out, 1 << 10);
+	assert_int_equal(buf_append(&jobs, "[{\"jid\":\"a\"},{\"jid\":\"b\"}]", 25), 0);
+	assert_int_equal(rport_multi_dump(&out, m, &jobs), 0);
+	back = json_loadb(out.data, out.len, 0, &err);
+	if (!back)
+		fail_msg("%.*s: %s", (int)out.len, out.data, err.text);
+	assert_int_equal(json_array_size(json_object_get(back, "jobs")), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(back, "jobs"), 1), "jid")), "b");
+	assert_true(json_equal(json_object_get(back, "labels"), json_object_get(m, "labels")));
+	assert_true(json_equal(json_object_get(back, "not_run"), json_object_get(m, "not_run")));
+	assert_int_equal(json_integer_value(json_object_get(back, "jobs_total")), 2);
+	json_decref(back);
+	/* No text: the tree as it is. */
+	buf_reset(&out);
+	jobs.len = 0;
+	assert_int_equal(rport_multi_dump(&out, m, &jobs), 0);
+	back = json_loadb(out.data, out.len, 0, &err);
+	assert_non_null(back);
+	assert_true(json_equal(back, m));
+	json_decref(back);
+	buf_free(&jobs);
+	buf_free(&out);
+	json_decref(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +434,9 @@ int main(void)
 		cmocka_unit_test(test_dropped_flags),
 		cmocka_unit_test(test_omitted_output),
 		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_text_is_the_trees_bytes),
+		cmocka_unit_test(test_list_text_is_the_trees_bytes),
+		cmocka_unit_test(test_multi_dump_splices_the_jobs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -468,8 +468,9 @@ void api_commands_list(struct api_call *call)
 			      multi_page_read, mp);
 }
 
-static void multi_get_read(void *ud, json_t *m)
+static void multi_get_read(void *ud, json_t *m, const struct buf *jobs)
 {
+	struct buf body;
 	struct api_call *call = ud;
 	char title[200];
 
@@ -489,13 +490,35 @@ static void multi_get_read(void *ud, json_t *m)
 		api_wait_hold(call, call->params[0], call->wait_sec, api_commands_get);
 		return;
 	}
-	api_reply_data(call, 200, m);
+	/* {"data": the multi job}, its jobs spliced in as text. */
+	buf_init(&body, (size_t)1 << 30);
+	if (buf_append(&body, "{\"data\":", 8) || rport_multi_dump(&body, m, jobs) ||
+	    buf_append(&body, "}", 1)) {
+		buf_free(&body);
+		json_decref(m);
+		api_reply_error(call, 500, "Internal error.", "out of memory");
+		return;
+	}
+	json_decref(m);
+	api_reply_raw(call, 200, "application/json", body.data, body.len);
+	buf_free(&body);
 }
 
 void api_commands_get(struct api_call *call)
 {
+	struct fanout_progress p;
+
 	if (api_wait_param(call, &call->wait_sec))
 		return;
+	/* ?wait= on a job still in fan-out's memory: it is running, so it is
+	 * held at once, without reading its jobs for an answer not sent. */
+	if (call->wait_sec > 0 && !call->waited &&
+	    fanout_progress(call->srv->fanout, call->params[0], &p) == 0 &&
+	    !json_object_get(p.rec, "finished_at")) {
+		if (api_job_visible(call, json_string_value(json_object_get(p.rec, "created_by"))))
+			api_wait_hold(call, call->params[0], call->wait_sec, api_commands_get);
+		return;
+	}
 	rport_multi_json_read(call->srv, call->params[0], multi_get_read, call);
 }
 

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "core/model.h"
+#include "util.h"
 #include "store/store.h"
 
 /* A list (GET .../commands, /commands/{jid}/jobs, the jobs of
@@ -21,5 +22,13 @@
 json_t *rport_job_json(const struct job_row *row);
 /* The rows as an array of Job JSON (new reference). */
 json_t *rport_jobs_json(const struct job_rows *rows);
+
+/* The same JSON as text, appended to b without a tree: the bytes of
+ * json_dumps(rport_job_json(row), JSON_COMPACT). 0, TE_INVAL (a string
+ * is not UTF-8: what was appended stays), TE_NOMEM or TE_TOOBIG. */
+int rport_job_write(struct buf *b, const struct job_row *row);
+/* The rows as the text of rport_jobs_json's array (a row with a string
+ * that is not UTF-8 goes through the tree). 0, TE_NOMEM or TE_TOOBIG. */
+int rport_jobs_write(struct buf *b, const struct job_rows *rows);
 
 #endif

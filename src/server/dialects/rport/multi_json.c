@@ -101,11 +101,13 @@ struct multi_read {
 	struct count_ctx cc;
 	rport_multi_cb cb;
 	void *ud;
+	struct buf jobs;        /* the jobs' array as text (rport_multi_dump) */
 };
 
 static void multi_read_end(struct multi_read *mr, json_t *out)
 {
-	mr->cb(mr->ud, out);
+	mr->cb(mr->ud, out, &mr->jobs);
+	buf_free(&mr->jobs);
 	marks_free(&mr->cc);
 	json_decref(mr->rec);
 	free(mr);
@@ -113,7 +115,7 @@ static void multi_read_end(struct multi_read *mr, json_t *out)
 
 /* The whole MultiJob from the record, the counts and the jobs. */
 static json_t *multi_render(const json_t *rec, const struct count_ctx *cc,
-			    const struct job_rows *rows)
+			    const struct job_rows *rows, struct buf *jobs)
 {
 	/* rport's fields first, in its order; then ours. */
 	static const char *const keys[] = {
@@ -135,7 +137,13 @@ static json_t *multi_render(const json_t *rec, const struct count_ctx *cc,
 	json_array_foreach(targets, i, v)
 		if (cc->from_memory ? i >= cc->next : !marked(cc, json_string_value(v)))
 			json_array_append(left, v);
-	json_object_set_new(out, "jobs", rport_jobs_json(rows));
+	/* As text when it can be (rport_multi_dump splices it in). */
+	if (rport_jobs_write(jobs, rows)) {
+		buf_reset(jobs);
+		json_object_set_new(out, "jobs", rport_jobs_json(rows));
+	} else {
+		json_object_set_new(out, "jobs", json_null());
+	}
 	json_object_set_new(out, "jobs_total", json_integer(rows->total));
 	json_object_set_new(out, "status", json_string(
 		!finished ? "running" : json_object_get(rec, "stop_reason") ? "stopped" : "finished"));
@@ -218,7 +226,7 @@ static void multi_jobs_read(void *ud, int rc, struct job_rows *rows)
 		memset(&none, 0, sizeof none);
 		rows = &none;
 	}
-	multi_read_end(mr, multi_render(mr->rec, &mr->cc, rows));
+	multi_read_end(mr, multi_render(mr->rec, &mr->cc, rows, &mr->jobs));
 }
 
 static void multi_child_counted(void *ud, const char *client_id, const char *jid,
@@ -265,9 +273,10 @@ void rport_multi_json_read(struct server *srv, const char *jid, rport_multi_cb c
 	struct fanout_progress p;
 
 	if (!mr) {
-		cb(ud, NULL);
+		cb(ud, NULL, NULL);
 		return;
 	}
+	buf_init(&mr->jobs, (size_t)1 << 30);
 	mr->srv = srv;
 	util_strlcpy(mr->jid, jid, sizeof mr->jid);
 	mr->cb = cb;
@@ -280,4 +289,44 @@ void rport_multi_json_read(struct server *srv, const char *jid, rport_multi_cb c
 		return;
 	}
 	store_read_multi(srv->store, jid, multi_record_read, mr);
+}
+
+/* The jobs' key as multi_render writes it, followed by the next key: the
+ * last such place in the text is the top level's. Nothing after "jobs"
+ * at the top level holds an object with keys a user chose (summary's are
+ * fixed, pending and not_run hold strings), and a string's quotes are
+ * escaped, so no earlier copy can come after it. */
+static const char jobs_mark[] = "\"jobs\":null,\"jobs_total\":";
+
+int rport_multi_dump(struct buf *out, const json_t *multi, const struct buf *jobs)
+{
+	char *text = json_dumps(multi, JSON_COMPACT);
+	size_t n, k = sizeof jobs_mark - 1, at = 0, i;
+	bool found = false;
+	int rc;
+
+	if (!text)
+		return TE_NOMEM;
+	n = strlen(text);
+	if (jobs && jobs->len)
+		for (i = n >= k ? n - k + 1 : 0; i-- > 0;)
+			if (!memcmp(text + i, jobs_mark, k)) {
+				at = i;
+				found = true;
+				break;
+			}
+	if (!found) {
+		rc = buf_append(out, text, n);
+	} else {
+		/* "jobs": then the array instead of null. */
+		size_t key = sizeof "\"jobs\":" - 1;
+
+		rc = buf_append(out, text, at + key);
+		if (!rc)
+			rc = buf_append(out, jobs->data, jobs->len);
+		if (!rc)
+			rc = buf_append(out, text + at + key + 4, n - at - key - 4);
+	}
+	free(text);
+	return rc;
 }
