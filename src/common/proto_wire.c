@@ -102,13 +102,21 @@ int proto_put_str(struct buf *b, const char *s, size_t len)
 	return 0;
 }
 
-/* Appends ,"key": (key: plain ASCII). */
+/* Appends ,"key": (key: plain ASCII), in one append. */
 static int put_key(struct buf *b, const char *key)
 {
+	char t[64];
 	size_t n = strlen(key);
 
-	return buf_append(b, ",\"", 2) || buf_append(b, key, n) || buf_append(b, "\":", 2) ?
-		       TE_NOMEM : 0;
+	if (n > sizeof t - 4)
+		return buf_append(b, ",\"", 2) || buf_append(b, key, n) ||
+			       buf_append(b, "\":", 2) ? TE_NOMEM : 0;
+	t[0] = ',';
+	t[1] = '"';
+	memcpy(t + 2, key, n);
+	t[n + 2] = '"';
+	t[n + 3] = ':';
+	return buf_append(b, t, n + 4) ? TE_NOMEM : 0;
 }
 
 /* ,"key": then the string (NULL: an empty one). */

@@ -136,22 +136,76 @@ uint64_t util_mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (any month and day
+ * counted on linearly, as timegm normalizes them), and back: the civil
+ * calendar's arithmetic, no tables and no time zone. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static void put_digits(char *o, int64_t v, int n)
+{
+	while (n-- > 0) {
+		o[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void util_time_format(int64_t ns, char out[TIME_STR_LEN])
 {
-	time_t sec = (time_t)(ns / 1000000000LL);
-	long frac = (long)(ns % 1000000000LL);
-	struct tm tm;
+	int64_t sec = ns / 1000000000LL, frac = ns % 1000000000LL, days, rem, y;
+	int m, d;
 
 	if (frac < 0) {
-		frac += 1000000000L;
+		frac += 1000000000LL;
 		sec -= 1;
 	}
-	gmtime_r(&sec, &tm);
-	/* Clamp so the compiler can see the text fits. */
-	snprintf(out, TIME_STR_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ",
-		 (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
-		 tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-		 tm.tm_sec % 100, (int)(frac % 1000000000L));
+	days = sec / 86400;
+	rem = sec % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days -= 1;
+	}
+	civil_from_days(days, &y, &m, &d);
+	/* YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ (the year as its last four digits) */
+	put_digits(out, ((y % 10000) + 10000) % 10000, 4);
+	out[4] = '-';
+	put_digits(out + 5, m, 2);
+	out[7] = '-';
+	put_digits(out + 8, d, 2);
+	out[10] = 'T';
+	put_digits(out + 11, rem / 3600, 2);
+	out[13] = ':';
+	put_digits(out + 14, rem / 60 % 60, 2);
+	out[16] = ':';
+	put_digits(out + 17, rem % 60, 2);
+	out[19] = '.';
+	put_digits(out + 20, frac, 9);
+	out[29] = 'Z';
+	out[30] = '\0';
 }
 
 static int parse_digits(const char **p, int n, int *out)
@@ -174,7 +228,6 @@ int util_time_parse(const char *s, int64_t *ns_out)
 	int y, mo, d, h = 0, mi = 0, se = 0;
 	long frac = 0;
 	int off = 0;
-	struct tm tm;
 
 	if (parse_digits(&p, 4, &y) || *p++ != '-' || parse_digits(&p, 2, &mo) ||
 	    *p++ != '-' || parse_digits(&p, 2, &d))
@@ -218,15 +271,8 @@ int util_time_parse(const char *s, int64_t *ns_out)
 	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
 	    mi > 59 || se > 60)
 		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
 	{
-		int64_t secs = (int64_t)timegm(&tm) - off;
+		int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
 
 		/* Nanoseconds in an int64 reach the year 2262. */
 		if (secs > 9223372035LL || secs < -9223372035LL)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,6 +199,66 @@ static void test_time_format(void **state)
 	assert_string_equal(t, "1969-12-31T23:59:59.999999999Z");
 	util_time_format(-NS, t);
 	assert_string_equal(t, "1969-12-31T23:59:59.000000000Z");
+}
+
+/* The calendar arithmetic against the C library's, on many instants from
+ * 1677 to 2262 and on every date form the parser takes (days past a
+ * month's end and a leap second count on, as timegm normalizes them). */
+static void test_time_matches_libc(void **state)
+{
+	uint64_t x = 88172645463325252ULL;
+	char t[TIME_STR_LEN], want[64], in[64];
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		int64_t ns, got, sec, frac;
+		struct tm tm;
+		time_t tt;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* what nanoseconds in an int64 reach: 1677 .. 2262 */
+		sec = (int64_t)(x % (2 * 9223372035ULL)) - 9223372035LL;
+		frac = (int64_t)((x >> 20) % 1000000000ULL);
+		ns = sec * NS + frac; /* frac >= 0: sec is the floor, also before 1970 */
+		util_time_format(ns, t);
+		tt = (time_t)sec;
+		assert_non_null(gmtime_r(&tt, &tm));
+		snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ",
+			 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec, (int)frac);
+		assert_string_equal(t, want);
+		/* back again */
+		assert_int_equal(util_time_parse(t, &got), 0);
+		assert_int_equal(got, ns);
+		/* the parser's own forms, against timegm */
+		{
+			int y = (int)(x >> 5 & 0x1fff) % 10000, mo = (int)(x >> 18 & 15) % 12 + 1,
+			    d = (int)(x >> 22 & 31) % 31 + 1, h = (int)(x >> 27 & 31) % 24,
+			    mi = (int)(x >> 32 & 63) % 60, se = (int)(x >> 38 & 63) % 61;
+
+			snprintf(in, sizeof in, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d, h, mi, se);
+			memset(&tm, 0, sizeof tm);
+			tm.tm_year = y - 1900;
+			tm.tm_mon = mo - 1;
+			tm.tm_mday = d;
+			tm.tm_hour = h;
+			tm.tm_min = mi;
+			tm.tm_sec = se;
+			tt = timegm(&tm);
+			if ((int64_t)tt > 9223372035LL || (int64_t)tt < -9223372035LL) {
+				/* past what an int64 of nanoseconds holds: refused */
+				assert_int_equal(util_time_parse(in, &got), -1);
+				continue;
+			}
+			if (util_time_parse(in, &got))
+				fail_msg("refused '%s'", in);
+			if (got != (int64_t)tt * NS)
+				fail_msg("'%s': got %lld, timegm %lld", in, (long long)got,
+					 (long long)tt * NS);
+		}
+	}
 }
 
 static void test_time_parse(void **state)
@@ -842,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_is_uuid),
 		cmocka_unit_test(test_time_format),
 		cmocka_unit_test(test_time_parse),
+		cmocka_unit_test(test_time_matches_libc),
 		cmocka_unit_test(test_time_parse_rejects),
 		cmocka_unit_test(test_time_round_trip),
 		cmocka_unit_test(test_now),

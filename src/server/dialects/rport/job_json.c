@@ -138,12 +138,23 @@ static int put_raw(struct buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
-/* "key": (key plain ASCII), after a comma unless it is the first. */
+/* "key": (key plain ASCII, shorter than 60 bytes: these are ours), after
+ * a comma unless it is the first; one append. */
 static int put_key(struct buf *b, const char *key, bool first)
 {
-	if (!first && buf_append(b, ",", 1))
-		return TE_NOMEM;
-	return buf_append(b, "\"", 1) || put_raw(b, key) || buf_append(b, "\":", 2) ? TE_NOMEM : 0;
+	char t[64], *o = t;
+	size_t n = strlen(key);
+
+	if (n > sizeof t - 4)
+		return TE_INVAL;
+	if (!first)
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, key, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	return buf_append(b, t, (size_t)(o - t));
 }
 
 static int put_kstr(struct buf *b, const char *key, const char *v, size_t n, bool first)
