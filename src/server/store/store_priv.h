@@ -51,6 +51,9 @@ enum stmt_id {
 	S_JOB_EXPIRE,
 	S_MULTI_CREATOR,
 	S_AUDIT_PUT,
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
 	S_COUNT
 };
 
