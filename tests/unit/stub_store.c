@@ -392,8 +392,13 @@ int store_audit_put(struct store *st, const struct store_audit_row *r)
 			r->application ? r->application : "", "action", r->action ? r->action : "",
 			"affected_id", r->affected_id ? r->affected_id : "", "client_id",
 			r->client_id ? r->client_id : "", "success", r->success);
-	if (r->request)
+	if (r->request) {
 		json_object_set_new(rec, "request", json_loads(r->request, JSON_DECODE_ANY, NULL));
+		/* the bytes as stored, for tests of the text itself */
+		json_object_set_new(rec, "request_text", json_string(r->request));
+	}
+	if (r->response)
+		json_object_set_new(rec, "response_text", json_string(r->response));
 	if (r->response)
 		json_object_set_new(rec, "response", json_loads(r->response, JSON_DECODE_ANY, NULL));
 	json_array_append_new(st->audits, rec);

@@ -583,6 +583,34 @@ static void on_single(void *ud, enum invoke_outcome o, const char *jid, const ch
 	util_strlcpy(s->error, error ? error : "", sizeof s->error);
 }
 
+/* The audit's request and response as stored: the bytes json_dumps gives
+ * of the tree of the job's fields (invoke.c writes them without one). */
+static void audit_text_is_the_trees(json_t *audit, const char *command, const char *jid)
+{
+	json_t *req = json_object_get(audit, "request"), *want;
+	char *text;
+
+	assert_non_null(req);
+	if (command)
+		assert_string_equal(json_string_value(json_object_get(req, "command")), command);
+	want = json_pack("{s:O, s:O, s:O, s:O, s:O}", "command", json_object_get(req, "command"),
+			 "interpreter", json_object_get(req, "interpreter"), "cwd",
+			 json_object_get(req, "cwd"), "is_sudo", json_object_get(req, "is_sudo"),
+			 "timeout_sec", json_object_get(req, "timeout_sec"));
+	if (json_object_get(req, "argv"))
+		json_object_set(want, "argv", json_object_get(req, "argv"));
+	text = json_dumps(want, JSON_COMPACT);
+	assert_string_equal(json_string_value(json_object_get(audit, "request_text")), text);
+	free(text);
+	json_decref(want);
+	want = json_object_get(audit, "response");
+	text = json_dumps(want, JSON_COMPACT);
+	assert_string_equal(json_string_value(json_object_get(audit, "response_text")), text);
+	if (jid)
+		assert_string_equal(json_string_value(json_object_get(want, "jid")), jid);
+	free(text);
+}
+
 static void test_single(void **state)
 {
 	struct fixture *fx = *state;
@@ -603,6 +631,20 @@ static void test_single(void **state)
 	assert_int_equal(s.o, INVOKE_STARTED);
 	assert_string_equal(s.jid, fx->runs[0].jid);
 	assert_int_equal(json_array_size(fx->st->audits), 1);
+	audit_text_is_the_trees(json_array_get(fx->st->audits, 0), "uptime", fx->runs[0].jid);
+	/* Escapes, UTF-8, argv: the same bytes as the tree's. */
+	{
+		struct invocation_request r2 = request();
+		json_t *argv = json_pack("[s, s]", "/bin/echo", "tab\there \"q\" caf\xc3\xa9");
+
+		r2.command = "echo \"a\\b\"\n\x01 \xe6\x97\xa5 /x";
+		r2.argv = argv;
+		assert_int_equal(invoke_single(&fx->srv, c1, &r2, on_single, &s, &err), 0);
+		audit_text_is_the_trees(json_array_get(fx->st->audits, 1), NULL, NULL);
+		json_decref(argv);
+		fx->runs[1].cb(fx->runs[1].ud, 0, NULL, 1);
+		fx->nruns = 1;
+	}
 	/* Sent, no answer: accepted all the same. */
 	assert_int_equal(invoke_single(&fx->srv, c1, &r, on_single, &s, &err), 0);
 	fx->runs[1].cb(fx->runs[1].ud, TE_IO, "connection lost", 0);

@@ -23,11 +23,12 @@ int audit_insert(struct store *st, const struct audit_entry *e)
 	char *req = NULL, *resp = NULL;
 	int rc = TE_NOMEM;
 
-	if ((e->request && !(req = json_dumps(e->request, JSON_COMPACT))) ||
-	    (e->response && !(resp = json_dumps(e->response, JSON_COMPACT | JSON_ENCODE_ANY))))
+	if ((!e->request_text && e->request && !(req = json_dumps(e->request, JSON_COMPACT))) ||
+	    (!e->response_text && e->response &&
+	     !(resp = json_dumps(e->response, JSON_COMPACT | JSON_ENCODE_ANY))))
 		goto out;
-	r.request = req;
-	r.response = resp;
+	r.request = e->request_text ? e->request_text : req;
+	r.response = e->response_text ? e->response_text : resp;
 	rc = store_audit_put(st, &r);
 out:
 	free(req);

@@ -21,6 +21,10 @@ struct audit_entry {
 	const char *client_id;
 	json_t *request;           /* borrowed; may be NULL */
 	json_t *response;          /* borrowed; may be NULL: what the action answered */
+	/* Or either one already as compact JSON text (borrowed), taken
+	 * instead of dumping the tree: a submission's own. */
+	const char *request_text;
+	const char *response_text;
 	bool success;
 };
 

@@ -434,9 +434,19 @@ static void single_replied(void *ud, enum invoke_outcome o, const char *jid, con
 
 	switch (o) {
 	case INVOKE_STARTED:
-	case INVOKE_ACCEPTED:
-		api_reply_data(r->call, 200, json_pack("{s:s}", "jid", jid));
+	case INVOKE_ACCEPTED: {
+		/* {"data":{"jid":...}} without a tree: a jid is a UUID's text,
+		 * nothing in it to escape. */
+		char body[UUID_STR_LEN + 32];
+		int n = jid && strspn(jid, "0123456789abcdefABCDEF-") == strlen(jid) ?
+				snprintf(body, sizeof body, "{\"data\":{\"jid\":\"%s\"}}", jid) : -1;
+
+		if (n > 0 && (size_t)n < sizeof body)
+			api_reply_raw(r->call, 200, "application/json", body, (size_t)n);
+		else
+			api_reply_data(r->call, 200, json_pack("{s:s}", "jid", jid));
 		break;
+	}
 	case INVOKE_REFUSED:
 		snprintf(title, sizeof title, "client error: %.500s", error);
 		api_reply_error(r->call, 409, title, "");
