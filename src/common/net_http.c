@@ -280,12 +280,17 @@ static int header_keep_any(struct nh *h, const char *name, const char *v, size_t
 		nh_error(h, 431, "Request Header Fields Too Large", "too many headers");
 		return -1;
 	}
-	nk = realloc(r->headers, (r->nheaders + 1) * sizeof *nk);
-	if (!nk) {
-		nh_error(h, 503, "Service Unavailable", "out of memory");
-		return -1;
+	/* Room for 8, then doubled at each power of two: not a realloc per
+	 * header. */
+	if (r->nheaders == 0 || (r->nheaders >= 8 && !(r->nheaders & (r->nheaders - 1)))) {
+		nk = realloc(r->headers, (r->nheaders ? 2 * r->nheaders : 8) * sizeof *nk);
+		if (!nk) {
+			nh_error(h, 503, "Service Unavailable", "out of memory");
+			return -1;
+		}
+		r->headers = nk;
 	}
-	r->headers = nk;
+	nk = r->headers;
 	n = strdup(name);
 	val = strndup(v, vl);
 	if (!n || !val) {
@@ -305,21 +310,24 @@ static int header_keep_any(struct nh *h, const char *name, const char *v, size_t
 /* One header is whole: keep the ones the server reads. */
 static int header_commit(struct nh *h)
 {
+#define KEEP(n, f) { n, sizeof n - 1, offsetof(net_http_req, f) }
 	static const struct {
 		const char *name;
+		size_t len;
 		size_t off;
 	} keep[] = {
-		{ "authorization", offsetof(net_http_req, authorization) },
-		{ "origin", offsetof(net_http_req, origin) },
-		{ "content-type", offsetof(net_http_req, content_type) },
-		{ "host", offsetof(net_http_req, host) },
-		{ "upgrade", offsetof(net_http_req, upgrade) },
-		{ "connection", offsetof(net_http_req, connection) },
-		{ "sec-websocket-key", offsetof(net_http_req, ws_key) },
-		{ "sec-websocket-version", offsetof(net_http_req, ws_version) },
-		{ "sec-websocket-protocol", offsetof(net_http_req, ws_protocol) },
-		{ "expect", offsetof(net_http_req, expect) },
+		KEEP("authorization", authorization),
+		KEEP("origin", origin),
+		KEEP("content-type", content_type),
+		KEEP("host", host),
+		KEEP("upgrade", upgrade),
+		KEEP("connection", connection),
+		KEEP("sec-websocket-key", ws_key),
+		KEEP("sec-websocket-version", ws_version),
+		KEEP("sec-websocket-protocol", ws_protocol),
+		KEEP("expect", expect),
 	};
+#undef KEEP
 	const char *name = h->field.data ? h->field.data : "";
 	const char *v = h->value.data ? h->value.data : "";
 	size_t vl = h->value.len;
@@ -337,7 +345,7 @@ static int header_commit(struct nh *h)
 	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
 		char **slot;
 
-		if (strcasecmp(name, keep[i].name))
+		if (h->field.len != keep[i].len || strcasecmp(name, keep[i].name))
 			continue;
 		slot = (char **)((char *)h->req + keep[i].off);
 		if (*slot) {
