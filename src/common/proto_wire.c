@@ -132,19 +132,10 @@ static int put_kbool(struct buf *b, const char *key, bool v)
 	return put_key(b, key) || buf_append(b, v ? "true" : "false", v ? 4 : 5) ? TE_NOMEM : 0;
 }
 
-/* ,"key":v in decimal (no printf: a fan-out writes thousands). */
+/* ,"key":v in decimal. */
 static int put_kint(struct buf *b, const char *key, long long v)
 {
-	char d[24], *p = d + sizeof d;
-	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	return put_key(b, key) || buf_append(b, p, (size_t)(d + sizeof d - p)) ? TE_NOMEM : 0;
+	return put_key(b, key) || buf_append_int(b, v) ? TE_NOMEM : 0;
 }
 
 int proto_run_encode(struct buf *b, const struct proto_run *r)

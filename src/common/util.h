@@ -56,6 +56,9 @@ void buf_init(struct buf *b, size_t cap);
  * or TE_NOMEM. */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends v in decimal, as printf's %lld writes it (no printf: frames
+ * and lists write thousands). 0 or buf_append's code. */
+int buf_append_int(struct buf *b, long long v);
 /* Hands the data to the caller (who frees it) and resets the buffer. */
 char *buf_steal(struct buf *b, size_t *len);
 void buf_reset(struct buf *b);

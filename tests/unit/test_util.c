@@ -261,6 +261,27 @@ static void test_time_matches_libc(void **state)
 	}
 }
 
+/* buf_append_int writes what printf's %lld writes. */
+static void test_buf_append_int(void **state)
+{
+	static const long long vs[] = { 0, 1, -1, 9, 10, -10, 123456789, -987654321,
+					LLONG_MAX, LLONG_MIN, LLONG_MIN + 1 };
+	struct buf b;
+	char want[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
+		buf_init(&b, 64);
+		assert_int_equal(buf_append_int(&b, vs[i]), 0);
+		snprintf(want, sizeof want, "%lld", vs[i]);
+		assert_string_equal(b.data, want);
+		buf_free(&b);
+	}
+	buf_init(&b, 3);
+	assert_int_equal(buf_append_int(&b, 1234), TE_TOOBIG);
+	buf_free(&b);
+}
+
 static void test_time_parse(void **state)
 {
 	const int64_t base = 1602775812LL * NS; /* 2020-10-15T15:30:12Z */
@@ -903,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_is_uuid),
 		cmocka_unit_test(test_time_format),
 		cmocka_unit_test(test_time_parse),
+		cmocka_unit_test(test_buf_append_int),
 		cmocka_unit_test(test_time_matches_libc),
 		cmocka_unit_test(test_time_parse_rejects),
 		cmocka_unit_test(test_time_round_trip),

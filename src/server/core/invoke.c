@@ -539,8 +539,10 @@ static int single_audit_text(const struct single *s, struct buf *req, struct buf
 	    (rc = proto_put_str(req, interp, strlen(interp))) ||
 	    (rc = buf_append(req, ",\"cwd\":", 7)) ||
 	    (rc = proto_put_str(req, cwd, strlen(cwd))) ||
-	    (rc = buf_appendf(req, ",\"is_sudo\":%s,\"timeout_sec\":%lld",
-			      j->is_sudo ? "true" : "false", (long long)j->timeout_sec)))
+	    (rc = buf_append(req, j->is_sudo ? ",\"is_sudo\":true" : ",\"is_sudo\":false",
+			     j->is_sudo ? 15 : 16)) ||
+	    (rc = buf_append(req, ",\"timeout_sec\":", 15)) ||
+	    (rc = buf_append_int(req, j->timeout_sec)))
 		return rc;
 	if (j->argv) {
 		char *a = json_dumps(j->argv, JSON_COMPACT);

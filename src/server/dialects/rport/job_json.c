@@ -22,6 +22,13 @@
 #define OUTPUT_TEXT_MAX_GROWTH 2
 
 
+/* Output shown as a JSON string (else base64), for both renderings. */
+static bool output_as_text(const char *data, size_t len)
+{
+	return util_json_escaped_len(data, len) <= OUTPUT_TEXT_MAX_GROWTH * len &&
+	       util_utf8_valid(data, len);
+}
+
 static void put_output(json_t *result, const char *name, const char *data, size_t len,
 		       bool omitted)
 {
@@ -35,8 +42,7 @@ static void put_output(json_t *result, const char *name, const char *data, size_
 		}
 		return;
 	}
-	if (util_json_escaped_len(data, len) <= OUTPUT_TEXT_MAX_GROWTH * len &&
-	    util_utf8_valid(data, len)) {
+	if (output_as_text(data, len)) {
 		json_object_set_new(result, name, json_stringn(data, len));
 	} else {
 		size_t blen = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
@@ -172,25 +178,12 @@ static int put_kcstr(struct buf *b, const char *key, const char *v)
 	return put_kstr(b, key, v, strlen(v), false);
 }
 
-static int put_int(struct buf *b, int64_t v)
-{
-	char d[24], *p = d + sizeof d;
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	return buf_append(b, p, (size_t)(d + sizeof d - p));
-}
 
 static int put_kint(struct buf *b, const char *key, int64_t v)
 {
 	int rc = put_key(b, key, false);
 
-	return rc ? rc : put_int(b, v);
+	return rc ? rc : buf_append_int(b, v);
 }
 
 static int put_kbool(struct buf *b, const char *key, bool v)
@@ -247,8 +240,7 @@ static int write_output(struct buf *b, const char *name, const char *data, size_
 		}
 		return 0;
 	}
-	if (util_json_escaped_len(data, len) <= OUTPUT_TEXT_MAX_GROWTH * len &&
-	    util_utf8_valid(data, len))
+	if (output_as_text(data, len))
 		return put_kstr(b, name, data, len, first);
 	{
 		size_t blen = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
